@@ -1,0 +1,314 @@
+//! Shapes the answer to one query: route the client to its view, find the zone, then one named
+//! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`] —
+//! writes the sections. [`respond`] is the whole request path from packet bytes to response bytes
+//! and is shared by UDP, TCP, the tests and the fuzzer.
+
+mod additional;
+pub mod lookup;
+
+use std::net::IpAddr;
+
+use crate::name::{self, MAX_NAME_LEN};
+use crate::view::zone::{RRset, ViewZone, soa_minimum};
+use crate::view::{Snapshot, View};
+use crate::wire::query::{self, Malformed, NameKey, Query};
+use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
+use crate::wire::{self, rcode};
+use crate::zone::rdata::embedded_names;
+use crate::zone::rtype;
+use lookup::Found;
+
+/// How the query arrived: it decides the size limit and whether truncation applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What happened to a query, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Answer,
+    Referral,
+    NoData,
+    NxDomain,
+    Refused,
+    FormErr,
+    NotImp,
+    BadVers,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    /// Index of the view that answered, if the client matched one.
+    pub view: Option<usize>,
+    pub outcome: Outcome,
+    pub truncated: bool,
+}
+
+/// Longest CNAME/DNAME chain followed inside a zone before the answer is returned as it stands.
+const MAX_CHAIN: usize = 16;
+
+/// Answers one DNS message from `client`, writing the response into `out`. Returns `None` when
+/// the message must not be answered at all (too short, or itself a response).
+pub fn respond(
+    snapshot: &Snapshot,
+    client: IpAddr,
+    packet: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Summary> {
+    let header = query::Header::read(packet)?;
+    let query = match query::parse(packet) {
+        Ok(query) => query,
+        Err(Malformed::Drop) => return None,
+        Err(Malformed::FormErr) => {
+            return Some(header_only(out, header, rcode::FORMERR, Outcome::FormErr));
+        }
+        Err(Malformed::NotImp) => {
+            return Some(header_only(out, header, rcode::NOTIMP, Outcome::NotImp));
+        }
+    };
+    let max_len = match (transport, query.edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, Some(edns)) => edns.udp_payload.min(wire::SERVER_UDP_PAYLOAD) as usize,
+        (Transport::Udp, None) => wire::MIN_UDP_PAYLOAD as usize,
+    };
+    let opt = query.edns.map(|edns| OptReply {
+        udp_payload: wire::SERVER_UDP_PAYLOAD,
+        dnssec_ok: edns.dnssec_ok,
+    });
+    let mut writer = ResponseWriter::new(
+        out,
+        query.id,
+        header.flags,
+        Some((query.qname, query.qtype, query.qclass)),
+        max_len,
+        opt,
+    );
+    let routed = snapshot.view_for(client);
+    let outcome = route(&mut writer, &query, routed.map(|(view, _)| view));
+    let truncated = writer.is_truncated();
+    writer.finish();
+    Some(Summary { view: routed.map(|(_, m)| m.view), outcome, truncated })
+}
+
+fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outcome) -> Summary {
+    let mut writer = ResponseWriter::new(out, header.id, header.flags, None, 512, None);
+    writer.set_rcode(code as u16);
+    writer.finish();
+    Summary { view: None, outcome, truncated: false }
+}
+
+/// Decides which zone (if any) answers, then resolves the name in it.
+fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>) -> Outcome {
+    if query.edns.is_some_and(|edns| edns.version > 0) {
+        writer.set_rcode(rcode::BADVERS);
+        return Outcome::BadVers;
+    }
+    let Some(view) = view else { return refused(writer) };
+    if query.qclass != wire::CLASS_IN && query.qclass != wire::CLASS_ANY {
+        return refused(writer);
+    }
+    match query.qtype {
+        rtype::OPT => {
+            writer.set_rcode(rcode::FORMERR as u16);
+            return Outcome::FormErr;
+        }
+        rtype::AXFR | rtype::IXFR => return refused(writer),
+        _ => {}
+    }
+    match view.zone_for(query.key.as_wire(), query.qtype) {
+        Some(zone) => resolve(writer, view, zone, query),
+        None => refused(writer),
+    }
+}
+
+/// A name in a fixed buffer, original case: the current target of a CNAME/DNAME chain.
+struct ChainName {
+    buf: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl ChainName {
+    fn new(wire: &[u8]) -> ChainName {
+        let mut name = ChainName { buf: [0; MAX_NAME_LEN], len: wire.len() };
+        name.buf[..wire.len()].copy_from_slice(wire);
+        name
+    }
+
+    fn as_wire(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Follows the query through one zone: CNAMEs and DNAMEs inside the zone are chased (a loop or
+/// an over-long chain simply ends the answer), and the last step decides the outcome.
+fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Query) -> Outcome {
+    writer.set_authoritative(true);
+    let qtype = query.qtype;
+    let mut sname = ChainName::new(query.qname);
+    let mut visited: [Option<NameKey>; MAX_CHAIN] = std::array::from_fn(|_| None);
+    for step in 0..MAX_CHAIN {
+        let key = NameKey::from_wire(sname.as_wire()).expect("chain names are valid wire names");
+        if visited[..step].iter().flatten().any(|seen| seen.as_wire() == key.as_wire()) {
+            return Outcome::Answer;
+        }
+        let owner = sname.as_wire();
+        let next = match lookup::find(zone, key.as_wire(), qtype) {
+            Found::Exact(node) | Found::Wildcard(node) => {
+                if qtype == rtype::ANY && !node.rrsets.is_empty() {
+                    return answer(writer, view, owner, node.rrsets.iter().map(|set| &**set));
+                }
+                if let Some(set) = node.get(qtype) {
+                    return answer(writer, view, owner, std::iter::once(&**set));
+                }
+                let Some(cname) = node.get(rtype::CNAME) else {
+                    return nodata(writer, zone);
+                };
+                if write_rrset(writer, Section::Answer, owner, cname).is_err() {
+                    return truncated(writer);
+                }
+                ChainName::new(&cname.rdatas[0].wire)
+            }
+            Found::Delegation { node, cut_len } => {
+                return referral(writer, zone, &owner[owner.len() - cut_len..], node);
+            }
+            Found::Dname { node, owner_len } => {
+                let dname = node.get(rtype::DNAME).expect("found by its DNAME");
+                match synthesize_cname(writer, owner, owner_len, dname) {
+                    Ok(Some(target)) => target,
+                    Ok(None) => {
+                        writer.set_rcode(rcode::YXDOMAIN as u16);
+                        return Outcome::Answer;
+                    }
+                    Err(Full) => return truncated(writer),
+                }
+            }
+            Found::NxDomain => return nxdomain(writer, zone),
+        };
+        visited[step] = Some(key);
+        if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
+            // The chain leaves the zone: the resolver follows it from here (RFC 6604 §2.1).
+            return Outcome::Answer;
+        }
+        sname = next;
+    }
+    Outcome::Answer
+}
+
+/// RFC 6672 §2.2: the DNAME itself, then a CNAME from the query name to the name with the DNAME
+/// owner's suffix replaced by its target. `Ok(None)` when that name would exceed 255 octets.
+fn synthesize_cname(
+    writer: &mut ResponseWriter,
+    owner: &[u8],
+    owner_len: usize,
+    dname: &RRset,
+) -> Result<Option<ChainName>, Full> {
+    let dname_owner = &owner[owner.len() - owner_len..];
+    write_rrset(writer, Section::Answer, dname_owner, dname)?;
+    let prefix = &owner[..owner.len() - owner_len];
+    let target = &dname.rdatas[0].wire;
+    if prefix.len() + target.len() > MAX_NAME_LEN {
+        return Ok(None);
+    }
+    let mut synthesized = ChainName::new(prefix);
+    synthesized.buf[prefix.len()..prefix.len() + target.len()].copy_from_slice(target);
+    synthesized.len = prefix.len() + target.len();
+    writer.push(Section::Answer, owner, rtype::CNAME, dname.ttl, synthesized.as_wire())?;
+    Ok(Some(synthesized))
+}
+
+/// The data asked for, with the addresses of any NS, MX or SRV targets as additional data.
+fn answer<'z>(
+    writer: &mut ResponseWriter,
+    view: &View,
+    owner: &[u8],
+    rrsets: impl Iterator<Item = &'z RRset> + Clone,
+) -> Outcome {
+    for set in rrsets.clone() {
+        if write_rrset(writer, Section::Answer, owner, set).is_err() {
+            return truncated(writer);
+        }
+    }
+    additional::add_target_addresses(writer, view, rrsets);
+    Outcome::Answer
+}
+
+/// A delegation: the cut's NS set in authority, AA clear, and the addresses of the name servers
+/// (glue) as additional data.
+fn referral(
+    writer: &mut ResponseWriter,
+    zone: &ViewZone,
+    cut: &[u8],
+    node: &crate::view::zone::Node,
+) -> Outcome {
+    // A referral reached through an in-zone CNAME still carries authoritative answer data.
+    if writer.count(Section::Answer) == 0 {
+        writer.set_authoritative(false);
+    }
+    let ns = node.get(rtype::NS).expect("a cut has an NS set");
+    if write_rrset(writer, Section::Authority, cut, ns).is_err() {
+        return truncated(writer);
+    }
+    additional::add_glue(writer, zone, ns);
+    Outcome::Referral
+}
+
+/// The name exists but has no data of the type asked for: the SOA in authority (RFC 2308 §2.2).
+fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
+    if write_negative_soa(writer, zone).is_err() {
+        return truncated(writer);
+    }
+    Outcome::NoData
+}
+
+/// The name does not exist: NXDOMAIN with the SOA in authority (RFC 2308 §2.1).
+fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
+    writer.set_rcode(rcode::NXDOMAIN as u16);
+    if write_negative_soa(writer, zone).is_err() {
+        return truncated(writer);
+    }
+    Outcome::NxDomain
+}
+
+/// Not ours to answer: no view for the client, or a name in no zone of its view.
+fn refused(writer: &mut ResponseWriter) -> Outcome {
+    writer.set_authoritative(false);
+    writer.set_rcode(rcode::REFUSED as u16);
+    Outcome::Refused
+}
+
+fn truncated(writer: &mut ResponseWriter) -> Outcome {
+    writer.truncate();
+    Outcome::Answer
+}
+
+/// The SOA for a negative answer, with the TTL RFC 2308 §3 asks for: the lesser of the SOA's own
+/// TTL and its MINIMUM field.
+fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<(), Full> {
+    let soa = &zone.soa;
+    let rdata = &soa.rdatas[0].wire;
+    let ttl = soa.ttl.min(soa_minimum(rdata));
+    writer.push(Section::Authority, soa.owner.as_wire(), rtype::SOA, ttl, rdata)
+}
+
+/// Writes a whole RRset under `owner`, rotated if it is a round-robin address set.
+fn write_rrset(writer: &mut ResponseWriter, section: Section, owner: &[u8], set: &RRset) -> Result<(), Full> {
+    let start = set.next_rotation();
+    for rdata in set.rotated(start) {
+        writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
+    }
+    Ok(())
+}
+
+/// The domain name an NS, MX or SRV record points at.
+fn target_name(rtype: u16, rdata: &[u8]) -> Option<&[u8]> {
+    let names = embedded_names(rtype, rdata);
+    if names.count == 0 {
+        return None;
+    }
+    let start = names.offsets[0] as usize;
+    let len = name::wire_name_len(rdata.get(start..)?)?;
+    Some(&rdata[start..start + len])
+}

@@ -1,0 +1,319 @@
+//! Configuration: reads the strict TOML file format ([`file`]) and validates it into the runtime
+//! types below. Relative paths resolve against the config file's directory. Every error carries
+//! `file:line:column` so that `check` and start-up report the same, precise message.
+
+mod file;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+use crate::name::Name;
+
+/// The listen address used when the config names none.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub views: Vec<ViewConfig>,
+    pub zones: Vec<ZoneConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ViewConfig {
+    pub name: String,
+    pub clients: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub origin: Name,
+    /// The shared file, already resolved against the config's directory.
+    pub file: PathBuf,
+    /// `(index into Config::views, override file)`, at most one per view.
+    pub overrides: Vec<(usize, PathBuf)>,
+    /// Line of the `origin` key, for errors about the zone as a whole.
+    pub line: u32,
+}
+
+/// A problem in the config file, located to the line and column of the offending key or value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        }
+    }
+}
+
+/// Reads and validates a config file, returning every problem found.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read config file: {e}"),
+        }]
+    })?;
+    parse(&text, path)
+}
+
+/// Validates config text as if it had been read from `path`.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let locate = Locator { text, path };
+    let raw: file::ConfigFile = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        vec![locate.error(span, e.message().trim_end().to_string())]
+    })?;
+    validate(raw, &locate)
+}
+
+struct Locator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() as u32 + 1;
+        let column = (start - before.rfind('\n').map_or(0, |i| i + 1)) as u32 + 1;
+        ConfigError { file: self.path.to_path_buf(), line, column, message }
+    }
+
+    fn line_of(&self, span: Range<usize>) -> u32 {
+        self.error(span, String::new()).line
+    }
+
+    fn resolve(&self, relative: &str) -> PathBuf {
+        let dir = self.path.parent().unwrap_or_else(|| Path::new(""));
+        dir.join(relative)
+    }
+}
+
+fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+
+    let mut listen = Vec::new();
+    for addr in &raw.listen {
+        match addr.get_ref().parse::<SocketAddr>() {
+            Ok(parsed) => listen.push(parsed),
+            Err(_) => errors.push(locate.error(
+                addr.span(),
+                format!("bad listen address {:?}: expected IP:PORT, e.g. \"127.0.0.1:5353\" or \"[::1]:5353\"", addr.get_ref()),
+            )),
+        }
+    }
+    if raw.listen.is_empty() {
+        listen.push(DEFAULT_LISTEN.parse().expect("default listen address is valid"));
+    }
+
+    let views = validate_views(&raw.views, locate, &mut errors);
+    let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
+
+    if errors.is_empty() {
+        Ok(Config { path: locate.path.to_path_buf(), listen, views, zones })
+    } else {
+        Err(errors)
+    }
+}
+
+fn validate_views(
+    raw: &[file::ViewSection],
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ViewConfig> {
+    if raw.is_empty() {
+        errors.push(locate.error(0..0, "no [[view]] defined: at least one view is needed".into()));
+    }
+    let mut views: Vec<ViewConfig> = Vec::new();
+    // Where each prefix was first claimed, so a duplicate can name both places.
+    let mut claimed: std::collections::HashMap<IpNet, (String, u32)> = Default::default();
+    for section in raw {
+        let name = section.name.get_ref();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            errors.push(locate.error(
+                section.name.span(),
+                format!("bad view name {name:?}: use letters, digits, '-' and '_'"),
+            ));
+        }
+        if views.iter().any(|v| &v.name == name) {
+            errors.push(locate.error(section.name.span(), format!("view {name:?} is defined twice")));
+        }
+        let mut clients = Vec::new();
+        for prefix in &section.clients {
+            let text = prefix.get_ref();
+            match parse_prefix(text) {
+                Ok(net) => {
+                    let line = locate.line_of(prefix.span());
+                    if let Some((other, other_line)) = claimed.get(&net) {
+                        errors.push(locate.error(
+                            prefix.span(),
+                            format!(
+                                "prefix {net} is listed in view {other:?} (line {other_line}) and again in view {name:?}: each prefix may select only one view"
+                            ),
+                        ));
+                    } else {
+                        claimed.insert(net, (name.clone(), line));
+                    }
+                    clients.push(net);
+                }
+                Err(message) => errors.push(locate.error(prefix.span(), message)),
+            }
+        }
+        views.push(ViewConfig { name: name.clone(), clients });
+    }
+    views
+}
+
+/// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a host prefix). Host bits must be
+/// zero: `10.0.0.1/8` is almost always a typo, and silently truncating it would hide it.
+fn parse_prefix(text: &str) -> Result<IpNet, String> {
+    let net: IpNet = if text.contains('/') {
+        text.parse().map_err(|_| format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\""))?
+    } else {
+        let addr: std::net::IpAddr = text
+            .parse()
+            .map_err(|_| format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\""))?;
+        IpNet::from(addr)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "client prefix {text:?} has host bits set: did you mean \"{}\"?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn validate_zones(
+    raw: &[file::ZoneSection],
+    raw_views: &[file::ViewSection],
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ZoneConfig> {
+    let mut zones: Vec<ZoneConfig> = Vec::new();
+    for section in raw {
+        let origin_text = section.origin.get_ref();
+        let origin = match Name::parse(origin_text.trim_end_matches('.'), Some(&Name::root())) {
+            Ok(origin) => origin,
+            Err(e) => {
+                errors.push(locate.error(section.origin.span(), format!("bad zone origin: {e}")));
+                continue;
+            }
+        };
+        let origin = origin.to_lowercase();
+        if zones.iter().any(|z| z.origin == origin) {
+            errors.push(locate.error(section.origin.span(), format!("zone {origin} is defined twice")));
+        }
+        let mut overrides = Vec::new();
+        for (view, file) in &section.views {
+            match raw_views.iter().position(|v| v.name.get_ref() == view.get_ref()) {
+                Some(index) => overrides.push((index, locate.resolve(file.get_ref()))),
+                None => errors.push(locate.error(
+                    view.span(),
+                    format!("zone {origin} has an override for view {:?}, which is not defined", view.get_ref()),
+                )),
+            }
+        }
+        zones.push(ZoneConfig {
+            origin,
+            file: locate.resolve(section.file.get_ref()),
+            overrides,
+            line: locate.line_of(section.origin.span()),
+        });
+    }
+    zones
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"listen = ["127.0.0.1:5353"]          # UDP and TCP on each address
+
+[[view]]
+name = "internal"
+clients = ["10.0.0.0/8", "192.168.0.0/16", "127.0.0.2/32"]
+
+[[view]]
+name = "external"
+clients = ["0.0.0.0/0", "::/0"]
+
+[[zone]]
+origin = "contoso.example"
+file = "contoso.example.zone"                  # records every view shares
+[zone.views]
+internal = "contoso.example.internal.zone"     # this view's overrides
+external = "contoso.example.external.zone"
+"#;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        parse(text, Path::new("/etc/splitdns/splitdns.toml"))
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn issue_example_loads_with_paths_relative_to_the_config() {
+        let config = parse(EXAMPLE, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
+        assert_eq!(config.views.len(), 2);
+        assert_eq!(config.views[0].clients.len(), 3);
+        let zone = &config.zones[0];
+        assert_eq!(zone.origin.to_string(), "contoso.example.");
+        assert_eq!(zone.file, Path::new("/etc/splitdns/contoso.example.zone"));
+        assert_eq!(
+            zone.overrides,
+            vec![
+                (1, PathBuf::from("/etc/splitdns/contoso.example.external.zone")),
+                (0, PathBuf::from("/etc/splitdns/contoso.example.internal.zone")),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = EXAMPLE.replace("name = \"external\"", "name = \"external\"\nclient = []");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:9:1: unknown field `client`"), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_cidr_and_duplicate_prefix_are_located() {
+        let text = EXAMPLE.replace("\"0.0.0.0/0\"", "\"10.0.0.0/8\", \"300.1.0.0/16\"");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:9:12: prefix 10.0.0.0/8 is listed in view \"internal\" (line 5)"), "{errors:?}");
+        assert!(errors[1].starts_with("/etc/splitdns/splitdns.toml:9:26: bad client prefix \"300.1.0.0/16\""), "{errors:?}");
+    }
+
+    #[test]
+    fn host_bits_and_unknown_override_view_are_rejected() {
+        let text = EXAMPLE.replace("192.168.0.0/16", "192.168.1.1/16").replace("external = \"contoso", "dmz = \"contoso");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains(":5:") && errors[0].contains("did you mean \"192.168.0.0/16\""), "{errors:?}");
+        assert!(errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"), "{errors:?}");
+    }
+}

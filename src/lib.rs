@@ -1,0 +1,10 @@
+//! splitdns: a split-horizon authoritative DNS server.
+pub mod name;
+pub mod config;
+pub mod load;
+pub mod view;
+pub mod answer;
+pub mod observe;
+pub mod server;
+pub mod wire;
+pub mod cli;

@@ -1,0 +1,130 @@
+//! The `splitdns` binary: parses the command line, starts logging, and wires the loader, the
+//! sockets and the server core together. Errors are reported here, once.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use splitdns::cli::{Cli, Command, ConfigArg, ServeArgs};
+use splitdns::load::{self, LoadError};
+use splitdns::server::{self, Listeners, TcpLimits};
+use splitdns::view::Snapshot;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Command::Check(args)) => check(&args),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn report(error: &LoadError) {
+    for line in error.lines() {
+        eprintln!("{line}");
+    }
+}
+
+fn check(args: &ConfigArg) -> ExitCode {
+    match load::load(&args.config) {
+        Ok((config, snapshot)) => {
+            println!("{}: OK", config.path.display());
+            print!("{}", describe(&snapshot));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            report(&error);
+            eprintln!("{}: {error}", args.config.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Views with their zones, serials and record counts, one view per line group.
+fn describe(snapshot: &Snapshot) -> String {
+    let mut text = String::new();
+    for view in &snapshot.views {
+        text.push_str(&format!("view {}:\n", view.name));
+        for zone in &view.zones {
+            text.push_str(&format!(
+                "  {} serial {} ({} records)\n",
+                zone.origin, zone.serial, zone.record_count
+            ));
+        }
+    }
+    text
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let (config, snapshot) = match load::load(&args.config.config) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report(&error);
+            tracing::error!("{}: {error}; not starting", args.config.config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let addrs = if args.listen.is_empty() { config.listen.clone() } else { args.listen };
+    let listeners = match Listeners::bind(&addrs) {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let views: Vec<String> = snapshot
+        .views
+        .iter()
+        .map(|view| {
+            let zones: Vec<String> =
+                view.zones.iter().map(|z| format!("{} (serial {})", z.origin, z.serial)).collect();
+            format!("{} [{}]", view.name, zones.join(", "))
+        })
+        .collect();
+    let bound: Vec<String> = listeners.local_addrs().iter().map(ToString::to_string).collect();
+    tracing::info!("serving on {} (udp+tcp); views: {}", bound.join(", "), views.join("; "));
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    let result = runtime.block_on(async {
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        server::run(listeners, snapshot, TcpLimits::default(), shutdown).await
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels the server on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

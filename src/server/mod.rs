@@ -1,0 +1,116 @@
+//! Listening: binds UDP and TCP sockets, and runs the receive loops that hand each message to
+//! [`crate::answer::respond`] with the snapshot current at that moment. The core takes bound
+//! sockets, the published snapshot and a shutdown token; it knows nothing about config files.
+
+mod tcp;
+mod udp;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::view::Snapshot;
+
+/// The snapshot currently served; replaced whole by reloads, read without locks.
+pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+
+/// Limits that protect the TCP side (RFC 7766 §6.2.3).
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    /// How long a connection may sit between messages.
+    pub idle_timeout: Duration,
+    /// How long one message may take to arrive once its first byte has (defeats slow senders).
+    pub message_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 4096,
+            idle_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Bound sockets, ready to serve.
+pub struct Listeners {
+    pub udp: Vec<std::net::UdpSocket>,
+    pub tcp: Vec<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on each address. Port 0 picks one free port for both protocols.
+    pub fn bind(addrs: &[SocketAddr]) -> io::Result<Listeners> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for addr in addrs {
+            let (u, t) = bind_pair(*addr)?;
+            udp.push(u);
+            tcp.push(t);
+        }
+        Ok(Listeners { udp, tcp })
+    }
+
+    /// The addresses actually bound (useful after binding port 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+    }
+}
+
+fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let udp = std::net::UdpSocket::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+        let bound = udp.local_addr()?;
+        match std::net::TcpListener::bind(bound) {
+            Ok(tcp) => {
+                udp.set_nonblocking(true)?;
+                tcp.set_nonblocking(true)?;
+                return Ok((udp, tcp));
+            }
+            // Port 0 gave a UDP port whose TCP twin is taken: try another.
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => last_error = Some(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot bind TCP {bound}: {e}"))),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+}
+
+/// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop per core; each TCP
+/// listener one accept loop.
+pub async fn run(
+    listeners: Listeners,
+    snapshot: SharedSnapshot,
+    limits: TcpLimits,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for socket in listeners.udp {
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
+        for _ in 0..loops_per_socket {
+            tasks.spawn(udp::serve(socket.clone(), snapshot.clone(), shutdown.clone()));
+        }
+    }
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    for listener in listeners.tcp {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tasks.spawn(tcp::serve(listener, snapshot.clone(), limits, connections.clone(), shutdown.clone()));
+    }
+    while let Some(result) = tasks.join_next().await {
+        if let Err(e) = result
+            && e.is_panic()
+        {
+            tracing::error!("a listener task panicked: {e}");
+        }
+    }
+    Ok(())
+}

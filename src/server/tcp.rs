@@ -1,0 +1,91 @@
+//! DNS over TCP (RFC 7766): two-octet length framing, several queries per connection answered in
+//! order, a cap on concurrent connections, an idle timeout between messages and a deadline for
+//! each message once it has started to arrive.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+use super::{SharedSnapshot, TcpLimits};
+use crate::answer::{self, Transport};
+use crate::observe;
+
+pub async fn serve(
+    listener: TcpListener,
+    snapshot: SharedSnapshot,
+    limits: TcpLimits,
+    connections: Arc<Semaphore>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return,
+        };
+        let (stream, client) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::debug!("TCP accept error: {e}");
+                continue;
+            }
+        };
+        // Over the limit, the new connection is closed at once rather than queued.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::debug!("TCP connection from {client} refused: connection limit reached");
+            continue;
+        };
+        let snapshot = snapshot.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = connection(stream, client, snapshot, limits) => {}
+                () = shutdown.cancelled() => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(mut stream: TcpStream, client: SocketAddr, snapshot: SharedSnapshot, limits: TcpLimits) {
+    let _ = stream.set_nodelay(true);
+    let mut request = Vec::with_capacity(512);
+    let mut response = Vec::with_capacity(4096);
+    loop {
+        let mut length = [0u8; 2];
+        match timeout(limits.idle_timeout, stream.read_exact(&mut length[..1])).await {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let rest = async {
+            stream.read_exact(&mut length[1..]).await?;
+            let len = u16::from_be_bytes(length) as usize;
+            request.resize(len, 0);
+            stream.read_exact(&mut request).await
+        };
+        match timeout(limits.message_timeout, rest).await {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        if request.is_empty() {
+            return;
+        }
+        let current = snapshot.load();
+        let Some(summary) = answer::respond(&current, client.ip(), &request, Transport::Tcp, &mut response) else {
+            continue;
+        };
+        observe::query(&current, client, Transport::Tcp, &summary);
+        drop(current);
+        let mut framed = Vec::with_capacity(response.len() + 2);
+        framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&response);
+        match timeout(limits.idle_timeout, stream.write_all(&framed)).await {
+            Ok(Ok(())) => {}
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The UDP receive loop: one datagram in, at most one datagram out, buffers reused, no task
+//! spawned per query.
+
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use super::SharedSnapshot;
+use crate::answer::{self, Transport};
+use crate::observe;
+
+pub async fn serve(socket: Arc<UdpSocket>, snapshot: SharedSnapshot, shutdown: CancellationToken) {
+    let mut request = vec![0u8; 65535];
+    let mut response = Vec::with_capacity(4096);
+    loop {
+        let received = tokio::select! {
+            received = socket.recv_from(&mut request) => received,
+            () = shutdown.cancelled() => return,
+        };
+        let (len, client) = match received {
+            Ok(received) => received,
+            // ICMP errors from earlier sends surface here on some systems; they are not ours.
+            Err(e) => {
+                tracing::debug!("UDP receive error: {e}");
+                continue;
+            }
+        };
+        let current = snapshot.load();
+        let Some(summary) = answer::respond(&current, client.ip(), &request[..len], Transport::Udp, &mut response)
+        else {
+            continue;
+        };
+        observe::query(&current, client, Transport::Udp, &summary);
+        if let Err(e) = socket.send_to(&response, client).await {
+            tracing::debug!("UDP send to {client} failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Reads an incoming query in place: header, the one question (name lowercased into a stack
+//! buffer for lookup, original case kept as a slice of the packet), and the EDNS OPT record.
+//! Every length is checked against the packet; nothing allocates, so hostile input costs at most
+//! one pass over the bytes.
+
+use super::HEADER_LEN;
+use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
+use crate::zone::rtype;
+
+/// A parsed query, borrowing the packet.
+#[derive(Debug)]
+pub struct Query<'a> {
+    pub id: u16,
+    pub opcode: u8,
+    pub recursion_desired: bool,
+    pub checking_disabled: bool,
+    /// The question name as sent (case preserved), uncompressed wire format.
+    pub qname: &'a [u8],
+    /// The question name lowercased: the lookup key.
+    pub key: NameKey,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+/// A lowercased wire name in a fixed buffer, so building a lookup key never allocates.
+#[derive(Clone)]
+pub struct NameKey {
+    buf: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl NameKey {
+    /// Lowercases a validated wire name; `None` if it does not fit (cannot happen for a name that
+    /// passed [`crate::name::wire_name_len`]).
+    pub fn from_wire(wire: &[u8]) -> Option<NameKey> {
+        if wire.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mut key = NameKey { buf: [0; MAX_NAME_LEN], len: wire.len() as u8 };
+        for (dst, src) in key.buf.iter_mut().zip(wire) {
+            *dst = src.to_ascii_lowercase();
+        }
+        Some(key)
+    }
+
+    pub fn as_wire(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl std::fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = String::new();
+        crate::name::fmt_wire_name(self.as_wire(), &mut text)?;
+        write!(f, "NameKey({text})")
+    }
+}
+
+/// What the client said in its OPT record (RFC 6891).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    /// Advertised UDP payload size, already raised to at least 512.
+    pub udp_payload: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+}
+
+/// Why a packet could not be read as a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not worth a reply: shorter than a header, or a response (QR=1), which must never be
+    /// answered (that would let two servers loop, or reflect traffic).
+    Drop,
+    /// Answer FORMERR (with this opcode echoed).
+    FormErr,
+    /// A well-formed header with an opcode we do not implement: answer NOTIMP.
+    NotImp,
+}
+
+/// Header fields needed to answer even a malformed query.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub id: u16,
+    pub flags: u16,
+}
+
+impl Header {
+    pub fn read(packet: &[u8]) -> Option<Header> {
+        if packet.len() < HEADER_LEN {
+            return None;
+        }
+        Some(Header {
+            id: u16::from_be_bytes([packet[0], packet[1]]),
+            flags: u16::from_be_bytes([packet[2], packet[3]]),
+        })
+    }
+
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0xf) as u8
+    }
+}
+
+fn u16_at(packet: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]))
+}
+
+/// Parses a query. Opcodes other than QUERY get [`Malformed::NotImp`] once the header is known
+/// to be a request.
+pub fn parse(packet: &[u8]) -> Result<Query<'_>, Malformed> {
+    let header = Header::read(packet).ok_or(Malformed::Drop)?;
+    if header.is_response() {
+        return Err(Malformed::Drop);
+    }
+    if header.opcode() != 0 {
+        return Err(Malformed::NotImp);
+    }
+    let qdcount = u16_at(packet, 4).ok_or(Malformed::FormErr)?;
+    let ancount = u16_at(packet, 6).ok_or(Malformed::FormErr)?;
+    let nscount = u16_at(packet, 8).ok_or(Malformed::FormErr)?;
+    let arcount = u16_at(packet, 10).ok_or(Malformed::FormErr)?;
+    if qdcount != 1 {
+        return Err(Malformed::FormErr);
+    }
+    let qname_len = question_name_len(&packet[HEADER_LEN..]).ok_or(Malformed::FormErr)?;
+    let qname = &packet[HEADER_LEN..HEADER_LEN + qname_len];
+    let mut pos = HEADER_LEN + qname_len;
+    let qtype = u16_at(packet, pos).ok_or(Malformed::FormErr)?;
+    let qclass = u16_at(packet, pos + 2).ok_or(Malformed::FormErr)?;
+    pos += 4;
+
+    for _ in 0..(ancount as usize + nscount as usize) {
+        pos = skip_record(packet, pos).ok_or(Malformed::FormErr)?.end;
+    }
+    let mut edns = None;
+    for _ in 0..arcount {
+        let record = skip_record(packet, pos).ok_or(Malformed::FormErr)?;
+        if record.rtype == rtype::OPT {
+            // RFC 6891 §6.1.1: one OPT at most, owned by the root.
+            if edns.is_some() || record.owner_is_root == Some(false) || record.owner_is_root.is_none() {
+                return Err(Malformed::FormErr);
+            }
+            let class = u16_at(packet, record.fixed).ok_or(Malformed::FormErr)?;
+            let ttl_hi = u16_at(packet, record.fixed + 2).ok_or(Malformed::FormErr)?;
+            let ttl_lo = u16_at(packet, record.fixed + 4).ok_or(Malformed::FormErr)?;
+            edns = Some(Edns {
+                udp_payload: class.max(super::MIN_UDP_PAYLOAD),
+                version: (ttl_hi & 0xff) as u8,
+                dnssec_ok: ttl_lo & 0x8000 != 0,
+            });
+        }
+        pos = record.end;
+    }
+    if pos != packet.len() {
+        return Err(Malformed::FormErr);
+    }
+    Ok(Query {
+        id: header.id,
+        opcode: 0,
+        recursion_desired: header.flags & 0x0100 != 0,
+        checking_disabled: header.flags & 0x0010 != 0,
+        qname,
+        key: NameKey::from_wire(qname).ok_or(Malformed::FormErr)?,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// The length of an uncompressed name at the start of `bytes`. A compression pointer in the
+/// question could only point into the header, so it is refused.
+fn question_name_len(bytes: &[u8]) -> Option<usize> {
+    let mut pos = 0usize;
+    loop {
+        let len = *bytes.get(pos)? as usize;
+        if len > MAX_LABEL_LEN {
+            return None;
+        }
+        pos += 1 + len;
+        if pos > MAX_NAME_LEN || pos > bytes.len() {
+            return None;
+        }
+        if len == 0 {
+            return Some(pos);
+        }
+    }
+}
+
+struct SkippedRecord {
+    rtype: u16,
+    /// Whether the owner is the root name (`None` if it was compressed).
+    owner_is_root: Option<bool>,
+    /// Offset of the CLASS field.
+    fixed: usize,
+    end: usize,
+}
+
+/// Steps over one resource record without following compression pointers (a pointer always
+/// ends a name), checking every length against the packet.
+fn skip_record(packet: &[u8], start: usize) -> Option<SkippedRecord> {
+    let mut pos = start;
+    let mut labels = 0usize;
+    let owner_is_root;
+    loop {
+        let len = *packet.get(pos)? as usize;
+        match len & 0xc0 {
+            0x00 => {
+                pos += 1 + len;
+                if len == 0 {
+                    owner_is_root = Some(labels == 0);
+                    break;
+                }
+                labels += 1;
+                if pos - start > MAX_NAME_LEN {
+                    return None;
+                }
+            }
+            0xc0 => {
+                packet.get(pos + 1)?;
+                pos += 2;
+                owner_is_root = None;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let rtype = u16_at(packet, pos)?;
+    let fixed = pos + 2;
+    let rdlength = u16_at(packet, pos + 8)? as usize;
+    let end = pos + 10 + rdlength;
+    if end > packet.len() {
+        return None;
+    }
+    Some(SkippedRecord { rtype, owner_is_root, fixed, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(qname: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        packet.extend_from_slice(&arcount.to_be_bytes());
+        packet.extend_from_slice(qname);
+        packet.extend_from_slice(&qtype.to_be_bytes());
+        packet.extend_from_slice(&1u16.to_be_bytes());
+        packet.extend_from_slice(extra);
+        packet
+    }
+
+    const OPT_DO_4096: &[u8] = &[0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0];
+
+    #[test]
+    fn reads_question_and_edns() {
+        let packet = query(b"\x04Mail\x07contoso\x07example\x00", 1, OPT_DO_4096, 1);
+        let q = parse(&packet).unwrap();
+        assert_eq!(q.id, 0x1234);
+        assert!(q.recursion_desired);
+        assert_eq!(q.qname, b"\x04Mail\x07contoso\x07example\x00");
+        assert_eq!(q.key.as_wire(), b"\x04mail\x07contoso\x07example\x00");
+        assert_eq!(q.qtype, 1);
+        assert_eq!(q.edns, Some(Edns { udp_payload: 4096, version: 0, dnssec_ok: true }));
+    }
+
+    #[test]
+    fn small_payload_counts_as_512() {
+        let opt = [0, 0, 41, 0, 100, 0, 0, 0, 0, 0, 0];
+        let packet = query(b"\x00", 2, &opt, 1);
+        assert_eq!(parse(&packet).unwrap().edns.unwrap().udp_payload, 512);
+    }
+
+    #[test]
+    fn rejects_what_rfcs_reject() {
+        let ok = query(b"\x01a\x00", 1, &[], 0);
+        let mut response = ok.clone();
+        response[2] |= 0x80;
+        assert_eq!(parse(&response).unwrap_err(), Malformed::Drop);
+        assert_eq!(parse(&ok[..11]).unwrap_err(), Malformed::Drop);
+        let mut notify = ok.clone();
+        notify[2] = 4 << 3;
+        assert_eq!(parse(&notify).unwrap_err(), Malformed::NotImp);
+        let mut two_questions = ok.clone();
+        two_questions[5] = 2;
+        assert_eq!(parse(&two_questions).unwrap_err(), Malformed::FormErr);
+        let two_opts = [OPT_DO_4096, OPT_DO_4096].concat();
+        assert_eq!(parse(&query(b"\x00", 1, &two_opts, 2)).unwrap_err(), Malformed::FormErr);
+        let non_root_opt = [&[1u8, b'x'][..], &OPT_DO_4096[1..]].concat();
+        assert_eq!(parse(&query(b"\x00", 1, &non_root_opt, 1)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\xc0\x0c", 1, &[], 0)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\x40", 1, &[], 0)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &[], 1)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &[0], 0)).unwrap_err(), Malformed::FormErr);
+    }
+}

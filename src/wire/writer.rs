@@ -1,0 +1,295 @@
+//! Writes a response into a caller-owned buffer: header, question, then records section by
+//! section, compressing names (RFC 1035 §4.1.4; inside RDATA only for the types RFC 3597 §4
+//! allows). A record that would overflow the size limit is rolled back whole and reported, so the
+//! caller decides between truncation (TC=1) and simply leaving out additional data.
+
+use super::HEADER_LEN;
+use crate::name;
+use crate::zone::rdata::embedded_names;
+
+const OPT_RECORD_LEN: usize = 11;
+/// Names remembered as compression targets; later names simply go uncompressed.
+const MAX_COMPRESSION_TARGETS: usize = 96;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// The record did not fit; the response is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// The OPT record a response carries (RFC 6891 §6.1.3): the server's payload size, the
+/// extended-rcode bits, version 0 and the client's DO bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptReply {
+    pub udp_payload: u16,
+    pub dnssec_ok: bool,
+}
+
+pub struct ResponseWriter<'b> {
+    buf: &'b mut Vec<u8>,
+    limit: usize,
+    counts: [u16; 3],
+    targets: [u16; MAX_COMPRESSION_TARGETS],
+    target_count: usize,
+    flags: u16,
+    rcode: u16,
+    opt: Option<OptReply>,
+    question_end: usize,
+}
+
+impl<'b> ResponseWriter<'b> {
+    /// Starts a response to query `id` with the request's `flags` (opcode, RD and CD are echoed),
+    /// echoing the question if there is one. `max_len` is the largest message the transport
+    /// allows; room for the OPT record is kept back from it.
+    pub fn new(
+        buf: &'b mut Vec<u8>,
+        id: u16,
+        request_flags: u16,
+        question: Option<(&[u8], u16, u16)>,
+        max_len: usize,
+        opt: Option<OptReply>,
+    ) -> ResponseWriter<'b> {
+        buf.clear();
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&[0; HEADER_LEN - 2]);
+        // QR set; opcode, RD and CD echoed (RFC 1035 §4.1.1, RFC 4035 §3.1.6).
+        let flags = 0x8000 | (request_flags & (0x7800 | 0x0100 | 0x0010));
+        let reserve = if opt.is_some() { OPT_RECORD_LEN } else { 0 };
+        let mut writer = ResponseWriter {
+            buf,
+            limit: max_len.saturating_sub(reserve),
+            counts: [0; 3],
+            targets: [0; MAX_COMPRESSION_TARGETS],
+            target_count: 0,
+            flags,
+            rcode: 0,
+            opt,
+            question_end: HEADER_LEN,
+        };
+        if let Some((qname, qtype, qclass)) = question {
+            writer.write_name(qname);
+            writer.buf.extend_from_slice(&qtype.to_be_bytes());
+            writer.buf.extend_from_slice(&qclass.to_be_bytes());
+            writer.question_end = writer.buf.len();
+            writer.buf[4..6].copy_from_slice(&1u16.to_be_bytes());
+        }
+        writer
+    }
+
+    pub fn set_authoritative(&mut self, aa: bool) {
+        if aa {
+            self.flags |= 0x0400;
+        } else {
+            self.flags &= !0x0400;
+        }
+    }
+
+    /// The response code, up to 12 bits: the upper 8 travel in the OPT record.
+    pub fn set_rcode(&mut self, rcode: u16) {
+        self.rcode = rcode;
+    }
+
+    pub fn count(&self, section: Section) -> u16 {
+        self.counts[section as usize]
+    }
+
+    /// Drops every record and sets TC: the client should retry over TCP (RFC 2181 §9).
+    pub fn truncate(&mut self) {
+        self.buf.truncate(self.question_end);
+        self.counts = [0; 3];
+        self.target_count = self.targets[..self.target_count]
+            .iter()
+            .take_while(|&&t| (t as usize) < self.question_end)
+            .count();
+        self.flags |= 0x0200;
+    }
+
+    pub fn is_truncated(&self) -> bool {
+        self.flags & 0x0200 != 0
+    }
+
+    /// Appends one record, or leaves the response untouched and returns [`Full`].
+    pub fn push(
+        &mut self,
+        section: Section,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
+        let mark = self.buf.len();
+        let targets_mark = self.target_count;
+        self.write_name(owner);
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
+        self.buf.extend_from_slice(&super::CLASS_IN.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let rdlength_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        let names = embedded_names(rtype, rdata);
+        if names.compressible && names.count > 0 {
+            let mut copied = 0usize;
+            for &offset in &names.offsets[..names.count as usize] {
+                let offset = offset as usize;
+                let Some(len) = rdata.get(offset..).and_then(name::wire_name_len) else { break };
+                self.buf.extend_from_slice(&rdata[copied..offset]);
+                self.write_name(&rdata[offset..offset + len]);
+                copied = offset + len;
+            }
+            self.buf.extend_from_slice(&rdata[copied..]);
+        } else {
+            self.buf.extend_from_slice(rdata);
+        }
+        let rdlength = self.buf.len() - rdlength_at - 2;
+        if self.buf.len() > self.limit || rdlength > u16::MAX as usize {
+            self.buf.truncate(mark);
+            self.target_count = targets_mark;
+            return Err(Full);
+        }
+        self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&(rdlength as u16).to_be_bytes());
+        self.counts[section as usize] += 1;
+        Ok(())
+    }
+
+    /// Writes the counts, flags and OPT record, and returns the finished message length.
+    pub fn finish(self) -> usize {
+        let flags = self.flags | (self.rcode & 0x0f);
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
+        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
+        let mut arcount = self.counts[2];
+        if let Some(opt) = self.opt {
+            let extended_rcode = (self.rcode >> 4) as u8;
+            let do_bit: u16 = if opt.dnssec_ok { 0x8000 } else { 0 };
+            self.buf.push(0);
+            self.buf.extend_from_slice(&crate::zone::rtype::OPT.to_be_bytes());
+            self.buf.extend_from_slice(&opt.udp_payload.to_be_bytes());
+            self.buf.extend_from_slice(&[extended_rcode, 0]);
+            self.buf.extend_from_slice(&do_bit.to_be_bytes());
+            self.buf.extend_from_slice(&[0, 0]);
+            arcount += 1;
+        }
+        self.buf[10..12].copy_from_slice(&arcount.to_be_bytes());
+        self.buf.len()
+    }
+
+    /// Writes a validated wire name, replacing its longest already-written suffix with a pointer.
+    fn write_name(&mut self, wire: &[u8]) {
+        let mut offsets = [0usize; 128];
+        let mut label_count = 0usize;
+        for offset in name::suffix_offsets(wire) {
+            offsets[label_count] = offset;
+            label_count += 1;
+        }
+        let mut matched = None;
+        let mut written_labels = label_count;
+        for (index, &offset) in offsets[..label_count].iter().enumerate() {
+            if let Some(target) = self.find_target(&wire[offset..]) {
+                matched = Some(target);
+                written_labels = index;
+                break;
+            }
+        }
+        let start = self.buf.len();
+        for &offset in &offsets[..written_labels] {
+            let at = start + offset;
+            if at < 0x4000 && self.target_count < MAX_COMPRESSION_TARGETS {
+                self.targets[self.target_count] = at as u16;
+                self.target_count += 1;
+            }
+        }
+        match matched {
+            Some(target) => {
+                let prefix_end = offsets.get(written_labels).copied().unwrap_or(wire.len() - 1);
+                self.buf.extend_from_slice(&wire[..prefix_end]);
+                self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
+            }
+            None => self.buf.extend_from_slice(wire),
+        }
+    }
+
+    /// A previously written name equal (ignoring case) to `suffix`.
+    fn find_target(&self, suffix: &[u8]) -> Option<u16> {
+        self.targets[..self.target_count]
+            .iter()
+            .copied()
+            .find(|&target| written_name_equals(self.buf, target as usize, suffix))
+    }
+}
+
+/// Compares the (possibly compressed) name at `at` in our own output with a wire name.
+fn written_name_equals(buf: &[u8], mut at: usize, wire: &[u8]) -> bool {
+    let mut pos = 0usize;
+    for _ in 0..256 {
+        let Some(&len) = buf.get(at) else { return false };
+        if len & 0xc0 == 0xc0 {
+            let Some(&low) = buf.get(at + 1) else { return false };
+            at = (((len & 0x3f) as usize) << 8) | low as usize;
+            continue;
+        }
+        let len = len as usize;
+        if wire.get(pos) != Some(&(len as u8)) {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        let (Some(ours), Some(theirs)) = (buf.get(at + 1..at + 1 + len), wire.get(pos + 1..pos + 1 + len)) else {
+            return false;
+        };
+        if !ours.eq_ignore_ascii_case(theirs) {
+            return false;
+        }
+        at += 1 + len;
+        pos += 1 + len;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::rtype;
+
+    #[test]
+    fn compresses_owner_to_question_and_keeps_its_case() {
+        let mut buf = Vec::new();
+        let qname = b"\x04MAIL\x07contoso\x07example\x00";
+        let mut w = ResponseWriter::new(&mut buf, 7, 0x0100, Some((qname, 1, 1)), 512, None);
+        w.set_authoritative(true);
+        w.push(Section::Answer, b"\x04mail\x07contoso\x07example\x00", rtype::A, 60, &[10, 0, 0, 1]).unwrap();
+        w.push(Section::Authority, b"\x07contoso\x07example\x00", rtype::NS, 60, b"\x02ns\x07contoso\x07example\x00")
+            .unwrap();
+        let len = w.finish();
+        let expected_question_end = 12 + qname.len() + 4;
+        // Answer owner: a pointer to the question name at offset 12.
+        assert_eq!(&buf[expected_question_end..expected_question_end + 2], &[0xc0, 12]);
+        // Authority owner: a pointer to "contoso.example" inside the question (offset 12+5).
+        let auth = expected_question_end + 2 + 10 + 4;
+        assert_eq!(&buf[auth..auth + 2], &[0xc0, 17]);
+        // NS RDATA "ns" + pointer.
+        assert_eq!(&buf[auth + 12..auth + 17], b"\x02ns\xc0\x11");
+        assert_eq!(len, auth + 17);
+        assert_eq!(&buf[2..4], &[0x85, 0x00]);
+        assert_eq!(&buf[6..12], &[0, 1, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_is_rolled_back() {
+        let mut buf = Vec::new();
+        let mut w = ResponseWriter::new(&mut buf, 1, 0, Some((b"\x00", 16, 1)), 60, Some(OptReply { udp_payload: 1232, dnssec_ok: true }));
+        let txt = [5u8, b'h', b'e', b'l', b'l', b'o'];
+        assert_eq!(w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt), Ok(()));
+        assert_eq!(w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt), Err(Full));
+        w.set_rcode(crate::wire::rcode::BADVERS);
+        let len = w.finish();
+        assert!(len <= 60);
+        assert_eq!(&buf[6..8], &[0, 1]);
+        // OPT: root, type 41, payload 1232, extended rcode 1 (BADVERS = 16), DO set.
+        assert_eq!(&buf[len - 11..], &[0, 0, 41, 0x04, 0xd0, 1, 0, 0x80, 0, 0, 0]);
+    }
+}
