@@ -8,3 +8,5 @@ pub mod observe;
 pub mod server;
 pub mod wire;
 pub mod cli;
+pub mod zone;
+pub mod reload;

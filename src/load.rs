@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{self, Config, ConfigError};
 use crate::view::Snapshot;
+use crate::view::serial::SerialNotice;
 use crate::zone::ZoneFileError;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,14 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// The files the errors point at.
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        match self {
+            LoadError::Config(errors) => errors.iter().map(|e| e.file.clone()).collect(),
+            LoadError::Zones(errors) => errors.iter().map(|e| e.file.clone()).collect(),
+        }
+    }
+
     /// Each problem as a `file:line: message` line.
     pub fn lines(&self) -> Vec<String> {
         match self {
@@ -27,7 +36,22 @@ impl LoadError {
 
 /// Reads the config and every zone it names, and builds the snapshot to serve.
 pub fn load(config_path: &Path) -> Result<(Config, Snapshot), LoadError> {
+    let loaded = reload(config_path, None)?;
+    Ok((loaded.config, loaded.snapshot))
+}
+
+/// What a reload produced: the new state, and the zones whose serial discipline needs a word.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub snapshot: Snapshot,
+    pub notices: Vec<SerialNotice>,
+}
+
+/// [`load`], comparing against the snapshot being served so that content changes without a serial
+/// increase are noticed.
+pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let snapshot = Snapshot::build(&config).map_err(LoadError::Zones)?;
-    Ok((config, snapshot))
+    let (snapshot, notices) = Snapshot::build(&config, previous).map_err(LoadError::Zones)?;
+    Ok(Loaded { config, snapshot, notices })
 }

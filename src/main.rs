@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use splitdns::cli::{Cli, Command, ConfigArg, ServeArgs};
 use splitdns::load::{self, LoadError};
+use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners, TcpLimits};
 use splitdns::view::Snapshot;
 
@@ -80,17 +81,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let views: Vec<String> = snapshot
-        .views
-        .iter()
-        .map(|view| {
-            let zones: Vec<String> =
-                view.zones.iter().map(|z| format!("{} (serial {})", z.origin, z.serial)).collect();
-            format!("{} [{}]", view.name, zones.join(", "))
-        })
-        .collect();
     let bound: Vec<String> = listeners.local_addrs().iter().map(ToString::to_string).collect();
-    tracing::info!("serving on {} (udp+tcp); views: {}", bound.join(", "), views.join("; "));
+    tracing::info!("serving on {} (udp+tcp); {}", bound.join(", "), snapshot.summary());
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -101,8 +93,10 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    let reloader = Reloader::new(config.path.clone(), snapshot.clone(), config.listen.clone());
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(reload::run(reloader, shutdown.clone()));
         server::run(listeners, snapshot, TcpLimits::default(), shutdown).await
     });
     match result {

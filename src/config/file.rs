@@ -13,6 +13,9 @@ pub struct ConfigFile {
     /// Addresses to serve on, UDP and TCP on each.
     #[serde(default)]
     pub listen: Vec<Spanned<String>>,
+    /// What a reload does when a zone's content changed but its SOA serial did not increase:
+    /// "warn" (default) or "bump".
+    pub serial_policy: Option<Spanned<String>>,
     #[serde(default, rename = "view")]
     pub views: Vec<ViewSection>,
     #[serde(default, rename = "zone")]

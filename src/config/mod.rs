@@ -21,8 +21,20 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
 pub struct Config {
     pub path: PathBuf,
     pub listen: Vec<SocketAddr>,
+    pub serial_policy: SerialPolicy,
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
+}
+
+/// What to do when a zone's content changes without an SOA serial increase (secondaries would
+/// not notice the change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SerialPolicy {
+    /// Serve the new content and log a warning naming the zone and view.
+    #[default]
+    Warn,
+    /// Serve the new content with the serial raised past the previous one.
+    Bump,
 }
 
 #[derive(Debug, Clone)]
@@ -125,11 +137,19 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
         listen.push(DEFAULT_LISTEN.parse().expect("default listen address is valid"));
     }
 
+    let serial_policy = match raw.serial_policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+        None | Some(("warn", _)) => SerialPolicy::Warn,
+        Some(("bump", _)) => SerialPolicy::Bump,
+        Some((other, span)) => {
+            errors.push(locate.error(span, format!("bad serial_policy {other:?}: expected \"warn\" or \"bump\"")));
+            SerialPolicy::Warn
+        }
+    };
     let views = validate_views(&raw.views, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
 
     if errors.is_empty() {
-        Ok(Config { path: locate.path.to_path_buf(), listen, views, zones })
+        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, views, zones })
     } else {
         Err(errors)
     }

@@ -107,6 +107,8 @@ pub struct ViewZone {
     pub soa: Arc<RRset>,
     pub serial: u32,
     pub record_count: usize,
+    /// Digest of the content, for noticing changes across reloads (see [`super::serial`]).
+    pub fingerprint: u64,
 }
 
 impl ViewZone {
@@ -184,7 +186,7 @@ impl RRsetBuilder {
 }
 
 /// RDATA with embedded domain names lowercased, for duplicate detection.
-fn canonical_rdata(rtype: u16, wire: &[u8]) -> Box<[u8]> {
+pub(crate) fn canonical_rdata(rtype: u16, wire: &[u8]) -> Box<[u8]> {
     let mut canonical: Box<[u8]> = wire.into();
     let names = embedded_names(rtype, wire);
     for &offset in &names.offsets[..names.count as usize] {
@@ -264,6 +266,7 @@ pub fn assemble(
     overlay: Option<ZoneData>,
     zone_loc: &SourceLoc,
     view_name: &str,
+    fingerprint: u64,
 ) -> Result<ViewZone, Vec<ZoneFileError>> {
     let mut errors = Vec::new();
     let zone_error = |message: String| ZoneFileError {
@@ -304,7 +307,7 @@ pub fn assemble(
         Some(soa) if errors.is_empty() => soa,
         _ => return Err(errors),
     };
-    let serial = soa_serial(&soa.rdatas[0].wire).unwrap_or(0);
+    let serial = super::serial::read_serial(&soa.rdatas[0].wire).unwrap_or(0);
     let record_count = shared.record_count()
         + overlay.as_ref().map_or(0, |o| {
             o.nodes
@@ -312,7 +315,7 @@ pub fn assemble(
                 .map(|(key, node)| node.record_count() as isize - shared.get(key).map_or(0, |n| n.record_count() as isize))
                 .sum::<isize>()
         }) as usize;
-    Ok(ViewZone { origin: origin.clone(), shared, overlay, soa, serial, record_count })
+    Ok(ViewZone { origin: origin.clone(), shared, overlay, soa, serial, record_count, fingerprint })
 }
 
 /// Checks the node-local rules every view must obey: CNAME stands alone (RFC 1034 §3.6.2,
@@ -356,14 +359,6 @@ pub fn check_shared(shared: &ZoneData) -> Vec<ZoneFileError> {
 
 fn record_error(rdata: &Rdata, message: String) -> ZoneFileError {
     ZoneFileError { file: rdata.loc.file.to_path_buf(), line: rdata.loc.line, message }
-}
-
-/// The serial of an SOA RDATA (after MNAME and RNAME).
-pub fn soa_serial(wire: &[u8]) -> Option<u32> {
-    let mname = name::wire_name_len(wire)?;
-    let rname = name::wire_name_len(wire.get(mname..)?)?;
-    let at = mname + rname;
-    Some(u32::from_be_bytes(wire.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The MINIMUM field of an SOA RDATA (the last 32 bits).

@@ -1,0 +1,235 @@
+//! Live reload. A reload is a transaction: read → parse → validate → build a whole new snapshot
+//! off the query path → swap it in with one atomic store, or log why not and keep serving the
+//! previous one. It is triggered by SIGHUP or by a change to any file the snapshot was built from
+//! (the config, every zone and override file, every `$INCLUDE`), watched through their directories
+//! so that editors that save by rename, and delete-then-create, are seen too.
+//!
+//! Changes are acted on when a writer closes the file, renames it into place, creates or deletes
+//! it — not on each write — so a file still being written is never read half-way; a burst of such
+//! events is debounced into one reload.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::load::{self, LoadError};
+use crate::server::SharedSnapshot;
+
+/// Quiet time after the last file event before reloading: long enough to gather an editor's
+/// burst of events, short enough to serve a change well within a second.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Longest a steady stream of events can hold a reload back.
+const MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// Reload outcomes since start, for logs and metrics.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    pub succeeded: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// What asked for a reload (named in the log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    FileChange,
+    Signal,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::FileChange => "file change",
+            Trigger::Signal => "SIGHUP",
+        })
+    }
+}
+
+/// Owns the reload transaction for one served snapshot.
+pub struct Reloader {
+    config_path: PathBuf,
+    snapshot: SharedSnapshot,
+    /// The `listen` addresses of the config last applied (sockets cannot move live).
+    listen: Vec<SocketAddr>,
+    /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
+    failed_files: Vec<PathBuf>,
+    pub counters: Arc<ReloadCounters>,
+}
+
+impl Reloader {
+    pub fn new(config_path: PathBuf, snapshot: SharedSnapshot, listen: Vec<SocketAddr>) -> Reloader {
+        Reloader {
+            config_path,
+            snapshot,
+            listen,
+            failed_files: Vec::new(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// Runs one reload transaction. The loading and building run on a blocking thread; queries
+    /// keep being answered from the current snapshot until the single swap.
+    pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
+        let started = Instant::now();
+        let previous = self.snapshot.load_full();
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        match loaded {
+            Ok(loaded) => {
+                if loaded.config.listen != self.listen {
+                    tracing::warn!(
+                        "{}: listen changed to {:?}: a restart is needed to apply it; still serving on {:?}",
+                        self.config_path.display(),
+                        loaded.config.listen,
+                        self.listen
+                    );
+                    self.listen = loaded.config.listen.clone();
+                }
+                for notice in &loaded.notices {
+                    tracing::warn!("{notice}");
+                }
+                let summary = loaded.snapshot.summary();
+                self.snapshot.store(Arc::new(loaded.snapshot));
+                self.failed_files.clear();
+                self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    "reloaded on {trigger} in {:.1} ms: {summary}",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                Ok(())
+            }
+            Err(error) => {
+                let failures = self.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
+                for line in error.lines() {
+                    tracing::error!("{line}");
+                }
+                tracing::error!(
+                    "reload on {trigger} failed ({error}); keeping previous data ({failures} failed reloads so far)"
+                );
+                self.failed_files = error.files();
+                Err(error)
+            }
+        }
+    }
+
+    /// Every file whose change should trigger a reload.
+    pub fn watched_files(&self) -> HashSet<PathBuf> {
+        let snapshot = self.snapshot.load();
+        std::iter::once(&self.config_path)
+            .chain(snapshot.files.iter())
+            .chain(self.failed_files.iter())
+            .map(|path| absolute(path))
+            .collect()
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Watches the directories of a set of files and sends `()` when one of the files was closed
+/// after writing, renamed, created or removed.
+struct FileWatcher {
+    watcher: notify::RecommendedWatcher,
+    files: Arc<Mutex<HashSet<PathBuf>>>,
+    dirs: HashSet<PathBuf>,
+}
+
+impl FileWatcher {
+    fn new(events: mpsc::UnboundedSender<()>) -> notify::Result<FileWatcher> {
+        let files: Arc<Mutex<HashSet<PathBuf>>> = Arc::default();
+        let watched = files.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let Ok(event) = event else { return };
+            let completes_a_write = matches!(
+                event.kind,
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+                    | EventKind::Create(_)
+                    | EventKind::Remove(_)
+                    | EventKind::Modify(ModifyKind::Name(_))
+            );
+            if !completes_a_write {
+                return;
+            }
+            let files = watched.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if event.paths.iter().any(|path| files.contains(path)) {
+                let _ = events.send(());
+            }
+        })?;
+        Ok(FileWatcher { watcher, files, dirs: HashSet::new() })
+    }
+
+    /// Watches exactly the directories holding `files` from now on.
+    fn set_files(&mut self, files: HashSet<PathBuf>) {
+        let dirs: HashSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+        for gone in self.dirs.difference(&dirs) {
+            let _ = self.watcher.unwatch(gone);
+        }
+        for new in dirs.difference(&self.dirs) {
+            if let Err(e) = self.watcher.watch(new, RecursiveMode::NonRecursive) {
+                tracing::warn!("cannot watch {} for changes: {e}", new.display());
+            }
+        }
+        self.dirs = dirs;
+        *self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = files;
+    }
+}
+
+/// Reloads on SIGHUP and on file changes until `shutdown`.
+pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGHUP: {e}");
+            None
+        }
+    };
+    let (sender, mut events) = mpsc::unbounded_channel();
+    let mut watcher = match FileWatcher::new(sender) {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!("cannot watch files for changes ({e}); reload with SIGHUP");
+            None
+        }
+    };
+    if let Some(watcher) = &mut watcher {
+        watcher.set_files(reloader.watched_files());
+    }
+    loop {
+        let trigger = tokio::select! {
+            () = shutdown.cancelled() => return,
+            Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => Trigger::Signal,
+            Some(()) = events.recv() => {
+                settle(&mut events).await;
+                Trigger::FileChange
+            }
+        };
+        let _ = reloader.reload(trigger).await;
+        if let Some(watcher) = &mut watcher {
+            watcher.set_files(reloader.watched_files());
+        }
+    }
+}
+
+/// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them.
+async fn settle(events: &mut mpsc::UnboundedReceiver<()>) {
+    let deadline = tokio::time::Instant::now() + MAX_DELAY;
+    loop {
+        let quiet = tokio::time::sleep(DEBOUNCE);
+        tokio::select! {
+            () = quiet => return,
+            () = tokio::time::sleep_until(deadline) => return,
+            event = events.recv() => if event.is_none() { return },
+        }
+    }
+}

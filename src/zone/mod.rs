@@ -1,0 +1,79 @@
+//! Zone-file loading: RFC 1035 master files (with the BIND extensions every server accepts)
+//! into records with uncompressed wire-format RDATA, each remembering where it was written,
+//! and errors that point at `file:line`.
+//!
+//! We parse ourselves rather than use hickory-proto's reader because `check` must name the
+//! line of every mistake and must never drop a line it does not understand.
+
+mod lexer;
+mod master;
+pub mod rdata;
+pub mod rtype;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::name::Name;
+
+pub use lexer::Token;
+
+/// Where a record was written: the file (shared by all its records) and the line on which the
+/// record starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLoc {
+    pub file: Arc<PathBuf>,
+    pub line: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct ZoneRecord {
+    /// Absolute, in the case it was written.
+    pub owner: Name,
+    pub rtype: u16,
+    pub ttl: u32,
+    /// Uncompressed wire-format RDATA.
+    pub rdata: Box<[u8]>,
+    pub loc: SourceLoc,
+}
+
+/// One problem in a zone file. `line` is 0 when the file itself could not be read.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{}:{line}: {message}", file.display())]
+pub struct ZoneFileError {
+    pub file: PathBuf,
+    pub line: u32,
+    pub message: String,
+}
+
+pub struct ParsedZoneFile {
+    /// In file order (an included file's records where its `$INCLUDE` stands).
+    pub records: Vec<ZoneRecord>,
+    /// The file itself, then every `$INCLUDE`d file as opened: what a watcher should watch.
+    pub files: Vec<PathBuf>,
+}
+
+/// Reads and parses a zone file for the zone `origin`; `$INCLUDE` paths are relative to the
+/// including file's directory. All errors found are returned (up to a cap), not just the first.
+pub fn load_zone_file(path: &Path, origin: &Name) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+    match std::fs::read(path) {
+        Ok(bytes) => master::parse(&bytes, path, origin),
+        Err(e) => Err(vec![ZoneFileError {
+            file: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read zone file: {e}"),
+        }]),
+    }
+}
+
+/// Same as [`load_zone_file`] from text already in memory; `file` names it in messages and
+/// locates `$INCLUDE`d files.
+pub fn parse_zone_text(
+    text: &str,
+    file: &Path,
+    origin: &Name,
+) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+    master::parse(text.as_bytes(), file, origin)
+}
+
+#[cfg(test)]
+mod tests;
