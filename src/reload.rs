@@ -109,11 +109,9 @@ impl Reloader {
             }
             Err(error) => {
                 let failures = self.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
-                for line in error.lines() {
-                    tracing::error!("{line}");
-                }
                 tracing::error!(
-                    "reload on {trigger} failed ({error}); keeping previous data ({failures} failed reloads so far)"
+                    "reload on {trigger} failed, keeping previous data: {} ({failures} failed reloads so far)",
+                    error.lines().join("; ")
                 );
                 self.failed_files = error.files();
                 Err(error)

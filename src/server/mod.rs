@@ -7,12 +7,14 @@ mod udp;
 
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
+use crate::answer::{self, Summary, Transport};
 use crate::view::Snapshot;
 
 /// The snapshot currently served; replaced whole by reloads, read without locks.
@@ -82,6 +84,24 @@ fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::Tcp
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+}
+
+/// [`answer::respond`], with a panic contained to the one request that caused it: the message
+/// goes unanswered, the error is logged, and the receive loop carries on.
+fn respond_guarded(
+    snapshot: &Snapshot,
+    client: SocketAddr,
+    packet: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Summary> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| answer::respond(snapshot, client.ip(), packet, transport, out))) {
+        Ok(summary) => summary,
+        Err(_) => {
+            tracing::error!("internal error answering {} bytes from {client}; message dropped", packet.len());
+            None
+        }
+    }
 }
 
 /// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop per core; each TCP

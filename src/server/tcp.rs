@@ -12,7 +12,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use super::{SharedSnapshot, TcpLimits};
-use crate::answer::{self, Transport};
+use crate::answer::Transport;
 use crate::observe;
 
 pub async fn serve(
@@ -75,7 +75,7 @@ async fn connection(mut stream: TcpStream, client: SocketAddr, snapshot: SharedS
             return;
         }
         let current = snapshot.load();
-        let Some(summary) = answer::respond(&current, client.ip(), &request, Transport::Tcp, &mut response) else {
+        let Some(summary) = super::respond_guarded(&current, client, &request, Transport::Tcp, &mut response) else {
             continue;
         };
         observe::query(&current, client, Transport::Tcp, &summary);

@@ -7,7 +7,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::SharedSnapshot;
-use crate::answer::{self, Transport};
+use crate::answer::Transport;
 use crate::observe;
 
 pub async fn serve(socket: Arc<UdpSocket>, snapshot: SharedSnapshot, shutdown: CancellationToken) {
@@ -27,7 +27,7 @@ pub async fn serve(socket: Arc<UdpSocket>, snapshot: SharedSnapshot, shutdown: C
             }
         };
         let current = snapshot.load();
-        let Some(summary) = answer::respond(&current, client.ip(), &request[..len], Transport::Udp, &mut response)
+        let Some(summary) = super::respond_guarded(&current, client, &request[..len], Transport::Udp, &mut response)
         else {
             continue;
         };
