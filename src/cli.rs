@@ -1,9 +1,11 @@
-//! The command line: `serve` (the default) and `check`.
+//! The command line: `serve` (the default), `check`, `explain` and `diff`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use crate::commands::check::Format;
 
 /// Used when `--config` is not given: the bundled example, relative to the working directory,
 /// so that `cargo run --release` in the repository serves it.
@@ -23,8 +25,46 @@ pub struct Cli {
 pub enum Command {
     /// Answer queries (the default).
     Serve(ServeArgs),
-    /// Load the config and every zone exactly as `serve` would, report problems, open no socket.
-    Check(ConfigArg),
+    /// Load the config and every zone exactly as `serve` would, run the Exchange and split-view
+    /// checks, and report; opens no socket.
+    Check(CheckArgs),
+    /// Show which view a client gets, the answer it would receive, and where each record came from.
+    Explain(ExplainArgs),
+    /// Show the records that differ between two views.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Fail on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The client's source address.
+    #[arg(long, value_name = "IP")]
+    pub client: IpAddr,
+    /// The name asked for.
+    pub name: String,
+    /// The record type asked for.
+    #[arg(default_value = "A")]
+    pub qtype: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    pub view_a: String,
+    pub view_b: String,
 }
 
 #[derive(Debug, Args)]

@@ -10,3 +10,6 @@ pub mod wire;
 pub mod cli;
 pub mod zone;
 pub mod reload;
+pub mod exchange;
+pub mod checks;
+pub mod commands;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::config::{self, Config, ConfigError};
 use crate::view::Snapshot;
-use crate::view::serial::SerialNotice;
+use crate::view::BuildNotes;
 use crate::zone::ZoneFileError;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,13 +45,13 @@ pub fn load(config_path: &Path) -> Result<(Config, Snapshot), LoadError> {
 pub struct Loaded {
     pub config: Config,
     pub snapshot: Snapshot,
-    pub notices: Vec<SerialNotice>,
+    pub notes: BuildNotes,
 }
 
 /// [`load`], comparing against the snapshot being served so that content changes without a serial
 /// increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (snapshot, notices) = Snapshot::build(&config, previous).map_err(LoadError::Zones)?;
-    Ok(Loaded { config, snapshot, notices })
+    let (snapshot, notes) = Snapshot::build(&config, previous).map_err(LoadError::Zones)?;
+    Ok(Loaded { config, snapshot, notes })
 }

@@ -10,11 +10,11 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use splitdns::cli::{Cli, Command, ConfigArg, ServeArgs};
-use splitdns::load::{self, LoadError};
+use splitdns::cli::{Cli, Command, ServeArgs};
+use splitdns::commands;
+use splitdns::load;
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners, TcpLimits};
-use splitdns::view::Snapshot;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,53 +24,19 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
-        Some(Command::Check(args)) => check(&args),
+        Some(Command::Check(args)) => commands::check::run(&args.config.config, args.strict, args.format),
+        Some(Command::Explain(args)) => commands::explain::run(&args.config.config, args.client, &args.name, &args.qtype),
+        Some(Command::Diff(args)) => commands::diff::run(&args.config.config, &args.view_a, &args.view_b),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
-}
-
-fn report(error: &LoadError) {
-    for line in error.lines() {
-        eprintln!("{line}");
-    }
-}
-
-fn check(args: &ConfigArg) -> ExitCode {
-    match load::load(&args.config) {
-        Ok((config, snapshot)) => {
-            println!("{}: OK", config.path.display());
-            print!("{}", describe(&snapshot));
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            report(&error);
-            eprintln!("{}: {error}", args.config.display());
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Views with their zones, serials and record counts, one view per line group.
-fn describe(snapshot: &Snapshot) -> String {
-    let mut text = String::new();
-    for view in &snapshot.views {
-        text.push_str(&format!("view {}:\n", view.name));
-        for zone in &view.zones {
-            text.push_str(&format!(
-                "  {} serial {} ({} records)\n",
-                zone.origin, zone.serial, zone.record_count
-            ));
-        }
-    }
-    text
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
     let (config, snapshot) = match load::load(&args.config.config) {
         Ok(loaded) => loaded,
         Err(error) => {
-            report(&error);
+            commands::report_load_error(&error);
             tracing::error!("{}: {error}; not starting", args.config.config.display());
             return ExitCode::FAILURE;
         }

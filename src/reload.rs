@@ -94,7 +94,7 @@ impl Reloader {
                     );
                     self.listen = loaded.config.listen.clone();
                 }
-                for notice in &loaded.notices {
+                for notice in &loaded.notes.serial {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();

@@ -1,6 +1,7 @@
 //! Additional-section data: the A and AAAA records of the hosts that NS, MX and SRV records name,
-//! from the same view (RFC 1034 §4.3.2 step 6, RFC 2782). Additional data is optional: what does
-//! not fit is left out without truncating the response.
+//! from the same view (RFC 1034 §4.3.2 step 6, RFC 2782). Additional data is optional: an RRset
+//! that does not fit is left out whole, never in part, without truncating the response
+//! (RFC 2181 §9).
 
 use super::{target_name, write_rrset};
 use crate::view::View;
@@ -46,9 +47,11 @@ fn add_addresses_of_targets<'z>(
         let Some(zone) = zone_of(key.as_wire()) else { continue };
         let Some(node) = zone.node(key.as_wire()) else { continue };
         for rtype in [rtype::A, rtype::AAAA] {
-            if let Some(addresses) = node.get(rtype)
-                && write_rrset(writer, Section::Additional, target, addresses).is_err()
-            {
+            let Some(addresses) = node.get(rtype) else { continue };
+            let mark = writer.mark();
+            if write_rrset(writer, Section::Additional, target, addresses).is_err() {
+                // Part of an RRset would read as the whole of it to a cache.
+                writer.rollback(mark);
                 return;
             }
         }

@@ -20,6 +20,8 @@ pub struct ConfigFile {
     pub views: Vec<ViewSection>,
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneSection>,
+    #[serde(default, rename = "exchange")]
+    pub exchange: Vec<ExchangeSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +30,9 @@ pub struct ViewSection {
     pub name: Spanned<String>,
     /// Source prefixes this view answers; the most specific prefix over all views wins.
     pub clients: Vec<Spanned<String>>,
+    /// Whether this view faces the Internet (checked for private addresses, rate-limited).
+    /// Default: true only for a view named "external".
+    pub public: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,4 +44,29 @@ pub struct ZoneSection {
     /// Per-view override files: view name → file whose RRsets replace the shared ones.
     #[serde(default)]
     pub views: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// An Exchange namespace described in a few lines; the records it implies are generated.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSection {
+    /// The one name for OWA, EWS, MAPI, ActiveSync, OAB and Autodiscover.
+    pub namespace: Spanned<String>,
+    /// Addresses the inside gets, in round robin.
+    #[serde(default)]
+    pub internal: Vec<Spanned<String>>,
+    /// Addresses the outside gets.
+    #[serde(default)]
+    pub external: Vec<Spanned<String>>,
+    /// Also publish autodiscover.<the namespace's parent domain> with the same addresses.
+    #[serde(default)]
+    pub autodiscover: bool,
+    /// Other accepted domains: each gets `_autodiscover._tcp SRV 0 0 443 <namespace>.`.
+    #[serde(default)]
+    pub srv_domains: Vec<Spanned<String>>,
+    /// The views that get the internal and external addresses.
+    pub internal_view: Option<Spanned<String>>,
+    pub external_view: Option<Spanned<String>>,
+    /// TTL of the generated records.
+    pub ttl: Option<u32>,
 }

@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+use toml::Spanned;
 
 use crate::name::Name;
 
@@ -24,6 +25,7 @@ pub struct Config {
     pub serial_policy: SerialPolicy,
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
+    pub exchange: Vec<ExchangeConfig>,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -41,7 +43,32 @@ pub enum SerialPolicy {
 pub struct ViewConfig {
     pub name: String,
     pub clients: Vec<IpNet>,
+    /// Faces the Internet: private addresses here are errors.
+    pub public: bool,
 }
+
+/// A validated `[[exchange]]` block.
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    /// Lowercased.
+    pub namespace: Name,
+    pub internal: Vec<std::net::IpAddr>,
+    pub external: Vec<std::net::IpAddr>,
+    /// `autodiscover.<parent of namespace>`, when `autodiscover = true`.
+    pub autodiscover: Option<Name>,
+    /// Lowercased accepted domains that get an Autodiscover SRV record.
+    pub srv_domains: Vec<Name>,
+    /// Indexes into [`Config::views`] (`None` when the block has no addresses for that side
+    /// and the view does not exist).
+    pub internal_view: Option<usize>,
+    pub external_view: Option<usize>,
+    pub ttl: u32,
+    /// Line of the block's `namespace` key: where generated records say they come from.
+    pub line: u32,
+}
+
+/// TTL of records generated from `[[exchange]]` when the block gives none.
+pub const DEFAULT_EXCHANGE_TTL: u32 = 300;
 
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -52,6 +79,10 @@ pub struct ZoneConfig {
     pub overrides: Vec<(usize, PathBuf)>,
     /// Line of the `origin` key, for errors about the zone as a whole.
     pub line: u32,
+    /// Lines naming the shared file and each override file (same order as `overrides`), for
+    /// errors about a file that cannot be read.
+    pub file_line: u32,
+    pub override_lines: Vec<u32>,
 }
 
 /// A problem in the config file, located to the line and column of the offending key or value.
@@ -147,9 +178,14 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
     };
     let views = validate_views(&raw.views, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
+    let exchange = raw
+        .exchange
+        .iter()
+        .filter_map(|section| validate_exchange(section, &views, locate, &mut errors))
+        .collect();
 
     if errors.is_empty() {
-        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, views, zones })
+        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, views, zones, exchange })
     } else {
         Err(errors)
     }
@@ -198,7 +234,8 @@ fn validate_views(
                 Err(message) => errors.push(locate.error(prefix.span(), message)),
             }
         }
-        views.push(ViewConfig { name: name.clone(), clients });
+        let public = section.public.unwrap_or(name == "external");
+        views.push(ViewConfig { name: name.clone(), clients, public });
     }
     views
 }
@@ -244,9 +281,13 @@ fn validate_zones(
             errors.push(locate.error(section.origin.span(), format!("zone {origin} is defined twice")));
         }
         let mut overrides = Vec::new();
+        let mut override_lines = Vec::new();
         for (view, file) in &section.views {
             match raw_views.iter().position(|v| v.name.get_ref() == view.get_ref()) {
-                Some(index) => overrides.push((index, locate.resolve(file.get_ref()))),
+                Some(index) => {
+                    overrides.push((index, locate.resolve(file.get_ref())));
+                    override_lines.push(locate.line_of(file.span()));
+                }
                 None => errors.push(locate.error(
                     view.span(),
                     format!("zone {origin} has an override for view {:?}, which is not defined", view.get_ref()),
@@ -258,9 +299,89 @@ fn validate_zones(
             file: locate.resolve(section.file.get_ref()),
             overrides,
             line: locate.line_of(section.origin.span()),
+            file_line: locate.line_of(section.file.span()),
+            override_lines,
         });
     }
     zones
+}
+
+fn parse_domain(text: &Spanned<String>, what: &str, locate: &Locator, errors: &mut Vec<ConfigError>) -> Option<Name> {
+    match Name::parse(text.get_ref().trim_end_matches('.'), Some(&Name::root())) {
+        Ok(name) if !name.is_root() => Some(name.to_lowercase()),
+        Ok(_) => {
+            errors.push(locate.error(text.span(), format!("bad {what}: the root is not allowed")));
+            None
+        }
+        Err(e) => {
+            errors.push(locate.error(text.span(), format!("bad {what} {:?}: {e}", text.get_ref())));
+            None
+        }
+    }
+}
+
+fn validate_exchange(
+    section: &file::ExchangeSection,
+    views: &[ViewConfig],
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ExchangeConfig> {
+    let before = errors.len();
+    let namespace = parse_domain(&section.namespace, "namespace", locate, errors);
+    let mut addresses = |list: &[Spanned<String>]| -> Vec<std::net::IpAddr> {
+        list.iter()
+            .filter_map(|addr| match addr.get_ref().parse() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    errors.push(locate.error(addr.span(), format!("bad address {:?}: expected an IPv4 or IPv6 address", addr.get_ref())));
+                    None
+                }
+            })
+            .collect()
+    };
+    let internal = addresses(&section.internal);
+    let external = addresses(&section.external);
+    let mut view_index = |key: &Option<Spanned<String>>, default: &str, needed: bool| -> Option<usize> {
+        let (name, span) = match key {
+            Some(name) => (name.get_ref().as_str(), name.span()),
+            None => (default, section.namespace.span()),
+        };
+        let index = views.iter().position(|v| v.name == name);
+        if index.is_none() && (needed || key.is_some()) {
+            errors.push(locate.error(
+                span,
+                format!("[[exchange]] addresses go to view {name:?}, which is not defined (set internal_view / external_view)"),
+            ));
+        }
+        index
+    };
+    let internal_view = view_index(&section.internal_view, "internal", !internal.is_empty());
+    let external_view = view_index(&section.external_view, "external", !external.is_empty());
+    let srv_domains: Vec<Name> =
+        section.srv_domains.iter().filter_map(|d| parse_domain(d, "srv_domains entry", locate, errors)).collect();
+    if errors.len() > before {
+        return None;
+    }
+    let namespace = namespace?;
+    let autodiscover = match (section.autodiscover, namespace.parent()) {
+        (false, _) => None,
+        (true, Some(parent)) if !parent.is_root() => Some(parent.prepend_label(b"autodiscover").ok()?),
+        (true, _) => {
+            errors.push(locate.error(section.namespace.span(), "autodiscover = true needs a namespace below a domain (e.g. mail.contoso.example)".into()));
+            return None;
+        }
+    };
+    Some(ExchangeConfig {
+        namespace,
+        internal,
+        external,
+        autodiscover,
+        srv_domains,
+        internal_view,
+        external_view,
+        ttl: section.ttl.unwrap_or(DEFAULT_EXCHANGE_TTL),
+        line: locate.line_of(section.namespace.span()),
+    })
 }
 
 #[cfg(test)]

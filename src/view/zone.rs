@@ -120,6 +120,15 @@ impl ViewZone {
         }
     }
 
+    /// The names this view's override (or generated records) changed: each merged node with the
+    /// shared node it replaces, if any.
+    pub fn overridden(&self) -> impl Iterator<Item = (&[u8], &Node, Option<&Node>)> {
+        self.overlay
+            .iter()
+            .flat_map(|o| o.nodes.iter())
+            .map(|(key, node)| (&key[..], node, self.shared.get(key)))
+    }
+
     /// Every name of this view's zone with its node, overlay names replacing shared ones.
     pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
         let overlay = self.overlay.as_ref();

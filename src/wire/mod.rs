@@ -2,6 +2,7 @@
 //! ([`query`]) and writing a response with name compression and truncation ([`writer`]).
 
 pub mod query;
+pub mod reader;
 pub mod writer;
 
 /// Response codes used by the server (RFC 1035 §4.1.1, RFC 6891 §6.1.3).

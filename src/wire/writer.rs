@@ -22,6 +22,14 @@ pub enum Section {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
+/// A point in a response to go back to: lets a caller drop an RRset that only partly fitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    len: usize,
+    counts: [u16; 3],
+    target_count: usize,
+}
+
 /// The OPT record a response carries (RFC 6891 §6.1.3): the server's payload size, the
 /// extended-rcode bits, version 0 and the client's DO bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +115,22 @@ impl<'b> ResponseWriter<'b> {
             .take_while(|&&t| (t as usize) < self.question_end)
             .count();
         self.flags |= 0x0200;
+    }
+
+    /// Where the response stands now, for [`ResponseWriter::rollback`].
+    pub fn mark(&self) -> Mark {
+        Mark {
+            len: self.buf.len(),
+            counts: self.counts,
+            target_count: self.target_count,
+        }
+    }
+
+    /// Removes every record written since `mark` (and the compression targets they added).
+    pub fn rollback(&mut self, mark: Mark) {
+        self.buf.truncate(mark.len);
+        self.counts = mark.counts;
+        self.target_count = mark.target_count;
     }
 
     pub fn is_truncated(&self) -> bool {

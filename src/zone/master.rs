@@ -129,6 +129,9 @@ impl Loader<'_> {
         let path = state.path.clone();
         let line = entry.line;
         let (keyword, args) = (&tokens[0], &tokens[1..]);
+        if keyword.is_word("$GENERATE") {
+            return self.error(&path, line, "$GENERATE is not supported");
+        }
         let max_args = if keyword.is_word("$INCLUDE") { 2 } else { 1 };
         if let Some(extra) = args.get(max_args) {
             let name = String::from_utf8_lossy(keyword.text).to_uppercase();
@@ -152,8 +155,6 @@ impl Loader<'_> {
             }
         } else if keyword.is_word("$INCLUDE") {
             self.include(state, line, args, depth);
-        } else if keyword.is_word("$GENERATE") {
-            self.error(&path, line, "$GENERATE is not supported");
         } else {
             self.error(&path, line, format!("unknown directive {}", keyword.display()));
         }

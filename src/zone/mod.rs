@@ -45,6 +45,7 @@ pub struct ZoneFileError {
     pub message: String,
 }
 
+#[derive(Debug)]
 pub struct ParsedZoneFile {
     /// In file order (an included file's records where its `$INCLUDE` stands).
     pub records: Vec<ZoneRecord>,

@@ -418,12 +418,13 @@ fn present_known(rtype: u16, rdata: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(rdata.len() * 2);
     for &(field, _) in fields {
         let before = out.len();
-        if before > 0 {
+        let separated = before > 0;
+        if separated {
             out.push(' ');
         }
         field.present(&mut r, &mut out)?;
         // Fields that may be empty (a key, a bitmap) leave no separator behind.
-        if out.len() == before + 1 {
+        if separated && out.len() == before + 1 {
             out.truncate(before);
         }
     }

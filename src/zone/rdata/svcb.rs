@@ -170,16 +170,17 @@ pub(super) fn parse(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
             }
         };
         let wire = encode_value(key, value.as_deref()).map_err(|why| p.bad_because(tok, WHAT, &why))?;
-        if params.iter().any(|(k, _, _)| *k == key) {
-            return Err(p.bad_because(tok, WHAT, "key given twice"));
-        }
         params.push((key, wire, tok));
     }
+    // Sorted, duplicates and mandatory keys are found without quadratic scans.
     params.sort_by_key(|(k, _, _)| *k);
+    if let Some(pair) = params.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(p.bad_because(pair[1].2, WHAT, "key given twice"));
+    }
     if let Some((_, listed, tok)) = params.first().filter(|(k, _, _)| *k == MANDATORY) {
         for pair in listed.chunks_exact(2) {
             let key = u16::from_be_bytes([pair[0], pair[1]]);
-            if !params.iter().any(|(k, _, _)| *k == key) {
+            if params.binary_search_by_key(&key, |(k, _, _)| *k).is_err() {
                 let mut name = String::new();
                 push_key(&mut name, key);
                 return Err(p.bad_because(tok, WHAT, &format!("mandatory key {name} is missing")));

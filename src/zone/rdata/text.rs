@@ -38,6 +38,9 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
     if let Some(plain) = parse_u32(text) {
         return Some(plain);
     }
+    if text.is_empty() {
+        return None;
+    }
     let mut total = 0u64;
     let mut rest = text;
     while !rest.is_empty() {

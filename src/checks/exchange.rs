@@ -1,0 +1,225 @@
+//! Checks about how Outlook finds and reaches Exchange: Autodiscover SRV records, wildcards and
+//! apex web servers that intercept Autodiscover, and the namespace's addresses on each side.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use super::{Finding, Severity, address_of, name_text, non_public_kind};
+use crate::answer::lookup::{self, Found};
+use crate::config::Config;
+use crate::exchange::{AUTODISCOVER_PORT, AUTODISCOVER_SRV_PREFIX};
+use crate::name::{self, Name};
+use crate::view::zone::{Node, ViewZone};
+use crate::view::{Snapshot, View};
+use crate::zone::{SourceLoc, rtype};
+
+/// True for `_autodiscover._tcp.<something>` (lowercased wire).
+fn is_autodiscover_srv_owner(key: &[u8]) -> bool {
+    key.len() > AUTODISCOVER_SRV_PREFIX.len() && key.starts_with(AUTODISCOVER_SRV_PREFIX)
+}
+
+/// The node a view answers for a name (exact or wildcard), with the zone, if it serves the name.
+fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
+    let zone = view.zone_for(key, rtype::A)?;
+    match lookup::find(zone, key, rtype::A) {
+        Found::Exact(node) | Found::Wildcard(node) => Some(node),
+        _ => None,
+    }
+}
+
+/// Every `_autodiscover._tcp` SRV record: port 443, and a target with an address, not a CNAME
+/// (RFC 2782), in the same view.
+pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for view in &snapshot.views {
+        for zone in &view.zones {
+            for (key, node) in zone.nodes().filter(|(key, _)| is_autodiscover_srv_owner(key)) {
+                let Some(srv) = node.get(rtype::SRV) else { continue };
+                for rdata in srv.rdatas.iter() {
+                    let Some((port, target)) = srv_port_and_target(&rdata.wire) else { continue };
+                    let owner = name_text(key);
+                    let target_text = name_text(target);
+                    let mut report = |id, severity, message: String| {
+                        findings.push(Finding::new(id, severity, Some(&view.name), Some(&rdata.loc), message));
+                    };
+                    if port != AUTODISCOVER_PORT {
+                        report(
+                            "autodiscover-srv-port",
+                            Severity::Error,
+                            format!("{owner} SRV uses port {port}: Outlook only connects to Autodiscover on 443"),
+                        );
+                    }
+                    if target == [0] {
+                        continue;
+                    }
+                    let target_key = target.to_ascii_lowercase();
+                    if view.zone_for(&target_key, rtype::A).is_none() {
+                        report(
+                            "autodiscover-srv-target-not-served",
+                            Severity::Warning,
+                            format!("{owner} SRV target {target_text} is in no zone of this view, so its address cannot be checked here"),
+                        );
+                        continue;
+                    }
+                    match answer_node(view, &target_key) {
+                        Some(node) if node.get(rtype::CNAME).is_some() => report(
+                            "autodiscover-srv-target-cname",
+                            Severity::Error,
+                            format!("{owner} SRV target {target_text} is a CNAME: an SRV target must have its own A/AAAA records (RFC 2782)"),
+                        ),
+                        Some(node) if node.get(rtype::A).is_some() || node.get(rtype::AAAA).is_some() => {}
+                        _ => report(
+                            "autodiscover-srv-target-no-address",
+                            Severity::Error,
+                            format!("{owner} SRV target {target_text} has no A or AAAA record in this view"),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn srv_port_and_target(rdata: &[u8]) -> Option<(u16, &[u8])> {
+    let port = u16::from_be_bytes(rdata.get(4..6)?.try_into().ok()?);
+    let target = rdata.get(6..)?;
+    name::wire_name_len(target).filter(|&len| len == target.len())?;
+    Some((port, target))
+}
+
+/// `autodiscover.<zone>` answered by a wildcard: Outlook then talks to whatever the wildcard
+/// points at (usually a web host with the wrong certificate).
+pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for view in &snapshot.views {
+        for zone in &view.zones {
+            let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else { continue };
+            let Found::Wildcard(node) = lookup::find(zone, autodiscover.as_wire(), rtype::A) else { continue };
+            let captured = [rtype::A, rtype::AAAA, rtype::CNAME].into_iter().find_map(|t| node.get(t));
+            if let Some(set) = captured {
+                findings.push(Finding::new(
+                    "wildcard-captures-autodiscover",
+                    Severity::Warning,
+                    Some(&view.name),
+                    Some(&set.rdatas[0].loc),
+                    format!(
+                        "wildcard {} answers {autodiscover} ({}) because no explicit record exists: Outlook will try Autodiscover there",
+                        set.owner,
+                        rtype::mnemonic(set.rtype)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Does this view's copy of the zone offer Autodiscover (an SRV record or autodiscover host)?
+fn serves_autodiscover(zone: &ViewZone) -> bool {
+    let srv = crate::exchange::autodiscover_srv_owner(&zone.origin)
+        .is_some_and(|owner| zone.node(owner.as_wire()).is_some_and(|n| n.get(rtype::SRV).is_some()));
+    let host = zone
+        .origin
+        .prepend_label(b"autodiscover")
+        .is_ok_and(|host| zone.node(host.as_wire()).is_some_and(|n| !n.rrsets.is_empty()));
+    srv || host
+}
+
+/// An apex address in a public view of a domain that serves Autodiscover: Outlook probes
+/// `https://<domain>/autodiscover/autodiscover.xml` first, and the web server there answers.
+pub fn apex_addresses_probed_by_outlook(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for (view, view_config) in snapshot.views.iter().zip(&config.views) {
+        if !view_config.public {
+            continue;
+        }
+        for zone in view.zones.iter().filter(|z| serves_autodiscover(z)) {
+            let Some(apex) = zone.node(zone.origin.as_wire()) else { continue };
+            if let Some(set) = apex.get(rtype::A).or_else(|| apex.get(rtype::AAAA)) {
+                findings.push(Finding::new(
+                    "apex-address-probed-by-outlook",
+                    Severity::Warning,
+                    Some(&view.name),
+                    Some(&set.rdatas[0].loc),
+                    format!(
+                        "{} has an {} record and serves Autodiscover: Outlook first tries https://{}/autodiscover/ and stops at a certificate error if that web server's certificate does not cover the bare domain",
+                        zone.origin,
+                        rtype::mnemonic(set.rtype),
+                        zone.origin.to_string().trim_end_matches('.')
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The namespace should resolve differently inside and outside (else why split?), and to internal
+/// addresses inside (else clients hairpin through the firewall). Namespaces are the `[[exchange]]`
+/// namespaces and every Autodiscover SRV target.
+pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let mut namespaces: BTreeSet<Name> = config.exchange.iter().map(|e| e.namespace.clone()).collect();
+    for view in &snapshot.views {
+        for zone in &view.zones {
+            for (_, node) in zone.nodes().filter(|(key, _)| is_autodiscover_srv_owner(key)) {
+                for rdata in node.get(rtype::SRV).into_iter().flat_map(|s| s.rdatas.iter()) {
+                    if let Some((_, target)) = srv_port_and_target(&rdata.wire)
+                        && target != [0]
+                        && let Ok(name) = Name::from_wire(target)
+                    {
+                        namespaces.insert(name.to_lowercase());
+                    }
+                }
+            }
+        }
+    }
+    for namespace in &namespaces {
+        let per_view: Vec<(usize, BTreeSet<IpAddr>, Option<SourceLoc>)> = snapshot
+            .views
+            .iter()
+            .enumerate()
+            .filter_map(|(index, view)| {
+                let node = answer_node(view, namespace.as_wire())?;
+                let sets = [rtype::A, rtype::AAAA].into_iter().filter_map(|t| node.get(t));
+                let mut addresses = BTreeSet::new();
+                let mut loc = None;
+                for set in sets {
+                    for rdata in set.rdatas.iter() {
+                        addresses.extend(address_of(set.rtype, &rdata.wire));
+                        loc.get_or_insert_with(|| rdata.loc.clone());
+                    }
+                }
+                (!addresses.is_empty()).then_some((index, addresses, loc))
+            })
+            .collect();
+        for (inside, inside_addresses, loc) in per_view.iter().filter(|(i, ..)| !config.views[*i].public) {
+            let inside_name = &config.views[*inside].name;
+            let public: Vec<String> = inside_addresses
+                .iter()
+                .filter(|ip| non_public_kind(**ip).is_none())
+                .map(ToString::to_string)
+                .collect();
+            if !public.is_empty() {
+                findings.push(Finding::new(
+                    "namespace-public-internally",
+                    Severity::Warning,
+                    Some(inside_name),
+                    loc.as_ref(),
+                    format!(
+                        "namespace {namespace} resolves to public address {} in internal view {inside_name:?}: inside clients will need a NAT hairpin",
+                        public.join(", ")
+                    ),
+                ));
+            }
+            for (outside, outside_addresses, _) in per_view.iter().filter(|(i, ..)| config.views[*i].public) {
+                if outside_addresses == inside_addresses {
+                    let outside_name = &config.views[*outside].name;
+                    findings.push(Finding::new(
+                        "namespace-same-in-both-views",
+                        Severity::Warning,
+                        Some(inside_name),
+                        loc.as_ref(),
+                        format!(
+                            "namespace {namespace} resolves to the same addresses in views {inside_name:?} and {outside_name:?}: the split does nothing for it"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The checks behind `splitdns check`: the mistakes that break Outlook or leak the inside, found
+//! in the built snapshot before clients find them (see DOMAIN.md, "Mistakes our checks should
+//! catch"). Each finding has a stable id, a severity, the view, and the file:line of the record or
+//! config entry it is about. Checks read the same snapshot `serve` would answer from.
+
+mod exchange;
+mod split;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::view::{BuildNotes, Snapshot};
+use crate::zone::SourceLoc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One thing `check` has to say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable identifier, e.g. `private-address-in-public-view`.
+    pub id: &'static str,
+    pub severity: Severity,
+    pub view: Option<String>,
+    pub file: Option<PathBuf>,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(id: &'static str, severity: Severity, view: Option<&str>, loc: Option<&SourceLoc>, message: String) -> Finding {
+        Finding {
+            id,
+            severity,
+            view: view.map(str::to_string),
+            file: loc.map(|l| l.file.to_path_buf()),
+            line: loc.map(|l| l.line),
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let (Some(file), Some(line)) = (&self.file, self.line) {
+            write!(f, "{}:{line}: ", file.display())?;
+        }
+        write!(f, "{}[{}]", self.severity, self.id)?;
+        if let Some(view) = &self.view {
+            write!(f, " (view {view})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Runs every check, most severe first.
+pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    split::private_addresses_in_public_views(config, snapshot, &mut findings);
+    exchange::autodiscover_srv_records(snapshot, &mut findings);
+    exchange::wildcards_capturing_autodiscover(snapshot, &mut findings);
+    exchange::apex_addresses_probed_by_outlook(config, snapshot, &mut findings);
+    exchange::namespace_addresses(config, snapshot, &mut findings);
+    split::names_missing_in_a_view(snapshot, &mut findings);
+    split::redundant_overrides(config, snapshot, &mut findings);
+    for shadowed in &notes.shadowed {
+        findings.push(Finding::new(
+            "generated-record-shadowed",
+            Severity::Info,
+            Some(&shadowed.view),
+            Some(&shadowed.file_record),
+            format!(
+                "{} {} from this zone file is served instead of the one [[exchange]] generates ({}:{})",
+                shadowed.owner,
+                crate::zone::rtype::mnemonic(shadowed.rtype),
+                shadowed.generated.file.display(),
+                shadowed.generated.line
+            ),
+        ));
+    }
+    findings.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then_with(|| (&a.file, a.line, &a.view).cmp(&(&b.file, b.line, &b.view)))
+    });
+    findings.dedup();
+    findings
+}
+
+/// Why an address must not be published to the Internet, if it must not.
+pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            match (a, b) {
+                (10, _) | (172, 16..=31) | (192, 168) => Some("RFC 1918 private"),
+                (100, 64..=127) => Some("RFC 6598 shared (carrier-grade NAT)"),
+                (127, _) => Some("loopback"),
+                (169, 254) => Some("link-local"),
+                _ => None,
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("unique local (ULA)")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The address in an A or AAAA RDATA.
+fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
+    match rtype {
+        crate::zone::rtype::A => <[u8; 4]>::try_from(rdata).ok().map(IpAddr::from),
+        crate::zone::rtype::AAAA => <[u8; 16]>::try_from(rdata).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
+/// A lowercased wire name as text.
+fn name_text(wire: &[u8]) -> String {
+    let mut text = String::new();
+    let _ = crate::name::fmt_wire_name(wire, &mut text);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_addresses_that_must_stay_inside() {
+        for (ip, kind) in [
+            ("10.1.2.3", Some("RFC 1918 private")),
+            ("172.31.0.1", Some("RFC 1918 private")),
+            ("172.32.0.1", None),
+            ("192.168.1.1", Some("RFC 1918 private")),
+            ("100.64.0.1", Some("RFC 6598 shared (carrier-grade NAT)")),
+            ("100.128.0.1", None),
+            ("127.0.0.1", Some("loopback")),
+            ("203.0.113.10", None),
+            ("fd00::1", Some("unique local (ULA)")),
+            ("::1", Some("loopback")),
+            ("::ffff:10.0.0.1", Some("RFC 1918 private")),
+            ("2001:db8::1", None),
+        ] {
+            assert_eq!(non_public_kind(ip.parse().unwrap()), kind, "{ip}");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Checks about the split itself: what the outside must not see, what the inside cannot resolve,
+//! and overrides that change nothing.
+
+use std::collections::BTreeSet;
+
+use super::{Finding, Severity, address_of, name_text, non_public_kind};
+use crate::answer::lookup::{self, Found};
+use crate::config::Config;
+use crate::view::Snapshot;
+use crate::view::zone::canonical_rdata;
+use crate::zone::rtype;
+
+/// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
+pub fn private_addresses_in_public_views(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for (view, view_config) in snapshot.views.iter().zip(&config.views) {
+        if !view_config.public {
+            continue;
+        }
+        for zone in &view.zones {
+            for (key, node) in zone.nodes() {
+                for set in node.rrsets.iter().filter(|s| s.rtype == rtype::A || s.rtype == rtype::AAAA) {
+                    for rdata in set.rdatas.iter() {
+                        let Some(ip) = address_of(set.rtype, &rdata.wire) else { continue };
+                        if let Some(kind) = non_public_kind(ip) {
+                            findings.push(Finding::new(
+                                "private-address-in-public-view",
+                                Severity::Error,
+                                Some(&view.name),
+                                Some(&rdata.loc),
+                                format!(
+                                    "{} {} {ip} is a {kind} address, published in public view {:?}",
+                                    name_text(key),
+                                    rtype::mnemonic(set.rtype),
+                                    view.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Names that exist in one view but are NXDOMAIN in another view of the same zone: what those
+/// clients cannot resolve (the most common split-DNS complaint).
+pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for (index, view) in snapshot.views.iter().enumerate() {
+        for zone in &view.zones {
+            for (key, node) in zone.nodes() {
+                let Some(first) = node.rrsets.first() else { continue };
+                for (other_index, other) in snapshot.views.iter().enumerate() {
+                    if other_index == index {
+                        continue;
+                    }
+                    let Some(other_zone) = other.zone_for(key, rtype::A) else { continue };
+                    if other_zone.origin != zone.origin {
+                        continue;
+                    }
+                    if let Found::NxDomain = lookup::find(other_zone, key, rtype::A) {
+                        findings.push(Finding::new(
+                            "name-missing-in-view",
+                            Severity::Info,
+                            Some(&other.name),
+                            Some(&first.rdatas[0].loc),
+                            format!(
+                                "{} exists in view {:?} but is NXDOMAIN in view {:?}",
+                                name_text(key),
+                                view.name,
+                                other.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Override RRsets identical to the shared RRset they replace.
+pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for view in &snapshot.views {
+        for zone in &view.zones {
+            for (key, node, shared) in zone.overridden() {
+                let Some(shared) = shared else { continue };
+                for set in node.rrsets.iter() {
+                    let Some(shared_set) = shared.get(set.rtype) else { continue };
+                    let from_override = set.rdatas[0].loc != shared_set.rdatas[0].loc && *set.rdatas[0].loc.file != config.path;
+                    if from_override && set.ttl == shared_set.ttl && canonical_set(set) == canonical_set(shared_set) {
+                        findings.push(Finding::new(
+                            "redundant-override",
+                            Severity::Info,
+                            Some(&view.name),
+                            Some(&set.rdatas[0].loc),
+                            format!(
+                                "{} {} is identical to the shared RRset it overrides ({}:{}); the override can go",
+                                name_text(key),
+                                rtype::mnemonic(set.rtype),
+                                shared_set.rdatas[0].loc.file.display(),
+                                shared_set.rdatas[0].loc.line
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn canonical_set(set: &crate::view::zone::RRset) -> BTreeSet<Box<[u8]>> {
+    set.rdatas.iter().map(|r| canonical_rdata(set.rtype, &r.wire)).collect()
+}

@@ -1,0 +1,131 @@
+//! `splitdns explain --client IP NAME [TYPE]`: which view a client gets and why, the exact answer
+//! it would receive (produced by the real request path), and where each record came from.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{describe_source, report_load_error};
+use crate::answer::{self, Transport, lookup};
+use crate::config::Config;
+use crate::load;
+use crate::name::{Name, fmt_wire_name};
+use crate::view::View;
+use crate::view::zone::canonical_rdata;
+use crate::wire::reader::{self, Record};
+use crate::wire::{self, rcode};
+use crate::zone::rdata::rdata_to_text;
+use crate::zone::rtype;
+
+pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitCode {
+    let Some(qtype) = rtype::from_mnemonic(qtype) else {
+        eprintln!("unknown record type {qtype:?}");
+        return ExitCode::FAILURE;
+    };
+    let qname = match Name::parse(name.trim_end_matches('.'), Some(&Name::root())) {
+        Ok(qname) => qname,
+        Err(e) => {
+            eprintln!("bad name {name:?}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (config, snapshot) = match load::load(config_path) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report_load_error(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut query = vec![0x4a, 0x11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    query.extend_from_slice(qname.as_wire());
+    query.extend_from_slice(&qtype.to_be_bytes());
+    query.extend_from_slice(&wire::CLASS_IN.to_be_bytes());
+    let mut response = Vec::new();
+    answer::respond(&snapshot, client, &query, Transport::Tcp, &mut response);
+    let Some(message) = reader::read(&response) else {
+        eprintln!("internal error: the response could not be read back");
+        return ExitCode::FAILURE;
+    };
+    let routed = snapshot.view_for(client);
+    let mut out = String::new();
+    match routed {
+        Some((view, matched)) => {
+            let _ = writeln!(
+                out,
+                "client {client} gets view {:?}: {} is the most specific prefix containing it",
+                view.name, matched.prefix
+            );
+        }
+        None => {
+            let _ = writeln!(out, "client {client} matches no view's clients: every query is REFUSED");
+        }
+    }
+    let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
+    let _ = writeln!(
+        out,
+        "status {}, flags{}{}",
+        rcode_name(message.rcode),
+        if message.authoritative() { " aa" } else { "" },
+        if message.truncated() { " tc" } else { "" },
+    );
+    for (title, records) in [("ANSWER", &message.answer), ("AUTHORITY", &message.authority), ("ADDITIONAL", &message.additional)] {
+        if records.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, ";; {title}");
+        for record in records.iter() {
+            let source = routed.map_or_else(String::new, |(view, _)| source_of(&config, view, record));
+            let _ = writeln!(out, "{}   ; {source}", record_text(record));
+        }
+    }
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
+fn rcode_name(code: u16) -> String {
+    match code as u8 {
+        rcode::NOERROR => "NOERROR".into(),
+        rcode::FORMERR => "FORMERR".into(),
+        rcode::SERVFAIL => "SERVFAIL".into(),
+        rcode::NXDOMAIN => "NXDOMAIN".into(),
+        rcode::NOTIMP => "NOTIMP".into(),
+        rcode::REFUSED => "REFUSED".into(),
+        rcode::YXDOMAIN => "YXDOMAIN".into(),
+        _ => format!("RCODE{code}"),
+    }
+}
+
+/// One record in zone-file form.
+pub fn record_text(record: &Record) -> String {
+    let mut owner = String::new();
+    let _ = fmt_wire_name(&record.owner, &mut owner);
+    format!("{owner} {} IN {} {}", record.ttl, rtype::mnemonic(record.rtype), rdata_to_text(record.rtype, &record.rdata))
+}
+
+/// Where a record in the response came from: the stored record with the same owner, type and
+/// data (through a wildcard if need be), or the DNAME it was synthesised from.
+fn source_of(config: &Config, view: &View, record: &Record) -> String {
+    let key = record.owner.to_ascii_lowercase();
+    let Some(zone) = view.zone_for(&key, record.rtype) else { return "not from zone data".into() };
+    let wanted = canonical_rdata(record.rtype, &record.rdata);
+    let matching = |node: &crate::view::zone::Node| {
+        node.get(record.rtype)
+            .and_then(|set| set.rdatas.iter().find(|r| canonical_rdata(set.rtype, &r.wire) == wanted))
+            .map(|rdata| describe_source(config, &rdata.loc))
+    };
+    if let Some(source) = zone.node(&key).and_then(matching) {
+        return source;
+    }
+    match lookup::find(zone, &key, record.rtype) {
+        lookup::Found::Wildcard(node) => match matching(node) {
+            Some(source) => format!("wildcard, {source}"),
+            None => "not found in zone data".into(),
+        },
+        lookup::Found::Dname { node, .. } if record.rtype == rtype::CNAME => {
+            let at = node.get(rtype::DNAME).map(|set| describe_source(config, &set.rdatas[0].loc));
+            format!("synthesised from the DNAME at {}", at.unwrap_or_default())
+        }
+        _ => "not found in zone data".into(),
+    }
+}

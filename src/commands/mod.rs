@@ -1,0 +1,35 @@
+//! The subcommands other than `serve`: each loads through the same loader as `serve` and prints
+//! a report; none opens a socket. They return the process exit status; `main` only dispatches.
+
+pub mod check;
+pub mod diff;
+pub mod explain;
+
+use crate::config::Config;
+use crate::load::LoadError;
+use crate::zone::SourceLoc;
+
+/// Prints load errors, one `file:line: message` per line, on stderr.
+pub fn report_load_error(error: &LoadError) {
+    for line in error.lines() {
+        eprintln!("{line}");
+    }
+}
+
+/// Where a record came from, in words: the shared file, a view's override file, an included
+/// file, or an `[[exchange]]` block.
+pub fn describe_source(config: &Config, loc: &SourceLoc) -> String {
+    let place = format!("{}:{}", loc.file.display(), loc.line);
+    if *loc.file == config.path {
+        return format!("[[exchange]] block, {place}");
+    }
+    for zone in &config.zones {
+        if *loc.file == zone.file {
+            return format!("shared file {place}");
+        }
+        if let Some((view, _)) = zone.overrides.iter().find(|(_, path)| *loc.file == *path) {
+            return format!("override for view {}, {place}", config.views[*view].name);
+        }
+    }
+    format!("included file {place}")
+}

@@ -1,0 +1,9 @@
+//! The integration tests: the real server on an ephemeral loopback port, queried over UDP and
+//! TCP from 127.0.0.2 (the internal view) and 127.0.0.3 (the external view), and the real binary
+//! fed broken configs. Scenario tables live in the modules; the harness in `common`.
+
+mod answers;
+mod bad_input;
+mod common;
+mod transport;
+mod views;
