@@ -148,7 +148,10 @@ fn name_text(wire: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod address_tests {
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@ use crate::answer::{self, Transport, lookup};
 use crate::config::Config;
 use crate::load;
 use crate::name::{Name, fmt_wire_name};
-use crate::view::View;
+use crate::view::{Snapshot, View};
 use crate::view::zone::canonical_rdata;
 use crate::wire::reader::{self, Record};
 use crate::wire::{self, rcode};
@@ -37,16 +37,19 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
             return ExitCode::FAILURE;
         }
     };
+    print!("{}", render(&config, &snapshot, client, &qname, qtype));
+    ExitCode::SUCCESS
+}
+
+/// The explanation as text: the routing decision, the response, and each record's source.
+pub fn render(config: &Config, snapshot: &Snapshot, client: IpAddr, qname: &Name, qtype: u16) -> String {
     let mut query = vec![0x4a, 0x11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(qname.as_wire());
     query.extend_from_slice(&qtype.to_be_bytes());
     query.extend_from_slice(&wire::CLASS_IN.to_be_bytes());
     let mut response = Vec::new();
-    answer::respond(&snapshot, client, &query, Transport::Tcp, &mut response);
-    let Some(message) = reader::read(&response) else {
-        eprintln!("internal error: the response could not be read back");
-        return ExitCode::FAILURE;
-    };
+    answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
+    let message = reader::read(&response).expect("our own responses are well formed");
     let routed = snapshot.view_for(client);
     let mut out = String::new();
     match routed {
@@ -75,12 +78,11 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
         }
         let _ = writeln!(out, ";; {title}");
         for record in records.iter() {
-            let source = routed.map_or_else(String::new, |(view, _)| source_of(&config, view, record));
+            let source = routed.map_or_else(String::new, |(view, _)| source_of(config, view, record));
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
     }
-    print!("{out}");
-    ExitCode::SUCCESS
+    out
 }
 
 fn rcode_name(code: u16) -> String {

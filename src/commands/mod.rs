@@ -33,3 +33,6 @@ pub fn describe_source(config: &Config, loc: &SourceLoc) -> String {
     }
     format!("included file {place}")
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::Message;
+use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::common::{
@@ -527,4 +527,70 @@ fn hostile_packets_leave_the_server_answering() {
         .unwrap();
     let _ = stalled.read_to_end(&mut rest);
     assert!(rest.is_empty(), "an answer to half a message");
+}
+
+/// Malformed or unsupported messages over the wire: a response (QR set) or a packet shorter than
+/// a header is never answered (answering could loop two servers); an unknown opcode gets NOTIMP
+/// (RFC 1035 §4.1.1) and two questions FORMERR (RFC 9619), each echoing the ID.
+#[test]
+fn malformed_messages_get_the_right_rcode_or_no_answer() {
+    let server = Server::start("split");
+    let valid = query("mail.contoso.example.", RecordType::A)
+        .to_vec()
+        .unwrap();
+
+    let mut response = valid.clone();
+    response[2] |= 0x80;
+    let short = valid[..11].to_vec();
+    for (what, packet) in [("a response", response), ("11 octets", short)] {
+        let socket = udp_socket(&server, EXTERNAL);
+        socket.send(&packet).unwrap();
+        let probe = query("www.contoso.example.", RecordType::A);
+        socket.send(&probe.to_vec().unwrap()).unwrap();
+        let mut buf = vec![0u8; 65535];
+        let mut received = Vec::new();
+        loop {
+            let len = socket.recv(&mut buf).expect("the probe's answer");
+            let message = Message::from_vec(&buf[..len]).expect("decodable");
+            if message.metadata.id == probe.metadata.id {
+                break;
+            }
+            received.push(message);
+        }
+        // Anything still on its way after the probe's answer.
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        if let Ok(len) = socket.recv(&mut buf) {
+            received.push(Message::from_vec(&buf[..len]).expect("decodable"));
+        }
+        assert!(received.is_empty(), "{what} was answered: {received:?}");
+    }
+
+    let mut unknown_opcode = valid.clone();
+    unknown_opcode[2] = (unknown_opcode[2] & 0x87) | (15 << 3);
+    let mut two_questions = valid.clone();
+    two_questions[5] = 2;
+    two_questions.extend_from_slice(&valid[12..]);
+    for (what, packet, rcode) in [
+        ("opcode 15", unknown_opcode, ResponseCode::NotImp),
+        ("two questions", two_questions, ResponseCode::FormErr),
+    ] {
+        for via in [Via::Udp, Via::Tcp] {
+            let bytes = match via {
+                Via::Udp => crate::common::udp_raw(&server, EXTERNAL, &packet),
+                Via::Tcp => crate::common::tcp_raw(&server, EXTERNAL, &packet),
+            };
+            let reply =
+                Message::from_vec(&bytes).unwrap_or_else(|e| panic!("{what}: undecodable ({e})"));
+            assert_eq!(
+                reply.metadata.id,
+                u16::from_be_bytes([packet[0], packet[1]]),
+                "{what}"
+            );
+            assert_eq!(reply.metadata.message_type, MessageType::Response, "{what}");
+            assert_eq!(reply.metadata.response_code, rcode, "{what} over {via:?}");
+            assert!(reply.answers.is_empty(), "{what}: answers");
+        }
+    }
 }

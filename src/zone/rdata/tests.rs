@@ -265,7 +265,7 @@ const SAMPLES: &[(u16, &str)] = &[
 /// which the parser refuses for that type).
 #[test]
 fn arbitrary_wire_data_never_panics_and_round_trips_when_valid() {
-    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut rng = Rng(0x7);
     let codes: Vec<u16> = all_codes().filter(|&c| schema(c).is_some()).chain([0, 999, 65280]).collect();
     for _ in 0..4000 {
         for &code in &codes {
@@ -300,7 +300,7 @@ fn arbitrary_tokens_never_panic() {
         "mandatory=alpn", "key1=", "\"\"", "\"a b\"", "0x", "0x47.00", "00-00", "0014:4fff:ff20:ee64",
         "20300101000000", "2t7b4g4vsa5smi47k61mv5bv1a22bojr", "ipv4hint=1.2.3.4,", "ech=", "(", ")",
     ];
-    let mut rng = Rng(42);
+    let mut rng = Rng(7);
     let codes: Vec<u16> = all_codes().filter(|&c| schema(c).is_some()).collect();
     for _ in 0..6000 {
         for &code in &codes {
