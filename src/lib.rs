@@ -1,4 +1,5 @@
 //! splitdns: a split-horizon authoritative DNS server.
+pub mod address_space;
 pub mod name;
 pub mod config;
 pub mod load;

@@ -14,7 +14,7 @@ use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
 use splitdns::load;
 use splitdns::reload::{self, Reloader};
-use splitdns::server::{self, Listeners, TcpLimits};
+use splitdns::server::{self, Listeners};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,7 +65,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         tokio::spawn(reload::run(reloader, shutdown.clone()));
-        server::run(listeners, snapshot, TcpLimits::default(), shutdown).await
+        server::run(listeners, snapshot, config.tcp, shutdown).await
     });
     match result {
         Ok(()) => {

@@ -4,9 +4,10 @@
 //! (the config, every zone and override file, every `$INCLUDE`), watched through their directories
 //! so that editors that save by rename, and delete-then-create, are seen too.
 //!
-//! Changes are acted on when a writer closes the file, renames it into place, creates or deletes
-//! it — not on each write — so a file still being written is never read half-way; a burst of such
-//! events is debounced into one reload.
+//! Changes are acted on when a writer closes the file, renames it into place or deletes it — not
+//! on each write, and not on creation (a file is created empty by the `open` that then writes it,
+//! so delete-then-create is acted on at its close) — so a file still being written is never read
+//! half-way; a burst of such events is debounced into one reload.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -148,10 +149,11 @@ impl FileWatcher {
         let watched = files.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
+            // Not `Create`: it fires at the `open` that creates the file, before anything is
+            // written; the writer's close follows and is the event that counts.
             let completes_a_write = matches!(
                 event.kind,
                 EventKind::Access(AccessKind::Close(AccessMode::Write))
-                    | EventKind::Create(_)
                     | EventKind::Remove(_)
                     | EventKind::Modify(ModifyKind::Name(_))
             );

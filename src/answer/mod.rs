@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use crate::name::{self, MAX_NAME_LEN};
 use crate::view::zone::{RRset, ViewZone, soa_minimum};
 use crate::view::{Snapshot, View};
-use crate::wire::query::{self, Malformed, NameKey, Query};
+use crate::wire::query::{self, NameKey, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
 use crate::wire::{self, rcode};
 use crate::zone::rdata::embedded_names;
@@ -44,6 +44,11 @@ pub struct Summary {
     pub view: Option<usize>,
     pub outcome: Outcome,
     pub truncated: bool,
+    /// What rate limiting counts this response as: the name and type for data, one bucket per
+    /// outcome for NXDOMAIN and errors (so random names do not each get a fresh allowance).
+    pub rrl_identity: u64,
+    /// Where the question ends in the response (a slipped response keeps only that much).
+    pub question_end: usize,
 }
 
 /// Longest CNAME/DNAME chain followed inside a zone before the answer is returned as it stands.
@@ -61,12 +66,15 @@ pub fn respond(
     let header = query::Header::read(packet)?;
     let query = match query::parse(packet) {
         Ok(query) => query,
-        Err(Malformed::Drop) => return None,
-        Err(Malformed::FormErr) => {
+        Err(Rejection::Drop) => return None,
+        Err(Rejection::FormErr) => {
             return Some(header_only(out, header, rcode::FORMERR, Outcome::FormErr));
         }
-        Err(Malformed::NotImp) => {
+        Err(Rejection::NotImp) => {
             return Some(header_only(out, header, rcode::NOTIMP, Outcome::NotImp));
+        }
+        Err(Rejection::Refused) => {
+            return Some(header_only(out, header, rcode::REFUSED, Outcome::Refused));
         }
     };
     let max_len = match (transport, query.edns) {
@@ -87,26 +95,44 @@ pub fn respond(
         opt,
     );
     let routed = snapshot.view_for(client);
-    let outcome = route(&mut writer, &query, routed.map(|(view, _)| view));
+    let outcome = route(&mut writer, &query, routed.map(|(view, _)| view), transport);
     let truncated = writer.is_truncated();
+    let question_end = writer.question_end();
     writer.finish();
-    Some(Summary { view: routed.map(|(_, m)| m.view), outcome, truncated })
+    let rrl_identity = match outcome {
+        Outcome::Answer | Outcome::NoData | Outcome::Referral => fnv1a(query.key.as_wire(), query.qtype),
+        other => other as u64,
+    };
+    Some(Summary { view: routed.map(|(_, m)| m.view), outcome, truncated, rrl_identity, question_end })
+}
+
+/// FNV-1a over a name and type: a cheap, stable identity for rate limiting.
+fn fnv1a(name: &[u8], qtype: u16) -> u64 {
+    name.iter().chain(&qtype.to_be_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
+        (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outcome) -> Summary {
     let mut writer = ResponseWriter::new(out, header.id, header.flags, None, 512, None);
     writer.set_rcode(code as u16);
     writer.finish();
-    Summary { view: None, outcome, truncated: false }
+    Summary { view: None, outcome, truncated: false, rrl_identity: outcome as u64, question_end: wire::HEADER_LEN }
 }
 
 /// Decides which zone (if any) answers, then resolves the name in it.
-fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>) -> Outcome {
+fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>, transport: Transport) -> Outcome {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
         return Outcome::BadVers;
     }
     let Some(view) = view else { return refused(writer) };
+    if query.qclass == wire::CLASS_CH {
+        return match &view.chaos {
+            Some(identity) => chaos_identity(writer, query, identity),
+            None => refused(writer),
+        };
+    }
     if query.qclass != wire::CLASS_IN && query.qclass != wire::CLASS_ANY {
         return refused(writer);
     }
@@ -119,9 +145,25 @@ fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>) -> Out
         _ => {}
     }
     match view.zone_for(query.key.as_wire(), query.qtype) {
-        Some(zone) => resolve(writer, view, zone, query),
+        Some(zone) => resolve(writer, view, zone, query, transport),
         None => refused(writer),
     }
+}
+
+/// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
+/// that opt in; any other CHAOS name is REFUSED.
+fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &crate::view::ChaosIdentity) -> Outcome {
+    let rdata = match query.key.as_wire() {
+        b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => &identity.version,
+        b"\x08hostname\x04bind\x00" | b"\x02id\x06server\x00" => &identity.hostname,
+        _ => return refused(writer),
+    };
+    writer.set_authoritative(true);
+    if query.qtype == rtype::TXT || query.qtype == rtype::ANY {
+        let _ = writer.push_in_class(Section::Answer, query.qname, rtype::TXT, wire::CLASS_CH, 0, rdata);
+        return Outcome::Answer;
+    }
+    Outcome::NoData
 }
 
 /// A name in a fixed buffer, original case: the current target of a CNAME/DNAME chain.
@@ -144,7 +186,7 @@ impl ChainName {
 
 /// Follows the query through one zone: CNAMEs and DNAMEs inside the zone are chased (a loop or
 /// an over-long chain simply ends the answer), and the last step decides the outcome.
-fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Query) -> Outcome {
+fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Query, transport: Transport) -> Outcome {
     writer.set_authoritative(true);
     let qtype = query.qtype;
     let mut sname = ChainName::new(query.qname);
@@ -158,7 +200,10 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
         let next = match lookup::find(zone, key.as_wire(), qtype) {
             Found::Exact(node) | Found::Wildcard(node) => {
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
-                    return answer(writer, view, owner, node.rrsets.iter().map(|set| &**set));
+                    // RFC 8482 §4.1: over UDP one RRset is enough, which keeps ANY useless as an
+                    // amplifier; over TCP the client gets them all.
+                    let limit = if transport == Transport::Udp { 1 } else { usize::MAX };
+                    return answer(writer, view, owner, node.rrsets.iter().take(limit).map(|set| &**set));
                 }
                 if let Some(set) = node.get(qtype) {
                     return answer(writer, view, owner, std::iter::once(&**set));

@@ -103,34 +103,6 @@ pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Find
     findings
 }
 
-/// Why an address must not be published to the Internet, if it must not.
-pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            match (a, b) {
-                (10, _) | (172, 16..=31) | (192, 168) => Some("RFC 1918 private"),
-                (100, 64..=127) => Some("RFC 6598 shared (carrier-grade NAT)"),
-                (127, _) => Some("loopback"),
-                (169, 254) => Some("link-local"),
-                _ => None,
-            }
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if first & 0xfe00 == 0xfc00 {
-                Some("unique local (ULA)")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("link-local")
-            } else {
-                None
-            }
-        }
-    }
-}
-
 /// The address in an A or AAAA RDATA.
 fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
     match rtype {
@@ -152,7 +124,7 @@ mod tests;
 
 #[cfg(test)]
 mod address_tests {
-    use super::*;
+    use crate::address_space::non_public_kind;
 
     #[test]
     fn classifies_addresses_that_must_stay_inside() {

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{Finding, Severity, address_of, name_text, non_public_kind};
+use super::{Finding, Severity, address_of, name_text};
+use crate::address_space::non_public_kind;
 use crate::answer::lookup::{self, Found};
 use crate::config::Config;
 use crate::view::Snapshot;

@@ -10,6 +10,8 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Limits for DNS over TCP.
+    pub tcp: Option<TcpSection>,
     /// Addresses to serve on, UDP and TCP on each.
     #[serde(default)]
     pub listen: Vec<Spanned<String>>,
@@ -33,6 +35,25 @@ pub struct ViewSection {
     /// Whether this view faces the Internet (checked for private addresses, rate-limited).
     /// Default: true only for a view named "external".
     pub public: Option<bool>,
+    /// Answer CHAOS-class `version.bind`, `version.server`, `hostname.bind` and `id.server`
+    /// (default false: REFUSED, so the server does not advertise itself).
+    #[serde(default)]
+    pub chaos: bool,
+    /// Response Rate Limiting for UDP answers to this view's clients.
+    pub rrl: Option<RrlSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrlSection {
+    /// Default: on when the view's clients reach beyond private address space.
+    pub enabled: Option<bool>,
+    /// Identical responses per second to one client network (/24 or /56). Default 20.
+    pub responses_per_second: Option<u32>,
+    /// Every Nth limited response is sent truncated instead of dropped (0: never). Default 2.
+    pub slip: Option<u32>,
+    /// Client prefixes never limited. Default: loopback (cannot be spoofed from outside).
+    pub exempt: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,4 +90,14 @@ pub struct ExchangeSection {
     pub external_view: Option<Spanned<String>>,
     /// TTL of the generated records.
     pub ttl: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpSection {
+    pub max_connections: Option<usize>,
+    /// Seconds a connection may stay idle between queries.
+    pub idle_timeout: Option<f64>,
+    /// Seconds one query may take to arrive once it has started.
+    pub message_timeout: Option<f64>,
 }

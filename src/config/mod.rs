@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use toml::Spanned;
 
 use crate::name::Name;
+use crate::server::TcpLimits;
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -23,6 +24,7 @@ pub struct Config {
     pub path: PathBuf,
     pub listen: Vec<SocketAddr>,
     pub serial_policy: SerialPolicy,
+    pub tcp: TcpLimits,
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
@@ -45,6 +47,17 @@ pub struct ViewConfig {
     pub clients: Vec<IpNet>,
     /// Faces the Internet: private addresses here are errors.
     pub public: bool,
+    /// Answers the CHAOS-class identity queries.
+    pub chaos: bool,
+    /// Response Rate Limiting, if on for this view.
+    pub rrl: Option<RrlConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrlConfig {
+    pub responses_per_second: u32,
+    pub slip: u32,
+    pub exempt: Vec<IpNet>,
 }
 
 /// A validated `[[exchange]]` block.
@@ -176,6 +189,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
             SerialPolicy::Warn
         }
     };
+    let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
     let views = validate_views(&raw.views, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
     let exchange = raw
@@ -185,7 +199,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
         .collect();
 
     if errors.is_empty() {
-        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, views, zones, exchange })
+        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, tcp, views, zones, exchange })
     } else {
         Err(errors)
     }
@@ -235,7 +249,8 @@ fn validate_views(
             }
         }
         let public = section.public.unwrap_or(name == "external");
-        views.push(ViewConfig { name: name.clone(), clients, public });
+        let rrl = validate_rrl(section.rrl.as_ref(), &clients, locate, errors);
+        views.push(ViewConfig { name: name.clone(), clients, public, chaos: section.chaos, rrl });
     }
     views
 }
@@ -304,6 +319,50 @@ fn validate_zones(
         });
     }
     zones
+}
+
+fn validate_tcp(raw: Option<&file::TcpSection>, locate: &Locator, errors: &mut Vec<ConfigError>) -> TcpLimits {
+    let defaults = TcpLimits::default();
+    let Some(raw) = raw else { return defaults };
+    let seconds = |value: Option<f64>, default: std::time::Duration, errors: &mut Vec<ConfigError>| match value {
+        None => default,
+        Some(s) if s > 0.0 && s <= 3600.0 => std::time::Duration::from_secs_f64(s),
+        Some(s) => {
+            errors.push(locate.error(0..0, format!("[tcp] timeout {s} is out of range: use seconds between 0 and 3600")));
+            default
+        }
+    };
+    TcpLimits {
+        max_connections: raw.max_connections.unwrap_or(defaults.max_connections).max(1),
+        idle_timeout: seconds(raw.idle_timeout, defaults.idle_timeout, errors),
+        message_timeout: seconds(raw.message_timeout, defaults.message_timeout, errors),
+    }
+}
+
+fn validate_rrl(
+    raw: Option<&file::RrlSection>,
+    clients: &[IpNet],
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<RrlConfig> {
+    let enabled = raw
+        .and_then(|r| r.enabled)
+        .unwrap_or_else(|| clients.iter().any(crate::address_space::covers_public_space));
+    if !enabled {
+        return None;
+    }
+    let exempt = match raw.and_then(|r| r.exempt.as_ref()) {
+        Some(list) => list
+            .iter()
+            .filter_map(|p| parse_prefix(p.get_ref()).map_err(|m| errors.push(locate.error(p.span(), m))).ok())
+            .collect(),
+        None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
+    };
+    Some(RrlConfig {
+        responses_per_second: raw.and_then(|r| r.responses_per_second).unwrap_or(20).max(1),
+        slip: raw.and_then(|r| r.slip).unwrap_or(2),
+        exempt,
+    })
 }
 
 fn parse_domain(text: &Spanned<String>, what: &str, locate: &Locator, errors: &mut Vec<ConfigError>) -> Option<Name> {

@@ -2,6 +2,7 @@
 //! [`crate::answer::respond`] with the snapshot current at that moment. The core takes bound
 //! sockets, the published snapshot and a shutdown token; it knows nothing about config files.
 
+pub mod rrl;
 mod tcp;
 mod udp;
 
@@ -21,7 +22,7 @@ use crate::view::Snapshot;
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 
 /// Limits that protect the TCP side (RFC 7766 §6.2.3).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TcpLimits {
     pub max_connections: usize,
     /// How long a connection may sit between messages.
@@ -114,10 +115,12 @@ pub async fn run(
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // One table for all sockets and reloads: limits follow the client, not the listener.
+    let limiter = Arc::new(rrl::RateLimiter::default());
     for socket in listeners.udp {
         let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
         for _ in 0..loops_per_socket {
-            tasks.spawn(udp::serve(socket.clone(), snapshot.clone(), shutdown.clone()));
+            tasks.spawn(udp::serve(socket.clone(), snapshot.clone(), limiter.clone(), shutdown.clone()));
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));

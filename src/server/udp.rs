@@ -1,5 +1,5 @@
-//! The UDP receive loop: one datagram in, at most one datagram out, buffers reused, no task
-//! spawned per query.
+//! The UDP receive loop: one datagram in, at most one datagram out (subject to rate limiting),
+//! buffers reused, no task spawned per query.
 
 use std::sync::Arc;
 
@@ -7,10 +7,16 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::SharedSnapshot;
+use super::rrl::{self, RateLimiter, Verdict};
 use crate::answer::Transport;
 use crate::observe;
 
-pub async fn serve(socket: Arc<UdpSocket>, snapshot: SharedSnapshot, shutdown: CancellationToken) {
+pub async fn serve(
+    socket: Arc<UdpSocket>,
+    snapshot: SharedSnapshot,
+    limiter: Arc<RateLimiter>,
+    shutdown: CancellationToken,
+) {
     let mut request = vec![0u8; 65535];
     let mut response = Vec::with_capacity(4096);
     loop {
@@ -32,6 +38,14 @@ pub async fn serve(socket: Arc<UdpSocket>, snapshot: SharedSnapshot, shutdown: C
             continue;
         };
         observe::query(&current, client, Transport::Udp, &summary);
+        let policy = summary.view.and_then(|index| current.views[index].rrl.as_ref());
+        if let Some(policy) = policy {
+            match limiter.check(policy, client.ip(), summary.rrl_identity) {
+                Verdict::Send => {}
+                Verdict::Slip => rrl::slip(&mut response, summary.question_end),
+                Verdict::Drop => continue,
+            }
+        }
         if let Err(e) = socket.send_to(&response, client).await {
             tracing::debug!("UDP send to {client} failed: {e}");
         }

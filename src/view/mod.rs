@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, SerialPolicy};
+use crate::config::{Config, RrlConfig, SerialPolicy};
 use crate::name::Name;
 use crate::name;
 use crate::zone::{self as zonefile, SourceLoc, ZoneFileError, ZoneRecord, rtype};
@@ -34,6 +34,10 @@ pub struct Snapshot {
 pub struct View {
     pub name: String,
     pub zones: Vec<ViewZone>,
+    /// TXT RDATA for the CHAOS identity queries, when the view answers them.
+    pub chaos: Option<ChaosIdentity>,
+    /// Response Rate Limiting for UDP answers, when on.
+    pub rrl: Option<RrlConfig>,
     by_origin: HashMap<Box<[u8]>, usize>,
 }
 
@@ -98,7 +102,13 @@ impl Snapshot {
         let mut views: Vec<View> = config
             .views
             .iter()
-            .map(|v| View { name: v.name.clone(), zones: Vec::new(), by_origin: HashMap::new() })
+            .map(|v| View {
+                name: v.name.clone(),
+                zones: Vec::new(),
+                chaos: v.chaos.then(ChaosIdentity::of_this_host),
+                rrl: v.rrl.clone(),
+                by_origin: HashMap::new(),
+            })
             .collect();
 
         for source in sources {
@@ -344,4 +354,30 @@ fn synthesized_zone(sources: &[ZoneSource], domain: &Name, srv: &ZoneRecord, vie
         shared.push(ZoneRecord { owner: domain.clone(), loc: srv.loc.clone(), ..record.clone() });
     }
     Some(ZoneSource { origin: domain.clone(), shared, overrides: vec![None; views], loc: srv.loc.clone() })
+}
+
+/// What `version.bind` and `hostname.bind` (CHAOS class) answer, as TXT RDATA.
+#[derive(Debug, Clone)]
+pub struct ChaosIdentity {
+    pub version: Box<[u8]>,
+    pub hostname: Box<[u8]>,
+}
+
+impl ChaosIdentity {
+    fn of_this_host() -> ChaosIdentity {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        ChaosIdentity {
+            version: txt_rdata(&format!("splitdns {}", env!("CARGO_PKG_VERSION"))),
+            hostname: txt_rdata(hostname.trim()),
+        }
+    }
+}
+
+/// One character-string (truncated to 255 octets) as TXT RDATA.
+fn txt_rdata(text: &str) -> Box<[u8]> {
+    let bytes = &text.as_bytes()[..text.len().min(255)];
+    let mut rdata = Vec::with_capacity(bytes.len() + 1);
+    rdata.push(bytes.len() as u8);
+    rdata.extend_from_slice(bytes);
+    rdata.into()
 }

@@ -66,9 +66,9 @@ pub struct Edns {
     pub dnssec_ok: bool,
 }
 
-/// Why a packet could not be read as a query.
+/// Why a packet is not answered as a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Malformed {
+pub enum Rejection {
     /// Not worth a reply: shorter than a header, or a response (QR=1), which must never be
     /// answered (that would let two servers loop, or reflect traffic).
     Drop,
@@ -76,6 +76,8 @@ pub enum Malformed {
     FormErr,
     /// A well-formed header with an opcode we do not implement: answer NOTIMP.
     NotImp,
+    /// NOTIFY or UPDATE: known, but not accepted here (no zone is a secondary or dynamic).
+    Refused,
 }
 
 /// Header fields needed to answer even a malformed query.
@@ -109,44 +111,50 @@ fn u16_at(packet: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]))
 }
 
-/// Parses a query. Opcodes other than QUERY get [`Malformed::NotImp`] once the header is known
-/// to be a request.
-pub fn parse(packet: &[u8]) -> Result<Query<'_>, Malformed> {
-    let header = Header::read(packet).ok_or(Malformed::Drop)?;
+const OPCODE_QUERY: u8 = 0;
+const OPCODE_NOTIFY: u8 = 4;
+const OPCODE_UPDATE: u8 = 5;
+
+/// Parses a query. Opcodes other than QUERY are rejected once the header is known to be a
+/// request: NOTIFY and UPDATE with REFUSED, the rest with NOTIMP.
+pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
+    let header = Header::read(packet).ok_or(Rejection::Drop)?;
     if header.is_response() {
-        return Err(Malformed::Drop);
+        return Err(Rejection::Drop);
     }
-    if header.opcode() != 0 {
-        return Err(Malformed::NotImp);
+    match header.opcode() {
+        OPCODE_QUERY => {}
+        OPCODE_NOTIFY | OPCODE_UPDATE => return Err(Rejection::Refused),
+        _ => return Err(Rejection::NotImp),
     }
-    let qdcount = u16_at(packet, 4).ok_or(Malformed::FormErr)?;
-    let ancount = u16_at(packet, 6).ok_or(Malformed::FormErr)?;
-    let nscount = u16_at(packet, 8).ok_or(Malformed::FormErr)?;
-    let arcount = u16_at(packet, 10).ok_or(Malformed::FormErr)?;
+    let qdcount = u16_at(packet, 4).ok_or(Rejection::FormErr)?;
+    let ancount = u16_at(packet, 6).ok_or(Rejection::FormErr)?;
+    let nscount = u16_at(packet, 8).ok_or(Rejection::FormErr)?;
+    let arcount = u16_at(packet, 10).ok_or(Rejection::FormErr)?;
     if qdcount != 1 {
-        return Err(Malformed::FormErr);
+        return Err(Rejection::FormErr);
     }
-    let qname_len = question_name_len(&packet[HEADER_LEN..]).ok_or(Malformed::FormErr)?;
+    let qname_len = question_name_len(&packet[HEADER_LEN..]).ok_or(Rejection::FormErr)?;
     let qname = &packet[HEADER_LEN..HEADER_LEN + qname_len];
     let mut pos = HEADER_LEN + qname_len;
-    let qtype = u16_at(packet, pos).ok_or(Malformed::FormErr)?;
-    let qclass = u16_at(packet, pos + 2).ok_or(Malformed::FormErr)?;
+    let qtype = u16_at(packet, pos).ok_or(Rejection::FormErr)?;
+    let qclass = u16_at(packet, pos + 2).ok_or(Rejection::FormErr)?;
     pos += 4;
 
     for _ in 0..(ancount as usize + nscount as usize) {
-        pos = skip_record(packet, pos).ok_or(Malformed::FormErr)?.end;
+        pos = skip_record(packet, pos).ok_or(Rejection::FormErr)?.end;
     }
     let mut edns = None;
     for _ in 0..arcount {
-        let record = skip_record(packet, pos).ok_or(Malformed::FormErr)?;
+        let record = skip_record(packet, pos).ok_or(Rejection::FormErr)?;
         if record.rtype == rtype::OPT {
             // RFC 6891 §6.1.1: one OPT at most, owned by the root.
             if edns.is_some() || record.owner_is_root == Some(false) || record.owner_is_root.is_none() {
-                return Err(Malformed::FormErr);
+                return Err(Rejection::FormErr);
             }
-            let class = u16_at(packet, record.fixed).ok_or(Malformed::FormErr)?;
-            let ttl_hi = u16_at(packet, record.fixed + 2).ok_or(Malformed::FormErr)?;
-            let ttl_lo = u16_at(packet, record.fixed + 4).ok_or(Malformed::FormErr)?;
+            let class = u16_at(packet, record.fixed).ok_or(Rejection::FormErr)?;
+            let ttl_hi = u16_at(packet, record.fixed + 2).ok_or(Rejection::FormErr)?;
+            let ttl_lo = u16_at(packet, record.fixed + 4).ok_or(Rejection::FormErr)?;
             edns = Some(Edns {
                 udp_payload: class.max(super::MIN_UDP_PAYLOAD),
                 version: (ttl_hi & 0xff) as u8,
@@ -156,7 +164,7 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Malformed> {
         pos = record.end;
     }
     if pos != packet.len() {
-        return Err(Malformed::FormErr);
+        return Err(Rejection::FormErr);
     }
     Ok(Query {
         id: header.id,
@@ -164,7 +172,7 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Malformed> {
         recursion_desired: header.flags & 0x0100 != 0,
         checking_disabled: header.flags & 0x0010 != 0,
         qname,
-        key: NameKey::from_wire(qname).ok_or(Malformed::FormErr)?,
+        key: NameKey::from_wire(qname).ok_or(Rejection::FormErr)?,
         qtype,
         qclass,
         edns,
@@ -278,21 +286,24 @@ mod tests {
         let ok = query(b"\x01a\x00", 1, &[], 0);
         let mut response = ok.clone();
         response[2] |= 0x80;
-        assert_eq!(parse(&response).unwrap_err(), Malformed::Drop);
-        assert_eq!(parse(&ok[..11]).unwrap_err(), Malformed::Drop);
+        assert_eq!(parse(&response).unwrap_err(), Rejection::Drop);
+        assert_eq!(parse(&ok[..11]).unwrap_err(), Rejection::Drop);
         let mut notify = ok.clone();
         notify[2] = 4 << 3;
-        assert_eq!(parse(&notify).unwrap_err(), Malformed::NotImp);
+        assert_eq!(parse(&notify).unwrap_err(), Rejection::Refused);
+        let mut status = ok.clone();
+        status[2] = 2 << 3;
+        assert_eq!(parse(&status).unwrap_err(), Rejection::NotImp);
         let mut two_questions = ok.clone();
         two_questions[5] = 2;
-        assert_eq!(parse(&two_questions).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&two_questions).unwrap_err(), Rejection::FormErr);
         let two_opts = [OPT_DO_4096, OPT_DO_4096].concat();
-        assert_eq!(parse(&query(b"\x00", 1, &two_opts, 2)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &two_opts, 2)).unwrap_err(), Rejection::FormErr);
         let non_root_opt = [&[1u8, b'x'][..], &OPT_DO_4096[1..]].concat();
-        assert_eq!(parse(&query(b"\x00", 1, &non_root_opt, 1)).unwrap_err(), Malformed::FormErr);
-        assert_eq!(parse(&query(b"\xc0\x0c", 1, &[], 0)).unwrap_err(), Malformed::FormErr);
-        assert_eq!(parse(&query(b"\x40", 1, &[], 0)).unwrap_err(), Malformed::FormErr);
-        assert_eq!(parse(&query(b"\x00", 1, &[], 1)).unwrap_err(), Malformed::FormErr);
-        assert_eq!(parse(&query(b"\x00", 1, &[0], 0)).unwrap_err(), Malformed::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &non_root_opt, 1)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(parse(&query(b"\xc0\x0c", 1, &[], 0)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(parse(&query(b"\x40", 1, &[], 0)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &[], 1)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(parse(&query(b"\x00", 1, &[0], 0)).unwrap_err(), Rejection::FormErr);
     }
 }

@@ -133,16 +133,27 @@ impl<'b> ResponseWriter<'b> {
         self.target_count = mark.target_count;
     }
 
+    /// The offset just past the question section.
+    pub fn question_end(&self) -> usize {
+        self.question_end
+    }
+
     pub fn is_truncated(&self) -> bool {
         self.flags & 0x0200 != 0
     }
 
-    /// Appends one record, or leaves the response untouched and returns [`Full`].
-    pub fn push(
+    /// Appends one IN-class record, or leaves the response untouched and returns [`Full`].
+    pub fn push(&mut self, section: Section, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Result<(), Full> {
+        self.push_in_class(section, owner, rtype, super::CLASS_IN, ttl, rdata)
+    }
+
+    /// [`Self::push`] for any class.
+    pub fn push_in_class(
         &mut self,
         section: Section,
         owner: &[u8],
         rtype: u16,
+        class: u16,
         ttl: u32,
         rdata: &[u8],
     ) -> Result<(), Full> {
@@ -150,7 +161,7 @@ impl<'b> ResponseWriter<'b> {
         let targets_mark = self.target_count;
         self.write_name(owner);
         self.buf.extend_from_slice(&rtype.to_be_bytes());
-        self.buf.extend_from_slice(&super::CLASS_IN.to_be_bytes());
+        self.buf.extend_from_slice(&class.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let rdlength_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);

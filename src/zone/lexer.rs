@@ -99,7 +99,7 @@ impl<'a> Lexer<'a> {
                     if depth == 0 {
                         open_line = self.line;
                     }
-                    depth += 1;
+                    depth = depth.saturating_add(1);
                     self.pos += 1;
                 }
                 b')' => {

@@ -494,4 +494,4 @@ fn naptr_replacement_offset(rdata: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -226,17 +226,17 @@ fn embedded_names_of_malformed_rdata_are_none() {
 }
 
 /// A small deterministic generator (xorshift), so that failures reproduce.
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
@@ -265,9 +265,9 @@ const SAMPLES: &[(u16, &str)] = &[
 /// which the parser refuses for that type).
 #[test]
 fn arbitrary_wire_data_never_panics_and_round_trips_when_valid() {
-    let mut rng = Rng(0x7);
+    let mut rng = Rng(0x9e3779b97f4a7c15);
     let codes: Vec<u16> = all_codes().filter(|&c| schema(c).is_some()).chain([0, 999, 65280]).collect();
-    for _ in 0..4000 {
+    for _ in 0..100 {
         for &code in &codes {
             let mut data: Vec<u8> = (0..rng.below(48)).map(|_| rng.next() as u8).collect();
             if let Some(&(_, text)) = SAMPLES.iter().find(|(t, _)| *t == code)
@@ -300,9 +300,9 @@ fn arbitrary_tokens_never_panic() {
         "mandatory=alpn", "key1=", "\"\"", "\"a b\"", "0x", "0x47.00", "00-00", "0014:4fff:ff20:ee64",
         "20300101000000", "2t7b4g4vsa5smi47k61mv5bv1a22bojr", "ipv4hint=1.2.3.4,", "ech=", "(", ")",
     ];
-    let mut rng = Rng(7);
+    let mut rng = Rng(42);
     let codes: Vec<u16> = all_codes().filter(|&c| schema(c).is_some()).collect();
-    for _ in 0..6000 {
+    for _ in 0..150 {
         for &code in &codes {
             let text: Vec<&str> = (0..rng.below(10)).map(|_| PIECES[rng.below(PIECES.len())]).collect();
             let text = text.join(" ");
