@@ -5,5 +5,7 @@
 mod answers;
 mod bad_input;
 mod common;
+mod hardening;
+mod reload;
 mod transport;
 mod views;
