@@ -6,8 +6,11 @@
 //!
 //! Changes are acted on when a writer closes the file, renames it into place or deletes it — not
 //! on each write, and not on creation (a file is created empty by the `open` that then writes it,
-//! so delete-then-create is acted on at its close) — so a file still being written is never read
-//! half-way; a burst of such events is debounced into one reload.
+//! so delete-then-create is acted on at its close); a burst of such events is debounced into one
+//! reload. A file is never read half-way: from the first write (an `O_TRUNC` open counts) or its
+//! creation until its writer closes it, a file counts as being written and file-change reloads
+//! wait for it; and a reload during which any watched file changed is discarded, not swapped in —
+//! the writer's close brings the next one. (SIGHUP reloads at once: the admin asked for it.)
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -29,6 +32,11 @@ use crate::server::SharedSnapshot;
 const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Longest a steady stream of events can hold a reload back.
 const MAX_DELAY: Duration = Duration::from_millis(500);
+/// Longest a file left open mid-write holds a reload back (a stalled writer, or a lost close event).
+const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
+/// How long a finished load waits before checking that no watched file changed while it was read:
+/// the event for a write that raced with the read can arrive a little after the write itself.
+const EVENT_GRACE: Duration = Duration::from_millis(20);
 
 /// Reload outcomes since start, for logs and metrics.
 #[derive(Debug, Default)]
@@ -78,12 +86,28 @@ impl Reloader {
     /// Runs one reload transaction. The loading and building run on a blocking thread; queries
     /// keep being answered from the current snapshot until the single swap.
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
+        self.reload_unless_changed(trigger, || false).await
+    }
+
+    /// [`Reloader::reload`], except that when `changed()` says a watched file changed while the
+    /// files were being read, what was read (new snapshot or error alike) may come from a
+    /// half-written file: it is dropped without a word, and the current snapshot stays.
+    async fn reload_unless_changed(
+        &mut self,
+        trigger: Trigger,
+        changed: impl Fn() -> bool,
+    ) -> Result<(), LoadError> {
         let started = Instant::now();
         let previous = self.snapshot.load_full();
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        tokio::time::sleep(EVENT_GRACE).await;
+        if changed() {
+            tracing::debug!("files changed while the reload on {trigger} read them; waiting for the writer");
+            return Ok(());
+        }
         match loaded {
             Ok(loaded) => {
                 if loaded.config.listen != self.listen {
@@ -135,37 +159,63 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Watches the directories of a set of files and sends `()` when one of the files was closed
-/// after writing, renamed, created or removed.
+/// What the watcher knows about the watched files, shared with its event callback.
+#[derive(Debug, Default)]
+struct Watched {
+    files: HashSet<PathBuf>,
+    /// Watched files written to or created and not closed since: incomplete.
+    writing: HashSet<PathBuf>,
+    /// Counts events about watched files, so that a reload can tell whether any came in while it
+    /// read them.
+    generation: u64,
+}
+
+type WatchState = Arc<Mutex<Watched>>;
+
+fn lock(state: &WatchState) -> std::sync::MutexGuard<'_, Watched> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Watches the directories of a set of files, keeps track of which are being written, and sends
+/// `()` when one of the files was closed after writing, renamed or removed.
 struct FileWatcher {
     watcher: notify::RecommendedWatcher,
-    files: Arc<Mutex<HashSet<PathBuf>>>,
+    state: WatchState,
     dirs: HashSet<PathBuf>,
 }
 
 impl FileWatcher {
     fn new(events: mpsc::UnboundedSender<()>) -> notify::Result<FileWatcher> {
-        let files: Arc<Mutex<HashSet<PathBuf>>> = Arc::default();
-        let watched = files.clone();
+        let state = WatchState::default();
+        let watched = state.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
-            // Not `Create`: it fires at the `open` that creates the file, before anything is
-            // written; the writer's close follows and is the event that counts.
-            let completes_a_write = matches!(
-                event.kind,
-                EventKind::Access(AccessKind::Close(AccessMode::Write))
-                    | EventKind::Remove(_)
-                    | EventKind::Modify(ModifyKind::Name(_))
-            );
-            if !completes_a_write {
+            let mut watched = lock(&watched);
+            let paths: Vec<PathBuf> =
+                event.paths.iter().filter(|path| watched.files.contains(*path)).cloned().collect();
+            if paths.is_empty() {
                 return;
             }
-            let files = watched.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if event.paths.iter().any(|path| files.contains(path)) {
-                let _ = events.send(());
+            match event.kind {
+                // A write has begun, or the `open` that creates a file before writing it: the
+                // file is incomplete until its writer closes it.
+                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => {
+                    watched.writing.extend(paths);
+                    watched.generation += 1;
+                }
+                EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Name(_)) => {
+                    for path in &paths {
+                        watched.writing.remove(path);
+                    }
+                    watched.generation += 1;
+                    let _ = events.send(());
+                }
+                _ => {}
             }
         })?;
-        Ok(FileWatcher { watcher, files, dirs: HashSet::new() })
+        Ok(FileWatcher { watcher, state, dirs: HashSet::new() })
     }
 
     /// Watches exactly the directories holding `files` from now on.
@@ -180,7 +230,9 @@ impl FileWatcher {
             }
         }
         self.dirs = dirs;
-        *self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = files;
+        let mut watched = lock(&self.state);
+        watched.writing.retain(|path| files.contains(path));
+        watched.files = files;
     }
 }
 
@@ -205,31 +257,45 @@ pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
     if let Some(watcher) = &mut watcher {
         watcher.set_files(reloader.watched_files());
     }
+    let state = watcher.as_ref().map(|w| w.state.clone()).unwrap_or_default();
     loop {
-        let trigger = tokio::select! {
+        let (trigger, generation) = tokio::select! {
             () = shutdown.cancelled() => return,
-            Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => Trigger::Signal,
-            Some(()) = events.recv() => {
-                settle(&mut events).await;
-                Trigger::FileChange
+            Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                (Trigger::Signal, lock(&state).generation)
             }
+            Some(()) = events.recv() => (Trigger::FileChange, settle(&mut events, &state).await),
         };
-        let _ = reloader.reload(trigger).await;
+        let changed = || lock(&state).generation != generation;
+        let _ = reloader.reload_unless_changed(trigger, changed).await;
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());
         }
     }
 }
 
-/// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them.
-async fn settle(events: &mut mpsc::UnboundedReceiver<()>) {
-    let deadline = tokio::time::Instant::now() + MAX_DELAY;
+/// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them, and
+/// no watched file is being written (at most [`MAX_WRITE_WAIT`]). Returns the event count at
+/// that moment, for the reload to compare against.
+async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState) -> u64 {
+    let started = tokio::time::Instant::now();
     loop {
-        let quiet = tokio::time::sleep(DEBOUNCE);
-        tokio::select! {
-            () = quiet => return,
-            () = tokio::time::sleep_until(deadline) => return,
-            event = events.recv() => if event.is_none() { return },
+        let quiet = match tokio::time::timeout(DEBOUNCE, events.recv()).await {
+            Ok(Some(())) => false,
+            Ok(None) => return lock(state).generation,
+            Err(_) => true,
+        };
+        let watched = lock(state);
+        let waited = started.elapsed();
+        if !watched.writing.is_empty() {
+            if waited < MAX_WRITE_WAIT {
+                continue;
+            }
+            let files: Vec<String> = watched.writing.iter().map(|f| f.display().to_string()).collect();
+            tracing::warn!("reloading although {} still open for writing after {waited:?}", files.join(", "));
+        }
+        if quiet || waited >= MAX_DELAY {
+            return watched.generation;
         }
     }
 }

@@ -76,7 +76,7 @@ impl RateLimiter {
             }
         }
         let limited = self.limited.fetch_add(1, Ordering::Relaxed) + 1;
-        if policy.slip > 0 && limited % policy.slip == 0 { Verdict::Slip } else { Verdict::Drop }
+        if policy.slip > 0 && limited.is_multiple_of(policy.slip) { Verdict::Slip } else { Verdict::Drop }
     }
 }
 

@@ -18,10 +18,10 @@ pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
         record.rtype.hash(&mut hasher);
         record.ttl.hash(&mut hasher);
         let mut rdata = super::zone::canonical_rdata(record.rtype, &record.rdata);
-        if record.rtype == rtype::SOA {
-            if let Some(at) = serial_offset(&rdata) {
-                rdata[at..at + 4].fill(0);
-            }
+        if record.rtype == rtype::SOA
+            && let Some(at) = serial_offset(&rdata)
+        {
+            rdata[at..at + 4].fill(0);
         }
         rdata.hash(&mut hasher);
         sum.wrapping_add(hasher.finish())

@@ -55,7 +55,11 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a [u8]) -> Self {
-        let pos = if src.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let pos = if src.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
         Lexer { src, pos, line: 1 }
     }
 
@@ -73,7 +77,10 @@ impl<'a> Lexer<'a> {
                 Err(e) => return Some(Err(e)),
                 Ok(()) => {
                     if let Some(first) = tokens.first() {
-                        return Some(Ok(Entry { line: first.line, blank_owner }));
+                        return Some(Ok(Entry {
+                            line: first.line,
+                            blank_owner,
+                        }));
                     }
                 }
             }
@@ -118,14 +125,22 @@ impl<'a> Lexer<'a> {
                     let line = self.line;
                     let start = self.pos + 1;
                     let end = self.scan_quoted(start)?;
-                    tokens.push(Token { text: &self.src[start..end], quoted: true, line });
+                    tokens.push(Token {
+                        text: &self.src[start..end],
+                        quoted: true,
+                        line,
+                    });
                     self.pos = end + 1;
                 }
                 _ => {
                     let line = self.line;
                     let start = self.pos;
                     let end = self.scan_word(start)?;
-                    tokens.push(Token { text: &self.src[start..end], quoted: false, line });
+                    tokens.push(Token {
+                        text: &self.src[start..end],
+                        quoted: false,
+                        line,
+                    });
                     self.pos = end;
                 }
             }
@@ -150,7 +165,10 @@ impl<'a> Lexer<'a> {
                     let line = self.line;
                     self.pos = i;
                     self.skip_to_newline();
-                    return Err(LexError { line, message: "unterminated quoted string".into() });
+                    return Err(LexError {
+                        line,
+                        message: "unterminated quoted string".into(),
+                    });
                 }
                 Some(_) => i += 1,
             }
@@ -166,7 +184,11 @@ impl<'a> Lexer<'a> {
                 b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c' | b';' | b'(' | b')' => break,
                 b'\\' => {
                     after_equals = false;
-                    i += if matches!(self.src.get(i + 1), None | Some(b'\n')) { 1 } else { 2 };
+                    i += if matches!(self.src.get(i + 1), None | Some(b'\n')) {
+                        1
+                    } else {
+                        2
+                    };
                 }
                 b'"' if after_equals => {
                     after_equals = false;
@@ -207,7 +229,10 @@ pub(crate) fn tokenize(text: &[u8]) -> Result<Vec<Token<'_>>, LexError> {
 mod tests {
     use super::*;
 
-    fn entries(text: &str) -> Vec<Result<(Entry, Vec<(String, bool, u32)>), LexError>> {
+    /// (text, quoted, line) of each token of an entry.
+    type Tokens = Vec<(String, bool, u32)>;
+
+    fn entries(text: &str) -> Vec<Result<(Entry, Tokens), LexError>> {
         let mut lexer = Lexer::new(text.as_bytes());
         let mut tokens = Vec::new();
         let mut out = Vec::new();
@@ -215,7 +240,13 @@ mod tests {
             out.push(r.map(|e| {
                 let toks = tokens
                     .iter()
-                    .map(|t| (String::from_utf8_lossy(t.text).into_owned(), t.quoted, t.line))
+                    .map(|t| {
+                        (
+                            String::from_utf8_lossy(t.text).into_owned(),
+                            t.quoted,
+                            t.line,
+                        )
+                    })
                     .collect();
                 (e, toks)
             }));
@@ -252,7 +283,10 @@ mod tests {
     #[test]
     fn blank_owner_lines() {
         let e = entries("a A 1.1.1.1\n  A 2.2.2.2\n\tTXT x\n");
-        let flags: Vec<bool> = e.iter().map(|r| r.as_ref().unwrap().0.blank_owner).collect();
+        let flags: Vec<bool> = e
+            .iter()
+            .map(|r| r.as_ref().unwrap().0.blank_owner)
+            .collect();
         assert_eq!(flags, vec![false, true, true]);
     }
 
@@ -280,17 +314,35 @@ mod tests {
     fn svcb_quoted_values_stay_in_their_token() {
         assert_eq!(
             words(r#"s HTTPS 1 . alpn="h2,h3 x" port=8443"#),
-            vec![vec!["s", "HTTPS", "1", ".", r#"alpn="h2,h3 x""#, "port=8443"]]
+            vec![vec![
+                "s",
+                "HTTPS",
+                "1",
+                ".",
+                r#"alpn="h2,h3 x""#,
+                "port=8443"
+            ]]
         );
     }
 
     #[test]
     fn errors_report_their_line_and_recover() {
         let e = entries("a TXT \"open\nb A 1.1.1.1\nc A 1.1.1.1 )\nd A 2.2.2.2\ne SOA (\n1\n");
-        assert_eq!(e[0], Err(LexError { line: 1, message: "unterminated quoted string".into() }));
+        assert_eq!(
+            e[0],
+            Err(LexError {
+                line: 1,
+                message: "unterminated quoted string".into()
+            })
+        );
         assert_eq!(e[1].as_ref().unwrap().1[0].0, "b");
         assert_eq!(e[2].as_ref().unwrap_err().line, 3);
-        assert!(e[2].as_ref().unwrap_err().message.contains("unbalanced parenthesis"));
+        assert!(
+            e[2].as_ref()
+                .unwrap_err()
+                .message
+                .contains("unbalanced parenthesis")
+        );
         assert_eq!(e[3].as_ref().unwrap().1[0].0, "d");
         assert_eq!(e[4].as_ref().unwrap_err().line, 5);
         assert_eq!(e.len(), 5);
@@ -298,7 +350,10 @@ mod tests {
 
     #[test]
     fn trailing_backslash_does_not_swallow_the_newline() {
-        assert_eq!(words("a TXT x\\\nb A 1"), vec![vec!["a", "TXT", "x\\"], vec!["b", "A", "1"]]);
+        assert_eq!(
+            words("a TXT x\\\nb A 1"),
+            vec![vec!["a", "TXT", "x\\"], vec!["b", "A", "1"]]
+        );
         assert!(entries("a TXT \"x\\\n\"").first().unwrap().is_err());
     }
 

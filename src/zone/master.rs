@@ -14,7 +14,7 @@ use crate::name::Name;
 /// Enough to see what is wrong with a file, without flooding the terminal with the echoes of
 /// one early mistake.
 const MAX_ERRORS: usize = 100;
-/// BIND, Knot and NSD all cap nesting; ten levels is more than any real layout needs.
+/// Deeper nesting is a mistake in practice; the cap also bounds the work one file can cause.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
 pub(super) fn parse(
@@ -38,7 +38,10 @@ pub(super) fn parse(
     };
     loader.parse_file(text, state, 0);
     if loader.errors.is_empty() {
-        Ok(ParsedZoneFile { records: loader.records, files: loader.files })
+        Ok(ParsedZoneFile {
+            records: loader.records,
+            files: loader.files,
+        })
     } else {
         Err(loader.errors)
     }
@@ -58,7 +61,8 @@ struct Loader<'z> {
     open_files: Vec<PathBuf>,
 }
 
-/// What each file has of its own; `$INCLUDE` restores the includer's on return (RFC 1035 §5.1).
+/// What each file has of its own: an included file never changes its includer's origin
+/// (RFC 1035 §5.1), nor, here, its current owner.
 struct FileState {
     path: Arc<PathBuf>,
     origin: Name,
@@ -81,11 +85,23 @@ fn class_code(tok: &Token<'_>) -> Option<u16> {
     if tok.quoted {
         return None;
     }
-    const NAMES: &[(&str, u16)] = &[("IN", 1), ("CS", 2), ("CH", 3), ("CHAOS", 3), ("HS", 4), ("HESIOD", 4), ("NONE", 254)];
+    const NAMES: &[(&str, u16)] = &[
+        ("IN", 1),
+        ("CS", 2),
+        ("CH", 3),
+        ("CHAOS", 3),
+        ("HS", 4),
+        ("HESIOD", 4),
+        ("NONE", 254),
+    ];
     if let Some(&(_, code)) = NAMES.iter().find(|(n, _)| tok.is_word(n)) {
         return Some(code);
     }
-    let digits = tok.text.get(..5).filter(|p| p.eq_ignore_ascii_case(b"CLASS")).map(|_| &tok.text[5..])?;
+    let digits = tok
+        .text
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case(b"CLASS"))
+        .map(|_| &tok.text[5..])?;
     rtype::parse_code(std::str::from_utf8(digits).ok()?)
 }
 
@@ -98,7 +114,11 @@ impl Loader<'_> {
         if self.stopped() {
             return;
         }
-        self.errors.push(ZoneFileError { file: file.to_path_buf(), line, message: message.into() });
+        self.errors.push(ZoneFileError {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
         if self.errors.len() == MAX_ERRORS {
             self.errors.push(ZoneFileError {
                 file: file.to_path_buf(),
@@ -125,7 +145,13 @@ impl Loader<'_> {
         }
     }
 
-    fn directive(&mut self, state: &mut FileState, entry: Entry, tokens: &[Token<'_>], depth: usize) {
+    fn directive(
+        &mut self,
+        state: &mut FileState,
+        entry: Entry,
+        tokens: &[Token<'_>],
+        depth: usize,
+    ) {
         let path = state.path.clone();
         let line = entry.line;
         let (keyword, args) = (&tokens[0], &tokens[1..]);
@@ -135,7 +161,11 @@ impl Loader<'_> {
         let max_args = if keyword.is_word("$INCLUDE") { 2 } else { 1 };
         if let Some(extra) = args.get(max_args) {
             let name = String::from_utf8_lossy(keyword.text).to_uppercase();
-            return self.error(&path, extra.line, format!("unexpected {} after {name}", extra.display()));
+            return self.error(
+                &path,
+                extra.line,
+                format!("unexpected {} after {name}", extra.display()),
+            );
         }
         if keyword.is_word("$ORIGIN") {
             let Some(tok) = args.first() else {
@@ -143,7 +173,9 @@ impl Loader<'_> {
             };
             match text::parse_name(tok, &state.origin) {
                 Ok(origin) => state.origin = origin,
-                Err(why) => self.error(&path, line, format!("bad $ORIGIN {}: {why}", tok.display())),
+                Err(why) => {
+                    self.error(&path, line, format!("bad $ORIGIN {}: {why}", tok.display()))
+                }
             }
         } else if keyword.is_word("$TTL") {
             match args.first() {
@@ -156,7 +188,11 @@ impl Loader<'_> {
         } else if keyword.is_word("$INCLUDE") {
             self.include(state, line, args, depth);
         } else {
-            self.error(&path, line, format!("unknown directive {}", keyword.display()));
+            self.error(
+                &path,
+                line,
+                format!("unknown directive {}", keyword.display()),
+            );
         }
     }
 
@@ -165,16 +201,25 @@ impl Loader<'_> {
         let Some(file_tok) = args.first() else {
             return self.error(&path, line, "$INCLUDE needs a file name");
         };
-        let Some(file_name) = text::decode_escapes(file_tok.text).and_then(|b| String::from_utf8(b).ok())
+        let Some(file_name) =
+            text::decode_escapes(file_tok.text).and_then(|b| String::from_utf8(b).ok())
         else {
-            return self.error(&path, line, format!("bad $INCLUDE file name {}", file_tok.display()));
+            return self.error(
+                &path,
+                line,
+                format!("bad $INCLUDE file name {}", file_tok.display()),
+            );
         };
         let origin = match args.get(1) {
             None => state.origin.clone(),
             Some(tok) => match text::parse_name(tok, &state.origin) {
                 Ok(origin) => origin,
                 Err(why) => {
-                    return self.error(&path, line, format!("bad $INCLUDE origin {}: {why}", tok.display()));
+                    return self.error(
+                        &path,
+                        line,
+                        format!("bad $INCLUDE origin {}: {why}", tok.display()),
+                    );
                 }
             },
         };
@@ -197,7 +242,11 @@ impl Loader<'_> {
         };
         self.files.push(target.clone());
         self.open_files.push(id);
-        let inner = FileState { path: Arc::new(target), origin, last_owner: state.last_owner.clone() };
+        let inner = FileState {
+            path: Arc::new(target),
+            origin,
+            last_owner: state.last_owner.clone(),
+        };
         self.parse_file(&bytes, inner, depth + 1);
         self.open_files.pop();
     }
@@ -220,7 +269,11 @@ impl Loader<'_> {
                     // Later blank-owner lines belong to this bad owner; check their data
                     // against a stand-in rather than report them as orphans.
                     state.last_owner = Some(self.zone_origin.clone());
-                    return self.error(&path, line, format!("bad owner name {}: {why}", tok.display()));
+                    return self.error(
+                        &path,
+                        line,
+                        format!("bad owner name {}: {why}", tok.display()),
+                    );
                 }
             }
         };
@@ -242,13 +295,27 @@ impl Loader<'_> {
             if !class_seen && let Some(class) = class_code(tok) {
                 if class != 1 {
                     let class = String::from_utf8_lossy(tok.text);
-                    return self.error(&path, tok.line, format!("class {class} not supported (only IN)"));
+                    return self.error(
+                        &path,
+                        tok.line,
+                        format!("class {class} not supported (only IN)"),
+                    );
                 }
                 class_seen = true;
-            } else if ttl.is_none() && !tok.quoted && tok.text.first().is_some_and(u8::is_ascii_digit) {
+            } else if ttl.is_none()
+                && !tok.quoted
+                && tok.text.first().is_some_and(u8::is_ascii_digit)
+            {
                 match text::parse_ttl(tok.text) {
-                    Some(value) => ttl = Some(clamp_ttl(value)),
-                    None => return self.error(&path, tok.line, format!("bad TTL {}", tok.display())),
+                    Some(value) => {
+                        // Recorded at once so that a later error on this line does not make
+                        // the lines after it lose their inherited TTL too.
+                        ttl = Some(clamp_ttl(value));
+                        self.last_ttl = ttl;
+                    }
+                    None => {
+                        return self.error(&path, tok.line, format!("bad TTL {}", tok.display()));
+                    }
                 }
             } else {
                 rest = after;
@@ -261,10 +328,17 @@ impl Loader<'_> {
             .filter(|_| !type_tok.quoted)
             .and_then(rtype::from_mnemonic);
         let Some(rtype) = rtype else {
-            return self.error(&path, type_tok.line, format!("unknown record type {}", type_tok.display()));
+            return self.error(
+                &path,
+                type_tok.line,
+                format!("unknown record type {}", type_tok.display()),
+            );
         };
         if rtype::is_meta(rtype) {
-            let message = format!("type {} cannot appear in a zone file", rtype::mnemonic(rtype));
+            let message = format!(
+                "type {} cannot appear in a zone file",
+                rtype::mnemonic(rtype)
+            );
             return self.error(&path, type_tok.line, message);
         }
         let rdata = match rdata::parse_rdata_tokens(rtype, rest, &state.origin) {
@@ -273,10 +347,7 @@ impl Loader<'_> {
         };
 
         let ttl = match ttl {
-            Some(ttl) => {
-                self.last_ttl = Some(ttl);
-                ttl
-            }
+            Some(ttl) => ttl,
             None => match self.default_ttl.or(self.last_ttl) {
                 Some(ttl) => ttl,
                 // RFC 1035 zones predate $TTL: BIND then takes the SOA's MINIMUM as the

@@ -197,7 +197,10 @@ pub fn from_mnemonic(s: &str) -> Option<u16> {
     if let Some(&(code, _)) = MNEMONICS.iter().find(|(_, m)| m.eq_ignore_ascii_case(s)) {
         return Some(code);
     }
-    let digits = s.get(..4).filter(|p| p.eq_ignore_ascii_case("TYPE")).map(|_| &s[4..])?;
+    let digits = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("TYPE"))
+        .map(|_| &s[4..])?;
     parse_code(digits)
 }
 
@@ -231,7 +234,11 @@ mod tests {
         for &(code, name) in MNEMONICS {
             assert_eq!(from_mnemonic(name), Some(code), "{name}");
             assert_eq!(mnemonic(code), name);
-            assert_eq!(MNEMONICS.iter().filter(|(c, _)| *c == code).count(), 1, "{name}");
+            assert_eq!(
+                MNEMONICS.iter().filter(|(c, _)| *c == code).count(),
+                1,
+                "{name}"
+            );
         }
     }
 

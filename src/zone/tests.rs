@@ -65,11 +65,23 @@ fn owners_ttls_classes_and_relative_names() {
     );
     let got = summary(&records(&text));
     let expected = [
-        ("contoso.example.", "SOA", 3600, "ns1.contoso.example. hostmaster.contoso.example. 1 7200 900 1209600 300", 1),
+        (
+            "contoso.example.",
+            "SOA",
+            3600,
+            "ns1.contoso.example. hostmaster.contoso.example. 1 7200 900 1209600 300",
+            1,
+        ),
         ("www.contoso.example.", "A", 300, "192.0.2.1", 2),
         ("www.contoso.example.", "A", 600, "192.0.2.2", 3),
         ("www.contoso.example.", "AAAA", 600, "2001:db8::1", 4),
-        ("Mail.Contoso.Example.", "MX", 600, "10 mail.contoso.example.", 5),
+        (
+            "Mail.Contoso.Example.",
+            "MX",
+            600,
+            "10 mail.contoso.example.",
+            5,
+        ),
         ("contoso.example.", "MX", 600, "20 contoso.example.", 6),
         ("a.contoso.example.", "A", 600, "192.0.2.3", 7),
         ("ns.contoso.example.", "TXT", 600, "\"ns\"", 8),
@@ -85,16 +97,30 @@ fn owners_ttls_classes_and_relative_names() {
 #[test]
 fn ttl_inheritance_rules() {
     // $TTL wins over the last explicit TTL; explicit TTLs win over $TTL.
-    let got = records(&format!("$TTL 1h30m\n{SOA}a 60 A 192.0.2.1\nb A 192.0.2.2\n$TTL 1W\nc A 192.0.2.3\n"));
-    assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![3600, 60, 5400, 604800]);
+    let got = records(&format!(
+        "$TTL 1h30m\n{SOA}a 60 A 192.0.2.1\nb A 192.0.2.2\n$TTL 1W\nc A 192.0.2.3\n"
+    ));
+    assert_eq!(
+        got.iter().map(|r| r.ttl).collect::<Vec<_>>(),
+        vec![3600, 60, 5400, 604800]
+    );
 
     // Without $TTL, the last explicit TTL carries over (RFC 1035).
-    let got = records(&format!("{SOA}a 60 A 192.0.2.1\nb A 192.0.2.2\nc 2d A 192.0.2.3\nd A 192.0.2.4\n"));
-    assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![3600, 60, 60, 172800, 172800]);
+    let got = records(&format!(
+        "{SOA}a 60 A 192.0.2.1\nb A 192.0.2.2\nc 2d A 192.0.2.3\nd A 192.0.2.4\n"
+    ));
+    assert_eq!(
+        got.iter().map(|r| r.ttl).collect::<Vec<_>>(),
+        vec![3600, 60, 60, 172800, 172800]
+    );
 
     // No TTL anywhere: the SOA's MINIMUM, which then becomes the default (BIND).
-    let got = records("@ IN SOA ns1 hostmaster 1 2 3 4 5m\n NS ns1\nx 10 A 192.0.2.1\ny A 192.0.2.2\n");
-    assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![300, 300, 10, 300]);
+    let got =
+        records("@ IN SOA ns1 hostmaster 1 2 3 4 5m\n NS ns1\nx 10 A 192.0.2.1\ny A 192.0.2.2\n");
+    assert_eq!(
+        got.iter().map(|r| r.ttl).collect::<Vec<_>>(),
+        vec![300, 300, 10, 300]
+    );
 
     // Nothing to inherit and not an SOA: an error naming the line.
     assert_eq!(
@@ -103,7 +129,8 @@ fn ttl_inheritance_rules() {
     );
 
     // RFC 2181 §8: TTLs with the top bit set count as zero.
-    let got = records("$TTL 2147483648\n@ SOA ns1 hostmaster 1 2 3 4 5\nx 4294967295 A 192.0.2.1\n");
+    let got =
+        records("$TTL 2147483648\n@ SOA ns1 hostmaster 1 2 3 4 5\nx 4294967295 A 192.0.2.1\n");
     assert_eq!(got.iter().map(|r| r.ttl).collect::<Vec<_>>(), vec![0, 0]);
 }
 
@@ -120,7 +147,9 @@ fn origin_directive_and_relative_names_in_rdata() {
     let errs = errors("$TTL 1\n$ORIGIN other.\nx A 192.0.2.1\n");
     assert_eq!(
         errs,
-        vec!["zones/x.zone:3: record owner \"x.other.\" is outside the zone origin contoso.example."]
+        vec![
+            "zones/x.zone:3: record owner \"x.other.\" is outside the zone origin contoso.example."
+        ]
     );
 }
 
@@ -130,7 +159,10 @@ fn parentheses_comments_quotes_and_crlf() {
                 txt TXT ( \"a;b\" \"(c)\" ) ; trailing\r\n\
                 \tTXT \"say \\\"hi\\\"\" plain\\032word \\059\r\n";
     let got = summary(&records(text));
-    assert_eq!(got[0].3, "ns1.contoso.example. hostmaster.contoso.example. 2024010101 3600 900 1209600 300");
+    assert_eq!(
+        got[0].3,
+        "ns1.contoso.example. hostmaster.contoso.example. 2024010101 3600 900 1209600 300"
+    );
     assert_eq!(got[0].4, 2);
     assert_eq!(got[1].3, "\"a;b\" \"(c)\"");
     assert_eq!(got[1].4, 5);
@@ -139,11 +171,17 @@ fn parentheses_comments_quotes_and_crlf() {
 
 #[test]
 fn escaped_and_numeric_owners() {
-    let got = records("$TTL 1\n\\035hash A 192.0.2.1\nw\\.dot TXT x\n10 A 192.0.2.2\n1h A 192.0.2.3\n");
+    let got =
+        records("$TTL 1\n\\035hash A 192.0.2.1\nw\\.dot TXT x\n10 A 192.0.2.2\n1h A 192.0.2.3\n");
     let owners: Vec<String> = got.iter().map(|r| r.owner.to_string()).collect();
     assert_eq!(
         owners,
-        ["#hash.contoso.example.", "w\\.dot.contoso.example.", "10.contoso.example.", "1h.contoso.example."]
+        [
+            "#hash.contoso.example.",
+            "w\\.dot.contoso.example.",
+            "10.contoso.example.",
+            "1h.contoso.example."
+        ]
     );
     assert_eq!(got[1].owner.as_wire()[..6], *b"\x05w.dot");
 }
@@ -165,7 +203,9 @@ fn generic_rdata_for_any_type() {
             (A, &[192, 0, 2, 9][..]),
         ]
     );
-    let errs = errors("$TTL 1\nx TYPE65280 \\# 3 abcd\ny A \\# 3 0A0000\nz NS \\# 1 c0\nw TYPE65280 \\# 1 zz\n");
+    let errs = errors(
+        "$TTL 1\nx TYPE65280 \\# 3 abcd\ny A \\# 3 0A0000\nz NS \\# 1 c0\nw TYPE65280 \\# 1 zz\n",
+    );
     assert_eq!(
         errs,
         vec![
@@ -230,11 +270,15 @@ fn errors_name_the_line_and_the_token_and_parsing_goes_on() {
     assert_eq!(errs[..expected.len()], expected);
     assert_eq!(errs.len(), expected.len() + 2, "{errs:#?}");
     assert!(
-        errs[expected.len()].starts_with("zones/x.zone:26: cannot read included file zones/missing.zone: "),
+        errs[expected.len()]
+            .starts_with("zones/x.zone:26: cannot read included file zones/missing.zone: "),
         "{}",
         errs[expected.len()]
     );
-    assert_eq!(errs[expected.len() + 1], "zones/x.zone:27: missing OS in HINFO record");
+    assert_eq!(
+        errs[expected.len() + 1],
+        "zones/x.zone:27: missing OS in HINFO record"
+    );
 }
 
 #[test]
@@ -250,21 +294,62 @@ fn error_inside_a_multiline_record_points_at_its_token() {
 }
 
 #[test]
+fn error_after_a_valid_multiline_record_has_its_own_line() {
+    let text = "$TTL 1\r\n@ SOA ns1 hostmaster (\r\n 1 ; serial\r\n 2 ; refresh\r\n 3 4\r\n 5 )\r\n\
+                \r\nwww A 192.0.2.1\r\nbad MX 10\r\n";
+    assert_eq!(
+        errors(text),
+        vec!["zones/x.zone:9: missing domain name in MX record"]
+    );
+}
+
+#[test]
+fn directive_errors() {
+    let errs = errors(
+        "$TTL\n$TTL 1h30\n$TTL 1 2\n$ORIGIN\n$ORIGIN a..b\n$INCLUDE a b c\n$include x \"a..b\"\n\
+         x CLASS3 A 192.0.2.1\ny HS A 192.0.2.1\nz 1x A 192.0.2.1\n",
+    );
+    assert_eq!(
+        errs,
+        vec![
+            "zones/x.zone:1: $TTL needs a TTL",
+            "zones/x.zone:2: bad $TTL \"1h30\"",
+            "zones/x.zone:3: unexpected \"2\" after $TTL",
+            "zones/x.zone:4: $ORIGIN needs a domain name",
+            "zones/x.zone:5: bad $ORIGIN \"a..b\": empty label in name \"a..b\"",
+            "zones/x.zone:6: unexpected \"c\" after $INCLUDE",
+            "zones/x.zone:7: bad $INCLUDE origin \"a..b\": a domain name cannot be a quoted string",
+            "zones/x.zone:8: class CLASS3 not supported (only IN)",
+            "zones/x.zone:9: class HS not supported (only IN)",
+            "zones/x.zone:10: bad TTL \"1x\"",
+        ]
+    );
+}
+
+#[test]
 fn unclosed_parenthesis_is_reported_where_it_opens() {
     let errs = errors("$TTL 1\nwww A 192.0.2.1\nx TXT ( a\nb\n");
-    assert_eq!(errs, vec!["zones/x.zone:3: unbalanced parenthesis: '(' is never closed"]);
+    assert_eq!(
+        errs,
+        vec!["zones/x.zone:3: unbalanced parenthesis: '(' is never closed"]
+    );
 }
 
 #[test]
 fn lines_with_blank_owner_need_a_previous_owner() {
     let errs = errors("$TTL 1\n  A 192.0.2.1\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("zones/x.zone:2: record has no owner name"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("zones/x.zone:2: record has no owner name"),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn meta_types_and_types_without_text_form_are_refused() {
-    let errs = errors("$TTL 1\nx ANY 192.0.2.1\ny OPT 1\nz NULL abcd\nw TYPE65280 abcd\nv \"A\" 192.0.2.1\n");
+    let errs = errors(
+        "$TTL 1\nx ANY 192.0.2.1\ny OPT 1\nz NULL abcd\nw TYPE65280 abcd\nv \"A\" 192.0.2.1\n",
+    );
     assert_eq!(
         errs,
         vec![
@@ -282,23 +367,38 @@ fn error_count_is_capped() {
     let text = "$TTL 1\n".to_string() + &"x A bad\n".repeat(500);
     let errs = errors(&text);
     assert_eq!(errs.len(), 101);
-    assert_eq!(errs[100], "zones/x.zone:101: too many errors (100); stopped reading here");
+    assert_eq!(
+        errs[100],
+        "zones/x.zone:101: too many errors (100); stopped reading here"
+    );
 }
 
 #[test]
 fn txt_strings_are_limited_to_255_octets() {
-    let ok = format!("$TTL 1\nt TXT \"{}\" {}\n", "a".repeat(255), "b".repeat(255));
+    let ok = format!(
+        "$TTL 1\nt TXT \"{}\" {}\n",
+        "a".repeat(255),
+        "b".repeat(255)
+    );
     assert_eq!(records(&ok)[0].rdata.len(), 512);
     let errs = errors(&format!("$TTL 1\nt TXT \"{}\"\n", "a".repeat(256)));
-    assert!(errs[0].ends_with("character-string of 256 octets (the limit is 255)"), "{errs:?}");
+    assert!(
+        errs[0].ends_with("character-string of 256 octets (the limit is 255)"),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn names_longer_than_the_limits_are_refused() {
     let label64 = "x".repeat(64);
-    let errs = errors(&format!("$TTL 1\n{label64} A 192.0.2.1\nok CNAME {label64}\n"));
+    let errs = errors(&format!(
+        "$TTL 1\n{label64} A 192.0.2.1\nok CNAME {label64}\n"
+    ));
     assert_eq!(errs.len(), 2);
-    assert!(errs[0].starts_with("zones/x.zone:2: bad owner name"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("zones/x.zone:2: bad owner name"),
+        "{errs:?}"
+    );
     assert!(errs[1].contains("label longer than 63 octets"), "{errs:?}");
     let long = vec!["y".repeat(60); 4].join(".");
     let errs = errors(&format!("$TTL 1\nok CNAME {long}\n"));
@@ -340,14 +440,23 @@ fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
         "$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE sub/hosts.zone\n\
          $INCLUDE \"sub/hosts.zone\" lab\nafter A 192.0.2.9\n",
     );
-    dir.write("sub/hosts.zone", "; hosts\nhost A 192.0.2.1\n$INCLUDE deeper.zone\n");
+    dir.write(
+        "sub/hosts.zone",
+        "; hosts\nhost A 192.0.2.1\n$INCLUDE deeper.zone\n",
+    );
     dir.write("sub/deeper.zone", "$ORIGIN deep\nbottom TXT \"x\"\n");
     let parsed = load_zone_file(&main, &n("contoso.example.")).unwrap();
     let got: Vec<(String, String, u32)> = parsed
         .records
         .iter()
         .map(|r| {
-            let file = r.loc.file.strip_prefix(&dir.0).unwrap().display().to_string();
+            let file = r
+                .loc
+                .file
+                .strip_prefix(&dir.0)
+                .unwrap()
+                .display()
+                .to_string();
             (r.owner.to_string(), file, r.loc.line)
         })
         .collect();
@@ -359,30 +468,56 @@ fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
         ("bottom.deep.lab.contoso.example.", "sub/deeper.zone", 2),
         ("after.contoso.example.", "main.zone", 5),
     ];
-    let expected: Vec<_> = expected.iter().map(|&(o, f, l)| (o.to_string(), f.to_string(), l)).collect();
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|&(o, f, l)| (o.to_string(), f.to_string(), l))
+        .collect();
     assert_eq!(got, expected);
-    let files: Vec<PathBuf> = parsed.files.iter().map(|f| f.strip_prefix(&dir.0).unwrap().to_path_buf()).collect();
-    let expected_files = ["main.zone", "sub/hosts.zone", "sub/deeper.zone", "sub/hosts.zone", "sub/deeper.zone"];
+    let files: Vec<PathBuf> = parsed
+        .files
+        .iter()
+        .map(|f| f.strip_prefix(&dir.0).unwrap().to_path_buf())
+        .collect();
+    let expected_files = [
+        "main.zone",
+        "sub/hosts.zone",
+        "sub/deeper.zone",
+        "sub/hosts.zone",
+        "sub/deeper.zone",
+    ];
     assert_eq!(files, expected_files.map(PathBuf::from));
 }
 
 #[test]
 fn include_errors_carry_the_included_file_and_loops_are_refused() {
     let dir = TempDir::new("include-errors");
-    let main = dir.write("main.zone", "$TTL 300\n$INCLUDE bad.zone\n$INCLUDE loop.zone\n$INCLUDE\n");
+    let main = dir.write(
+        "main.zone",
+        "$TTL 300\n$INCLUDE bad.zone\n$INCLUDE loop.zone\n$INCLUDE\n",
+    );
     dir.write("bad.zone", "\nx A 300.1.1.1\n");
     dir.write("loop.zone", "$INCLUDE loop.zone\n");
     let errs: Vec<String> = load_zone_file(&main, &n("contoso.example."))
         .unwrap_err()
         .iter()
-        .map(|e| format!("{}:{}: {}", e.file.strip_prefix(&dir.0).unwrap().display(), e.line, e.message))
+        .map(|e| {
+            format!(
+                "{}:{}: {}",
+                e.file.strip_prefix(&dir.0).unwrap().display(),
+                e.line,
+                e.message
+            )
+        })
         .collect();
     let looped = dir.0.join("loop.zone");
     assert_eq!(
         errs,
         vec![
             "bad.zone:2: bad IPv4 address \"300.1.1.1\" in A record".to_string(),
-            format!("loop.zone:1: $INCLUDE loop: {} is already being read", looped.display()),
+            format!(
+                "loop.zone:1: $INCLUDE loop: {} is already being read",
+                looped.display()
+            ),
             "main.zone:4: $INCLUDE needs a file name".to_string(),
         ]
     );
@@ -393,7 +528,10 @@ fn include_depth_is_limited() {
     let dir = TempDir::new("include-depth");
     let main = dir.write("main.zone", "$TTL 1\n$INCLUDE 1.zone\n");
     for i in 1..=12 {
-        dir.write(&format!("{i}.zone"), &format!("h{i} A 192.0.2.1\n$INCLUDE {}.zone\n", i + 1));
+        dir.write(
+            &format!("{i}.zone"),
+            &format!("h{i} A 192.0.2.1\n$INCLUDE {}.zone\n", i + 1),
+        );
     }
     let errs = load_zone_file(&main, &n("contoso.example.")).unwrap_err();
     assert_eq!(errs.len(), 1, "{errs:?}");
@@ -403,9 +541,14 @@ fn include_depth_is_limited() {
 
 #[test]
 fn unreadable_zone_file_is_an_error_not_a_panic() {
-    let errs = load_zone_file(Path::new("/nonexistent/x.zone"), &n("contoso.example.")).unwrap_err();
+    let errs =
+        load_zone_file(Path::new("/nonexistent/x.zone"), &n("contoso.example.")).unwrap_err();
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].to_string().starts_with("/nonexistent/x.zone:0: cannot read zone file: "));
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("/nonexistent/x.zone:0: cannot read zone file: ")
+    );
 }
 
 #[test]
@@ -426,7 +569,10 @@ const TYPE_TABLE: &[(&str, &str)] = &[
     ("MD a.", "016100"),
     ("MF a.", "016100"),
     ("CNAME @", "07636f6e746f736f076578616d706c6500"),
-    ("SOA a. b. 1 2 3 4 5", "016100016200 00000001 00000002 00000003 00000004 00000005"),
+    (
+        "SOA a. b. 1 2 3 4 5",
+        "016100016200 00000001 00000002 00000003 00000004 00000005",
+    ),
     ("MB a.", "016100"),
     ("MG a.", "016100"),
     ("MR a.", "016100"),
@@ -434,20 +580,35 @@ const TYPE_TABLE: &[(&str, &str)] = &[
     ("HINFO \"INTEL-386\" Unix", "09494e54454c2d33383604556e6978"),
     ("MINFO a. b.", "016100016200"),
     ("MX 10 Mail.", "000a044d61696c00"),
-    ("TXT \"v=spf1 -all\" two", "0b763d73706631202d616c6c0374776f"),
+    (
+        "TXT \"v=spf1 -all\" two",
+        "0b763d73706631202d616c6c0374776f",
+    ),
     ("SPF \"v=spf1 -all\"", "0b763d73706631202d616c6c"),
     ("RP mbox. txt.", "046d626f78000374787400"),
     ("AFSDB 1 afs.", "000103616673 00"),
     ("X25 311061700956", "0c333131303631373030393536"),
-    ("ISDN 150862028003217 004", "0f3135303836323032383030333231370330303 4"),
+    (
+        "ISDN 150862028003217 004",
+        "0f3135303836323032383030333231370330303 4",
+    ),
     ("ISDN 150862028003217", "0f313530383632303238303033323137"),
     ("RT 10 relay.", "000a0572656c617900"),
-    ("NSAP 0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00", "47000580005a0000000001e133ffffff00016200"),
+    (
+        "NSAP 0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00",
+        "47000580005a0000000001e133ffffff00016200",
+    ),
     ("PX 10 a. b.", "000a016100016200"),
-    ("GPOS -32.6882 116.8652 10.0", "082d33322e36383832083131362e38363532043130 2e30"),
+    (
+        "GPOS -32.6882 116.8652 10.0",
+        "082d33322e36383832083131362e38363532043130 2e30",
+    ),
     ("AAAA 2001:db8::1", "20010db8000000000000000000000001"),
     // RFC 1876 §3 example values, checked against BIND's encoding.
-    ("LOC 42 21 54 N 71 06 18 W -24m 30m", "00331613 89172dd0 70be15f0 00988d20"),
+    (
+        "LOC 42 21 54 N 71 06 18 W -24m 30m",
+        "00331613 89172dd0 70be15f0 00988d20",
+    ),
     ("SRV 0 5 5060 sip.", "0000 0005 13c4 0373697000"),
     (
         "NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info@example.com!\" .",
@@ -457,41 +618,65 @@ const TYPE_TABLE: &[(&str, &str)] = &[
     ("CERT PGP 0 0 AQID", "00030000 00010203"),
     ("CERT 1 2 RSASHA256 AQID", "00010002 08010203"),
     ("DNAME target.", "0674617267657400"),
-    ("APL 1:192.168.32.0/21 !1:192.168.38.0/28", "00011503c0a82000011c83c0a826"),
+    (
+        "APL 1:192.168.32.0/21 !1:192.168.38.0/28",
+        "00011503c0a82000011c83c0a826",
+    ),
     ("APL", ""),
-    ("APL 2:2001:db8::/32 1:0.0.0.0/0", "0002200420010db800010000"),
+    (
+        "APL 2:2001:db8::/32 1:0.0.0.0/0",
+        "0002200420010db800010000",
+    ),
     (
         "DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
         "ec45050 12bb183af5f22588179a53b0a98631fad1a292118",
     ),
     ("CDS 0 0 0 00", "0000000000"),
-    ("SSHFP 2 1 123456789abcdef67890123456789abcdef67890", "0201123456789abcdef67890123456789abcdef67890"),
+    (
+        "SSHFP 2 1 123456789abcdef67890123456789abcdef67890",
+        "0201123456789abcdef67890123456789abcdef67890",
+    ),
     ("IPSECKEY 10 1 2 192.0.2.38 AQNR", "0a0102c000022601 0351"),
     ("IPSECKEY 10 0 2 . AQNR", "0a00020103 51"),
-    ("IPSECKEY 10 2 2 2001:db8::1 AQNR", "0a020220010db80000000000000000000000010103 51"),
+    (
+        "IPSECKEY 10 2 2 2001:db8::1 AQNR",
+        "0a020220010db80000000000000000000000010103 51",
+    ),
     ("IPSECKEY 10 3 2 gw. AQNR", "0a030202677700010351"),
     ("IPSECKEY 10 3 0 gw.", "0a0300026777 00"),
     (
         "RRSIG A 5 3 86400 20030322173103 20030220173103 2642 example. AQID",
         "0001 05 03 00015180 3e7c9dd7 3e5510d7 0a52 076578616d706c6500 010203",
     ),
-    ("RRSIG NSEC RSASHA256 2 300 1048354263 1045762263 1 . AQ==", "002f 08 02 0000012c 3e7c9dd7 3e5510d7 0001 00 01"),
+    (
+        "RRSIG NSEC RSASHA256 2 300 1048354263 1045762263 1 . AQ==",
+        "002f 08 02 0000012c 3e7c9dd7 3e5510d7 0001 00 01",
+    ),
     // RFC 4034 §4.3 example.
     (
         "NSEC host.example.com. A MX RRSIG NSEC TYPE1234",
         "04686f7374076578616d706c6503636f6d00 0006400100000003 041b000000000000000000000000000000000000000000000000000020",
     ),
     ("NSEC a.", "016100"),
-    ("DNSKEY 256 3 5 AQPSKmynfzW4kyBv015MUG2DeIQ3", "0100 03 05 0103d22a6ca77f35b893206fd35e4c506d83788437"),
+    (
+        "DNSKEY 256 3 5 AQPSKmynfzW4kyBv015MUG2DeIQ3",
+        "0100 03 05 0103d22a6ca77f35b893206fd35e4c506d83788437",
+    ),
     ("CDNSKEY 0 3 0 AA==", "0000030000"),
     ("KEY 49152 3 1", "c00003 01"),
-    ("DHCID AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=", "000201636fc0b8271c82825bb1ac5c41cf5351aa69b4febd94e8f17cdb95000da48c40"),
+    (
+        "DHCID AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=",
+        "000201636fc0b8271c82825bb1ac5c41cf5351aa69b4febd94e8f17cdb95000da48c40",
+    ),
     // RFC 5155 Appendix A.
     (
         "NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr MX DNSKEY NS SOA NSEC3PARAM RRSIG",
         "01 01 000c 04aabbccdd 14174eb2409fe28bcb4887a1836f957f0a8425e27b 00 07 22010000000290",
     ),
-    ("NSEC3 1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR", "01000000 00 14174eb2409fe28bcb4887a1836f957f0a8425e27b"),
+    (
+        "NSEC3 1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR",
+        "01000000 00 14174eb2409fe28bcb4887a1836f957f0a8425e27b",
+    ),
     ("NSEC3PARAM 1 0 12 aabbccdd", "0100000c04aabbccdd"),
     ("NSEC3PARAM 1 0 0 -", "0100000000"),
     ("TLSA 3 1 0 ( 0D6F 2C0D )", "0301000d6f2c0d"),
@@ -503,23 +688,44 @@ const TYPE_TABLE: &[(&str, &str)] = &[
     ("OPENPGPKEY AQID", "010203"),
     // RFC 7477 §2.3 example.
     ("CSYNC 66 3 A NS AAAA", "000000420003 000460000008"),
-    ("ZONEMD 2018031500 1 241 FEBE3D4CE2EC2FFA4BA9 0000 0000", "7848b78c 01 f1 febe3d4ce2ec2ffa4ba900000000"),
+    (
+        "ZONEMD 2018031500 1 241 FEBE3D4CE2EC2FFA4BA9 0000 0000",
+        "7848b78c 01 f1 febe3d4ce2ec2ffa4ba900000000",
+    ),
     ("NID 10 0014:4fff:ff20:ee64", "000a00144fffff20ee64"),
     ("L32 10 10.1.2.0", "000a0a010200"),
     ("L64 10 2001:0DB8:1140:1000", "000a20010db811401000"),
-    ("LP 10 l64-subnet1.example.com.", "000a0b6c36342d7375626e657431076578616d706c6503636f6d00"),
+    (
+        "LP 10 l64-subnet1.example.com.",
+        "000a0b6c36342d7375626e657431076578616d706c6503636f6d00",
+    ),
     ("EUI48 00-00-5e-00-53-2a", "00005e00532a"),
     ("EUI64 00-00-5e-ef-10-00-00-2a", "00005eef1000002a"),
-    ("URI 10 1 \"ftp://ftp1.example.com/public\"", "000a0001667470 3a2f2f667470312e6578616d706c652e636f6d2f7075626c6963"),
-    ("CAA 0 issue \"ca.example.net; account=230123\"", "0005697373756563612e6578616d706c652e6e65743b206163636f756e743d323330313233"),
+    (
+        "URI 10 1 \"ftp://ftp1.example.com/public\"",
+        "000a0001667470 3a2f2f667470312e6578616d706c652e636f6d2f7075626c6963",
+    ),
+    (
+        "CAA 0 issue \"ca.example.net; account=230123\"",
+        "0005697373756563612e6578616d706c652e6e65743b206163636f756e743d323330313233",
+    ),
     ("CAA 128 tbs \"\"", "800374627 3"),
     ("TA 60485 5 1 2BB1", "ec4505012bb1"),
     ("DLV 60485 RSASHA1 SHA-1 2BB1", "ec4505012bb1"),
-    ("AVC \"app-name:WOLFGANG\"", "116170702d6e616d653a574f4c4647414e47"),
+    (
+        "AVC \"app-name:WOLFGANG\"",
+        "116170702d6e616d653a574f4c4647414e47",
+    ),
     // RFC 9460 Appendix D test vectors.
-    ("SVCB 0 foo.example.com.", "000003666f6f076578616d706c6503636f6d00"),
+    (
+        "SVCB 0 foo.example.com.",
+        "000003666f6f076578616d706c6503636f6d00",
+    ),
     ("SVCB 1 .", "000100"),
-    ("SVCB 16 foo.example.com. port=53", "0010 03666f6f076578616d706c6503636f6d00 0003 0002 0035"),
+    (
+        "SVCB 16 foo.example.com. port=53",
+        "0010 03666f6f076578616d706c6503636f6d00 0003 0002 0035",
+    ),
     (
         "SVCB 1 foo.example.com. key667=hello",
         "0001 03666f6f076578616d706c6503636f6d00 029b 0005 68656c6c6f",
@@ -572,13 +778,23 @@ fn every_type_encodes_as_its_rfc_says_and_round_trips_through_text() {
     for (record, (rdata, expected)) in got.iter().zip(TYPE_TABLE) {
         assert_eq!(hex(&record.rdata), expected.replace(' ', ""), "{rdata}");
         let text = rdata_to_text(record.rtype, &record.rdata);
-        assert!(!text.starts_with("\\#") || record.rtype == APL, "{rdata} printed as {text}");
+        assert!(
+            !text.starts_with("\\#") || record.rtype == APL,
+            "{rdata} printed as {text}"
+        );
         let back = parse_rdata_text(record.rtype, &text, &Name::root());
-        assert_eq!(back.as_deref(), Ok(&*record.rdata), "{rdata} printed as {text}");
+        assert_eq!(
+            back.as_deref(),
+            Ok(&*record.rdata),
+            "{rdata} printed as {text}"
+        );
         let names = embedded_names(record.rtype, &record.rdata);
         for i in 0..usize::from(names.count) {
             let offset = usize::from(names.offsets[i]);
-            assert!(name::wire_name_len(&record.rdata[offset..]).is_some(), "{rdata}");
+            assert!(
+                name::wire_name_len(&record.rdata[offset..]).is_some(),
+                "{rdata}"
+            );
         }
     }
 }
@@ -621,7 +837,8 @@ fn shared_testdata_zones_load() {
             continue;
         }
         let file_name = path.file_name().unwrap().to_str().unwrap();
-        let Some(&(_, origin, expected)) = SHARED_ZONES.iter().find(|(f, _, _)| *f == file_name) else {
+        let Some(&(_, origin, expected)) = SHARED_ZONES.iter().find(|(f, _, _)| *f == file_name)
+        else {
             panic!("{file_name}: not in SHARED_ZONES; add it with its origin from SOURCES.md");
         };
         let parsed = load_zone_file(&path, &n(origin))
@@ -634,11 +851,20 @@ fn shared_testdata_zones_load() {
         for record in &parsed.records {
             let text = rdata_to_text(record.rtype, &record.rdata);
             let back = parse_rdata_text(record.rtype, &text, &Name::root());
-            assert_eq!(back.as_deref(), Ok(&*record.rdata), "{file_name}:{} {text}", record.loc.line);
+            assert_eq!(
+                back.as_deref(),
+                Ok(&*record.rdata),
+                "{file_name}:{} {text}",
+                record.loc.line
+            );
         }
         checked += 1;
     }
-    assert!(checked >= 12, "only {checked} zone files found in {}", dir.display());
+    assert!(
+        checked >= 12,
+        "only {checked} zone files found in {}",
+        dir.display()
+    );
 }
 
 /// For the differential check against other parsers (not run by default): writes every record
@@ -658,7 +884,10 @@ fn dump_zones_for_differential_check() {
             zones.push((dir.join(file), origin.to_string()));
         }
     }
-    for spec in std::env::var("SPLITDNS_ZONE_DUMP_EXTRA").unwrap_or_default().split(';') {
+    for spec in std::env::var("SPLITDNS_ZONE_DUMP_EXTRA")
+        .unwrap_or_default()
+        .split(';')
+    {
         if let Some((path, origin)) = spec.split_once('=') {
             zones.push((PathBuf::from(path), origin.to_string()));
         }
@@ -669,7 +898,12 @@ fn dump_zones_for_differential_check() {
         let parsed = load_zone_file(path, &n(origin)).unwrap_or_else(|e| panic!("{e:#?}"));
         for r in parsed.records {
             let owner = hex(r.owner.to_lowercase().as_wire());
-            lines.push(format!("{file}\t{owner}\t{}\t{}\t{}", r.rtype, r.ttl, hex(&r.rdata)));
+            lines.push(format!(
+                "{file}\t{owner}\t{}\t{}\t{}",
+                r.rtype,
+                r.ttl,
+                hex(&r.rdata)
+            ));
         }
     }
     lines.sort();
@@ -681,12 +915,27 @@ fn dump_zones_for_differential_check() {
 /// accepts must print and read back to the same octets.
 #[test]
 fn mutated_zone_files_never_panic() {
-    let mut base = String::from("$TTL 300\n$ORIGIN contoso.example.\n@ SOA ns1 hostmaster ( 1 2\n 3 4 5 )\n");
+    let mut base =
+        String::from("$TTL 300\n$ORIGIN contoso.example.\n@ SOA ns1 hostmaster ( 1 2\n 3 4 5 )\n");
     for (rdata, _) in TYPE_TABLE {
         writeln!(base, "t{} {rdata}", base.len() % 7).unwrap();
     }
     let base = base.into_bytes();
-    const INSERTS: &[&[u8]] = &[b"(", b")", b"\"", b";", b"\\", b"\n", b" ", b"\t", b"\r\n", b"\\#", b"$INCLUDE", b"@", b"."];
+    const INSERTS: &[&[u8]] = &[
+        b"(",
+        b")",
+        b"\"",
+        b";",
+        b"\\",
+        b"\n",
+        b" ",
+        b"\t",
+        b"\r\n",
+        b"\\#",
+        b"$INCLUDE",
+        b"@",
+        b".",
+    ];
     let mut rng = rdata::tests::Rng(7);
     for _ in 0..300 {
         let mut text = base.clone();
@@ -708,7 +957,11 @@ fn mutated_zone_files_never_panic() {
         if let Ok(parsed) = parse(&text) {
             for r in &parsed.records {
                 let printed = rdata_to_text(r.rtype, &r.rdata);
-                assert_eq!(parse_rdata_text(r.rtype, &printed, &Name::root()).as_deref(), Ok(&*r.rdata), "{printed}");
+                assert_eq!(
+                    parse_rdata_text(r.rtype, &printed, &Name::root()).as_deref(),
+                    Ok(&*r.rdata),
+                    "{printed}"
+                );
             }
         }
     }
@@ -719,13 +972,26 @@ fn mutated_zone_files_never_panic() {
 #[test]
 #[ignore]
 fn parse_speed_on_a_large_zone() {
-    let mut text = String::from("$TTL 3600\n$ORIGIN big.example.\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n");
+    let mut text = String::from(
+        "$TTL 3600\n$ORIGIN big.example.\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n",
+    );
     let mut i = 0;
     while i < 200_000 {
-        writeln!(text, "host{i} 300 IN A 10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255).unwrap();
+        writeln!(
+            text,
+            "host{i} 300 IN A 10.{}.{}.{}",
+            i >> 16 & 255,
+            i >> 8 & 255,
+            i & 255
+        )
+        .unwrap();
         writeln!(text, "  AAAA 2001:db8::{:x}:{:x}", i >> 16, i & 0xffff).unwrap();
         writeln!(text, "mx{i} MX 10 mail{i}.big.example.").unwrap();
-        writeln!(text, "txt{i} TXT \"v=spf1 include:_spf.example.com ~all\" \"second string\"").unwrap();
+        writeln!(
+            text,
+            "txt{i} TXT \"v=spf1 include:_spf.example.com ~all\" \"second string\""
+        )
+        .unwrap();
         writeln!(text, "_sip._tcp.s{i} SRV 0 5 5060 ( sip{i}\n )").unwrap();
         i += 5;
     }

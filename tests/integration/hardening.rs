@@ -345,23 +345,6 @@ fn idle_and_trickling_tcp_connections_do_not_stop_anyone_else() {
 }
 
 #[test]
-fn pipelined_tcp_queries_are_all_answered() {
-    let server = Server::start("split");
-    let mut stream = tcp_connect(&server, INTERNAL);
-    let names = ["www", "mail", "autodiscover", "nosuch", "ns1"];
-    let mut batch = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let mut q = query(&format!("{name}.contoso.example."), RecordType::A);
-        q.metadata.id = 100 + i as u16;
-        batch.extend(framed(&q.to_vec().unwrap()));
-    }
-    stream.write_all(&batch).unwrap();
-    let mut ids: Vec<u16> = (0..names.len()).map(|_| read(&read_framed(&mut stream)).id).collect();
-    ids.sort();
-    assert_eq!(ids, vec![100, 101, 102, 103, 104]);
-}
-
-#[test]
 fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
     let server = Server::start("rrl");
     let socket = udp_socket(&server, EXTERNAL);

@@ -17,7 +17,7 @@ fn hex_value(c: u8) -> Option<u8> {
 
 /// Appends the octets that `text` spells in hex; fails on an odd digit count or a non-digit.
 pub fn decode_hex_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     for pair in text.chunks_exact(2) {
@@ -56,7 +56,7 @@ fn base64_value(c: u8) -> Option<u32> {
 pub fn decode_base64_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let data_len = text.iter().rposition(|&c| c != b'=').map_or(0, |p| p + 1);
     let padding = text.len() - data_len;
-    if padding > 2 || (padding > 0 && text.len() % 4 != 0) || data_len % 4 == 1 {
+    if padding > 2 || (padding > 0 && !text.len().is_multiple_of(4)) || data_len % 4 == 1 {
         return None;
     }
     for chunk in text[..data_len].chunks(4) {
@@ -152,7 +152,10 @@ mod tests {
             let mut text = String::new();
             encode_base64_into(plain.as_bytes(), &mut text);
             assert_eq!(text, base64);
-            assert_eq!(decode_base32hex(base32hex.as_bytes()).as_deref(), Some(plain.as_bytes()));
+            assert_eq!(
+                decode_base32hex(base32hex.as_bytes()).as_deref(),
+                Some(plain.as_bytes())
+            );
             assert_eq!(
                 decode_base32hex(base32hex.to_lowercase().as_bytes()).as_deref(),
                 Some(plain.as_bytes())

@@ -30,7 +30,7 @@ const SEC_ALGS: &[(u8, &str)] = &[
     (254, "PRIVATEOID"),
 ];
 
-/// DS digest type mnemonics, with the spellings BIND also accepts.
+/// DS digest type mnemonics (IANA), with and without the hyphen.
 const DIGEST_TYPES: &[(u8, &str)] = &[
     (1, "SHA-1"),
     (1, "SHA1"),
@@ -67,7 +67,10 @@ fn number_or_mnemonic<T: Copy>(
 ) -> Option<T> {
     let text = word(tok)?;
     number(text).or_else(|| {
-        table.iter().find(|(_, m)| m.as_bytes().eq_ignore_ascii_case(text)).map(|&(v, _)| v)
+        table
+            .iter()
+            .find(|(_, m)| m.as_bytes().eq_ignore_ascii_case(text))
+            .map(|&(v, _)| v)
     })
 }
 
@@ -80,32 +83,43 @@ impl Field {
         match self {
             Field::U8 => {
                 let tok = p.next(what)?;
-                let v = word(tok).and_then(parse_u8).ok_or_else(|| p.bad(tok, what))?;
+                let v = word(tok)
+                    .and_then(parse_u8)
+                    .ok_or_else(|| p.bad(tok, what))?;
                 p.out.push(v);
             }
             Field::U16 => {
                 let tok = p.next(what)?;
-                let v = word(tok).and_then(parse_u16).ok_or_else(|| p.bad(tok, what))?;
+                let v = word(tok)
+                    .and_then(parse_u16)
+                    .ok_or_else(|| p.bad(tok, what))?;
                 p.out.extend_from_slice(&v.to_be_bytes());
             }
             Field::U32 => {
                 let tok = p.next(what)?;
-                let v = word(tok).and_then(parse_u32).ok_or_else(|| p.bad(tok, what))?;
+                let v = word(tok)
+                    .and_then(parse_u32)
+                    .ok_or_else(|| p.bad(tok, what))?;
                 p.out.extend_from_slice(&v.to_be_bytes());
             }
             Field::Ttl => {
                 let tok = p.next(what)?;
-                let v = word(tok).and_then(text::parse_ttl).ok_or_else(|| p.bad(tok, what))?;
+                let v = word(tok)
+                    .and_then(text::parse_ttl)
+                    .ok_or_else(|| p.bad(tok, what))?;
                 p.out.extend_from_slice(&v.to_be_bytes());
             }
             Field::Time => {
                 let tok = p.next(what)?;
-                let v = word(tok).and_then(text::parse_time).ok_or_else(|| p.bad(tok, what))?;
+                let v = word(tok)
+                    .and_then(text::parse_time)
+                    .ok_or_else(|| p.bad(tok, what))?;
                 p.out.extend_from_slice(&v.to_be_bytes());
             }
             Field::SecAlg => {
                 let tok = p.next(what)?;
-                let v = number_or_mnemonic(tok, SEC_ALGS, parse_u8).ok_or_else(|| p.bad(tok, what))?;
+                let v =
+                    number_or_mnemonic(tok, SEC_ALGS, parse_u8).ok_or_else(|| p.bad(tok, what))?;
                 p.out.push(v);
             }
             Field::DigestType => {
@@ -127,7 +141,8 @@ impl Field {
             }
             Field::Name => {
                 let tok = p.next(what)?;
-                let name = text::parse_name(tok, p.origin).map_err(|why| p.bad_because(tok, what, &why))?;
+                let name = text::parse_name(tok, p.origin)
+                    .map_err(|why| p.bad_because(tok, what, &why))?;
                 p.out.extend_from_slice(name.as_wire());
             }
             Field::Ipv4 => {
@@ -162,7 +177,14 @@ impl Field {
                 if toks.is_empty() {
                     return Err(p.missing(what));
                 }
-                decode_spread(p, toks, what, "hex", codec::decode_hex_into, u8::is_ascii_hexdigit)?;
+                decode_spread(
+                    p,
+                    toks,
+                    what,
+                    "hex",
+                    codec::decode_hex_into,
+                    u8::is_ascii_hexdigit,
+                )?;
             }
             Field::Base64 { optional } => {
                 let toks = p.rest();
@@ -213,9 +235,9 @@ impl Field {
             }
             Field::CaaTag => {
                 let tok = p.next(what)?;
-                let tag = word(tok)
-                    .filter(|t| is_caa_tag(t))
-                    .ok_or_else(|| p.bad_because(tok, what, "must be 1 to 255 letters and digits"))?;
+                let tag = word(tok).filter(|t| is_caa_tag(t)).ok_or_else(|| {
+                    p.bad_because(tok, what, "must be 1 to 255 letters and digits")
+                })?;
                 p.out.push(tag.len() as u8);
                 p.out.extend_from_slice(tag);
             }
@@ -235,13 +257,19 @@ impl Field {
                 let text = word(tok).ok_or_else(|| p.bad(tok, what))?;
                 let groups: Vec<&[u8]> = text.split(|&c| c == b':').collect();
                 let valid = groups.len() == 4
-                    && groups.iter().all(|g| (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit));
+                    && groups
+                        .iter()
+                        .all(|g| (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit));
                 if !valid {
                     return Err(p.bad(tok, what));
                 }
                 for group in groups {
                     // Left-pad to four digits so that the hex decoder yields two octets.
-                    let padded: Vec<u8> = b"000"[..4 - group.len()].iter().chain(group).copied().collect();
+                    let padded: Vec<u8> = b"000"[..4 - group.len()]
+                        .iter()
+                        .chain(group)
+                        .copied()
+                        .collect();
                     codec::decode_hex_into(&padded, &mut p.out).ok_or_else(|| p.bad(tok, what))?;
                 }
             }
@@ -281,7 +309,12 @@ impl Field {
     }
 
     /// Parses a field from a token already taken (for fields chosen by an earlier field).
-    fn parse_token(self, p: &mut Parser<'_, '_>, tok: &Token<'_>, what: &str) -> Result<(), RdataError> {
+    fn parse_token(
+        self,
+        p: &mut Parser<'_, '_>,
+        tok: &Token<'_>,
+        what: &str,
+    ) -> Result<(), RdataError> {
         let mut sub = Parser {
             toks: std::slice::from_ref(tok),
             pos: 0,
@@ -425,7 +458,6 @@ fn push_name(out: &mut String, wire: &[u8]) {
     let _ = name::fmt_wire_name(wire, out);
 }
 
-
 fn parse_type(tok: &Token<'_>) -> Option<u16> {
     rtype::from_mnemonic(std::str::from_utf8(word(tok)?).ok()?)
 }
@@ -434,11 +466,18 @@ fn is_caa_tag(tag: &[u8]) -> bool {
     (1..=255).contains(&tag.len()) && tag.iter().all(u8::is_ascii_alphanumeric)
 }
 
-fn parse_char_string(p: &mut Parser<'_, '_>, tok: &Token<'_>, what: &str) -> Result<(), RdataError> {
+fn parse_char_string(
+    p: &mut Parser<'_, '_>,
+    tok: &Token<'_>,
+    what: &str,
+) -> Result<(), RdataError> {
     let bytes = text::decode_escapes(tok.text)
         .ok_or_else(|| p.bad_because(tok, what, "bad escape sequence"))?;
     let len = u8::try_from(bytes.len()).map_err(|_| {
-        let why = format!("character-string of {} octets (the limit is 255)", bytes.len());
+        let why = format!(
+            "character-string of {} octets (the limit is 255)",
+            bytes.len()
+        );
         p.bad_because(tok, what, &why)
     })?;
     p.out.push(len);
@@ -455,7 +494,10 @@ fn decode_spread(
     decode: fn(&[u8], &mut Vec<u8>) -> Option<()>,
     valid_char: fn(&u8) -> bool,
 ) -> Result<(), RdataError> {
-    if let Some(tok) = toks.iter().find(|t| t.quoted || !t.text.iter().all(valid_char)) {
+    if let Some(tok) = toks
+        .iter()
+        .find(|t| t.quoted || !t.text.iter().all(valid_char))
+    {
         return Err(p.bad_because(tok, what, &format!("not {encoding}")));
     }
     let joined: Vec<u8>;
@@ -582,7 +624,9 @@ fn present_apl(r: &mut Reader<'_>, out: &mut String) -> Option<()> {
 /// Text `algorithm HIT public-key [rendezvous-server...]`; wire puts both lengths first.
 fn parse_hip(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     let alg_tok = p.next("public key algorithm")?;
-    let alg = word(alg_tok).and_then(parse_u8).ok_or_else(|| p.bad(alg_tok, "public key algorithm"))?;
+    let alg = word(alg_tok)
+        .and_then(parse_u8)
+        .ok_or_else(|| p.bad(alg_tok, "public key algorithm"))?;
     let hit_tok = p.next("HIT")?;
     let mut hit = Vec::new();
     word(hit_tok)

@@ -25,8 +25,11 @@ fn decimal(text: &[u8], scale: u32, signed: bool) -> Option<i64> {
         None => (text, &b""[..]),
     };
     let digits_ok = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
-    if (int.is_empty() && frac.is_empty()) || int.len() > 12 || frac.len() > scale as usize
-        || !digits_ok(int) || !digits_ok(frac)
+    if (int.is_empty() && frac.is_empty())
+        || int.len() > 12
+        || frac.len() > scale as usize
+        || !digits_ok(int)
+        || !digits_ok(frac)
     {
         return None;
     }
@@ -45,7 +48,11 @@ fn metres(tok: &Token<'_>, signed: bool) -> Option<i64> {
     if tok.quoted {
         return None;
     }
-    let text = tok.text.strip_suffix(b"m").or_else(|| tok.text.strip_suffix(b"M")).unwrap_or(tok.text);
+    let text = tok
+        .text
+        .strip_suffix(b"m")
+        .or_else(|| tok.text.strip_suffix(b"M"))
+        .unwrap_or(tok.text);
     decimal(text, 2, signed)
 }
 
@@ -57,8 +64,9 @@ fn coordinate(
     hemispheres: [u8; 2],
     what: &str,
 ) -> Result<u32, RdataError> {
-    let is_hemisphere =
-        |t: &Token<'_>| !t.quoted && t.text.len() == 1 && hemispheres.contains(&t.text[0].to_ascii_uppercase());
+    let is_hemisphere = |t: &Token<'_>| {
+        !t.quoted && t.text.len() == 1 && hemispheres.contains(&t.text[0].to_ascii_uppercase())
+    };
     let mut parts = [0i64; 3];
     let limits = [max_degrees, 59, 59_999];
     let mut count = 0;
@@ -71,16 +79,29 @@ fn coordinate(
             return Err(p.bad_because(tok, what, "expected N, S, E or W"));
         }
         let scale = if count == 2 { 3 } else { 0 };
-        let value = if tok.quoted { None } else { decimal(tok.text, scale, false) };
-        parts[count] = value.filter(|v| *v <= limits[count]).ok_or_else(|| p.bad(tok, what))?;
+        let value = if tok.quoted {
+            None
+        } else {
+            decimal(tok.text, scale, false)
+        };
+        parts[count] = value
+            .filter(|v| *v <= limits[count])
+            .ok_or_else(|| p.bad(tok, what))?;
         count += 1;
     };
     let thousandths = parts[0] * 3_600_000 + parts[1] * 60_000 + parts[2];
     if thousandths > max_degrees * 3_600_000 {
         let message = format!("{what} beyond {max_degrees} degrees in LOC record");
-        return Err(RdataError::new(p.toks.get(p.pos.saturating_sub(1)).map(|t| t.line), message));
+        return Err(RdataError::new(
+            p.toks.get(p.pos.saturating_sub(1)).map(|t| t.line),
+            message,
+        ));
     }
-    let signed = if hemisphere == hemispheres[0] { thousandths } else { -thousandths };
+    let signed = if hemisphere == hemispheres[0] {
+        thousandths
+    } else {
+        -thousandths
+    };
     Ok((EQUATOR + signed) as u32)
 }
 
@@ -103,7 +124,11 @@ pub(super) fn parse(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| p.bad(alt_tok, "altitude"))?;
     let mut precisions = DEFAULT_PRECISIONS_CM;
-    for (slot, what) in precisions.iter_mut().zip(["size", "horizontal precision", "vertical precision"]) {
+    for (slot, what) in
+        precisions
+            .iter_mut()
+            .zip(["size", "horizontal precision", "vertical precision"])
+    {
         let Some(tok) = p.peek() else { break };
         p.pos += 1;
         *slot = metres(tok, false)
@@ -119,13 +144,22 @@ pub(super) fn parse(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     Ok(())
 }
 
-fn push_coordinate(out: &mut String, encoded: u32, max_degrees: i64, hemispheres: [char; 2]) -> Option<()> {
+fn push_coordinate(
+    out: &mut String,
+    encoded: u32,
+    max_degrees: i64,
+    hemispheres: [char; 2],
+) -> Option<()> {
     let signed = i64::from(encoded) - EQUATOR;
     let thousandths = signed.abs();
     if thousandths > max_degrees * 3_600_000 {
         return None;
     }
-    let hemisphere = if signed >= 0 { hemispheres[0] } else { hemispheres[1] };
+    let hemisphere = if signed >= 0 {
+        hemispheres[0]
+    } else {
+        hemispheres[1]
+    };
     let _ = write!(
         out,
         "{} {} {}.{:03} {hemisphere}",
@@ -143,7 +177,11 @@ fn push_precision(out: &mut String, encoded: u8) -> Option<()> {
         return None;
     }
     let cm = mantissa * 10u64.pow(exponent);
-    let _ = if cm % 100 == 0 { write!(out, " {}m", cm / 100) } else { write!(out, " {}.{:02}m", cm / 100, cm % 100) };
+    let _ = if cm % 100 == 0 {
+        write!(out, " {}m", cm / 100)
+    } else {
+        write!(out, " {}.{:02}m", cm / 100, cm % 100)
+    };
     Some(())
 }
 
@@ -157,7 +195,12 @@ pub(super) fn present(r: &mut Reader<'_>, out: &mut String) -> Option<()> {
     push_coordinate(out, r.u32()?, 180, ['E', 'W'])?;
     let altitude = i64::from(r.u32()?) - ALTITUDE_BASE_CM;
     let sign = if altitude < 0 { "-" } else { "" };
-    let _ = write!(out, " {sign}{}.{:02}m", altitude.abs() / 100, altitude.abs() % 100);
+    let _ = write!(
+        out,
+        " {sign}{}.{:02}m",
+        altitude.abs() / 100,
+        altitude.abs() % 100
+    );
     for precision in precisions {
         push_precision(out, precision)?;
     }

@@ -24,7 +24,10 @@ pub struct RdataError {
 
 impl RdataError {
     fn new(line: Option<u32>, message: impl Into<String>) -> Self {
-        RdataError { line, message: message.into() }
+        RdataError {
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -53,11 +56,16 @@ enum Field {
     /// A length-prefixed character-string (≤ 255 octets).
     CharStr,
     /// Rest: `min..=max` character-strings.
-    CharStrs { min: usize, max: usize },
+    CharStrs {
+        min: usize,
+        max: usize,
+    },
     /// Rest: hex digits, spread over any number of tokens; at least one octet.
     Hex,
     /// Rest: base64, spread over any number of tokens.
-    Base64 { optional: bool },
+    Base64 {
+        optional: bool,
+    },
     /// NSEC3 salt: length octet and hex, or `-` for none.
     Salt,
     /// NSEC3 next hashed owner: length octet and base32hex.
@@ -95,7 +103,13 @@ type Schema = &'static [(Field, &'static str)];
 fn schema(rtype: u16) -> Option<Schema> {
     const NAME: Schema = &[(F::Name, "domain name")];
     const PREF_NAME: Schema = &[(F::U16, "preference"), (F::Name, "domain name")];
-    const TXT_LIKE: Schema = &[(F::CharStrs { min: 1, max: usize::MAX }, "character-string")];
+    const TXT_LIKE: Schema = &[(
+        F::CharStrs {
+            min: 1,
+            max: usize::MAX,
+        },
+        "character-string",
+    )];
     const DS_LIKE: Schema = &[
         (F::U16, "key tag"),
         (F::SecAlg, "algorithm"),
@@ -125,8 +139,11 @@ fn schema(rtype: u16) -> Option<Schema> {
         (F::U8, "matching type"),
         (F::Hex, "certificate association data"),
     ];
-    const SVCB_LIKE: Schema =
-        &[(F::U16, "priority"), (F::Name, "target name"), (F::SvcParams, "parameter")];
+    const SVCB_LIKE: Schema = &[
+        (F::U16, "priority"),
+        (F::Name, "target name"),
+        (F::SvcParams, "parameter"),
+    ];
     Some(match rtype {
         A => &[(F::Ipv4, "IPv4 address")],
         NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME => NAME,
@@ -147,8 +164,16 @@ fn schema(rtype: u16) -> Option<Schema> {
         X25 => &[(F::CharStr, "PSDN address")],
         ISDN => &[(F::CharStrs { min: 1, max: 2 }, "ISDN address")],
         NSAP => &[(F::Nsap, "NSAP address")],
-        PX => &[(F::U16, "preference"), (F::Name, "MAP822"), (F::Name, "MAPX400")],
-        GPOS => &[(F::CharStr, "longitude"), (F::CharStr, "latitude"), (F::CharStr, "altitude")],
+        PX => &[
+            (F::U16, "preference"),
+            (F::Name, "MAP822"),
+            (F::Name, "MAPX400"),
+        ],
+        GPOS => &[
+            (F::CharStr, "longitude"),
+            (F::CharStr, "latitude"),
+            (F::CharStr, "altitude"),
+        ],
         AAAA => &[(F::Ipv6, "IPv6 address")],
         LOC => &[(F::Loc, "location")],
         SRV => &[
@@ -173,7 +198,11 @@ fn schema(rtype: u16) -> Option<Schema> {
         ],
         APL => &[(F::Apl, "APL item")],
         DS | CDS | TA | DLV => DS_LIKE,
-        SSHFP => &[(F::U8, "algorithm"), (F::U8, "fingerprint type"), (F::Hex, "fingerprint")],
+        SSHFP => &[
+            (F::U8, "algorithm"),
+            (F::U8, "fingerprint type"),
+            (F::Hex, "fingerprint"),
+        ],
         IPSECKEY => &[
             (F::U8, "precedence"),
             (F::U8, "gateway type"),
@@ -209,7 +238,11 @@ fn schema(rtype: u16) -> Option<Schema> {
         TLSA | SMIMEA => TLSA_LIKE,
         HIP => &[(F::Hip, "HIP data")],
         OPENPGPKEY => &[(F::Base64 { optional: false }, "public key")],
-        CSYNC => &[(F::U32, "SOA serial"), (F::U16, "flags"), (F::Bitmap, "type")],
+        CSYNC => &[
+            (F::U32, "SOA serial"),
+            (F::U16, "flags"),
+            (F::Bitmap, "type"),
+        ],
         ZONEMD => &[
             (F::U32, "serial"),
             (F::U8, "scheme"),
@@ -221,8 +254,16 @@ fn schema(rtype: u16) -> Option<Schema> {
         L32 => &[(F::U16, "preference"), (F::Ipv4, "locator")],
         EUI48 => &[(F::Eui(6), "EUI-48 address")],
         EUI64 => &[(F::Eui(8), "EUI-64 address")],
-        URI => &[(F::U16, "priority"), (F::U16, "weight"), (F::Remaining, "target")],
-        CAA => &[(F::U8, "flags"), (F::CaaTag, "tag"), (F::Remaining, "value")],
+        URI => &[
+            (F::U16, "priority"),
+            (F::U16, "weight"),
+            (F::Remaining, "target"),
+        ],
+        CAA => &[
+            (F::U8, "flags"),
+            (F::CaaTag, "tag"),
+            (F::Remaining, "value"),
+        ],
         _ => return None,
     })
 }
@@ -260,11 +301,18 @@ impl<'t, 'a> Parser<'t, 'a> {
 
     fn missing(&self, what: &str) -> RdataError {
         let line = self.toks.last().map(|t| t.line);
-        RdataError::new(line, format!("missing {what} in {} record", self.type_name()))
+        RdataError::new(
+            line,
+            format!("missing {what} in {} record", self.type_name()),
+        )
     }
 
     fn bad(&self, tok: &Token<'_>, what: &str) -> RdataError {
-        let message = format!("bad {what} {} in {} record", tok.display(), self.type_name());
+        let message = format!(
+            "bad {what} {} in {} record",
+            tok.display(),
+            self.type_name()
+        );
         RdataError::new(Some(tok.line), message)
     }
 
@@ -298,7 +346,8 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn rest(&mut self) -> &'a [u8] {
@@ -339,8 +388,17 @@ pub(crate) fn parse_rdata_tokens(
     tokens: &[Token<'_>],
     origin: &Name,
 ) -> Result<Vec<u8>, RdataError> {
-    let mut p = Parser { toks: tokens, pos: 0, rtype, origin, out: Vec::with_capacity(32) };
-    if tokens.first().is_some_and(|t| !t.quoted && t.text == b"\\#") {
+    let mut p = Parser {
+        toks: tokens,
+        pos: 0,
+        rtype,
+        origin,
+        out: Vec::with_capacity(32),
+    };
+    if tokens
+        .first()
+        .is_some_and(|t| !t.quoted && t.text == b"\\#")
+    {
         p.pos = 1;
         parse_generic(&mut p)?;
         if schema(rtype).is_some() && present_known(rtype, &p.out).is_none() {
@@ -357,7 +415,10 @@ pub(crate) fn parse_rdata_tokens(
             return Err(RdataError::new(tokens.first().map(|t| t.line), message));
         };
         if tokens.is_empty() && rtype != APL {
-            return Err(RdataError::new(None, format!("missing RDATA for {}", p.type_name())));
+            return Err(RdataError::new(
+                None,
+                format!("missing RDATA for {}", p.type_name()),
+            ));
         }
         for &(field, what) in fields {
             field.parse(&mut p, what)?;
@@ -414,7 +475,10 @@ pub fn rdata_to_text(rtype: u16, rdata: &[u8]) -> String {
 /// The type-specific text, if `rdata` decodes as that type.
 fn present_known(rtype: u16, rdata: &[u8]) -> Option<String> {
     let fields = schema(rtype)?;
-    let mut r = Reader { data: rdata, pos: 0 };
+    let mut r = Reader {
+        data: rdata,
+        pos: 0,
+    };
     let mut out = String::with_capacity(rdata.len() * 2);
     for &(field, _) in fields {
         let before = out.len();
@@ -486,7 +550,10 @@ pub fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
 }
 
 fn naptr_replacement_offset(rdata: &[u8]) -> Option<usize> {
-    let mut r = Reader { data: rdata, pos: 4 };
+    let mut r = Reader {
+        data: rdata,
+        pos: 4,
+    };
     for _ in 0..3 {
         r.char_str()?;
     }

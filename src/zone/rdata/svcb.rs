@@ -35,7 +35,10 @@ const KEY_NAMES: &[(u16, &str)] = &[
 ];
 
 fn key_code(name: &[u8]) -> Option<u16> {
-    if let Some(&(code, _)) = KEY_NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)) {
+    if let Some(&(code, _)) = KEY_NAMES
+        .iter()
+        .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name))
+    {
         return Some(code);
     }
     let digits = name.strip_prefix(b"key")?;
@@ -81,18 +84,25 @@ fn split_list(value: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn need(value: Option<&[u8]>) -> Result<&[u8], String> {
-    value.filter(|v| !v.is_empty()).ok_or_else(|| "needs a value".to_string())
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| "needs a value".to_string())
 }
 
 /// The wire value of one parameter from its decoded text value (`None`: no `=`).
 fn encode_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let ascii = |item: &[u8]| std::str::from_utf8(item).map(str::to_owned).map_err(|_| "not ASCII".to_string());
+    let ascii = |item: &[u8]| {
+        std::str::from_utf8(item)
+            .map(str::to_owned)
+            .map_err(|_| "not ASCII".to_string())
+    };
     let mut out = Vec::new();
     match key {
         MANDATORY => {
             let mut keys = Vec::new();
             for item in need(value)?.split(|&c| c == b',') {
-                let k = key_code(item).ok_or_else(|| format!("unknown key {:?}", String::from_utf8_lossy(item)))?;
+                let k = key_code(item)
+                    .ok_or_else(|| format!("unknown key {:?}", String::from_utf8_lossy(item)))?;
                 if k == MANDATORY {
                     return Err("\"mandatory\" cannot list itself".into());
                 }
@@ -125,13 +135,17 @@ fn encode_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
         }
         IPV4HINT => {
             for item in need(value)?.split(|&c| c == b',') {
-                let addr: Ipv4Addr = ascii(item)?.parse().map_err(|_| "not an IPv4 address list")?;
+                let addr: Ipv4Addr = ascii(item)?
+                    .parse()
+                    .map_err(|_| "not an IPv4 address list")?;
                 out.extend_from_slice(&addr.octets());
             }
         }
         IPV6HINT => {
             for item in need(value)?.split(|&c| c == b',') {
-                let addr: Ipv6Addr = ascii(item)?.parse().map_err(|_| "not an IPv6 address list")?;
+                let addr: Ipv6Addr = ascii(item)?
+                    .parse()
+                    .map_err(|_| "not an IPv6 address list")?;
                 out.extend_from_slice(&addr.octets());
             }
         }
@@ -169,7 +183,8 @@ pub(super) fn parse(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
                 Some(decoded)
             }
         };
-        let wire = encode_value(key, value.as_deref()).map_err(|why| p.bad_because(tok, WHAT, &why))?;
+        let wire =
+            encode_value(key, value.as_deref()).map_err(|why| p.bad_because(tok, WHAT, &why))?;
         params.push((key, wire, tok));
     }
     // Sorted, duplicates and mandatory keys are found without quadratic scans.
@@ -198,7 +213,7 @@ pub(super) fn parse(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
 fn present_value(out: &mut String, key: u16, value: &[u8]) -> Option<()> {
     match key {
         MANDATORY => {
-            if value.is_empty() || value.len() % 2 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(2) {
                 return None;
             }
             out.push('=');
@@ -211,7 +226,10 @@ fn present_value(out: &mut String, key: u16, value: &[u8]) -> Option<()> {
         }
         ALPN => {
             let mut list = Vec::new();
-            let mut r = Reader { data: value, pos: 0 };
+            let mut r = Reader {
+                data: value,
+                pos: 0,
+            };
             while !r.is_empty() {
                 let item = r.char_str().filter(|i| !i.is_empty())?;
                 if !list.is_empty() {
@@ -241,7 +259,7 @@ fn present_value(out: &mut String, key: u16, value: &[u8]) -> Option<()> {
         }
         IPV4HINT | IPV6HINT => {
             let size = if key == IPV4HINT { 4 } else { 16 };
-            if value.is_empty() || value.len() % size != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(size) {
                 return None;
             }
             out.push('=');

@@ -158,11 +158,25 @@ pub fn parse_time(text: &[u8]) -> Option<u32> {
     if text.len() != 14 {
         return parse_u32(text);
     }
-    let field = |range: std::ops::Range<usize>| parse_number(&text[range], u64::MAX).map(|v| v as i64);
+    let field =
+        |range: std::ops::Range<usize>| parse_number(&text[range], u64::MAX).map(|v| v as i64);
     let (year, month, day) = (field(0..4)?, field(4..6)?, field(6..8)?);
     let (hour, minute, second) = (field(8..10)?, field(10..12)?, field(12..14)?);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if year < 1970
         || !(1..=12).contains(&month)
         || day < 1
@@ -226,14 +240,20 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(decode_escapes(br#"a\"b\\c\065\255"#).unwrap(), b"a\"b\\cA\xff");
+        assert_eq!(
+            decode_escapes(br#"a\"b\\c\065\255"#).unwrap(),
+            b"a\"b\\cA\xff"
+        );
         assert_eq!(decode_escapes(br"\256"), None);
         assert_eq!(decode_escapes(br"\12"), None);
         assert_eq!(decode_escapes(br"x\"), None);
         let mut s = String::new();
         push_quoted(&mut s, b"a \"b\\\x00\xff");
         assert_eq!(s, r#""a \"b\\\000\255""#);
-        assert_eq!(decode_escapes(&s.as_bytes()[1..s.len() - 1]).unwrap(), b"a \"b\\\x00\xff");
+        assert_eq!(
+            decode_escapes(&s.as_bytes()[1..s.len() - 1]).unwrap(),
+            b"a \"b\\\x00\xff"
+        );
     }
 
     #[test]
