@@ -11,6 +11,10 @@
 //! creation until its writer closes it, a file counts as being written and file-change reloads
 //! wait for it; and a reload during which any watched file changed is discarded, not swapped in —
 //! the writer's close brings the next one. (SIGHUP reloads at once: the admin asked for it.)
+//!
+//! File events arrive late — the watcher's thread may not have run yet when a reload looks — so
+//! before each look the reloader opens the config file's directory and waits until the watcher
+//! has seen that open: events come in order, so every write that happened before has been seen.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -34,9 +38,8 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_millis(500);
 /// Longest a file left open mid-write holds a reload back (a stalled writer, or a lost close event).
 const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
-/// How long a finished load waits before checking that no watched file changed while it was read:
-/// the event for a write that raced with the read can arrive a little after the write itself.
-const EVENT_GRACE: Duration = Duration::from_millis(20);
+/// Longest [`barrier`] waits for the watcher to catch up (it gives up rather than stall reloads).
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Reload outcomes since start, for logs and metrics.
 #[derive(Debug, Default)]
@@ -86,16 +89,16 @@ impl Reloader {
     /// Runs one reload transaction. The loading and building run on a blocking thread; queries
     /// keep being answered from the current snapshot until the single swap.
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
-        self.reload_unless_changed(trigger, || false).await
+        self.reload_unless_changed(trigger, || async { false }).await
     }
 
     /// [`Reloader::reload`], except that when `changed()` says a watched file changed while the
     /// files were being read, what was read (new snapshot or error alike) may come from a
     /// half-written file: it is dropped without a word, and the current snapshot stays.
-    async fn reload_unless_changed(
+    async fn reload_unless_changed<F: Future<Output = bool>>(
         &mut self,
         trigger: Trigger,
-        changed: impl Fn() -> bool,
+        changed: impl FnOnce() -> F,
     ) -> Result<(), LoadError> {
         let started = Instant::now();
         let previous = self.snapshot.load_full();
@@ -103,8 +106,7 @@ impl Reloader {
         let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        tokio::time::sleep(EVENT_GRACE).await;
-        if changed() {
+        if changed().await {
             tracing::debug!("files changed while the reload on {trigger} read them; waiting for the writer");
             return Ok(());
         }
@@ -168,6 +170,9 @@ struct Watched {
     /// Counts events about watched files, so that a reload can tell whether any came in while it
     /// read them.
     generation: u64,
+    /// The directory [`barrier`] opens (the config file's), and how many opens of it were seen.
+    probe: Option<PathBuf>,
+    probe_opens: u64,
 }
 
 type WatchState = Arc<Mutex<Watched>>;
@@ -191,6 +196,12 @@ impl FileWatcher {
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
             let mut watched = lock(&watched);
+            if matches!(event.kind, EventKind::Access(AccessKind::Open(_)))
+                && watched.probe.as_ref().is_some_and(|probe| event.paths.contains(probe))
+            {
+                watched.probe_opens += 1;
+                return;
+            }
             let paths: Vec<PathBuf> =
                 event.paths.iter().filter(|path| watched.files.contains(*path)).cloned().collect();
             if paths.is_empty() {
@@ -236,6 +247,24 @@ impl FileWatcher {
     }
 }
 
+/// Returns once the watcher has seen every event from before the call (it opens the probe
+/// directory and waits for that open to come through), or after [`BARRIER_TIMEOUT`]. Without a
+/// watcher, at once.
+async fn barrier(state: &WatchState) {
+    let (probe, before) = {
+        let watched = lock(state);
+        (watched.probe.clone(), watched.probe_opens)
+    };
+    let Some(probe) = probe else { return };
+    if std::fs::read_dir(&probe).is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + BARRIER_TIMEOUT;
+    while lock(state).probe_opens == before && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// Reloads on SIGHUP and on file changes until `shutdown`.
 pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -256,17 +285,22 @@ pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
     };
     if let Some(watcher) = &mut watcher {
         watcher.set_files(reloader.watched_files());
+        lock(&watcher.state).probe = absolute(&reloader.config_path).parent().map(Path::to_path_buf);
     }
     let state = watcher.as_ref().map(|w| w.state.clone()).unwrap_or_default();
     loop {
         let (trigger, generation) = tokio::select! {
             () = shutdown.cancelled() => return,
             Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                barrier(&state).await;
                 (Trigger::Signal, lock(&state).generation)
             }
             Some(()) = events.recv() => (Trigger::FileChange, settle(&mut events, &state).await),
         };
-        let changed = || lock(&state).generation != generation;
+        let changed = || async {
+            barrier(&state).await;
+            lock(&state).generation != generation
+        };
         let _ = reloader.reload_unless_changed(trigger, changed).await;
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());
@@ -285,6 +319,10 @@ async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState) ->
             Ok(None) => return lock(state).generation,
             Err(_) => true,
         };
+        if !quiet && started.elapsed() < MAX_DELAY {
+            continue;
+        }
+        barrier(state).await;
         let watched = lock(state);
         let waited = started.elapsed();
         if !watched.writing.is_empty() {
@@ -294,8 +332,6 @@ async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState) ->
             let files: Vec<String> = watched.writing.iter().map(|f| f.display().to_string()).collect();
             tracing::warn!("reloading although {} still open for writing after {waited:?}", files.join(", "));
         }
-        if quiet || waited >= MAX_DELAY {
-            return watched.generation;
-        }
+        return watched.generation;
     }
 }

@@ -7,7 +7,7 @@ pub mod prefix;
 pub mod serial;
 pub mod zone;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

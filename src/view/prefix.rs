@@ -1,7 +1,7 @@
 //! Longest-prefix match from a client address to a view index. Built once per snapshot; a lookup
 //! is at most one hash probe per distinct prefix length in use, with no allocation and no lock.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use ipnet::IpNet;

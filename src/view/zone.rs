@@ -4,7 +4,7 @@
 //! and the empty non-terminals it creates. Every lookup is one or two hash probes by the
 //! lowercased wire name, so no per-query work grows with the zone.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
