@@ -106,7 +106,9 @@ impl Reloader {
         let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        if changed().await {
+        let c = changed().await;
+        tracing::debug!("LOADED ok={} changed={c}", loaded.is_ok());
+        if c {
             tracing::debug!("files changed while the reload on {trigger} read them; waiting for the writer");
             return Ok(());
         }
@@ -207,6 +209,7 @@ impl FileWatcher {
             if paths.is_empty() {
                 return;
             }
+            tracing::debug!("EVENT {:?} {:?} gen {}", event.kind, event.paths, watched.generation);
             match event.kind {
                 // A write has begun, or the `open` that creates a file before writing it: the
                 // file is incomplete until its writer closes it.

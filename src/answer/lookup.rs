@@ -27,13 +27,14 @@ pub enum Found<'z> {
 /// a DS query for the cut's own name is answered from the parent side.
 pub fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
     let origin_len = zone.origin.as_wire().len();
-    let mut offsets = [0usize; 128];
+    // Label offsets fit a byte: a wire name is at most 255 octets.
+    let mut offsets = [0u8; 128];
     let mut depth = 0usize;
     for offset in name::suffix_offsets(key) {
         if key.len() - offset <= origin_len {
             break;
         }
-        offsets[depth] = offset;
+        offsets[depth] = offset as u8;
         depth += 1;
     }
     let apex = key.len() - origin_len;
@@ -41,7 +42,7 @@ pub fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
     let mut encloser = apex;
     // offsets[..depth] run from the full name up; walk them from the apex down. At the top of
     // each step `node` is a strict ancestor of the name.
-    for &offset in offsets[..depth].iter().rev() {
+    for offset in offsets[..depth].iter().rev().map(|&o| o as usize) {
         if node.get(rtype::DNAME).is_some() {
             return Found::Dname { node, owner_len: key.len() - encloser };
         }

@@ -190,10 +190,11 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
     writer.set_authoritative(true);
     let qtype = query.qtype;
     let mut sname = ChainName::new(query.qname);
-    let mut visited: [Option<NameKey>; MAX_CHAIN] = std::array::from_fn(|_| None);
-    for step in 0..MAX_CHAIN {
+    // Names already followed, to stop a CNAME loop; empty (no allocation) unless a chain is.
+    let mut visited: Vec<NameKey> = Vec::new();
+    for _ in 0..MAX_CHAIN {
         let key = NameKey::from_wire(sname.as_wire()).expect("chain names are valid wire names");
-        if visited[..step].iter().flatten().any(|seen| seen.as_wire() == key.as_wire()) {
+        if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
             return Outcome::Answer;
         }
         let owner = sname.as_wire();
@@ -232,7 +233,7 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
             }
             Found::NxDomain => return nxdomain(writer, zone),
         };
-        visited[step] = Some(key);
+        visited.push(key);
         if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
             // The chain leaves the zone: the resolver follows it from here (RFC 6604 §2.1).
             return Outcome::Answer;

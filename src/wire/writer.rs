@@ -214,16 +214,17 @@ impl<'b> ResponseWriter<'b> {
 
     /// Writes a validated wire name, replacing its longest already-written suffix with a pointer.
     fn write_name(&mut self, wire: &[u8]) {
-        let mut offsets = [0usize; 128];
+        // Label offsets fit a byte: a wire name is at most 255 octets.
+        let mut offsets = [0u8; 128];
         let mut label_count = 0usize;
         for offset in name::suffix_offsets(wire) {
-            offsets[label_count] = offset;
+            offsets[label_count] = offset as u8;
             label_count += 1;
         }
         let mut matched = None;
         let mut written_labels = label_count;
         for (index, &offset) in offsets[..label_count].iter().enumerate() {
-            if let Some(target) = self.find_target(&wire[offset..]) {
+            if let Some(target) = self.find_target(&wire[offset as usize..]) {
                 matched = Some(target);
                 written_labels = index;
                 break;
@@ -231,7 +232,7 @@ impl<'b> ResponseWriter<'b> {
         }
         let start = self.buf.len();
         for &offset in &offsets[..written_labels] {
-            let at = start + offset;
+            let at = start + offset as usize;
             if at < 0x4000 && self.target_count < MAX_COMPRESSION_TARGETS {
                 self.targets[self.target_count] = at as u16;
                 self.target_count += 1;
@@ -239,7 +240,7 @@ impl<'b> ResponseWriter<'b> {
         }
         match matched {
             Some(target) => {
-                let prefix_end = offsets.get(written_labels).copied().unwrap_or(wire.len() - 1);
+                let prefix_end = offsets[written_labels] as usize;
                 self.buf.extend_from_slice(&wire[..prefix_end]);
                 self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
             }
