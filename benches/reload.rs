@@ -12,8 +12,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -50,7 +50,8 @@ fn run(dir: &Path) {
     let config = generate(dir);
 
     let started = Instant::now();
-    let (_, snapshot) = load::load(&config).unwrap_or_else(|e| panic!("load: {}", e.lines().join("; ")));
+    let (_, snapshot) =
+        load::load(&config).unwrap_or_else(|e| panic!("load: {}", e.lines().join("; ")));
     let initial = started.elapsed();
     let records: usize = snapshot.views[0].zones.iter().map(|z| z.record_count).sum();
 
@@ -73,9 +74,17 @@ fn run(dir: &Path) {
     let server = {
         let (shared, shutdown) = (shared.clone(), shutdown.clone());
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime
-                .block_on(server::run(listeners, shared, TcpLimits::default(), shutdown))
+                .block_on(server::run(
+                    listeners,
+                    shared,
+                    TcpLimits::default(),
+                    shutdown,
+                ))
                 .expect("server");
         })
     };
@@ -88,7 +97,12 @@ fn run(dir: &Path) {
     let stop = Arc::new(AtomicBool::new(false));
     let reloads = Arc::new(AtomicU64::new(0));
     let reloader = {
-        let (stop, reloads, shared, config) = (stop.clone(), reloads.clone(), shared.clone(), config.clone());
+        let (stop, reloads, shared, config) = (
+            stop.clone(),
+            reloads.clone(),
+            shared.clone(),
+            config.clone(),
+        );
         std::thread::spawn(move || {
             let mut total = Duration::ZERO;
             while !stop.load(Ordering::Relaxed) {
@@ -111,7 +125,10 @@ fn run(dir: &Path) {
     server.join().expect("the server thread");
 
     println!();
-    println!("splitdns reload benchmark ({} cores; zone of {records} records, 2 views, small override)", cores());
+    println!(
+        "splitdns reload benchmark ({} cores; zone of {records} records, 2 views, small override)",
+        cores()
+    );
     println!();
     println!("  {:<38} {:>10}", "initial load", ms(initial));
     println!(
@@ -130,7 +147,14 @@ fn run(dir: &Path) {
         "queries/s",
         "reloads"
     );
-    println!("  {:<24} {:>10} {:>8} {:>12.0} {:>9}", "no reloads", idle.answered, idle.lost, idle.qps(), 0);
+    println!(
+        "  {:<24} {:>10} {:>8} {:>12.0} {:>9}",
+        "no reloads",
+        idle.answered,
+        idle.lost,
+        idle.qps(),
+        0
+    );
     println!(
         "  {:<24} {:>10} {:>8} {:>12.0} {:>9}",
         "reloading continuously",
@@ -140,18 +164,21 @@ fn run(dir: &Path) {
         reloads
     );
     println!();
-    println!("  throughput while reloading / without: {:.2}", busy.qps() / idle.qps());
+    println!(
+        "  throughput while reloading / without: {:.2}",
+        busy.qps() / idle.qps()
+    );
     if reloads > 0 {
         println!(
             "  reloads during the run: {reloads}, mean {} each (while serving)",
-            ms(reload_time / reloads as u32)
+            ms(reload_time / u32::try_from(reloads).unwrap_or(u32::MAX))
         );
     }
     println!();
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 fn ms(d: Duration) -> String {
@@ -232,7 +259,10 @@ fn query_names() -> Vec<Vec<u8>> {
             add(format!("missing{k}.bench.example."), RecordType::A);
         }
         if k % 10 == 0 {
-            add(format!("h{}.bench.example.", OVERRIDDEN[k / 10 % OVERRIDDEN.len()]), RecordType::A);
+            add(
+                format!("h{}.bench.example.", OVERRIDDEN[k / 10 % OVERRIDDEN.len()]),
+                RecordType::A,
+            );
         }
     }
     add("bench.example.".into(), RecordType::SOA);
@@ -265,7 +295,8 @@ fn generate_load(server: SocketAddr, names: &[Vec<u8>], duration: Duration) -> L
                 let socket = UdpSocket::bind((source, 0)).expect("bind the generator socket");
                 socket.connect(server).expect("connect");
                 socket.set_read_timeout(Some(STALL)).expect("timeout");
-                let (mut answered, mut lost, mut next, mut in_flight) = (0u64, 0u64, t * 97, 0usize);
+                let (mut answered, mut lost, mut next, mut in_flight) =
+                    (0u64, 0u64, t * 97, 0usize);
                 let mut id = 0u16;
                 let mut send = |next: &mut usize| {
                     let mut packet = names[*next % names.len()].clone();
@@ -288,7 +319,9 @@ fn generate_load(server: SocketAddr, names: &[Vec<u8>], duration: Duration) -> L
                             answered += 1;
                             in_flight -= 1;
                         }
-                        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
                             lost += in_flight as u64;
                             in_flight = 0;
                         }
@@ -304,5 +337,9 @@ fn generate_load(server: SocketAddr, names: &[Vec<u8>], duration: Duration) -> L
         .into_iter()
         .map(|t| t.join().expect("a generator thread"))
         .fold((0, 0), |(a, l), (ta, tl)| (a + ta, l + tl));
-    Load { answered, lost, elapsed: started.elapsed() }
+    Load {
+        answered,
+        lost,
+        elapsed: started.elapsed(),
+    }
 }

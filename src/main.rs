@@ -61,10 +61,10 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
-    let reloader = Reloader::new(config.path.clone(), snapshot.clone(), config.listen.clone());
+    let reloader = Reloader::new(config.path.clone(), snapshot.clone(), config.listen.clone(), listeners.local_addrs());
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        tokio::spawn(reload::run(reloader, shutdown.clone()));
+        reload::spawn(reloader, shutdown.clone());
         server::run(listeners, snapshot, config.tcp, shutdown).await
     });
     match result {

@@ -7,14 +7,22 @@
 //! Changes are acted on when a writer closes the file, renames it into place or deletes it — not
 //! on each write, and not on creation (a file is created empty by the `open` that then writes it,
 //! so delete-then-create is acted on at its close); a burst of such events is debounced into one
-//! reload. A file is never read half-way: from the first write (an `O_TRUNC` open counts) or its
-//! creation until its writer closes it, a file counts as being written and file-change reloads
-//! wait for it; and a reload during which any watched file changed is discarded, not swapped in —
-//! the writer's close brings the next one. (SIGHUP reloads at once: the admin asked for it.)
+//! reload.
 //!
-//! File events arrive late — the watcher's thread may not have run yet when a reload looks — so
-//! before each look the reloader opens the config file's directory and waits until the watcher
-//! has seen that open: events come in order, so every write that happened before has been seen.
+//! A file being written is not read: from the first write (an `O_TRUNC` open counts) or its
+//! creation until its writer closes it, it counts as being written, and file-change reloads wait
+//! for it (at most [`MAX_WRITE_WAIT`], in case a close event was lost). Events arrive late — the
+//! watcher's thread may not have run yet — so before it looks, the reloader opens the config
+//! file's directory and waits until the watcher has seen that open: events come in order, so
+//! every event queued before has been seen. A reload during which any event came in may have read
+//! a file mid-write: it is dropped and read again once the files settle. SIGHUP reloads at once
+//! (the admin asked for it), but is dropped and redone the same way.
+//!
+//! What no watcher can see: the kernel makes a write or an `O_TRUNC` truncation visible before it
+//! queues the event for it, and a writer stalled in between (an ext4 truncate waiting on the
+//! journal under heavy I/O) leaves a short file on disk with no event yet. A reload in that window
+//! reads the short file. Saving by rename (what editors, `sed -i` and configuration management
+//! do) is atomic and has no such window.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -68,19 +76,27 @@ impl std::fmt::Display for Trigger {
 pub struct Reloader {
     config_path: PathBuf,
     snapshot: SharedSnapshot,
-    /// The `listen` addresses of the config last applied (sockets cannot move live).
+    /// The config's `listen` when the sockets were bound: they cannot move live.
     listen: Vec<SocketAddr>,
+    /// The addresses actually served on (the config's, or `--listen`'s).
+    bound: Vec<SocketAddr>,
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
     pub counters: Arc<ReloadCounters>,
 }
 
 impl Reloader {
-    pub fn new(config_path: PathBuf, snapshot: SharedSnapshot, listen: Vec<SocketAddr>) -> Reloader {
+    pub fn new(
+        config_path: PathBuf,
+        snapshot: SharedSnapshot,
+        listen: Vec<SocketAddr>,
+        bound: Vec<SocketAddr>,
+    ) -> Reloader {
         Reloader {
             config_path,
             snapshot,
             listen,
+            bound,
             failed_files: Vec::new(),
             counters: Arc::default(),
         }
@@ -89,39 +105,37 @@ impl Reloader {
     /// Runs one reload transaction. The loading and building run on a blocking thread; queries
     /// keep being answered from the current snapshot until the single swap.
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
-        self.reload_unless_changed(trigger, || async { false }).await
+        self.reload_if_stable(trigger, || async { true }).await.unwrap_or(Ok(()))
     }
 
-    /// [`Reloader::reload`], except that when `changed()` says a watched file changed while the
-    /// files were being read, what was read (new snapshot or error alike) may come from a
-    /// half-written file: it is dropped without a word, and the current snapshot stays.
-    async fn reload_unless_changed<F: Future<Output = bool>>(
+    /// [`Reloader::reload`], unless `stable()`, asked once the files have been read, says they may
+    /// have changed meanwhile: then what was read (snapshot or error alike) may come from a
+    /// half-written file, and it is dropped without a word (`None`); the current snapshot stays.
+    async fn reload_if_stable<F: Future<Output = bool>>(
         &mut self,
         trigger: Trigger,
-        changed: impl FnOnce() -> F,
-    ) -> Result<(), LoadError> {
+        stable: impl FnOnce() -> F,
+    ) -> Option<Result<(), LoadError>> {
         let started = Instant::now();
         let previous = self.snapshot.load_full();
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let c = changed().await;
-        tracing::debug!("LOADED ok={} changed={c}", loaded.is_ok());
-        if c {
-            tracing::debug!("files changed while the reload on {trigger} read them; waiting for the writer");
-            return Ok(());
+        if !stable().await {
+            tracing::debug!("files changed while the reload on {trigger} read them; reading again once written");
+            return None;
         }
-        match loaded {
+        Some(match loaded {
             Ok(loaded) => {
+                // Said on every reload until the restart: it stays true until then.
                 if loaded.config.listen != self.listen {
                     tracing::warn!(
                         "{}: listen changed to {:?}: a restart is needed to apply it; still serving on {:?}",
                         self.config_path.display(),
                         loaded.config.listen,
-                        self.listen
+                        self.bound
                     );
-                    self.listen = loaded.config.listen.clone();
                 }
                 for notice in &loaded.notes.serial {
                     tracing::warn!("{notice}");
@@ -145,7 +159,7 @@ impl Reloader {
                 self.failed_files = error.files();
                 Err(error)
             }
-        }
+        })
     }
 
     /// Every file whose change should trigger a reload.
@@ -198,10 +212,10 @@ impl FileWatcher {
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
             let mut watched = lock(&watched);
-            if matches!(event.kind, EventKind::Access(AccessKind::Open(_)))
-                && watched.probe.as_ref().is_some_and(|probe| event.paths.contains(probe))
-            {
-                watched.probe_opens += 1;
+            if matches!(event.kind, EventKind::Access(AccessKind::Open(_))) {
+                if watched.probe.as_ref().is_some_and(|probe| event.paths.contains(probe)) {
+                    watched.probe_opens += 1;
+                }
                 return;
             }
             let paths: Vec<PathBuf> =
@@ -209,21 +223,17 @@ impl FileWatcher {
             if paths.is_empty() {
                 return;
             }
-            tracing::debug!("EVENT {:?} {:?} gen {}", event.kind, event.paths, watched.generation);
+            watched.generation += 1;
             match event.kind {
                 // A write has begun, or the `open` that creates a file before writing it: the
                 // file is incomplete until its writer closes it.
-                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => {
-                    watched.writing.extend(paths);
-                    watched.generation += 1;
-                }
+                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => watched.writing.extend(paths),
                 EventKind::Access(AccessKind::Close(AccessMode::Write))
                 | EventKind::Remove(_)
                 | EventKind::Modify(ModifyKind::Name(_)) => {
                     for path in &paths {
                         watched.writing.remove(path);
                     }
-                    watched.generation += 1;
                     let _ = events.send(());
                 }
                 _ => {}
@@ -250,7 +260,7 @@ impl FileWatcher {
     }
 }
 
-/// Returns once the watcher has seen every event from before the call (it opens the probe
+/// Returns once the watcher has seen every event queued before the call (it opens the probe
 /// directory and waits for that open to come through), or after [`BARRIER_TIMEOUT`]. Without a
 /// watcher, at once.
 async fn barrier(state: &WatchState) {
@@ -268,17 +278,18 @@ async fn barrier(state: &WatchState) {
     }
 }
 
-/// Reloads on SIGHUP and on file changes until `shutdown`.
-pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
+/// Starts watching (SIGHUP and the files) before returning, so that no change made once the
+/// server answers is missed, then reloads on each until `shutdown`. Call within the runtime.
+pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = match signal(SignalKind::hangup()) {
+    let hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
         Err(e) => {
             tracing::warn!("cannot listen for SIGHUP: {e}");
             None
         }
     };
-    let (sender, mut events) = mpsc::unbounded_channel();
+    let (sender, events) = mpsc::unbounded_channel();
     let mut watcher = match FileWatcher::new(sender) {
         Ok(watcher) => Some(watcher),
         Err(e) => {
@@ -290,21 +301,47 @@ pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
         watcher.set_files(reloader.watched_files());
         lock(&watcher.state).probe = absolute(&reloader.config_path).parent().map(Path::to_path_buf);
     }
+    tokio::spawn(run(reloader, watcher, hangup, events, shutdown))
+}
+
+async fn run(
+    mut reloader: Reloader,
+    mut watcher: Option<FileWatcher>,
+    mut hangup: Option<tokio::signal::unix::Signal>,
+    mut events: mpsc::UnboundedReceiver<()>,
+    shutdown: CancellationToken,
+) {
     let state = watcher.as_ref().map(|w| w.state.clone()).unwrap_or_default();
     loop {
-        let (trigger, generation) = tokio::select! {
+        let mut trigger = tokio::select! {
             () = shutdown.cancelled() => return,
-            Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+            Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => Trigger::Signal,
+            Some(()) = events.recv() => Trigger::FileChange,
+        };
+        let triggered = tokio::time::Instant::now();
+        // Until what was read is known to be whole: files that change while being read are read
+        // again once they have settled.
+        loop {
+            let generation = match trigger {
+                Trigger::Signal => {
+                    barrier(&state).await;
+                    lock(&state).generation
+                }
+                Trigger::FileChange => settle(&mut events, &state, triggered).await,
+            };
+            let stable = || async {
                 barrier(&state).await;
-                (Trigger::Signal, lock(&state).generation)
+                let watched = lock(&state);
+                watched.generation == generation
+                    && (trigger == Trigger::Signal
+                        || triggered.elapsed() >= MAX_WRITE_WAIT
+                        || watched.writing.is_empty())
+            };
+            if reloader.reload_if_stable(trigger, stable).await.is_some() {
+                break;
             }
-            Some(()) = events.recv() => (Trigger::FileChange, settle(&mut events, &state).await),
-        };
-        let changed = || async {
-            barrier(&state).await;
-            lock(&state).generation != generation
-        };
-        let _ = reloader.reload_unless_changed(trigger, changed).await;
+            trigger = Trigger::FileChange;
+        }
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());
         }
@@ -312,9 +349,9 @@ pub async fn run(mut reloader: Reloader, shutdown: CancellationToken) {
 }
 
 /// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them, and
-/// no watched file is being written (at most [`MAX_WRITE_WAIT`]). Returns the event count at
-/// that moment, for the reload to compare against.
-async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState) -> u64 {
+/// no watched file is being written (at most [`MAX_WRITE_WAIT`] after `triggered`). Returns the
+/// event count at that moment, for the reload to compare against.
+async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState, triggered: tokio::time::Instant) -> u64 {
     let started = tokio::time::Instant::now();
     loop {
         let quiet = match tokio::time::timeout(DEBOUNCE, events.recv()).await {
@@ -326,14 +363,17 @@ async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState) ->
             continue;
         }
         barrier(state).await;
-        let watched = lock(state);
-        let waited = started.elapsed();
+        let mut watched = lock(state);
         if !watched.writing.is_empty() {
+            let waited = triggered.elapsed();
             if waited < MAX_WRITE_WAIT {
                 continue;
             }
             let files: Vec<String> = watched.writing.iter().map(|f| f.display().to_string()).collect();
             tracing::warn!("reloading although {} still open for writing after {waited:?}", files.join(", "));
+            // Forgotten, so that one writer that never closes does not hold every later reload
+            // back too; its next write marks the file again.
+            watched.writing.clear();
         }
         return watched.generation;
     }

@@ -192,7 +192,12 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
     let mut sname = ChainName::new(query.qname);
     // Names already followed, to stop a CNAME loop; empty (no allocation) unless a chain is.
     let mut visited: Vec<NameKey> = Vec::new();
-    for _ in 0..MAX_CHAIN {
+    // DNAMEs already in the answer: one applied twice in a chain is written once (RFC 2181 §5.5).
+    let mut dnames: Vec<&RRset> = Vec::new();
+    // One lookup for the query name and one per link: a chain of MAX_CHAIN links is followed to
+    // its end (the last target's data, NODATA or NXDOMAIN); a longer one stops before the link
+    // after those, as Knot does at its own limit, and the resolver goes on from there.
+    for links in 0..=MAX_CHAIN {
         let key = NameKey::from_wire(sname.as_wire()).expect("chain names are valid wire names");
         if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
             return Outcome::Answer;
@@ -212,6 +217,9 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
                 let Some(cname) = node.get(rtype::CNAME) else {
                     return nodata(writer, zone);
                 };
+                if links == MAX_CHAIN {
+                    return Outcome::Answer;
+                }
                 if write_rrset(writer, Section::Answer, owner, cname).is_err() {
                     return truncated(writer);
                 }
@@ -220,9 +228,14 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
             Found::Delegation { node, cut_len } => {
                 return referral(writer, zone, &owner[owner.len() - cut_len..], node);
             }
+            Found::Dname { .. } if links == MAX_CHAIN => return Outcome::Answer,
             Found::Dname { node, owner_len } => {
                 let dname = node.get(rtype::DNAME).expect("found by its DNAME");
-                match synthesize_cname(writer, owner, owner_len, dname) {
+                match synthesize_cname(writer, owner, owner_len, dname, &mut dnames) {
+                    // The synthesized CNAME is the CNAME asked for: like one stored at the name,
+                    // it answers a CNAME query and is not followed (RFC 1034 §4.3.2 step 3a;
+                    // Knot and NSD do the same).
+                    Ok(Some(_)) if qtype == rtype::CNAME => return Outcome::Answer,
                     Ok(Some(target)) => target,
                     Ok(None) => {
                         writer.set_rcode(rcode::YXDOMAIN as u16);
@@ -240,19 +253,25 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
         }
         sname = next;
     }
+    // Not reached: the pass with `links == MAX_CHAIN` returns on every path.
     Outcome::Answer
 }
 
-/// RFC 6672 §2.2: the DNAME itself, then a CNAME from the query name to the name with the DNAME
-/// owner's suffix replaced by its target. `Ok(None)` when that name would exceed 255 octets.
-fn synthesize_cname(
+/// RFC 6672 §2.2: the DNAME itself (unless `written` says the answer has it already), then a
+/// CNAME from the query name to the name with the DNAME owner's suffix replaced by its target.
+/// `Ok(None)` when that name would exceed 255 octets.
+fn synthesize_cname<'z>(
     writer: &mut ResponseWriter,
     owner: &[u8],
     owner_len: usize,
-    dname: &RRset,
+    dname: &'z RRset,
+    written: &mut Vec<&'z RRset>,
 ) -> Result<Option<ChainName>, Full> {
     let dname_owner = &owner[owner.len() - owner_len..];
-    write_rrset(writer, Section::Answer, dname_owner, dname)?;
+    if !written.iter().any(|set| std::ptr::eq(*set, dname)) {
+        write_rrset(writer, Section::Answer, dname_owner, dname)?;
+        written.push(dname);
+    }
     let prefix = &owner[..owner.len() - owner_len];
     let target = &dname.rdatas[0].wire;
     if prefix.len() + target.len() > MAX_NAME_LEN {
@@ -277,12 +296,12 @@ fn answer<'z>(
             return truncated(writer);
         }
     }
-    additional::add_target_addresses(writer, view, rrsets);
+    additional::add_target_addresses(writer, view, owner, rrsets);
     Outcome::Answer
 }
 
 /// A delegation: the cut's NS set in authority, AA clear, and the addresses of the name servers
-/// (glue) as additional data.
+/// (glue) as additional data; truncated when the glue below the cut does not fit (RFC 9471).
 fn referral(
     writer: &mut ResponseWriter,
     zone: &ViewZone,
@@ -297,7 +316,9 @@ fn referral(
     if write_rrset(writer, Section::Authority, cut, ns).is_err() {
         return truncated(writer);
     }
-    additional::add_glue(writer, zone, ns);
+    if additional::add_glue(writer, zone, cut, ns).is_err() {
+        return truncated(writer);
+    }
     Outcome::Referral
 }
 
