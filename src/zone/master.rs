@@ -350,12 +350,13 @@ impl Loader<'_> {
             Some(ttl) => ttl,
             None => match self.default_ttl.or(self.last_ttl) {
                 Some(ttl) => ttl,
-                // RFC 1035 zones predate $TTL: BIND then takes the SOA's MINIMUM as the
-                // default for the SOA and everything after it.
+                // RFC 1035 zones predate $TTL: BIND then takes the SOA's MINIMUM for the SOA,
+                // and records after it inherit that until one states its own TTL (which they
+                // then inherit in turn, RFC 1035 §5.1).
                 None if rtype == rtype::SOA && rdata.len() >= 4 => {
                     let m = &rdata[rdata.len() - 4..];
                     let minimum = clamp_ttl(u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
-                    self.default_ttl = Some(minimum);
+                    self.last_ttl = Some(minimum);
                     minimum
                 }
                 None => {

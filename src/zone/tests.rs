@@ -114,12 +114,13 @@ fn ttl_inheritance_rules() {
         vec![3600, 60, 60, 172800, 172800]
     );
 
-    // No TTL anywhere: the SOA's MINIMUM, which then becomes the default (BIND).
+    // No TTL on the SOA and no $TTL: the SOA's MINIMUM (as BIND does), inherited like a stated
+    // TTL until a record states its own, which is inherited in turn (RFC 1035 §5.1).
     let got =
         records("@ IN SOA ns1 hostmaster 1 2 3 4 5m\n NS ns1\nx 10 A 192.0.2.1\ny A 192.0.2.2\n");
     assert_eq!(
         got.iter().map(|r| r.ttl).collect::<Vec<_>>(),
-        vec![300, 300, 10, 300]
+        vec![300, 300, 10, 10]
     );
 
     // Nothing to inherit and not an SOA: an error naming the line.
