@@ -20,13 +20,17 @@ const NON_PUBLIC: &[(&str, &str)] = &[
 ];
 
 fn blocks() -> impl Iterator<Item = (IpNet, &'static str)> {
-    NON_PUBLIC.iter().map(|(net, kind)| (net.parse().expect("constant prefixes are valid"), *kind))
+    NON_PUBLIC
+        .iter()
+        .map(|(net, kind)| (net.parse().expect("constant prefixes are valid"), *kind))
 }
 
 /// Why an address must not be published to the Internet, if it must not.
 pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
     let ip = ip.to_canonical();
-    blocks().find(|(net, _)| net.contains(&ip)).map(|(_, kind)| kind)
+    blocks()
+        .find(|(net, _)| net.contains(&ip))
+        .map(|(_, kind)| kind)
 }
 
 /// Whether a client prefix reaches beyond the non-public blocks (e.g. `0.0.0.0/0`).
@@ -50,7 +54,11 @@ mod tests {
             ("192.0.2.0/24", true),
             ("fd00::/8", false),
         ] {
-            assert_eq!(covers_public_space(&prefix.parse().unwrap()), public, "{prefix}");
+            assert_eq!(
+                covers_public_space(&prefix.parse().unwrap()),
+                public,
+                "{prefix}"
+            );
         }
     }
 }

@@ -12,7 +12,11 @@ pub use crate::commands::check::Format;
 pub const DEFAULT_CONFIG: &str = "zones/splitdns.toml";
 
 #[derive(Debug, Parser)]
-#[command(name = "splitdns", version, about = "Split-horizon authoritative DNS for Exchange namespaces")]
+#[command(
+    name = "splitdns",
+    version,
+    about = "Split-horizon authoritative DNS for Exchange namespaces"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

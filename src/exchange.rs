@@ -28,12 +28,21 @@ pub fn generate(config: &Config) -> Vec<Generated> {
     let file = Arc::new(config.path.clone());
     let mut generated = Vec::new();
     for block in &config.exchange {
-        let loc = SourceLoc { file: file.clone(), line: block.line };
+        let loc = SourceLoc {
+            file: file.clone(),
+            line: block.line,
+        };
         for host in std::iter::once(&block.namespace).chain(&block.autodiscover) {
-            for (view, addresses) in [(block.internal_view, &block.internal), (block.external_view, &block.external)] {
+            for (view, addresses) in [
+                (block.internal_view, &block.internal),
+                (block.external_view, &block.external),
+            ] {
                 let Some(view) = view else { continue };
                 for address in addresses {
-                    generated.push(Generated { view: Some(view), record: address_record(host, *address, block, &loc) });
+                    generated.push(Generated {
+                        view: Some(view),
+                        record: address_record(host, *address, block, &loc),
+                    });
                 }
             }
         }
@@ -46,21 +55,43 @@ pub fn generate(config: &Config) -> Vec<Generated> {
     generated
 }
 
-fn address_record(host: &Name, address: IpAddr, block: &ExchangeConfig, loc: &SourceLoc) -> ZoneRecord {
+fn address_record(
+    host: &Name,
+    address: IpAddr,
+    block: &ExchangeConfig,
+    loc: &SourceLoc,
+) -> ZoneRecord {
     let (rtype, rdata): (u16, Box<[u8]>) = match address {
         IpAddr::V4(v4) => (rtype::A, v4.octets().into()),
         IpAddr::V6(v6) => (rtype::AAAA, v6.octets().into()),
     };
-    ZoneRecord { owner: host.clone(), rtype, ttl: block.ttl, rdata, loc: loc.clone() }
+    ZoneRecord {
+        owner: host.clone(),
+        rtype,
+        ttl: block.ttl,
+        rdata,
+        loc: loc.clone(),
+    }
 }
 
 /// `_autodiscover._tcp.<domain> SRV 0 0 443 <namespace>.`
-fn autodiscover_srv(domain: &Name, namespace: &Name, ttl: u32, loc: &SourceLoc) -> Option<ZoneRecord> {
+fn autodiscover_srv(
+    domain: &Name,
+    namespace: &Name,
+    ttl: u32,
+    loc: &SourceLoc,
+) -> Option<ZoneRecord> {
     let owner = autodiscover_srv_owner(domain)?;
     let mut rdata = vec![0, 0, 0, 0];
     rdata.extend_from_slice(&AUTODISCOVER_PORT.to_be_bytes());
     rdata.extend_from_slice(namespace.as_wire());
-    Some(ZoneRecord { owner, rtype: rtype::SRV, ttl, rdata: rdata.into(), loc: loc.clone() })
+    Some(ZoneRecord {
+        owner,
+        rtype: rtype::SRV,
+        ttl,
+        rdata: rdata.into(),
+        loc: loc.clone(),
+    })
 }
 
 /// `_autodiscover._tcp.<domain>`.
@@ -77,6 +108,9 @@ mod tests {
     #[test]
     fn srv_owner_is_the_autodiscover_service_name() {
         let domain = Name::parse("fabrikam.example.", None).unwrap();
-        assert_eq!(autodiscover_srv_owner(&domain).unwrap().to_string(), "_autodiscover._tcp.fabrikam.example.");
+        assert_eq!(
+            autodiscover_srv_owner(&domain).unwrap().to_string(),
+            "_autodiscover._tcp.fabrikam.example."
+        );
     }
 }

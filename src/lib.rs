@@ -1,16 +1,16 @@
 //! splitdns: a split-horizon authoritative DNS server.
 pub mod address_space;
-pub mod name;
-pub mod config;
-pub mod load;
-pub mod view;
 pub mod answer;
-pub mod observe;
-pub mod server;
-pub mod wire;
-pub mod cli;
-pub mod zone;
-pub mod reload;
-pub mod exchange;
 pub mod checks;
+pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod exchange;
+pub mod load;
+pub mod name;
+pub mod observe;
+pub mod reload;
+pub mod server;
+pub mod view;
+pub mod wire;
+pub mod zone;

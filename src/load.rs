@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use crate::config::{self, Config, ConfigError};
-use crate::view::Snapshot;
 use crate::view::BuildNotes;
+use crate::view::Snapshot;
 use crate::zone::ZoneFileError;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,5 +53,9 @@ pub struct Loaded {
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
     let (snapshot, notes) = Snapshot::build(&config, previous).map_err(LoadError::Zones)?;
-    Ok(Loaded { config, snapshot, notes })
+    Ok(Loaded {
+        config,
+        snapshot,
+        notes,
+    })
 }

@@ -19,14 +19,22 @@ use splitdns::server::{self, Listeners};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
-        Some(Command::Check(args)) => commands::check::run(&args.config.config, args.strict, args.format),
-        Some(Command::Explain(args)) => commands::explain::run(&args.config.config, args.client, &args.name, &args.qtype),
-        Some(Command::Diff(args)) => commands::diff::run(&args.config.config, &args.view_a, &args.view_b),
+        Some(Command::Check(args)) => {
+            commands::check::run(&args.config.config, args.strict, args.format)
+        }
+        Some(Command::Explain(args)) => {
+            commands::explain::run(&args.config.config, args.client, &args.name, &args.qtype)
+        }
+        Some(Command::Diff(args)) => {
+            commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -41,7 +49,11 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addrs = if args.listen.is_empty() { config.listen.clone() } else { args.listen };
+    let addrs = if args.listen.is_empty() {
+        config.listen.clone()
+    } else {
+        args.listen
+    };
     let listeners = match Listeners::bind(&addrs) {
         Ok(listeners) => listeners,
         Err(e) => {
@@ -49,10 +61,21 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bound: Vec<String> = listeners.local_addrs().iter().map(ToString::to_string).collect();
-    tracing::info!("serving on {} (udp+tcp); {}", bound.join(", "), snapshot.summary());
+    let bound: Vec<String> = listeners
+        .local_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(
+        "serving on {} (udp+tcp); {}",
+        bound.join(", "),
+        snapshot.summary()
+    );
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
@@ -61,7 +84,12 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
-    let reloader = Reloader::new(config.path.clone(), snapshot.clone(), config.listen.clone(), listeners.local_addrs());
+    let reloader = Reloader::new(
+        config.path.clone(),
+        snapshot.clone(),
+        config.listen.clone(),
+        listeners.local_addrs(),
+    );
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         reload::spawn(reloader, shutdown.clone());
@@ -82,7 +110,9 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// Cancels the server on SIGINT or SIGTERM.
 async fn stop_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -47,7 +47,9 @@ impl Name {
     /// trailing dot is relative to `origin`, `\DDD` and `\X` escape any octet.
     pub fn parse(text: &str, origin: Option<&Name>) -> Result<Name, NameError> {
         if text == "@" {
-            return origin.cloned().ok_or_else(|| NameError::NoOrigin(text.into()));
+            return origin
+                .cloned()
+                .ok_or_else(|| NameError::NoOrigin(text.into()));
         }
         if text == "." {
             return Ok(Name::root());
@@ -237,9 +239,8 @@ pub fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
     }
     let start = name.len() - ancestor.len();
     // The suffix must begin on a label boundary of `name` (the root is every name's suffix).
-    let on_boundary = start == 0
-        || ancestor.len() == 1
-        || suffix_offsets(name).any(|offset| offset == start);
+    let on_boundary =
+        start == 0 || ancestor.len() == 1 || suffix_offsets(name).any(|offset| offset == start);
     on_boundary && name[start..].eq_ignore_ascii_case(ancestor)
 }
 
@@ -290,7 +291,10 @@ mod tests {
     #[test]
     fn parses_absolute_relative_and_at() {
         let origin = n("contoso.example.");
-        assert_eq!(Name::parse("mail", Some(&origin)).unwrap(), n("mail.contoso.example."));
+        assert_eq!(
+            Name::parse("mail", Some(&origin)).unwrap(),
+            n("mail.contoso.example.")
+        );
         assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
         assert_eq!(n(".").as_wire(), &[0]);
         assert_eq!(n("a.b.").as_wire(), b"\x01a\x01b\x00");
@@ -308,11 +312,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert!(matches!(Name::parse("a..b.", None), Err(NameError::EmptyLabel(_))));
+        assert!(matches!(
+            Name::parse("a..b.", None),
+            Err(NameError::EmptyLabel(_))
+        ));
         let long_label = format!("{}.", "x".repeat(64));
-        assert!(matches!(Name::parse(&long_label, None), Err(NameError::LabelTooLong(_))));
+        assert!(matches!(
+            Name::parse(&long_label, None),
+            Err(NameError::LabelTooLong(_))
+        ));
         let long_name = format!("{}.", vec!["x".repeat(63); 4].join("."));
-        assert!(matches!(Name::parse(&long_name, None), Err(NameError::NameTooLong(_))));
+        assert!(matches!(
+            Name::parse(&long_name, None),
+            Err(NameError::NameTooLong(_))
+        ));
         assert!(Name::parse("a\\25.", None).is_err());
     }
 
@@ -327,7 +340,16 @@ mod tests {
     #[test]
     fn suffix_offsets_walk_ancestors() {
         let name = n("a.bc.d.");
-        let suffixes: Vec<&[u8]> = suffix_offsets(name.as_wire()).map(|o| &name.as_wire()[o..]).collect();
-        assert_eq!(suffixes, vec![&b"\x01a\x02bc\x01d\x00"[..], b"\x02bc\x01d\x00", b"\x01d\x00"]);
+        let suffixes: Vec<&[u8]> = suffix_offsets(name.as_wire())
+            .map(|o| &name.as_wire()[o..])
+            .collect();
+        assert_eq!(
+            suffixes,
+            vec![
+                &b"\x01a\x02bc\x01d\x00"[..],
+                b"\x02bc\x01d\x00",
+                b"\x01d\x00"
+            ]
+        );
     }
 }

@@ -8,7 +8,9 @@ use crate::view::Snapshot;
 
 pub fn query(snapshot: &Snapshot, client: SocketAddr, transport: Transport, summary: &Summary) {
     if tracing::enabled!(tracing::Level::DEBUG) {
-        let view = summary.view.map_or("-", |index| snapshot.views[index].name.as_str());
+        let view = summary
+            .view
+            .map_or("-", |index| snapshot.views[index].name.as_str());
         tracing::debug!(
             %client,
             view,

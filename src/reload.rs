@@ -105,7 +105,9 @@ impl Reloader {
     /// Runs one reload transaction. The loading and building run on a blocking thread; queries
     /// keep being answered from the current snapshot until the single swap.
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
-        self.reload_if_stable(trigger, || async { true }).await.unwrap_or(Ok(()))
+        self.reload_if_stable(trigger, || async { true })
+            .await
+            .unwrap_or(Ok(()))
     }
 
     /// [`Reloader::reload`], unless `stable()`, asked once the files have been read, says they may
@@ -123,7 +125,9 @@ impl Reloader {
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if !stable().await {
-            tracing::debug!("files changed while the reload on {trigger} read them; reading again once written");
+            tracing::debug!(
+                "files changed while the reload on {trigger} read them; reading again once written"
+            );
             return None;
         }
         Some(match loaded {
@@ -194,7 +198,9 @@ struct Watched {
 type WatchState = Arc<Mutex<Watched>>;
 
 fn lock(state: &WatchState) -> std::sync::MutexGuard<'_, Watched> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Watches the directories of a set of files, keeps track of which are being written, and sends
@@ -213,13 +219,21 @@ impl FileWatcher {
             let Ok(event) = event else { return };
             let mut watched = lock(&watched);
             if matches!(event.kind, EventKind::Access(AccessKind::Open(_))) {
-                if watched.probe.as_ref().is_some_and(|probe| event.paths.contains(probe)) {
+                if watched
+                    .probe
+                    .as_ref()
+                    .is_some_and(|probe| event.paths.contains(probe))
+                {
                     watched.probe_opens += 1;
                 }
                 return;
             }
-            let paths: Vec<PathBuf> =
-                event.paths.iter().filter(|path| watched.files.contains(*path)).cloned().collect();
+            let paths: Vec<PathBuf> = event
+                .paths
+                .iter()
+                .filter(|path| watched.files.contains(*path))
+                .cloned()
+                .collect();
             if paths.is_empty() {
                 return;
             }
@@ -227,7 +241,9 @@ impl FileWatcher {
             match event.kind {
                 // A write has begun, or the `open` that creates a file before writing it: the
                 // file is incomplete until its writer closes it.
-                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => watched.writing.extend(paths),
+                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => {
+                    watched.writing.extend(paths)
+                }
                 EventKind::Access(AccessKind::Close(AccessMode::Write))
                 | EventKind::Remove(_)
                 | EventKind::Modify(ModifyKind::Name(_)) => {
@@ -239,12 +255,19 @@ impl FileWatcher {
                 _ => {}
             }
         })?;
-        Ok(FileWatcher { watcher, state, dirs: HashSet::new() })
+        Ok(FileWatcher {
+            watcher,
+            state,
+            dirs: HashSet::new(),
+        })
     }
 
     /// Watches exactly the directories holding `files` from now on.
     fn set_files(&mut self, files: HashSet<PathBuf>) {
-        let dirs: HashSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+        let dirs: HashSet<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
         for gone in self.dirs.difference(&dirs) {
             let _ = self.watcher.unwatch(gone);
         }
@@ -299,7 +322,9 @@ pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> tokio::task::Jo
     };
     if let Some(watcher) = &mut watcher {
         watcher.set_files(reloader.watched_files());
-        lock(&watcher.state).probe = absolute(&reloader.config_path).parent().map(Path::to_path_buf);
+        lock(&watcher.state).probe = absolute(&reloader.config_path)
+            .parent()
+            .map(Path::to_path_buf);
     }
     tokio::spawn(run(reloader, watcher, hangup, events, shutdown))
 }
@@ -311,7 +336,10 @@ async fn run(
     mut events: mpsc::UnboundedReceiver<()>,
     shutdown: CancellationToken,
 ) {
-    let state = watcher.as_ref().map(|w| w.state.clone()).unwrap_or_default();
+    let state = watcher
+        .as_ref()
+        .map(|w| w.state.clone())
+        .unwrap_or_default();
     loop {
         let mut trigger = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -351,7 +379,11 @@ async fn run(
 /// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them, and
 /// no watched file is being written (at most [`MAX_WRITE_WAIT`] after `triggered`). Returns the
 /// event count at that moment, for the reload to compare against.
-async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState, triggered: tokio::time::Instant) -> u64 {
+async fn settle(
+    events: &mut mpsc::UnboundedReceiver<()>,
+    state: &WatchState,
+    triggered: tokio::time::Instant,
+) -> u64 {
     let started = tokio::time::Instant::now();
     loop {
         let quiet = match tokio::time::timeout(DEBOUNCE, events.recv()).await {
@@ -369,8 +401,15 @@ async fn settle(events: &mut mpsc::UnboundedReceiver<()>, state: &WatchState, tr
             if waited < MAX_WRITE_WAIT {
                 continue;
             }
-            let files: Vec<String> = watched.writing.iter().map(|f| f.display().to_string()).collect();
-            tracing::warn!("reloading although {} still open for writing after {waited:?}", files.join(", "));
+            let files: Vec<String> = watched
+                .writing
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            tracing::warn!(
+                "reloading although {} still open for writing after {waited:?}",
+                files.join(", ")
+            );
             // Forgotten, so that one writer that never closes does not hold every later reload
             // back too; its next write marks the file again.
             watched.writing.clear();

@@ -30,20 +30,41 @@ pub fn add_target_addresses<'z>(
     };
     let targets = rrsets
         .clone()
-        .filter(|set| matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS))
+        .filter(|set| {
+            matches!(
+                set.rtype,
+                rtype::NS | rtype::MX | rtype::SRV | rtype::SVCB | rtype::HTTPS
+            )
+        })
         .flat_map(|set| {
-            let named = |rdata: &'z Rdata| target_name(set.rtype, &rdata.wire).map(|target| (target, set.rtype));
+            let named = |rdata: &'z Rdata| {
+                target_name(set.rtype, &rdata.wire).map(|target| (target, set.rtype))
+            };
             set.rdatas.iter().filter_map(named)
         });
     // Optional data: what does not fit is left out, so the result does not matter.
-    let _ = add_addresses(writer, targets, |key| view.zone_for(key, rtype::A), in_answer, false);
+    let _ = add_addresses(
+        writer,
+        targets,
+        |key| view.zone_for(key, rtype::A),
+        in_answer,
+        false,
+    );
 }
 
 /// Glue for a referral to `cut`: first the addresses of the name servers below the cut, which
 /// must all fit (`Err(Full)`: the caller truncates, RFC 9471 §2.1), then those of other names in
 /// this zone — sibling glue and the zone's own hosts — which are optional (RFC 9471 §2.2).
-pub fn add_glue(writer: &mut ResponseWriter, zone: &ViewZone, cut: &[u8], ns: &RRset) -> Result<(), Full> {
-    let targets = ns.rdatas.iter().filter_map(|rdata| Some((target_name(rtype::NS, &rdata.wire)?, rtype::NS)));
+pub fn add_glue(
+    writer: &mut ResponseWriter,
+    zone: &ViewZone,
+    cut: &[u8],
+    ns: &RRset,
+) -> Result<(), Full> {
+    let targets = ns
+        .rdatas
+        .iter()
+        .filter_map(|rdata| Some((target_name(rtype::NS, &rdata.wire)?, rtype::NS)));
     let in_zone = |key: &[u8]| is_subdomain(key, zone.origin.as_wire());
     let nothing_answered = |_: &[u8], _: u16| false;
     let in_domain = |key: &[u8]| (in_zone(key) && is_subdomain(key, cut)).then_some(zone);
@@ -65,7 +86,10 @@ fn add_addresses<'a, 'z>(
     required: bool,
 ) -> Result<(), Full> {
     for (index, (target, naming)) in targets.clone().enumerate() {
-        let mut earlier = targets.clone().take(index).filter(|(name, _)| name.eq_ignore_ascii_case(target));
+        let mut earlier = targets
+            .clone()
+            .take(index)
+            .filter(|(name, _)| name.eq_ignore_ascii_case(target));
         // A host named twice (two MX preferences, or an NS and an MX) gets its addresses once.
         let addresses_added = earlier.clone().next().is_some();
         let service_added = earlier.any(|(_, earlier_naming)| earlier_naming == naming);
@@ -76,11 +100,19 @@ fn add_addresses<'a, 'z>(
         if !wanted(rtype::A) && !wanted(naming) {
             continue;
         }
-        let Some(key) = NameKey::from_wire(target) else { continue };
-        let Some(zone) = zone_of(key.as_wire()) else { continue };
-        let Some(node) = address_node(zone, key.as_wire()) else { continue };
+        let Some(key) = NameKey::from_wire(target) else {
+            continue;
+        };
+        let Some(zone) = zone_of(key.as_wire()) else {
+            continue;
+        };
+        let Some(node) = address_node(zone, key.as_wire()) else {
+            continue;
+        };
         for rtype in [rtype::A, rtype::AAAA, naming] {
-            let Some(set) = node.get(rtype).filter(|_| wanted(rtype)) else { continue };
+            let Some(set) = node.get(rtype).filter(|_| wanted(rtype)) else {
+                continue;
+            };
             if already_answered(target, rtype) {
                 continue;
             }
@@ -98,8 +130,9 @@ fn add_addresses<'a, 'z>(
 /// The node whose addresses a target has: its own (glue below a cut included), or, when the name
 /// does not exist, the wildcard that would answer a query for it.
 fn address_node<'z>(zone: &'z ViewZone, key: &[u8]) -> Option<&'z Node> {
-    zone.node(key).or_else(|| match lookup::find(zone, key, rtype::A) {
-        Found::Wildcard(node) => Some(node),
-        _ => None,
-    })
+    zone.node(key)
+        .or_else(|| match lookup::find(zone, key, rtype::A) {
+            Found::Wildcard(node) => Some(node),
+            _ => None,
+        })
 }

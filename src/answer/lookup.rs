@@ -38,13 +38,18 @@ pub fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
         depth += 1;
     }
     let apex = key.len() - origin_len;
-    let Some(mut node) = zone.node(&key[apex..]) else { return Found::NxDomain };
+    let Some(mut node) = zone.node(&key[apex..]) else {
+        return Found::NxDomain;
+    };
     let mut encloser = apex;
     // offsets[..depth] run from the full name up; walk them from the apex down. At the top of
     // each step `node` is a strict ancestor of the name.
     for offset in offsets[..depth].iter().rev().map(|&o| o as usize) {
         if node.get(rtype::DNAME).is_some() {
-            return Found::Dname { node, owner_len: key.len() - encloser };
+            return Found::Dname {
+                node,
+                owner_len: key.len() - encloser,
+            };
         }
         let Some(next) = zone.node(&key[offset..]) else {
             return wildcard_at(zone, &key[encloser..]);
@@ -52,7 +57,10 @@ pub fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
         node = next;
         encloser = offset;
         if node.is_cut() && !(offset == 0 && qtype == rtype::DS) {
-            return Found::Delegation { node, cut_len: key.len() - offset };
+            return Found::Delegation {
+                node,
+                cut_len: key.len() - offset,
+            };
         }
     }
     Found::Exact(node)

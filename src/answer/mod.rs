@@ -100,33 +100,56 @@ pub fn respond(
     let question_end = writer.question_end();
     writer.finish();
     let rrl_identity = match outcome {
-        Outcome::Answer | Outcome::NoData | Outcome::Referral => fnv1a(query.key.as_wire(), query.qtype),
+        Outcome::Answer | Outcome::NoData | Outcome::Referral => {
+            fnv1a(query.key.as_wire(), query.qtype)
+        }
         other => other as u64,
     };
-    Some(Summary { view: routed.map(|(_, m)| m.view), outcome, truncated, rrl_identity, question_end })
+    Some(Summary {
+        view: routed.map(|(_, m)| m.view),
+        outcome,
+        truncated,
+        rrl_identity,
+        question_end,
+    })
 }
 
 /// FNV-1a over a name and type: a cheap, stable identity for rate limiting.
 fn fnv1a(name: &[u8], qtype: u16) -> u64 {
-    name.iter().chain(&qtype.to_be_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
-        (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    name.iter()
+        .chain(&qtype.to_be_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
+            (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outcome) -> Summary {
     let mut writer = ResponseWriter::new(out, header.id, header.flags, None, 512, None);
     writer.set_rcode(code as u16);
     writer.finish();
-    Summary { view: None, outcome, truncated: false, rrl_identity: outcome as u64, question_end: wire::HEADER_LEN }
+    Summary {
+        view: None,
+        outcome,
+        truncated: false,
+        rrl_identity: outcome as u64,
+        question_end: wire::HEADER_LEN,
+    }
 }
 
 /// Decides which zone (if any) answers, then resolves the name in it.
-fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>, transport: Transport) -> Outcome {
+fn route(
+    writer: &mut ResponseWriter,
+    query: &Query,
+    view: Option<&View>,
+    transport: Transport,
+) -> Outcome {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
         return Outcome::BadVers;
     }
-    let Some(view) = view else { return refused(writer) };
+    let Some(view) = view else {
+        return refused(writer);
+    };
     if query.qclass == wire::CLASS_CH {
         return match &view.chaos {
             Some(identity) => chaos_identity(writer, query, identity),
@@ -152,7 +175,11 @@ fn route(writer: &mut ResponseWriter, query: &Query, view: Option<&View>, transp
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
 /// that opt in; any other CHAOS name is REFUSED.
-fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &crate::view::ChaosIdentity) -> Outcome {
+fn chaos_identity(
+    writer: &mut ResponseWriter,
+    query: &Query,
+    identity: &crate::view::ChaosIdentity,
+) -> Outcome {
     let rdata = match query.key.as_wire() {
         b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => &identity.version,
         b"\x08hostname\x04bind\x00" | b"\x02id\x06server\x00" => &identity.hostname,
@@ -160,7 +187,14 @@ fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &crate::
     };
     writer.set_authoritative(true);
     if query.qtype == rtype::TXT || query.qtype == rtype::ANY {
-        let _ = writer.push_in_class(Section::Answer, query.qname, rtype::TXT, wire::CLASS_CH, 0, rdata);
+        let _ = writer.push_in_class(
+            Section::Answer,
+            query.qname,
+            rtype::TXT,
+            wire::CLASS_CH,
+            0,
+            rdata,
+        );
         return Outcome::Answer;
     }
     Outcome::NoData
@@ -174,7 +208,10 @@ struct ChainName {
 
 impl ChainName {
     fn new(wire: &[u8]) -> ChainName {
-        let mut name = ChainName { buf: [0; MAX_NAME_LEN], len: wire.len() };
+        let mut name = ChainName {
+            buf: [0; MAX_NAME_LEN],
+            len: wire.len(),
+        };
         name.buf[..wire.len()].copy_from_slice(wire);
         name
     }
@@ -186,7 +223,13 @@ impl ChainName {
 
 /// Follows the query through one zone: CNAMEs and DNAMEs inside the zone are chased (a loop or
 /// an over-long chain simply ends the answer), and the last step decides the outcome.
-fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Query, transport: Transport) -> Outcome {
+fn resolve(
+    writer: &mut ResponseWriter,
+    view: &View,
+    zone: &ViewZone,
+    query: &Query,
+    transport: Transport,
+) -> Outcome {
     writer.set_authoritative(true);
     let qtype = query.qtype;
     let mut sname = ChainName::new(query.qname);
@@ -208,8 +251,17 @@ fn resolve(writer: &mut ResponseWriter, view: &View, zone: &ViewZone, query: &Qu
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
                     // RFC 8482 §4.1: over UDP one RRset is enough, which keeps ANY useless as an
                     // amplifier; over TCP the client gets them all.
-                    let limit = if transport == Transport::Udp { 1 } else { usize::MAX };
-                    return answer(writer, view, owner, node.rrsets.iter().take(limit).map(|set| &**set));
+                    let limit = if transport == Transport::Udp {
+                        1
+                    } else {
+                        usize::MAX
+                    };
+                    return answer(
+                        writer,
+                        view,
+                        owner,
+                        node.rrsets.iter().take(limit).map(|set| &**set),
+                    );
                 }
                 if let Some(set) = node.get(qtype) {
                     return answer(writer, view, owner, std::iter::once(&**set));
@@ -280,7 +332,13 @@ fn synthesize_cname<'z>(
     let mut synthesized = ChainName::new(prefix);
     synthesized.buf[prefix.len()..prefix.len() + target.len()].copy_from_slice(target);
     synthesized.len = prefix.len() + target.len();
-    writer.push(Section::Answer, owner, rtype::CNAME, dname.ttl, synthesized.as_wire())?;
+    writer.push(
+        Section::Answer,
+        owner,
+        rtype::CNAME,
+        dname.ttl,
+        synthesized.as_wire(),
+    )?;
     Ok(Some(synthesized))
 }
 
@@ -357,11 +415,22 @@ fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<()
     let soa = &zone.soa;
     let rdata = &soa.rdatas[0].wire;
     let ttl = soa.ttl.min(soa_minimum(rdata));
-    writer.push(Section::Authority, soa.owner.as_wire(), rtype::SOA, ttl, rdata)
+    writer.push(
+        Section::Authority,
+        soa.owner.as_wire(),
+        rtype::SOA,
+        ttl,
+        rdata,
+    )
 }
 
 /// Writes a whole RRset under `owner`, rotated if it is a round-robin address set.
-fn write_rrset(writer: &mut ResponseWriter, section: Section, owner: &[u8], set: &RRset) -> Result<(), Full> {
+fn write_rrset(
+    writer: &mut ResponseWriter,
+    section: Section,
+    owner: &[u8],
+    set: &RRset,
+) -> Result<(), Full> {
     let start = set.next_rotation();
     for rdata in set.rotated(start) {
         writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;

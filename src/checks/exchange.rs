@@ -33,20 +33,35 @@ fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
 pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (key, node) in zone.nodes().filter(|(key, _)| is_autodiscover_srv_owner(key)) {
-                let Some(srv) = node.get(rtype::SRV) else { continue };
+            for (key, node) in zone
+                .nodes()
+                .filter(|(key, _)| is_autodiscover_srv_owner(key))
+            {
+                let Some(srv) = node.get(rtype::SRV) else {
+                    continue;
+                };
                 for rdata in srv.rdatas.iter() {
-                    let Some((port, target)) = srv_port_and_target(&rdata.wire) else { continue };
+                    let Some((port, target)) = srv_port_and_target(&rdata.wire) else {
+                        continue;
+                    };
                     let owner = name_text(key);
                     let target_text = name_text(target);
                     let mut report = |id, severity, message: String| {
-                        findings.push(Finding::new(id, severity, Some(&view.name), Some(&rdata.loc), message));
+                        findings.push(Finding::new(
+                            id,
+                            severity,
+                            Some(&view.name),
+                            Some(&rdata.loc),
+                            message,
+                        ));
                     };
                     if port != AUTODISCOVER_PORT {
                         report(
                             "autodiscover-srv-port",
                             Severity::Error,
-                            format!("{owner} SRV uses port {port}: Outlook only connects to Autodiscover on 443"),
+                            format!(
+                                "{owner} SRV uses port {port}: Outlook only connects to Autodiscover on 443"
+                            ),
                         );
                     }
                     if target == [0] {
@@ -57,7 +72,9 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                         report(
                             "autodiscover-srv-target-not-served",
                             Severity::Warning,
-                            format!("{owner} SRV target {target_text} is in no zone of this view, so its address cannot be checked here"),
+                            format!(
+                                "{owner} SRV target {target_text} is in no zone of this view, so its address cannot be checked here"
+                            ),
                         );
                         continue;
                     }
@@ -65,13 +82,18 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                         Some(node) if node.get(rtype::CNAME).is_some() => report(
                             "autodiscover-srv-target-cname",
                             Severity::Error,
-                            format!("{owner} SRV target {target_text} is a CNAME: an SRV target must have its own A/AAAA records (RFC 2782)"),
+                            format!(
+                                "{owner} SRV target {target_text} is a CNAME: an SRV target must have its own A/AAAA records (RFC 2782)"
+                            ),
                         ),
-                        Some(node) if node.get(rtype::A).is_some() || node.get(rtype::AAAA).is_some() => {}
+                        Some(node)
+                            if node.get(rtype::A).is_some() || node.get(rtype::AAAA).is_some() => {}
                         _ => report(
                             "autodiscover-srv-target-no-address",
                             Severity::Error,
-                            format!("{owner} SRV target {target_text} has no A or AAAA record in this view"),
+                            format!(
+                                "{owner} SRV target {target_text} has no A or AAAA record in this view"
+                            ),
                         ),
                     }
                 }
@@ -92,9 +114,15 @@ fn srv_port_and_target(rdata: &[u8]) -> Option<(u16, &[u8])> {
 pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
-            let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else { continue };
-            let Found::Wildcard(node) = lookup::find(zone, autodiscover.as_wire(), rtype::A) else { continue };
-            let captured = [rtype::A, rtype::AAAA, rtype::CNAME].into_iter().find_map(|t| node.get(t));
+            let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else {
+                continue;
+            };
+            let Found::Wildcard(node) = lookup::find(zone, autodiscover.as_wire(), rtype::A) else {
+                continue;
+            };
+            let captured = [rtype::A, rtype::AAAA, rtype::CNAME]
+                .into_iter()
+                .find_map(|t| node.get(t));
             if let Some(set) = captured {
                 findings.push(Finding::new(
                     "wildcard-captures-autodiscover",
@@ -114,24 +142,35 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
 
 /// Does this view's copy of the zone offer Autodiscover (an SRV record or autodiscover host)?
 fn serves_autodiscover(zone: &ViewZone) -> bool {
-    let srv = crate::exchange::autodiscover_srv_owner(&zone.origin)
-        .is_some_and(|owner| zone.node(owner.as_wire()).is_some_and(|n| n.get(rtype::SRV).is_some()));
+    let srv = crate::exchange::autodiscover_srv_owner(&zone.origin).is_some_and(|owner| {
+        zone.node(owner.as_wire())
+            .is_some_and(|n| n.get(rtype::SRV).is_some())
+    });
     let host = zone
         .origin
         .prepend_label(b"autodiscover")
-        .is_ok_and(|host| zone.node(host.as_wire()).is_some_and(|n| !n.rrsets.is_empty()));
+        .is_ok_and(|host| {
+            zone.node(host.as_wire())
+                .is_some_and(|n| !n.rrsets.is_empty())
+        });
     srv || host
 }
 
 /// An apex address in a public view of a domain that serves Autodiscover: Outlook probes
 /// `https://<domain>/autodiscover/autodiscover.xml` first, and the web server there answers.
-pub fn apex_addresses_probed_by_outlook(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub fn apex_addresses_probed_by_outlook(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
     for (view, view_config) in snapshot.views.iter().zip(&config.views) {
         if !view_config.public {
             continue;
         }
         for zone in view.zones.iter().filter(|z| serves_autodiscover(z)) {
-            let Some(apex) = zone.node(zone.origin.as_wire()) else { continue };
+            let Some(apex) = zone.node(zone.origin.as_wire()) else {
+                continue;
+            };
             if let Some(set) = apex.get(rtype::A).or_else(|| apex.get(rtype::AAAA)) {
                 findings.push(Finding::new(
                     "apex-address-probed-by-outlook",
@@ -154,11 +193,22 @@ pub fn apex_addresses_probed_by_outlook(config: &Config, snapshot: &Snapshot, fi
 /// addresses inside (else clients hairpin through the firewall). Namespaces are the `[[exchange]]`
 /// namespaces and every Autodiscover SRV target.
 pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
-    let mut namespaces: BTreeSet<Name> = config.exchange.iter().map(|e| e.namespace.clone()).collect();
+    let mut namespaces: BTreeSet<Name> = config
+        .exchange
+        .iter()
+        .map(|e| e.namespace.clone())
+        .collect();
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (_, node) in zone.nodes().filter(|(key, _)| is_autodiscover_srv_owner(key)) {
-                for rdata in node.get(rtype::SRV).into_iter().flat_map(|s| s.rdatas.iter()) {
+            for (_, node) in zone
+                .nodes()
+                .filter(|(key, _)| is_autodiscover_srv_owner(key))
+            {
+                for rdata in node
+                    .get(rtype::SRV)
+                    .into_iter()
+                    .flat_map(|s| s.rdatas.iter())
+                {
                     if let Some((_, target)) = srv_port_and_target(&rdata.wire)
                         && target != [0]
                         && let Ok(name) = Name::from_wire(target)
@@ -176,7 +226,9 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
             .enumerate()
             .filter_map(|(index, view)| {
                 let node = answer_node(view, namespace.as_wire())?;
-                let sets = [rtype::A, rtype::AAAA].into_iter().filter_map(|t| node.get(t));
+                let sets = [rtype::A, rtype::AAAA]
+                    .into_iter()
+                    .filter_map(|t| node.get(t));
                 let mut addresses = BTreeSet::new();
                 let mut loc = None;
                 for set in sets {
@@ -188,7 +240,9 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
                 (!addresses.is_empty()).then_some((index, addresses, loc))
             })
             .collect();
-        for (inside, inside_addresses, loc) in per_view.iter().filter(|(i, ..)| !config.views[*i].public) {
+        for (inside, inside_addresses, loc) in
+            per_view.iter().filter(|(i, ..)| !config.views[*i].public)
+        {
             let inside_name = &config.views[*inside].name;
             let public: Vec<String> = inside_addresses
                 .iter()
@@ -207,7 +261,9 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
                     ),
                 ));
             }
-            for (outside, outside_addresses, _) in per_view.iter().filter(|(i, ..)| config.views[*i].public) {
+            for (outside, outside_addresses, _) in
+                per_view.iter().filter(|(i, ..)| config.views[*i].public)
+            {
                 if outside_addresses == inside_addresses {
                     let outside_name = &config.views[*outside].name;
                     findings.push(Finding::new(

@@ -46,7 +46,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(id: &'static str, severity: Severity, view: Option<&str>, loc: Option<&SourceLoc>, message: String) -> Finding {
+    fn new(
+        id: &'static str,
+        severity: Severity,
+        view: Option<&str>,
+        loc: Option<&SourceLoc>,
+        message: String,
+    ) -> Finding {
         Finding {
             id,
             severity,
@@ -97,7 +103,9 @@ pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Find
         ));
     }
     findings.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| (&a.file, a.line, &a.view).cmp(&(&b.file, b.line, &b.view)))
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| (&a.file, a.line, &a.view).cmp(&(&b.file, b.line, &b.view)))
     });
     findings.dedup();
     findings

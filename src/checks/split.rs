@@ -12,16 +12,26 @@ use crate::view::zone::canonical_rdata;
 use crate::zone::rtype;
 
 /// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
-pub fn private_addresses_in_public_views(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub fn private_addresses_in_public_views(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
     for (view, view_config) in snapshot.views.iter().zip(&config.views) {
         if !view_config.public {
             continue;
         }
         for zone in &view.zones {
             for (key, node) in zone.nodes() {
-                for set in node.rrsets.iter().filter(|s| s.rtype == rtype::A || s.rtype == rtype::AAAA) {
+                for set in node
+                    .rrsets
+                    .iter()
+                    .filter(|s| s.rtype == rtype::A || s.rtype == rtype::AAAA)
+                {
                     for rdata in set.rdatas.iter() {
-                        let Some(ip) = address_of(set.rtype, &rdata.wire) else { continue };
+                        let Some(ip) = address_of(set.rtype, &rdata.wire) else {
+                            continue;
+                        };
                         if let Some(kind) = non_public_kind(ip) {
                             findings.push(Finding::new(
                                 "private-address-in-public-view",
@@ -49,12 +59,16 @@ pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>)
     for (index, view) in snapshot.views.iter().enumerate() {
         for zone in &view.zones {
             for (key, node) in zone.nodes() {
-                let Some(first) = node.rrsets.first() else { continue };
+                let Some(first) = node.rrsets.first() else {
+                    continue;
+                };
                 for (other_index, other) in snapshot.views.iter().enumerate() {
                     if other_index == index {
                         continue;
                     }
-                    let Some(other_zone) = other.zone_for(key, rtype::A) else { continue };
+                    let Some(other_zone) = other.zone_for(key, rtype::A) else {
+                        continue;
+                    };
                     if other_zone.origin != zone.origin {
                         continue;
                     }
@@ -85,9 +99,15 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
             for (key, node, shared) in zone.overridden() {
                 let Some(shared) = shared else { continue };
                 for set in node.rrsets.iter() {
-                    let Some(shared_set) = shared.get(set.rtype) else { continue };
-                    let from_override = set.rdatas[0].loc != shared_set.rdatas[0].loc && *set.rdatas[0].loc.file != config.path;
-                    if from_override && set.ttl == shared_set.ttl && canonical_set(set) == canonical_set(shared_set) {
+                    let Some(shared_set) = shared.get(set.rtype) else {
+                        continue;
+                    };
+                    let from_override = set.rdatas[0].loc != shared_set.rdatas[0].loc
+                        && *set.rdatas[0].loc.file != config.path;
+                    if from_override
+                        && set.ttl == shared_set.ttl
+                        && canonical_set(set) == canonical_set(shared_set)
+                    {
                         findings.push(Finding::new(
                             "redundant-override",
                             Severity::Info,
@@ -109,5 +129,8 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
 }
 
 fn canonical_set(set: &crate::view::zone::RRset) -> BTreeSet<Box<[u8]>> {
-    set.rdatas.iter().map(|r| canonical_rdata(set.rtype, &r.wire)).collect()
+    set.rdatas
+        .iter()
+        .map(|r| canonical_rdata(set.rtype, &r.wire))
+        .collect()
 }

@@ -37,19 +37,32 @@ const INTERNAL: &str = "$ORIGIN contoso.example.\nmail 300 A 10.0.0.11\n";
 fn findings(config_extra: &str, shared_extra: &str, internal_extra: &str) -> Vec<Finding> {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir: PathBuf = std::env::temp_dir().join(format!("splitdns-checks-{}-{n}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("splitdns-checks-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("splitdns.toml"), format!("{CONFIG}\n{config_extra}")).unwrap();
+    std::fs::write(
+        dir.join("splitdns.toml"),
+        format!("{CONFIG}\n{config_extra}"),
+    )
+    .unwrap();
     std::fs::write(dir.join("shared.zone"), format!("{SHARED}{shared_extra}")).unwrap();
-    std::fs::write(dir.join("internal.zone"), format!("{INTERNAL}{internal_extra}")).unwrap();
-    let loaded = load::reload(&dir.join("splitdns.toml"), None).unwrap_or_else(|e| panic!("{:?}", e.lines()));
+    std::fs::write(
+        dir.join("internal.zone"),
+        format!("{INTERNAL}{internal_extra}"),
+    )
+    .unwrap();
+    let loaded = load::reload(&dir.join("splitdns.toml"), None)
+        .unwrap_or_else(|e| panic!("{:?}", e.lines()));
     let found = run(&loaded.config, &loaded.snapshot, &loaded.notes);
     std::fs::remove_dir_all(&dir).unwrap();
     found
 }
 
 fn ids(found: &[Finding]) -> Vec<(&'static str, Severity, Option<&str>)> {
-    found.iter().map(|f| (f.id, f.severity, f.view.as_deref())).collect()
+    found
+        .iter()
+        .map(|f| (f.id, f.severity, f.view.as_deref()))
+        .collect()
 }
 
 #[test]
@@ -62,14 +75,70 @@ fn each_check_fires_on_its_fixture() {
     use Severity::*;
     let cases: &[(&str, &str, &str, &str, Severity, &str)] = &[
         // (name, config extra, shared extra, internal extra, severity, view)
-        ("private-address-in-public-view", "", "db A 10.9.9.9\n", "", Error, "external"),
-        ("private-address-in-public-view", "", "v6 AAAA fd00::5\n", "", Error, "external"),
-        ("autodiscover-srv-port", "", "_autodiscover._tcp.sub SRV 0 0 8443 mail\n", "", Error, "external"),
-        ("autodiscover-srv-target-cname", "", "_autodiscover._tcp.x SRV 0 0 443 ex\nex CNAME mail\n", "", Error, "internal"),
-        ("autodiscover-srv-target-no-address", "", "_autodiscover._tcp.x SRV 0 0 443 nohost\n", "", Error, "external"),
-        ("autodiscover-srv-target-not-served", "", "_autodiscover._tcp.x SRV 0 0 443 mail.other.example.\n", "", Warning, "internal"),
-        ("wildcard-captures-autodiscover", "", "* A 203.0.113.80\n", "", Warning, "external"),
-        ("apex-address-probed-by-outlook", "", "@ A 203.0.113.80\n", "", Warning, "external"),
+        (
+            "private-address-in-public-view",
+            "",
+            "db A 10.9.9.9\n",
+            "",
+            Error,
+            "external",
+        ),
+        (
+            "private-address-in-public-view",
+            "",
+            "v6 AAAA fd00::5\n",
+            "",
+            Error,
+            "external",
+        ),
+        (
+            "autodiscover-srv-port",
+            "",
+            "_autodiscover._tcp.sub SRV 0 0 8443 mail\n",
+            "",
+            Error,
+            "external",
+        ),
+        (
+            "autodiscover-srv-target-cname",
+            "",
+            "_autodiscover._tcp.x SRV 0 0 443 ex\nex CNAME mail\n",
+            "",
+            Error,
+            "internal",
+        ),
+        (
+            "autodiscover-srv-target-no-address",
+            "",
+            "_autodiscover._tcp.x SRV 0 0 443 nohost\n",
+            "",
+            Error,
+            "external",
+        ),
+        (
+            "autodiscover-srv-target-not-served",
+            "",
+            "_autodiscover._tcp.x SRV 0 0 443 mail.other.example.\n",
+            "",
+            Warning,
+            "internal",
+        ),
+        (
+            "wildcard-captures-autodiscover",
+            "",
+            "* A 203.0.113.80\n",
+            "",
+            Warning,
+            "external",
+        ),
+        (
+            "apex-address-probed-by-outlook",
+            "",
+            "@ A 203.0.113.80\n",
+            "",
+            Warning,
+            "external",
+        ),
         (
             "namespace-same-in-both-views",
             "[[exchange]]\nnamespace = \"owa.contoso.example\"\ninternal = [\"203.0.113.20\"]\nexternal = [\"203.0.113.20\"]\n",
@@ -86,8 +155,22 @@ fn each_check_fires_on_its_fixture() {
             Warning,
             "internal",
         ),
-        ("name-missing-in-view", "", "", "intranet A 10.0.0.20\n", Info, "external"),
-        ("redundant-override", "", "", "www 3600 A 203.0.113.80\n", Info, "internal"),
+        (
+            "name-missing-in-view",
+            "",
+            "",
+            "intranet A 10.0.0.20\n",
+            Info,
+            "external",
+        ),
+        (
+            "redundant-override",
+            "",
+            "",
+            "www 3600 A 203.0.113.80\n",
+            Info,
+            "internal",
+        ),
         (
             "generated-record-shadowed",
             "[[exchange]]\nnamespace = \"mail.contoso.example\"\ninternal = [\"10.0.0.12\"]\nexternal = [\"203.0.113.10\"]\n",
@@ -100,7 +183,9 @@ fn each_check_fires_on_its_fixture() {
     for (id, config, shared, internal, severity, view) in cases {
         let found = findings(config, shared, internal);
         assert!(
-            found.iter().any(|f| f.id == *id && f.severity == *severity && f.view.as_deref() == Some(*view)),
+            found.iter().any(|f| f.id == *id
+                && f.severity == *severity
+                && f.view.as_deref() == Some(*view)),
             "{id} did not fire: {:?}",
             ids(&found)
         );
@@ -110,7 +195,10 @@ fn each_check_fires_on_its_fixture() {
 #[test]
 fn findings_point_at_the_record() {
     let found = findings("", "db A 10.9.9.9\n", "");
-    let finding = found.iter().find(|f| f.id == "private-address-in-public-view").unwrap();
+    let finding = found
+        .iter()
+        .find(|f| f.id == "private-address-in-public-view")
+        .unwrap();
     assert_eq!(finding.line, Some(9));
     assert!(finding.file.as_ref().unwrap().ends_with("shared.zone"));
     assert!(finding.to_string().contains("shared.zone:9: error[private-address-in-public-view] (view external): db.contoso.example. A 10.9.9.9 is a RFC 1918 private address"), "{finding}");
@@ -133,7 +221,11 @@ fn near_misses_do_not_fire() {
     ];
     for (config, shared, internal) in cases {
         let found = findings(config, shared, internal);
-        assert_eq!(ids(&found), vec![], "false positive for {config:?} {shared:?} {internal:?}");
+        assert_eq!(
+            ids(&found),
+            vec![],
+            "false positive for {config:?} {shared:?} {internal:?}"
+        );
     }
 }
 
@@ -142,5 +234,8 @@ fn the_bundled_example_has_no_errors_or_warnings() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
     let loaded = load::reload(&path, None).unwrap();
     let found = run(&loaded.config, &loaded.snapshot, &loaded.notes);
-    assert!(found.iter().all(|f| f.severity == Severity::Info), "{found:?}");
+    assert!(
+        found.iter().all(|f| f.severity == Severity::Info),
+        "{found:?}"
+    );
 }

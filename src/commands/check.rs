@@ -50,15 +50,29 @@ struct JsonZone {
 pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
     let loaded = load::reload(config_path, None);
     let (findings, views, errors) = match &loaded {
-        Ok(loaded) => (checks::run(&loaded.config, &loaded.snapshot, &loaded.notes), json_views(&loaded.snapshot), vec![]),
+        Ok(loaded) => (
+            checks::run(&loaded.config, &loaded.snapshot, &loaded.notes),
+            json_views(&loaded.snapshot),
+            vec![],
+        ),
         Err(error) => (vec![], vec![], json_errors(error)),
     };
-    let failing = |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
+    let failing =
+        |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
     let ok = loaded.is_ok() && !findings.iter().any(|f| failing(&f));
     match format {
         Format::Json => {
-            let report = JsonReport { ok, config: config_path, errors, views, findings: &findings };
-            println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            let report = JsonReport {
+                ok,
+                config: config_path,
+                errors,
+                views,
+                findings: &findings,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("report serialises")
+            );
         }
         Format::Human => match &loaded {
             Ok(loaded) => {
@@ -73,7 +87,11 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                     count(Severity::Error),
                     count(Severity::Warning),
                     count(Severity::Info),
-                    if strict { " (--strict: warnings fail)" } else { "" }
+                    if strict {
+                        " (--strict: warnings fail)"
+                    } else {
+                        ""
+                    }
                 );
             }
             Err(error) => {
@@ -82,7 +100,11 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
             }
         },
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Views with their zones, serials and record counts.
@@ -91,7 +113,10 @@ fn describe(snapshot: &Snapshot) -> String {
     for view in &snapshot.views {
         text.push_str(&format!("view {}:\n", view.name));
         for zone in &view.zones {
-            text.push_str(&format!("  {} serial {} ({} records)\n", zone.origin, zone.serial, zone.record_count));
+            text.push_str(&format!(
+                "  {} serial {} ({} records)\n",
+                zone.origin, zone.serial, zone.record_count
+            ));
         }
     }
     text
@@ -106,7 +131,11 @@ fn json_views(snapshot: &Snapshot) -> Vec<JsonView> {
             zones: view
                 .zones
                 .iter()
-                .map(|z| JsonZone { origin: z.origin.to_string(), serial: z.serial, records: z.record_count })
+                .map(|z| JsonZone {
+                    origin: z.origin.to_string(),
+                    serial: z.serial,
+                    records: z.record_count,
+                })
                 .collect(),
         })
         .collect()
@@ -114,11 +143,21 @@ fn json_views(snapshot: &Snapshot) -> Vec<JsonView> {
 
 fn json_errors(error: &load::LoadError) -> Vec<JsonError> {
     match error {
-        load::LoadError::Config(errors) => {
-            errors.iter().map(|e| JsonError { file: e.file.clone(), line: e.line, message: e.message.clone() }).collect()
-        }
-        load::LoadError::Zones(errors) => {
-            errors.iter().map(|e| JsonError { file: e.file.clone(), line: e.line, message: e.message.clone() }).collect()
-        }
+        load::LoadError::Config(errors) => errors
+            .iter()
+            .map(|e| JsonError {
+                file: e.file.clone(),
+                line: e.line,
+                message: e.message.clone(),
+            })
+            .collect(),
+        load::LoadError::Zones(errors) => errors
+            .iter()
+            .map(|e| JsonError {
+                file: e.file.clone(),
+                line: e.line,
+                message: e.message.clone(),
+            })
+            .collect(),
     }
 }

@@ -43,7 +43,9 @@ fn rrsets(view: &View) -> Sets<'_> {
             let mut owner = String::new();
             let _ = fmt_wire_name(key, &mut owner);
             for set in node.rrsets.iter() {
-                sets.entry(owner.clone()).or_default().insert(set.rtype, set);
+                sets.entry(owner.clone())
+                    .or_default()
+                    .insert(set.rtype, set);
             }
         }
     }
@@ -52,7 +54,10 @@ fn rrsets(view: &View) -> Sets<'_> {
 
 fn same(a: &RRset, b: &RRset) -> bool {
     let canonical = |set: &RRset| -> BTreeSet<Box<[u8]>> {
-        set.rdatas.iter().map(|r| canonical_rdata(set.rtype, &r.wire)).collect()
+        set.rdatas
+            .iter()
+            .map(|r| canonical_rdata(set.rtype, &r.wire))
+            .collect()
     };
     a.ttl == b.ttl && canonical(a) == canonical(b)
 }
@@ -65,7 +70,10 @@ pub fn render(config: &Config, a: &View, b: &View) -> String {
     let mut differing = 0usize;
     let empty = BTreeMap::new();
     for owner in owners {
-        let (in_a, in_b) = (sets_a.get(owner).unwrap_or(&empty), sets_b.get(owner).unwrap_or(&empty));
+        let (in_a, in_b) = (
+            sets_a.get(owner).unwrap_or(&empty),
+            sets_b.get(owner).unwrap_or(&empty),
+        );
         let types: BTreeSet<&u16> = in_a.keys().chain(in_b.keys()).collect();
         let mut lines = String::new();
         for rtype in types {

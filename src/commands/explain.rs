@@ -11,8 +11,8 @@ use crate::answer::{self, Transport, lookup};
 use crate::config::Config;
 use crate::load;
 use crate::name::{Name, fmt_wire_name};
-use crate::view::{Snapshot, View};
 use crate::view::zone::canonical_rdata;
+use crate::view::{Snapshot, View};
 use crate::wire::reader::{self, Record};
 use crate::wire::{self, rcode};
 use crate::zone::rdata::rdata_to_text;
@@ -42,7 +42,13 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
 }
 
 /// The explanation as text: the routing decision, the response, and each record's source.
-pub fn render(config: &Config, snapshot: &Snapshot, client: IpAddr, qname: &Name, qtype: u16) -> String {
+pub fn render(
+    config: &Config,
+    snapshot: &Snapshot,
+    client: IpAddr,
+    qname: &Name,
+    qtype: u16,
+) -> String {
     let mut query = vec![0x4a, 0x11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(qname.as_wire());
     query.extend_from_slice(&qtype.to_be_bytes());
@@ -61,7 +67,10 @@ pub fn render(config: &Config, snapshot: &Snapshot, client: IpAddr, qname: &Name
             );
         }
         None => {
-            let _ = writeln!(out, "client {client} matches no view's clients: every query is REFUSED");
+            let _ = writeln!(
+                out,
+                "client {client} matches no view's clients: every query is REFUSED"
+            );
         }
     }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
@@ -72,13 +81,18 @@ pub fn render(config: &Config, snapshot: &Snapshot, client: IpAddr, qname: &Name
         if message.authoritative() { " aa" } else { "" },
         if message.truncated() { " tc" } else { "" },
     );
-    for (title, records) in [("ANSWER", &message.answer), ("AUTHORITY", &message.authority), ("ADDITIONAL", &message.additional)] {
+    for (title, records) in [
+        ("ANSWER", &message.answer),
+        ("AUTHORITY", &message.authority),
+        ("ADDITIONAL", &message.additional),
+    ] {
         if records.is_empty() {
             continue;
         }
         let _ = writeln!(out, ";; {title}");
         for record in records.iter() {
-            let source = routed.map_or_else(String::new, |(view, _)| source_of(config, view, record));
+            let source =
+                routed.map_or_else(String::new, |(view, _)| source_of(config, view, record));
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
     }
@@ -102,18 +116,29 @@ fn rcode_name(code: u16) -> String {
 pub fn record_text(record: &Record) -> String {
     let mut owner = String::new();
     let _ = fmt_wire_name(&record.owner, &mut owner);
-    format!("{owner} {} IN {} {}", record.ttl, rtype::mnemonic(record.rtype), rdata_to_text(record.rtype, &record.rdata))
+    format!(
+        "{owner} {} IN {} {}",
+        record.ttl,
+        rtype::mnemonic(record.rtype),
+        rdata_to_text(record.rtype, &record.rdata)
+    )
 }
 
 /// Where a record in the response came from: the stored record with the same owner, type and
 /// data (through a wildcard if need be), or the DNAME it was synthesised from.
 fn source_of(config: &Config, view: &View, record: &Record) -> String {
     let key = record.owner.to_ascii_lowercase();
-    let Some(zone) = view.zone_for(&key, record.rtype) else { return "not from zone data".into() };
+    let Some(zone) = view.zone_for(&key, record.rtype) else {
+        return "not from zone data".into();
+    };
     let wanted = canonical_rdata(record.rtype, &record.rdata);
     let matching = |node: &crate::view::zone::Node| {
         node.get(record.rtype)
-            .and_then(|set| set.rdatas.iter().find(|r| canonical_rdata(set.rtype, &r.wire) == wanted))
+            .and_then(|set| {
+                set.rdatas
+                    .iter()
+                    .find(|r| canonical_rdata(set.rtype, &r.wire) == wanted)
+            })
             .map(|rdata| describe_source(config, &rdata.loc))
     };
     if let Some(source) = zone.node(&key).and_then(matching) {
@@ -125,7 +150,9 @@ fn source_of(config: &Config, view: &View, record: &Record) -> String {
             None => "not found in zone data".into(),
         },
         lookup::Found::Dname { node, .. } if record.rtype == rtype::CNAME => {
-            let at = node.get(rtype::DNAME).map(|set| describe_source(config, &set.rdatas[0].loc));
+            let at = node
+                .get(rtype::DNAME)
+                .map(|set| describe_source(config, &set.rdatas[0].loc));
             format!("synthesised from the DNAME at {}", at.unwrap_or_default())
         }
         _ => "not found in zone data".into(),

@@ -18,7 +18,11 @@ fn explain(client: &str, name: &str, qtype: u16) -> String {
 
 #[test]
 fn explain_names_the_view_the_prefix_and_each_source() {
-    let inside = explain("10.1.2.3", "_autodiscover._tcp.fabrikam.example.", rtype::SRV);
+    let inside = explain(
+        "10.1.2.3",
+        "_autodiscover._tcp.fabrikam.example.",
+        rtype::SRV,
+    );
     let expected = "client 10.1.2.3 gets view \"internal\": 10.0.0.0/8 is the most specific prefix containing it
 query _autodiscover._tcp.fabrikam.example. SRV
 status NOERROR, flags aa
@@ -26,30 +30,57 @@ status NOERROR, flags aa
 _autodiscover._tcp.fabrikam.example. 300 IN SRV 0 0 443 mail.contoso.example.   ; [[exchange]] block, ";
     assert!(inside.starts_with(expected), "{inside}");
     // The additional section carries the inside addresses, each traced to the [[exchange]] block.
-    let additional: Vec<&str> = inside.lines().skip_while(|l| *l != ";; ADDITIONAL").skip(1).collect();
+    let additional: Vec<&str> = inside
+        .lines()
+        .skip_while(|l| *l != ";; ADDITIONAL")
+        .skip(1)
+        .collect();
     assert_eq!(additional.len(), 3, "{inside}");
     for line in additional {
-        assert!(line.starts_with("mail.contoso.example. 300 IN A 10.0.0.1"), "{line}");
-        assert!(line.contains("; [[exchange]] block, ") && line.ends_with("splitdns.toml:21"), "{line}");
+        assert!(
+            line.starts_with("mail.contoso.example. 300 IN A 10.0.0.1"),
+            "{line}"
+        );
+        assert!(
+            line.contains("; [[exchange]] block, ") && line.ends_with("splitdns.toml:21"),
+            "{line}"
+        );
     }
 
     let outside = explain("198.51.100.7", "www.contoso.example.", rtype::A);
-    assert!(outside.starts_with("client 198.51.100.7 gets view \"external\": 0.0.0.0/0 is"), "{outside}");
-    assert!(outside.contains("www.contoso.example. 3600 IN A 203.0.113.80   ; shared file "), "{outside}");
-    assert!(outside.trim_end().ends_with("contoso.example.zone:20"), "{outside}");
+    assert!(
+        outside.starts_with("client 198.51.100.7 gets view \"external\": 0.0.0.0/0 is"),
+        "{outside}"
+    );
+    assert!(
+        outside.contains("www.contoso.example. 3600 IN A 203.0.113.80   ; shared file "),
+        "{outside}"
+    );
+    assert!(
+        outside.trim_end().ends_with("contoso.example.zone:20"),
+        "{outside}"
+    );
 
     let missing = explain("198.51.100.7", "intranet.contoso.example.", rtype::A);
     assert!(missing.contains("status NXDOMAIN, flags aa\n;; AUTHORITY\ncontoso.example. 300 IN SOA ns1.contoso.example. hostmaster.contoso.example. 2026112201 3600 900 1209600 300   ; shared file "), "{missing}");
 
     let internal_only = explain("10.0.0.5", "intranet.contoso.example.", rtype::A);
-    assert!(internal_only.contains("intranet.contoso.example. 300 IN A 10.0.0.20   ; override for view internal, "), "{internal_only}");
+    assert!(
+        internal_only.contains(
+            "intranet.contoso.example. 300 IN A 10.0.0.20   ; override for view internal, "
+        ),
+        "{internal_only}"
+    );
 }
 
 #[test]
 fn diff_lists_exactly_the_names_that_differ() {
     let (config, snapshot) = example();
     let text = super::diff::render(&config, &snapshot.views[0], &snapshot.views[1]);
-    let owners: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ') && !l.starts_with("---") && !l.starts_with("+++")).collect();
+    let owners: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("---") && !l.starts_with("+++"))
+        .collect();
     assert_eq!(
         owners,
         vec![
@@ -62,7 +93,14 @@ fn diff_lists_exactly_the_names_that_differ() {
     );
     assert!(text.contains("  - A         300  10.0.0.20"), "{text}");
     assert!(text.contains("  + A         300  203.0.113.10"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.starts_with("  - A")).count(), 7, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("  - A")).count(),
+        7,
+        "{text}"
+    );
     let same = super::diff::render(&config, &snapshot.views[1], &snapshot.views[1]);
-    assert!(same.ends_with("views external and external serve identical data\n"), "{same}");
+    assert!(
+        same.ends_with("views external and external serve identical data\n"),
+        "{same}"
+    );
 }

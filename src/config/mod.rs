@@ -112,7 +112,14 @@ impl fmt::Display for ConfigError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
         }
     }
 }
@@ -151,7 +158,12 @@ impl Locator<'_> {
         let before = &self.text[..start];
         let line = before.matches('\n').count() as u32 + 1;
         let column = (start - before.rfind('\n').map_or(0, |i| i + 1)) as u32 + 1;
-        ConfigError { file: self.path.to_path_buf(), line, column, message }
+        ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
     }
 
     fn line_of(&self, span: Range<usize>) -> u32 {
@@ -178,14 +190,25 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
         }
     }
     if raw.listen.is_empty() {
-        listen.push(DEFAULT_LISTEN.parse().expect("default listen address is valid"));
+        listen.push(
+            DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address is valid"),
+        );
     }
 
-    let serial_policy = match raw.serial_policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+    let serial_policy = match raw
+        .serial_policy
+        .as_ref()
+        .map(|p| (p.get_ref().as_str(), p.span()))
+    {
         None | Some(("warn", _)) => SerialPolicy::Warn,
         Some(("bump", _)) => SerialPolicy::Bump,
         Some((other, span)) => {
-            errors.push(locate.error(span, format!("bad serial_policy {other:?}: expected \"warn\" or \"bump\"")));
+            errors.push(locate.error(
+                span,
+                format!("bad serial_policy {other:?}: expected \"warn\" or \"bump\""),
+            ));
             SerialPolicy::Warn
         }
     };
@@ -199,7 +222,15 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
         .collect();
 
     if errors.is_empty() {
-        Ok(Config { path: locate.path.to_path_buf(), listen, serial_policy, tcp, views, zones, exchange })
+        Ok(Config {
+            path: locate.path.to_path_buf(),
+            listen,
+            serial_policy,
+            tcp,
+            views,
+            zones,
+            exchange,
+        })
     } else {
         Err(errors)
     }
@@ -211,21 +242,31 @@ fn validate_views(
     errors: &mut Vec<ConfigError>,
 ) -> Vec<ViewConfig> {
     if raw.is_empty() {
-        errors.push(locate.error(0..0, "no [[view]] defined: at least one view is needed".into()));
+        errors.push(locate.error(
+            0..0,
+            "no [[view]] defined: at least one view is needed".into(),
+        ));
     }
     let mut views: Vec<ViewConfig> = Vec::new();
     // Where each prefix was first claimed, so a duplicate can name both places.
     let mut claimed: std::collections::HashMap<IpNet, (String, u32)> = Default::default();
     for section in raw {
         let name = section.name.get_ref();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             errors.push(locate.error(
                 section.name.span(),
                 format!("bad view name {name:?}: use letters, digits, '-' and '_'"),
             ));
         }
         if views.iter().any(|v| &v.name == name) {
-            errors.push(locate.error(section.name.span(), format!("view {name:?} is defined twice")));
+            errors.push(locate.error(
+                section.name.span(),
+                format!("view {name:?} is defined twice"),
+            ));
         }
         let mut clients = Vec::new();
         for prefix in &section.clients {
@@ -250,7 +291,13 @@ fn validate_views(
         }
         let public = section.public.unwrap_or(name == "external");
         let rrl = validate_rrl(section.rrl.as_ref(), &clients, locate, errors);
-        views.push(ViewConfig { name: name.clone(), clients, public, chaos: section.chaos, rrl });
+        views.push(ViewConfig {
+            name: name.clone(),
+            clients,
+            public,
+            chaos: section.chaos,
+            rrl,
+        });
     }
     views
 }
@@ -259,11 +306,12 @@ fn validate_views(
 /// zero: `10.0.0.1/8` is almost always a typo, and silently truncating it would hide it.
 fn parse_prefix(text: &str) -> Result<IpNet, String> {
     let net: IpNet = if text.contains('/') {
-        text.parse().map_err(|_| format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\""))?
+        text.parse()
+            .map_err(|_| format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\""))?
     } else {
-        let addr: std::net::IpAddr = text
-            .parse()
-            .map_err(|_| format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\""))?;
+        let addr: std::net::IpAddr = text.parse().map_err(|_| {
+            format!("bad client prefix {text:?}: expected CIDR like \"10.0.0.0/8\"")
+        })?;
         IpNet::from(addr)
     };
     if net.trunc() != net {
@@ -293,19 +341,28 @@ fn validate_zones(
         };
         let origin = origin.to_lowercase();
         if zones.iter().any(|z| z.origin == origin) {
-            errors.push(locate.error(section.origin.span(), format!("zone {origin} is defined twice")));
+            errors.push(locate.error(
+                section.origin.span(),
+                format!("zone {origin} is defined twice"),
+            ));
         }
         let mut overrides = Vec::new();
         let mut override_lines = Vec::new();
         for (view, file) in &section.views {
-            match raw_views.iter().position(|v| v.name.get_ref() == view.get_ref()) {
+            match raw_views
+                .iter()
+                .position(|v| v.name.get_ref() == view.get_ref())
+            {
                 Some(index) => {
                     overrides.push((index, locate.resolve(file.get_ref())));
                     override_lines.push(locate.line_of(file.span()));
                 }
                 None => errors.push(locate.error(
                     view.span(),
-                    format!("zone {origin} has an override for view {:?}, which is not defined", view.get_ref()),
+                    format!(
+                        "zone {origin} has an override for view {:?}, which is not defined",
+                        view.get_ref()
+                    ),
                 )),
             }
         }
@@ -321,19 +378,31 @@ fn validate_zones(
     zones
 }
 
-fn validate_tcp(raw: Option<&file::TcpSection>, locate: &Locator, errors: &mut Vec<ConfigError>) -> TcpLimits {
+fn validate_tcp(
+    raw: Option<&file::TcpSection>,
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> TcpLimits {
     let defaults = TcpLimits::default();
     let Some(raw) = raw else { return defaults };
-    let seconds = |value: Option<f64>, default: std::time::Duration, errors: &mut Vec<ConfigError>| match value {
+    let seconds = |value: Option<f64>,
+                   default: std::time::Duration,
+                   errors: &mut Vec<ConfigError>| match value {
         None => default,
         Some(s) if s > 0.0 && s <= 3600.0 => std::time::Duration::from_secs_f64(s),
         Some(s) => {
-            errors.push(locate.error(0..0, format!("[tcp] timeout {s} is out of range: use seconds between 0 and 3600")));
+            errors.push(locate.error(
+                0..0,
+                format!("[tcp] timeout {s} is out of range: use seconds between 0 and 3600"),
+            ));
             default
         }
     };
     TcpLimits {
-        max_connections: raw.max_connections.unwrap_or(defaults.max_connections).max(1),
+        max_connections: raw
+            .max_connections
+            .unwrap_or(defaults.max_connections)
+            .max(1),
         idle_timeout: seconds(raw.idle_timeout, defaults.idle_timeout, errors),
         message_timeout: seconds(raw.message_timeout, defaults.message_timeout, errors),
     }
@@ -345,27 +414,44 @@ fn validate_rrl(
     locate: &Locator,
     errors: &mut Vec<ConfigError>,
 ) -> Option<RrlConfig> {
-    let enabled = raw
-        .and_then(|r| r.enabled)
-        .unwrap_or_else(|| clients.iter().any(crate::address_space::covers_public_space));
+    let enabled = raw.and_then(|r| r.enabled).unwrap_or_else(|| {
+        clients
+            .iter()
+            .any(crate::address_space::covers_public_space)
+    });
     if !enabled {
         return None;
     }
     let exempt = match raw.and_then(|r| r.exempt.as_ref()) {
         Some(list) => list
             .iter()
-            .filter_map(|p| parse_prefix(p.get_ref()).map_err(|m| errors.push(locate.error(p.span(), m))).ok())
+            .filter_map(|p| {
+                parse_prefix(p.get_ref())
+                    .map_err(|m| errors.push(locate.error(p.span(), m)))
+                    .ok()
+            })
             .collect(),
-        None => vec!["127.0.0.0/8".parse().expect("valid"), "::1/128".parse().expect("valid")],
+        None => vec![
+            "127.0.0.0/8".parse().expect("valid"),
+            "::1/128".parse().expect("valid"),
+        ],
     };
     Some(RrlConfig {
-        responses_per_second: raw.and_then(|r| r.responses_per_second).unwrap_or(20).max(1),
+        responses_per_second: raw
+            .and_then(|r| r.responses_per_second)
+            .unwrap_or(20)
+            .max(1),
         slip: raw.and_then(|r| r.slip).unwrap_or(2),
         exempt,
     })
 }
 
-fn parse_domain(text: &Spanned<String>, what: &str, locate: &Locator, errors: &mut Vec<ConfigError>) -> Option<Name> {
+fn parse_domain(
+    text: &Spanned<String>,
+    what: &str,
+    locate: &Locator,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Name> {
     match Name::parse(text.get_ref().trim_end_matches('.'), Some(&Name::root())) {
         Ok(name) if !name.is_root() => Some(name.to_lowercase()),
         Ok(_) => {
@@ -392,7 +478,13 @@ fn validate_exchange(
             .filter_map(|addr| match addr.get_ref().parse() {
                 Ok(ip) => Some(ip),
                 Err(_) => {
-                    errors.push(locate.error(addr.span(), format!("bad address {:?}: expected an IPv4 or IPv6 address", addr.get_ref())));
+                    errors.push(locate.error(
+                        addr.span(),
+                        format!(
+                            "bad address {:?}: expected an IPv4 or IPv6 address",
+                            addr.get_ref()
+                        ),
+                    ));
                     None
                 }
             })
@@ -400,7 +492,10 @@ fn validate_exchange(
     };
     let internal = addresses(&section.internal);
     let external = addresses(&section.external);
-    let mut view_index = |key: &Option<Spanned<String>>, default: &str, needed: bool| -> Option<usize> {
+    let mut view_index = |key: &Option<Spanned<String>>,
+                          default: &str,
+                          needed: bool|
+     -> Option<usize> {
         let (name, span) = match key {
             Some(name) => (name.get_ref().as_str(), name.span()),
             None => (default, section.namespace.span()),
@@ -416,15 +511,20 @@ fn validate_exchange(
     };
     let internal_view = view_index(&section.internal_view, "internal", !internal.is_empty());
     let external_view = view_index(&section.external_view, "external", !external.is_empty());
-    let srv_domains: Vec<Name> =
-        section.srv_domains.iter().filter_map(|d| parse_domain(d, "srv_domains entry", locate, errors)).collect();
+    let srv_domains: Vec<Name> = section
+        .srv_domains
+        .iter()
+        .filter_map(|d| parse_domain(d, "srv_domains entry", locate, errors))
+        .collect();
     if errors.len() > before {
         return None;
     }
     let namespace = namespace?;
     let autodiscover = match (section.autodiscover, namespace.parent()) {
         (false, _) => None,
-        (true, Some(parent)) if !parent.is_root() => Some(parent.prepend_label(b"autodiscover").ok()?),
+        (true, Some(parent)) if !parent.is_root() => {
+            Some(parent.prepend_label(b"autodiscover").ok()?)
+        }
         (true, _) => {
             errors.push(locate.error(section.namespace.span(), "autodiscover = true needs a namespace below a domain (e.g. mail.contoso.example)".into()));
             return None;
@@ -485,8 +585,14 @@ external = "contoso.example.external.zone"
         assert_eq!(
             zone.overrides,
             vec![
-                (1, PathBuf::from("/etc/splitdns/contoso.example.external.zone")),
-                (0, PathBuf::from("/etc/splitdns/contoso.example.internal.zone")),
+                (
+                    1,
+                    PathBuf::from("/etc/splitdns/contoso.example.external.zone")
+                ),
+                (
+                    0,
+                    PathBuf::from("/etc/splitdns/contoso.example.internal.zone")
+                ),
             ]
         );
     }
@@ -496,7 +602,10 @@ external = "contoso.example.external.zone"
         let text = EXAMPLE.replace("name = \"external\"", "name = \"external\"\nclient = []");
         let errors = errors_of(&text);
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:9:1: unknown field `client`"), "{errors:?}");
+        assert!(
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:9:1: unknown field `client`"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -505,15 +614,28 @@ external = "contoso.example.external.zone"
         let errors = errors_of(&text);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:9:12: prefix 10.0.0.0/8 is listed in view \"internal\" (line 5)"), "{errors:?}");
-        assert!(errors[1].starts_with("/etc/splitdns/splitdns.toml:9:26: bad client prefix \"300.1.0.0/16\""), "{errors:?}");
+        assert!(
+            errors[1].starts_with(
+                "/etc/splitdns/splitdns.toml:9:26: bad client prefix \"300.1.0.0/16\""
+            ),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn host_bits_and_unknown_override_view_are_rejected() {
-        let text = EXAMPLE.replace("192.168.0.0/16", "192.168.1.1/16").replace("external = \"contoso", "dmz = \"contoso");
+        let text = EXAMPLE
+            .replace("192.168.0.0/16", "192.168.1.1/16")
+            .replace("external = \"contoso", "dmz = \"contoso");
         let errors = errors_of(&text);
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].contains(":5:") && errors[0].contains("did you mean \"192.168.0.0/16\""), "{errors:?}");
-        assert!(errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"), "{errors:?}");
+        assert!(
+            errors[0].contains(":5:") && errors[0].contains("did you mean \"192.168.0.0/16\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"),
+            "{errors:?}"
+        );
     }
 }

@@ -62,7 +62,10 @@ impl Listeners {
 
     /// The addresses actually bound (useful after binding port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 }
 
@@ -80,8 +83,15 @@ fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::Tcp
                 return Ok((udp, tcp));
             }
             // Port 0 gave a UDP port whose TCP twin is taken: try another.
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => last_error = Some(e),
-            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot bind TCP {bound}: {e}"))),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => {
+                last_error = Some(e)
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot bind TCP {bound}: {e}"),
+                ));
+            }
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
@@ -96,10 +106,15 @@ fn respond_guarded(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Summary> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| answer::respond(snapshot, client.ip(), packet, transport, out))) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        answer::respond(snapshot, client.ip(), packet, transport, out)
+    })) {
         Ok(summary) => summary,
         Err(_) => {
-            tracing::error!("internal error answering {} bytes from {client}; message dropped", packet.len());
+            tracing::error!(
+                "internal error answering {} bytes from {client}; message dropped",
+                packet.len()
+            );
             None
         }
     }
@@ -120,13 +135,24 @@ pub async fn run(
     for socket in listeners.udp {
         let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
         for _ in 0..loops_per_socket {
-            tasks.spawn(udp::serve(socket.clone(), snapshot.clone(), limiter.clone(), shutdown.clone()));
+            tasks.spawn(udp::serve(
+                socket.clone(),
+                snapshot.clone(),
+                limiter.clone(),
+                shutdown.clone(),
+            ));
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tasks.spawn(tcp::serve(listener, snapshot.clone(), limits, connections.clone(), shutdown.clone()));
+        tasks.spawn(tcp::serve(
+            listener,
+            snapshot.clone(),
+            limits,
+            connections.clone(),
+            shutdown.clone(),
+        ));
     }
     while let Some(result) = tasks.join_next().await {
         if let Err(e) = result

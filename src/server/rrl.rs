@@ -67,16 +67,28 @@ impl RateLimiter {
             let tokens = state & 0xffff_ffff;
             let elapsed = now.wrapping_sub(then) & 0xffff_ffff;
             let refilled = (tokens + elapsed * policy.responses_per_second as u64).min(capacity);
-            let (next, allowed) = if refilled >= MILLI { (refilled - MILLI, true) } else { (refilled, false) };
-            match self.states[slot].compare_exchange_weak(state, (now << 32) | next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            let (next, allowed) = if refilled >= MILLI {
+                (refilled - MILLI, true)
+            } else {
+                (refilled, false)
+            };
+            match self.states[slot].compare_exchange_weak(
+                state,
+                (now << 32) | next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) if allowed => return Verdict::Send,
                 Ok(_) => break,
                 Err(current) => state = current,
             }
         }
         let limited = self.limited.fetch_add(1, Ordering::Relaxed) + 1;
-        if policy.slip > 0 && limited.is_multiple_of(policy.slip) { Verdict::Slip } else { Verdict::Drop }
+        if policy.slip > 0 && limited.is_multiple_of(policy.slip) {
+            Verdict::Slip
+        } else {
+            Verdict::Drop
+        }
     }
 }
 
@@ -109,7 +121,11 @@ mod tests {
     use super::*;
 
     fn policy(rate: u32, slip: u32) -> RrlPolicy {
-        RrlPolicy { responses_per_second: rate, slip, exempt: vec![] }
+        RrlPolicy {
+            responses_per_second: rate,
+            slip,
+            exempt: vec![],
+        }
     }
 
     #[test]
@@ -123,16 +139,28 @@ mod tests {
         assert_eq!(sent, 5, "{verdicts:?}");
         assert_eq!(slipped, 10, "{verdicts:?}");
         // Same /24, same identity: same bucket. Another identity or network: its own bucket.
-        assert_ne!(limiter.check(&p, "198.51.100.9".parse().unwrap(), 42), Verdict::Send);
+        assert_ne!(
+            limiter.check(&p, "198.51.100.9".parse().unwrap(), 42),
+            Verdict::Send
+        );
         assert_eq!(limiter.check(&p, client, 43), Verdict::Send);
-        assert_eq!(limiter.check(&p, "198.51.101.7".parse().unwrap(), 42), Verdict::Send);
+        assert_eq!(
+            limiter.check(&p, "198.51.101.7".parse().unwrap(), 42),
+            Verdict::Send
+        );
     }
 
     #[test]
     fn exempt_networks_are_never_limited() {
         let limiter = RateLimiter::default();
-        let p = RrlPolicy { responses_per_second: 1, slip: 2, exempt: vec!["127.0.0.0/8".parse().unwrap()] };
-        assert!((0..100).all(|_| limiter.check(&p, "127.0.0.3".parse().unwrap(), 1) == Verdict::Send));
+        let p = RrlPolicy {
+            responses_per_second: 1,
+            slip: 2,
+            exempt: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        assert!(
+            (0..100).all(|_| limiter.check(&p, "127.0.0.3".parse().unwrap(), 1) == Verdict::Send)
+        );
     }
 
     #[test]

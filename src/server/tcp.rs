@@ -51,7 +51,12 @@ pub async fn serve(
     }
 }
 
-async fn connection(mut stream: TcpStream, client: SocketAddr, snapshot: SharedSnapshot, limits: TcpLimits) {
+async fn connection(
+    mut stream: TcpStream,
+    client: SocketAddr,
+    snapshot: SharedSnapshot,
+    limits: TcpLimits,
+) {
     let _ = stream.set_nodelay(true);
     let mut request = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(4096);
@@ -75,7 +80,9 @@ async fn connection(mut stream: TcpStream, client: SocketAddr, snapshot: SharedS
             return;
         }
         let current = snapshot.load();
-        let Some(summary) = super::respond_guarded(&current, client, &request, Transport::Tcp, &mut response) else {
+        let Some(summary) =
+            super::respond_guarded(&current, client, &request, Transport::Tcp, &mut response)
+        else {
             continue;
         };
         observe::query(&current, client, Transport::Tcp, &summary);

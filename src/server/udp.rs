@@ -33,12 +33,19 @@ pub async fn serve(
             }
         };
         let current = snapshot.load();
-        let Some(summary) = super::respond_guarded(&current, client, &request[..len], Transport::Udp, &mut response)
-        else {
+        let Some(summary) = super::respond_guarded(
+            &current,
+            client,
+            &request[..len],
+            Transport::Udp,
+            &mut response,
+        ) else {
             continue;
         };
         observe::query(&current, client, Transport::Udp, &summary);
-        let policy = summary.view.and_then(|index| current.views[index].rrl.as_ref());
+        let policy = summary
+            .view
+            .and_then(|index| current.views[index].rrl.as_ref());
         if let Some(policy) = policy {
             match limiter.check(policy, client.ip(), summary.rrl_identity) {
                 Verdict::Send => {}

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, RrlConfig, SerialPolicy};
-use crate::name::Name;
 use crate::name;
+use crate::name::Name;
 use crate::zone::{self as zonefile, SourceLoc, ZoneFileError, ZoneRecord, rtype};
 use prefix::{Match, PrefixTable};
 use serial::SerialNotice;
@@ -63,7 +63,9 @@ impl View {
 impl Snapshot {
     /// The view a client gets, with the prefix that chose it.
     pub fn view_for(&self, client: IpAddr) -> Option<(&View, Match)> {
-        self.prefixes.lookup(client).map(|m| (&self.views[m.view], m))
+        self.prefixes
+            .lookup(client)
+            .map(|m| (&self.views[m.view], m))
     }
 
     /// One line naming each view with its zones and serials, for start-up and reload logs.
@@ -72,8 +74,11 @@ impl Snapshot {
             .views
             .iter()
             .map(|view| {
-                let zones: Vec<String> =
-                    view.zones.iter().map(|z| format!("{} serial {}", z.origin, z.serial)).collect();
+                let zones: Vec<String> = view
+                    .zones
+                    .iter()
+                    .map(|z| format!("{} serial {}", z.origin, z.serial))
+                    .collect();
                 format!("view {} [{}]", view.name, zones.join(", "))
             })
             .collect();
@@ -83,7 +88,9 @@ impl Snapshot {
     /// A view's zone by view name and (lowercased) origin.
     pub fn view_zone(&self, view: &str, origin: &Name) -> Option<&ViewZone> {
         let view = self.views.iter().find(|v| v.name == view)?;
-        view.by_origin.get(origin.as_wire()).map(|&index| &view.zones[index])
+        view.by_origin
+            .get(origin.as_wire())
+            .map(|&index| &view.zones[index])
     }
 
     /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
@@ -112,25 +119,43 @@ impl Snapshot {
             .collect();
 
         for source in sources {
-            let ZoneSource { origin, mut shared, mut overrides, loc: zone_loc } = source;
+            let ZoneSource {
+                origin,
+                mut shared,
+                mut overrides,
+                loc: zone_loc,
+            } = source;
             let shared_fingerprint = serial::fingerprint(&shared);
             let fingerprints: Vec<u64> = overrides
                 .iter()
-                .map(|records| serial::combine(shared_fingerprint, records.as_deref().map(serial::fingerprint)))
+                .map(|records| {
+                    serial::combine(
+                        shared_fingerprint,
+                        records.as_deref().map(serial::fingerprint),
+                    )
+                })
                 .collect();
             if let Some(previous) = previous {
                 let policy = config.serial_policy;
                 let mut shared_bump: Option<u32> = None;
                 for (index, view) in config.views.iter().enumerate() {
-                    let Some(before) = previous.view_zone(&view.name, &origin) else { continue };
-                    let own_soa = overrides[index].as_deref().and_then(|r| serial::apex_serial(r, &origin));
-                    let Some(now) = own_soa.or_else(|| serial::apex_serial(&shared, &origin)) else {
+                    let Some(before) = previous.view_zone(&view.name, &origin) else {
+                        continue;
+                    };
+                    let own_soa = overrides[index]
+                        .as_deref()
+                        .and_then(|r| serial::apex_serial(r, &origin));
+                    let Some(now) = own_soa.or_else(|| serial::apex_serial(&shared, &origin))
+                    else {
                         continue;
                     };
                     let changed = before.fingerprint != fingerprints[index];
                     let target = if changed && !serial::is_newer(now, before.serial) {
                         Some(before.serial.wrapping_add(1))
-                    } else if !changed && serial::is_newer(before.serial, now) && policy == SerialPolicy::Bump {
+                    } else if !changed
+                        && serial::is_newer(before.serial, now)
+                        && policy == SerialPolicy::Bump
+                    {
                         // Keep a serial raised by an earlier bump rather than going back.
                         Some(before.serial)
                     } else {
@@ -142,13 +167,19 @@ impl Snapshot {
                             view: view.name.clone(),
                             zone: origin.clone(),
                             previous: before.serial,
-                            serial: if policy == SerialPolicy::Bump { target } else { now },
+                            serial: if policy == SerialPolicy::Bump {
+                                target
+                            } else {
+                                now
+                            },
                             bumped: policy == SerialPolicy::Bump,
                         });
                     }
                     if policy == SerialPolicy::Bump {
                         match (own_soa, &mut overrides[index]) {
-                            (Some(_), Some(records)) => serial::set_serial(records, &origin, target),
+                            (Some(_), Some(records)) => {
+                                serial::set_serial(records, &origin, target)
+                            }
                             _ => {
                                 shared_bump = Some(match shared_bump {
                                     Some(other) if serial::is_newer(other, target) => other,
@@ -165,11 +196,20 @@ impl Snapshot {
 
             let shared = Arc::new(zone::build_shared(&origin, shared));
             errors.extend(zone::check_shared(&shared));
-            for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints) {
+            for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints)
+            {
                 let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
-                match zone::assemble(&origin, shared.clone(), overlay, &zone_loc, &view.name, fingerprint) {
+                match zone::assemble(
+                    &origin,
+                    shared.clone(),
+                    overlay,
+                    &zone_loc,
+                    &view.name,
+                    fingerprint,
+                ) {
                     Ok(view_zone) => {
-                        view.by_origin.insert(origin.as_wire().into(), view.zones.len());
+                        view.by_origin
+                            .insert(origin.as_wire().into(), view.zones.len());
                         view.zones.push(view_zone);
                     }
                     Err(e) => errors.extend(e),
@@ -191,7 +231,14 @@ impl Snapshot {
         );
         files.sort();
         files.dedup();
-        Ok((Snapshot { prefixes, views, files }, notes))
+        Ok((
+            Snapshot {
+                prefixes,
+                views,
+                files,
+            },
+            notes,
+        ))
     }
 }
 
@@ -228,7 +275,11 @@ struct ZoneSource {
 
 /// Reads every configured zone's files. A file that cannot be read is reported at the config
 /// line that names it.
-fn read_zone_files(config: &Config, files: &mut Vec<PathBuf>, errors: &mut Vec<ZoneFileError>) -> Vec<ZoneSource> {
+fn read_zone_files(
+    config: &Config,
+    files: &mut Vec<PathBuf>,
+    errors: &mut Vec<ZoneFileError>,
+) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
     let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<ZoneFileError>| {
         match zonefile::load_zone_file(path, origin) {
@@ -241,7 +292,11 @@ fn read_zone_files(config: &Config, files: &mut Vec<PathBuf>, errors: &mut Vec<Z
                 files.push(path.clone());
                 errors.extend(e.into_iter().map(|error| {
                     if error.line == 0 && &error.file == path {
-                        ZoneFileError { file: config.path.clone(), line, message: format!("{}: {}", path.display(), error.message) }
+                        ZoneFileError {
+                            file: config.path.clone(),
+                            line,
+                            message: format!("{}: {}", path.display(), error.message),
+                        }
                     } else {
                         error
                     }
@@ -262,7 +317,10 @@ fn read_zone_files(config: &Config, files: &mut Vec<PathBuf>, errors: &mut Vec<Z
                 origin: zone.origin.clone(),
                 shared,
                 overrides,
-                loc: SourceLoc { file: config_file.clone(), line: zone.line },
+                loc: SourceLoc {
+                    file: config_file.clone(),
+                    line: zone.line,
+                },
             });
         }
     }
@@ -272,7 +330,12 @@ fn read_zone_files(config: &Config, files: &mut Vec<PathBuf>, errors: &mut Vec<Z
 /// Adds the `[[exchange]]` records to the zones that contain them (as per-view overrides, unless
 /// a zone file already has that owner and type), and synthesises a minimal zone (SOA and NS copied
 /// from the namespace's zone, plus the SRV) for an SRV-only domain that is not configured.
-fn add_generated(config: &Config, sources: &mut Vec<ZoneSource>, notes: &mut BuildNotes, errors: &mut Vec<ZoneFileError>) {
+fn add_generated(
+    config: &Config,
+    sources: &mut Vec<ZoneSource>,
+    notes: &mut BuildNotes,
+    errors: &mut Vec<ZoneFileError>,
+) {
     let views = config.views.len();
     for generated in crate::exchange::generate(config) {
         let record = generated.record;
@@ -280,7 +343,10 @@ fn add_generated(config: &Config, sources: &mut Vec<ZoneSource>, notes: &mut Bui
         let index = match containing_zone(sources, &owner) {
             Some(index) => index,
             None if record.rtype == rtype::SRV => {
-                let domain = owner.parent().and_then(|p| p.parent()).unwrap_or_else(Name::root);
+                let domain = owner
+                    .parent()
+                    .and_then(|p| p.parent())
+                    .unwrap_or_else(Name::root);
                 match synthesized_zone(sources, &domain, &record, views) {
                     Some(source) => {
                         sources.push(source);
@@ -302,7 +368,10 @@ fn add_generated(config: &Config, sources: &mut Vec<ZoneSource>, notes: &mut Bui
                 errors.push(ZoneFileError {
                     file: record.loc.file.to_path_buf(),
                     line: record.loc.line,
-                    message: format!("{} is not inside any [[zone]]: add the zone that should hold it", record.owner),
+                    message: format!(
+                        "{} is not inside any [[zone]]: add the zone that should hold it",
+                        record.owner
+                    ),
                 });
                 continue;
             }
@@ -317,7 +386,11 @@ fn add_generated(config: &Config, sources: &mut Vec<ZoneSource>, notes: &mut Bui
                 .iter()
                 .flatten()
                 .chain(source.shared.iter())
-                .find(|r| r.rtype == record.rtype && r.owner.to_lowercase() == owner && r.loc.file != record.loc.file);
+                .find(|r| {
+                    r.rtype == record.rtype
+                        && r.owner.to_lowercase() == owner
+                        && r.loc.file != record.loc.file
+                });
             if let Some(file_record) = written {
                 notes.shadowed.push(Shadowed {
                     view: config.views[view].name.clone(),
@@ -328,7 +401,9 @@ fn add_generated(config: &Config, sources: &mut Vec<ZoneSource>, notes: &mut Bui
                 });
                 continue;
             }
-            source.overrides[view].get_or_insert_with(Vec::new).push(record.clone());
+            source.overrides[view]
+                .get_or_insert_with(Vec::new)
+                .push(record.clone());
         }
     }
 }
@@ -343,17 +418,38 @@ fn containing_zone(sources: &[ZoneSource], name: &Name) -> Option<usize> {
 }
 
 /// A zone for an SRV-only accepted domain, served by the same name servers as the namespace.
-fn synthesized_zone(sources: &[ZoneSource], domain: &Name, srv: &ZoneRecord, views: usize) -> Option<ZoneSource> {
-    let target = srv.rdata.get(6..).and_then(|wire| Name::from_wire(wire).ok())?.to_lowercase();
+fn synthesized_zone(
+    sources: &[ZoneSource],
+    domain: &Name,
+    srv: &ZoneRecord,
+    views: usize,
+) -> Option<ZoneSource> {
+    let target = srv
+        .rdata
+        .get(6..)
+        .and_then(|wire| Name::from_wire(wire).ok())?
+        .to_lowercase();
     let model = &sources[containing_zone(sources, &target)?];
     let apex = |rtype: u16| {
-        model.shared.iter().filter(move |r| r.rtype == rtype && r.owner.to_lowercase() == model.origin)
+        model
+            .shared
+            .iter()
+            .filter(move |r| r.rtype == rtype && r.owner.to_lowercase() == model.origin)
     };
     let mut shared: Vec<ZoneRecord> = Vec::new();
     for record in apex(rtype::SOA).take(1).chain(apex(rtype::NS)) {
-        shared.push(ZoneRecord { owner: domain.clone(), loc: srv.loc.clone(), ..record.clone() });
+        shared.push(ZoneRecord {
+            owner: domain.clone(),
+            loc: srv.loc.clone(),
+            ..record.clone()
+        });
     }
-    Some(ZoneSource { origin: domain.clone(), shared, overrides: vec![None; views], loc: srv.loc.clone() })
+    Some(ZoneSource {
+        origin: domain.clone(),
+        shared,
+        overrides: vec![None; views],
+        loc: srv.loc.clone(),
+    })
 }
 
 /// What `version.bind` and `hostname.bind` (CHAOS class) answer, as TXT RDATA.

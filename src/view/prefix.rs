@@ -29,10 +29,14 @@ impl PrefixTable {
         for (net, view) in entries {
             match net.trunc() {
                 IpNet::V4(net) => {
-                    v4.entry(net.prefix_len()).or_default().insert(u32::from(net.network()), view);
+                    v4.entry(net.prefix_len())
+                        .or_default()
+                        .insert(u32::from(net.network()), view);
                 }
                 IpNet::V6(net) => {
-                    v6.entry(net.prefix_len()).or_default().insert(u128::from(net.network()), view);
+                    v6.entry(net.prefix_len())
+                        .or_default()
+                        .insert(u128::from(net.network()), view);
                 }
             }
         }
@@ -77,7 +81,11 @@ fn mask32(len: u8) -> u32 {
 }
 
 fn mask128(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
 }
 
 #[cfg(test)]
@@ -85,7 +93,11 @@ mod tests {
     use super::*;
 
     fn table(entries: &[(&str, usize)]) -> PrefixTable {
-        PrefixTable::new(entries.iter().map(|(net, view)| (net.parse().unwrap(), *view)))
+        PrefixTable::new(
+            entries
+                .iter()
+                .map(|(net, view)| (net.parse().unwrap(), *view)),
+        )
     }
 
     fn view_of(table: &PrefixTable, ip: &str) -> Option<usize> {
@@ -116,7 +128,12 @@ mod tests {
 
     #[test]
     fn host_routes_and_default_routes() {
-        let t = table(&[("127.0.0.2/32", 0), ("::/0", 1), ("0.0.0.0/0", 1), ("::1/128", 0)]);
+        let t = table(&[
+            ("127.0.0.2/32", 0),
+            ("::/0", 1),
+            ("0.0.0.0/0", 1),
+            ("::1/128", 0),
+        ]);
         assert_eq!(view_of(&t, "127.0.0.2"), Some(0));
         assert_eq!(view_of(&t, "127.0.0.3"), Some(1));
         assert_eq!(view_of(&t, "::1"), Some(0));

@@ -55,7 +55,10 @@ pub fn read_serial(rdata: &[u8]) -> Option<u32> {
 
 /// Rewrites the serial of the apex SOA record(s) in `records`.
 pub fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
-    for record in records.iter_mut().filter(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin) {
+    for record in records
+        .iter_mut()
+        .filter(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
+    {
         if let Some(at) = serial_offset(&record.rdata) {
             record.rdata[at..at + 4].copy_from_slice(&serial.to_be_bytes());
         }

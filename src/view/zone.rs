@@ -157,7 +157,10 @@ fn group_rrsets(records: Vec<ZoneRecord>) -> HashMap<(Box<[u8]>, u16), RRsetBuil
                 let set = entry.get_mut();
                 if !set.canonical.contains(&canonical) {
                     set.canonical.push(canonical);
-                    set.rdatas.push(Rdata { wire: record.rdata, loc: record.loc });
+                    set.rdatas.push(Rdata {
+                        wire: record.rdata,
+                        loc: record.loc,
+                    });
                 }
             }
             Entry::Vacant(entry) => {
@@ -166,7 +169,10 @@ fn group_rrsets(records: Vec<ZoneRecord>) -> HashMap<(Box<[u8]>, u16), RRsetBuil
                     rtype: record.rtype,
                     ttl: record.ttl,
                     canonical: vec![canonical],
-                    rdatas: vec![Rdata { wire: record.rdata, loc: record.loc }],
+                    rdatas: vec![Rdata {
+                        wire: record.rdata,
+                        loc: record.loc,
+                    }],
                 });
             }
         }
@@ -235,7 +241,12 @@ pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
     let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(by_name.len());
     for (key, mut rrsets) in by_name {
         rrsets.sort_by_key(|set| set.rtype);
-        nodes.insert(key, Node { rrsets: rrsets.into_boxed_slice() });
+        nodes.insert(
+            key,
+            Node {
+                rrsets: rrsets.into_boxed_slice(),
+            },
+        );
     }
     let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
     for key in keys {
@@ -250,7 +261,10 @@ pub fn build_overlay(origin: &Name, shared: &ZoneData, records: Vec<ZoneRecord>)
     let mut merged: HashMap<Box<[u8]>, Vec<Arc<RRset>>> = HashMap::new();
     for ((key, rtype), set) in group_rrsets(records) {
         let rrsets = merged.entry(key.clone()).or_insert_with(|| {
-            shared.get(&key).map(|node| node.rrsets.to_vec()).unwrap_or_default()
+            shared
+                .get(&key)
+                .map(|node| node.rrsets.to_vec())
+                .unwrap_or_default()
         });
         rrsets.retain(|existing| existing.rtype != rtype);
         rrsets.push(set.finish());
@@ -258,11 +272,21 @@ pub fn build_overlay(origin: &Name, shared: &ZoneData, records: Vec<ZoneRecord>)
     let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(merged.len());
     for (key, mut rrsets) in merged {
         rrsets.sort_by_key(|set| set.rtype);
-        nodes.insert(key, Node { rrsets: rrsets.into_boxed_slice() });
+        nodes.insert(
+            key,
+            Node {
+                rrsets: rrsets.into_boxed_slice(),
+            },
+        );
     }
     let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
     for key in keys {
-        add_empty_non_terminals(&key, origin.as_wire(), |k| shared.get(k).is_some(), &mut nodes);
+        add_empty_non_terminals(
+            &key,
+            origin.as_wire(),
+            |k| shared.get(k).is_some(),
+            &mut nodes,
+        );
     }
     ZoneData { nodes }
 }
@@ -284,23 +308,32 @@ pub fn assemble(
         message,
     };
     let apex = match &overlay {
-        Some(o) => o.get(origin.as_wire()).or_else(|| shared.get(origin.as_wire())),
+        Some(o) => o
+            .get(origin.as_wire())
+            .or_else(|| shared.get(origin.as_wire())),
         None => shared.get(origin.as_wire()),
     };
     let soa = apex.and_then(|node| node.get(rtype::SOA)).cloned();
     let soa = match soa {
         Some(soa) if soa.rdatas.len() == 1 => Some(soa),
         Some(soa) => {
-            errors.push(record_error(&soa.rdatas[1], format!("zone {origin} has more than one SOA record")));
+            errors.push(record_error(
+                &soa.rdatas[1],
+                format!("zone {origin} has more than one SOA record"),
+            ));
             None
         }
         None => {
-            errors.push(zone_error(format!("zone {origin} has no SOA record at its apex (view {view_name})")));
+            errors.push(zone_error(format!(
+                "zone {origin} has no SOA record at its apex (view {view_name})"
+            )));
             None
         }
     };
     if apex.and_then(|node| node.get(rtype::NS)).is_none() {
-        errors.push(zone_error(format!("zone {origin} has no NS records at its apex (view {view_name})")));
+        errors.push(zone_error(format!(
+            "zone {origin} has no NS records at its apex (view {view_name})"
+        )));
     }
 
     // Shared nodes are checked by the caller once for all views; here only what the view adds.
@@ -321,10 +354,21 @@ pub fn assemble(
         + overlay.as_ref().map_or(0, |o| {
             o.nodes
                 .iter()
-                .map(|(key, node)| node.record_count() as isize - shared.get(key).map_or(0, |n| n.record_count() as isize))
+                .map(|(key, node)| {
+                    node.record_count() as isize
+                        - shared.get(key).map_or(0, |n| n.record_count() as isize)
+                })
                 .sum::<isize>()
         }) as usize;
-    Ok(ViewZone { origin: origin.clone(), shared, overlay, soa, serial, record_count, fingerprint })
+    Ok(ViewZone {
+        origin: origin.clone(),
+        shared,
+        overlay,
+        soa,
+        serial,
+        record_count,
+        fingerprint,
+    })
 }
 
 /// Checks the node-local rules every view must obey: CNAME stands alone (RFC 1034 §3.6.2,
@@ -334,7 +378,11 @@ pub fn check_node(node: &Node, errors: &mut Vec<ZoneFileError>) {
         if (set.rtype == rtype::CNAME || set.rtype == rtype::DNAME) && set.rdatas.len() > 1 {
             errors.push(record_error(
                 &set.rdatas[1],
-                format!("{} has more than one {} record", set.owner, rtype::mnemonic(set.rtype)),
+                format!(
+                    "{} has more than one {} record",
+                    set.owner,
+                    rtype::mnemonic(set.rtype)
+                ),
             ));
         }
     }
@@ -367,7 +415,11 @@ pub fn check_shared(shared: &ZoneData) -> Vec<ZoneFileError> {
 }
 
 fn record_error(rdata: &Rdata, message: String) -> ZoneFileError {
-    ZoneFileError { file: rdata.loc.file.to_path_buf(), line: rdata.loc.line, message }
+    ZoneFileError {
+        file: rdata.loc.file.to_path_buf(),
+        line: rdata.loc.line,
+        message,
+    }
 }
 
 /// The MINIMUM field of an SOA RDATA (the last 32 bits).

@@ -37,7 +37,10 @@ impl NameKey {
         if wire.len() > MAX_NAME_LEN {
             return None;
         }
-        let mut key = NameKey { buf: [0; MAX_NAME_LEN], len: wire.len() as u8 };
+        let mut key = NameKey {
+            buf: [0; MAX_NAME_LEN],
+            len: wire.len() as u8,
+        };
         for (dst, src) in key.buf.iter_mut().zip(wire) {
             *dst = src.to_ascii_lowercase();
         }
@@ -149,7 +152,10 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
         let record = skip_record(packet, pos).ok_or(Rejection::FormErr)?;
         if record.rtype == rtype::OPT {
             // RFC 6891 §6.1.1: one OPT at most, owned by the root.
-            if edns.is_some() || record.owner_is_root == Some(false) || record.owner_is_root.is_none() {
+            if edns.is_some()
+                || record.owner_is_root == Some(false)
+                || record.owner_is_root.is_none()
+            {
                 return Err(Rejection::FormErr);
             }
             let class = u16_at(packet, record.fixed).ok_or(Rejection::FormErr)?;
@@ -243,7 +249,12 @@ fn skip_record(packet: &[u8], start: usize) -> Option<SkippedRecord> {
     if end > packet.len() {
         return None;
     }
-    Some(SkippedRecord { rtype, owner_is_root, fixed, end })
+    Some(SkippedRecord {
+        rtype,
+        owner_is_root,
+        fixed,
+        end,
+    })
 }
 
 #[cfg(test)]
@@ -271,7 +282,14 @@ mod tests {
         assert_eq!(q.qname, b"\x04Mail\x07contoso\x07example\x00");
         assert_eq!(q.key.as_wire(), b"\x04mail\x07contoso\x07example\x00");
         assert_eq!(q.qtype, 1);
-        assert_eq!(q.edns, Some(Edns { udp_payload: 4096, version: 0, dnssec_ok: true }));
+        assert_eq!(
+            q.edns,
+            Some(Edns {
+                udp_payload: 4096,
+                version: 0,
+                dnssec_ok: true
+            })
+        );
     }
 
     #[test]
@@ -298,12 +316,30 @@ mod tests {
         two_questions[5] = 2;
         assert_eq!(parse(&two_questions).unwrap_err(), Rejection::FormErr);
         let two_opts = [OPT_DO_4096, OPT_DO_4096].concat();
-        assert_eq!(parse(&query(b"\x00", 1, &two_opts, 2)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(
+            parse(&query(b"\x00", 1, &two_opts, 2)).unwrap_err(),
+            Rejection::FormErr
+        );
         let non_root_opt = [&[1u8, b'x'][..], &OPT_DO_4096[1..]].concat();
-        assert_eq!(parse(&query(b"\x00", 1, &non_root_opt, 1)).unwrap_err(), Rejection::FormErr);
-        assert_eq!(parse(&query(b"\xc0\x0c", 1, &[], 0)).unwrap_err(), Rejection::FormErr);
-        assert_eq!(parse(&query(b"\x40", 1, &[], 0)).unwrap_err(), Rejection::FormErr);
-        assert_eq!(parse(&query(b"\x00", 1, &[], 1)).unwrap_err(), Rejection::FormErr);
-        assert_eq!(parse(&query(b"\x00", 1, &[0], 0)).unwrap_err(), Rejection::FormErr);
+        assert_eq!(
+            parse(&query(b"\x00", 1, &non_root_opt, 1)).unwrap_err(),
+            Rejection::FormErr
+        );
+        assert_eq!(
+            parse(&query(b"\xc0\x0c", 1, &[], 0)).unwrap_err(),
+            Rejection::FormErr
+        );
+        assert_eq!(
+            parse(&query(b"\x40", 1, &[], 0)).unwrap_err(),
+            Rejection::FormErr
+        );
+        assert_eq!(
+            parse(&query(b"\x00", 1, &[], 1)).unwrap_err(),
+            Rejection::FormErr
+        );
+        assert_eq!(
+            parse(&query(b"\x00", 1, &[0], 0)).unwrap_err(),
+            Rejection::FormErr
+        );
     }
 }

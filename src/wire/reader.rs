@@ -81,11 +81,21 @@ pub fn read(bytes: &[u8]) -> Option<Message> {
             pos = end;
             if rtype == rtype::OPT {
                 extended = (ttl >> 24) as u16;
-                opt = Some(Opt { udp_payload: class, version: (ttl >> 16) as u8, dnssec_ok: ttl & 0x8000 != 0 });
+                opt = Some(Opt {
+                    udp_payload: class,
+                    version: (ttl >> 16) as u8,
+                    dnssec_ok: ttl & 0x8000 != 0,
+                });
                 continue;
             }
             let rdata = decompress_rdata(bytes, rtype, start, end)?;
-            section.push(Record { owner, rtype, class, ttl, rdata });
+            section.push(Record {
+                owner,
+                rtype,
+                class,
+                ttl,
+                rdata,
+            });
         }
     }
     if pos != bytes.len() {
@@ -109,7 +119,14 @@ pub fn read(bytes: &[u8]) -> Option<Message> {
 fn decompress_rdata(msg: &[u8], rtype: u16, start: usize, end: usize) -> Option<Vec<u8>> {
     // (leading fixed octets, names, trailing fixed octets)
     let layout: (usize, usize, usize) = match rtype {
-        rtype::NS | rtype::CNAME | rtype::PTR | rtype::MD | rtype::MF | rtype::MB | rtype::MG | rtype::MR => (0, 1, 0),
+        rtype::NS
+        | rtype::CNAME
+        | rtype::PTR
+        | rtype::MD
+        | rtype::MF
+        | rtype::MB
+        | rtype::MG
+        | rtype::MR => (0, 1, 0),
         rtype::MX => (2, 1, 0),
         rtype::SOA => (0, 2, 20),
         rtype::MINFO => (0, 2, 0),

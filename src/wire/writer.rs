@@ -143,7 +143,14 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// Appends one IN-class record, or leaves the response untouched and returns [`Full`].
-    pub fn push(&mut self, section: Section, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Result<(), Full> {
+    pub fn push(
+        &mut self,
+        section: Section,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
         self.push_in_class(section, owner, rtype, super::CLASS_IN, ttl, rdata)
     }
 
@@ -170,7 +177,9 @@ impl<'b> ResponseWriter<'b> {
             let mut copied = 0usize;
             for &offset in &names.offsets[..names.count as usize] {
                 let offset = offset as usize;
-                let Some(len) = rdata.get(offset..).and_then(name::wire_name_len) else { break };
+                let Some(len) = rdata.get(offset..).and_then(name::wire_name_len) else {
+                    break;
+                };
                 self.buf.extend_from_slice(&rdata[copied..offset]);
                 self.write_name(&rdata[offset..offset + len]);
                 copied = offset + len;
@@ -201,7 +210,8 @@ impl<'b> ResponseWriter<'b> {
             let extended_rcode = (self.rcode >> 4) as u8;
             let do_bit: u16 = if opt.dnssec_ok { 0x8000 } else { 0 };
             self.buf.push(0);
-            self.buf.extend_from_slice(&crate::zone::rtype::OPT.to_be_bytes());
+            self.buf
+                .extend_from_slice(&crate::zone::rtype::OPT.to_be_bytes());
             self.buf.extend_from_slice(&opt.udp_payload.to_be_bytes());
             self.buf.extend_from_slice(&[extended_rcode, 0]);
             self.buf.extend_from_slice(&do_bit.to_be_bytes());
@@ -261,9 +271,13 @@ impl<'b> ResponseWriter<'b> {
 fn written_name_equals(buf: &[u8], mut at: usize, wire: &[u8]) -> bool {
     let mut pos = 0usize;
     for _ in 0..256 {
-        let Some(&len) = buf.get(at) else { return false };
+        let Some(&len) = buf.get(at) else {
+            return false;
+        };
         if len & 0xc0 == 0xc0 {
-            let Some(&low) = buf.get(at + 1) else { return false };
+            let Some(&low) = buf.get(at + 1) else {
+                return false;
+            };
             at = (((len & 0x3f) as usize) << 8) | low as usize;
             continue;
         }
@@ -274,7 +288,10 @@ fn written_name_equals(buf: &[u8], mut at: usize, wire: &[u8]) -> bool {
         if len == 0 {
             return true;
         }
-        let (Some(ours), Some(theirs)) = (buf.get(at + 1..at + 1 + len), wire.get(pos + 1..pos + 1 + len)) else {
+        let (Some(ours), Some(theirs)) = (
+            buf.get(at + 1..at + 1 + len),
+            wire.get(pos + 1..pos + 1 + len),
+        ) else {
             return false;
         };
         if !ours.eq_ignore_ascii_case(theirs) {
@@ -297,13 +314,29 @@ mod tests {
         let qname = b"\x04MAIL\x07contoso\x07example\x00";
         let mut w = ResponseWriter::new(&mut buf, 7, 0x0100, Some((qname, 1, 1)), 512, None);
         w.set_authoritative(true);
-        w.push(Section::Answer, b"\x04mail\x07contoso\x07example\x00", rtype::A, 60, &[10, 0, 0, 1]).unwrap();
-        w.push(Section::Authority, b"\x07contoso\x07example\x00", rtype::NS, 60, b"\x02ns\x07contoso\x07example\x00")
-            .unwrap();
+        w.push(
+            Section::Answer,
+            b"\x04mail\x07contoso\x07example\x00",
+            rtype::A,
+            60,
+            &[10, 0, 0, 1],
+        )
+        .unwrap();
+        w.push(
+            Section::Authority,
+            b"\x07contoso\x07example\x00",
+            rtype::NS,
+            60,
+            b"\x02ns\x07contoso\x07example\x00",
+        )
+        .unwrap();
         let len = w.finish();
         let expected_question_end = 12 + qname.len() + 4;
         // Answer owner: a pointer to the question name at offset 12.
-        assert_eq!(&buf[expected_question_end..expected_question_end + 2], &[0xc0, 12]);
+        assert_eq!(
+            &buf[expected_question_end..expected_question_end + 2],
+            &[0xc0, 12]
+        );
         // Authority owner: a pointer to "contoso.example" inside the question (offset 12+5).
         let auth = expected_question_end + 2 + 10 + 4;
         assert_eq!(&buf[auth..auth + 2], &[0xc0, 17]);
@@ -317,15 +350,34 @@ mod tests {
     #[test]
     fn a_record_that_does_not_fit_is_rolled_back() {
         let mut buf = Vec::new();
-        let mut w = ResponseWriter::new(&mut buf, 1, 0, Some((b"\x00", 16, 1)), 60, Some(OptReply { udp_payload: 1232, dnssec_ok: true }));
+        let mut w = ResponseWriter::new(
+            &mut buf,
+            1,
+            0,
+            Some((b"\x00", 16, 1)),
+            60,
+            Some(OptReply {
+                udp_payload: 1232,
+                dnssec_ok: true,
+            }),
+        );
         let txt = [5u8, b'h', b'e', b'l', b'l', b'o'];
-        assert_eq!(w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt), Ok(()));
-        assert_eq!(w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt), Err(Full));
+        assert_eq!(
+            w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt),
+            Ok(())
+        );
+        assert_eq!(
+            w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt),
+            Err(Full)
+        );
         w.set_rcode(crate::wire::rcode::BADVERS);
         let len = w.finish();
         assert!(len <= 60);
         assert_eq!(&buf[6..8], &[0, 1]);
         // OPT: root, type 41, payload 1232, extended rcode 1 (BADVERS = 16), DO set.
-        assert_eq!(&buf[len - 11..], &[0, 0, 41, 0x04, 0xd0, 1, 0, 0x80, 0, 0, 0]);
+        assert_eq!(
+            &buf[len - 11..],
+            &[0, 0, 41, 0x04, 0xd0, 1, 0, 0x80, 0, 0, 0]
+        );
     }
 }

@@ -14,7 +14,15 @@ use crate::common::*;
 use splitdns::wire::reader;
 
 /// A query built by hand, so that every header bit and count can be wrong on purpose.
-fn raw_query(id: u16, flags: u16, qdcount: u16, name: &[u8], qtype: u16, qclass: u16, additional: &[&[u8]]) -> Vec<u8> {
+fn raw_query(
+    id: u16,
+    flags: u16,
+    qdcount: u16,
+    name: &[u8],
+    qtype: u16,
+    qclass: u16,
+    additional: &[&[u8]],
+) -> Vec<u8> {
     let mut packet = id.to_be_bytes().to_vec();
     packet.extend_from_slice(&flags.to_be_bytes());
     packet.extend_from_slice(&qdcount.to_be_bytes());
@@ -59,9 +67,24 @@ fn read(bytes: &[u8]) -> reader::Message {
 /// A normal query still gets the right answer, within a second.
 fn assert_still_serving(server: &Server) {
     let started = Instant::now();
-    let reply = ask(server, EXTERNAL, Via::Udp, "www.contoso.example.", RecordType::A);
-    assert_eq!(reply.answer(), vec!["www.contoso.example. 3600 A 203.0.113.80"], "{}", reply.dump());
-    assert!(started.elapsed() < Duration::from_secs(1), "answer took {:?}", started.elapsed());
+    let reply = ask(
+        server,
+        EXTERNAL,
+        Via::Udp,
+        "www.contoso.example.",
+        RecordType::A,
+    );
+    assert_eq!(
+        reply.answer(),
+        vec!["www.contoso.example. 3600 A 203.0.113.80"],
+        "{}",
+        reply.dump()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answer took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -69,23 +92,107 @@ fn header_and_edns_conformance() {
     let server = Server::start("split");
     // (description, packet, expected rcode (None: no answer at all), expected extended rcode)
     let cases: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
-        ("opcode STATUS is not implemented", raw_query(1, 2 << 11, 1, WWW, 1, 1, &[]), Some(4)),
-        ("opcode 15 is not implemented", raw_query(2, 15 << 11, 1, WWW, 1, 1, &[]), Some(4)),
-        ("NOTIFY is refused", raw_query(3, 4 << 11, 1, APEX, 6, 1, &[]), Some(5)),
-        ("UPDATE is refused", raw_query(4, 5 << 11, 1, APEX, 6, 1, &[]), Some(5)),
-        ("no question: FORMERR", raw_query(5, 0, 0, b"", 0, 0, &[]).into_iter().take(12).collect(), Some(1)),
-        ("two questions: FORMERR", [raw_query(6, 0, 2, WWW, 1, 1, &[]), [WWW, &[0, 1, 0, 1]].concat()].concat(), Some(1)),
-        ("two OPT records: FORMERR", raw_query(7, 0, 1, WWW, 1, 1, &[&opt(1232, 0, 0, &[]), &opt(1232, 0, 0, &[])]), Some(1)),
-        ("OPT not owned by the root: FORMERR", raw_query(8, 0, 1, WWW, 1, 1, &[&[&b"\x01x"[..], &opt(1232, 0, 0, &[])[1..]].concat()]), Some(1)),
-        ("a response (QR=1) is never answered", raw_query(9, 0x8000, 1, WWW, 1, 1, &[]), None),
-        ("a truncated header is dropped", raw_query(10, 0, 1, WWW, 1, 1, &[])[..7].to_vec(), None),
-        ("EDNS version 1: BADVERS", raw_query(11, 0, 1, WWW, 1, 1, &[&opt(1232, 1, 0x8000, &[])]), Some(16)),
-        ("unknown qclass is refused", raw_query(12, 0, 1, WWW, 1, 42, &[]), Some(5)),
-        ("AXFR is refused", raw_query(13, 0, 1, APEX, 252, 1, &[]), Some(5)),
-        ("IXFR is refused", raw_query(14, 0, 1, APEX, 251, 1, &[]), Some(5)),
+        (
+            "opcode STATUS is not implemented",
+            raw_query(1, 2 << 11, 1, WWW, 1, 1, &[]),
+            Some(4),
+        ),
+        (
+            "opcode 15 is not implemented",
+            raw_query(2, 15 << 11, 1, WWW, 1, 1, &[]),
+            Some(4),
+        ),
+        (
+            "NOTIFY is refused",
+            raw_query(3, 4 << 11, 1, APEX, 6, 1, &[]),
+            Some(5),
+        ),
+        (
+            "UPDATE is refused",
+            raw_query(4, 5 << 11, 1, APEX, 6, 1, &[]),
+            Some(5),
+        ),
+        (
+            "no question: FORMERR",
+            raw_query(5, 0, 0, b"", 0, 0, &[])
+                .into_iter()
+                .take(12)
+                .collect(),
+            Some(1),
+        ),
+        (
+            "two questions: FORMERR",
+            [
+                raw_query(6, 0, 2, WWW, 1, 1, &[]),
+                [WWW, &[0, 1, 0, 1]].concat(),
+            ]
+            .concat(),
+            Some(1),
+        ),
+        (
+            "two OPT records: FORMERR",
+            raw_query(
+                7,
+                0,
+                1,
+                WWW,
+                1,
+                1,
+                &[&opt(1232, 0, 0, &[]), &opt(1232, 0, 0, &[])],
+            ),
+            Some(1),
+        ),
+        (
+            "OPT not owned by the root: FORMERR",
+            raw_query(
+                8,
+                0,
+                1,
+                WWW,
+                1,
+                1,
+                &[&[&b"\x01x"[..], &opt(1232, 0, 0, &[])[1..]].concat()],
+            ),
+            Some(1),
+        ),
+        (
+            "a response (QR=1) is never answered",
+            raw_query(9, 0x8000, 1, WWW, 1, 1, &[]),
+            None,
+        ),
+        (
+            "a truncated header is dropped",
+            raw_query(10, 0, 1, WWW, 1, 1, &[])[..7].to_vec(),
+            None,
+        ),
+        (
+            "EDNS version 1: BADVERS",
+            raw_query(11, 0, 1, WWW, 1, 1, &[&opt(1232, 1, 0x8000, &[])]),
+            Some(16),
+        ),
+        (
+            "unknown qclass is refused",
+            raw_query(12, 0, 1, WWW, 1, 42, &[]),
+            Some(5),
+        ),
+        (
+            "AXFR is refused",
+            raw_query(13, 0, 1, APEX, 252, 1, &[]),
+            Some(5),
+        ),
+        (
+            "IXFR is refused",
+            raw_query(14, 0, 1, APEX, 251, 1, &[]),
+            Some(5),
+        ),
     ];
     for (what, packet, expected) in cases {
-        let reply = udp_try(&server, EXTERNAL, &packet, Duration::from_millis(if expected.is_some() { 2000 } else { 300 }));
+        let reply = udp_try(
+            &server,
+            EXTERNAL,
+            &packet,
+            Duration::from_millis(if expected.is_some() { 2000 } else { 300 }),
+        );
         match (expected, reply) {
             (None, None) => {}
             (None, Some(bytes)) => panic!("{what}: answered {bytes:02x?}"),
@@ -93,9 +200,18 @@ fn header_and_edns_conformance() {
             (Some(code), Some(bytes)) => {
                 let message = read(&bytes);
                 assert_eq!(message.rcode, code, "{what}: {message:?}");
-                assert_eq!(message.id, u16::from_be_bytes([packet[0], packet[1]]), "{what}");
+                assert_eq!(
+                    message.id,
+                    u16::from_be_bytes([packet[0], packet[1]]),
+                    "{what}"
+                );
                 assert_eq!(message.flags & 0x0080, 0, "{what}: RA must be clear");
-                assert!(message.answer.is_empty() && message.authority.is_empty() && message.additional.is_empty(), "{what}: {message:?}");
+                assert!(
+                    message.answer.is_empty()
+                        && message.authority.is_empty()
+                        && message.additional.is_empty(),
+                    "{what}: {message:?}"
+                );
                 if code == 16 {
                     let opt = message.opt.expect("BADVERS carries an OPT");
                     assert_eq!(opt.version, 0, "{what}");
@@ -111,15 +227,29 @@ fn header_and_edns_conformance() {
 fn edns_options_flags_and_payload() {
     let server = Server::start("split");
     // An unknown option (code 65001) and an unknown flag bit (0x4000) next to DO.
-    let packet = raw_query(21, 0x0100, 1, WWW, 1, 1, &[&opt(1232, 0, 0xc000, &[0xfd, 0xe9, 0, 2, 0xab, 0xcd])]);
+    let packet = raw_query(
+        21,
+        0x0100,
+        1,
+        WWW,
+        1,
+        1,
+        &[&opt(1232, 0, 0xc000, &[0xfd, 0xe9, 0, 2, 0xab, 0xcd])],
+    );
     let bytes = udp_try(&server, EXTERNAL, &packet, TIMEOUT).expect("answered");
     let message = read(&bytes);
     assert_eq!(message.rcode, 0);
     assert_eq!(message.answer.len(), 1);
     let opt = message.opt.expect("OPT in the response");
-    assert_eq!((opt.version, opt.dnssec_ok, opt.udp_payload), (0, true, 1232));
+    assert_eq!(
+        (opt.version, opt.dnssec_ok, opt.udp_payload),
+        (0, true, 1232)
+    );
     // The OPT is the last 11 bytes: flags carry only DO, and no option is echoed.
-    assert_eq!(&bytes[bytes.len() - 11..], &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+    assert_eq!(
+        &bytes[bytes.len() - 11..],
+        &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]
+    );
     assert_eq!(message.flags & 0x0080, 0, "RD set, RA still clear");
 
     // A payload below 512 counts as 512: an answer over 512 bytes is truncated, not sent.
@@ -135,25 +265,73 @@ fn edns_options_flags_and_payload() {
 #[test]
 fn any_is_minimal_over_udp_and_full_over_tcp() {
     let server = Server::start("split");
-    let udp = ask(&server, EXTERNAL, Via::Udp, "contoso.example.", RecordType::ANY);
+    let udp = ask(
+        &server,
+        EXTERNAL,
+        Via::Udp,
+        "contoso.example.",
+        RecordType::ANY,
+    );
     assert_eq!(udp.rcode(), ResponseCode::NoError);
-    let types: std::collections::BTreeSet<RecordType> = udp.message.answers.iter().map(|r| r.record_type()).collect();
-    assert_eq!(types.len(), 1, "RFC 8482: one RRset over UDP; {}", udp.dump());
-    let tcp = ask(&server, EXTERNAL, Via::Tcp, "contoso.example.", RecordType::ANY);
-    let types: std::collections::BTreeSet<RecordType> = tcp.message.answers.iter().map(|r| r.record_type()).collect();
-    assert!(types.contains(&RecordType::SOA) && types.contains(&RecordType::NS) && types.contains(&RecordType::MX), "{}", tcp.dump());
+    let types: std::collections::BTreeSet<RecordType> = udp
+        .message
+        .answers
+        .iter()
+        .map(|r| r.record_type())
+        .collect();
+    assert_eq!(
+        types.len(),
+        1,
+        "RFC 8482: one RRset over UDP; {}",
+        udp.dump()
+    );
+    let tcp = ask(
+        &server,
+        EXTERNAL,
+        Via::Tcp,
+        "contoso.example.",
+        RecordType::ANY,
+    );
+    let types: std::collections::BTreeSet<RecordType> = tcp
+        .message
+        .answers
+        .iter()
+        .map(|r| r.record_type())
+        .collect();
+    assert!(
+        types.contains(&RecordType::SOA)
+            && types.contains(&RecordType::NS)
+            && types.contains(&RecordType::MX),
+        "{}",
+        tcp.dump()
+    );
 }
 
 #[test]
 fn unknown_types_get_nodata_and_foreign_names_are_refused_in_every_view() {
     let server = Server::start("split");
     for from in [INTERNAL, EXTERNAL] {
-        let reply = ask(&server, from, Via::Udp, "www.contoso.example.", RecordType::Unknown(65000));
+        let reply = ask(
+            &server,
+            from,
+            Via::Udp,
+            "www.contoso.example.",
+            RecordType::Unknown(65000),
+        );
         assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.dump());
-        assert!(reply.answer().is_empty() && reply.authority()[0].contains(" SOA "), "{}", reply.dump());
+        assert!(
+            reply.answer().is_empty() && reply.authority()[0].contains(" SOA "),
+            "{}",
+            reply.dump()
+        );
         for name in ["example.org.", "com.", "."] {
             let reply = ask(&server, from, Via::Udp, name, RecordType::A);
-            assert_eq!(reply.rcode(), ResponseCode::Refused, "{name}: {}", reply.dump());
+            assert_eq!(
+                reply.rcode(),
+                ResponseCode::Refused,
+                "{name}: {}",
+                reply.dump()
+            );
             assert!(!reply.aa(), "{name}: not authoritative for it");
         }
     }
@@ -162,36 +340,91 @@ fn unknown_types_get_nodata_and_foreign_names_are_refused_in_every_view() {
 #[test]
 fn chaos_identity_is_refused_unless_the_view_opts_in() {
     let server = Server::start("rrl");
-    for name in [&b"\x07version\x04bind\x00"[..], b"\x08hostname\x04bind\x00", b"\x02id\x06server\x00"] {
+    for name in [
+        &b"\x07version\x04bind\x00"[..],
+        b"\x08hostname\x04bind\x00",
+        b"\x02id\x06server\x00",
+    ] {
         let packet = raw_query(31, 0, 1, name, 16, 3, &[]);
         let outside = read(&udp_try(&server, EXTERNAL, &packet, TIMEOUT).expect("answered"));
-        assert_eq!(outside.rcode, 5, "external view does not opt in: {outside:?}");
+        assert_eq!(
+            outside.rcode, 5,
+            "external view does not opt in: {outside:?}"
+        );
         let inside = read(&udp_try(&server, INTERNAL, &packet, TIMEOUT).expect("answered"));
         assert_eq!(inside.rcode, 0, "{inside:?}");
         assert_eq!(inside.answer.len(), 1);
         assert_eq!((inside.answer[0].rtype, inside.answer[0].class), (16, 3));
     }
-    let version = read(&udp_try(&server, INTERNAL, &raw_query(32, 0, 1, b"\x07version\x04bind\x00", 16, 3, &[]), TIMEOUT).unwrap());
-    assert!(String::from_utf8_lossy(&version.answer[0].rdata).contains("splitdns"), "{version:?}");
+    let version = read(
+        &udp_try(
+            &server,
+            INTERNAL,
+            &raw_query(32, 0, 1, b"\x07version\x04bind\x00", 16, 3, &[]),
+            TIMEOUT,
+        )
+        .unwrap(),
+    );
+    assert!(
+        String::from_utf8_lossy(&version.answer[0].rdata).contains("splitdns"),
+        "{version:?}"
+    );
 }
 
 #[test]
 fn hostile_names_and_counts_get_formerr_or_nothing() {
     let server = Server::start("split");
     let long_label = [&[64u8][..], &[b'a'; 64], &[0]].concat();
-    let long_name: Vec<u8> = (0..5).flat_map(|_| [&[63u8][..], &[b'b'; 63]].concat()).chain([0]).collect();
+    let long_name: Vec<u8> = (0..5)
+        .flat_map(|_| [&[63u8][..], &[b'b'; 63]].concat())
+        .chain([0])
+        .collect();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("compression pointer loop in the question", raw_query(41, 0, 1, b"\xc0\x0c", 1, 1, &[])),
-        ("pointer chain in an additional record", raw_query(42, 0, 1, WWW, 1, 1, &[b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x00\x00\xff"])),
-        ("label over 63 octets", raw_query(43, 0, 1, &long_label, 1, 1, &[])),
-        ("name over 255 octets", raw_query(44, 0, 1, &long_name, 1, 1, &[])),
+        (
+            "compression pointer loop in the question",
+            raw_query(41, 0, 1, b"\xc0\x0c", 1, 1, &[]),
+        ),
+        (
+            "pointer chain in an additional record",
+            raw_query(
+                42,
+                0,
+                1,
+                WWW,
+                1,
+                1,
+                &[b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x00\x00\xff"],
+            ),
+        ),
+        (
+            "label over 63 octets",
+            raw_query(43, 0, 1, &long_label, 1, 1, &[]),
+        ),
+        (
+            "name over 255 octets",
+            raw_query(44, 0, 1, &long_name, 1, 1, &[]),
+        ),
         ("counts larger than the data", {
             let mut p = raw_query(45, 0, 1, WWW, 1, 1, &[]);
             p[7] = 9;
             p
         }),
-        ("garbage OPT (length past the end)", raw_query(46, 0, 1, WWW, 1, 1, &[&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0x10, 0]])),
-        ("trailing garbage", [raw_query(47, 0, 1, WWW, 1, 1, &[]), vec![1, 2, 3]].concat()),
+        (
+            "garbage OPT (length past the end)",
+            raw_query(
+                46,
+                0,
+                1,
+                WWW,
+                1,
+                1,
+                &[&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0x10, 0]],
+            ),
+        ),
+        (
+            "trailing garbage",
+            [raw_query(47, 0, 1, WWW, 1, 1, &[]), vec![1, 2, 3]].concat(),
+        ),
     ];
     for (what, packet) in cases {
         match udp_try(&server, EXTERNAL, &packet, Duration::from_millis(500)) {
@@ -211,11 +444,28 @@ fn edns_client_subnet_never_changes_the_view() {
     let mut message = query("mail.contoso.example.", RecordType::A);
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
-    edns.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new("10.0.0.0".parse().unwrap(), 24, 0)));
+    edns.options_mut()
+        .insert(EdnsOption::Subnet(ClientSubnet::new(
+            "10.0.0.0".parse().unwrap(),
+            24,
+            0,
+        )));
     message.set_edns(edns);
-    assert!(message.edns.as_ref().unwrap().option(EdnsCode::Subnet).is_some());
+    assert!(
+        message
+            .edns
+            .as_ref()
+            .unwrap()
+            .option(EdnsCode::Subnet)
+            .is_some()
+    );
     let reply = exchange(&server, EXTERNAL, Via::Udp, &message);
-    assert_eq!(reply.answer(), vec!["mail.contoso.example. 3600 A 203.0.113.10"], "ECS must not select the internal view: {}", reply.dump());
+    assert_eq!(
+        reply.answer(),
+        vec!["mail.contoso.example. 3600 A 203.0.113.10"],
+        "ECS must not select the internal view: {}",
+        reply.dump()
+    );
 }
 
 /// Resident memory of this test process (the server runs in it), in KiB.
@@ -236,7 +486,9 @@ fn a_barrage_of_malformed_packets_and_hostile_streams_changes_nothing() {
     let www = query("www.contoso.example.", RecordType::A);
     let valid = www.to_vec().unwrap();
     let socket = udp_socket(&server, EXTERNAL);
-    socket.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         seed ^= seed << 13;
@@ -258,7 +510,20 @@ fn a_barrage_of_malformed_packets_and_hostile_streams_changes_nothing() {
             }
             _ => {
                 // A plausible header (QR clear) with random counts and a random tail.
-                let mut p = vec![(r >> 8) as u8, r as u8, 0, 0, 0, (r >> 16) as u8 % 3, 0, (r >> 24) as u8, 0, (r >> 32) as u8, 0, (r >> 40) as u8];
+                let mut p = vec![
+                    (r >> 8) as u8,
+                    r as u8,
+                    0,
+                    0,
+                    0,
+                    (r >> 16) as u8 % 3,
+                    0,
+                    (r >> 24) as u8,
+                    0,
+                    (r >> 32) as u8,
+                    0,
+                    (r >> 40) as u8,
+                ];
                 p.extend((0..(r >> 48) as usize % 300).map(|_| next() as u8));
                 p
             }
@@ -312,15 +577,30 @@ fn idle_and_trickling_tcp_connections_do_not_stop_anyone_else() {
     }
     let started = Instant::now();
     assert_still_serving(&server);
-    let reply = ask(&server, EXTERNAL, Via::Tcp, "www.contoso.example.", RecordType::A);
+    let reply = ask(
+        &server,
+        EXTERNAL,
+        Via::Tcp,
+        "www.contoso.example.",
+        RecordType::A,
+    );
     assert_eq!(reply.answer().len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
 
     // A client sending one byte at a time loses its connection after the per-message deadline
     // (3 s by default), however steadily it trickles.
-    let valid = framed(&query("www.contoso.example.", RecordType::A).to_vec().unwrap());
+    let valid = framed(
+        &query("www.contoso.example.", RecordType::A)
+            .to_vec()
+            .unwrap(),
+    );
     let mut slow = tcp_connect(&server, EXTERNAL);
-    slow.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let started = Instant::now();
     let mut closed = false;
     for byte in valid.iter().cycle().take(200) {
@@ -340,16 +620,28 @@ fn idle_and_trickling_tcp_connections_do_not_stop_anyone_else() {
             break;
         }
     }
-    assert!(closed, "the trickling connection was still open after {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(6), "closed only after {:?}", started.elapsed());
+    assert!(
+        closed,
+        "the trickling connection was still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "closed only after {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
     let server = Server::start("rrl");
     let socket = udp_socket(&server, EXTERNAL);
-    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let valid = query("www.contoso.example.", RecordType::A).to_vec().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let valid = query("www.contoso.example.", RecordType::A)
+        .to_vec()
+        .unwrap();
     for _ in 0..60 {
         socket.send(&valid).unwrap();
     }
@@ -358,7 +650,10 @@ fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
     while let Ok(n) = socket.recv(&mut buf) {
         let message = read(&buf[..n]);
         if message.truncated() {
-            assert!(message.answer.is_empty(), "a slipped response carries no records");
+            assert!(
+                message.answer.is_empty(),
+                "a slipped response carries no records"
+            );
             slipped += 1;
         } else {
             assert_eq!(message.answer.len(), 1);
@@ -370,7 +665,9 @@ fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
     assert!((20..=27).contains(&slipped), "{slipped} slipped answers");
     // The internal view has no rate limiting: every query answered.
     let inside = udp_socket(&server, INTERNAL);
-    inside.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    inside
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     for _ in 0..60 {
         inside.send(&valid).unwrap();
     }
@@ -385,7 +682,10 @@ fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
 fn amplification_of_the_largest_answers_is_reported_and_bounded() {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
     let server = Server::with_config(&config);
-    println!("{:<45} {:>6} {:>6} {:>7}  (UDP, no EDNS / EDNS 1232)", "query", "query", "reply", "ratio");
+    println!(
+        "{:<45} {:>6} {:>6} {:>7}  (UDP, no EDNS / EDNS 1232)",
+        "query", "query", "reply", "ratio"
+    );
     let mut worst = 0.0f64;
     for (name, rtype) in [
         ("contoso.example.", RecordType::ANY),
@@ -405,7 +705,11 @@ fn amplification_of_the_largest_answers_is_reported_and_bounded() {
             let reply = exchange(&server, EXTERNAL, Via::Udp, &message);
             let ratio = reply.size as f64 / sent as f64;
             worst = worst.max(ratio);
-            println!("{:<45} {sent:>6} {:>6} {ratio:>7.2}", format!("{name} {rtype}{}", if edns { " +edns" } else { "" }), reply.size);
+            println!(
+                "{:<45} {sent:>6} {:>6} {ratio:>7.2}",
+                format!("{name} {rtype}{}", if edns { " +edns" } else { "" }),
+                reply.size
+            );
         }
     }
     println!("largest amplification: {worst:.2}x");
