@@ -125,24 +125,9 @@ impl Name {
         self.0.len() == 1
     }
 
-    /// Number of labels, not counting the root.
-    pub fn label_count(&self) -> usize {
-        label_count(&self.0)
-    }
-
     /// True when `self` equals `ancestor` or lies below it (case-insensitive).
     pub fn is_subdomain_of(&self, ancestor: &Name) -> bool {
         is_subdomain(&self.0, &ancestor.0)
-    }
-
-    /// The first label's text, without its length octet.
-    pub fn first_label(&self) -> &[u8] {
-        let len = self.0[0] as usize;
-        &self.0[1..1 + len]
-    }
-
-    pub fn is_wildcard(&self) -> bool {
-        self.first_label() == b"*"
     }
 
     /// The name with its first label removed (the root's parent is `None`).
@@ -204,17 +189,6 @@ pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
             return Some(pos);
         }
     }
-}
-
-/// Labels in a validated wire name, not counting the root.
-pub fn label_count(wire: &[u8]) -> usize {
-    let mut pos = 0usize;
-    let mut count = 0usize;
-    while wire[pos] != 0 {
-        pos += wire[pos] as usize + 1;
-        count += 1;
-    }
-    count
 }
 
 /// Byte offset of each label boundary in a validated wire name, from the full name down to

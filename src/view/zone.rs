@@ -84,14 +84,6 @@ impl ZoneData {
         self.nodes.get(key)
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     fn record_count(&self) -> usize {
         self.nodes.values().map(Node::record_count).sum()
     }
