@@ -120,8 +120,8 @@ fn respond_guarded(
     }
 }
 
-/// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop per core; each TCP
-/// listener one accept loop.
+/// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop (a thread) per
+/// core; each TCP listener one accept task.
 pub async fn run(
     listeners: Listeners,
     snapshot: SharedSnapshot,
@@ -133,14 +133,11 @@ pub async fn run(
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     for socket in listeners.udp {
-        let socket = Arc::new(tokio::net::UdpSocket::from_std(socket)?);
         for _ in 0..loops_per_socket {
-            tasks.spawn(udp::serve(
-                socket.clone(),
-                snapshot.clone(),
-                limiter.clone(),
-                shutdown.clone(),
-            ));
+            let socket = socket.try_clone()?;
+            let (snapshot, limiter, shutdown) =
+                (snapshot.clone(), limiter.clone(), shutdown.clone());
+            tasks.spawn_blocking(move || udp::serve(socket, snapshot, limiter, shutdown));
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));

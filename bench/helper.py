@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run (standard library only).
+
+  helper.py tree PID              PID and its descendants
+  helper.py cpu PID CORE          CPU ticks (utime+stime) of PID and all its descendants, and
+                                  the user+nice+system+steal ticks of CPU CORE
+  helper.py mem PID               "VMRSS_KIB PSS_KIB": largest VmRSS in the process tree, and the
+                                  sum of Pss over it (counts memory shared after a fork once)
+  helper.py wait PORT NAME TYPE T0_NS TIMEOUT_S
+                                  polls 127.0.0.1:PORT (from 127.0.0.3) until NAME TYPE is answered
+                                  NOERROR with data; prints the milliseconds since T0_NS, or fails
+  helper.py ask PORT SOURCE NAME TYPE
+                                  one query from SOURCE; prints "RCODE addr,addr,..." (A/AAAA/SRV)
+  helper.py dnsperf FILE          parses a dnsperf report: "completed lost qps avg_ms max_ms"
+  helper.py report RESULTS.tsv    the tables of medians
+"""
+
+import os
+import re
+import socket
+import statistics
+import struct
+import sys
+import time
+
+TYPES = {"A": 1, "NS": 2, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
+
+
+def tree(pid):
+    """PID and all its descendants (processes, not threads)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_ticks(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total
+
+
+def core_busy(cpu):
+    """user+nice+system+steal ticks of one CPU: time the server's core was not the server's to use
+    once the server's own ticks are subtracted (irq and softirq are left out: loopback delivery
+    lands there)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu%d " % cpu):
+                fields = line.split()
+                return int(fields[1]) + int(fields[2]) + int(fields[3]) + int(fields[8])
+    return 0
+
+
+def mem(pid):
+    rss_max, pss = 0, 0
+    for p in tree(pid):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss_max = max(rss_max, int(line.split()[1]))
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss_max, pss
+
+
+def encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def skip_name(msg, i):
+    while True:
+        n = msg[i]
+        if n == 0:
+            return i + 1
+        if n & 0xC0 == 0xC0:
+            return i + 2
+        i += n + 1
+
+
+def read_name(msg, i):
+    labels = []
+    while True:
+        n = msg[i]
+        if n == 0:
+            return ".".join(labels) + "."
+        if n & 0xC0 == 0xC0:
+            i = ((n & 0x3F) << 8) | msg[i + 1]
+            continue
+        labels.append(msg[i + 1:i + 1 + n].decode())
+        i += n + 1
+
+
+def ask(port, source, name, qtype, timeout=0.5):
+    """One UDP query; returns (rcode, [answer data as text]) or None on timeout."""
+    qid = int(time.time() * 1000) & 0xFFFF
+    packet = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0) + encode_name(name) + struct.pack(">HH", TYPES[qtype], 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.sendto(packet, ("127.0.0.1", port))
+        try:
+            msg, _ = s.recvfrom(4096)
+        except OSError:
+            return None
+    rcode = msg[3] & 0x0F
+    ancount = struct.unpack(">H", msg[6:8])[0]
+    i = skip_name(msg, 12) + 4
+    data = []
+    for _ in range(ancount):
+        i = skip_name(msg, i)
+        rtype, _, _, rdlen = struct.unpack(">HHIH", msg[i:i + 10])
+        i += 10
+        rdata = msg[i:i + rdlen]
+        if rtype == 1:
+            data.append(socket.inet_ntop(socket.AF_INET, rdata))
+        elif rtype == 28:
+            data.append(socket.inet_ntop(socket.AF_INET6, rdata))
+        elif rtype == 33:
+            prio, weight, port_ = struct.unpack(">HHH", rdata[:6])
+            data.append("%d %d %d %s" % (prio, weight, port_, read_name(msg, i + 6)))
+        else:
+            data.append("type%d" % rtype)
+        i += rdlen
+    return rcode, data
+
+
+def wait(port, name, qtype, t0_ns, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            answer = ask(port, "127.0.0.3", name, qtype, timeout=0.05)
+        except OSError:
+            answer = None
+        if answer and answer[0] == 0 and answer[1]:
+            print("%.0f" % ((time.time_ns() - t0_ns) / 1e6))
+            return 0
+        time.sleep(0.002)
+    print("timeout", file=sys.stderr)
+    return 1
+
+
+def parse_dnsperf(path):
+    text = open(path).read()
+
+    def grab(pattern):
+        m = re.search(pattern, text)
+        return m.group(1) if m else "nan"
+
+    completed = grab(r"Queries completed:\s+(\d+)")
+    lost = grab(r"Queries lost:\s+(\d+)")
+    qps = grab(r"Queries per second:\s+([\d.]+)")
+    avg = grab(r"Average Latency \(s\):\s+([\d.]+)")
+    mx = grab(r"Average Latency \(s\):.*max ([\d.]+)\)")
+    ms = lambda v: "nan" if v == "nan" else "%.3f" % (float(v) * 1000)
+    return "%s %s %s %s %s" % (completed, lost, qps, ms(avg), ms(mx))
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+def median(values):
+    values = [v for v in values if v == v]  # drop NaN
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(v, spec):
+    return "-" if v != v else format(v, spec)
+
+
+def ratio(v, ref):
+    if v != v or ref != ref or ref == 0:
+        return "-"
+    return "%.2f×" % (v / ref)
+
+
+def report(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            rows.append(line.rstrip("\n").split("\t"))
+    # columns: test server view round values...
+    def vals(test, server, view, col):
+        out = []
+        for r in rows:
+            if r[0] == test and r[1] == server and r[2] == view:
+                try:
+                    out.append(float(r[4 + col]))
+                except (ValueError, IndexError):
+                    out.append(float("nan"))
+        return out
+
+    servers = []
+    for r in rows:
+        if r[1] not in servers:
+            servers.append(r[1])
+    rounds = len({r[3] for r in rows if r[0] == "fixed"})
+
+    def table(header, lines):
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+        print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for line in lines:
+            print("| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths)) + " |")
+
+    main = [s for s in servers if s in ("splitdns", "nsd", "knot")]
+    ref = "nsd" if "nsd" in servers else None
+
+    print()
+    print("1k-record zone, two views, UDP, mixed queries; medians of %d interleaved rounds" % rounds)
+    print()
+    lines = []
+    for s in main:
+        cpu = median(vals("fixed", s, "internal", 5))
+        avg = median(vals("fixed", s, "internal", 3))
+        mx = median(vals("fixed", s, "internal", 4))
+        lost = median(vals("fixed", s, "internal", 1))
+        q_in = median(vals("sat", s, "internal", 2))
+        q_ex = median(vals("sat", s, "external", 2))
+        c_in = median(vals("sat", s, "internal", 6))
+        c_ex = median(vals("sat", s, "external", 6))
+        r_cpu = ratio(cpu, median(vals("fixed", ref, "internal", 5))) if ref else "-"
+        r_in = ratio(q_in, median(vals("sat", ref, "internal", 2))) if ref else "-"
+        r_ex = ratio(q_ex, median(vals("sat", ref, "external", 2))) if ref else "-"
+        lines.append([s, fmt(cpu, ".1f"), r_cpu, fmt(avg, ".3f"), fmt(mx, ".2f"), fmt(lost, ".0f"),
+                      fmt(q_in, ",.0f"), r_in, fmt(q_ex, ",.0f"), r_ex,
+                      "%s/%s" % (fmt(c_in, ".0f"), fmt(c_ex, ".0f"))])
+    table(["server", "CPU µs/query @25k", "vs NSD", "avg ms", "max ms", "lost",
+           "max qps (internal src)", "vs NSD", "max qps (external src)", "vs NSD",
+           "server CPU % at max (int/ext)"], lines)
+
+    if any(r[0] == "load" for r in rows):
+        print()
+        print("200k-record zone, two views (1% overridden inside)")
+        print()
+        lines = []
+        for s in main:
+            load = median(vals("load", s, "-", 0))
+            rss = median(vals("mem", s, "-", 0)) / 1024
+            pss = median(vals("mem", s, "-", 1)) / 1024
+            qps = median(vals("sat200k", s, "internal", 2))
+            lines.append([s, fmt(load, ".0f"), ratio(load, median(vals("load", ref, "-", 0))) if ref else "-",
+                          fmt(rss, ".0f"), fmt(pss, ".0f"), fmt(qps, ",.0f"),
+                          ratio(qps, median(vals("sat200k", ref, "internal", 2))) if ref else "-"])
+        table(["server", "load ms", "vs NSD", "VmRSS MiB", "PSS MiB (all processes)",
+               "mixed max qps (internal src)", "vs NSD"], lines)
+
+    if any(r[1] == "splitdns-10k" for r in rows):
+        print()
+        print("splitdns view selection: 10,000 client prefixes vs 3 (1k zone, same rounds)")
+        print()
+        lines = []
+        for view in ("internal", "external"):
+            plain = median(vals("sat", "splitdns", view, 2))
+            many = median(vals("sat", "splitdns-10k", view, 2))
+            change = "-" if plain != plain or many != many else "%+.1f%%" % ((many / plain - 1) * 100)
+            cpu_plain = median(vals("sat", "splitdns", view, 5))
+            cpu_many = median(vals("sat", "splitdns-10k", view, 5))
+            cpu_change = "-" if cpu_plain != cpu_plain or cpu_many != cpu_many else "%+.1f%%" % ((cpu_many / cpu_plain - 1) * 100)
+            lines.append([view + " source", fmt(plain, ",.0f"), fmt(many, ",.0f"), change,
+                          fmt(cpu_plain, ".2f"), fmt(cpu_many, ".2f"), cpu_change])
+        table(["client", "max qps, 3 prefixes", "max qps, 10,000 prefixes", "change",
+               "CPU µs/q, 3", "CPU µs/q, 10,000", "change"], lines)
+        print("(max qps is capped by dnsperf's core when the server's core is not saturated; the server's")
+        print(" CPU per query at that load is the measure of the server's own cost)")
+    others = []
+    for r in rows:
+        if r[0] in ("fixed", "sat", "sat200k") and len(r) > 11:
+            try:
+                others.append(float(r[11]))
+            except ValueError:
+                pass
+    if others:
+        print()
+        print("Other processes (and hypervisor steal) on the server's core during the tests: median %.0f%%, max %.0f%%%s"
+              % (statistics.median(others), max(others),
+                 "" if max(others) < 5 else " (a busy machine: latency and max qps are skewed; CPU µs/query much less so)"))
+    print()
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "tree":
+        print(" ".join(str(p) for p in tree(int(args[0]))))
+    elif cmd == "cpu":
+        # ticks of the process tree, then the busy ticks of the given core
+        print(cpu_ticks(int(args[0])), core_busy(int(args[1])))
+    elif cmd == "mem":
+        print("%d %d" % mem(int(args[0])))
+    elif cmd == "wait":
+        return wait(int(args[0]), args[1], args[2], int(args[3]), float(args[4]))
+    elif cmd == "ask":
+        answer = ask(int(args[0]), args[1], args[2], args[3])
+        if answer is None:
+            print("timeout")
+        else:
+            print({0: "NOERROR", 3: "NXDOMAIN", 5: "REFUSED", 2: "SERVFAIL"}.get(answer[0], str(answer[0])),
+                  ",".join(sorted(answer[1])))
+    elif cmd == "dnsperf":
+        print(parse_dnsperf(args[0]))
+    elif cmd == "report":
+        report(args[0])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
