@@ -417,7 +417,7 @@ fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<()
     let ttl = soa.ttl.min(soa_minimum(rdata));
     writer.push(
         Section::Authority,
-        soa.owner.as_wire(),
+        zone.origin.as_wire(),
         rtype::SOA,
         ttl,
         rdata,

@@ -130,8 +130,8 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
                     Some(&view.name),
                     Some(&set.rdatas[0].loc),
                     format!(
-                        "wildcard {} answers {autodiscover} ({}) because no explicit record exists: Outlook will try Autodiscover there",
-                        set.owner,
+                        "wildcard *.{} answers {autodiscover} ({}) because no explicit record exists: Outlook will try Autodiscover there",
+                        zone.origin,
                         rtype::mnemonic(set.rtype)
                     ),
                 ));

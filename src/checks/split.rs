@@ -1,14 +1,11 @@
 //! Checks about the split itself: what the outside must not see, what the inside cannot resolve,
 //! and overrides that change nothing.
 
-use std::collections::BTreeSet;
-
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
 use crate::answer::lookup::{self, Found};
 use crate::config::Config;
 use crate::view::Snapshot;
-use crate::view::zone::canonical_rdata;
 use crate::zone::rtype;
 
 /// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
@@ -104,10 +101,7 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
                     };
                     let from_override = set.rdatas[0].loc != shared_set.rdatas[0].loc
                         && *set.rdatas[0].loc.file != config.path;
-                    if from_override
-                        && set.ttl == shared_set.ttl
-                        && canonical_set(set) == canonical_set(shared_set)
-                    {
+                    if from_override && set.same_data(shared_set) {
                         findings.push(Finding::new(
                             "redundant-override",
                             Severity::Info,
@@ -126,11 +120,4 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
             }
         }
     }
-}
-
-fn canonical_set(set: &crate::view::zone::RRset) -> BTreeSet<Box<[u8]>> {
-    set.rdatas
-        .iter()
-        .map(|r| canonical_rdata(set.rtype, &r.wire))
-        .collect()
 }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::load;
 use crate::name::fmt_wire_name;
 use crate::view::View;
-use crate::view::zone::{RRset, canonical_rdata};
+use crate::view::zone::RRset;
 use crate::zone::rdata::rdata_to_text;
 use crate::zone::rtype;
 
@@ -52,16 +52,6 @@ fn rrsets(view: &View) -> Sets<'_> {
     sets
 }
 
-fn same(a: &RRset, b: &RRset) -> bool {
-    let canonical = |set: &RRset| -> BTreeSet<Box<[u8]>> {
-        set.rdatas
-            .iter()
-            .map(|r| canonical_rdata(set.rtype, &r.wire))
-            .collect()
-    };
-    a.ttl == b.ttl && canonical(a) == canonical(b)
-}
-
 /// The diff as text: `-` lines are view A's records, `+` lines view B's.
 pub fn render(config: &Config, a: &View, b: &View) -> String {
     let (sets_a, sets_b) = (rrsets(a), rrsets(b));
@@ -79,7 +69,7 @@ pub fn render(config: &Config, a: &View, b: &View) -> String {
         for rtype in types {
             let (set_a, set_b) = (in_a.get(rtype), in_b.get(rtype));
             if let (Some(x), Some(y)) = (set_a, set_b)
-                && same(x, y)
+                && x.same_data(y)
             {
                 continue;
             }

@@ -4,26 +4,33 @@
 //! `serial_policy = "bump"` — serves a serial one past the previous one.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use crate::name::{self, Name};
+use crate::wire::query::NameKey;
 use crate::zone::{ZoneRecord, rtype};
 
 /// An order-independent digest of a set of records. The SOA serial is left out so that a serial
 /// change alone is not a content change.
 pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
+    // Fixed seed: fingerprints are compared across reloads within one process.
+    let state = foldhash::fast::FixedState::with_seed(0x5eed);
     records.iter().fold(0u64, |sum, record| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        record.owner.to_lowercase().hash(&mut hasher);
-        record.rtype.hash(&mut hasher);
-        record.ttl.hash(&mut hasher);
+        let mut hasher = state.build_hasher();
+        hasher.write(
+            NameKey::from_wire(record.owner.as_wire())
+                .expect("owners are valid names")
+                .as_wire(),
+        );
+        hasher.write_u16(record.rtype);
+        hasher.write_u32(record.ttl);
         let mut rdata = super::zone::canonical_rdata(record.rtype, &record.rdata);
         if record.rtype == rtype::SOA
             && let Some(at) = serial_offset(&rdata)
         {
-            rdata[at..at + 4].fill(0);
+            rdata.to_mut()[at..at + 4].fill(0);
         }
-        rdata.hash(&mut hasher);
+        hasher.write(&rdata);
         sum.wrapping_add(hasher.finish())
     })
 }

@@ -5,11 +5,12 @@
 //! lowercased wire name, so no per-query work grows with the zone.
 
 use foldhash::{HashMap, HashMapExt};
-use std::collections::hash_map::Entry;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::name::{self, Name};
+use crate::wire::query::NameKey;
 use crate::zone::rdata::embedded_names;
 use crate::zone::{SourceLoc, ZoneFileError, ZoneRecord, rtype};
 
@@ -25,8 +26,6 @@ pub struct Rdata {
 /// (BIND's "cyclic" order), so every address leads equally often.
 #[derive(Debug)]
 pub struct RRset {
-    /// The owner as first written in the zone file (original case).
-    pub owner: Name,
     pub rtype: u16,
     pub ttl: u32,
     pub rdatas: Box<[Rdata]>,
@@ -43,6 +42,17 @@ impl RRset {
         } else {
             0
         }
+    }
+
+    /// Same TTL and the same records, in any order and whatever the case of embedded names.
+    pub fn same_data(&self, other: &RRset) -> bool {
+        fn canonical(set: &RRset) -> std::collections::BTreeSet<Cow<'_, [u8]>> {
+            set.rdatas
+                .iter()
+                .map(|r| canonical_rdata(set.rtype, &r.wire))
+                .collect()
+        }
+        self.rtype == other.rtype && self.ttl == other.ttl && canonical(self) == canonical(other)
     }
 
     /// Records in the order of a rotation started at `start`.
@@ -137,53 +147,51 @@ impl ViewZone {
     }
 }
 
-/// Groups records into RRsets by (lowercased owner, type): duplicates (equal up to the case of
-/// embedded names, RFC 4034 §6.2) are dropped and the set takes the first record's TTL.
-fn group_rrsets(records: Vec<ZoneRecord>) -> HashMap<(Box<[u8]>, u16), RRsetBuilder> {
-    let mut sets: HashMap<(Box<[u8]>, u16), RRsetBuilder> = HashMap::new();
+/// Groups records into RRsets by lowercased owner, then type: duplicates (equal up to the case
+/// of embedded names, RFC 4034 §6.2) are dropped and the set takes the first record's TTL. One
+/// allocation per distinct owner (its key), none per record beyond its RDATA.
+fn group_rrsets(records: Vec<ZoneRecord>) -> HashMap<Box<[u8]>, Vec<RRsetBuilder>> {
+    let mut owners: HashMap<Box<[u8]>, Vec<RRsetBuilder>> = HashMap::with_capacity(records.len());
     for record in records {
-        let key = (record.owner.to_lowercase().as_wire().into(), record.rtype);
-        let canonical = canonical_rdata(record.rtype, &record.rdata);
-        match sets.entry(key) {
-            Entry::Occupied(mut entry) => {
-                let set = entry.get_mut();
-                if !set.canonical.contains(&canonical) {
-                    set.canonical.push(canonical);
-                    set.rdatas.push(Rdata {
-                        wire: record.rdata,
-                        loc: record.loc,
-                    });
+        let key = NameKey::from_wire(record.owner.as_wire()).expect("owners are valid names");
+        let sets = match owners.get_mut(key.as_wire()) {
+            Some(sets) => sets,
+            None => owners.entry(key.as_wire().into()).or_default(),
+        };
+        let rdata = Rdata {
+            wire: record.rdata,
+            loc: record.loc,
+        };
+        match sets.iter_mut().find(|set| set.rtype == record.rtype) {
+            Some(set) => {
+                let canonical = canonical_rdata(record.rtype, &rdata.wire);
+                if !set
+                    .rdatas
+                    .iter()
+                    .any(|r| canonical_rdata(set.rtype, &r.wire) == canonical)
+                {
+                    set.rdatas.push(rdata);
                 }
             }
-            Entry::Vacant(entry) => {
-                entry.insert(RRsetBuilder {
-                    owner: record.owner,
-                    rtype: record.rtype,
-                    ttl: record.ttl,
-                    canonical: vec![canonical],
-                    rdatas: vec![Rdata {
-                        wire: record.rdata,
-                        loc: record.loc,
-                    }],
-                });
-            }
+            None => sets.push(RRsetBuilder {
+                rtype: record.rtype,
+                ttl: record.ttl,
+                rdatas: vec![rdata],
+            }),
         }
     }
-    sets
+    owners
 }
 
 struct RRsetBuilder {
-    owner: Name,
     rtype: u16,
     ttl: u32,
-    canonical: Vec<Box<[u8]>>,
     rdatas: Vec<Rdata>,
 }
 
 impl RRsetBuilder {
     fn finish(self) -> Arc<RRset> {
         Arc::new(RRset {
-            owner: self.owner,
             rtype: self.rtype,
             ttl: self.ttl,
             rdatas: self.rdatas.into_boxed_slice(),
@@ -192,94 +200,88 @@ impl RRsetBuilder {
     }
 }
 
-/// RDATA with embedded domain names lowercased, for duplicate detection.
-pub(crate) fn canonical_rdata(rtype: u16, wire: &[u8]) -> Box<[u8]> {
-    let mut canonical: Box<[u8]> = wire.into();
+/// RDATA with embedded domain names lowercased, for comparing records (borrowed, without a copy,
+/// for the many types that embed no name).
+pub(crate) fn canonical_rdata(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
     let names = embedded_names(rtype, wire);
+    if names.count == 0 {
+        return Cow::Borrowed(wire);
+    }
+    let mut canonical = wire.to_vec();
     for &offset in &names.offsets[..names.count as usize] {
         let start = offset as usize;
         if let Some(len) = wire.get(start..).and_then(name::wire_name_len) {
             canonical[start..start + len].make_ascii_lowercase();
         }
     }
-    canonical
+    Cow::Owned(canonical)
 }
 
-/// Adds an empty node for every ancestor of `key` below `origin` that has none yet, so that
-/// empty non-terminals answer NODATA rather than NXDOMAIN.
+/// Adds an empty node for every ancestor (below `origin`) of the names in `nodes` that neither
+/// `nodes` nor `exists` has, so that empty non-terminals answer NODATA rather than NXDOMAIN.
 fn add_empty_non_terminals(
-    key: &[u8],
     origin: &[u8],
     exists: impl Fn(&[u8]) -> bool,
     nodes: &mut HashMap<Box<[u8]>, Node>,
 ) {
-    for offset in name::suffix_offsets(key).skip(1) {
-        let ancestor = &key[offset..];
-        if ancestor.len() < origin.len() {
-            break;
+    let mut missing: Vec<Box<[u8]>> = Vec::new();
+    for key in nodes.keys() {
+        for offset in name::suffix_offsets(key).skip(1) {
+            let ancestor = &key[offset..];
+            if ancestor.len() < origin.len() {
+                break;
+            }
+            if !exists(ancestor) && !nodes.contains_key(ancestor) {
+                missing.push(ancestor.into());
+            }
         }
-        if !exists(ancestor) && !nodes.contains_key(ancestor) {
-            nodes.insert(ancestor.into(), Node::default());
-        }
+    }
+    for key in missing {
+        nodes.entry(key).or_default();
+    }
+}
+
+/// A node from its RRsets, kept sorted by type.
+fn node_of(mut rrsets: Vec<Arc<RRset>>) -> Node {
+    rrsets.sort_by_key(|set| set.rtype);
+    Node {
+        rrsets: rrsets.into_boxed_slice(),
     }
 }
 
 /// Builds the shared data of a zone from its records.
 pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
-    let mut by_name: HashMap<Box<[u8]>, Vec<Arc<RRset>>> = HashMap::new();
-    for ((key, _), set) in group_rrsets(records) {
-        by_name.entry(key).or_default().push(set.finish());
-    }
-    let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(by_name.len());
-    for (key, mut rrsets) in by_name {
-        rrsets.sort_by_key(|set| set.rtype);
-        nodes.insert(
-            key,
-            Node {
-                rrsets: rrsets.into_boxed_slice(),
-            },
-        );
-    }
-    let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
-    for key in keys {
-        add_empty_non_terminals(&key, origin.as_wire(), |_| false, &mut nodes);
-    }
+    let mut nodes: HashMap<Box<[u8]>, Node> = group_rrsets(records)
+        .into_iter()
+        .map(|(key, sets)| {
+            (
+                key,
+                node_of(sets.into_iter().map(RRsetBuilder::finish).collect()),
+            )
+        })
+        .collect();
+    add_empty_non_terminals(origin.as_wire(), |_| false, &mut nodes);
     ZoneData { nodes }
 }
 
 /// Builds a view's overlay: each name the override file touches gets the shared node with the
 /// override's RRsets replacing those of the same type.
 pub fn build_overlay(origin: &Name, shared: &ZoneData, records: Vec<ZoneRecord>) -> ZoneData {
-    let mut merged: HashMap<Box<[u8]>, Vec<Arc<RRset>>> = HashMap::new();
-    for ((key, rtype), set) in group_rrsets(records) {
-        let rrsets = merged.entry(key.clone()).or_insert_with(|| {
-            shared
+    let mut nodes: HashMap<Box<[u8]>, Node> = group_rrsets(records)
+        .into_iter()
+        .map(|(key, sets)| {
+            let mut rrsets = shared
                 .get(&key)
                 .map(|node| node.rrsets.to_vec())
-                .unwrap_or_default()
-        });
-        rrsets.retain(|existing| existing.rtype != rtype);
-        rrsets.push(set.finish());
-    }
-    let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(merged.len());
-    for (key, mut rrsets) in merged {
-        rrsets.sort_by_key(|set| set.rtype);
-        nodes.insert(
-            key,
-            Node {
-                rrsets: rrsets.into_boxed_slice(),
-            },
-        );
-    }
-    let keys: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
-    for key in keys {
-        add_empty_non_terminals(
-            &key,
-            origin.as_wire(),
-            |k| shared.get(k).is_some(),
-            &mut nodes,
-        );
-    }
+                .unwrap_or_default();
+            for set in sets {
+                rrsets.retain(|existing| existing.rtype != set.rtype);
+                rrsets.push(set.finish());
+            }
+            (key, node_of(rrsets))
+        })
+        .collect();
+    add_empty_non_terminals(origin.as_wire(), |k| shared.get(k).is_some(), &mut nodes);
     ZoneData { nodes }
 }
 
@@ -329,12 +331,8 @@ pub fn assemble(
     }
 
     // Shared nodes are checked by the caller once for all views; here only what the view adds.
-    let to_check: Box<dyn Iterator<Item = &Node>> = match &overlay {
-        Some(o) => Box::new(o.nodes.values()),
-        None => Box::new(std::iter::empty()),
-    };
-    for node in to_check {
-        check_node(node, &mut errors);
+    for (key, node) in overlay.iter().flat_map(|o| o.nodes.iter()) {
+        check_node(key, node, &mut errors);
     }
 
     let soa = match soa {
@@ -365,14 +363,19 @@ pub fn assemble(
 
 /// Checks the node-local rules every view must obey: CNAME stands alone (RFC 1034 §3.6.2,
 /// DNSSEC records excepted), and a name has at most one CNAME and one DNAME.
-pub fn check_node(node: &Node, errors: &mut Vec<ZoneFileError>) {
+pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<ZoneFileError>) {
+    let owner = || {
+        let mut text = String::new();
+        let _ = name::fmt_wire_name(key, &mut text);
+        text
+    };
     for set in node.rrsets.iter() {
         if (set.rtype == rtype::CNAME || set.rtype == rtype::DNAME) && set.rdatas.len() > 1 {
             errors.push(record_error(
                 &set.rdatas[1],
                 format!(
                     "{} has more than one {} record",
-                    set.owner,
+                    owner(),
                     rtype::mnemonic(set.rtype)
                 ),
             ));
@@ -388,7 +391,7 @@ pub fn check_node(node: &Node, errors: &mut Vec<ZoneFileError>) {
                 &other.rdatas[0],
                 format!(
                     "{} has a CNAME (line {}) and other data ({}): a CNAME must stand alone",
-                    cname.owner,
+                    owner(),
                     cname.rdatas[0].loc.line,
                     rtype::mnemonic(other.rtype)
                 ),
@@ -400,8 +403,8 @@ pub fn check_node(node: &Node, errors: &mut Vec<ZoneFileError>) {
 /// Checks every shared node once (the per-view overlays are checked in [`assemble`]).
 pub fn check_shared(shared: &ZoneData) -> Vec<ZoneFileError> {
     let mut errors = Vec::new();
-    for node in shared.nodes.values() {
-        check_node(node, &mut errors);
+    for (key, node) in &shared.nodes {
+        check_node(key, node, &mut errors);
     }
     errors
 }
