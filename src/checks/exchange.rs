@@ -163,10 +163,7 @@ pub fn apex_addresses_probed_by_outlook(
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
 ) {
-    for (view, view_config) in snapshot.views.iter().zip(&config.views) {
-        if !view_config.public {
-            continue;
-        }
+    for view in super::public_views(config, snapshot) {
         for zone in view.zones.iter().filter(|z| serves_autodiscover(z)) {
             let Some(apex) = zone.node(zone.origin.as_wire()) else {
                 continue;

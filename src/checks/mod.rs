@@ -111,6 +111,19 @@ pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Find
     findings
 }
 
+/// The views that face the Internet (`public = true`).
+fn public_views<'s>(
+    config: &'s Config,
+    snapshot: &'s Snapshot,
+) -> impl Iterator<Item = &'s crate::view::View> {
+    snapshot
+        .views
+        .iter()
+        .zip(&config.views)
+        .filter(|(_, c)| c.public)
+        .map(|(view, _)| view)
+}
+
 /// The address in an A or AAAA RDATA.
 fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
     match rtype {

@@ -14,10 +14,7 @@ pub fn private_addresses_in_public_views(
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
 ) {
-    for (view, view_config) in snapshot.views.iter().zip(&config.views) {
-        if !view_config.public {
-            continue;
-        }
+    for view in super::public_views(config, snapshot) {
         for zone in &view.zones {
             for (key, node) in zone.nodes() {
                 for set in node
