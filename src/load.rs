@@ -16,13 +16,43 @@ pub enum LoadError {
     Zones(Vec<ZoneFileError>),
 }
 
+/// One problem, whichever stage found it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Problem<'a> {
+    pub file: &'a Path,
+    pub line: u32,
+    pub message: &'a str,
+}
+
 impl LoadError {
+    /// Every problem with its file and line.
+    pub fn problems(&self) -> Vec<Problem<'_>> {
+        match self {
+            LoadError::Config(errors) => errors
+                .iter()
+                .map(|e| Problem {
+                    file: &e.file,
+                    line: e.line,
+                    message: &e.message,
+                })
+                .collect(),
+            LoadError::Zones(errors) => errors
+                .iter()
+                .map(|e| Problem {
+                    file: &e.file,
+                    line: e.line,
+                    message: &e.message,
+                })
+                .collect(),
+        }
+    }
+
     /// The files the errors point at.
     pub fn files(&self) -> Vec<std::path::PathBuf> {
-        match self {
-            LoadError::Config(errors) => errors.iter().map(|e| e.file.clone()).collect(),
-            LoadError::Zones(errors) => errors.iter().map(|e| e.file.clone()).collect(),
-        }
+        self.problems()
+            .iter()
+            .map(|p| p.file.to_path_buf())
+            .collect()
     }
 
     /// Each problem as a `file:line: message` line.

@@ -232,7 +232,9 @@ fn resolve(
 ) -> Outcome {
     writer.set_authoritative(true);
     let qtype = query.qtype;
-    let mut sname = ChainName::new(query.qname);
+    // The current name and its lookup key: the query's own until a CNAME or DNAME leads on, so
+    // an answer without a chain copies and lowercases nothing beyond what the reader did.
+    let mut chain: Option<(ChainName, NameKey)> = None;
     // Names already followed, to stop a CNAME loop; empty (no allocation) unless a chain is.
     let mut visited: Vec<NameKey> = Vec::new();
     // DNAMEs already in the answer: one applied twice in a chain is written once (RFC 2181 §5.5).
@@ -241,11 +243,13 @@ fn resolve(
     // its end (the last target's data, NODATA or NXDOMAIN); a longer one stops before the link
     // after those, as Knot does at its own limit, and the resolver goes on from there.
     for links in 0..=MAX_CHAIN {
-        let key = NameKey::from_wire(sname.as_wire()).expect("chain names are valid wire names");
+        let (owner, key) = match &chain {
+            Some((name, key)) => (name.as_wire(), key),
+            None => (query.qname, &query.key),
+        };
         if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
             return Outcome::Answer;
         }
-        let owner = sname.as_wire();
         let next = match lookup::find(zone, key.as_wire(), qtype) {
             Found::Exact(node) | Found::Wildcard(node) => {
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
@@ -298,12 +302,14 @@ fn resolve(
             }
             Found::NxDomain => return nxdomain(writer, zone),
         };
-        visited.push(key);
+        visited.push(key.clone());
         if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
             // The chain leaves the zone: the resolver follows it from here (RFC 6604 §2.1).
             return Outcome::Answer;
         }
-        sname = next;
+        let next_key =
+            NameKey::from_wire(next.as_wire()).expect("chain names are valid wire names");
+        chain = Some((next, next_key));
     }
     // Not reached: the pass with `links == MAX_CHAIN` returns on every path.
     Outcome::Answer

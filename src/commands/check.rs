@@ -22,16 +22,9 @@ pub enum Format {
 struct JsonReport<'a> {
     ok: bool,
     config: &'a Path,
-    errors: Vec<JsonError>,
+    errors: Vec<load::Problem<'a>>,
     views: Vec<JsonView>,
     findings: &'a [Finding],
-}
-
-#[derive(Serialize)]
-struct JsonError {
-    file: std::path::PathBuf,
-    line: u32,
-    message: String,
 }
 
 #[derive(Serialize)]
@@ -55,7 +48,7 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
             json_views(&loaded.snapshot),
             vec![],
         ),
-        Err(error) => (vec![], vec![], json_errors(error)),
+        Err(error) => (vec![], vec![], error.problems()),
     };
     let failing =
         |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
@@ -139,25 +132,4 @@ fn json_views(snapshot: &Snapshot) -> Vec<JsonView> {
                 .collect(),
         })
         .collect()
-}
-
-fn json_errors(error: &load::LoadError) -> Vec<JsonError> {
-    match error {
-        load::LoadError::Config(errors) => errors
-            .iter()
-            .map(|e| JsonError {
-                file: e.file.clone(),
-                line: e.line,
-                message: e.message.clone(),
-            })
-            .collect(),
-        load::LoadError::Zones(errors) => errors
-            .iter()
-            .map(|e| JsonError {
-                file: e.file.clone(),
-                line: e.line,
-                message: e.message.clone(),
-            })
-            .collect(),
-    }
 }

@@ -153,11 +153,17 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+    /// Line and column (both from 1) where a span starts.
+    fn position(&self, span: Range<usize>) -> (u32, u32) {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() as u32 + 1;
         let column = (start - before.rfind('\n').map_or(0, |i| i + 1)) as u32 + 1;
+        (line, column)
+    }
+
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        let (line, column) = self.position(span);
         ConfigError {
             file: self.path.to_path_buf(),
             line,
@@ -167,7 +173,7 @@ impl Locator<'_> {
     }
 
     fn line_of(&self, span: Range<usize>) -> u32 {
-        self.error(span, String::new()).line
+        self.position(span).0
     }
 
     fn resolve(&self, relative: &str) -> PathBuf {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, RrlConfig, SerialPolicy};
+use crate::config::{Config, RrlConfig};
 use crate::name;
 use crate::name::Name;
 use crate::zone::{self as zonefile, SourceLoc, ZoneFileError, ZoneRecord, rtype};
@@ -125,73 +125,16 @@ impl Snapshot {
                 mut overrides,
                 loc: zone_loc,
             } = source;
-            let shared_fingerprint = serial::fingerprint(&shared);
-            let fingerprints: Vec<u64> = overrides
-                .iter()
-                .map(|records| {
-                    serial::combine(
-                        shared_fingerprint,
-                        records.as_deref().map(serial::fingerprint),
-                    )
-                })
-                .collect();
+            let fingerprints = serial::view_fingerprints(&shared, &overrides);
             if let Some(previous) = previous {
-                let policy = config.serial_policy;
-                let mut shared_bump: Option<u32> = None;
-                for (index, view) in config.views.iter().enumerate() {
-                    let Some(before) = previous.view_zone(&view.name, &origin) else {
-                        continue;
-                    };
-                    let own_soa = overrides[index]
-                        .as_deref()
-                        .and_then(|r| serial::apex_serial(r, &origin));
-                    let Some(now) = own_soa.or_else(|| serial::apex_serial(&shared, &origin))
-                    else {
-                        continue;
-                    };
-                    let changed = before.fingerprint != fingerprints[index];
-                    let target = if changed && !serial::is_newer(now, before.serial) {
-                        Some(before.serial.wrapping_add(1))
-                    } else if !changed
-                        && serial::is_newer(before.serial, now)
-                        && policy == SerialPolicy::Bump
-                    {
-                        // Keep a serial raised by an earlier bump rather than going back.
-                        Some(before.serial)
-                    } else {
-                        None
-                    };
-                    let Some(target) = target else { continue };
-                    if changed {
-                        notes.serial.push(SerialNotice {
-                            view: view.name.clone(),
-                            zone: origin.clone(),
-                            previous: before.serial,
-                            serial: if policy == SerialPolicy::Bump {
-                                target
-                            } else {
-                                now
-                            },
-                            bumped: policy == SerialPolicy::Bump,
-                        });
-                    }
-                    if policy == SerialPolicy::Bump {
-                        match (own_soa, &mut overrides[index]) {
-                            (Some(_), Some(records)) => {
-                                serial::set_serial(records, &origin, target)
-                            }
-                            _ => {
-                                shared_bump = Some(match shared_bump {
-                                    Some(other) if serial::is_newer(other, target) => other,
-                                    _ => target,
-                                })
-                            }
-                        }
-                    }
-                }
-                if let Some(target) = shared_bump {
-                    serial::set_serial(&mut shared, &origin, target);
-                }
+                notes.serial.extend(serial::enforce(
+                    config,
+                    previous,
+                    &origin,
+                    &fingerprints,
+                    &mut shared,
+                    &mut overrides,
+                ));
             }
 
             let shared = Arc::new(zone::build_shared(&origin, shared));

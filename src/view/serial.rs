@@ -6,6 +6,8 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 
+use super::Snapshot;
+use crate::config::{Config, SerialPolicy};
 use crate::name::{self, Name};
 use crate::wire::query::NameKey;
 use crate::zone::{ZoneRecord, rtype};
@@ -35,11 +37,79 @@ pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
     })
 }
 
-/// Combines the shared file's fingerprint with a view's override file's.
-pub fn combine(shared: u64, overrides: Option<u64>) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    (shared, overrides).hash(&mut hasher);
-    hasher.finish()
+/// Each view's fingerprint of a zone: the shared file's combined with that view's override file's
+/// (`overrides` is indexed by view).
+pub fn view_fingerprints(shared: &[ZoneRecord], overrides: &[Option<Vec<ZoneRecord>>]) -> Vec<u64> {
+    let shared = fingerprint(shared);
+    overrides
+        .iter()
+        .map(|records| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            (shared, records.as_deref().map(fingerprint)).hash(&mut hasher);
+            hasher.finish()
+        })
+        .collect()
+}
+
+/// Compares a zone about to be served with what `previous` served, view by view: content that
+/// changed without a serial increase gets a notice, and under `serial_policy = "bump"` the SOA
+/// records (the view's override SOA, or the shared one) are rewritten to one past the previous
+/// serial — or kept at a previously bumped serial when the content did not change.
+pub fn enforce(
+    config: &Config,
+    previous: &Snapshot,
+    origin: &Name,
+    fingerprints: &[u64],
+    shared: &mut [ZoneRecord],
+    overrides: &mut [Option<Vec<ZoneRecord>>],
+) -> Vec<SerialNotice> {
+    let bump = config.serial_policy == SerialPolicy::Bump;
+    let mut notices = Vec::new();
+    let mut shared_target: Option<u32> = None;
+    for (index, view) in config.views.iter().enumerate() {
+        let Some(before) = previous.view_zone(&view.name, origin) else {
+            continue;
+        };
+        let own_soa = overrides[index]
+            .as_deref()
+            .and_then(|r| apex_serial(r, origin));
+        let Some(now) = own_soa.or_else(|| apex_serial(shared, origin)) else {
+            continue;
+        };
+        let changed = before.fingerprint != fingerprints[index];
+        let target = if changed && !is_newer(now, before.serial) {
+            before.serial.wrapping_add(1)
+        } else if !changed && bump && is_newer(before.serial, now) {
+            // Keep a serial raised by an earlier bump rather than going back.
+            before.serial
+        } else {
+            continue;
+        };
+        if changed {
+            notices.push(SerialNotice {
+                view: view.name.clone(),
+                zone: origin.clone(),
+                previous: before.serial,
+                serial: if bump { target } else { now },
+                bumped: bump,
+            });
+        }
+        if bump {
+            match (own_soa, &mut overrides[index]) {
+                (Some(_), Some(records)) => set_serial(records, origin, target),
+                _ => {
+                    shared_target = Some(match shared_target {
+                        Some(other) if is_newer(other, target) => other,
+                        _ => target,
+                    })
+                }
+            }
+        }
+    }
+    if let Some(target) = shared_target {
+        set_serial(shared, origin, target);
+    }
+    notices
 }
 
 /// RFC 1982 serial number arithmetic: is `a` newer than `b`?
