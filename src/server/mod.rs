@@ -2,6 +2,7 @@
 //! [`crate::answer::respond`] with the snapshot current at that moment. The core takes bound
 //! sockets, the published snapshot and a shutdown token; it knows nothing about config files.
 
+mod datagrams;
 pub mod rrl;
 mod tcp;
 mod udp;

@@ -9,9 +9,11 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType::{self, A, MX, TXT};
 
+use hickory_proto::op::Message;
+
 use crate::common::{
     BOTH, Case, EXTERNAL, INTERNAL, Reply, Server, Via, decode_reply, exchange, framed, query,
-    read_framed, sorted, tcp_connect, with_edns,
+    read_framed, sorted, tcp_connect, udp_socket, with_edns,
 };
 
 /// The payload size the server advertises and caps UDP answers at.
@@ -359,5 +361,103 @@ fn additional_data_that_does_not_fit_is_left_out_whole() {
                 "{what}: room enough for the whole set"
             );
         }
+    }
+}
+
+/// A burst of queries from both views' sources, sent without waiting for answers, so that the server
+/// takes many in one receive batch (recvmmsg) and answers them in one send (sendmmsg): each query
+/// gets exactly one answer, its own (by ID), from its own source's view, whatever its size —
+/// even with unanswerable packets (responses, which are dropped) queued between them.
+#[test]
+fn a_burst_from_several_sources_gets_each_query_its_own_answer() {
+    // Waves small enough that neither side's socket buffer (about 200 small datagrams on
+    // loopback) can overflow: a lost datagram would be UDP's doing, not the server's.
+    const WAVES: u16 = 5;
+    const PER_WAVE: u16 = 30;
+    let server = Server::start("split");
+    let expected_mail = |from| match from {
+        INTERNAL => vec![
+            "mail.contoso.example. 300 A 10.0.0.11",
+            "mail.contoso.example. 300 A 10.0.0.12",
+            "mail.contoso.example. 300 A 10.0.0.13",
+        ],
+        _ => vec!["mail.contoso.example. 3600 A 203.0.113.10"],
+    };
+    let question = |id: u16| match id % 3 {
+        0 => query("mail.contoso.example.", A),
+        1 => query(&format!("nx{id}.contoso.example."), A),
+        _ => query("huge.contoso.example.", TXT),
+    };
+    let sources = [INTERNAL, EXTERNAL];
+    let sockets: Vec<_> = sources
+        .iter()
+        .map(|&from| udp_socket(&server, from))
+        .collect();
+    for wave in 0..WAVES {
+        let ids = wave * PER_WAVE..(wave + 1) * PER_WAVE;
+        send_and_check_burst(&sockets, &sources, ids, &question, &expected_mail);
+    }
+}
+
+fn send_and_check_burst(
+    sockets: &[std::net::UdpSocket],
+    sources: &[std::net::IpAddr],
+    ids: std::ops::Range<u16>,
+    question: &dyn Fn(u16) -> Message,
+    expected_mail: &dyn Fn(std::net::IpAddr) -> Vec<&'static str>,
+) {
+    let mut sent: Vec<HashMap<u16, Message>> = vec![HashMap::new(); sources.len()];
+    for id in ids.clone() {
+        for (socket, sent) in sockets.iter().zip(&mut sent) {
+            let mut message = question(id);
+            message.metadata.id = id;
+            socket.send(&message.to_vec().unwrap()).expect("UDP send");
+            sent.insert(id, message);
+            if id % 5 == 0 {
+                // A response is never answered: the batch must skip it without shifting peers.
+                let mut bogus = question(id).to_vec().unwrap();
+                bogus[2] |= 0x80;
+                socket.send(&bogus).expect("UDP send");
+            }
+        }
+    }
+    for ((socket, sent), &from) in sockets.iter().zip(&sent).zip(sources) {
+        let mut answered = HashMap::new();
+        let mut buf = vec![0u8; 65535];
+        for _ in ids.clone() {
+            let len = socket.recv(&mut buf).unwrap_or_else(|e| {
+                panic!("{from}: {} of {} answered: {e}", answered.len(), ids.len())
+            });
+            let id = u16::from_be_bytes([buf[0], buf[1]]);
+            let query = sent
+                .get(&id)
+                .unwrap_or_else(|| panic!("{from}: unknown ID {id}"));
+            let reply = decode_reply(query, &buf[..len]);
+            assert!(
+                answered.insert(id, ()).is_none(),
+                "{from}: ID {id} answered twice"
+            );
+            let name = query.queries[0].name().to_ascii();
+            match id % 3 {
+                0 => assert_eq!(sorted(reply.answer()), expected_mail(from), "{from} {name}"),
+                1 => assert_eq!(reply.rcode(), ResponseCode::NXDomain, "{from} {name}"),
+                _ => assert!(
+                    reply.tc() && reply.size <= 512,
+                    "{from} {name}: {}",
+                    reply.dump()
+                ),
+            }
+        }
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(
+            socket.recv(&mut buf).is_err(),
+            "{from}: an answer beyond the {} queries (was a dropped packet answered?)",
+            ids.len()
+        );
+        socket
+            .set_read_timeout(Some(crate::common::TIMEOUT))
+            .unwrap();
     }
 }

@@ -1,0 +1,276 @@
+//! Batched datagram I/O for the UDP loop: a [`Batch`] owns the buffers for up to [`BATCH`]
+//! queries and their responses. On Linux one `recvmmsg` takes every query already queued (it
+//! blocks only for the first) and one `sendmmsg` returns every response, so a burst of queries
+//! costs two system calls and one wake-up of the client instead of two calls per query. Elsewhere
+//! the same interface receives and sends one datagram per call.
+//!
+//! This is the crate's only `unsafe` code: the two system calls and the `sockaddr` conversion.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+
+/// Datagrams taken per receive call. NSD and Knot use batches of this order; more only adds
+/// latency to the first response of a long burst.
+pub const BATCH: usize = 32;
+
+/// Largest UDP payload; a query can never be cut short by our buffer.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Buffers for one batch. `received()` queries are valid after [`Batch::receive`]; the caller
+/// fills `response(i)` for each and marks the ones to send with [`Batch::queue`].
+pub struct Batch {
+    /// `BATCH` query slots of `MAX_DATAGRAM` bytes in one allocation: large enough to be mapped
+    /// lazily, so only the pages queries actually touch cost memory.
+    requests: Box<[u8]>,
+    lengths: [usize; BATCH],
+    peers: [Option<SocketAddr>; BATCH],
+    responses: Vec<Vec<u8>>,
+    received: usize,
+    /// Slots whose response is to be sent, in order.
+    outgoing: Vec<usize>,
+    #[cfg(target_os = "linux")]
+    sys: linux::Headers,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch {
+            requests: vec![0u8; BATCH * MAX_DATAGRAM].into_boxed_slice(),
+            lengths: [0; BATCH],
+            peers: [None; BATCH],
+            responses: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
+            received: 0,
+            outgoing: Vec::with_capacity(BATCH),
+            #[cfg(target_os = "linux")]
+            sys: linux::Headers::new(),
+        }
+    }
+
+    /// How many datagrams the last [`Batch::receive`] took.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// Query `i` of the batch and who sent it (`None` for an address family we do not serve).
+    pub fn request(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
+        let start = i * MAX_DATAGRAM;
+        (
+            &self.requests[start..start + self.lengths[i]],
+            self.peers[i],
+        )
+    }
+
+    /// The response buffer for query `i` (and the query itself, for writing from it).
+    pub fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
+        let start = i * MAX_DATAGRAM;
+        (
+            &self.requests[start..start + self.lengths[i]],
+            &mut self.responses[i],
+        )
+    }
+
+    /// Marks response `i` to be sent back to the sender of query `i`.
+    pub fn queue(&mut self, i: usize) {
+        self.outgoing.push(i);
+    }
+
+    /// Waits for at least one datagram (up to the socket's read timeout), then takes every
+    /// datagram already queued, up to [`BATCH`].
+    pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.received = 0;
+        self.outgoing.clear();
+        #[cfg(target_os = "linux")]
+        let received = linux::receive(socket, self)?;
+        #[cfg(not(target_os = "linux"))]
+        let received = {
+            let (len, peer) = socket.recv_from(&mut self.requests[..MAX_DATAGRAM])?;
+            self.lengths[0] = len;
+            self.peers[0] = Some(peer);
+            1
+        };
+        self.received = received;
+        Ok(received)
+    }
+
+    /// Sends every queued response. A response the kernel refuses is skipped (and reported
+    /// through `on_error`); the rest still go out.
+    pub fn send(&mut self, socket: &UdpSocket, mut on_error: impl FnMut(SocketAddr, io::Error)) {
+        #[cfg(target_os = "linux")]
+        linux::send(socket, self, &mut on_error);
+        #[cfg(not(target_os = "linux"))]
+        for &i in &self.outgoing {
+            if let Some(peer) = self.peers[i]
+                && let Err(e) = socket.send_to(&self.responses[i], peer)
+            {
+                on_error(peer, e);
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::mem::{self, MaybeUninit};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+    use std::os::fd::AsRawFd;
+    use std::ptr;
+
+    use super::{BATCH, Batch, MAX_DATAGRAM};
+
+    /// The `msghdr`s, `iovec`s and peer addresses handed to the kernel. Rebuilt before each call
+    /// from the batch's buffers, so no pointer outlives the borrow it was taken from.
+    pub struct Headers {
+        names: Box<[libc::sockaddr_storage; BATCH]>,
+        iovecs: Box<[libc::iovec; BATCH]>,
+        messages: Box<[libc::mmsghdr; BATCH]>,
+    }
+
+    impl Headers {
+        pub fn new() -> Headers {
+            // SAFETY: all-zero is a valid value for these plain C structs (null pointers, zero
+            // lengths); every field the kernel reads is set before each call.
+            unsafe {
+                Headers {
+                    names: Box::new(MaybeUninit::zeroed().assume_init()),
+                    iovecs: Box::new(MaybeUninit::zeroed().assume_init()),
+                    messages: Box::new(MaybeUninit::zeroed().assume_init()),
+                }
+            }
+        }
+    }
+
+    pub fn receive(socket: &UdpSocket, batch: &mut Batch) -> io::Result<usize> {
+        let sys = &mut batch.sys;
+        let base = batch.requests.as_mut_ptr();
+        for i in 0..BATCH {
+            sys.iovecs[i] = libc::iovec {
+                // SAFETY: slot i lies inside `requests` (BATCH * MAX_DATAGRAM bytes).
+                iov_base: unsafe { base.add(i * MAX_DATAGRAM) }.cast(),
+                iov_len: MAX_DATAGRAM,
+            };
+            let header = &mut sys.messages[i].msg_hdr;
+            header.msg_name = ptr::from_mut(&mut sys.names[i]).cast();
+            header.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            header.msg_iov = ptr::from_mut(&mut sys.iovecs[i]);
+            header.msg_iovlen = 1;
+            header.msg_control = ptr::null_mut();
+            header.msg_controllen = 0;
+            header.msg_flags = 0;
+            sys.messages[i].msg_len = 0;
+        }
+        // SAFETY: every header points at live buffers owned by `batch`, which stays mutably
+        // borrowed for the call; the kernel writes at most the lengths given. MSG_WAITFORONE
+        // blocks (honouring SO_RCVTIMEO) for the first datagram only. The timeout argument is
+        // null: recvmmsg's own timeout is only checked between datagrams.
+        let received = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                sys.messages.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                ptr::null_mut(),
+            )
+        };
+        if received < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let received = received as usize;
+        for i in 0..received {
+            let header = &sys.messages[i];
+            // A datagram longer than the buffer cannot happen (65,535 bytes), but a cut one
+            // must never be parsed as if whole: give it zero length and it is dropped.
+            batch.lengths[i] = if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                0
+            } else {
+                header.msg_len as usize
+            };
+            batch.peers[i] = socket_addr(&sys.names[i]);
+        }
+        Ok(received)
+    }
+
+    pub fn send(
+        socket: &UdpSocket,
+        batch: &mut Batch,
+        on_error: &mut impl FnMut(SocketAddr, io::Error),
+    ) {
+        let sys = &mut batch.sys;
+        let mut count = 0;
+        for &i in &batch.outgoing {
+            let response = &batch.responses[i];
+            sys.iovecs[count] = libc::iovec {
+                // The kernel only reads through this pointer.
+                iov_base: response.as_ptr().cast_mut().cast(),
+                iov_len: response.len(),
+            };
+            // The peer's address is sent back exactly as it was received into `names[i]`;
+            // slot `count <= i`, and `names` is only read from here on.
+            let name_len = sys.messages[i].msg_hdr.msg_namelen;
+            if count != i {
+                sys.names[count] = sys.names[i];
+            }
+            let header = &mut sys.messages[count].msg_hdr;
+            header.msg_name = ptr::from_mut(&mut sys.names[count]).cast();
+            header.msg_namelen = name_len;
+            header.msg_iov = ptr::from_mut(&mut sys.iovecs[count]);
+            header.msg_iovlen = 1;
+            header.msg_control = ptr::null_mut();
+            header.msg_controllen = 0;
+            header.msg_flags = 0;
+            count += 1;
+        }
+        let mut sent = 0;
+        while sent < count {
+            // SAFETY: headers `sent..count` point at live response buffers and addresses owned
+            // by `batch`, which stays borrowed for the call; the kernel only reads them.
+            let result = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    sys.messages.as_mut_ptr().add(sent),
+                    (count - sent) as libc::c_uint,
+                    0,
+                )
+            };
+            if result > 0 {
+                sent += result as usize;
+            } else {
+                // The datagram at `sent` was refused (an unreachable peer, a full buffer):
+                // report it and go on with the next.
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if let Some(peer) = socket_addr(&sys.names[sent]) {
+                    on_error(peer, error);
+                }
+                sent += 1;
+            }
+        }
+    }
+
+    fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+        match i32::from(storage.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the family says the storage holds a sockaddr_in; storage is larger
+                // and suitably aligned for it.
+                let v4: &libc::sockaddr_in = unsafe { &*ptr::from_ref(storage).cast() };
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)),
+                    u16::from_be(v4.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: as above, for sockaddr_in6.
+                let v6: &libc::sockaddr_in6 = unsafe { &*ptr::from_ref(storage).cast() };
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(v6.sin6_addr.s6_addr),
+                    u16::from_be(v6.sin6_port),
+                    v6.sin6_flowinfo,
+                    v6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
