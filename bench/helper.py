@@ -258,6 +258,15 @@ def report(path):
            "max qps (internal src)", "vs NSD", "max qps (external src)", "vs NSD",
            "server CPU % at max (int/ext)"], lines)
 
+    if "floor" in servers:
+        floor = median(vals("fixed", "floor", "internal", 5))
+        nsd = median(vals("fixed", ref, "internal", 5)) if ref else float("nan")
+        ours = median(vals("fixed", "splitdns", "internal", 5))
+        print()
+        print("floor at 25k (bench/udp_floor.c: the same recvmmsg/sendmmsg loop, no DNS work): %s µs/query"
+              " = %s NSD; above the floor: splitdns %s µs, NSD %s µs"
+              % (fmt(floor, ".1f"), ratio(floor, nsd), fmt(ours - floor, ".1f"), fmt(nsd - floor, ".1f")))
+
     if any(r[0] == "load" for r in rows):
         print()
         print("200k-record zone, two views (1% overridden inside)")
@@ -273,6 +282,11 @@ def report(path):
                           ratio(qps, median(vals("sat200k", ref, "internal", 2))) if ref else "-"])
         table(["server", "load ms", "vs NSD", "VmRSS MiB", "PSS MiB (all processes)",
                "mixed max qps (internal src)", "vs NSD"], lines)
+        two = median(vals("mem", "splitdns", "-", 0))
+        one = median(vals("mem", "splitdns-1view", "-", 0))
+        if one == one:
+            print("splitdns VmRSS, 200k zone in two views (1%% overridden inside) vs one view: %s vs %s MiB = %s"
+                  % (fmt(two / 1024, ".1f"), fmt(one / 1024, ".1f"), ratio(two, one)))
 
     if any(r[1] == "splitdns-10k" for r in rows):
         print()

@@ -16,8 +16,9 @@ pub const BATCH: usize = 32;
 /// Largest UDP payload; a query can never be cut short by our buffer.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Buffers for one batch. `received()` queries are valid after [`Batch::receive`]; the caller
-/// fills `response(i)` for each and marks the ones to send with [`Batch::queue`].
+/// Buffers for one batch. After [`Batch::receive`], queries `0..received()` are valid; the caller
+/// writes each one's response into its [`Batch::slot`] and marks those to send with
+/// [`Batch::queue`], then calls [`Batch::send`].
 pub struct Batch {
     /// `BATCH` query slots of `MAX_DATAGRAM` bytes in one allocation: large enough to be mapped
     /// lazily, so only the pages queries actually touch cost memory.
@@ -51,13 +52,9 @@ impl Batch {
         self.received
     }
 
-    /// Query `i` of the batch and who sent it (`None` for an address family we do not serve).
-    pub fn request(&self, i: usize) -> (&[u8], Option<SocketAddr>) {
-        let start = i * MAX_DATAGRAM;
-        (
-            &self.requests[start..start + self.lengths[i]],
-            self.peers[i],
-        )
+    /// Who sent query `i` (`None` for an address family we do not serve).
+    pub fn peer(&self, i: usize) -> Option<SocketAddr> {
+        self.peers[i]
     }
 
     /// The response buffer for query `i` (and the query itself, for writing from it).

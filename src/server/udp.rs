@@ -55,7 +55,7 @@ pub fn serve(
         // One snapshot per batch: a reload lands between batches, never inside one.
         let current = snapshot.load();
         for i in 0..batch.received() {
-            let (_, Some(client)) = batch.request(i) else {
+            let Some(client) = batch.peer(i) else {
                 continue;
             };
             let (request, response) = batch.slot(i);
