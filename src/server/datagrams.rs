@@ -1,8 +1,8 @@
 //! Batched datagram I/O for the UDP loop: a [`Batch`] owns the buffers for up to [`BATCH`]
 //! queries and their responses. On Linux one `recvmmsg` takes every query already queued (it
-//! blocks only for the first) and one `sendmmsg` returns every response, so a burst of queries
-//! costs two system calls and one wake-up of the client instead of two calls per query. Elsewhere
-//! the same interface receives and sends one datagram per call.
+//! blocks only for the first) and one `sendmmsg` sends every response queued so far (the loop
+//! chooses between one send per response and one per batch). Elsewhere the same interface
+//! receives and sends one datagram per call.
 //!
 //! This is the crate's only `unsafe` code: the two system calls and the `sockaddr` conversion.
 
@@ -89,8 +89,9 @@ impl Batch {
         Ok(received)
     }
 
-    /// Sends every queued response. A response the kernel refuses is skipped (and reported
-    /// through `on_error`); the rest still go out.
+    /// Sends every queued response and empties the queue (so a batch can be sent in parts). A
+    /// response the kernel refuses is skipped (and reported through `on_error`); the rest still
+    /// go out.
     pub fn send(&mut self, socket: &UdpSocket, mut on_error: impl FnMut(SocketAddr, io::Error)) {
         #[cfg(target_os = "linux")]
         linux::send(socket, self, &mut on_error);
@@ -102,6 +103,7 @@ impl Batch {
                 on_error(peer, e);
             }
         }
+        self.outgoing.clear();
     }
 }
 
@@ -201,8 +203,10 @@ mod linux {
                 iov_base: response.as_ptr().cast_mut().cast(),
                 iov_len: response.len(),
             };
-            // The peer's address is sent back exactly as it was received into `names[i]`;
-            // slot `count <= i`, and `names` is only read from here on.
+            // The peer's address is sent back exactly as it was received into `names[i]`. Header
+            // `count <= i` is reused: every slot below `i` has been sent already (slots are
+            // queued in order, and a batch may be sent in several parts), so nothing still
+            // to be read is overwritten.
             let name_len = sys.messages[i].msg_hdr.msg_namelen;
             if count != i {
                 sys.names[count] = sys.names[i];

@@ -365,7 +365,7 @@ fn additional_data_that_does_not_fit_is_left_out_whole() {
 }
 
 /// A burst of queries from both views' sources, sent without waiting for answers, so that the server
-/// takes many in one receive batch (recvmmsg) and answers them in one send (sendmmsg): each query
+/// takes many in one receive batch (recvmmsg) and answers them in one send or several: each query
 /// gets exactly one answer, its own (by ID), from its own source's view, whatever its size —
 /// even with unanswerable packets (responses, which are dropped) queued between them.
 #[test]
