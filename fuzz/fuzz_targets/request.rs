@@ -16,12 +16,18 @@ fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zones/splitdns.toml");
-        splitdns::load::load(&config).expect("the bundled example loads").1
+        splitdns::load::load(&config)
+            .expect("the bundled example loads")
+            .1
     })
 }
 
 fuzz_target!(|packet: &[u8]| {
-    let clients: [IpAddr; 3] = ["10.1.2.3".parse().unwrap(), "198.51.100.7".parse().unwrap(), "::ffff:10.0.0.1".parse().unwrap()];
+    let clients: [IpAddr; 3] = [
+        "10.1.2.3".parse().unwrap(),
+        "198.51.100.7".parse().unwrap(),
+        "::ffff:10.0.0.1".parse().unwrap(),
+    ];
     let mut out = Vec::new();
     for client in clients {
         for transport in [Transport::Udp, Transport::Tcp] {
