@@ -73,7 +73,7 @@ impl Batch {
 
     /// Waits for at least one datagram (up to the socket's read timeout), then takes every
     /// datagram already queued, up to [`BATCH`].
-    pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+    pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<()> {
         self.received = 0;
         self.outgoing.clear();
         #[cfg(target_os = "linux")]
@@ -86,7 +86,7 @@ impl Batch {
             1
         };
         self.received = received;
-        Ok(received)
+        Ok(())
     }
 
     /// Sends every queued response and empties the queue (so a batch can be sent in parts). A

@@ -1,10 +1,10 @@
 //! The UDP receive loop: datagrams in, at most one datagram out per query (subject to rate
 //! limiting). Each loop owns an OS thread and blocks until queries arrive, then takes every query
 //! already queued as one batch ([`super::datagrams`]): no task spawned, no event-loop round trip,
-//! no allocation, one receive call per burst, and under load one send call per burst too. Loops notice shutdown
-//! within [`SHUTDOWN_POLL`].
+//! no allocation, one receive call per burst, and under load one send call per burst too. Loops
+//! notice shutdown within [`SHUTDOWN_POLL`].
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ pub fn serve(
     let mut batch = Batch::new();
     while !shutdown.is_cancelled() {
         match batch.receive(&socket) {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(e)
                 if matches!(
                     e.kind(),
@@ -93,6 +93,6 @@ pub fn serve(
     }
 }
 
-fn report_send_error(client: std::net::SocketAddr, e: std::io::Error) {
+fn report_send_error(client: SocketAddr, e: std::io::Error) {
     tracing::debug!("UDP send to {client} failed: {e}");
 }

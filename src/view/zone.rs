@@ -151,8 +151,8 @@ impl ViewZone {
 /// Groups records into nodes of RRsets by lowercased owner, then type: duplicates (equal up to
 /// the case of embedded names, RFC 4034 §6.2) are dropped and a set takes its first record's
 /// TTL. Zone files list an owner's records together, so records are taken in runs of one owner:
-/// one key and one hash probe per run, and every allocation sized exactly (no regrowth, no second
-/// table). An owner that appears again later is merged into its node.
+/// one key and one hash probe per run, straight into the final table (sized once, never rebuilt).
+/// An owner that appears again later is merged into its node.
 fn group_into_nodes(records: Vec<ZoneRecord>) -> HashMap<Box<[u8]>, Node> {
     let runs = 1 + records
         .windows(2)
