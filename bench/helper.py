@@ -201,6 +201,12 @@ def ratio(v, ref):
     return "%.2f×" % (v / ref)
 
 
+def percent_change(before, after):
+    if before != before or after != after or before == 0:
+        return "-"
+    return "%+.1f%%" % ((after / before - 1) * 100)
+
+
 def report(path):
     rows = []
     with open(path) as f:
@@ -296,13 +302,13 @@ def report(path):
         for view in ("internal", "external"):
             plain = median(vals("sat", "splitdns", view, 2))
             many = median(vals("sat", "splitdns-10k", view, 2))
-            change = "-" if plain != plain or many != many else "%+.1f%%" % ((many / plain - 1) * 100)
+            change = percent_change(plain, many)
             cpu_plain = median(vals("sat", "splitdns", view, 5))
             cpu_many = median(vals("sat", "splitdns-10k", view, 5))
-            cpu_change = "-" if cpu_plain != cpu_plain or cpu_many != cpu_many else "%+.1f%%" % ((cpu_many / cpu_plain - 1) * 100)
+            cpu_change = percent_change(cpu_plain, cpu_many)
             fixed_plain = median(vals("fixed100k", "splitdns", view, 5))
             fixed_many = median(vals("fixed100k", "splitdns-10k", view, 5))
-            fixed_change = "-" if fixed_plain != fixed_plain or fixed_many != fixed_many else "%+.1f%%" % ((fixed_many / fixed_plain - 1) * 100)
+            fixed_change = percent_change(fixed_plain, fixed_many)
             lines.append([view + " source", fmt(plain, ",.0f"), fmt(many, ",.0f"), change,
                           fmt(cpu_plain, ".2f"), fmt(cpu_many, ".2f"), cpu_change,
                           fmt(fixed_plain, ".2f"), fmt(fixed_many, ".2f"), fixed_change])

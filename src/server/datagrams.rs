@@ -117,12 +117,16 @@ mod linux {
 
     use super::{BATCH, Batch, MAX_DATAGRAM};
 
-    /// The `msghdr`s, `iovec`s and peer addresses handed to the kernel. Rebuilt before each call
-    /// from the batch's buffers, so no pointer outlives the borrow it was taken from.
+    /// The `msghdr`s, `iovec`s and peer addresses handed to the kernel. Receiving and sending
+    /// have headers of their own, so a send never disturbs what the receive left: a response's
+    /// header points straight at the address its query came from. Rebuilt before each call from
+    /// the batch's buffers, so no pointer outlives the borrow it was taken from.
     pub struct Headers {
         names: Box<[libc::sockaddr_storage; BATCH]>,
-        iovecs: Box<[libc::iovec; BATCH]>,
-        messages: Box<[libc::mmsghdr; BATCH]>,
+        receive_iovecs: Box<[libc::iovec; BATCH]>,
+        receive_messages: Box<[libc::mmsghdr; BATCH]>,
+        send_iovecs: Box<[libc::iovec; BATCH]>,
+        send_messages: Box<[libc::mmsghdr; BATCH]>,
     }
 
     impl Headers {
@@ -132,31 +136,44 @@ mod linux {
             unsafe {
                 Headers {
                     names: Box::new(MaybeUninit::zeroed().assume_init()),
-                    iovecs: Box::new(MaybeUninit::zeroed().assume_init()),
-                    messages: Box::new(MaybeUninit::zeroed().assume_init()),
+                    receive_iovecs: Box::new(MaybeUninit::zeroed().assume_init()),
+                    receive_messages: Box::new(MaybeUninit::zeroed().assume_init()),
+                    send_iovecs: Box::new(MaybeUninit::zeroed().assume_init()),
+                    send_messages: Box::new(MaybeUninit::zeroed().assume_init()),
                 }
             }
         }
+    }
+
+    /// A one-buffer message header with no control data.
+    fn message(
+        name: &mut libc::sockaddr_storage,
+        name_len: libc::socklen_t,
+        iovec: &mut libc::iovec,
+    ) -> libc::mmsghdr {
+        // SAFETY: all-zero is valid for msghdr (null control pointer, zero flags).
+        let mut message: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        message.msg_hdr.msg_name = ptr::from_mut(name).cast();
+        message.msg_hdr.msg_namelen = name_len;
+        message.msg_hdr.msg_iov = ptr::from_mut(iovec);
+        message.msg_hdr.msg_iovlen = 1;
+        message
     }
 
     pub fn receive(socket: &UdpSocket, batch: &mut Batch) -> io::Result<usize> {
         let sys = &mut batch.sys;
         let base = batch.requests.as_mut_ptr();
         for i in 0..BATCH {
-            sys.iovecs[i] = libc::iovec {
+            sys.receive_iovecs[i] = libc::iovec {
                 // SAFETY: slot i lies inside `requests` (BATCH * MAX_DATAGRAM bytes).
                 iov_base: unsafe { base.add(i * MAX_DATAGRAM) }.cast(),
                 iov_len: MAX_DATAGRAM,
             };
-            let header = &mut sys.messages[i].msg_hdr;
-            header.msg_name = ptr::from_mut(&mut sys.names[i]).cast();
-            header.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            header.msg_iov = ptr::from_mut(&mut sys.iovecs[i]);
-            header.msg_iovlen = 1;
-            header.msg_control = ptr::null_mut();
-            header.msg_controllen = 0;
-            header.msg_flags = 0;
-            sys.messages[i].msg_len = 0;
+            sys.receive_messages[i] = message(
+                &mut sys.names[i],
+                mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+                &mut sys.receive_iovecs[i],
+            );
         }
         // SAFETY: every header points at live buffers owned by `batch`, which stays mutably
         // borrowed for the call; the kernel writes at most the lengths given. MSG_WAITFORONE
@@ -165,7 +182,7 @@ mod linux {
         let received = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
-                sys.messages.as_mut_ptr(),
+                sys.receive_messages.as_mut_ptr(),
                 BATCH as libc::c_uint,
                 libc::MSG_WAITFORONE,
                 ptr::null_mut(),
@@ -176,7 +193,7 @@ mod linux {
         }
         let received = received as usize;
         for i in 0..received {
-            let header = &sys.messages[i];
+            let header = &sys.receive_messages[i];
             // A datagram longer than the buffer cannot happen (65,535 bytes), but a cut one
             // must never be parsed as if whole: give it zero length and it is dropped.
             batch.lengths[i] = if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
@@ -195,32 +212,19 @@ mod linux {
         on_error: &mut impl FnMut(SocketAddr, io::Error),
     ) {
         let sys = &mut batch.sys;
-        let mut count = 0;
-        for &i in &batch.outgoing {
+        for (position, &i) in batch.outgoing.iter().enumerate() {
             let response = &batch.responses[i];
-            sys.iovecs[count] = libc::iovec {
+            sys.send_iovecs[position] = libc::iovec {
                 // The kernel only reads through this pointer.
                 iov_base: response.as_ptr().cast_mut().cast(),
                 iov_len: response.len(),
             };
-            // The peer's address is sent back exactly as it was received into `names[i]`. Header
-            // `count <= i` is reused: every slot below `i` has been sent already (slots are
-            // queued in order, and a batch may be sent in several parts), so nothing still
-            // to be read is overwritten.
-            let name_len = sys.messages[i].msg_hdr.msg_namelen;
-            if count != i {
-                sys.names[count] = sys.names[i];
-            }
-            let header = &mut sys.messages[count].msg_hdr;
-            header.msg_name = ptr::from_mut(&mut sys.names[count]).cast();
-            header.msg_namelen = name_len;
-            header.msg_iov = ptr::from_mut(&mut sys.iovecs[count]);
-            header.msg_iovlen = 1;
-            header.msg_control = ptr::null_mut();
-            header.msg_controllen = 0;
-            header.msg_flags = 0;
-            count += 1;
+            // Back to the address the query came from, exactly as the kernel gave it.
+            let name_len = sys.receive_messages[i].msg_hdr.msg_namelen;
+            sys.send_messages[position] =
+                message(&mut sys.names[i], name_len, &mut sys.send_iovecs[position]);
         }
+        let count = batch.outgoing.len();
         let mut sent = 0;
         while sent < count {
             // SAFETY: headers `sent..count` point at live response buffers and addresses owned
@@ -228,7 +232,7 @@ mod linux {
             let result = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
-                    sys.messages.as_mut_ptr().add(sent),
+                    sys.send_messages.as_mut_ptr().add(sent),
                     (count - sent) as libc::c_uint,
                     0,
                 )
@@ -242,7 +246,7 @@ mod linux {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                if let Some(peer) = socket_addr(&sys.names[sent]) {
+                if let Some(peer) = batch.peers[batch.outgoing[sent]] {
                     on_error(peer, error);
                 }
                 sent += 1;
