@@ -18,9 +18,7 @@ use criterion::{
 };
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
-use splitdns::answer::{Transport, respond};
-use splitdns::load;
-use splitdns::view::Snapshot;
+use splitdns::{Snapshot, Transport, respond};
 
 const HOSTS: usize = 200_000;
 const INSIDE: &str = "127.0.0.1"; // internal in zones/splitdns.toml
@@ -34,9 +32,9 @@ fn query(name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 fn load(config: &Path) -> Snapshot {
-    let (_, snapshot) = load::load(config)
-        .unwrap_or_else(|e| panic!("load {}: {}", config.display(), e.lines().join("; ")));
-    snapshot
+    splitdns::load(config)
+        .unwrap_or_else(|e| panic!("load {}: {}", config.display(), e.lines().join("; ")))
+        .snapshot
 }
 
 /// Response code and answer count of a response.

@@ -4,7 +4,7 @@
 //!
 //! Everything runs in this process and on loopback: the zone and a two-view config are generated
 //! into a temporary directory, the server is the real one (`server::run` on `127.0.0.1:0`, UDP
-//! receive loops and all) publishing an `ArcSwap<Snapshot>`, and the load comes from a closed-loop
+//! receive loops and all) publishing an `ArcSwap<Published>`, and the load comes from a closed-loop
 //! UDP generator (a fixed number of queries outstanding per thread, each answer releasing the next
 //! query) over a fixed mix of names and both views. Each phase is bounded in time.
 
@@ -21,7 +21,6 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use tokio_util::sync::CancellationToken;
 
-use splitdns::load;
 use splitdns::server::{self, Listeners, TcpLimits};
 
 /// Records in the generated shared zone, SOA and NS included.
@@ -50,24 +49,29 @@ fn run(dir: &Path) {
     let config = generate(dir);
 
     let started = Instant::now();
-    let (_, snapshot) =
-        load::load(&config).unwrap_or_else(|e| panic!("load: {}", e.lines().join("; ")));
+    let loaded =
+        splitdns::load(&config).unwrap_or_else(|e| panic!("load: {}", e.lines().join("; ")));
     let initial = started.elapsed();
-    let records: usize = snapshot.views[0].zones.iter().map(|z| z.record_count).sum();
+    let records: usize = loaded.snapshot.views[0]
+        .zones
+        .iter()
+        .map(|z| z.record_count)
+        .sum();
 
     let mut samples: Vec<Duration> = (0..RELOAD_SAMPLES)
         .map(|_| {
             let started = Instant::now();
-            let loaded = load::reload(&config, Some(&snapshot)).expect("reload");
+            let again = splitdns::reload(&config, Some(&loaded.snapshot)).expect("reload");
             let took = started.elapsed();
-            drop(loaded);
+            drop(again);
             took
         })
         .collect();
     samples.sort();
     let median = samples[samples.len() / 2];
 
-    let shared = Arc::new(ArcSwap::from_pointee(snapshot));
+    let (_, published) = loaded.into_published();
+    let shared = Arc::new(ArcSwap::from_pointee(published));
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
     let addr = listeners.local_addrs()[0];
     let shutdown = CancellationToken::new();
@@ -108,8 +112,8 @@ fn run(dir: &Path) {
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let previous = shared.load_full();
-                let loaded = load::reload(&config, Some(&previous)).expect("reload");
-                shared.store(Arc::new(loaded.snapshot));
+                let loaded = splitdns::reload(&config, Some(&previous.snapshot)).expect("reload");
+                shared.store(Arc::new(loaded.into_published().1));
                 total += started.elapsed();
                 reloads.fetch_add(1, Ordering::Relaxed);
             }

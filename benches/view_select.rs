@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use splitdns::view::prefix::PrefixTable;
+use splitdns::PrefixTable;
 
 const PREFIXES: usize = 10_000;
 

@@ -12,7 +12,6 @@ use tracing_subscriber::EnvFilter;
 
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
-use splitdns::load;
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners};
 
@@ -41,7 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let (config, snapshot) = match load::load(&args.config.config) {
+    let loaded = match splitdns::load(&args.config.config) {
         Ok(loaded) => loaded,
         Err(error) => {
             commands::report_load_error(&error);
@@ -49,6 +48,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for finding in loaded.warnings() {
+        tracing::warn!("{finding}");
+    }
+    let (config, published) = loaded.into_published();
     let addrs = if args.listen.is_empty() {
         config.listen.clone()
     } else {
@@ -69,7 +72,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     tracing::info!(
         "serving on {} (udp+tcp); {}",
         bound.join(", "),
-        snapshot.summary()
+        published.snapshot.summary()
     );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -83,17 +86,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let shutdown = CancellationToken::new();
-    let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+    let state = Arc::new(ArcSwap::from_pointee(published));
     let reloader = Reloader::new(
         config.path.clone(),
-        snapshot.clone(),
+        state.clone(),
         config.listen.clone(),
         listeners.local_addrs(),
     );
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         reload::spawn(reloader, shutdown.clone());
-        server::run(listeners, snapshot, config.tcp, shutdown).await
+        server::run(listeners, state, config.tcp, shutdown).await
     });
     match result {
         Ok(()) => {

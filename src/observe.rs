@@ -1,12 +1,31 @@
-//! Observation of answered queries: one debug-level log line per query, carrying the view that
-//! answered, so `RUST_LOG=splitdns=debug` shows how each client was routed.
+//! Observation of answered queries, the last stage of the request path: it runs once the server
+//! has decided what the client gets (after rate limiting), so it records what was actually
+//! delivered. Today one debug-level log line per query, carrying the view that answered, so
+//! `RUST_LOG=splitdns=debug` shows how each client was routed.
 
 use std::net::SocketAddr;
 
 use crate::answer::{Summary, Transport};
 use crate::view::Snapshot;
 
-pub fn query(snapshot: &Snapshot, client: SocketAddr, transport: Transport, summary: &Summary) {
+/// What the client got for its query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The response as written.
+    Sent,
+    /// Rate limiting sent it truncated and empty (TC=1), so a real client retries over TCP.
+    Slipped,
+    /// Rate limiting dropped it.
+    Dropped,
+}
+
+pub fn query(
+    snapshot: &Snapshot,
+    client: SocketAddr,
+    transport: Transport,
+    summary: &Summary,
+    delivery: Delivery,
+) {
     if tracing::enabled!(tracing::Level::DEBUG) {
         let view = summary
             .view
@@ -16,7 +35,8 @@ pub fn query(snapshot: &Snapshot, client: SocketAddr, transport: Transport, summ
             view,
             ?transport,
             outcome = ?summary.outcome,
-            truncated = summary.truncated,
+            truncated = summary.truncated || delivery == Delivery::Slipped,
+            ?delivery,
             "query"
         );
     }

@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError};
-use crate::server::SharedSnapshot;
+use crate::server::SharedState;
 
 /// Quiet time after the last file event before reloading: long enough to gather an editor's
 /// burst of events, short enough to serve a change well within a second.
@@ -75,7 +75,7 @@ impl std::fmt::Display for Trigger {
 /// Owns the reload transaction for one served snapshot.
 pub struct Reloader {
     config_path: PathBuf,
-    snapshot: SharedSnapshot,
+    state: SharedState,
     /// The config's `listen` when the sockets were bound: they cannot move live.
     listen: Vec<SocketAddr>,
     /// The addresses actually served on (the config's, or `--listen`'s).
@@ -88,13 +88,13 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(
         config_path: PathBuf,
-        snapshot: SharedSnapshot,
+        state: SharedState,
         listen: Vec<SocketAddr>,
         bound: Vec<SocketAddr>,
     ) -> Reloader {
         Reloader {
             config_path,
-            snapshot,
+            state,
             listen,
             bound,
             failed_files: Vec::new(),
@@ -119,11 +119,12 @@ impl Reloader {
         stable: impl FnOnce() -> F,
     ) -> Option<Result<(), LoadError>> {
         let started = Instant::now();
-        let previous = self.snapshot.load_full();
+        let previous = self.state.load_full();
         let path = self.config_path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous)))
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let loaded =
+            tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous.snapshot)))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if !stable().await {
             tracing::debug!(
                 "files changed while the reload on {trigger} read them; reading again once written"
@@ -141,11 +142,12 @@ impl Reloader {
                         self.bound
                     );
                 }
-                for notice in &loaded.notes.serial {
+                for notice in &loaded.serial {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();
-                self.snapshot.store(Arc::new(loaded.snapshot));
+                let (_, published) = loaded.into_published();
+                self.state.store(Arc::new(published));
                 self.failed_files.clear();
                 self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
@@ -168,9 +170,9 @@ impl Reloader {
 
     /// Every file whose change should trigger a reload.
     pub fn watched_files(&self) -> HashSet<PathBuf> {
-        let snapshot = self.snapshot.load();
+        let state = self.state.load();
         std::iter::once(&self.config_path)
-            .chain(snapshot.files.iter())
+            .chain(state.snapshot.files.iter())
             .chain(self.failed_files.iter())
             .map(|path| absolute(path))
             .collect()

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(errors) = splitdns::config::parse(text, Path::new("/nonexistent/splitdns.toml")) {
+    if let Err(errors) = splitdns::parse_config(text, Path::new("/nonexistent/splitdns.toml")) {
         let lines = text.lines().count() as u32 + 1;
         for error in errors {
             assert!(

@@ -8,17 +8,15 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use splitdns::answer::{Transport, respond};
-use splitdns::view::Snapshot;
-use splitdns::wire::reader;
+use splitdns::{Snapshot, Transport, reader, respond};
 
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zones/splitdns.toml");
-        splitdns::load::load(&config)
+        splitdns::load(&config)
             .expect("the bundled example loads")
-            .1
+            .snapshot
     })
 }
 

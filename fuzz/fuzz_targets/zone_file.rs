@@ -7,9 +7,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use splitdns::name::Name;
-use splitdns::view::zone::build_shared;
-use splitdns::zone::{parse_zone_text, rdata};
+use splitdns::{Name, build_shared, parse_zone_text, rdata};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

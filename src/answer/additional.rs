@@ -7,14 +7,13 @@
 //! (RFC 2181 §9) — except the glue of a referral's in-domain name servers, which RFC 9471 §2.1
 //! requires: when that does not fit, the response is truncated.
 
-use super::lookup::{self, Found};
-use super::{target_name, write_rrset};
-use crate::name::is_subdomain;
+use super::rrset::{target_name, write_rrset};
+use crate::dns::name::{NameKey, is_subdomain};
+use crate::dns::rtype;
 use crate::view::View;
+use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, Rdata, ViewZone};
-use crate::wire::query::NameKey;
 use crate::wire::writer::{Full, ResponseWriter, Section};
-use crate::zone::rtype;
 
 /// Additional data for the targets of the sets in an answer at `owner`. A target's
 /// address set that the answer itself holds (an ANY answer at a name that is its own MX, say)
@@ -130,9 +129,8 @@ fn add_addresses<'a, 'z>(
 /// The node whose addresses a target has: its own (glue below a cut included), or, when the name
 /// does not exist, the wildcard that would answer a query for it.
 fn address_node<'z>(zone: &'z ViewZone, key: &[u8]) -> Option<&'z Node> {
-    zone.node(key)
-        .or_else(|| match lookup::find(zone, key, rtype::A) {
-            Found::Wildcard(node) => Some(node),
-            _ => None,
-        })
+    zone.node(key).or_else(|| match zone.find(key, rtype::A) {
+        Found::Wildcard(node) => Some(node),
+        _ => None,
+    })
 }

@@ -4,19 +4,19 @@
 //! and is shared by UDP, TCP, the tests and the fuzzer.
 
 mod additional;
-pub mod lookup;
+mod rrset;
 
 use std::net::IpAddr;
 
-use crate::name::{self, MAX_NAME_LEN};
-use crate::view::zone::{RRset, ViewZone, soa_minimum};
-use crate::view::{Snapshot, View};
-use crate::wire::query::{self, NameKey, Query, Rejection};
+use crate::dns::name::{self, NameBuf, NameKey};
+use crate::dns::{class, rcode, rtype, soa};
+use crate::view::lookup::Found;
+use crate::view::zone::{Node, RRset, ViewZone};
+use crate::view::{ChaosIdentity, Snapshot, View};
+use crate::wire;
+use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
-use crate::wire::{self, rcode};
-use crate::zone::rdata::embedded_names;
-use crate::zone::rtype;
-use lookup::Found;
+use rrset::write_rrset;
 
 /// How the query arrived: it decides the size limit and whether truncation applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,13 +150,13 @@ fn route(
     let Some(view) = view else {
         return refused(writer);
     };
-    if query.qclass == wire::CLASS_CH {
+    if query.qclass == class::CH {
         return match &view.chaos {
             Some(identity) => chaos_identity(writer, query, identity),
             None => refused(writer),
         };
     }
-    if query.qclass != wire::CLASS_IN && query.qclass != wire::CLASS_ANY {
+    if query.qclass != class::IN && query.qclass != class::ANY {
         return refused(writer);
     }
     match query.qtype {
@@ -175,11 +175,7 @@ fn route(
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
 /// that opt in; any other CHAOS name is REFUSED.
-fn chaos_identity(
-    writer: &mut ResponseWriter,
-    query: &Query,
-    identity: &crate::view::ChaosIdentity,
-) -> Outcome {
+fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &ChaosIdentity) -> Outcome {
     let rdata = match query.key.as_wire() {
         b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => &identity.version,
         b"\x08hostname\x04bind\x00" | b"\x02id\x06server\x00" => &identity.hostname,
@@ -191,34 +187,13 @@ fn chaos_identity(
             Section::Answer,
             query.qname,
             rtype::TXT,
-            wire::CLASS_CH,
+            class::CH,
             0,
             rdata,
         );
         return Outcome::Answer;
     }
     Outcome::NoData
-}
-
-/// A name in a fixed buffer, original case: the current target of a CNAME/DNAME chain.
-struct ChainName {
-    buf: [u8; MAX_NAME_LEN],
-    len: usize,
-}
-
-impl ChainName {
-    fn new(wire: &[u8]) -> ChainName {
-        let mut name = ChainName {
-            buf: [0; MAX_NAME_LEN],
-            len: wire.len(),
-        };
-        name.buf[..wire.len()].copy_from_slice(wire);
-        name
-    }
-
-    fn as_wire(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
 }
 
 /// Follows the query through one zone: CNAMEs and DNAMEs inside the zone are chased (a loop or
@@ -234,7 +209,7 @@ fn resolve(
     let qtype = query.qtype;
     // The current name and its lookup key: the query's own until a CNAME or DNAME leads on, so
     // an answer without a chain copies and lowercases nothing beyond what the reader did.
-    let mut chain: Option<(ChainName, NameKey)> = None;
+    let mut chain: Option<(NameBuf, NameKey)> = None;
     // Names already followed, to stop a CNAME loop; empty (no allocation) unless a chain is.
     let mut visited: Vec<NameKey> = Vec::new();
     // DNAMEs already in the answer: one applied twice in a chain is written once (RFC 2181 §5.5).
@@ -250,7 +225,7 @@ fn resolve(
         if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
             return Outcome::Answer;
         }
-        let next = match lookup::find(zone, key.as_wire(), qtype) {
+        let next = match zone.find(key.as_wire(), qtype) {
             Found::Exact(node) | Found::Wildcard(node) => {
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
                     // RFC 8482 §4.1: over UDP one RRset is enough, which keeps ANY useless as an
@@ -277,9 +252,9 @@ fn resolve(
                     return Outcome::Answer;
                 }
                 if write_rrset(writer, Section::Answer, owner, cname).is_err() {
-                    return truncated(writer);
+                    return truncated(writer, Outcome::Answer);
                 }
-                ChainName::new(&cname.rdatas[0].wire)
+                NameBuf::from_wire(&cname.rdatas[0].wire).expect("CNAME targets are names")
             }
             Found::Delegation { node, cut_len } => {
                 return referral(writer, zone, &owner[owner.len() - cut_len..], node);
@@ -297,7 +272,7 @@ fn resolve(
                         writer.set_rcode(rcode::YXDOMAIN as u16);
                         return Outcome::Answer;
                     }
-                    Err(Full) => return truncated(writer),
+                    Err(Full) => return truncated(writer, Outcome::Answer),
                 }
             }
             Found::NxDomain => return nxdomain(writer, zone),
@@ -324,20 +299,16 @@ fn synthesize_cname<'z>(
     owner_len: usize,
     dname: &'z RRset,
     written: &mut Vec<&'z RRset>,
-) -> Result<Option<ChainName>, Full> {
+) -> Result<Option<NameBuf>, Full> {
     let dname_owner = &owner[owner.len() - owner_len..];
     if !written.iter().any(|set| std::ptr::eq(*set, dname)) {
         write_rrset(writer, Section::Answer, dname_owner, dname)?;
         written.push(dname);
     }
     let prefix = &owner[..owner.len() - owner_len];
-    let target = &dname.rdatas[0].wire;
-    if prefix.len() + target.len() > MAX_NAME_LEN {
+    let Some(synthesized) = NameBuf::concat(prefix, &dname.rdatas[0].wire) else {
         return Ok(None);
-    }
-    let mut synthesized = ChainName::new(prefix);
-    synthesized.buf[prefix.len()..prefix.len() + target.len()].copy_from_slice(target);
-    synthesized.len = prefix.len() + target.len();
+    };
     writer.push(
         Section::Answer,
         owner,
@@ -357,7 +328,7 @@ fn answer<'z>(
 ) -> Outcome {
     for set in rrsets.clone() {
         if write_rrset(writer, Section::Answer, owner, set).is_err() {
-            return truncated(writer);
+            return truncated(writer, Outcome::Answer);
         }
     }
     additional::add_target_addresses(writer, view, owner, rrsets);
@@ -366,22 +337,16 @@ fn answer<'z>(
 
 /// A delegation: the cut's NS set in authority, AA clear, and the addresses of the name servers
 /// (glue) as additional data; truncated when the glue below the cut does not fit (RFC 9471).
-fn referral(
-    writer: &mut ResponseWriter,
-    zone: &ViewZone,
-    cut: &[u8],
-    node: &crate::view::zone::Node,
-) -> Outcome {
+fn referral(writer: &mut ResponseWriter, zone: &ViewZone, cut: &[u8], node: &Node) -> Outcome {
     // A referral reached through an in-zone CNAME still carries authoritative answer data.
     if writer.count(Section::Answer) == 0 {
         writer.set_authoritative(false);
     }
     let ns = node.get(rtype::NS).expect("a cut has an NS set");
-    if write_rrset(writer, Section::Authority, cut, ns).is_err() {
-        return truncated(writer);
-    }
-    if additional::add_glue(writer, zone, cut, ns).is_err() {
-        return truncated(writer);
+    if write_rrset(writer, Section::Authority, cut, ns).is_err()
+        || additional::add_glue(writer, zone, cut, ns).is_err()
+    {
+        return truncated(writer, Outcome::Referral);
     }
     Outcome::Referral
 }
@@ -389,7 +354,7 @@ fn referral(
 /// The name exists but has no data of the type asked for: the SOA in authority (RFC 2308 §2.2).
 fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
     if write_negative_soa(writer, zone).is_err() {
-        return truncated(writer);
+        return truncated(writer, Outcome::NoData);
     }
     Outcome::NoData
 }
@@ -398,7 +363,7 @@ fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
 fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
     writer.set_rcode(rcode::NXDOMAIN as u16);
     if write_negative_soa(writer, zone).is_err() {
-        return truncated(writer);
+        return truncated(writer, Outcome::NxDomain);
     }
     Outcome::NxDomain
 }
@@ -410,9 +375,10 @@ fn refused(writer: &mut ResponseWriter) -> Outcome {
     Outcome::Refused
 }
 
-fn truncated(writer: &mut ResponseWriter) -> Outcome {
+/// What did not fit: TC set, and the outcome stays what it was (the summary says truncated).
+fn truncated(writer: &mut ResponseWriter, outcome: Outcome) -> Outcome {
     writer.truncate();
-    Outcome::Answer
+    outcome
 }
 
 /// The SOA for a negative answer, with the TTL RFC 2308 §3 asks for: the lesser of the SOA's own
@@ -420,7 +386,7 @@ fn truncated(writer: &mut ResponseWriter) -> Outcome {
 fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<(), Full> {
     let soa = &zone.soa;
     let rdata = &soa.rdatas[0].wire;
-    let ttl = soa.ttl.min(soa_minimum(rdata));
+    let ttl = soa.ttl.min(soa::minimum(rdata));
     writer.push(
         Section::Authority,
         zone.origin.as_wire(),
@@ -428,29 +394,4 @@ fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<()
         ttl,
         rdata,
     )
-}
-
-/// Writes a whole RRset under `owner`, rotated if it is a round-robin address set.
-fn write_rrset(
-    writer: &mut ResponseWriter,
-    section: Section,
-    owner: &[u8],
-    set: &RRset,
-) -> Result<(), Full> {
-    let start = set.next_rotation();
-    for rdata in set.rotated(start) {
-        writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
-    }
-    Ok(())
-}
-
-/// The domain name an NS, MX or SRV record points at.
-fn target_name(rtype: u16, rdata: &[u8]) -> Option<&[u8]> {
-    let names = embedded_names(rtype, rdata);
-    if names.count == 0 {
-        return None;
-    }
-    let start = names.offsets[0] as usize;
-    let len = name::wire_name_len(rdata.get(start..)?)?;
-    Some(&rdata[start..start + len])
 }

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::report_load_error;
-use crate::checks::{self, Finding, Severity};
-use crate::load;
+use crate::load::checks::{Finding, Severity};
+use crate::load::{self, LoadError};
+use crate::located::Located;
 use crate::view::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,7 +23,7 @@ pub enum Format {
 struct JsonReport<'a> {
     ok: bool,
     config: &'a Path,
-    errors: Vec<load::Problem<'a>>,
+    errors: Vec<Located>,
     views: Vec<JsonView>,
     findings: &'a [Finding],
 }
@@ -41,18 +42,16 @@ struct JsonZone {
 }
 
 pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
-    let loaded = load::reload(config_path, None);
-    let (findings, views, errors) = match &loaded {
-        Ok(loaded) => (
-            checks::run(&loaded.config, &loaded.snapshot, &loaded.notes),
-            json_views(&loaded.snapshot),
-            vec![],
-        ),
-        Err(error) => (vec![], vec![], error.problems()),
+    let loaded = load::load(config_path);
+    // Findings of severity error refuse the load (as they refuse a start and a reload): they
+    // are reported with the warnings, as findings.
+    let (findings, views, errors): (&[Finding], _, _) = match &loaded {
+        Ok(loaded) => (&loaded.findings, json_views(&loaded.snapshot), vec![]),
+        Err(LoadError::Refused(findings)) => (findings, vec![], vec![]),
+        Err(error) => (&[], vec![], error.problems()),
     };
-    let failing =
-        |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
-    let ok = loaded.is_ok() && !findings.iter().any(|f| failing(&f));
+    let ok =
+        loaded.is_ok() && !(strict && findings.iter().any(|f| f.severity == Severity::Warning));
     match format {
         Format::Json => {
             let report = JsonReport {
@@ -60,7 +59,7 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                 config: config_path,
                 errors,
                 views,
-                findings: &findings,
+                findings,
             };
             println!(
                 "{}",
@@ -68,10 +67,15 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
             );
         }
         Format::Human => match &loaded {
-            Ok(loaded) => {
-                println!("{}: loaded", config_path.display());
-                print!("{}", describe(&loaded.snapshot));
-                for finding in &findings {
+            Ok(_) | Err(LoadError::Refused(_)) => {
+                match &loaded {
+                    Ok(loaded) => {
+                        println!("{}: loaded", config_path.display());
+                        print!("{}", describe(&loaded.snapshot));
+                    }
+                    Err(error) => println!("{}: {error}", config_path.display()),
+                }
+                for finding in findings {
                     println!("{finding}");
                 }
                 let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();

@@ -8,15 +8,17 @@ use std::process::ExitCode;
 
 use super::{describe_source, report_load_error};
 use crate::config::Config;
+use crate::dns::name::fmt_wire_name;
+use crate::dns::rtype;
 use crate::load;
-use crate::name::fmt_wire_name;
 use crate::view::View;
 use crate::view::zone::RRset;
-use crate::zone::rdata::rdata_to_text;
-use crate::zone::rtype;
+use crate::zonefile::rdata::rdata_to_text;
 
 pub fn run(config_path: &Path, view_a: &str, view_b: &str) -> ExitCode {
-    let (config, snapshot) = match load::load(config_path) {
+    let load::Loaded {
+        config, snapshot, ..
+    } = match load::load(config_path) {
         Ok(loaded) => loaded,
         Err(error) => {
             report_load_error(&error);

@@ -7,16 +7,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{describe_source, report_load_error};
-use crate::answer::{self, Transport, lookup};
+use crate::answer::{self, Transport};
 use crate::config::Config;
+use crate::dns::name::{Name, fmt_wire_name};
+use crate::dns::rtype;
+use crate::dns::{class, rcode};
 use crate::load;
-use crate::name::{Name, fmt_wire_name};
+use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
 use crate::view::{Snapshot, View};
 use crate::wire::reader::{self, Record};
-use crate::wire::{self, rcode};
-use crate::zone::rdata::rdata_to_text;
-use crate::zone::rtype;
+use crate::zonefile::rdata::rdata_to_text;
 
 pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitCode {
     let Some(qtype) = rtype::from_mnemonic(qtype) else {
@@ -30,7 +31,9 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
             return ExitCode::FAILURE;
         }
     };
-    let (config, snapshot) = match load::load(config_path) {
+    let load::Loaded {
+        config, snapshot, ..
+    } = match load::load(config_path) {
         Ok(loaded) => loaded,
         Err(error) => {
             report_load_error(&error);
@@ -52,7 +55,7 @@ pub fn render(
     let mut query = vec![0x4a, 0x11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(qname.as_wire());
     query.extend_from_slice(&qtype.to_be_bytes());
-    query.extend_from_slice(&wire::CLASS_IN.to_be_bytes());
+    query.extend_from_slice(&class::IN.to_be_bytes());
     let mut response = Vec::new();
     answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
     let message = reader::read(&response).expect("our own responses are well formed");
@@ -144,7 +147,7 @@ fn source_of(config: &Config, view: &View, record: &Record) -> String {
     if let Some(source) = zone.node(&key).and_then(matching) {
         return source;
     }
-    match lookup::find(zone, &key, record.rtype) {
+    match zone.find(&key, record.rtype) {
         lookup::Found::Wildcard(node) => match matching(node) {
             Some(source) => format!("wildcard, {source}"),
             None => "not found in zone data".into(),

@@ -7,7 +7,7 @@ pub mod explain;
 
 use crate::config::Config;
 use crate::load::LoadError;
-use crate::zone::SourceLoc;
+use crate::zonefile::SourceLoc;
 
 /// Prints load errors, one `file:line: message` per line, on stderr.
 pub fn report_load_error(error: &LoadError) {

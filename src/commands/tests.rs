@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
+use crate::dns::name::Name;
+use crate::dns::rtype;
 use crate::load;
-use crate::name::Name;
-use crate::zone::rtype;
 
 fn example() -> (crate::config::Config, crate::view::Snapshot) {
-    load::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml")).unwrap()
+    let loaded =
+        load::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml")).unwrap();
+    (loaded.config, loaded.snapshot)
 }
 
 fn explain(client: &str, name: &str, qtype: u16) -> String {

@@ -49,9 +49,9 @@ pub struct RrlSection {
     /// Default: on when the view's clients reach beyond private address space.
     pub enabled: Option<bool>,
     /// Identical responses per second to one client network (/24 or /56). Default 20.
-    pub responses_per_second: Option<u32>,
+    pub responses_per_second: Option<Spanned<i64>>,
     /// Every Nth limited response is sent truncated instead of dropped (0: never). Default 2.
-    pub slip: Option<u32>,
+    pub slip: Option<Spanned<i64>>,
     /// Client prefixes never limited. Default: loopback (cannot be spoofed from outside).
     pub exempt: Option<Vec<Spanned<String>>>,
 }
@@ -89,15 +89,15 @@ pub struct ExchangeSection {
     pub internal_view: Option<Spanned<String>>,
     pub external_view: Option<Spanned<String>>,
     /// TTL of the generated records.
-    pub ttl: Option<u32>,
+    pub ttl: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpSection {
-    pub max_connections: Option<usize>,
+    pub max_connections: Option<Spanned<i64>>,
     /// Seconds a connection may stay idle between queries.
-    pub idle_timeout: Option<f64>,
+    pub idle_timeout: Option<Spanned<f64>>,
     /// Seconds one query may take to arrive once it has started.
-    pub message_timeout: Option<f64>,
+    pub message_timeout: Option<Spanned<f64>>,
 }

@@ -4,16 +4,17 @@
 
 mod file;
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use toml::Spanned;
 
-use crate::name::Name;
-use crate::server::TcpLimits;
+use crate::dns::name::Name;
+use crate::located::Located;
+use crate::server::{RrlPolicy, TcpLimits};
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -50,14 +51,7 @@ pub struct ViewConfig {
     /// Answers the CHAOS-class identity queries.
     pub chaos: bool,
     /// Response Rate Limiting, if on for this view.
-    pub rrl: Option<RrlConfig>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RrlConfig {
-    pub responses_per_second: u32,
-    pub slip: u32,
-    pub exempt: Vec<IpNet>,
+    pub rrl: Option<RrlPolicy>,
 }
 
 /// A validated `[[exchange]]` block.
@@ -83,6 +77,14 @@ pub struct ExchangeConfig {
 /// TTL of records generated from `[[exchange]]` when the block gives none.
 pub const DEFAULT_EXCHANGE_TTL: u32 = 300;
 
+/// The ranges integer settings must be in. TTLs as RFC 2181 §8 allows; at most a million
+/// responses a second keeps the rate limiter's token count (thousandths) within 32 bits; slip as
+/// BIND allows it.
+const TTL: RangeInclusive<i64> = 0..=0x7fff_ffff;
+const MAX_CONNECTIONS: RangeInclusive<i64> = 1..=1_000_000;
+const RESPONSES_PER_SECOND: RangeInclusive<i64> = 1..=1_000_000;
+const SLIP: RangeInclusive<i64> = 0..=10;
+
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
     pub origin: Name,
@@ -98,36 +100,10 @@ pub struct ZoneConfig {
     pub override_lines: Vec<u32>,
 }
 
-/// A problem in the config file, located to the line and column of the offending key or value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: u32,
-    pub column: u32,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
-
 /// Reads and validates a config file, returning every problem found.
-pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+pub fn load(path: &Path) -> Result<Config, Vec<Located>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError {
+        vec![Located {
             file: path.to_path_buf(),
             line: 0,
             column: 0,
@@ -138,7 +114,7 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
 }
 
 /// Validates config text as if it had been read from `path`.
-pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Located>> {
     let locate = Locator { text, path };
     let raw: file::ConfigFile = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -162,13 +138,41 @@ impl Locator<'_> {
         (line, column)
     }
 
-    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+    fn error(&self, span: Range<usize>, message: String) -> Located {
         let (line, column) = self.position(span);
-        ConfigError {
+        Located {
             file: self.path.to_path_buf(),
             line,
             column,
             message,
+        }
+    }
+
+    /// An integer setting: its value, or `default` when absent; out of `range`, an error naming
+    /// the key and the range (and `default`, so validation goes on).
+    fn integer(
+        &self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        range: RangeInclusive<i64>,
+        default: i64,
+        errors: &mut Vec<Located>,
+    ) -> i64 {
+        match value {
+            None => default,
+            Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                errors.push(self.error(
+                    v.span(),
+                    format!(
+                        "{key} = {} is out of range: use {} to {}",
+                        v.get_ref(),
+                        range.start(),
+                        range.end()
+                    ),
+                ));
+                default
+            }
         }
     }
 
@@ -182,7 +186,7 @@ impl Locator<'_> {
     }
 }
 
-fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<ConfigError>> {
+fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Located>> {
     let mut errors = Vec::new();
 
     let mut listen = Vec::new();
@@ -245,7 +249,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Confi
 fn validate_views(
     raw: &[file::ViewSection],
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
+    errors: &mut Vec<Located>,
 ) -> Vec<ViewConfig> {
     if raw.is_empty() {
         errors.push(locate.error(
@@ -333,7 +337,7 @@ fn validate_zones(
     raw: &[file::ZoneSection],
     raw_views: &[file::ViewSection],
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
+    errors: &mut Vec<Located>,
 ) -> Vec<ZoneConfig> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
     for section in raw {
@@ -387,30 +391,49 @@ fn validate_zones(
 fn validate_tcp(
     raw: Option<&file::TcpSection>,
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
+    errors: &mut Vec<Located>,
 ) -> TcpLimits {
     let defaults = TcpLimits::default();
     let Some(raw) = raw else { return defaults };
-    let seconds = |value: Option<f64>,
-                   default: std::time::Duration,
-                   errors: &mut Vec<ConfigError>| match value {
+    let seconds = |value: Option<&Spanned<f64>>,
+                   key: &str,
+                   default: Duration,
+                   errors: &mut Vec<Located>| match value {
         None => default,
-        Some(s) if s > 0.0 && s <= 3600.0 => std::time::Duration::from_secs_f64(s),
+        Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 3600.0 => {
+            Duration::from_secs_f64(*s.get_ref())
+        }
         Some(s) => {
             errors.push(locate.error(
-                0..0,
-                format!("[tcp] timeout {s} is out of range: use seconds between 0 and 3600"),
+                s.span(),
+                format!(
+                    "[tcp] {key} = {} is out of range: use seconds above 0 and up to 3600",
+                    s.get_ref()
+                ),
             ));
             default
         }
     };
     TcpLimits {
-        max_connections: raw
-            .max_connections
-            .unwrap_or(defaults.max_connections)
-            .max(1),
-        idle_timeout: seconds(raw.idle_timeout, defaults.idle_timeout, errors),
-        message_timeout: seconds(raw.message_timeout, defaults.message_timeout, errors),
+        max_connections: locate.integer(
+            raw.max_connections.as_ref(),
+            "[tcp] max_connections",
+            MAX_CONNECTIONS,
+            defaults.max_connections as i64,
+            errors,
+        ) as usize,
+        idle_timeout: seconds(
+            raw.idle_timeout.as_ref(),
+            "idle_timeout",
+            defaults.idle_timeout,
+            errors,
+        ),
+        message_timeout: seconds(
+            raw.message_timeout.as_ref(),
+            "message_timeout",
+            defaults.message_timeout,
+            errors,
+        ),
     }
 }
 
@@ -418,8 +441,8 @@ fn validate_rrl(
     raw: Option<&file::RrlSection>,
     clients: &[IpNet],
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
-) -> Option<RrlConfig> {
+    errors: &mut Vec<Located>,
+) -> Option<RrlPolicy> {
     let enabled = raw.and_then(|r| r.enabled).unwrap_or_else(|| {
         clients
             .iter()
@@ -442,12 +465,21 @@ fn validate_rrl(
             "::1/128".parse().expect("valid"),
         ],
     };
-    Some(RrlConfig {
-        responses_per_second: raw
-            .and_then(|r| r.responses_per_second)
-            .unwrap_or(20)
-            .max(1),
-        slip: raw.and_then(|r| r.slip).unwrap_or(2),
+    Some(RrlPolicy {
+        responses_per_second: locate.integer(
+            raw.and_then(|r| r.responses_per_second.as_ref()),
+            "[view.rrl] responses_per_second",
+            RESPONSES_PER_SECOND,
+            20,
+            errors,
+        ) as u32,
+        slip: locate.integer(
+            raw.and_then(|r| r.slip.as_ref()),
+            "[view.rrl] slip",
+            SLIP,
+            2,
+            errors,
+        ) as u32,
         exempt,
     })
 }
@@ -456,7 +488,7 @@ fn parse_domain(
     text: &Spanned<String>,
     what: &str,
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
+    errors: &mut Vec<Located>,
 ) -> Option<Name> {
     match Name::parse(text.get_ref().trim_end_matches('.'), Some(&Name::root())) {
         Ok(name) if !name.is_root() => Some(name.to_lowercase()),
@@ -475,7 +507,7 @@ fn validate_exchange(
     section: &file::ExchangeSection,
     views: &[ViewConfig],
     locate: &Locator,
-    errors: &mut Vec<ConfigError>,
+    errors: &mut Vec<Located>,
 ) -> Option<ExchangeConfig> {
     let before = errors.len();
     let namespace = parse_domain(&section.namespace, "namespace", locate, errors);
@@ -544,7 +576,13 @@ fn validate_exchange(
         srv_domains,
         internal_view,
         external_view,
-        ttl: section.ttl.unwrap_or(DEFAULT_EXCHANGE_TTL),
+        ttl: locate.integer(
+            section.ttl.as_ref(),
+            "[[exchange]] ttl",
+            TTL,
+            DEFAULT_EXCHANGE_TTL.into(),
+            errors,
+        ) as u32,
         line: locate.line_of(section.namespace.span()),
     })
 }
@@ -642,6 +680,43 @@ external = "contoso.example.external.zone"
         assert!(
             errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"),
             "{errors:?}"
+        );
+    }
+
+    /// Every section reports the line of the bad value, and a zero or out-of-range limit is an
+    /// error naming the key and the range, never silently raised.
+    #[test]
+    fn limits_out_of_range_are_located_errors() {
+        let text = format!(
+            "{EXAMPLE}\n[tcp]\nmax_connections = 0\nidle_timeout = 0\n\n[[exchange]]\nnamespace = \"mail.contoso.example\"\nttl = 2147483648\n"
+        )
+        .replace(
+            "clients = [\"0.0.0.0/0\", \"::/0\"]",
+            "clients = [\"0.0.0.0/0\", \"::/0\"]\n[view.rrl]\nresponses_per_second = 0\nslip = 11",
+        );
+        let errors = errors_of(&text);
+        let tail = |needle: &str| {
+            errors
+                .iter()
+                .find(|e| e.contains(needle))
+                .unwrap_or_else(|| panic!("no error about {needle}: {errors:?}"))
+                .clone()
+        };
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(
+            tail("responses_per_second").starts_with("/etc/splitdns/splitdns.toml:11:24: [view.rrl] responses_per_second = 0 is out of range: use 1 to 1000000"),
+            "{errors:?}"
+        );
+        assert!(tail("slip").contains(":12:8: [view.rrl] slip = 11 is out of range: use 0 to 10"));
+        assert!(
+            tail("max_connections")
+                .contains(":22:19: [tcp] max_connections = 0 is out of range: use 1 to 1000000")
+        );
+        assert!(tail("idle_timeout").contains(":23:16: [tcp] idle_timeout = 0 is out of range"));
+        assert!(
+            tail("ttl").contains(
+                ":27:7: [[exchange]] ttl = 2147483648 is out of range: use 0 to 2147483647"
+            )
         );
     }
 }

@@ -242,6 +242,68 @@ pub fn fmt_wire_name(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
     Ok(())
 }
 
+/// A wire name in a fixed buffer, in its original case: a name the request path builds (a
+/// CNAME or DNAME target) without allocating.
+#[derive(Clone)]
+pub struct NameBuf {
+    buf: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl NameBuf {
+    /// Copies a wire name; `None` if it is longer than a name can be.
+    pub fn from_wire(wire: &[u8]) -> Option<NameBuf> {
+        NameBuf::concat(wire, &[])
+    }
+
+    /// `head` followed by `tail` (a DNAME substitution: the owner's prefix, then the target);
+    /// `None` when the result would exceed 255 octets.
+    pub fn concat(head: &[u8], tail: &[u8]) -> Option<NameBuf> {
+        let len = head.len() + tail.len();
+        if len > MAX_NAME_LEN {
+            return None;
+        }
+        let mut name = NameBuf {
+            buf: [0; MAX_NAME_LEN],
+            len: len as u8,
+        };
+        name.buf[..head.len()].copy_from_slice(head);
+        name.buf[head.len()..len].copy_from_slice(tail);
+        Some(name)
+    }
+
+    pub fn as_wire(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+/// A lowercased wire name in a fixed buffer: the lookup key for a name, built without
+/// allocating.
+#[derive(Clone)]
+pub struct NameKey(NameBuf);
+
+impl NameKey {
+    /// Lowercases a wire name; `None` if it is longer than a name can be (cannot happen for one
+    /// that passed [`wire_name_len`]).
+    pub fn from_wire(wire: &[u8]) -> Option<NameKey> {
+        let mut name = NameBuf::from_wire(wire)?;
+        name.buf[..wire.len()].make_ascii_lowercase();
+        Some(NameKey(name))
+    }
+
+    pub fn as_wire(&self) -> &[u8] {
+        self.0.as_wire()
+    }
+}
+
+impl fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NameKey(")?;
+        fmt_wire_name(self.as_wire(), f)?;
+        f.write_str(")")
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt_wire_name(&self.0, f)

@@ -8,8 +8,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::config::{Config, ExchangeConfig};
-use crate::name::Name;
-use crate::zone::{SourceLoc, ZoneRecord, rtype};
+use crate::dns::name::Name;
+use crate::dns::rtype;
+use crate::located::SourceLoc;
+use crate::zonefile::ZoneRecord;
 
 /// The service name Outlook asks for (RFC 2782 owner prefix).
 pub const AUTODISCOVER_SRV_PREFIX: &[u8] = b"\x0d_autodiscover\x04_tcp";

@@ -6,11 +6,13 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use super::Snapshot;
 use crate::config::{Config, SerialPolicy};
-use crate::name::{self, Name};
-use crate::wire::query::NameKey;
-use crate::zone::{ZoneRecord, rtype};
+use crate::dns::name::{Name, NameKey};
+use crate::dns::rtype;
+use crate::dns::soa::{is_newer, read_serial, serial_offset};
+use crate::view::Snapshot;
+use crate::view::zone::canonical_rdata;
+use crate::zonefile::ZoneRecord;
 
 /// An order-independent digest of a set of records. The SOA serial is left out so that a serial
 /// change alone is not a content change.
@@ -26,7 +28,7 @@ pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
         );
         hasher.write_u16(record.rtype);
         hasher.write_u32(record.ttl);
-        let mut rdata = super::zone::canonical_rdata(record.rtype, &record.rdata);
+        let mut rdata = canonical_rdata(record.rtype, &record.rdata);
         if record.rtype == rtype::SOA
             && let Some(at) = serial_offset(&rdata)
         {
@@ -112,24 +114,6 @@ pub fn enforce(
     notices
 }
 
-/// RFC 1982 serial number arithmetic: is `a` newer than `b`?
-pub fn is_newer(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 0x8000_0000
-}
-
-/// Byte offset of the SERIAL field in an SOA RDATA (after MNAME and RNAME).
-pub fn serial_offset(rdata: &[u8]) -> Option<usize> {
-    let mname = name::wire_name_len(rdata)?;
-    let rname = name::wire_name_len(rdata.get(mname..)?)?;
-    let at = mname + rname;
-    (rdata.len() >= at + 20).then_some(at)
-}
-
-pub fn read_serial(rdata: &[u8]) -> Option<u32> {
-    let at = serial_offset(rdata)?;
-    Some(u32::from_be_bytes(rdata[at..at + 4].try_into().ok()?))
-}
-
 /// Rewrites the serial of the apex SOA record(s) in `records`.
 pub fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
     for record in records
@@ -178,19 +162,5 @@ impl fmt::Display for SerialNotice {
                 self.zone, self.view, self.previous, self.serial
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serial_arithmetic_wraps() {
-        assert!(is_newer(2, 1));
-        assert!(!is_newer(1, 1));
-        assert!(!is_newer(1, 2));
-        assert!(is_newer(0, u32::MAX));
-        assert!(!is_newer(0x8000_0000, 0));
     }
 }

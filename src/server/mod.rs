@@ -2,8 +2,9 @@
 //! [`crate::answer::respond`] with the snapshot current at that moment. The core takes bound
 //! sockets, the published snapshot and a shutdown token; it knows nothing about config files.
 
+#[allow(unsafe_code)]
 mod datagrams;
-pub mod rrl;
+mod rrl;
 mod tcp;
 mod udp;
 
@@ -18,9 +19,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
 use crate::view::Snapshot;
+pub use rrl::RrlPolicy;
 
-/// The snapshot currently served; replaced whole by reloads, read without locks.
-pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+/// What the server answers from: the snapshot, and the server's own per-view settings that
+/// change with it. Published whole by each reload, read without locks.
+#[derive(Debug)]
+pub struct Published {
+    pub snapshot: Snapshot,
+    /// Response Rate Limiting per view (indexed like `snapshot.views`), where on.
+    pub rate_limits: Vec<Option<RrlPolicy>>,
+}
+
+/// The state currently served; replaced whole by reloads, read without locks.
+pub type SharedState = Arc<ArcSwap<Published>>;
 
 /// Limits that protect the TCP side (RFC 7766 §6.2.3).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,7 +136,7 @@ fn respond_guarded(
 /// core; each TCP listener one accept task.
 pub async fn run(
     listeners: Listeners,
-    snapshot: SharedSnapshot,
+    snapshot: SharedState,
     limits: TcpLimits,
     shutdown: CancellationToken,
 ) -> io::Result<()> {

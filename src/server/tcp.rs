@@ -11,13 +11,13 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::{SharedSnapshot, TcpLimits};
+use super::{SharedState, TcpLimits};
 use crate::answer::Transport;
-use crate::observe;
+use crate::observe::{self, Delivery};
 
 pub async fn serve(
     listener: TcpListener,
-    snapshot: SharedSnapshot,
+    snapshot: SharedState,
     limits: TcpLimits,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -54,7 +54,7 @@ pub async fn serve(
 async fn connection(
     mut stream: TcpStream,
     client: SocketAddr,
-    snapshot: SharedSnapshot,
+    snapshot: SharedState,
     limits: TcpLimits,
 ) {
     let _ = stream.set_nodelay(true);
@@ -80,12 +80,22 @@ async fn connection(
             return;
         }
         let current = snapshot.load();
-        let Some(summary) =
-            super::respond_guarded(&current, client, &request, Transport::Tcp, &mut response)
-        else {
+        let Some(summary) = super::respond_guarded(
+            &current.snapshot,
+            client,
+            &request,
+            Transport::Tcp,
+            &mut response,
+        ) else {
             continue;
         };
-        observe::query(&current, client, Transport::Tcp, &summary);
+        observe::query(
+            &current.snapshot,
+            client,
+            Transport::Tcp,
+            &summary,
+            Delivery::Sent,
+        );
         drop(current);
         let mut framed = Vec::with_capacity(response.len() + 2);
         framed.extend_from_slice(&(response.len() as u16).to_be_bytes());

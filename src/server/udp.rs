@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::SharedSnapshot;
+use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::{self, RateLimiter, Verdict};
 use crate::answer::Transport;
-use crate::observe;
+use crate::observe::{self, Delivery};
 
 /// How often an idle loop checks for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -29,7 +29,7 @@ const SEND_AT_ONCE_UP_TO: usize = 8;
 
 pub fn serve(
     socket: UdpSocket,
-    snapshot: SharedSnapshot,
+    state: SharedState,
     limiter: Arc<RateLimiter>,
     shutdown: CancellationToken,
 ) {
@@ -61,28 +61,43 @@ pub fn serve(
             }
         }
         // One snapshot per batch: a reload lands between batches, never inside one.
-        let current = snapshot.load();
+        let current = state.load();
         let send_at_once = batch.received() <= SEND_AT_ONCE_UP_TO;
         for i in 0..batch.received() {
             let Some(client) = batch.peer(i) else {
                 continue;
             };
             let (request, response) = batch.slot(i);
-            let Some(summary) =
-                super::respond_guarded(&current, client, request, Transport::Udp, response)
-            else {
+            let Some(summary) = super::respond_guarded(
+                &current.snapshot,
+                client,
+                request,
+                Transport::Udp,
+                response,
+            ) else {
                 continue;
             };
-            observe::query(&current, client, Transport::Udp, &summary);
             let policy = summary
                 .view
-                .and_then(|index| current.views[index].rrl.as_ref());
-            if let Some(policy) = policy {
-                match limiter.check(policy, client.ip(), summary.rrl_identity) {
-                    Verdict::Send => {}
-                    Verdict::Slip => rrl::slip(response, summary.question_end),
-                    Verdict::Drop => continue,
+                .and_then(|index| current.rate_limits[index].as_ref());
+            let verdict = policy.map(|p| limiter.check(p, client.ip(), summary.rrl_identity));
+            let delivery = match verdict {
+                None | Some(Verdict::Send) => Delivery::Sent,
+                Some(Verdict::Slip) => {
+                    rrl::slip(response, summary.question_end);
+                    Delivery::Slipped
                 }
+                Some(Verdict::Drop) => Delivery::Dropped,
+            };
+            observe::query(
+                &current.snapshot,
+                client,
+                Transport::Udp,
+                &summary,
+                delivery,
+            );
+            if delivery == Delivery::Dropped {
+                continue;
             }
             batch.queue(i);
             if send_at_once {

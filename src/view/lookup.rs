@@ -3,9 +3,9 @@
 //! wildcard at the closest encloser is tried, RFC 4592 §4). Each step is one hash probe, so the
 //! cost is O(labels), whatever the size of the zone.
 
-use crate::name::{self, MAX_NAME_LEN};
+use crate::dns::name::{self, MAX_NAME_LEN};
+use crate::dns::rtype;
 use crate::view::zone::{Node, ViewZone};
-use crate::zone::rtype;
 
 /// What a zone holds for a (lowercased) name.
 #[derive(Debug)]
@@ -23,9 +23,15 @@ pub enum Found<'z> {
     NxDomain,
 }
 
-/// Looks up `key`, which must be the zone's origin or below it. `qtype` matters only at a cut:
-/// a DS query for the cut's own name is answered from the parent side.
-pub fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
+impl ViewZone {
+    /// What the zone holds for `key`, a lowercased wire name at or below the origin. `qtype`
+    /// matters only at a cut: a DS query for the cut's own name is answered from the parent side.
+    pub fn find(&self, key: &[u8], qtype: u16) -> Found<'_> {
+        find(self, key, qtype)
+    }
+}
+
+fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
     let origin_len = zone.origin.as_wire().len();
     // Label offsets fit a byte: a wire name is at most 255 octets.
     let mut offsets = [0u8; 128];

@@ -1,23 +1,20 @@
 //! The immutable snapshot the server answers from: the prefix table that routes a client to a
-//! view, and each view's zones. A snapshot is built by exactly one function, [`Snapshot::build`],
-//! from a validated config and the zone files it names; the server publishes it with one atomic
-//! swap, and request tasks only ever read it.
+//! view, each view's zones, and the lookup over them ([`lookup`]). It is data only: the loader
+//! builds it from the config and the zone files, the server publishes it with one atomic swap,
+//! and request paths only ever read it.
 
+pub mod lookup;
 pub mod prefix;
-pub mod serial;
 pub mod zone;
 
 use foldhash::{HashMap, HashMapExt};
+use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::config::{Config, RrlConfig};
-use crate::name;
-use crate::name::Name;
-use crate::zone::{self as zonefile, SourceLoc, ZoneFileError, ZoneRecord, rtype};
+use crate::dns::name::{self, Name};
+use crate::dns::rtype;
 use prefix::{Match, PrefixTable};
-use serial::SerialNotice;
 use zone::ViewZone;
 
 /// Everything needed to answer queries, for all views.
@@ -36,12 +33,27 @@ pub struct View {
     pub zones: Vec<ViewZone>,
     /// TXT RDATA for the CHAOS identity queries, when the view answers them.
     pub chaos: Option<ChaosIdentity>,
-    /// Response Rate Limiting for UDP answers, when on.
-    pub rrl: Option<RrlConfig>,
     by_origin: HashMap<Box<[u8]>, usize>,
 }
 
 impl View {
+    /// A view with no zones yet; `chaos`: answer the CHAOS identity queries with this host's.
+    pub fn new(name: String, chaos: bool) -> View {
+        View {
+            name,
+            zones: Vec::new(),
+            chaos: chaos.then(ChaosIdentity::of_this_host),
+            by_origin: HashMap::new(),
+        }
+    }
+
+    /// Adds a zone (its origin must not be served by this view already).
+    pub fn add_zone(&mut self, zone: ViewZone) {
+        self.by_origin
+            .insert(zone.origin.as_wire().into(), self.zones.len());
+        self.zones.push(zone);
+    }
+
     /// The most specific zone containing `qname` (lowercased wire). A DS query for a zone's apex
     /// belongs to the parent side of the cut (RFC 4035 §3.1.4.1), so it skips that zone when the
     /// view also serves the parent.
@@ -93,306 +105,20 @@ impl Snapshot {
             .map(|&index| &view.zones[index])
     }
 
-    /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
-    /// and builds all views, or returns every error found. With the `previous` snapshot (on
-    /// reload), content changes without a serial increase are reported, or fixed under
-    /// `serial_policy = "bump"`.
-    pub fn build(
-        config: &Config,
-        previous: Option<&Snapshot>,
-    ) -> Result<(Snapshot, BuildNotes), Vec<ZoneFileError>> {
-        let mut errors = Vec::new();
-        let mut notes = BuildNotes::default();
-        let mut files = vec![config.path.clone()];
-        let mut sources = read_zone_files(config, &mut files, &mut errors);
-        add_generated(config, &mut sources, &mut notes, &mut errors);
-        let mut views: Vec<View> = config
-            .views
-            .iter()
-            .map(|v| View {
-                name: v.name.clone(),
-                zones: Vec::new(),
-                chaos: v.chaos.then(ChaosIdentity::of_this_host),
-                rrl: v.rrl.clone(),
-                by_origin: HashMap::new(),
-            })
-            .collect();
-
-        for source in sources {
-            let ZoneSource {
-                origin,
-                mut shared,
-                mut overrides,
-                loc: zone_loc,
-            } = source;
-            let fingerprints = serial::view_fingerprints(&shared, &overrides);
-            if let Some(previous) = previous {
-                notes.serial.extend(serial::enforce(
-                    config,
-                    previous,
-                    &origin,
-                    &fingerprints,
-                    &mut shared,
-                    &mut overrides,
-                ));
-            }
-
-            let shared = Arc::new(zone::build_shared(&origin, shared));
-            errors.extend(zone::check_shared(&shared));
-            for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints)
-            {
-                let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
-                match zone::assemble(
-                    &origin,
-                    shared.clone(),
-                    overlay,
-                    &zone_loc,
-                    &view.name,
-                    fingerprint,
-                ) {
-                    Ok(view_zone) => {
-                        view.by_origin
-                            .insert(origin.as_wire().into(), view.zones.len());
-                        view.zones.push(view_zone);
-                    }
-                    Err(e) => errors.extend(e),
-                }
-            }
-        }
-
-        // One message per problem, even when the same shared file fails in every view.
-        errors.dedup();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let prefixes = PrefixTable::new(
-            config
-                .views
-                .iter()
-                .enumerate()
-                .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index))),
-        );
+    /// A snapshot of `views` (indexed as the prefixes' view numbers), built from `files`.
+    pub fn new(
+        views: Vec<View>,
+        prefixes: impl IntoIterator<Item = (IpNet, usize)>,
+        mut files: Vec<PathBuf>,
+    ) -> Snapshot {
         files.sort();
         files.dedup();
-        Ok((
-            Snapshot {
-                prefixes,
-                views,
-                files,
-            },
-            notes,
-        ))
-    }
-}
-
-/// What building a snapshot noticed that is not an error.
-#[derive(Debug, Default)]
-pub struct BuildNotes {
-    /// Zones whose content changed on reload without a serial increase.
-    pub serial: Vec<SerialNotice>,
-    /// Generated records that a zone file's records replaced.
-    pub shadowed: Vec<Shadowed>,
-}
-
-/// An `[[exchange]]` record not served because a zone file has the same owner and type.
-#[derive(Debug, Clone)]
-pub struct Shadowed {
-    pub view: String,
-    pub owner: Name,
-    pub rtype: u16,
-    /// Where the winning file record is.
-    pub file_record: SourceLoc,
-    /// The `[[exchange]]` block that generated the losing one.
-    pub generated: SourceLoc,
-}
-
-/// One zone's records before building: the shared file's, and each view's override file's.
-struct ZoneSource {
-    origin: Name,
-    shared: Vec<ZoneRecord>,
-    /// Indexed by view.
-    overrides: Vec<Option<Vec<ZoneRecord>>>,
-    /// The config entry, for errors about the zone as a whole.
-    loc: SourceLoc,
-}
-
-/// Reads every configured zone's files. A file that cannot be read is reported at the config
-/// line that names it.
-fn read_zone_files(
-    config: &Config,
-    files: &mut Vec<PathBuf>,
-    errors: &mut Vec<ZoneFileError>,
-) -> Vec<ZoneSource> {
-    let config_file = Arc::new(config.path.clone());
-    let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<ZoneFileError>| {
-        match zonefile::load_zone_file(path, origin) {
-            Ok(parsed) => {
-                files.extend(parsed.files);
-                Some(parsed.records)
-            }
-            Err(e) => {
-                // Watch the missing file anyway, so that creating it triggers a reload.
-                files.push(path.clone());
-                errors.extend(e.into_iter().map(|error| {
-                    if error.line == 0 && &error.file == path {
-                        ZoneFileError {
-                            file: config.path.clone(),
-                            line,
-                            message: format!("{}: {}", path.display(), error.message),
-                        }
-                    } else {
-                        error
-                    }
-                }));
-                None
-            }
-        }
-    };
-    let mut sources = Vec::new();
-    for zone in &config.zones {
-        let shared = read(&zone.file, &zone.origin, zone.file_line, errors);
-        let mut overrides: Vec<Option<Vec<ZoneRecord>>> = vec![None; config.views.len()];
-        for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
-            overrides[*view] = read(path, &zone.origin, *line, errors);
-        }
-        if let Some(shared) = shared {
-            sources.push(ZoneSource {
-                origin: zone.origin.clone(),
-                shared,
-                overrides,
-                loc: SourceLoc {
-                    file: config_file.clone(),
-                    line: zone.line,
-                },
-            });
+        Snapshot {
+            prefixes: PrefixTable::new(prefixes),
+            views,
+            files,
         }
     }
-    sources
-}
-
-/// Adds the `[[exchange]]` records to the zones that contain them (as per-view overrides, unless
-/// a zone file already has that owner and type), and synthesises a minimal zone (SOA and NS copied
-/// from the namespace's zone, plus the SRV) for an SRV-only domain that is not configured.
-fn add_generated(
-    config: &Config,
-    sources: &mut Vec<ZoneSource>,
-    notes: &mut BuildNotes,
-    errors: &mut Vec<ZoneFileError>,
-) {
-    let views = config.views.len();
-    for generated in crate::exchange::generate(config) {
-        let record = generated.record;
-        let owner = record.owner.to_lowercase();
-        let index = match containing_zone(sources, &owner) {
-            Some(index) => index,
-            None if record.rtype == rtype::SRV => {
-                let domain = owner
-                    .parent()
-                    .and_then(|p| p.parent())
-                    .unwrap_or_else(Name::root);
-                match synthesized_zone(sources, &domain, &record, views) {
-                    Some(source) => {
-                        sources.push(source);
-                        sources.len() - 1
-                    }
-                    None => {
-                        errors.push(ZoneFileError {
-                            file: record.loc.file.to_path_buf(),
-                            line: record.loc.line,
-                            message: format!(
-                                "srv_domains entry {domain} is not a configured zone, and no configured zone holds the namespace whose SOA and NS its synthesised zone would copy"
-                            ),
-                        });
-                        continue;
-                    }
-                }
-            }
-            None => {
-                errors.push(ZoneFileError {
-                    file: record.loc.file.to_path_buf(),
-                    line: record.loc.line,
-                    message: format!(
-                        "{} is not inside any [[zone]]: add the zone that should hold it",
-                        record.owner
-                    ),
-                });
-                continue;
-            }
-        };
-        let source = &mut sources[index];
-        let targets: Vec<usize> = match generated.view {
-            Some(view) => vec![view],
-            None => (0..views).collect(),
-        };
-        for view in targets {
-            let written = source.overrides[view]
-                .iter()
-                .flatten()
-                .chain(source.shared.iter())
-                .find(|r| {
-                    r.rtype == record.rtype
-                        && r.owner.to_lowercase() == owner
-                        && r.loc.file != record.loc.file
-                });
-            if let Some(file_record) = written {
-                notes.shadowed.push(Shadowed {
-                    view: config.views[view].name.clone(),
-                    owner: owner.clone(),
-                    rtype: record.rtype,
-                    file_record: file_record.loc.clone(),
-                    generated: record.loc.clone(),
-                });
-                continue;
-            }
-            source.overrides[view]
-                .get_or_insert_with(Vec::new)
-                .push(record.clone());
-        }
-    }
-}
-
-fn containing_zone(sources: &[ZoneSource], name: &Name) -> Option<usize> {
-    sources
-        .iter()
-        .enumerate()
-        .filter(|(_, source)| name.is_subdomain_of(&source.origin))
-        .max_by_key(|(_, source)| source.origin.as_wire().len())
-        .map(|(index, _)| index)
-}
-
-/// A zone for an SRV-only accepted domain, served by the same name servers as the namespace.
-fn synthesized_zone(
-    sources: &[ZoneSource],
-    domain: &Name,
-    srv: &ZoneRecord,
-    views: usize,
-) -> Option<ZoneSource> {
-    let target = srv
-        .rdata
-        .get(6..)
-        .and_then(|wire| Name::from_wire(wire).ok())?
-        .to_lowercase();
-    let model = &sources[containing_zone(sources, &target)?];
-    let apex = |rtype: u16| {
-        model
-            .shared
-            .iter()
-            .filter(move |r| r.rtype == rtype && r.owner.to_lowercase() == model.origin)
-    };
-    let mut shared: Vec<ZoneRecord> = Vec::new();
-    for record in apex(rtype::SOA).take(1).chain(apex(rtype::NS)) {
-        shared.push(ZoneRecord {
-            owner: domain.clone(),
-            loc: srv.loc.clone(),
-            ..record.clone()
-        });
-    }
-    Some(ZoneSource {
-        origin: domain.clone(),
-        shared,
-        overrides: vec![None; views],
-        loc: srv.loc.clone(),
-    })
 }
 
 /// What `version.bind` and `hostname.bind` (CHAOS class) answer, as TXT RDATA.

@@ -8,12 +8,12 @@ use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::name::{self, Name};
-use crate::wire::query::NameKey;
-use crate::zone::rdata::embedded_names;
-use crate::zone::{SourceLoc, ZoneFileError, ZoneRecord, rtype};
+use crate::dns::name::{self, Name, NameKey};
+use crate::dns::rdata::embedded_names;
+use crate::dns::{rtype, soa};
+use crate::located::{Located, SourceLoc};
+use crate::zonefile::ZoneRecord;
 
 /// One record's data and where it was written.
 #[derive(Debug)]
@@ -23,23 +23,23 @@ pub struct Rdata {
     pub loc: SourceLoc,
 }
 
-/// All records of one owner and type. A/AAAA sets rotate: each response starts one further along
-/// (BIND's "cyclic" order), so every address leads equally often.
+/// All records of one owner and type, immutable once built.
 #[derive(Debug)]
 pub struct RRset {
     pub rtype: u16,
     pub ttl: u32,
     pub rdatas: Box<[Rdata]>,
-    rotation: AtomicU32,
 }
 
 impl RRset {
-    /// Where the next response should start this RRset: advances the rotation for A and AAAA
-    /// sets of several records, always 0 for everything else (SRV order matters to clients).
-    pub fn next_rotation(&self) -> usize {
+    /// Where a response with this `seed` starts the RRset: A and AAAA sets of several records
+    /// rotate (round robin: each address leads as often as the others over many queries),
+    /// everything else keeps its order (SRV order matters to clients). The seed comes from the
+    /// query (its ID, as Knot does), so rotating writes nothing shared.
+    pub fn rotation(&self, seed: u16) -> usize {
         let len = self.rdatas.len();
         if len > 1 && (self.rtype == rtype::A || self.rtype == rtype::AAAA) {
-            self.rotation.fetch_add(1, Ordering::Relaxed) as usize % len
+            seed as usize % len
         } else {
             0
         }
@@ -110,7 +110,7 @@ pub struct ViewZone {
     pub soa: Arc<RRset>,
     pub serial: u32,
     pub record_count: usize,
-    /// Digest of the content, for noticing changes across reloads (see [`super::serial`]).
+    /// Digest of the content: the loader compares it across reloads to notice changes.
     pub fingerprint: u64,
 }
 
@@ -206,7 +206,6 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
             rtype,
             ttl,
             rdatas: rdatas.into_boxed_slice(),
-            rotation: AtomicU32::new(0),
         }));
     }
     rrsets
@@ -329,13 +328,9 @@ pub fn assemble(
     zone_loc: &SourceLoc,
     view_name: &str,
     fingerprint: u64,
-) -> Result<ViewZone, Vec<ZoneFileError>> {
+) -> Result<ViewZone, Vec<Located>> {
     let mut errors = Vec::new();
-    let zone_error = |message: String| ZoneFileError {
-        file: zone_loc.file.to_path_buf(),
-        line: zone_loc.line,
-        message,
-    };
+    let zone_error = |message: String| Located::at(zone_loc, message);
     let apex = match &overlay {
         Some(o) => o
             .get(origin.as_wire())
@@ -374,7 +369,7 @@ pub fn assemble(
         Some(soa) if errors.is_empty() => soa,
         _ => return Err(errors),
     };
-    let serial = super::serial::read_serial(&soa.rdatas[0].wire).unwrap_or(0);
+    let serial = soa::read_serial(&soa.rdatas[0].wire).unwrap_or(0);
     let record_count = shared.record_count()
         + overlay.as_ref().map_or(0, |o| {
             o.nodes
@@ -398,7 +393,7 @@ pub fn assemble(
 
 /// Checks the node-local rules every view must obey: CNAME stands alone (RFC 1034 §3.6.2,
 /// DNSSEC records excepted), and a name has at most one CNAME and one DNAME.
-pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<ZoneFileError>) {
+pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<Located>) {
     let owner = || {
         let mut text = String::new();
         let _ = name::fmt_wire_name(key, &mut text);
@@ -436,7 +431,7 @@ pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<ZoneFileError>) {
 }
 
 /// Checks every shared node once (the per-view overlays are checked in [`assemble`]).
-pub fn check_shared(shared: &ZoneData) -> Vec<ZoneFileError> {
+pub fn check_shared(shared: &ZoneData) -> Vec<Located> {
     let mut errors = Vec::new();
     for (key, node) in &shared.nodes {
         check_node(key, node, &mut errors);
@@ -444,32 +439,18 @@ pub fn check_shared(shared: &ZoneData) -> Vec<ZoneFileError> {
     errors
 }
 
-fn record_error(rdata: &Rdata, message: String) -> ZoneFileError {
-    ZoneFileError {
-        file: rdata.loc.file.to_path_buf(),
-        line: rdata.loc.line,
-        message,
-    }
-}
-
-/// The MINIMUM field of an SOA RDATA (the last 32 bits).
-pub fn soa_minimum(wire: &[u8]) -> u32 {
-    wire.len()
-        .checked_sub(4)
-        .and_then(|at| wire.get(at..))
-        .and_then(|bytes| bytes.try_into().ok())
-        .map_or(0, u32::from_be_bytes)
+fn record_error(rdata: &Rdata, message: String) -> Located {
+    Located::at(&rdata.loc, message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::query::NameKey;
     use std::path::Path;
 
     fn records(text: &str) -> Vec<ZoneRecord> {
         let origin = Name::parse("example.", None).unwrap();
-        crate::zone::parse_zone_text(text, Path::new("test.zone"), &origin)
+        crate::zonefile::parse_zone_text(text, Path::new("test.zone"), &origin)
             .unwrap()
             .records
     }

@@ -4,16 +4,13 @@
 //! one pass over the bytes.
 
 use super::HEADER_LEN;
-use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
-use crate::zone::rtype;
+use crate::dns::name::{self, MAX_NAME_LEN, NameKey};
+use crate::dns::rtype;
 
 /// A parsed query, borrowing the packet.
 #[derive(Debug)]
 pub struct Query<'a> {
     pub id: u16,
-    pub opcode: u8,
-    pub recursion_desired: bool,
-    pub checking_disabled: bool,
     /// The question name as sent (case preserved), uncompressed wire format.
     pub qname: &'a [u8],
     /// The question name lowercased: the lookup key.
@@ -21,43 +18,6 @@ pub struct Query<'a> {
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
-}
-
-/// A lowercased wire name in a fixed buffer, so building a lookup key never allocates.
-#[derive(Clone)]
-pub struct NameKey {
-    buf: [u8; MAX_NAME_LEN],
-    len: u8,
-}
-
-impl NameKey {
-    /// Lowercases a validated wire name; `None` if it does not fit (cannot happen for a name that
-    /// passed [`crate::name::wire_name_len`]).
-    pub fn from_wire(wire: &[u8]) -> Option<NameKey> {
-        if wire.len() > MAX_NAME_LEN {
-            return None;
-        }
-        let mut key = NameKey {
-            buf: [0; MAX_NAME_LEN],
-            len: wire.len() as u8,
-        };
-        for (dst, src) in key.buf.iter_mut().zip(wire) {
-            *dst = src.to_ascii_lowercase();
-        }
-        Some(key)
-    }
-
-    pub fn as_wire(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
-    }
-}
-
-impl std::fmt::Debug for NameKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut text = String::new();
-        crate::name::fmt_wire_name(self.as_wire(), &mut text)?;
-        write!(f, "NameKey({text})")
-    }
 }
 
 /// What the client said in its OPT record (RFC 6891).
@@ -137,7 +97,7 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     if qdcount != 1 {
         return Err(Rejection::FormErr);
     }
-    let qname_len = question_name_len(&packet[HEADER_LEN..]).ok_or(Rejection::FormErr)?;
+    let qname_len = name::wire_name_len(&packet[HEADER_LEN..]).ok_or(Rejection::FormErr)?;
     let qname = &packet[HEADER_LEN..HEADER_LEN + qname_len];
     let mut pos = HEADER_LEN + qname_len;
     let qtype = u16_at(packet, pos).ok_or(Rejection::FormErr)?;
@@ -174,34 +134,12 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     }
     Ok(Query {
         id: header.id,
-        opcode: 0,
-        recursion_desired: header.flags & 0x0100 != 0,
-        checking_disabled: header.flags & 0x0010 != 0,
         qname,
         key: NameKey::from_wire(qname).ok_or(Rejection::FormErr)?,
         qtype,
         qclass,
         edns,
     })
-}
-
-/// The length of an uncompressed name at the start of `bytes`. A compression pointer in the
-/// question could only point into the header, so it is refused.
-fn question_name_len(bytes: &[u8]) -> Option<usize> {
-    let mut pos = 0usize;
-    loop {
-        let len = *bytes.get(pos)? as usize;
-        if len > MAX_LABEL_LEN {
-            return None;
-        }
-        pos += 1 + len;
-        if pos > MAX_NAME_LEN || pos > bytes.len() {
-            return None;
-        }
-        if len == 0 {
-            return Some(pos);
-        }
-    }
 }
 
 struct SkippedRecord {
@@ -278,7 +216,6 @@ mod tests {
         let packet = query(b"\x04Mail\x07contoso\x07example\x00", 1, OPT_DO_4096, 1);
         let q = parse(&packet).unwrap();
         assert_eq!(q.id, 0x1234);
-        assert!(q.recursion_desired);
         assert_eq!(q.qname, b"\x04Mail\x07contoso\x07example\x00");
         assert_eq!(q.key.as_wire(), b"\x04mail\x07contoso\x07example\x00");
         assert_eq!(q.qtype, 1);

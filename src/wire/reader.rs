@@ -2,8 +2,8 @@
 //! and the fuzzer use to check that responses are well formed. Not on the query path.
 
 use super::HEADER_LEN;
-use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
-use crate::zone::rtype;
+use crate::dns::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
+use crate::dns::rtype;
 
 /// A record with its owner and embedded names uncompressed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! caller decides between truncation (TC=1) and simply leaving out additional data.
 
 use super::HEADER_LEN;
-use crate::name;
-use crate::zone::rdata::embedded_names;
+use crate::dns::name;
+use crate::dns::rdata::embedded_names;
 
 const OPT_RECORD_LEN: usize = 11;
 /// Names remembered as compression targets; later names simply go uncompressed.
@@ -89,6 +89,11 @@ impl<'b> ResponseWriter<'b> {
         writer
     }
 
+    /// The ID of the query being answered.
+    pub fn id(&self) -> u16 {
+        u16::from_be_bytes([self.buf[0], self.buf[1]])
+    }
+
     pub fn set_authoritative(&mut self, aa: bool) {
         if aa {
             self.flags |= 0x0400;
@@ -151,7 +156,7 @@ impl<'b> ResponseWriter<'b> {
         ttl: u32,
         rdata: &[u8],
     ) -> Result<(), Full> {
-        self.push_in_class(section, owner, rtype, super::CLASS_IN, ttl, rdata)
+        self.push_in_class(section, owner, rtype, crate::dns::class::IN, ttl, rdata)
     }
 
     /// [`Self::push`] for any class.
@@ -211,7 +216,7 @@ impl<'b> ResponseWriter<'b> {
             let do_bit: u16 = if opt.dnssec_ok { 0x8000 } else { 0 };
             self.buf.push(0);
             self.buf
-                .extend_from_slice(&crate::zone::rtype::OPT.to_be_bytes());
+                .extend_from_slice(&crate::dns::rtype::OPT.to_be_bytes());
             self.buf.extend_from_slice(&opt.udp_payload.to_be_bytes());
             self.buf.extend_from_slice(&[extended_rcode, 0]);
             self.buf.extend_from_slice(&do_bit.to_be_bytes());
@@ -306,7 +311,7 @@ fn written_name_equals(buf: &[u8], mut at: usize, wire: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::rtype;
+    use crate::dns::rtype;
 
     #[test]
     fn compresses_owner_to_question_and_keeps_its_case() {
@@ -370,7 +375,7 @@ mod tests {
             w.push(Section::Answer, b"\x00", rtype::TXT, 1, &txt),
             Err(Full)
         );
-        w.set_rcode(crate::wire::rcode::BADVERS);
+        w.set_rcode(crate::dns::rcode::BADVERS);
         let len = w.finish();
         assert!(len <= 60);
         assert_eq!(&buf[6..8], &[0, 1]);

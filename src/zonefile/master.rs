@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::lexer::{Entry, Lexer, Token};
 use super::rdata::{self, text};
-use super::rtype;
-use super::{ParsedZoneFile, SourceLoc, ZoneFileError, ZoneRecord};
-use crate::name::Name;
+use super::{Located, ParsedZoneFile, SourceLoc, ZoneRecord};
+use crate::dns::name::Name;
+use crate::dns::rtype;
 
 /// Enough to see what is wrong with a file, without flooding the terminal with the echoes of
 /// one early mistake.
@@ -21,7 +21,7 @@ pub(super) fn parse(
     text: &[u8],
     file: &Path,
     zone_origin: &Name,
-) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+) -> Result<ParsedZoneFile, Vec<Located>> {
     let mut loader = Loader {
         zone_origin,
         records: Vec::new(),
@@ -51,7 +51,7 @@ pub(super) fn parse(
 struct Loader<'z> {
     zone_origin: &'z Name,
     records: Vec<ZoneRecord>,
-    errors: Vec<ZoneFileError>,
+    errors: Vec<Located>,
     files: Vec<PathBuf>,
     /// `$TTL`, or the SOA's MINIMUM when the SOA had to supply one (as BIND does).
     default_ttl: Option<u32>,
@@ -114,15 +114,17 @@ impl Loader<'_> {
         if self.stopped() {
             return;
         }
-        self.errors.push(ZoneFileError {
+        self.errors.push(Located {
             file: file.to_path_buf(),
             line,
+            column: 0,
             message: message.into(),
         });
         if self.errors.len() == MAX_ERRORS {
-            self.errors.push(ZoneFileError {
+            self.errors.push(Located {
                 file: file.to_path_buf(),
                 line,
+                column: 0,
                 message: format!("too many errors ({MAX_ERRORS}); stopped reading here"),
             });
         }

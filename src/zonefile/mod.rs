@@ -8,22 +8,10 @@
 mod lexer;
 mod master;
 pub mod rdata;
-pub mod rtype;
 
+use crate::dns::name::Name;
+pub use crate::located::{Located, SourceLoc};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use crate::name::Name;
-
-pub use lexer::Token;
-
-/// Where a record was written: the file (shared by all its records) and the line on which the
-/// record starts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceLoc {
-    pub file: Arc<PathBuf>,
-    pub line: u32,
-}
 
 #[derive(Clone, Debug)]
 pub struct ZoneRecord {
@@ -36,15 +24,6 @@ pub struct ZoneRecord {
     pub loc: SourceLoc,
 }
 
-/// One problem in a zone file. `line` is 0 when the file itself could not be read.
-#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{}:{line}: {message}", file.display())]
-pub struct ZoneFileError {
-    pub file: PathBuf,
-    pub line: u32,
-    pub message: String,
-}
-
 #[derive(Debug)]
 pub struct ParsedZoneFile {
     /// In file order (an included file's records where its `$INCLUDE` stands).
@@ -55,12 +34,13 @@ pub struct ParsedZoneFile {
 
 /// Reads and parses a zone file for the zone `origin`; `$INCLUDE` paths are relative to the
 /// including file's directory. All errors found are returned (up to a cap), not just the first.
-pub fn load_zone_file(path: &Path, origin: &Name) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+pub fn load_zone_file(path: &Path, origin: &Name) -> Result<ParsedZoneFile, Vec<Located>> {
     match std::fs::read(path) {
         Ok(bytes) => master::parse(&bytes, path, origin),
-        Err(e) => Err(vec![ZoneFileError {
+        Err(e) => Err(vec![Located {
             file: path.to_path_buf(),
             line: 0,
+            column: 0,
             message: format!("cannot read zone file: {e}"),
         }]),
     }
@@ -72,7 +52,7 @@ pub fn parse_zone_text(
     text: &str,
     file: &Path,
     origin: &Name,
-) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+) -> Result<ParsedZoneFile, Vec<Located>> {
     master::parse(text.as_bytes(), file, origin)
 }
 

@@ -4,16 +4,17 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::rdata::{embedded_names, parse_rdata_text, rdata_to_text};
-use super::rtype::{self, *};
+use super::rdata::{parse_rdata_text, rdata_to_text};
 use super::*;
-use crate::name;
+use crate::dns::name;
+use crate::dns::rdata::embedded_names;
+use crate::dns::rtype::{self, *};
 
 fn n(text: &str) -> Name {
     Name::parse(text, None).unwrap()
 }
 
-fn parse(text: &str) -> Result<ParsedZoneFile, Vec<ZoneFileError>> {
+fn parse(text: &str) -> Result<ParsedZoneFile, Vec<Located>> {
     parse_zone_text(text, Path::new("zones/x.zone"), &n("contoso.example."))
 }
 
@@ -548,7 +549,7 @@ fn unreadable_zone_file_is_an_error_not_a_panic() {
     assert!(
         errs[0]
             .to_string()
-            .starts_with("/nonexistent/x.zone:0: cannot read zone file: ")
+            .starts_with("/nonexistent/x.zone: cannot read zone file: ")
     );
 }
 

@@ -416,17 +416,18 @@ fn hostile_packets(seed: u64) -> Vec<Vec<u8>> {
 /// whatever answer is produced decodes as a DNS response with the query's ID.
 #[test]
 fn hostile_packets_get_well_formed_answers_or_none() {
-    let (_config, snapshot) = splitdns::load::load(&fixture("split"))
+    let snapshot = splitdns::load(&fixture("split"))
         .map_err(|e| e.lines())
-        .unwrap();
+        .unwrap()
+        .snapshot;
     let mut out = Vec::new();
     let mut answered = 0;
     for packet in hostile_packets(0x5eed_1234_abcd_0001) {
-        let summary = splitdns::answer::respond(
+        let summary = splitdns::respond(
             &snapshot,
             IpAddr::from([127, 0, 0, 3]),
             &packet,
-            splitdns::answer::Transport::Udp,
+            splitdns::Transport::Udp,
             &mut out,
         );
         if summary.is_none() {

@@ -71,7 +71,7 @@ impl Server {
     }
 
     pub fn with_config(config: &Path) -> Server {
-        let (_config, snapshot) = splitdns::load::load(config).unwrap_or_else(|e| {
+        let loaded = splitdns::load(config).unwrap_or_else(|e| {
             panic!(
                 "{} does not load:\n{}",
                 config.display(),
@@ -83,7 +83,8 @@ impl Server {
         let addr = listeners.local_addrs()[0];
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
-        let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+        let (_config, published) = loaded.into_published();
+        let state = Arc::new(ArcSwap::from_pointee(published));
         let thread = std::thread::Builder::new()
             .name(format!("splitdns-{}", addr.port()))
             .spawn(move || {
@@ -93,12 +94,7 @@ impl Server {
                     .build()
                     .expect("tokio runtime");
                 runtime
-                    .block_on(server::run(
-                        listeners,
-                        snapshot,
-                        TcpLimits::default(),
-                        token,
-                    ))
+                    .block_on(server::run(listeners, state, TcpLimits::default(), token))
                     .expect("server stopped with an error");
             })
             .expect("spawn server thread");

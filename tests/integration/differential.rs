@@ -312,8 +312,8 @@ fn shared_zones() -> Result<(Vec<TestZone>, Vec<String>), String> {
 fn compare_zone(reference: Reference, binary: &Path, zone: &TestZone, tally: &mut Tally) {
     let dir = scratch_dir(&format!("differential/{}/{}", reference.name(), zone.label));
     let config = write_splitdns_config(&dir, zone);
-    let ours_loaded = match splitdns::load::load(&config) {
-        Ok((_, snapshot)) => snapshot,
+    let ours_loaded = match splitdns::load(&config) {
+        Ok(loaded) => loaded.snapshot,
         Err(e) => {
             tally.fail(
                 zone,

@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 
 use crate::common::*;
-use splitdns::wire::reader;
+use splitdns::reader;
 
 /// A query built by hand, so that every header bit and count can be wrong on purpose.
 fn raw_query(

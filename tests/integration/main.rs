@@ -8,6 +8,7 @@ mod common;
 mod differential;
 mod exchange;
 mod hardening;
+mod layers;
 mod reload;
 mod transport;
 mod views;

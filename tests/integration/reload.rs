@@ -583,6 +583,71 @@ fn reload_syntax_error_keeps_old_data_then_fix_is_served() {
     server.assert_running();
 }
 
+/// One rule for start, reload and `check` (issue 10): a live edit that publishes a private
+/// address to the outside is refused at reload (the old answer keeps serving, one log line names
+/// the finding and its file:line), the same files fail `check`, and a start on them fails too.
+#[test]
+fn a_private_address_for_the_outside_is_refused_at_reload_check_and_start() {
+    let mut server = Server::start("one-rule", &[]);
+    let mut outside = server.client(EXTERNAL);
+    let zone = server.path("contoso.example.zone");
+    assert_eq!(
+        outside.lookup("www.contoso.example."),
+        addrs(&["203.0.113.80"])
+    );
+
+    // Line 8 of the shared file: www gets an inside address, which the external view would serve.
+    let leaking = shared_zone(SERIAL + 1, "10.9.9.9");
+    assert_eq!(leaking.lines().nth(7), Some("www   A    10.9.9.9"));
+    write_in_place(&zone, &leaking);
+
+    let line = server.wait_log(&[
+        "keeping previous data",
+        "contoso.example.zone:8:",
+        "private-address-in-public-view",
+    ]);
+    eprintln!("logged: {line}");
+    assert_eq!(
+        outside.lookup("www.contoso.example."),
+        addrs(&["203.0.113.80"]),
+        "the outside must keep the old answer"
+    );
+    assert_eq!(outside.serial("contoso.example."), Some(SERIAL));
+    server.assert_running();
+
+    let check = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        .args(["check", "--config"])
+        .arg(server.path("splitdns.toml"))
+        .output()
+        .expect("run check");
+    let printed = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "check must fail:\n{printed}");
+    assert!(
+        printed.contains("contoso.example.zone:8: error[private-address-in-public-view]"),
+        "{printed}"
+    );
+
+    let log = server.path("second-start.log");
+    let mut second = spawn(&server.dir, free_port(), &log);
+    let deadline = Instant::now() + GENEROUS;
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("poll the second server") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a start on refused data must fail"
+        );
+        std::thread::sleep(POLL);
+    };
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("contoso.example.zone:8:") && text.contains("private-address-in-public-view"),
+        "{text}"
+    );
+}
+
 /// The replacement zone for the slow-write tests: the first half is a complete, valid zone on its
 /// own (SOA, NS, glue, www), so a reloader that read it half-way would happily serve it; only the
 /// second half has `new-only`, and neither half has `old-only`.

@@ -6,13 +6,14 @@ use std::net::IpAddr;
 
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
-use crate::answer::lookup::{self, Found};
 use crate::config::Config;
-use crate::exchange::{AUTODISCOVER_PORT, AUTODISCOVER_SRV_PREFIX};
-use crate::name::{self, Name};
+use crate::dns::name::{self, Name};
+use crate::dns::rtype;
+use crate::load::exchange::{AUTODISCOVER_PORT, AUTODISCOVER_SRV_PREFIX};
+use crate::located::SourceLoc;
+use crate::view::lookup::Found;
 use crate::view::zone::{Node, ViewZone};
 use crate::view::{Snapshot, View};
-use crate::zone::{SourceLoc, rtype};
 
 /// True for `_autodiscover._tcp.<something>` (lowercased wire).
 fn is_autodiscover_srv_owner(key: &[u8]) -> bool {
@@ -22,7 +23,7 @@ fn is_autodiscover_srv_owner(key: &[u8]) -> bool {
 /// The node a view answers for a name (exact or wildcard), with the zone, if it serves the name.
 fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
     let zone = view.zone_for(key, rtype::A)?;
-    match lookup::find(zone, key, rtype::A) {
+    match zone.find(key, rtype::A) {
         Found::Exact(node) | Found::Wildcard(node) => Some(node),
         _ => None,
     }
@@ -117,7 +118,7 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
             let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else {
                 continue;
             };
-            let Found::Wildcard(node) = lookup::find(zone, autodiscover.as_wire(), rtype::A) else {
+            let Found::Wildcard(node) = zone.find(autodiscover.as_wire(), rtype::A) else {
                 continue;
             };
             let captured = [rtype::A, rtype::AAAA, rtype::CNAME]
@@ -142,7 +143,7 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
 
 /// Does this view's copy of the zone offer Autodiscover (an SRV record or autodiscover host)?
 fn serves_autodiscover(zone: &ViewZone) -> bool {
-    let srv = crate::exchange::autodiscover_srv_owner(&zone.origin).is_some_and(|owner| {
+    let srv = crate::load::exchange::autodiscover_srv_owner(&zone.origin).is_some_and(|owner| {
         zone.node(owner.as_wire())
             .is_some_and(|n| n.get(rtype::SRV).is_some())
     });

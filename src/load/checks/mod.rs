@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::view::{BuildNotes, Snapshot};
-use crate::zone::SourceLoc;
+use crate::load::build::Shadowed;
+use crate::located::SourceLoc;
+use crate::view::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,21 +65,29 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// The finding without its place: `error[id] (view v): message`.
+    pub fn headline(&self) -> String {
+        let view = self
+            .view
+            .as_ref()
+            .map(|view| format!(" (view {view})"))
+            .unwrap_or_default();
+        format!("{}[{}]{view}: {}", self.severity, self.id, self.message)
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let (Some(file), Some(line)) = (&self.file, self.line) {
             write!(f, "{}:{line}: ", file.display())?;
         }
-        write!(f, "{}[{}]", self.severity, self.id)?;
-        if let Some(view) = &self.view {
-            write!(f, " (view {view})")?;
-        }
-        write!(f, ": {}", self.message)
+        f.write_str(&self.headline())
     }
 }
 
 /// Runs every check, most severe first.
-pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Finding> {
+pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<Finding> {
     let mut findings = Vec::new();
     split::private_addresses_in_public_views(config, snapshot, &mut findings);
     exchange::autodiscover_srv_records(snapshot, &mut findings);
@@ -87,7 +96,7 @@ pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Find
     exchange::namespace_addresses(config, snapshot, &mut findings);
     split::names_missing_in_a_view(snapshot, &mut findings);
     split::redundant_overrides(config, snapshot, &mut findings);
-    for shadowed in &notes.shadowed {
+    for shadowed in shadowed {
         findings.push(Finding::new(
             "generated-record-shadowed",
             Severity::Info,
@@ -96,7 +105,7 @@ pub fn run(config: &Config, snapshot: &Snapshot, notes: &BuildNotes) -> Vec<Find
             format!(
                 "{} {} from this zone file is served instead of the one [[exchange]] generates ({}:{})",
                 shadowed.owner,
-                crate::zone::rtype::mnemonic(shadowed.rtype),
+                crate::dns::rtype::mnemonic(shadowed.rtype),
                 shadowed.generated.file.display(),
                 shadowed.generated.line
             ),
@@ -127,8 +136,8 @@ fn public_views<'s>(
 /// The address in an A or AAAA RDATA.
 fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
     match rtype {
-        crate::zone::rtype::A => <[u8; 4]>::try_from(rdata).ok().map(IpAddr::from),
-        crate::zone::rtype::AAAA => <[u8; 16]>::try_from(rdata).ok().map(IpAddr::from),
+        crate::dns::rtype::A => <[u8; 4]>::try_from(rdata).ok().map(IpAddr::from),
+        crate::dns::rtype::AAAA => <[u8; 16]>::try_from(rdata).ok().map(IpAddr::from),
         _ => None,
     }
 }
@@ -136,7 +145,7 @@ fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
 /// A lowercased wire name as text.
 fn name_text(wire: &[u8]) -> String {
     let mut text = String::new();
-    let _ = crate::name::fmt_wire_name(wire, &mut text);
+    let _ = crate::dns::name::fmt_wire_name(wire, &mut text);
     text
 }
 

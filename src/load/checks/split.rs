@@ -3,10 +3,10 @@
 
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
-use crate::answer::lookup::{self, Found};
 use crate::config::Config;
+use crate::dns::rtype;
 use crate::view::Snapshot;
-use crate::zone::rtype;
+use crate::view::lookup::Found;
 
 /// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
 pub fn private_addresses_in_public_views(
@@ -66,7 +66,7 @@ pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>)
                     if other_zone.origin != zone.origin {
                         continue;
                     }
-                    if let Found::NxDomain = lookup::find(other_zone, key, rtype::A) {
+                    if let Found::NxDomain = other_zone.find(key, rtype::A) {
                         findings.push(Finding::new(
                             "name-missing-in-view",
                             Severity::Info,

@@ -6,9 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::text::{self, parse_u8, parse_u16, parse_u32};
 use super::{Field, Parser, RdataError, Reader, codec, loc, svcb};
-use crate::name;
-use crate::zone::lexer::Token;
-use crate::zone::rtype;
+use crate::dns::name;
+use crate::dns::rtype;
+use crate::zonefile::lexer::Token;
 
 /// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
 const SEC_ALGS: &[(u8, &str)] = &[

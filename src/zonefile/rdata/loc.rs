@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::{Parser, RdataError, Reader};
-use crate::zone::lexer::Token;
+use crate::zonefile::lexer::Token;
 
 const EQUATOR: i64 = 1 << 31;
 const ALTITUDE_BASE_CM: i64 = 10_000_000;

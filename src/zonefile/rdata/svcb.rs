@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::text::{self, parse_u16};
 use super::{Parser, RdataError, Reader, codec};
-use crate::zone::lexer::Token;
+use crate::zonefile::lexer::Token;
 
 const MANDATORY: u16 = 0;
 const ALPN: u16 = 1;

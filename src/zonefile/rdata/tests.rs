@@ -2,6 +2,7 @@
 //! messages, embedded-name offsets, and robustness on arbitrary input.
 
 use super::*;
+use crate::dns::rdata::{EmbeddedNames, embedded_names};
 
 fn root() -> Name {
     Name::root()

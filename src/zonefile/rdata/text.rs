@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::name::{self, Name};
-use crate::zone::lexer::Token;
+use crate::dns::name::{self, Name};
+use crate::zonefile::lexer::Token;
 
 /// An unsigned decimal number (digits only), at most `max`.
 pub fn parse_number(text: &[u8], max: u64) -> Option<u64> {

@@ -1,0 +1,34 @@
+//! Writing one RRset into a response: round-robin address sets start where the query's ID says,
+//! and the target names of NS, MX, SRV, SVCB and HTTPS records are found for additional data.
+
+use crate::dns::name;
+use crate::dns::rdata::embedded_names;
+use crate::view::zone::RRset;
+use crate::wire::writer::{Full, ResponseWriter, Section};
+
+/// Writes a whole RRset under `owner`, rotated if it is a round-robin address set. The rotation
+/// starts from the query's ID, which clients choose at random (RFC 5452), so over many queries
+/// each address leads equally often, and answering writes nothing shared.
+pub fn write_rrset(
+    writer: &mut ResponseWriter,
+    section: Section,
+    owner: &[u8],
+    set: &RRset,
+) -> Result<(), Full> {
+    let start = set.rotation(writer.id());
+    for rdata in set.rotated(start) {
+        writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
+    }
+    Ok(())
+}
+
+/// The domain name an NS, MX or SRV record points at.
+pub fn target_name(rtype: u16, rdata: &[u8]) -> Option<&[u8]> {
+    let names = embedded_names(rtype, rdata);
+    if names.count == 0 {
+        return None;
+    }
+    let start = names.offsets[0] as usize;
+    let len = name::wire_name_len(rdata.get(start..)?)?;
+    Some(&rdata[start..start + len])
+}

@@ -1,0 +1,59 @@
+//! Where domain names sit inside a type's RDATA: what name compression, additional-section
+//! processing and canonical (lowercased) comparison need to know about each type.
+
+use super::name;
+use super::rtype::*;
+
+/// Where uncompressed domain names sit inside a type's wire RDATA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmbeddedNames {
+    /// Offset of each name's first octet; only the first `count` are meaningful.
+    pub offsets: [u16; 2],
+    pub count: u8,
+    /// The names may be compressed in messages (RFC 3597 §4: only RFC 1035's types).
+    pub compressible: bool,
+}
+
+/// The domain names embedded in `rdata` (for compression, additional-section processing and
+/// canonical lowercasing). Malformed RDATA has none (`count` 0).
+pub fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
+    let (first, two, compressible) = match rtype {
+        NS | MD | MF | CNAME | MB | MG | MR | PTR => (Some(0), false, true),
+        DNAME | NSEC => (Some(0), false, false),
+        SOA | MINFO => (Some(0), true, true),
+        RP => (Some(0), true, false),
+        MX => (Some(2), false, true),
+        AFSDB | RT | KX | LP | SVCB | HTTPS => (Some(2), false, false),
+        PX => (Some(2), true, false),
+        SRV => (Some(6), false, false),
+        RRSIG | SIG => (Some(18), false, false),
+        NAPTR => (naptr_replacement_offset(rdata), false, false),
+        _ => return EmbeddedNames::default(),
+    };
+    let locate = || -> Option<EmbeddedNames> {
+        let first = first?;
+        let first_len = name::wire_name_len(rdata.get(first..)?)?;
+        let mut names = EmbeddedNames {
+            offsets: [u16::try_from(first).ok()?, 0],
+            count: 1,
+            compressible,
+        };
+        if two {
+            let second = first + first_len;
+            name::wire_name_len(rdata.get(second..)?)?;
+            names.offsets[1] = u16::try_from(second).ok()?;
+            names.count = 2;
+        }
+        Some(names)
+    };
+    locate().unwrap_or_default()
+}
+
+/// NAPTR: ORDER and PREFERENCE, then three character-strings, then the replacement name.
+fn naptr_replacement_offset(rdata: &[u8]) -> Option<usize> {
+    let mut pos = 4usize;
+    for _ in 0..3 {
+        pos += 1 + *rdata.get(pos)? as usize;
+    }
+    (pos <= rdata.len()).then_some(pos)
+}
