@@ -240,12 +240,17 @@ def report(path):
 
     main = [s for s in servers if s in ("splitdns", "nsd", "knot")]
     ref = "nsd" if "nsd" in servers else None
+    # bench/run --baseline REV: REV's splitdns, "splitdns@REV", in the 1k-zone tests only.
+    baseline = next((s for s in servers if s.startswith("splitdns@")), None)
+    main_1k = list(main)
+    if baseline:
+        main_1k.insert(main_1k.index("splitdns") + 1 if "splitdns" in main_1k else len(main_1k), baseline)
 
     print()
     print("1k-record zone, two views, UDP, mixed queries; medians of %d interleaved rounds" % rounds)
     print()
     lines = []
-    for s in main:
+    for s in main_1k:
         cpu = median(vals("fixed", s, "internal", 5))
         avg = median(vals("fixed", s, "internal", 3))
         mx = median(vals("fixed", s, "internal", 4))
@@ -272,6 +277,21 @@ def report(path):
         print("floor at 25k (bench/udp_floor.c: the same recvmmsg/sendmmsg loop, no DNS work): %s µs/query"
               " = %s NSD; above the floor: splitdns %s µs, NSD %s µs"
               % (fmt(floor, ".1f"), ratio(floor, nsd), fmt(ours - floor, ".1f"), fmt(nsd - floor, ".1f")))
+
+    if baseline:
+        print()
+        print("splitdns vs baseline %s (1k zone, same rounds)" % baseline.split("@", 1)[1])
+        print()
+        lines = []
+        for label, test, view, col, spec in (("CPU µs/query @25k", "fixed", "internal", 5, ".2f"),
+                                             ("max qps (internal src)", "sat", "internal", 2, ",.0f"),
+                                             ("max qps (external src)", "sat", "external", 2, ",.0f")):
+            before = median(vals(test, baseline, view, col))
+            after = median(vals(test, "splitdns", view, col))
+            lines.append([label, fmt(before, spec), fmt(after, spec), percent_change(before, after)])
+        table(["measure", baseline, "splitdns", "change"], lines)
+        print("(change: splitdns against the baseline, medians; lower CPU per query and higher qps are better;")
+        print(" single rounds vary by about ±10% on a VM, so a change smaller than that needs more rounds)")
 
     if any(r[0] == "load" for r in rows):
         print()

@@ -52,6 +52,8 @@ pub struct ViewConfig {
     pub chaos: bool,
     /// Response Rate Limiting, if on for this view.
     pub rrl: Option<RrlPolicy>,
+    /// Line of the view's `name` key, for findings about the view as a whole.
+    pub line: u32,
 }
 
 /// A validated `[[exchange]]` block.
@@ -307,6 +309,7 @@ fn validate_views(
             public,
             chaos: section.chaos,
             rrl,
+            line: locate.line_of(section.name.span()),
         });
     }
     views

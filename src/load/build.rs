@@ -98,7 +98,9 @@ pub struct BuildNotes {
 pub struct Shadowed {
     pub view: String,
     pub owner: Name,
+    /// The type generated, and the type of the file record that replaced it (the same, or CNAME).
     pub rtype: u16,
+    pub file_rtype: u16,
     /// Where the winning file record is.
     pub file_record: SourceLoc,
     /// The `[[exchange]]` block that generated the losing one.
@@ -185,12 +187,17 @@ fn add_generated(
         let owner = record.owner.to_lowercase();
         let index = match containing_zone(sources, &owner) {
             Some(index) => index,
+            // The zone that would hold it did not load: that zone's errors say why, once.
+            None if in_failed_zone(config, sources, &owner) => continue,
             None if record.rtype == rtype::SRV => {
                 let domain = owner
                     .parent()
                     .and_then(|p| p.parent())
                     .unwrap_or_else(Name::root);
-                match synthesized_zone(sources, &domain, &record, views) {
+                if srv_target(&record).is_some_and(|t| in_failed_zone(config, sources, &t)) {
+                    continue;
+                }
+                match synthesized_zone(sources, &owner, &record, views) {
                     Some(source) => {
                         sources.push(source);
                         sources.len() - 1
@@ -227,8 +234,10 @@ fn add_generated(
                 .iter()
                 .flatten()
                 .chain(source.shared.iter())
+                // A record written in a file wins over a generated one of its type, and a CNAME
+                // written there wins over everything generated at its name.
                 .find(|r| {
-                    r.rtype == record.rtype
+                    (r.rtype == record.rtype || r.rtype == rtype::CNAME)
                         && r.owner.to_lowercase() == owner
                         && r.loc.file != record.loc.file
                 });
@@ -237,6 +246,7 @@ fn add_generated(
                     view: config.views[view].name.clone(),
                     owner: owner.clone(),
                     rtype: record.rtype,
+                    file_rtype: file_record.rtype,
                     file_record: file_record.loc.clone(),
                     generated: record.loc.clone(),
                 });
@@ -258,18 +268,33 @@ fn containing_zone(sources: &[ZoneSource], name: &Name) -> Option<usize> {
         .map(|(index, _)| index)
 }
 
-/// A zone for an SRV-only accepted domain, served by the same name servers as the namespace.
+/// Whether `name` belongs to a configured zone whose files did not load.
+fn in_failed_zone(config: &Config, sources: &[ZoneSource], name: &Name) -> bool {
+    config
+        .zones
+        .iter()
+        .filter(|zone| name.is_subdomain_of(&zone.origin))
+        .max_by_key(|zone| zone.origin.as_wire().len())
+        .is_some_and(|zone| sources.iter().all(|s| s.origin != zone.origin))
+}
+
+/// The lowercased target of an SRV record.
+fn srv_target(srv: &ZoneRecord) -> Option<Name> {
+    let target = srv.rdata.get(6..)?;
+    Some(Name::from_wire(target).ok()?.to_lowercase())
+}
+
+/// A zone for an SRV-only accepted domain whose apex is the SRV's own name,
+/// `_autodiscover._tcp.<domain>`, served by the same name servers as the namespace. Only that
+/// name is ours: the rest of the domain (its web site, its MX) stays with whoever serves it, which
+/// delegates this one name to us with an NS record (or, on a DC, a conditional forwarder).
 fn synthesized_zone(
     sources: &[ZoneSource],
-    domain: &Name,
+    apex_name: &Name,
     srv: &ZoneRecord,
     views: usize,
 ) -> Option<ZoneSource> {
-    let target = srv
-        .rdata
-        .get(6..)
-        .and_then(|wire| Name::from_wire(wire).ok())?
-        .to_lowercase();
+    let target = srv_target(srv)?;
     let model = &sources[containing_zone(sources, &target)?];
     let apex = |rtype: u16| {
         model
@@ -280,13 +305,13 @@ fn synthesized_zone(
     let mut shared: Vec<ZoneRecord> = Vec::new();
     for record in apex(rtype::SOA).take(1).chain(apex(rtype::NS)) {
         shared.push(ZoneRecord {
-            owner: domain.clone(),
+            owner: apex_name.clone(),
             loc: srv.loc.clone(),
             ..record.clone()
         });
     }
     Some(ZoneSource {
-        origin: domain.clone(),
+        origin: apex_name.clone(),
         shared,
         overrides: vec![None; views],
         loc: srv.loc.clone(),

@@ -303,11 +303,16 @@ pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
 }
 
 /// Builds a view's overlay: each name the override file touches gets the shared node with the
-/// override's RRsets replacing those of the same type.
+/// override's RRsets replacing those of the same type. Where either side has a CNAME, which must
+/// stand alone, the override replaces the shared name's data whole: a name can be an address in
+/// one view and an alias in the other.
 pub fn build_overlay(origin: &Name, shared: &ZoneData, records: Vec<ZoneRecord>) -> ZoneData {
     let mut nodes = group_into_nodes(records);
     for (key, node) in nodes.iter_mut() {
-        if let Some(shared_node) = shared.get(key) {
+        let Some(shared_node) = shared.get(key) else {
+            continue;
+        };
+        if node.get(rtype::CNAME).is_none() && shared_node.get(rtype::CNAME).is_none() {
             let mut rrsets = shared_node.rrsets.to_vec();
             let overrides = std::mem::take(&mut node.rrsets);
             rrsets.retain(|existing| overrides.iter().all(|set| set.rtype != existing.rtype));
@@ -362,7 +367,7 @@ pub fn assemble(
 
     // Shared nodes are checked by the caller once for all views; here only what the view adds.
     for (key, node) in overlay.iter().flat_map(|o| o.nodes.iter()) {
-        check_node(key, node, &mut errors);
+        check_node(key, node, Some(view_name), &mut errors);
     }
 
     let soa = match soa {
@@ -392,8 +397,11 @@ pub fn assemble(
 }
 
 /// Checks the node-local rules every view must obey: CNAME stands alone (RFC 1034 §3.6.2,
-/// DNSSEC records excepted), and a name has at most one CNAME and one DNAME.
-pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<Located>) {
+/// DNSSEC records excepted), and a name has at most one CNAME and one DNAME. A node merged for
+/// one `view` (shared data, an override file, `[[exchange]]` records) may hold records of several
+/// files, so each conflict names where both records were written, and the view.
+fn check_node(key: &[u8], node: &Node, view: Option<&str>, errors: &mut Vec<Located>) {
+    let in_view = view.map(|v| format!(" in view {v}")).unwrap_or_default();
     let owner = || {
         let mut text = String::new();
         let _ = name::fmt_wire_name(key, &mut text);
@@ -404,9 +412,10 @@ pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<Located>) {
             errors.push(record_error(
                 &set.rdatas[1],
                 format!(
-                    "{} has more than one {} record",
+                    "{} has more than one {} record{in_view} (the first at {})",
                     owner(),
-                    rtype::mnemonic(set.rtype)
+                    rtype::mnemonic(set.rtype),
+                    place(&set.rdatas[0].loc)
                 ),
             ));
         }
@@ -420,21 +429,27 @@ pub fn check_node(key: &[u8], node: &Node, errors: &mut Vec<Located>) {
             errors.push(record_error(
                 &other.rdatas[0],
                 format!(
-                    "{} has a CNAME (line {}) and other data ({}): a CNAME must stand alone",
+                    "{} has a CNAME ({}) and other data{in_view} ({} at {}): a CNAME must stand alone",
                     owner(),
-                    cname.rdatas[0].loc.line,
-                    rtype::mnemonic(other.rtype)
+                    place(&cname.rdatas[0].loc),
+                    rtype::mnemonic(other.rtype),
+                    place(&other.rdatas[0].loc)
                 ),
             ));
         }
     }
 }
 
+/// `file:line` of a record.
+fn place(loc: &SourceLoc) -> String {
+    format!("{}:{}", loc.file.display(), loc.line)
+}
+
 /// Checks every shared node once (the per-view overlays are checked in [`assemble`]).
 pub fn check_shared(shared: &ZoneData) -> Vec<Located> {
     let mut errors = Vec::new();
     for (key, node) in &shared.nodes {
-        check_node(key, node, &mut errors);
+        check_node(key, node, None, &mut errors);
     }
     errors
 }

@@ -278,3 +278,52 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
         }
     }
 }
+
+/// A configured zone that holds nothing but its SOA, its NS and `_autodiscover._tcp` SRV: serving
+/// the whole domain for one name takes over the rest of it (its web site, its mail) for everyone
+/// sent here. `srv_domains` serves only `_autodiscover._tcp.<domain>` instead.
+pub fn zones_only_for_autodiscover_srv(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
+    for zone_config in &config.zones {
+        let only_srv = snapshot.views.iter().all(|view| {
+            let Some(zone) = view.zones.iter().find(|z| z.origin == zone_config.origin) else {
+                return true;
+            };
+            let apex = zone.origin.as_wire();
+            let mut has_srv = false;
+            let only = zone.nodes().all(|(key, node)| {
+                if key == apex {
+                    return node
+                        .rrsets
+                        .iter()
+                        .all(|set| matches!(set.rtype, rtype::SOA | rtype::NS));
+                }
+                if is_autodiscover_srv_owner(key) {
+                    has_srv = true;
+                    return node.rrsets.iter().all(|set| set.rtype == rtype::SRV);
+                }
+                // `_tcp.<domain>`, the empty non-terminal above the SRV.
+                node.rrsets.is_empty()
+            });
+            only && has_srv
+        });
+        if only_srv {
+            let domain = &zone_config.origin;
+            findings.push(Finding::new(
+                "zone-only-for-autodiscover-srv",
+                Severity::Warning,
+                None,
+                Some(&SourceLoc {
+                    file: std::sync::Arc::new(config.path.clone()),
+                    line: zone_config.line,
+                }),
+                format!(
+                    "zone {domain} holds only its SOA, NS and the Autodiscover SRV: serving all of {domain} answers NXDOMAIN for its web site and mail to everyone sent here; list {domain} in an [[exchange]] block's srv_domains instead, which serves only _autodiscover._tcp.{domain}"
+                ),
+            ));
+        }
+    }
+}

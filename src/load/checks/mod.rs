@@ -94,6 +94,8 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
     exchange::wildcards_capturing_autodiscover(snapshot, &mut findings);
     exchange::apex_addresses_probed_by_outlook(config, snapshot, &mut findings);
     exchange::namespace_addresses(config, snapshot, &mut findings);
+    exchange::zones_only_for_autodiscover_srv(config, snapshot, &mut findings);
+    split::inside_views_without_ipv6(config, &mut findings);
     split::names_missing_in_a_view(snapshot, &mut findings);
     split::redundant_overrides(config, snapshot, &mut findings);
     for shadowed in shadowed {
@@ -103,8 +105,9 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
             Some(&shadowed.view),
             Some(&shadowed.file_record),
             format!(
-                "{} {} from this zone file is served instead of the one [[exchange]] generates ({}:{})",
+                "{} {} from this zone file is served instead of the {} [[exchange]] generates ({}:{})",
                 shadowed.owner,
+                crate::dns::rtype::mnemonic(shadowed.file_rtype),
                 crate::dns::rtype::mnemonic(shadowed.rtype),
                 shadowed.generated.file.display(),
                 shadowed.generated.line

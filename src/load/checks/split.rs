@@ -1,10 +1,15 @@
 //! Checks about the split itself: what the outside must not see, what the inside cannot resolve,
 //! and overrides that change nothing.
 
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
 use crate::config::Config;
 use crate::dns::rtype;
+use crate::located::SourceLoc;
 use crate::view::Snapshot;
 use crate::view::lookup::Found;
 
@@ -115,6 +120,38 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
                     }
                 }
             }
+        }
+    }
+}
+
+/// An inside view reached only over IPv4 while the server listens on IPv6 and a public view takes
+/// every IPv6 client: an inside client (or a DC) asking over IPv6 gets the outside's answers.
+pub fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
+    let listens_on_ipv6 = config.listen.iter().any(|addr| addr.is_ipv6());
+    let public_takes_all_ipv6 = config.views.iter().any(|v| {
+        v.public
+            && v.clients
+                .iter()
+                .any(|net| matches!(net, IpNet::V6(_)) && net.prefix_len() == 0)
+    });
+    if !listens_on_ipv6 || !public_takes_all_ipv6 {
+        return;
+    }
+    for view in config.views.iter().filter(|v| !v.public) {
+        if view.clients.iter().all(|net| matches!(net, IpNet::V4(_))) {
+            findings.push(Finding::new(
+                "inside-view-without-ipv6",
+                Severity::Warning,
+                Some(&view.name),
+                Some(&SourceLoc {
+                    file: Arc::new(config.path.clone()),
+                    line: view.line,
+                }),
+                format!(
+                    "view {:?} lists no IPv6 prefix, but the server listens on IPv6 and a public view takes ::/0: inside clients and DCs asking over IPv6 get the outside's answers; add your inside IPv6 prefixes (e.g. a ULA fd00::/8 prefix)",
+                    view.name
+                ),
+            ));
         }
     }
 }

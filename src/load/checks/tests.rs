@@ -35,22 +35,24 @@ const INTERNAL: &str = "$ORIGIN contoso.example.\nmail 300 A 10.0.0.11\n";
 
 /// Writes a fixture (config + files) into a fresh directory and runs every check on it.
 fn findings(config_extra: &str, shared_extra: &str, internal_extra: &str) -> Vec<Finding> {
+    findings_in(&[
+        ("splitdns.toml", &format!("{CONFIG}\n{config_extra}")),
+        ("shared.zone", &format!("{SHARED}{shared_extra}")),
+        ("internal.zone", &format!("{INTERNAL}{internal_extra}")),
+    ])
+}
+
+/// Writes `files` (the config is `splitdns.toml`) into a fresh directory, loads it and returns
+/// every finding.
+fn findings_in(files: &[(&str, &str)]) -> Vec<Finding> {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir: PathBuf =
         std::env::temp_dir().join(format!("splitdns-checks-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("splitdns.toml"),
-        format!("{CONFIG}\n{config_extra}"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("shared.zone"), format!("{SHARED}{shared_extra}")).unwrap();
-    std::fs::write(
-        dir.join("internal.zone"),
-        format!("{INTERNAL}{internal_extra}"),
-    )
-    .unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
     // Findings of severity error refuse the load: they come back as the error.
     let found = match load::load(&dir.join("splitdns.toml")) {
         Ok(loaded) => loaded.findings,
@@ -239,5 +241,81 @@ fn the_bundled_example_has_no_errors_or_warnings() {
     assert!(
         found.iter().all(|f| f.severity == Severity::Info),
         "{found:?}"
+    );
+}
+
+/// The README's first example put only IPv4 prefixes inside while the outside takes `::/0`: with
+/// the server on IPv6, an inside client asking over IPv6 would get outside answers. Adding a ULA
+/// prefix inside (today's README) silences it, and so does a server that listens on IPv4 only.
+#[test]
+fn an_inside_view_without_ipv6_is_warned_about_when_the_server_listens_on_ipv6() {
+    let config = |listen: &str, inside: &str| {
+        format!(
+            "listen = [{listen}]\n\n[[view]]\nname = \"internal\"\nclients = [{inside}]\n\n[[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\", \"::/0\"]\n\n[[zone]]\norigin = \"contoso.example\"\nfile = \"shared.zone\"\n"
+        )
+    };
+    let v4_only = "\"10.0.0.0/8\", \"192.168.0.0/16\"";
+    let with_ula = "\"10.0.0.0/8\", \"192.168.0.0/16\", \"fd00:10::/48\"";
+    let dual_stack = "\"0.0.0.0:53\", \"[::]:53\"";
+    let old = findings_in(&[
+        ("splitdns.toml", &config(dual_stack, v4_only)),
+        ("shared.zone", SHARED),
+    ]);
+    let warning = old
+        .iter()
+        .find(|f| f.id == "inside-view-without-ipv6")
+        .unwrap_or_else(|| panic!("no warning: {:?}", ids(&old)));
+    assert_eq!(
+        (warning.severity, warning.view.as_deref(), warning.line),
+        (Severity::Warning, Some("internal"), Some(4))
+    );
+    for (listen, inside) in [(dual_stack, with_ula), ("\"0.0.0.0:53\"", v4_only)] {
+        let found = findings_in(&[
+            ("splitdns.toml", &config(listen, inside)),
+            ("shared.zone", SHARED),
+        ]);
+        assert!(
+            found.iter().all(|f| f.id != "inside-view-without-ipv6"),
+            "{listen} {inside}: {:?}",
+            ids(&found)
+        );
+    }
+}
+
+/// A configured zone that holds only SOA, NS and the Autodiscover SRV takes over its whole
+/// domain: warned about at its `[[zone]]` line. A zone with anything else in it is not.
+#[test]
+fn a_zone_only_for_autodiscover_srv_is_warned_about() {
+    let fabrikam = "$ORIGIN fabrikam.example.\n$TTL 3600\n@ SOA ns1.contoso.example. hostmaster.contoso.example. 1 3600 900 1209600 300\n@ NS ns1.contoso.example.\n_autodiscover._tcp SRV 0 0 443 mail.contoso.example.\n";
+    let config =
+        format!("{CONFIG}\n[[zone]]\norigin = \"fabrikam.example\"\nfile = \"fabrikam.zone\"\n");
+    let found = findings_in(&[
+        ("splitdns.toml", &config),
+        ("shared.zone", SHARED),
+        ("internal.zone", INTERNAL),
+        ("fabrikam.zone", fabrikam),
+    ]);
+    let warning = found
+        .iter()
+        .find(|f| f.id == "zone-only-for-autodiscover-srv")
+        .unwrap_or_else(|| panic!("no warning: {:?}", ids(&found)));
+    assert_eq!(
+        (warning.severity, warning.line),
+        (Severity::Warning, Some(17))
+    );
+    assert!(warning.message.contains("srv_domains"), "{warning}");
+    let with_mx = format!("{fabrikam}@ MX 10 mx.fabrikam.example.\nmx A 203.0.113.25\n");
+    let found = findings_in(&[
+        ("splitdns.toml", &config),
+        ("shared.zone", SHARED),
+        ("internal.zone", INTERNAL),
+        ("fabrikam.zone", &with_mx),
+    ]);
+    assert!(
+        found
+            .iter()
+            .all(|f| f.id != "zone-only-for-autodiscover-srv"),
+        "{:?}",
+        ids(&found)
     );
 }
