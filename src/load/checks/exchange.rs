@@ -48,13 +48,10 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                     let owner = name_text(key);
                     let target_text = name_text(target);
                     let mut report = |id, severity, message: String| {
-                        findings.push(Finding::new(
-                            id,
-                            severity,
-                            Some(&view.name),
-                            Some(&rdata.loc),
-                            message,
-                        ));
+                        findings.push(
+                            Finding::new(id, severity, Some(&view.name), Some(&rdata.loc), message)
+                                .about(&owner),
+                        );
                     };
                     if port != AUTODISCOVER_PORT {
                         report(
@@ -135,7 +132,8 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
                         zone.origin,
                         rtype::mnemonic(set.rtype)
                     ),
-                ));
+                )
+                .about(&autodiscover));
             }
         }
     }
@@ -181,7 +179,8 @@ pub fn apex_addresses_probed_by_outlook(
                         rtype::mnemonic(set.rtype),
                         zone.origin.to_string().trim_end_matches('.')
                     ),
-                ));
+                )
+                .about(&zone.origin));
             }
         }
     }
@@ -257,7 +256,8 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
                         "namespace {namespace} resolves to public address {} in internal view {inside_name:?}: inside clients will need a NAT hairpin",
                         public.join(", ")
                     ),
-                ));
+                )
+                .about(namespace));
             }
             for (outside, outside_addresses, _) in
                 per_view.iter().filter(|(i, ..)| config.views[*i].public)
@@ -272,7 +272,8 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
                         format!(
                             "namespace {namespace} resolves to the same addresses in views {inside_name:?} and {outside_name:?}: the split does nothing for it"
                         ),
-                    ));
+                    )
+                    .about(namespace));
                 }
             }
         }
@@ -323,7 +324,8 @@ pub fn zones_only_for_autodiscover_srv(
                 format!(
                     "zone {domain} holds only its SOA, NS and the Autodiscover SRV: serving all of {domain} answers NXDOMAIN for its web site and mail to everyone sent here; list {domain} in an [[exchange]] block's srv_domains instead, which serves only _autodiscover._tcp.{domain}"
                 ),
-            ));
+            )
+            .about(domain));
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct Finding {
     pub view: Option<String>,
     pub file: Option<PathBuf>,
     pub line: Option<u32>,
+    /// The name the finding is about (a DNS name, or the view for view-wide findings), which an
+    /// acknowledgement in the config names.
+    pub name: Option<String>,
     pub message: String,
 }
 
@@ -60,8 +63,15 @@ impl Finding {
             view: view.map(str::to_string),
             file: loc.map(|l| l.file.to_path_buf()),
             line: loc.map(|l| l.line),
+            name: None,
             message,
         }
+    }
+
+    /// The finding, about `name`.
+    fn about(mut self, name: impl ToString) -> Finding {
+        self.name = Some(name.to_string());
+        self
     }
 }
 
@@ -112,7 +122,8 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
                 shadowed.generated.file.display(),
                 shadowed.generated.line
             ),
-        ));
+        )
+        .about(&shadowed.owner));
     }
     findings.sort_by(|a, b| {
         b.severity

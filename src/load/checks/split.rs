@@ -43,7 +43,8 @@ pub fn private_addresses_in_public_views(
                                     rtype::mnemonic(set.rtype),
                                     view.name
                                 ),
-                            ));
+                            )
+                            .about(name_text(key)));
                         }
                     }
                 }
@@ -72,18 +73,21 @@ pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>)
                         continue;
                     }
                     if let Found::NxDomain = other_zone.find(key, rtype::A) {
-                        findings.push(Finding::new(
-                            "name-missing-in-view",
-                            Severity::Info,
-                            Some(&other.name),
-                            Some(&first.rdatas[0].loc),
-                            format!(
-                                "{} exists in view {:?} but is NXDOMAIN in view {:?}",
-                                name_text(key),
-                                view.name,
-                                other.name
-                            ),
-                        ));
+                        findings.push(
+                            Finding::new(
+                                "name-missing-in-view",
+                                Severity::Info,
+                                Some(&other.name),
+                                Some(&first.rdatas[0].loc),
+                                format!(
+                                    "{} exists in view {:?} but is NXDOMAIN in view {:?}",
+                                    name_text(key),
+                                    view.name,
+                                    other.name
+                                ),
+                            )
+                            .about(name_text(key)),
+                        );
                     }
                 }
             }
@@ -116,7 +120,8 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
                                 shared_set.rdatas[0].loc.file.display(),
                                 shared_set.rdatas[0].loc.line
                             ),
-                        ));
+                        )
+                        .about(name_text(key)));
                     }
                 }
             }
@@ -151,7 +156,8 @@ pub fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
                     "view {:?} lists no IPv6 prefix, but the server listens on IPv6 and a public view takes ::/0: inside clients and DCs asking over IPv6 get the outside's answers; add your inside IPv6 prefixes (e.g. a ULA fd00::/8 prefix)",
                     view.name
                 ),
-            ));
+            )
+            .about(&view.name));
         }
     }
 }
