@@ -9,6 +9,7 @@ mod differential;
 mod exchange;
 mod hardening;
 mod layers;
+mod listen;
 mod reload;
 mod transport;
 mod views;
