@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::dns::name::Name;
 use crate::located::Located;
@@ -116,11 +117,117 @@ pub fn load(path: &Path) -> Result<Config, Vec<Located>> {
 /// Validates config text as if it had been read from `path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Located>> {
     let locate = Locator { text, path };
-    let raw: file::ConfigFile = toml::from_str(text).map_err(|e| {
+    let toml_error = |e: toml::de::Error| {
         let span = e.span().unwrap_or(0..0);
-        vec![locate.error(span, e.message().trim_end().to_string())]
-    })?;
-    validate(raw, &locate)
+        locate.error(span, e.message().trim_end().to_string())
+    };
+    // Parsed once as a spanned document: deserialized from a copy, and kept to locate the keys
+    // serde ignores (its path to a key has no position).
+    let document = DeTable::parse(text).map_err(|e| vec![toml_error(e)])?;
+    let mut ignored: Vec<Vec<PathSegment>> = Vec::new();
+    let raw: Result<file::ConfigFile, _> =
+        serde_ignored::deserialize(toml::de::Deserializer::from(document.clone()), |key| {
+            ignored.push(segments(&key))
+        });
+    // Unknown keys first: a misspelt key is usually why a required one is "missing".
+    let mut errors: Vec<Located> = ignored
+        .iter()
+        .map(|key| unknown_key(key, document.get_ref(), &locate))
+        .collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    match raw {
+        Err(e) => {
+            errors.push(toml_error(e));
+            Err(errors)
+        }
+        Ok(raw) => match validate(raw, document.get_ref(), &locate) {
+            Ok(config) if errors.is_empty() => Ok(config),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        },
+    }
+}
+
+/// One step of the path serde_ignored reports: a key, or an index into an array of tables.
+#[derive(Debug, Clone, PartialEq)]
+enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// The keys and indexes from the top of the document down to an ignored key (the wrappers
+/// serde passes through, such as `Option`, are no place in the file).
+fn segments(path: &serde_ignored::Path) -> Vec<PathSegment> {
+    use serde_ignored::Path;
+    let mut out = match path {
+        Path::Root => return Vec::new(),
+        Path::Seq { parent, .. }
+        | Path::Map { parent, .. }
+        | Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => segments(parent),
+    };
+    match path {
+        Path::Seq { index, .. } => out.push(PathSegment::Index(*index)),
+        Path::Map { key, .. } => out.push(PathSegment::Key(key.clone())),
+        _ => {}
+    }
+    out
+}
+
+/// The error for one ignored key: at the key itself, naming its section and what it takes.
+/// The wording starts as serde's own ("unknown field `x`"), which admins may already grep for.
+fn unknown_key(path: &[PathSegment], document: &DeTable, locate: &Locator) -> Located {
+    let keys: Vec<&str> = path
+        .iter()
+        .filter_map(|s| match s {
+            PathSegment::Key(k) => Some(k.as_str()),
+            PathSegment::Index(_) => None,
+        })
+        .collect();
+    let Some((key, parents)) = keys.split_last() else {
+        return locate.error(0..0, "unknown field".into());
+    };
+    let mut message = format!("unknown field `{key}`");
+    if let Some((place, expected)) = file::section(parents) {
+        message.push_str(&format!(
+            " {place} (expected one of: {})",
+            expected.join(", ")
+        ));
+    }
+    locate.error(key_span(document, path).unwrap_or(0..0), message)
+}
+
+/// Where the last key of `path` is written, following keys through tables and indexes through
+/// arrays of tables.
+fn key_span(document: &DeTable, path: &[PathSegment]) -> Option<Range<usize>> {
+    let mut table = document;
+    let mut rest = path;
+    loop {
+        let (PathSegment::Key(wanted), after) = rest.split_first()? else {
+            return None;
+        };
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == wanted)?;
+        if after.is_empty() {
+            return Some(key.span());
+        }
+        let mut value = value.get_ref();
+        rest = after;
+        while let Some((PathSegment::Index(i), more)) = rest.split_first() {
+            let DeValue::Array(items) = value else {
+                return None;
+            };
+            value = items.get(*i)?.get_ref();
+            rest = more;
+        }
+        let DeValue::Table(inner) = value else {
+            return None;
+        };
+        table = inner;
+    }
 }
 
 struct Locator<'a> {
@@ -186,7 +293,13 @@ impl Locator<'_> {
     }
 }
 
-fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Located>> {
+/// Checks the file's values and resolves its references. `document` is the same file as
+/// parsed, for the few keys whose type cannot carry a span.
+fn validate(
+    raw: file::ConfigFile,
+    document: &DeTable,
+    locate: &Locator,
+) -> Result<Config, Vec<Located>> {
     let mut errors = Vec::new();
 
     let mut listen = Vec::new();
@@ -224,7 +337,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
     let views = validate_views(&raw.views, locate, &mut errors);
-    let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
+    let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
     let exchange = raw
         .exchange
         .iter()
@@ -336,11 +449,12 @@ fn parse_prefix(text: &str) -> Result<IpNet, String> {
 fn validate_zones(
     raw: &[file::ZoneSection],
     raw_views: &[file::ViewSection],
+    document: &DeTable,
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ZoneConfig> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
-    for section in raw {
+    for (index, section) in raw.iter().enumerate() {
         let origin_text = section.origin.get_ref();
         let origin = match Name::parse(origin_text.trim_end_matches('.'), Some(&Name::root())) {
             Ok(origin) => origin,
@@ -359,21 +473,25 @@ fn validate_zones(
         let mut overrides = Vec::new();
         let mut override_lines = Vec::new();
         for (view, file) in &section.views {
-            match raw_views
-                .iter()
-                .position(|v| v.name.get_ref() == view.get_ref())
-            {
+            match raw_views.iter().position(|v| v.name.get_ref() == view) {
                 Some(index) => {
                     overrides.push((index, locate.resolve(file.get_ref())));
                     override_lines.push(locate.line_of(file.span()));
                 }
-                None => errors.push(locate.error(
-                    view.span(),
-                    format!(
-                        "zone {origin} has an override for view {:?}, which is not defined",
-                        view.get_ref()
-                    ),
-                )),
+                None => {
+                    let key = [
+                        PathSegment::Key("zone".into()),
+                        PathSegment::Index(index),
+                        PathSegment::Key("views".into()),
+                        PathSegment::Key(view.clone()),
+                    ];
+                    errors.push(locate.error(
+                        key_span(document, &key).unwrap_or_else(|| file.span()),
+                        format!(
+                            "zone {origin} has an override for view {view:?}, which is not defined"
+                        ),
+                    ))
+                }
             }
         }
         zones.push(ZoneConfig {
@@ -652,6 +770,79 @@ external = "contoso.example.external.zone"
         );
     }
 
+    /// Every unknown key is reported in one run, each where it is written, naming its section
+    /// and the keys that section takes.
+    #[test]
+    fn every_unknown_key_is_reported_at_its_place() {
+        let text = format!(
+            "{}\n[tcp]\nmax_conections = 10\n",
+            EXAMPLE
+                .replace(
+                    "name = \"internal\"\n",
+                    "name = \"internal\"\nclientz = []\n"
+                )
+                .replace(
+                    "origin = \"contoso.example\"\n",
+                    "origin = \"contoso.example\"\nfiles = \"x.zone\"\n"
+                )
+        );
+        let errors = errors_of(&text);
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl)",
+                "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views)",
+                "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
+            ]
+        );
+    }
+
+    /// The top level and a table inside the second element of an array of tables are walked
+    /// too; an unknown key beside a value error is reported with it.
+    #[test]
+    fn unknown_keys_at_the_top_and_nested_are_located() {
+        let text = EXAMPLE
+            .replace(
+                "# UDP and TCP",
+                "\nforwarders = [\"10.0.0.1\"] # UDP and TCP",
+            )
+            .replace(
+                "clients = [\"0.0.0.0/0\", \"::/0\"]",
+                "clients = [\"0.0.0.0/0\", \"::/0\"]\n[view.rrl]\nrate = 5\nslip = 11",
+            );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, serial_policy, view, zone, exchange"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "/etc/splitdns/splitdns.toml:12:1: unknown field `rate` in [view.rrl] (expected one of: enabled, responses_per_second, slip, exempt)"
+        );
+        assert!(
+            errors[2].contains(":13:8: [view.rrl] slip = 11"),
+            "{errors:?}"
+        );
+    }
+
+    /// Every table the file format has is a section that unknown keys can be reported in, with
+    /// the keys it takes (a new section without an entry would lose "expected one of").
+    #[test]
+    fn every_table_of_the_format_names_its_keys() {
+        const VALUES: &[&str] = &["listen", "serial_policy"];
+        let (_, top) = file::section(&[]).unwrap();
+        for key in top.iter().filter(|k| !VALUES.contains(k)) {
+            let (place, keys) =
+                file::section(&[key]).unwrap_or_else(|| panic!("no section entry for {key}"));
+            assert!(
+                place.contains(key) && !keys.is_empty(),
+                "{key}: {place} {keys:?}"
+            );
+        }
+        assert!(file::section(&["view", "rrl"]).is_some());
+    }
+
     #[test]
     fn bad_cidr_and_duplicate_prefix_are_located() {
         let text = EXAMPLE.replace("\"0.0.0.0/0\"", "\"10.0.0.0/8\", \"300.1.0.0/16\"");
@@ -678,7 +869,8 @@ external = "contoso.example.external.zone"
             "{errors:?}"
         );
         assert!(
-            errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"),
+            errors[1].contains(":16:1:")
+                && errors[1].contains("view \"dmz\", which is not defined"),
             "{errors:?}"
         );
     }
