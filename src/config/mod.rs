@@ -103,15 +103,33 @@ pub struct ZoneConfig {
 
 /// Reads and validates a config file, returning every problem found.
 pub fn load(path: &Path) -> Result<Config, Vec<Located>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Located {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read config file: {e}"),
-        }]
-    })?;
-    parse(&text, path)
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
+    parse(text_of(&bytes, path)?, path)
+}
+
+/// An error about the file as a whole (line 0).
+fn whole_file(path: &Path, message: String) -> Located {
+    Located {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+    }
+}
+
+/// The config's bytes as text: a UTF-8 byte-order mark skipped, UTF-16 refused for the whole
+/// file, and any other byte that is not UTF-8 (a Latin-1 "é" in a comment, say) located.
+fn text_of<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str, Vec<Located>> {
+    let bytes = crate::zonefile::edited_text(bytes).map_err(|m| vec![whole_file(path, m)])?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("valid up to here");
+        let locate = Locator { text: valid, path };
+        vec![locate.error(
+            e.valid_up_to()..e.valid_up_to(),
+            "this is not UTF-8 text: save the file as UTF-8".into(),
+        )]
+    })
 }
 
 /// Validates config text as if it had been read from `path`.
@@ -841,6 +859,29 @@ external = "contoso.example.external.zone"
             );
         }
         assert!(file::section(&["view", "rrl"]).is_some());
+    }
+
+    /// Bytes as an editor may save them: the UTF-8 mark is skipped, UTF-16 is one error for the
+    /// file, and a stray Latin-1 byte is located.
+    #[test]
+    fn config_bytes_are_checked_before_parsing() {
+        let path = Path::new("/etc/splitdns/splitdns.toml");
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), EXAMPLE.as_bytes()].concat();
+        assert_eq!(text_of(&with_bom, path).unwrap(), EXAMPLE);
+        let utf16: Vec<u8> = EXAMPLE.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let errors = text_of(&utf16, path).unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "/etc/splitdns/splitdns.toml: file is UTF-16 (Notepad's \"Unicode\"): save it as UTF-8"
+            ]
+        );
+        let latin1 = b"# caf\xE9\nlisten = []\n# na\xEFve\n";
+        let errors = text_of(latin1, path).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "/etc/splitdns/splitdns.toml:1:6: this is not UTF-8 text: save the file as UTF-8"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod answers;
 mod bad_input;
 mod common;
 mod differential;
+mod encoding;
 mod exchange;
 mod hardening;
 mod layers;
