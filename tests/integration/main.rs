@@ -5,6 +5,7 @@
 mod answers;
 mod bad_input;
 mod common;
+mod diff_exit;
 mod differential;
 mod encoding;
 mod exchange;
