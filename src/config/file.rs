@@ -27,6 +27,9 @@ pub struct ConfigFile {
     pub zones: Vec<ZoneSection>,
     #[serde(default, rename = "exchange")]
     pub exchange: Vec<ExchangeSection>,
+    /// Check findings the admin has looked at and accepted, each with the reason.
+    #[serde(default, rename = "acknowledge")]
+    pub acknowledgements: Vec<AcknowledgeSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +96,19 @@ pub struct ExchangeSection {
     pub ttl: Option<Spanned<i64>>,
 }
 
+/// One `[[acknowledge]]` block: a check finding about one name that the admin has looked at
+/// and accepts, with the reason written next to it.
+#[derive(Debug, Deserialize)]
+pub struct AcknowledgeSection {
+    /// The check's id, as `check` prints it, e.g. "apex-address-probed-by-outlook".
+    pub finding: Spanned<String>,
+    /// The name (owner) the finding is about, e.g. "contoso.example".
+    pub name: Spanned<String>,
+    /// Why the finding is acceptable here, for whoever reads the config next. Required: optional
+    /// only so that its absence gets a message saying so, located at the block.
+    pub comment: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TcpSection {
     pub max_connections: Option<Spanned<i64>>,
@@ -113,6 +129,7 @@ pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])>
         ["view", "rrl"] => ("in [view.rrl]", keys_of::<RrlSection>()),
         ["zone"] => ("in [[zone]]", keys_of::<ZoneSection>()),
         ["exchange"] => ("in [[exchange]]", keys_of::<ExchangeSection>()),
+        ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),
         _ => return None,
     })
 }

@@ -30,6 +30,22 @@ pub struct Config {
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
+    /// Check findings accepted by the admin (`[[acknowledge]]`), in file order.
+    pub acknowledgements: Vec<Acknowledgement>,
+}
+
+/// A validated `[[acknowledge]]` block: which finding about which name is accepted, and why.
+/// Matching it against the checks' findings is the checks' business, not the config's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// The check id, e.g. `apex-address-probed-by-outlook`.
+    pub finding: String,
+    /// The name the finding is about; lowercased.
+    pub name: Name,
+    /// Why it is acceptable; never blank.
+    pub comment: String,
+    /// Line of the block's `finding` key.
+    pub line: u32,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -361,6 +377,7 @@ fn validate(
         .iter()
         .filter_map(|section| validate_exchange(section, &views, locate, &mut errors))
         .collect();
+    let acknowledgements = validate_acknowledgements(&raw.acknowledgements, locate, &mut errors);
 
     if errors.is_empty() {
         Ok(Config {
@@ -371,6 +388,7 @@ fn validate(
             views,
             zones,
             exchange,
+            acknowledgements,
         })
     } else {
         Err(errors)
@@ -723,6 +741,76 @@ fn validate_exchange(
     })
 }
 
+fn validate_acknowledgements(
+    raw: &[file::AcknowledgeSection],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<Acknowledgement> {
+    let mut acknowledgements: Vec<Acknowledgement> = Vec::new();
+    for section in raw {
+        let before = errors.len();
+        let finding = section.finding.get_ref();
+        // Check ids are kebab-case words (`private-address-in-public-view`); anything else can
+        // never match one, and would silently acknowledge nothing.
+        if finding.is_empty()
+            || !finding
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            errors.push(locate.error(
+                section.finding.span(),
+                format!("bad finding {finding:?}: use the check id as `check` prints it, e.g. \"apex-address-probed-by-outlook\""),
+            ));
+        }
+        let name = parse_domain(&section.name, "acknowledged name", locate, errors);
+        let comment = match &section.comment {
+            None => {
+                errors.push(locate.error(
+                    section.finding.span(),
+                    format!(
+                        "[[acknowledge]] of {finding} for {} has no comment: say why it is acceptable (comment = \"...\")",
+                        section.name.get_ref().trim_end_matches('.')
+                    ),
+                ));
+                None
+            }
+            Some(comment) if comment.get_ref().trim().is_empty() => {
+                errors.push(locate.error(
+                    comment.span(),
+                    "[[acknowledge]] comment is empty: say why the finding is acceptable".into(),
+                ));
+                None
+            }
+            Some(comment) => Some(comment.get_ref().trim().to_string()),
+        };
+        let (Some(name), Some(comment), true) = (name, comment, errors.len() == before) else {
+            continue;
+        };
+        let line = locate.line_of(section.finding.span());
+        if let Some(first) = acknowledgements
+            .iter()
+            .find(|a| a.finding == *finding && a.name == name)
+        {
+            errors.push(locate.error(
+                section.finding.span(),
+                format!(
+                    "{finding} for {} is acknowledged twice (first at line {})",
+                    section.name.get_ref().trim_end_matches('.'),
+                    first.line
+                ),
+            ));
+            continue;
+        }
+        acknowledgements.push(Acknowledgement {
+            finding: finding.clone(),
+            name,
+            comment,
+            line,
+        });
+    }
+    acknowledgements
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,6 +969,100 @@ external = "contoso.example.external.zone"
         assert_eq!(
             errors[0].to_string(),
             "/etc/splitdns/splitdns.toml:1:6: this is not UTF-8 text: save the file as UTF-8"
+        );
+    }
+
+    /// `[[acknowledge]]` blocks become acknowledgements: the check id, the owner name
+    /// (lowercased, absolute), the reason, and the line of `finding`.
+    #[test]
+    fn acknowledgements_are_parsed() {
+        let text = format!(
+            "{EXAMPLE}\n[[acknowledge]]\nfinding = \"apex-address-probed-by-outlook\"\nname = \"Contoso.Example.\"\ncomment = \"our website serves /autodiscover/ redirects\"\n\n[[acknowledge]]\nfinding = \"autodiscover-missing\"\nname = \"fabrikam.example\"\ncomment = \"mail for fabrikam is hosted elsewhere\"\n"
+        );
+        let config = parse(&text, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        let seen: Vec<(&str, String, &str, u32)> = config
+            .acknowledgements
+            .iter()
+            .map(|a| {
+                (
+                    a.finding.as_str(),
+                    a.name.to_string(),
+                    a.comment.as_str(),
+                    a.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "apex-address-probed-by-outlook",
+                    "contoso.example.".to_string(),
+                    "our website serves /autodiscover/ redirects",
+                    19
+                ),
+                (
+                    "autodiscover-missing",
+                    "fabrikam.example.".to_string(),
+                    "mail for fabrikam is hosted elsewhere",
+                    24
+                ),
+            ]
+        );
+        assert!(
+            parse(EXAMPLE, Path::new("/etc/splitdns/splitdns.toml"))
+                .unwrap()
+                .acknowledgements
+                .is_empty()
+        );
+    }
+
+    /// An acknowledgement must say why: a missing or blank comment is a located error, as are
+    /// a malformed check id or name, a block given twice, and an unknown key.
+    #[test]
+    fn acknowledgement_without_a_reason_is_a_located_error() {
+        let block = |body: &str| format!("{EXAMPLE}\n[[acknowledge]]\n{body}");
+        let errors = errors_of(&block(
+            "finding = \"apex-address-probed-by-outlook\"\nname = \"contoso.example\"\n",
+        ));
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:19:11: [[acknowledge]] of apex-address-probed-by-outlook for contoso.example has no comment: say why it is acceptable (comment = \"...\")"
+            ]
+        );
+        let errors = errors_of(&block(
+            "finding = \"apex-address-probed-by-outlook\"\nname = \"contoso.example\"\ncomment = \"  \"\n",
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("/etc/splitdns/splitdns.toml:21:11: [[acknowledge]] comment is empty"),
+            "{errors:?}"
+        );
+        let errors = errors_of(&block(
+            "finding = \"Apex Address\"\nname = \"contoso..example\"\ncomment = \"x\"\nreason = \"y\"\n",
+        ));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:22:1: unknown field `reason` in [[acknowledge]] (expected one of: finding, name, comment)"), "{errors:?}");
+        assert!(
+            errors[1]
+                .starts_with("/etc/splitdns/splitdns.toml:19:11: bad finding \"Apex Address\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with(
+                "/etc/splitdns/splitdns.toml:20:8: bad acknowledged name \"contoso..example\""
+            ),
+            "{errors:?}"
+        );
+        let twice = "finding = \"a-b\"\nname = \"contoso.example\"\ncomment = \"x\"\n";
+        let errors = errors_of(&format!("{}\n[[acknowledge]]\n{twice}", block(twice)));
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:24:11: a-b for contoso.example is acknowledged twice (first at line 19)"
+            ]
         );
     }
 
