@@ -1,5 +1,6 @@
 //! `splitdns diff VIEW_A VIEW_B`: the RRsets that differ between two views, name by name, with
-//! where each record comes from, so an admin can review the split at a glance.
+//! where each record comes from, so an admin can review the split at a glance. The exit status
+//! is diff(1)'s, for scripts: 0 the same, 1 different, 2 could not compare.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -15,6 +16,9 @@ use crate::view::View;
 use crate::view::zone::RRset;
 use crate::zonefile::rdata::rdata_to_text;
 
+/// Exit status when the views could not be compared (diff(1) uses 2 for trouble).
+const TROUBLE: u8 = 2;
+
 pub fn run(config_path: &Path, view_a: &str, view_b: &str) -> ExitCode {
     let load::Loaded {
         config, snapshot, ..
@@ -22,17 +26,31 @@ pub fn run(config_path: &Path, view_a: &str, view_b: &str) -> ExitCode {
         Ok(loaded) => loaded,
         Err(error) => {
             report_load_error(&error);
-            return ExitCode::FAILURE;
+            return ExitCode::from(TROUBLE);
         }
     };
     let find = |name: &str| snapshot.views.iter().find(|v| v.name == name);
     let (Some(a), Some(b)) = (find(view_a), find(view_b)) else {
-        let names: Vec<&str> = snapshot.views.iter().map(|v| v.name.as_str()).collect();
-        eprintln!("unknown view: the config defines {}", names.join(", "));
-        return ExitCode::FAILURE;
+        let defined: Vec<&str> = snapshot.views.iter().map(|v| v.name.as_str()).collect();
+        let unknown: Vec<String> = [view_a, view_b]
+            .into_iter()
+            .filter(|name| find(name).is_none())
+            .map(|name| format!("{name:?}"))
+            .collect();
+        let asked = match unknown.as_slice() {
+            [one] => format!("unknown view {one}"),
+            many => format!("unknown views {}", many.join(" and ")),
+        };
+        eprintln!("{asked}: the config defines {}", defined.join(", "));
+        return ExitCode::from(TROUBLE);
     };
-    print!("{}", render(&config, a, b));
-    ExitCode::SUCCESS
+    let diff = compare(&config, a, b);
+    print!("{}", diff.text);
+    if diff.differing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 type Sets<'v> = BTreeMap<String, BTreeMap<u16, &'v RRset>>;
@@ -56,6 +74,16 @@ fn rrsets(view: &View) -> Sets<'_> {
 
 /// The diff as text: `-` lines are view A's records, `+` lines view B's.
 pub fn render(config: &Config, a: &View, b: &View) -> String {
+    compare(config, a, b).text
+}
+
+/// What [`render`] shows, and how many names differ.
+struct Diff {
+    text: String,
+    differing: usize,
+}
+
+fn compare(config: &Config, a: &View, b: &View) -> Diff {
     let (sets_a, sets_b) = (rrsets(a), rrsets(b));
     let owners: BTreeSet<&String> = sets_a.keys().chain(sets_b.keys()).collect();
     let mut out = format!("--- view {}\n+++ view {}\n", a.name, b.name);
@@ -105,5 +133,8 @@ pub fn render(config: &Config, a: &View, b: &View) -> String {
     } else {
         let _ = writeln!(out, "{differing} name(s) differ");
     }
-    out
+    Diff {
+        text: out,
+        differing,
+    }
 }

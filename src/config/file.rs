@@ -1,6 +1,10 @@
-//! The on-disk config format, exactly as written: strict (unknown keys are rejected by serde)
-//! and spanned, so that every later validation error can point at the file line it came from.
-//! Nothing here is used at runtime; `super::validate` turns it into [`super::Config`].
+//! The on-disk config format, exactly as written: strict and spanned, so that every later
+//! validation error can point at the file line it came from. Nothing here is used at runtime;
+//! `super::validate` turns it into [`super::Config`].
+//!
+//! Strict without `#[serde(deny_unknown_fields)]`, which stops at the first unknown key: the
+//! loader collects every key serde ignores (`serde_ignored`) and refuses the file for each,
+//! naming the [`section`] it is in and the keys that section takes.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +12,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Limits for DNS over TCP.
     pub tcp: Option<TcpSection>,
@@ -24,10 +27,12 @@ pub struct ConfigFile {
     pub zones: Vec<ZoneSection>,
     #[serde(default, rename = "exchange")]
     pub exchange: Vec<ExchangeSection>,
+    /// Check findings the admin has looked at and accepted, each with the reason.
+    #[serde(default, rename = "acknowledge")]
+    pub acknowledgements: Vec<AcknowledgeSection>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ViewSection {
     pub name: Spanned<String>,
     /// Source prefixes this view answers; the most specific prefix over all views wins.
@@ -44,7 +49,6 @@ pub struct ViewSection {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RrlSection {
     /// Default: on when the view's clients reach beyond private address space.
     pub enabled: Option<bool>,
@@ -57,19 +61,19 @@ pub struct RrlSection {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ZoneSection {
     pub origin: Spanned<String>,
     /// The records every view shares.
     pub file: Spanned<String>,
-    /// Per-view override files: view name → file whose RRsets replace the shared ones.
+    /// Per-view override files: view name → file whose RRsets replace the shared ones. The
+    /// name is a plain string (serde_ignored cannot follow a spanned key); where it is written
+    /// is looked up in the parsed document when it is needed.
     #[serde(default)]
-    pub views: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub views: BTreeMap<String, Spanned<String>>,
 }
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExchangeSection {
     /// The one name for OWA, EWS, MAPI, ActiveSync, OAB and Autodiscover.
     pub namespace: Spanned<String>,
@@ -92,12 +96,92 @@ pub struct ExchangeSection {
     pub ttl: Option<Spanned<i64>>,
 }
 
+/// One `[[acknowledge]]` block: a check finding about one name that the admin has looked at
+/// and accepts, with the reason written next to it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+pub struct AcknowledgeSection {
+    /// The check's id, as `check` prints it, e.g. "apex-address-probed-by-outlook".
+    pub finding: Spanned<String>,
+    /// The name (owner) the finding is about, e.g. "contoso.example".
+    pub name: Spanned<String>,
+    /// Why the finding is acceptable here, for whoever reads the config next. Required: optional
+    /// only so that its absence gets a message saying so, located at the block.
+    pub comment: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct TcpSection {
     pub max_connections: Option<Spanned<i64>>,
     /// Seconds a connection may stay idle between queries.
     pub idle_timeout: Option<Spanned<f64>>,
     /// Seconds one query may take to arrive once it has started.
     pub message_timeout: Option<Spanned<f64>>,
+}
+
+/// The section an unknown key was found in, from the keys leading to it (array indexes left
+/// out): how an admin writes its header, and the keys it takes. `None` for a path that is no
+/// section of ours (not reached: only struct fields can be ignored).
+pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match path {
+        [] => ("at the top level", keys_of::<ConfigFile>()),
+        ["tcp"] => ("in [tcp]", keys_of::<TcpSection>()),
+        ["view"] => ("in [[view]]", keys_of::<ViewSection>()),
+        ["view", "rrl"] => ("in [view.rrl]", keys_of::<RrlSection>()),
+        ["zone"] => ("in [[zone]]", keys_of::<ZoneSection>()),
+        ["exchange"] => ("in [[exchange]]", keys_of::<ExchangeSection>()),
+        ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),
+        _ => return None,
+    })
+}
+
+/// The keys a section type accepts, renames applied, asked of the type itself (serde's derive
+/// hands them to `deserialize_struct`), so that "expected one of" cannot drift from the struct.
+fn keys_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    match T::deserialize(KeyProbe) {
+        Err(KeysOf(keys)) => keys,
+        Ok(_) => &[],
+    }
+}
+
+/// A deserializer that only answers `deserialize_struct`, with the struct's keys as its error.
+struct KeyProbe;
+
+#[derive(Debug)]
+struct KeysOf(&'static [&'static str]);
+
+impl std::fmt::Display for KeysOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "keys {:?}", self.0)
+    }
+}
+
+impl std::error::Error for KeysOf {}
+
+impl serde::de::Error for KeysOf {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        KeysOf(&[])
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for KeyProbe {
+    type Error = KeysOf;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, KeysOf> {
+        Err(KeysOf(&[]))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, KeysOf> {
+        Err(KeysOf(fields))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }

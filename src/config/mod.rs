@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::dns::name::Name;
 use crate::located::Located;
@@ -29,6 +30,22 @@ pub struct Config {
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
+    /// Check findings accepted by the admin (`[[acknowledge]]`), in file order.
+    pub acknowledgements: Vec<Acknowledgement>,
+}
+
+/// A validated `[[acknowledge]]` block: which finding about which name is accepted, and why.
+/// Matching it against the checks' findings is the checks' business, not the config's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// The check id, e.g. `apex-address-probed-by-outlook`.
+    pub finding: String,
+    /// The name the finding is about; lowercased.
+    pub name: Name,
+    /// Why it is acceptable; never blank.
+    pub comment: String,
+    /// Line of the block's `finding` key.
+    pub line: u32,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -104,25 +121,149 @@ pub struct ZoneConfig {
 
 /// Reads and validates a config file, returning every problem found.
 pub fn load(path: &Path) -> Result<Config, Vec<Located>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Located {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read config file: {e}"),
-        }]
-    })?;
-    parse(&text, path)
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
+    parse(text_of(&bytes, path)?, path)
+}
+
+/// An error about the file as a whole (line 0).
+fn whole_file(path: &Path, message: String) -> Located {
+    Located {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+    }
+}
+
+/// The config's bytes as text: a UTF-8 byte-order mark skipped, UTF-16 refused for the whole
+/// file, and any other byte that is not UTF-8 (a Latin-1 "é" in a comment, say) located.
+fn text_of<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str, Vec<Located>> {
+    let bytes = crate::zonefile::edited_text(bytes).map_err(|m| vec![whole_file(path, m)])?;
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("valid up to here");
+        let locate = Locator { text: valid, path };
+        vec![locate.error(
+            e.valid_up_to()..e.valid_up_to(),
+            "this is not UTF-8 text: save the file as UTF-8".into(),
+        )]
+    })
 }
 
 /// Validates config text as if it had been read from `path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Located>> {
     let locate = Locator { text, path };
-    let raw: file::ConfigFile = toml::from_str(text).map_err(|e| {
+    let toml_error = |e: toml::de::Error| {
         let span = e.span().unwrap_or(0..0);
-        vec![locate.error(span, e.message().trim_end().to_string())]
-    })?;
-    validate(raw, &locate)
+        locate.error(span, e.message().trim_end().to_string())
+    };
+    // Parsed once as a spanned document: deserialized from a copy, and kept to locate the keys
+    // serde ignores (its path to a key has no position).
+    let document = DeTable::parse(text).map_err(|e| vec![toml_error(e)])?;
+    let mut ignored: Vec<Vec<PathSegment>> = Vec::new();
+    let raw: Result<file::ConfigFile, _> =
+        serde_ignored::deserialize(toml::de::Deserializer::from(document.clone()), |key| {
+            ignored.push(segments(&key))
+        });
+    // Unknown keys first: a misspelt key is usually why a required one is "missing".
+    let mut errors: Vec<Located> = ignored
+        .iter()
+        .map(|key| unknown_key(key, document.get_ref(), &locate))
+        .collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    match raw {
+        Err(e) => {
+            errors.push(toml_error(e));
+            Err(errors)
+        }
+        Ok(raw) => match validate(raw, document.get_ref(), &locate) {
+            Ok(config) if errors.is_empty() => Ok(config),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        },
+    }
+}
+
+/// One step of the path serde_ignored reports: a key, or an index into an array of tables.
+#[derive(Debug, Clone, PartialEq)]
+enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// The keys and indexes from the top of the document down to an ignored key (the wrappers
+/// serde passes through, such as `Option`, are no place in the file).
+fn segments(path: &serde_ignored::Path) -> Vec<PathSegment> {
+    use serde_ignored::Path;
+    let mut out = match path {
+        Path::Root => return Vec::new(),
+        Path::Seq { parent, .. }
+        | Path::Map { parent, .. }
+        | Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => segments(parent),
+    };
+    match path {
+        Path::Seq { index, .. } => out.push(PathSegment::Index(*index)),
+        Path::Map { key, .. } => out.push(PathSegment::Key(key.clone())),
+        _ => {}
+    }
+    out
+}
+
+/// The error for one ignored key: at the key itself, naming its section and what it takes.
+/// The wording starts as serde's own ("unknown field `x`"), which admins may already grep for.
+fn unknown_key(path: &[PathSegment], document: &DeTable, locate: &Locator) -> Located {
+    let keys: Vec<&str> = path
+        .iter()
+        .filter_map(|s| match s {
+            PathSegment::Key(k) => Some(k.as_str()),
+            PathSegment::Index(_) => None,
+        })
+        .collect();
+    let Some((key, parents)) = keys.split_last() else {
+        return locate.error(0..0, "unknown field".into());
+    };
+    let mut message = format!("unknown field `{key}`");
+    if let Some((place, expected)) = file::section(parents) {
+        message.push_str(&format!(
+            " {place} (expected one of: {})",
+            expected.join(", ")
+        ));
+    }
+    locate.error(key_span(document, path).unwrap_or(0..0), message)
+}
+
+/// Where the last key of `path` is written, following keys through tables and indexes through
+/// arrays of tables.
+fn key_span(document: &DeTable, path: &[PathSegment]) -> Option<Range<usize>> {
+    let mut table = document;
+    let mut rest = path;
+    loop {
+        let (PathSegment::Key(wanted), after) = rest.split_first()? else {
+            return None;
+        };
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == wanted)?;
+        if after.is_empty() {
+            return Some(key.span());
+        }
+        let mut value = value.get_ref();
+        rest = after;
+        while let Some((PathSegment::Index(i), more)) = rest.split_first() {
+            let DeValue::Array(items) = value else {
+                return None;
+            };
+            value = items.get(*i)?.get_ref();
+            rest = more;
+        }
+        let DeValue::Table(inner) = value else {
+            return None;
+        };
+        table = inner;
+    }
 }
 
 struct Locator<'a> {
@@ -188,7 +329,13 @@ impl Locator<'_> {
     }
 }
 
-fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Located>> {
+/// Checks the file's values and resolves its references. `document` is the same file as
+/// parsed, for the few keys whose type cannot carry a span.
+fn validate(
+    raw: file::ConfigFile,
+    document: &DeTable,
+    locate: &Locator,
+) -> Result<Config, Vec<Located>> {
     let mut errors = Vec::new();
 
     let mut listen = Vec::new();
@@ -226,12 +373,13 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
     let views = validate_views(&raw.views, locate, &mut errors);
-    let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
+    let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
     let exchange = raw
         .exchange
         .iter()
         .filter_map(|section| validate_exchange(section, &views, locate, &mut errors))
         .collect();
+    let acknowledgements = validate_acknowledgements(&raw.acknowledgements, locate, &mut errors);
 
     if errors.is_empty() {
         Ok(Config {
@@ -242,6 +390,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             views,
             zones,
             exchange,
+            acknowledgements,
         })
     } else {
         Err(errors)
@@ -339,11 +488,12 @@ fn parse_prefix(text: &str) -> Result<IpNet, String> {
 fn validate_zones(
     raw: &[file::ZoneSection],
     raw_views: &[file::ViewSection],
+    document: &DeTable,
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ZoneConfig> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
-    for section in raw {
+    for (index, section) in raw.iter().enumerate() {
         let origin_text = section.origin.get_ref();
         let origin = match Name::parse(origin_text.trim_end_matches('.'), Some(&Name::root())) {
             Ok(origin) => origin,
@@ -362,21 +512,25 @@ fn validate_zones(
         let mut overrides = Vec::new();
         let mut override_lines = Vec::new();
         for (view, file) in &section.views {
-            match raw_views
-                .iter()
-                .position(|v| v.name.get_ref() == view.get_ref())
-            {
+            match raw_views.iter().position(|v| v.name.get_ref() == view) {
                 Some(index) => {
                     overrides.push((index, locate.resolve(file.get_ref())));
                     override_lines.push(locate.line_of(file.span()));
                 }
-                None => errors.push(locate.error(
-                    view.span(),
-                    format!(
-                        "zone {origin} has an override for view {:?}, which is not defined",
-                        view.get_ref()
-                    ),
-                )),
+                None => {
+                    let key = [
+                        PathSegment::Key("zone".into()),
+                        PathSegment::Index(index),
+                        PathSegment::Key("views".into()),
+                        PathSegment::Key(view.clone()),
+                    ];
+                    errors.push(locate.error(
+                        key_span(document, &key).unwrap_or_else(|| file.span()),
+                        format!(
+                            "zone {origin} has an override for view {view:?}, which is not defined"
+                        ),
+                    ))
+                }
             }
         }
         zones.push(ZoneConfig {
@@ -590,6 +744,76 @@ fn validate_exchange(
     })
 }
 
+fn validate_acknowledgements(
+    raw: &[file::AcknowledgeSection],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<Acknowledgement> {
+    let mut acknowledgements: Vec<Acknowledgement> = Vec::new();
+    for section in raw {
+        let before = errors.len();
+        let finding = section.finding.get_ref();
+        // Check ids are kebab-case words (`private-address-in-public-view`); anything else can
+        // never match one, and would silently acknowledge nothing.
+        if finding.is_empty()
+            || !finding
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            errors.push(locate.error(
+                section.finding.span(),
+                format!("bad finding {finding:?}: use the check id as `check` prints it, e.g. \"apex-address-probed-by-outlook\""),
+            ));
+        }
+        let name = parse_domain(&section.name, "acknowledged name", locate, errors);
+        let comment = match &section.comment {
+            None => {
+                errors.push(locate.error(
+                    section.finding.span(),
+                    format!(
+                        "[[acknowledge]] of {finding} for {} has no comment: say why it is acceptable (comment = \"...\")",
+                        section.name.get_ref().trim_end_matches('.')
+                    ),
+                ));
+                None
+            }
+            Some(comment) if comment.get_ref().trim().is_empty() => {
+                errors.push(locate.error(
+                    comment.span(),
+                    "[[acknowledge]] comment is empty: say why the finding is acceptable".into(),
+                ));
+                None
+            }
+            Some(comment) => Some(comment.get_ref().trim().to_string()),
+        };
+        let (Some(name), Some(comment), true) = (name, comment, errors.len() == before) else {
+            continue;
+        };
+        let line = locate.line_of(section.finding.span());
+        if let Some(first) = acknowledgements
+            .iter()
+            .find(|a| a.finding == *finding && a.name == name)
+        {
+            errors.push(locate.error(
+                section.finding.span(),
+                format!(
+                    "{finding} for {} is acknowledged twice (first at line {})",
+                    section.name.get_ref().trim_end_matches('.'),
+                    first.line
+                ),
+            ));
+            continue;
+        }
+        acknowledgements.push(Acknowledgement {
+            finding: finding.clone(),
+            name,
+            comment,
+            line,
+        });
+    }
+    acknowledgements
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,6 +879,196 @@ external = "contoso.example.external.zone"
         );
     }
 
+    /// Every unknown key is reported in one run, each where it is written, naming its section
+    /// and the keys that section takes.
+    #[test]
+    fn every_unknown_key_is_reported_at_its_place() {
+        let text = format!(
+            "{}\n[tcp]\nmax_conections = 10\n",
+            EXAMPLE
+                .replace(
+                    "name = \"internal\"\n",
+                    "name = \"internal\"\nclientz = []\n"
+                )
+                .replace(
+                    "origin = \"contoso.example\"\n",
+                    "origin = \"contoso.example\"\nfiles = \"x.zone\"\n"
+                )
+        );
+        let errors = errors_of(&text);
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl)",
+                "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views)",
+                "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
+            ]
+        );
+    }
+
+    /// The top level and a table inside the second element of an array of tables are walked
+    /// too; an unknown key beside a value error is reported with it.
+    #[test]
+    fn unknown_keys_at_the_top_and_nested_are_located() {
+        let text = EXAMPLE
+            .replace(
+                "# UDP and TCP",
+                "\nforwarders = [\"10.0.0.1\"] # UDP and TCP",
+            )
+            .replace(
+                "clients = [\"0.0.0.0/0\", \"::/0\"]",
+                "clients = [\"0.0.0.0/0\", \"::/0\"]\n[view.rrl]\nrate = 5\nslip = 11",
+            );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, serial_policy, view, zone, exchange"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "/etc/splitdns/splitdns.toml:12:1: unknown field `rate` in [view.rrl] (expected one of: enabled, responses_per_second, slip, exempt)"
+        );
+        assert!(
+            errors[2].contains(":13:8: [view.rrl] slip = 11"),
+            "{errors:?}"
+        );
+    }
+
+    /// Every table the file format has is a section that unknown keys can be reported in, with
+    /// the keys it takes (a new section without an entry would lose "expected one of").
+    #[test]
+    fn every_table_of_the_format_names_its_keys() {
+        const VALUES: &[&str] = &["listen", "serial_policy"];
+        let (_, top) = file::section(&[]).unwrap();
+        for key in top.iter().filter(|k| !VALUES.contains(k)) {
+            let (place, keys) =
+                file::section(&[key]).unwrap_or_else(|| panic!("no section entry for {key}"));
+            assert!(
+                place.contains(key) && !keys.is_empty(),
+                "{key}: {place} {keys:?}"
+            );
+        }
+        assert!(file::section(&["view", "rrl"]).is_some());
+    }
+
+    /// Bytes as an editor may save them: the UTF-8 mark is skipped, UTF-16 is one error for the
+    /// file, and a stray Latin-1 byte is located.
+    #[test]
+    fn config_bytes_are_checked_before_parsing() {
+        let path = Path::new("/etc/splitdns/splitdns.toml");
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), EXAMPLE.as_bytes()].concat();
+        assert_eq!(text_of(&with_bom, path).unwrap(), EXAMPLE);
+        let utf16: Vec<u8> = EXAMPLE.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let errors = text_of(&utf16, path).unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "/etc/splitdns/splitdns.toml: file is UTF-16 (Notepad's \"Unicode\"): save it as UTF-8"
+            ]
+        );
+        let latin1 = b"# caf\xE9\nlisten = []\n# na\xEFve\n";
+        let errors = text_of(latin1, path).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "/etc/splitdns/splitdns.toml:1:6: this is not UTF-8 text: save the file as UTF-8"
+        );
+    }
+
+    /// `[[acknowledge]]` blocks become acknowledgements: the check id, the owner name
+    /// (lowercased, absolute), the reason, and the line of `finding`.
+    #[test]
+    fn acknowledgements_are_parsed() {
+        let text = format!(
+            "{EXAMPLE}\n[[acknowledge]]\nfinding = \"apex-address-probed-by-outlook\"\nname = \"Contoso.Example.\"\ncomment = \"our website serves /autodiscover/ redirects\"\n\n[[acknowledge]]\nfinding = \"autodiscover-missing\"\nname = \"fabrikam.example\"\ncomment = \"mail for fabrikam is hosted elsewhere\"\n"
+        );
+        let config = parse(&text, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        let seen: Vec<(&str, String, &str, u32)> = config
+            .acknowledgements
+            .iter()
+            .map(|a| {
+                (
+                    a.finding.as_str(),
+                    a.name.to_string(),
+                    a.comment.as_str(),
+                    a.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "apex-address-probed-by-outlook",
+                    "contoso.example.".to_string(),
+                    "our website serves /autodiscover/ redirects",
+                    19
+                ),
+                (
+                    "autodiscover-missing",
+                    "fabrikam.example.".to_string(),
+                    "mail for fabrikam is hosted elsewhere",
+                    24
+                ),
+            ]
+        );
+        assert!(
+            parse(EXAMPLE, Path::new("/etc/splitdns/splitdns.toml"))
+                .unwrap()
+                .acknowledgements
+                .is_empty()
+        );
+    }
+
+    /// An acknowledgement must say why: a missing or blank comment is a located error, as are
+    /// a malformed check id or name, a block given twice, and an unknown key.
+    #[test]
+    fn acknowledgement_without_a_reason_is_a_located_error() {
+        let block = |body: &str| format!("{EXAMPLE}\n[[acknowledge]]\n{body}");
+        let errors = errors_of(&block(
+            "finding = \"apex-address-probed-by-outlook\"\nname = \"contoso.example\"\n",
+        ));
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:19:11: [[acknowledge]] of apex-address-probed-by-outlook for contoso.example has no comment: say why it is acceptable (comment = \"...\")"
+            ]
+        );
+        let errors = errors_of(&block(
+            "finding = \"apex-address-probed-by-outlook\"\nname = \"contoso.example\"\ncomment = \"  \"\n",
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("/etc/splitdns/splitdns.toml:21:11: [[acknowledge]] comment is empty"),
+            "{errors:?}"
+        );
+        let errors = errors_of(&block(
+            "finding = \"Apex Address\"\nname = \"contoso..example\"\ncomment = \"x\"\nreason = \"y\"\n",
+        ));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:22:1: unknown field `reason` in [[acknowledge]] (expected one of: finding, name, comment)"), "{errors:?}");
+        assert!(
+            errors[1]
+                .starts_with("/etc/splitdns/splitdns.toml:19:11: bad finding \"Apex Address\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with(
+                "/etc/splitdns/splitdns.toml:20:8: bad acknowledged name \"contoso..example\""
+            ),
+            "{errors:?}"
+        );
+        let twice = "finding = \"a-b\"\nname = \"contoso.example\"\ncomment = \"x\"\n";
+        let errors = errors_of(&format!("{}\n[[acknowledge]]\n{twice}", block(twice)));
+        assert_eq!(
+            errors,
+            [
+                "/etc/splitdns/splitdns.toml:24:11: a-b for contoso.example is acknowledged twice (first at line 19)"
+            ]
+        );
+    }
+
     #[test]
     fn bad_cidr_and_duplicate_prefix_are_located() {
         let text = EXAMPLE.replace("\"0.0.0.0/0\"", "\"10.0.0.0/8\", \"300.1.0.0/16\"");
@@ -681,7 +1095,8 @@ external = "contoso.example.external.zone"
             "{errors:?}"
         );
         assert!(
-            errors[1].contains(":16:") && errors[1].contains("view \"dmz\", which is not defined"),
+            errors[1].contains(":16:1:")
+                && errors[1].contains("view \"dmz\", which is not defined"),
             "{errors:?}"
         );
     }

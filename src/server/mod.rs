@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
@@ -85,10 +86,10 @@ fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::Tcp
     let attempts = if addr.port() == 0 { 20 } else { 1 };
     let mut last_error = None;
     for _ in 0..attempts {
-        let udp = std::net::UdpSocket::bind(addr)
+        let udp = bind_udp(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
         let bound = udp.local_addr()?;
-        match std::net::TcpListener::bind(bound) {
+        match bind_tcp(bound) {
             Ok(tcp) => {
                 udp.set_nonblocking(true)?;
                 tcp.set_nonblocking(true)?;
@@ -108,6 +109,40 @@ fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::Tcp
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
 }
+
+/// A socket for `addr`'s family. An IPv6 socket is IPv6-only, whatever the system default
+/// (`net.ipv6.bindv6only`): otherwise `[::]:53` also takes IPv4 port 53 and the usual pair
+/// `0.0.0.0:53` + `[::]:53` fails with "Address already in use". Each family is then served by
+/// the socket bound for it, as BIND and NSD do.
+fn new_socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    Ok(socket)
+}
+
+/// Like `std::net::UdpSocket::bind` (no address reuse: a second server on the same port fails
+/// to start instead of sharing the queries), but IPv6-only for IPv6.
+fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Like `std::net::TcpListener::bind`, but IPv6-only for IPv6. SO_REUSEADDR as std sets it on
+/// Unix: a restart can listen again while the last run's connections sit in TIME_WAIT.
+fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = new_socket(addr, Type::STREAM, Protocol::TCP)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(TCP_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Connections the kernel may queue before they are accepted (it caps this at
+/// `net.core.somaxconn`); tokio's `TcpListener::bind` uses the same.
+const TCP_BACKLOG: i32 = 1024;
 
 /// [`answer::respond`], with a panic contained to the one request that caused it: the message
 /// goes unanswered, the error is logged, and the receive loop carries on.

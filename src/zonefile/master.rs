@@ -243,13 +243,18 @@ impl Loader<'_> {
             }
         };
         self.files.push(target.clone());
+        // A UTF-16 file is one error, the included file's own (line 0: the file as a whole).
+        let bytes = match super::edited_text(&bytes) {
+            Ok(text) => text,
+            Err(message) => return self.error(&target, 0, message),
+        };
         self.open_files.push(id);
         let inner = FileState {
             path: Arc::new(target),
             origin,
             last_owner: state.last_owner.clone(),
         };
-        self.parse_file(&bytes, inner, depth + 1);
+        self.parse_file(bytes, inner, depth + 1);
         self.open_files.pop();
     }
 

@@ -5,10 +5,13 @@
 mod answers;
 mod bad_input;
 mod common;
+mod diff_exit;
 mod differential;
+mod encoding;
 mod exchange;
 mod hardening;
 mod layers;
+mod listen;
 mod reload;
 mod transport;
 mod views;
