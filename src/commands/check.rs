@@ -50,8 +50,7 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
         Err(LoadError::Refused(findings)) => (findings, vec![], vec![]),
         Err(error) => (&[], vec![], error.problems()),
     };
-    let ok =
-        loaded.is_ok() && !(strict && findings.iter().any(|f| f.severity == Severity::Warning));
+    let ok = loaded.is_ok() && !(strict && findings.iter().any(Finding::fails_strict));
     match format {
         Format::Json => {
             let report = JsonReport {
@@ -79,10 +78,19 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                     println!("{finding}");
                 }
                 let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+                let acknowledged = findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Warning && f.acknowledged.is_some())
+                    .count();
                 println!(
-                    "{} error(s), {} warning(s), {} info{}",
+                    "{} error(s), {} warning(s){}, {} info{}",
                     count(Severity::Error),
                     count(Severity::Warning),
+                    if acknowledged > 0 {
+                        format!(" ({acknowledged} acknowledged)")
+                    } else {
+                        String::new()
+                    },
                     count(Severity::Info),
                     if strict {
                         " (--strict: warnings fail)"

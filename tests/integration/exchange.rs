@@ -337,3 +337,54 @@ fn one_typo_gives_one_error() {
         "{stderr}"
     );
 }
+
+/// A deliberate apex web server: `check --strict` fails on its warning until the config
+/// acknowledges that finding for that name; the finding is still shown, marked acknowledged,
+/// and an acknowledgement that matches nothing is itself reported (and fails --strict).
+#[test]
+fn acknowledged_findings_do_not_fail_strict_and_unused_ones_are_reported() {
+    let dir = scratch_dir("exchange_acknowledge");
+    let shared = format!("{MERGE_SHARED}@ A 203.0.113.80\n_autodiscover._tcp SRV 0 0 443 mail\n");
+    std::fs::write(dir.join("contoso.example.zone"), shared).unwrap();
+    std::fs::write(dir.join("contoso.example.internal.zone"), "").unwrap();
+    let check = |config: &str| {
+        std::fs::write(dir.join("splitdns.toml"), config).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+            .args(["check", "--strict", "--config"])
+            .arg(dir.join("splitdns.toml"))
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (ok, out) = check(MERGE_CONFIG);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("warning[apex-address-probed-by-outlook]"),
+        "{out}"
+    );
+
+    let acknowledged = format!(
+        "{MERGE_CONFIG}\n[[acknowledge]]\nfinding = \"apex-address-probed-by-outlook\"\nname = \"contoso.example\"\ncomment = \"the web team serves /autodiscover/ redirects\"\n"
+    );
+    let (ok, out) = check(&acknowledged);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning[apex-address-probed-by-outlook] (view external): ")
+            && out.contains("(acknowledged: the web team serves /autodiscover/ redirects)"),
+        "{out}"
+    );
+    assert!(out.contains("1 warning(s) (1 acknowledged)"), "{out}");
+
+    let stale = format!(
+        "{acknowledged}\n[[acknowledge]]\nfinding = \"wildcard-captures-autodiscover\"\nname = \"autodiscover.contoso.example\"\ncomment = \"old wildcard, removed since\"\n"
+    );
+    let (ok, out) = check(&stale);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("splitdns.toml:28: warning[acknowledgement-unused]: [[acknowledge]] of wildcard-captures-autodiscover for autodiscover.contoso.example. matches nothing"),
+        "{out}"
+    );
+}

@@ -47,6 +47,10 @@ pub struct Finding {
     /// acknowledgement in the config names.
     pub name: Option<String>,
     pub message: String,
+    /// The comment of the `[[acknowledge]]` block that accepts this finding: shown, but not
+    /// counted by `check --strict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<String>,
 }
 
 impl Finding {
@@ -65,7 +69,13 @@ impl Finding {
             line: loc.map(|l| l.line),
             name: None,
             message,
+            acknowledged: None,
         }
+    }
+
+    /// A warning that fails `check --strict`: not acknowledged.
+    pub fn fails_strict(&self) -> bool {
+        self.severity == Severity::Warning && self.acknowledged.is_none()
     }
 
     /// The finding, about `name`.
@@ -92,7 +102,11 @@ impl std::fmt::Display for Finding {
         if let (Some(file), Some(line)) = (&self.file, self.line) {
             write!(f, "{}:{line}: ", file.display())?;
         }
-        f.write_str(&self.headline())
+        f.write_str(&self.headline())?;
+        if let Some(comment) = &self.acknowledged {
+            write!(f, " (acknowledged: {comment})")?;
+        }
+        Ok(())
     }
 }
 
@@ -125,6 +139,7 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
         )
         .about(&shadowed.owner));
     }
+    acknowledge(config, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -132,6 +147,54 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
     });
     findings.dedup();
     findings
+}
+
+/// Marks the findings the config's `[[acknowledge]]` blocks accept (by check id and name), and
+/// reports each block that accepts nothing — including one that names an error, which refuses
+/// the data and so cannot be accepted.
+fn acknowledge(config: &Config, findings: &mut Vec<Finding>) {
+    let normal = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+    let mut unused = Vec::new();
+    for ack in &config.acknowledgements {
+        let name = normal(&ack.name.to_string());
+        let mut matched = false;
+        let mut error = false;
+        for finding in findings
+            .iter_mut()
+            .filter(|f| f.id == ack.finding && f.name.as_deref().is_some_and(|n| normal(n) == name))
+        {
+            if finding.severity == Severity::Error {
+                error = true;
+            } else {
+                finding.acknowledged = Some(ack.comment.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            let why = if error {
+                "an error: errors refuse the data and cannot be acknowledged"
+            } else {
+                "nothing: no such finding about that name (fixed, or mistyped?)"
+            };
+            unused.push(
+                Finding::new(
+                    "acknowledgement-unused",
+                    Severity::Warning,
+                    None,
+                    Some(&SourceLoc {
+                        file: std::sync::Arc::new(config.path.clone()),
+                        line: ack.line,
+                    }),
+                    format!(
+                        "[[acknowledge]] of {} for {} matches {why}",
+                        ack.finding, ack.name
+                    ),
+                )
+                .about(&ack.name),
+            );
+        }
+    }
+    findings.extend(unused);
 }
 
 /// The views that face the Internet (`public = true`).
