@@ -23,7 +23,7 @@ mod view;
 mod wire;
 mod zonefile;
 
-pub use answer::{Transport, respond};
+pub use answer::{Outcome, Summary, Transport, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
 pub use load::{LoadError, Loaded, load, reload};

@@ -575,3 +575,70 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 }
+
+/// The outcome a summary reports is what the client got: a negative answer whose SOA does not
+/// fit a 512-octet UDP response is sent truncated and stays NXDOMAIN or NODATA (with
+/// `truncated`), not "answer" — what observation, and the metrics built on it, count.
+#[test]
+fn a_truncated_negative_answer_keeps_its_outcome() {
+    let dir = crate::common::scratch_dir("answers_truncated_negative");
+    let long = |c: char| {
+        (0..4)
+            .map(|_| c.to_string().repeat(60))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let zone = format!(
+        "$ORIGIN example.\n$TTL 300\n@ SOA {} {} 1 3600 900 1209600 300\n@ NS ns\nns A 192.0.2.1\n",
+        long('m'),
+        long('r')
+    );
+    std::fs::write(dir.join("example.zone"), zone).unwrap();
+    std::fs::write(
+        dir.join("splitdns.toml"),
+        "[[view]]\nname = \"all\"\nclients = [\"0.0.0.0/0\"]\n\n[[zone]]\norigin = \"example\"\nfile = \"example.zone\"\n",
+    )
+    .unwrap();
+    let snapshot = splitdns::load(&dir.join("splitdns.toml"))
+        .map_err(|e| e.lines())
+        .unwrap()
+        .snapshot;
+    let mut out = Vec::new();
+    for (name, rtype, outcome) in [
+        (
+            "nosuch.example.",
+            RecordType::A,
+            splitdns::Outcome::NxDomain,
+        ),
+        ("ns.example.", RecordType::MX, splitdns::Outcome::NoData),
+    ] {
+        let bytes = query(name, rtype).to_vec().unwrap();
+        let summary = splitdns::respond(
+            &snapshot,
+            std::net::IpAddr::from([127, 0, 0, 3]),
+            &bytes,
+            splitdns::Transport::Udp,
+            &mut out,
+        )
+        .expect("answered");
+        assert_eq!(summary.outcome, outcome, "{name}");
+        assert!(
+            summary.truncated,
+            "{name}: the SOA cannot fit in 512 octets"
+        );
+        assert!(out.len() <= 512 && out[2] & 0x02 != 0, "TC set");
+        let tcp = splitdns::respond(
+            &snapshot,
+            std::net::IpAddr::from([127, 0, 0, 3]),
+            &bytes,
+            splitdns::Transport::Tcp,
+            &mut out,
+        )
+        .expect("answered");
+        assert_eq!(
+            (tcp.outcome, tcp.truncated),
+            (outcome, false),
+            "{name} over TCP"
+        );
+    }
+}
