@@ -1,6 +1,8 @@
 //! Shapes the answer to one query: route the client to its view, find the zone, then one named
-//! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`] —
-//! writes the sections. [`respond`] is the whole request path from packet bytes to response bytes
+//! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`],
+//! [`forward`] — writes the sections. In a recursive view, a name that is not ours is not
+//! answered here: the outcome says where it goes ([`Forward`]) and the server hands it to the
+//! resolver. [`respond`] is the whole request path from packet bytes to response bytes
 //! and is shared by UDP, TCP, the tests and the fuzzer.
 
 mod additional;
@@ -12,7 +14,7 @@ use crate::dns::name::{self, NameBuf, NameKey};
 use crate::dns::{class, rcode, rtype, soa};
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
-use crate::view::{ChaosIdentity, Snapshot, View};
+use crate::view::{ChaosIdentity, Forward, Snapshot, View};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
@@ -36,6 +38,8 @@ pub enum Outcome {
     FormErr,
     NotImp,
     BadVers,
+    /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
+    Forward,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +53,9 @@ pub struct Summary {
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
+    /// For [`Outcome::Forward`]: where the query goes. The response written meanwhile is a
+    /// SERVFAIL, for when the resolver cannot take the query.
+    pub forward: Option<Forward>,
 }
 
 /// Longest CNAME/DNAME chain followed inside a zone before the answer is returned as it stands.
@@ -95,7 +102,14 @@ pub fn respond(
         opt,
     );
     let routed = snapshot.view_for(client);
-    let outcome = route(&mut writer, &query, routed.map(|(view, _)| view), transport);
+    let mut forward = None;
+    let outcome = route(
+        &mut writer,
+        &query,
+        routed.map(|(view, _)| view),
+        transport,
+        &mut forward,
+    );
     let truncated = writer.is_truncated();
     let question_end = writer.question_end();
     writer.finish();
@@ -111,6 +125,7 @@ pub fn respond(
         truncated,
         rrl_identity,
         question_end,
+        forward,
     })
 }
 
@@ -133,6 +148,7 @@ fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outc
         truncated: false,
         rrl_identity: outcome as u64,
         question_end: wire::HEADER_LEN,
+        forward: None,
     }
 }
 
@@ -142,6 +158,7 @@ fn route(
     query: &Query,
     view: Option<&View>,
     transport: Transport,
+    forwarded: &mut Option<Forward>,
 ) -> Outcome {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
@@ -150,6 +167,8 @@ fn route(
     let Some(view) = view else {
         return refused(writer);
     };
+    // A recursive view says so on every response (RFC 1035 §4.1.1).
+    writer.set_recursion_available(view.recursion.is_some());
     if query.qclass == class::CH {
         return match &view.chaos {
             Some(identity) => chaos_identity(writer, query, identity),
@@ -167,10 +186,31 @@ fn route(
         rtype::AXFR | rtype::IXFR => return refused(writer),
         _ => {}
     }
-    match view.zone_for(query.key.as_wire(), query.qtype) {
-        Some(zone) => resolve(writer, view, zone, query, transport),
+    let zone = view.zone_for(query.key.as_wire(), query.qtype);
+    if let Some(recursion) = &view.recursion {
+        // The most specific of the served zones and the forward zones wins.
+        let forward_zone = recursion
+            .forward_zone(query.key.as_wire())
+            .filter(|&(_, len)| zone.is_none_or(|z| z.origin.as_wire().len() < len));
+        match (forward_zone, zone) {
+            (Some((index, _)), _) => return forward(writer, forwarded, Forward::Zone(index)),
+            (None, None) => return forward(writer, forwarded, Forward::Forwarders),
+            (None, Some(_)) => {}
+        }
+    }
+    match zone {
+        Some(zone) => resolve(writer, view, zone, query, transport, forwarded),
         None => refused(writer),
     }
+}
+
+/// Not ours, in a recursive view: the resolver takes it. What is written meanwhile is the
+/// SERVFAIL sent if it cannot (too many queries outstanding).
+fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: Forward) -> Outcome {
+    writer.set_authoritative(false);
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    *forwarded = Some(to);
+    Outcome::Forward
 }
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
@@ -204,6 +244,7 @@ fn resolve(
     zone: &ViewZone,
     query: &Query,
     transport: Transport,
+    forwarded: &mut Option<Forward>,
 ) -> Outcome {
     writer.set_authoritative(true);
     let qtype = query.qtype;
@@ -255,6 +296,11 @@ fn resolve(
                     return truncated(writer, Outcome::Answer);
                 }
                 NameBuf::from_wire(&cname.rdatas[0].wire).expect("CNAME targets are names")
+            }
+            // A recursive view resolves a delegated name for its clients (stub resolvers do not
+            // follow referrals), unless the answer already holds a CNAME leading there.
+            Found::Delegation { cut_len, .. } if view.recursion.is_some() && links == 0 => {
+                return forward(writer, forwarded, Forward::Delegation { cut_len });
             }
             Found::Delegation { node, cut_len } => {
                 return referral(writer, zone, &owner[owner.len() - cut_len..], node);

@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
+use crate::resolve::Resolver;
 use crate::view::Snapshot;
 pub use rrl::RrlPolicy;
 
@@ -28,6 +29,9 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// Response Rate Limiting per view (indexed like `snapshot.views`), where on.
     pub rate_limits: Vec<Option<RrlPolicy>>,
+    /// The resolver of each recursive view (indexed like `snapshot.views`): its cache and
+    /// upstream state, kept across reloads while the view's name and settings stay.
+    pub resolvers: Vec<Option<Arc<Resolver>>>,
 }
 
 /// The state currently served; replaced whole by reloads, read without locks.
@@ -132,6 +136,78 @@ fn respond_guarded(
     }
 }
 
+/// A forwarded query over UDP, handed from a receive loop to the runtime: the loop never waits
+/// on an upstream. The response goes out on `reply`, a clone of the socket the query came in
+/// on, so it comes from the address the client asked.
+fn forward_udp(
+    runtime: &tokio::runtime::Handle,
+    state: &Arc<Published>,
+    reply: &Arc<std::net::UdpSocket>,
+    client: SocketAddr,
+    summary: &Summary,
+    request: &[u8],
+) -> bool {
+    let (Some(view), Some(forward)) = (summary.view, summary.forward) else {
+        return false;
+    };
+    let Some(resolver) = state.resolvers[view].clone() else {
+        return false;
+    };
+    let Some(permit) = resolver.admit() else {
+        return false;
+    };
+    let (state, reply, request) = (state.clone(), reply.clone(), request.to_vec());
+    runtime.spawn(async move {
+        let upstreams = match crate::wire::query::parse(&request) {
+            Ok(query) => state.snapshot.views[view].upstreams(forward, query.key.as_wire()),
+            Err(_) => return,
+        };
+        let mut response = Vec::with_capacity(512);
+        if resolver
+            .resolve(&request, client.ip(), upstreams, true, &mut response)
+            .await
+            && let Err(e) = reply.send_to(&response, client)
+        {
+            tracing::debug!("UDP send to {client} failed: {e}");
+        }
+        drop(permit);
+    });
+    true
+}
+
+/// [`forward_udp`] for TCP: the connection's task waits for the resolver itself.
+async fn forward_tcp(
+    state: &Arc<Published>,
+    client: SocketAddr,
+    summary: &Summary,
+    request: &[u8],
+    response: &mut Vec<u8>,
+) {
+    let (Some(view), Some(forward)) = (summary.view, summary.forward) else {
+        return;
+    };
+    let Some(resolver) = state.resolvers[view].clone() else {
+        return;
+    };
+    if resolver.answer_from_cache(request, false, response) {
+        return;
+    }
+    let Some(_permit) = resolver.admit() else {
+        return;
+    };
+    let Ok(query) = crate::wire::query::parse(request) else {
+        return;
+    };
+    let upstreams = state.snapshot.views[view].upstreams(forward, query.key.as_wire());
+    let mut resolved = Vec::with_capacity(512);
+    if resolver
+        .resolve(request, client.ip(), upstreams, false, &mut resolved)
+        .await
+    {
+        *response = resolved;
+    }
+}
+
 /// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop (a thread) per
 /// core; each TCP listener one accept task.
 pub async fn run(
@@ -144,12 +220,18 @@ pub async fn run(
     let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
+    let runtime = tokio::runtime::Handle::current();
     for socket in listeners.udp {
+        // Forwarded answers go out on this clone, from the resolver's tasks.
+        let reply = Arc::new(socket.try_clone()?);
         for _ in 0..loops_per_socket {
             let socket = socket.try_clone()?;
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            tasks.spawn_blocking(move || udp::serve(socket, snapshot, limiter, shutdown));
+            let (runtime, reply) = (runtime.clone(), reply.clone());
+            tasks.spawn_blocking(move || {
+                udp::serve(socket, reply, snapshot, limiter, runtime, shutdown)
+            });
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
