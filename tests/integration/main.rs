@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod differential;
 mod exchange;
+mod forward;
 mod hardening;
 mod layers;
 mod reload;
