@@ -671,13 +671,22 @@ fn id_of(query: &[u8]) -> u16 {
 const QR_RA_RD: u16 = 0x8180;
 
 /// Config with one internal view per fault, each on its own client address.
-fn fault_config(dir: &Path, views: &[(&str, &str, String)]) -> PathBuf {
+/// (view name, client address, forwarders, extra `[view.resolver]` lines)
+type FaultView<'a> = (&'a str, &'a str, String, &'a str);
+
+fn fault_config(dir: &Path, views: &[FaultView]) -> PathBuf {
     fs::write(dir.join("contoso.example.zone"), CONTOSO_ZONE).unwrap();
     let mut config = String::new();
-    for (name, client, forwarders) in views {
+    for (name, client, forwarders, extra) in views {
+        // 0.3 s per try unless the view says otherwise.
+        let timeout = if extra.contains("timeout") {
+            ""
+        } else {
+            "timeout = 0.3\n"
+        };
         config.push_str(&format!(
             "[[view]]\nname = \"{name}\"\nclients = [\"{client}/32\"]\nrecursion = true\n\
-             forwarders = [{forwarders}]\n[view.resolver]\ntimeout = 0.3\nfailure_ttl = 1\n\n"
+             forwarders = [{forwarders}]\n[view.resolver]\n{timeout}failure_ttl = 1\n{extra}\n"
         ));
     }
     config.push_str(
@@ -730,14 +739,16 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
     let config = fault_config(
         &dir,
         &[
-            ("dead", "127.0.0.5", q(&dead)),
+            ("dead", "127.0.0.5", q(&dead), ""),
             (
                 "failover",
                 "127.0.0.6",
                 format!("{}, {}", q(&dead), q(&answering)),
+                "",
             ),
-            ("failing", "127.0.0.7", q(&failing)),
-            ("forged", "127.0.0.8", q(&forger)),
+            ("failing", "127.0.0.7", q(&failing), ""),
+            ("forged", "127.0.0.8", q(&forger), ""),
+            ("capped", "127.0.0.9", q(&dead), "max_outstanding = 1\n"),
         ],
     );
     let server = Server::with_config(&config);
@@ -792,6 +803,37 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
         ["www.forged.test. A 192.0.2.99"]
     );
 
+    // Beyond the cap on outstanding queries: SERVFAIL at once, not after the timeout.
+    let pending = udp_socket(&server, client(9));
+    pending.set_read_timeout(Some(CLIENT_WAIT)).unwrap();
+    pending
+        .send(&query("one.capped.test.", RecordType::A).to_vec().unwrap())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let over = ask(&server, client(9), "two.capped.test.", RecordType::A);
+    assert_eq!(over.metadata.response_code, ResponseCode::ServFail);
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    let len = pending.recv(&mut buf).expect("the first query's SERVFAIL");
+    assert_eq!(
+        Message::from_vec(&buf[..len])
+            .unwrap()
+            .metadata
+            .response_code,
+        ResponseCode::ServFail
+    );
+    assert!(
+        !dead
+            .queries()
+            .iter()
+            .any(|q| q.windows(4).any(|w| w == b"\x03two")),
+        "the query over the cap was not sent upstream"
+    );
+
     // Each upstream query has its own random ID and source port.
     let ids: std::collections::BTreeSet<u16> = dead.queries().iter().map(|q| id_of(q)).collect();
     let _ = ask(&server, client(5), "other.dead.test.", RecordType::A);
@@ -817,7 +859,7 @@ fn forward_passes_do_and_cd_on_and_ad_back_only_when_asked() {
     }));
     let config = fault_config(
         &dir,
-        &[("inside", "127.0.0.2", format!("\"{}\"", upstream.addr))],
+        &[("inside", "127.0.0.2", format!("\"{}\"", upstream.addr), "")],
     );
     let server = Server::with_config(&config);
 
@@ -951,4 +993,190 @@ fn forward_serves_stale_answers_within_the_window_then_not() {
         ResponseCode::ServFail,
         "{gone:?}"
     );
+}
+
+const BINARY: &str = env!("CARGO_BIN_EXE_splitdns");
+
+fn run(args: &[&str]) -> (bool, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run splitdns");
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// `explain` says where a forwarded name goes and whom it would ask (nothing is sent: the
+/// upstreams here do not exist); the most specific of served and forward zones wins; `check`
+/// lists each view's recursion setting and forwarders.
+#[test]
+fn forward_explain_and_check_show_routes_and_upstreams() {
+    let dir = scratch_dir("forward_explain");
+    fs::write(dir.join("contoso.example.zone"), CONTOSO_ZONE).unwrap();
+    fs::write(dir.join("northwind.test.zone"), NORTHWIND_ZONE).unwrap();
+    fs::write(
+        dir.join("northwind.test.internal.zone"),
+        "$ORIGIN northwind.test.\nbranch 3600 NS dc9.branch\ndc9.branch 3600 A 127.0.0.9\n",
+    )
+    .unwrap();
+    let config = dir.join("splitdns.toml");
+    fs::write(
+        &config,
+        r#"[[view]]
+name = "internal"
+clients = ["10.0.0.0/8"]
+recursion = true
+forwarders = ["127.0.0.1:5300", "[::1]:5301"]
+
+[[view.forward]]
+zone = "corp.northwind.test"
+to = ["127.0.0.1:5302", "127.0.0.2"]
+
+[[view.forward]]
+zone = "example"
+to = ["127.0.0.1:5303"]
+
+[[view]]
+name = "external"
+clients = ["0.0.0.0/0"]
+
+[[zone]]
+origin = "contoso.example"
+file = "contoso.example.zone"
+
+[[zone]]
+origin = "northwind.test"
+file = "northwind.test.zone"
+[zone.views]
+internal = "northwind.test.internal.zone"
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let explain = |client: &str, name: &str| {
+        let (ok, text) = run(&["explain", "--config", config, "--client", client, name]);
+        assert!(ok, "{text}");
+        text
+    };
+    let out = explain("10.1.2.3", "dc1.corp.northwind.test");
+    assert!(
+        out.contains("forward zone corp.northwind.test. ([[view.forward]])"),
+        "{out}"
+    );
+    assert!(
+        out.contains("upstreams, in order: 127.0.0.1:5302, 127.0.0.2:53"),
+        "{out}"
+    );
+    let out = explain("10.1.2.3", "www.example.org");
+    assert!(out.contains("the view's forwarders"), "{out}");
+    assert!(
+        out.contains("upstreams, in order: 127.0.0.1:5300, [::1]:5301"),
+        "{out}"
+    );
+    let out = explain("10.1.2.3", "x.branch.northwind.test");
+    assert!(
+        out.contains("below the delegation branch.northwind.test."),
+        "{out}"
+    );
+    assert!(out.contains("upstreams, in order: 127.0.0.9:53"), "{out}");
+    // A forward zone above a served zone: the served zone is more specific and answers.
+    let out = explain("10.1.2.3", "www.contoso.example");
+    assert!(
+        out.contains("status NOERROR, flags aa") && !out.contains("forwarded"),
+        "{out}"
+    );
+    let out = explain("10.1.2.3", "www.fabrikam.example");
+    assert!(out.contains("forward zone example."), "{out}");
+    // Outside: not forwarded, REFUSED.
+    let out = explain("192.0.2.1", "www.example.org");
+    assert!(
+        out.contains("status REFUSED") && !out.contains("forwarded"),
+        "{out}"
+    );
+
+    let (ok, out) = run(&["check", "--config", config]);
+    assert!(ok, "{out}");
+    assert!(out.contains("view internal:\n  recursion on: forwarders 127.0.0.1:5300, [::1]:5301\n  forward corp.northwind.test. to 127.0.0.1:5302, 127.0.0.2:53\n  forward example. to 127.0.0.1:5303\n"), "{out}");
+    assert!(out.contains("view external:\n  recursion off"), "{out}");
+    let (ok, json) = run(&["check", "--config", config, "--format", "json"]);
+    assert!(ok, "{json}");
+    assert!(
+        json.contains("\"recursion\": true") && json.contains("\"127.0.0.1:5300\""),
+        "{json}"
+    );
+}
+
+/// Identical misses in flight are joined: many clients asking the same name at once cost one
+/// upstream query (the upstream answers after 300 ms). Two views never share cache entries,
+/// and a different DO bit is a different entry.
+#[test]
+fn forward_joins_identical_misses_and_keeps_views_apart() {
+    let dir = scratch_dir("forward_join");
+    let upstream = FakeUpstream::start(Box::new(|socket, query, from| {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = socket.send_to(
+            &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 33])),
+            from,
+        );
+    }));
+    let to = format!("\"{}\"", upstream.addr);
+    let config = fault_config(
+        &dir,
+        &[
+            ("inside", "127.0.0.2", to.clone(), "timeout = 2\n"),
+            ("lab", "127.0.0.5", to, "timeout = 2\n"),
+        ],
+    );
+    let server = Server::with_config(&config);
+    let sockets: Vec<UdpSocket> = (0..8)
+        .map(|_| {
+            let socket = udp_socket(&server, INTERNAL);
+            socket.set_read_timeout(Some(CLIENT_WAIT)).unwrap();
+            socket
+        })
+        .collect();
+    for socket in &sockets {
+        socket
+            .send(&query("joined.test.", RecordType::A).to_vec().unwrap())
+            .unwrap();
+    }
+    let mut buf = [0u8; 512];
+    for socket in &sockets {
+        let len = socket.recv(&mut buf).expect("every client gets the answer");
+        let reply = Message::from_vec(&buf[..len]).unwrap();
+        assert_eq!(without_ttls(answers(&reply)), ["joined.test. A 192.0.2.33"]);
+    }
+    let asked = |name: &[u8]| {
+        upstream
+            .queries()
+            .iter()
+            .filter(|q| q.windows(name.len()).any(|w| w == name))
+            .count()
+    };
+    assert_eq!(
+        asked(b"\x06joined"),
+        1,
+        "one upstream query for eight clients"
+    );
+    // The other view has its own cache: it asks again.
+    let lab = ask(&server, client(5), "joined.test.", RecordType::A);
+    assert_eq!(lab.answers.len(), 1);
+    assert_eq!(
+        asked(b"\x06joined"),
+        2,
+        "the lab view does not see the inside's cache"
+    );
+    // DO set: another entry.
+    let _ = ask_message(
+        &server,
+        INTERNAL,
+        Via::Udp,
+        &with_edns(query("joined.test.", RecordType::A), 1232, true),
+    );
+    assert_eq!(asked(b"\x06joined"), 3, "DO is part of the cache key");
+    let _ = ask(&server, INTERNAL, "joined.test.", RecordType::A);
+    assert_eq!(asked(b"\x06joined"), 3, "cached");
 }
