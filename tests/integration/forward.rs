@@ -1180,3 +1180,49 @@ fn forward_joins_identical_misses_and_keeps_views_apart() {
     let _ = ask(&server, INTERNAL, "joined.test.", RecordType::A);
     assert_eq!(asked(b"\x06joined"), 3, "cached");
 }
+
+/// The bundled example's commented-out resolver block is a working config once uncommented
+/// (loaded only: nothing is served or sent), and the example as shipped has no recursive view.
+#[test]
+fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
+    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let dir = scratch_dir("forward_example");
+    for entry in fs::read_dir(&zones).unwrap() {
+        let path = entry.unwrap().path();
+        fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let text = fs::read_to_string(zones.join("splitdns.toml")).unwrap();
+    let keys = [
+        "# recursion",
+        "# forwarders",
+        "# [[view.forward]]",
+        "# zone",
+        "# to",
+    ];
+    let uncommented: String = text
+        .lines()
+        .map(|line| match keys.iter().any(|k| line.starts_with(k)) {
+            true => &line[2..],
+            false => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        uncommented, text,
+        "the example has a commented resolver block"
+    );
+    let config = dir.join("splitdns.toml");
+    fs::write(&config, &uncommented).unwrap();
+    let (ok, out) = run(&["check", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("view internal:\n  recursion on: forwarders 192.0.2.53:53, 198.51.100.53:53\n  forward corp.contoso.example. to 10.0.0.21:53, 10.0.0.22:53\n"),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "check",
+        "--config",
+        zones.join("splitdns.toml").to_str().unwrap(),
+    ]);
+    assert!(ok && !out.contains("recursion on"), "{out}");
+}
