@@ -913,6 +913,51 @@ external = "contoso.example.external.zone"
         );
     }
 
+    #[test]
+    fn recursion_settings_are_validated_where_written() {
+        let inside = "name = \"internal\"\nclients = [\"10.0.0.0/8\", \"192.168.0.0/16\", \"127.0.0.2/32\"]\n";
+        let text = EXAMPLE.replace(
+            inside,
+            &format!("{inside}recursion = true\nforwarders = [\"192.0.2.53\", \"[2001:db8::53]:5353\", \"2001:db8::54\"]\n[[view.forward]]\nzone = \"Corp.Example.\"\nto = [\"10.0.0.21:5353\"]\n[view.resolver]\nserve_stale = 0\ntimeout = 0.5\n"),
+        );
+        let config = parse(&text, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        let recursion = config.views[0].recursion.as_ref().unwrap();
+        assert_eq!(
+            recursion.forwarders,
+            [
+                "192.0.2.53:53".parse().unwrap(),
+                "[2001:db8::53]:5353".parse().unwrap(),
+                "[2001:db8::54]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(recursion.forward_zones[0].0.to_string(), "corp.example.");
+        assert_eq!(recursion.settings.serve_stale, None);
+        assert_eq!(recursion.settings.timeout, Duration::from_millis(500));
+        assert!(config.views[1].recursion.is_none());
+
+        // The external view may not recurse; nor may a view forward to our own listen address.
+        let text = EXAMPLE
+            .replace(
+                "name = \"external\"\n",
+                "name = \"external\"\nrecursion = true\nforwarders = [\"127.0.0.1:5353\"]\n",
+            )
+            .replace("[view.resolver]", "");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:10:15: forwarder \"127.0.0.1:5353\" is one of this server's own listen addresses"), "{errors:?}");
+        assert!(
+            errors[1].starts_with(
+                "/etc/splitdns/splitdns.toml:9:13: view \"external\" faces the public"
+            ),
+            "{errors:?}"
+        );
+        let open = text.replace(
+            "recursion = true\n",
+            "recursion = true\nopen_resolver = true\n",
+        );
+        assert_eq!(errors_of(&open).len(), 1, "open_resolver allows it");
+    }
+
     /// Every section reports the line of the bad value, and a zero or out-of-range limit is an
     /// error naming the key and the range, never silently raised.
     #[test]

@@ -144,3 +144,36 @@ impl Upstreams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_that_keeps_failing_is_tried_last_for_a_while_then_in_its_place() {
+        let upstreams = Upstreams::default();
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:5300".parse().unwrap(),
+            "127.0.0.1:5301".parse().unwrap(),
+        );
+        let now = Instant::now();
+        assert_eq!(upstreams.order(&[a, b], now), [a, b]);
+        upstreams.failed(a, now);
+        upstreams.failed(a, now);
+        assert_eq!(
+            upstreams.order(&[a, b], now),
+            [a, b],
+            "two failures: still first"
+        );
+        upstreams.failed(a, now);
+        assert_eq!(upstreams.order(&[a, b], now), [b, a], "three: skipped");
+        assert_eq!(
+            upstreams.order(&[a, b], now + SKIP_FOR),
+            [a, b],
+            "retried after"
+        );
+        upstreams.failed(a, now);
+        upstreams.succeeded(a);
+        assert_eq!(upstreams.order(&[a, b], now), [a, b], "an answer clears it");
+    }
+}
