@@ -40,6 +40,9 @@ pub enum Outcome {
     BadVers,
     /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
     Forward,
+    /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver
+    /// follows it and appends the target's answer (see [`Summary::forward`]).
+    Chase,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +56,9 @@ pub struct Summary {
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
-    /// For [`Outcome::Forward`]: where the query goes. The response written meanwhile is a
-    /// SERVFAIL, for when the resolver cannot take the query.
+    /// For [`Outcome::Forward`]: where the query goes (the response written meanwhile is a
+    /// SERVFAIL, for when the resolver cannot take the query). For [`Outcome::Chase`]: where
+    /// the CNAME target goes (the response written is our answer, the chain so far).
     pub forward: Option<Forward>,
 }
 
@@ -114,7 +118,7 @@ pub fn respond(
     let question_end = writer.question_end();
     writer.finish();
     let rrl_identity = match outcome {
-        Outcome::Answer | Outcome::NoData | Outcome::Referral => {
+        Outcome::Answer | Outcome::NoData | Outcome::Referral | Outcome::Chase => {
             fnv1a(query.key.as_wire(), query.qtype)
         }
         other => other as u64,
@@ -187,16 +191,10 @@ fn route(
         _ => {}
     }
     let zone = view.zone_for(query.key.as_wire(), query.qtype);
-    if let Some(recursion) = &view.recursion {
-        // The most specific of the served zones and the forward zones wins.
-        let forward_zone = recursion
-            .forward_zone(query.key.as_wire())
-            .filter(|&(_, len)| zone.is_none_or(|z| z.origin.as_wire().len() < len));
-        match (forward_zone, zone) {
-            (Some((index, _)), _) => return forward(writer, forwarded, Forward::Zone(index)),
-            (None, None) => return forward(writer, forwarded, Forward::Forwarders),
-            (None, Some(_)) => {}
-        }
+    if view.recursion.is_some()
+        && let Some(to) = view.forward_for(query.key.as_wire(), zone)
+    {
+        return forward(writer, forwarded, to);
     }
     match zone {
         Some(zone) => resolve(writer, view, zone, query, transport, forwarded),
@@ -324,12 +322,21 @@ fn resolve(
             Found::NxDomain => return nxdomain(writer, zone),
         };
         visited.push(key.clone());
-        if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
-            // The chain leaves the zone: the resolver follows it from here (RFC 6604 §2.1).
-            return Outcome::Answer;
-        }
         let next_key =
             NameKey::from_wire(next.as_wire()).expect("chain names are valid wire names");
+        if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
+            // The chain leaves the zone: the client's resolver follows it from here (RFC 6604
+            // §2.1). A recursive view is that resolver when the target is forwarded: the
+            // resolver appends the target's answer to this one.
+            if view.recursion.is_some()
+                && let Some(to) =
+                    view.forward_for(next_key.as_wire(), view.zone_for(next_key.as_wire(), qtype))
+            {
+                *forwarded = Some(to);
+                return Outcome::Chase;
+            }
+            return Outcome::Answer;
+        }
         chain = Some((next, next_key));
     }
     // Not reached: the pass with `links == MAX_CHAIN` returns on every path.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{describe_source, report_load_error};
-use crate::answer::{self, Transport};
+use crate::answer::{self, Outcome, Transport};
 use crate::config::Config;
 use crate::dns::name::{Name, fmt_wire_name};
 use crate::dns::rtype;
@@ -79,7 +79,8 @@ pub fn render(
         }
     }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
-    if let (Some((view, _)), Some(forward)) = (routed, summary.and_then(|s| s.forward)) {
+    let forwarded = summary.filter(|s| s.outcome == Outcome::Forward);
+    if let (Some((view, _)), Some(forward)) = (routed, forwarded.and_then(|s| s.forward)) {
         out.push_str(&forwarding(view, forward, qname));
         return out;
     }
@@ -104,6 +105,23 @@ pub fn render(
                 routed.map_or_else(String::new, |(view, _)| source_of(config, view, record));
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
+    }
+    let chased = summary.filter(|s| s.outcome == Outcome::Chase);
+    if let (Some((view, _)), Some(forward), Some(target)) = (
+        routed,
+        chased.and_then(|s| s.forward),
+        message
+            .answer
+            .iter()
+            .rev()
+            .find(|r| r.rtype == rtype::CNAME),
+    ) && let Ok(target) = Name::from_wire(&target.rdata)
+    {
+        let _ = writeln!(
+            out,
+            ";; the chain continues at {target}, which is forwarded:"
+        );
+        out.push_str(&forwarding(view, forward, &target));
     }
     out
 }

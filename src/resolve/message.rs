@@ -7,7 +7,8 @@
 
 use crate::dns::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
 use crate::dns::{rcode, rtype, soa};
-use crate::wire::{self, HEADER_LEN};
+use crate::wire::writer::{OptReply, ResponseWriter, Section};
+use crate::wire::{self, HEADER_LEN, reader};
 
 const QR: u16 = 0x8000;
 const TC: u16 = 0x0200;
@@ -287,6 +288,83 @@ impl Stored {
         }
         truncated
     }
+}
+
+/// What the resolver found for the target of our CNAME (see [`compose`]).
+pub enum Tail<'a> {
+    /// The upstream's answer for the target, this old.
+    Answer(&'a Stored, Age),
+    /// No answer for the target: this rcode (SERVFAIL when no upstream answered).
+    Error(u8),
+    /// Nothing to add: our answer goes out as it is (a cache-only query that missed).
+    Nothing,
+}
+
+/// Our authoritative answer whose CNAME chain leads to a forwarded name, followed by what the
+/// upstream said about that name: our records, then the upstream's answer and authority
+/// records, with the upstream's rcode (RFC 6604 §3: the rcode is the last name's). AA clear
+/// (part of it is not ours), RA set. Returns whether it had to be truncated.
+pub fn compose(
+    out: &mut Vec<u8>,
+    question: &Question,
+    target: &Question,
+    ours: &reader::Message,
+    tail: Tail,
+    max_len: usize,
+) -> bool {
+    let mut upstream = None;
+    let mut code = ours.rcode;
+    match tail {
+        Tail::Answer(stored, age) => {
+            let mut bytes = Vec::new();
+            stored.write(&mut bytes, target, age, u16::MAX as usize);
+            upstream = reader::read(&bytes);
+            code = stored.rcode() as u16;
+        }
+        Tail::Error(rcode) => code = rcode as u16,
+        Tail::Nothing => {}
+    }
+    let opt = question.udp_payload.map(|_| OptReply {
+        udp_payload: wire::SERVER_UDP_PAYLOAD,
+        dnssec_ok: question.dnssec_ok,
+    });
+    let mut writer = ResponseWriter::new(
+        out,
+        question.id,
+        question.flags,
+        Some((&question.qname, question.qtype, question.qclass)),
+        max_len,
+        opt,
+    );
+    writer.set_recursion_available(true);
+    writer.set_rcode(code);
+    let sections =
+        ours.answer
+            .iter()
+            .map(|r| (Section::Answer, r))
+            .chain(upstream.iter().flat_map(|m| {
+                m.answer
+                    .iter()
+                    .map(|r| (Section::Answer, r))
+                    .chain(m.authority.iter().map(|r| (Section::Authority, r)))
+            }));
+    for (section, record) in sections {
+        let pushed = writer.push_in_class(
+            section,
+            &record.owner,
+            record.rtype,
+            record.class,
+            record.ttl,
+            &record.rdata,
+        );
+        if pushed.is_err() {
+            writer.truncate();
+            break;
+        }
+    }
+    let truncated = writer.is_truncated();
+    writer.finish();
+    truncated
 }
 
 /// How old a cached answer is when it goes out.

@@ -218,6 +218,82 @@ impl Resolver {
         true
     }
 
+    /// [`Resolver::answer_from_cache`] for a CNAME chase: `ours` is our authoritative answer,
+    /// whose chain ends at a forwarded name. Writes our answer followed by the cached answer
+    /// for that name, or returns false when only the upstreams can tell.
+    pub fn chase_from_cache(
+        &self,
+        packet: &[u8],
+        ours: &[u8],
+        over_udp: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(chase) = Chase::new(packet, ours, over_udp) else {
+            return false;
+        };
+        let resolved = match self.cache.lookup(&chase.key, Instant::now()) {
+            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
+            _ if !chase.question.recursion_desired() => Resolved::Refused,
+            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
+            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
+            Lookup::Miss(_) => return false,
+        };
+        self.compose(&resolved, &chase, out);
+        true
+    }
+
+    /// [`Resolver::resolve`] for a CNAME chase (see [`Resolver::chase_from_cache`]): the
+    /// target is asked of `upstreams` like any forwarded name, and cached as its own question.
+    pub async fn chase(
+        &self,
+        packet: &[u8],
+        ours: &[u8],
+        client: IpAddr,
+        upstreams: Arc<[SocketAddr]>,
+        over_udp: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(chase) = Chase::new(packet, ours, over_udp) else {
+            return false;
+        };
+        let resolved = match self.cache.lookup(&chase.key, Instant::now()) {
+            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
+            _ if !chase.question.recursion_desired() => Resolved::Refused,
+            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
+            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
+            Lookup::Miss(stale) => {
+                let key = chase.key.clone();
+                self.join_or_ask(key, client, upstreams, &chase.target, stale)
+                    .await
+            }
+        };
+        self.compose(&resolved, &chase, out);
+        true
+    }
+
+    fn compose(&self, resolved: &Resolved, chase: &Chase, out: &mut Vec<u8>) {
+        let tail = match resolved {
+            Resolved::Answer(answer, age) => message::Tail::Answer(&answer.stored, *age),
+            Resolved::Stale(answer) => {
+                self.counters.stale.fetch_add(1, Ordering::Relaxed);
+                message::Tail::Answer(&answer.stored, Age::Stale)
+            }
+            Resolved::Failed(Some(failure)) if failure.stored.is_some() => {
+                message::Tail::Error(failure.stored.as_ref().expect("checked").rcode())
+            }
+            Resolved::Failed(_) => message::Tail::Error(rcode::SERVFAIL),
+            Resolved::Refused => message::Tail::Nothing,
+        };
+        message::compose(
+            out,
+            &chase.question,
+            &chase.target,
+            &chase.ours,
+            tail,
+            chase.max_len,
+        );
+    }
+
     fn write(&self, resolved: &Resolved, question: &Question, max_len: usize, out: &mut Vec<u8>) {
         match resolved {
             Resolved::Answer(answer, age) => {
@@ -336,6 +412,48 @@ impl Resolver {
             Some(answer) => Resolved::Stale(answer),
             None => Resolved::Failed(Some(failure)),
         }
+    }
+}
+
+/// A CNAME chase: the client's question, our answer so far, and the question for the target
+/// of its last CNAME (the client's type, class and DNSSEC bits).
+struct Chase {
+    question: Question,
+    target: Question,
+    key: Key,
+    ours: wire::reader::Message,
+    max_len: usize,
+}
+
+impl Chase {
+    fn new(packet: &[u8], ours: &[u8], over_udp: bool) -> Option<Chase> {
+        let (question, _, max_len) = question(packet, over_udp)?;
+        let ours = wire::reader::read(ours)?;
+        let target = ours
+            .answer
+            .iter()
+            .rev()
+            .find(|r| r.rtype == crate::dns::rtype::CNAME)?
+            .rdata
+            .clone();
+        let key = Key {
+            name: target.to_ascii_lowercase().into(),
+            qtype: question.qtype,
+            qclass: question.qclass,
+            dnssec_ok: question.dnssec_ok,
+            checking_disabled: question.checking_disabled(),
+        };
+        let target = Question {
+            qname: target.into(),
+            ..question.clone()
+        };
+        Some(Chase {
+            question,
+            target,
+            key,
+            ours,
+            max_len,
+        })
     }
 }
 

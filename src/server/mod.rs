@@ -17,9 +17,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
-use crate::answer::{self, Summary, Transport};
+use crate::answer::{self, Outcome, Summary, Transport};
 use crate::resolve::Resolver;
-use crate::view::Snapshot;
+use crate::view::{Forward, Snapshot};
 pub use rrl::RrlPolicy;
 
 /// What the server answers from: the snapshot, and the server's own per-view settings that
@@ -146,6 +146,7 @@ fn forward_udp(
     client: SocketAddr,
     summary: &Summary,
     request: &[u8],
+    written: &[u8],
 ) -> bool {
     let (Some(view), Some(forward)) = (summary.view, summary.forward) else {
         return false;
@@ -156,23 +157,86 @@ fn forward_udp(
     let Some(permit) = resolver.admit() else {
         return false;
     };
+    // For a chase, our answer so far; for a forward, only the placeholder SERVFAIL.
+    let ours = (summary.outcome == Outcome::Chase).then(|| written.to_vec());
     let (state, reply, request) = (state.clone(), reply.clone(), request.to_vec());
     runtime.spawn(async move {
-        let upstreams = match crate::wire::query::parse(&request) {
-            Ok(query) => state.snapshot.views[view].upstreams(forward, query.key.as_wire()),
-            Err(_) => return,
-        };
         let mut response = Vec::with_capacity(512);
-        if resolver
-            .resolve(&request, client.ip(), upstreams, true, &mut response)
-            .await
-            && let Err(e) = reply.send_to(&response, client)
-        {
+        let answered = resolve(
+            &resolver,
+            &state,
+            view,
+            forward,
+            client,
+            &request,
+            ours.as_deref(),
+            true,
+            &mut response,
+        )
+        .await;
+        if answered && let Err(e) = reply.send_to(&response, client) {
             tracing::debug!("UDP send to {client} failed: {e}");
         }
         drop(permit);
     });
     true
+}
+
+/// Asks the view's resolver: a forwarded query, or (with `ours`) the chase of our CNAME.
+#[allow(clippy::too_many_arguments)]
+async fn resolve(
+    resolver: &Resolver,
+    state: &Published,
+    view: usize,
+    forward: Forward,
+    client: SocketAddr,
+    request: &[u8],
+    ours: Option<&[u8]>,
+    over_udp: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Ok(query) = crate::wire::query::parse(request) else {
+        return false;
+    };
+    // A chase's target never sits below a delegation, so only a forward needs the name.
+    let upstreams = state.snapshot.views[view].upstreams(forward, query.key.as_wire());
+    match ours {
+        Some(ours) => {
+            resolver
+                .chase(request, ours, client.ip(), upstreams, over_udp, out)
+                .await
+        }
+        None => {
+            resolver
+                .resolve(request, client.ip(), upstreams, over_udp, out)
+                .await
+        }
+    }
+}
+
+/// The cache's answer to a forwarded query or a chase, written inline when it has one.
+fn answer_from_cache(
+    state: &Published,
+    summary: &Summary,
+    request: &[u8],
+    over_udp: bool,
+    response: &mut Vec<u8>,
+) -> bool {
+    let Some(resolver) = summary.view.and_then(|view| state.resolvers[view].as_ref()) else {
+        return false;
+    };
+    match summary.outcome {
+        Outcome::Forward => resolver.answer_from_cache(request, over_udp, response),
+        Outcome::Chase => {
+            let ours = std::mem::take(response);
+            let answered = resolver.chase_from_cache(request, &ours, over_udp, response);
+            if !answered {
+                *response = ours;
+            }
+            answered
+        }
+        _ => false,
+    }
 }
 
 /// [`forward_udp`] for TCP: the connection's task waits for the resolver itself.
@@ -189,20 +253,26 @@ async fn forward_tcp(
     let Some(resolver) = state.resolvers[view].clone() else {
         return;
     };
-    if resolver.answer_from_cache(request, false, response) {
+    if answer_from_cache(state, summary, request, false, response) {
         return;
     }
     let Some(_permit) = resolver.admit() else {
         return;
     };
-    let Ok(query) = crate::wire::query::parse(request) else {
-        return;
-    };
-    let upstreams = state.snapshot.views[view].upstreams(forward, query.key.as_wire());
+    let ours = (summary.outcome == Outcome::Chase).then(|| response.clone());
     let mut resolved = Vec::with_capacity(512);
-    if resolver
-        .resolve(request, client.ip(), upstreams, false, &mut resolved)
-        .await
+    if resolve(
+        &resolver,
+        state,
+        view,
+        forward,
+        client,
+        request,
+        ours.as_deref(),
+        false,
+        &mut resolved,
+    )
+    .await
     {
         *response = resolved;
     }

@@ -89,7 +89,7 @@ async fn connection(
         ) else {
             continue;
         };
-        if summary.outcome == Outcome::Forward {
+        if matches!(summary.outcome, Outcome::Forward | Outcome::Chase) {
             super::forward_tcp(&current, client, &summary, &request, &mut response).await;
         }
         observe::query(

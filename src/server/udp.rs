@@ -81,16 +81,16 @@ pub fn serve(
             ) else {
                 continue;
             };
-            if summary.outcome == Outcome::Forward
-                && let Some(resolver) = summary
-                    .view
-                    .and_then(|view| current.resolvers[view].as_ref())
-                && !resolver.answer_from_cache(request, true, response)
+            if matches!(summary.outcome, Outcome::Forward | Outcome::Chase)
+                && !super::answer_from_cache(&current, &summary, request, true, response)
             {
                 // A miss: handed to the runtime, this loop goes on. When it cannot be handed
-                // over (too many outstanding), the SERVFAIL already written goes out.
+                // over (too many outstanding), what is already written goes out: SERVFAIL for
+                // a forward, our answer so far for a chase.
                 let published = owned.get_or_insert_with(|| state.load_full());
-                if super::forward_udp(&runtime, published, &reply, client, &summary, request) {
+                if super::forward_udp(
+                    &runtime, published, &reply, client, &summary, request, response,
+                ) {
                     observe::query(
                         &current.snapshot,
                         client,

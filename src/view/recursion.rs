@@ -10,6 +10,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 
 use super::View;
+use super::zone::ViewZone;
 use crate::dns::name::{self, Name, NameKey};
 use crate::dns::rtype;
 
@@ -84,6 +85,22 @@ impl Recursion {
 }
 
 impl View {
+    /// Whether a recursive view forwards `key`, given `zone`, the served zone that contains it
+    /// (if any): the most specific of the served zones and the forward zones wins, and a name
+    /// in no zone at all goes to the forwarders. `None`: ours to answer (or not a recursive
+    /// view).
+    pub fn forward_for(&self, key: &[u8], zone: Option<&ViewZone>) -> Option<Forward> {
+        let recursion = self.recursion.as_ref()?;
+        let forward_zone = recursion
+            .forward_zone(key)
+            .filter(|&(_, len)| zone.is_none_or(|z| z.origin.as_wire().len() < len));
+        match (forward_zone, zone) {
+            (Some((index, _)), _) => Some(Forward::Zone(index)),
+            (None, None) => Some(Forward::Forwarders),
+            (None, Some(_)) => None,
+        }
+    }
+
     /// The servers a query for `key` routed to `forward` is sent to, in order. For a
     /// delegation: the addresses (A, then AAAA) of its name servers found in this view's
     /// zones, port 53; none when there is no glue (we do not resolve name server names).

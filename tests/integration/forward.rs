@@ -278,6 +278,8 @@ $TTL 3600
        NS    ns1
 ns1    A     203.0.113.53
 www    A     203.0.113.80
+web    CNAME www.internet.test.
+gone   CNAME nx.internet.test.
 "#;
 
 const NORTHWIND_ZONE: &str = r#"$ORIGIN northwind.test.
@@ -491,6 +493,41 @@ fn forward_names_resolve_through_the_right_upstream() {
     assert!(own.metadata.authoritative);
     assert!(own.metadata.recursion_available);
     assert_eq!(answers(&own), ["www.contoso.example. 3600 A 203.0.113.80"]);
+
+    // A CNAME of ours into a forwarded name: the inside gets the chain completed from
+    // upstream (the rcode is the target's, RFC 6604), the outside just our CNAME.
+    let web = ask(&server, INTERNAL, "web.contoso.example.", RecordType::A);
+    assert_eq!(
+        without_ttls(answers(&web)),
+        [
+            "web.contoso.example. CNAME www.internet.test.",
+            "www.internet.test. A 192.0.2.80"
+        ],
+        "{web:?}"
+    );
+    assert!(web.metadata.recursion_available && !web.metadata.authoritative);
+    let gone = ask(&server, INTERNAL, "gone.contoso.example.", RecordType::A);
+    assert_eq!(
+        gone.metadata.response_code,
+        ResponseCode::NXDomain,
+        "{gone:?}"
+    );
+    assert_eq!(
+        without_ttls(answers(&gone)),
+        ["gone.contoso.example. CNAME nx.internet.test."]
+    );
+    assert!(
+        authorities(&gone)
+            .iter()
+            .any(|r| r.starts_with("internet.test.") && r.contains(" SOA ")),
+        "{gone:?}"
+    );
+    let outside_web = ask(&server, EXTERNAL, "web.contoso.example.", RecordType::A);
+    assert_eq!(
+        answers(&outside_web),
+        ["web.contoso.example. 3600 CNAME www.internet.test."]
+    );
+    assert!(outside_web.metadata.authoritative);
 
     // The outside never recurses: REFUSED, RA clear; our zone authoritative, RA clear.
     let outside = ask(&server, EXTERNAL, "www.internet.test.", RecordType::A);
@@ -1090,6 +1127,14 @@ internal = "northwind.test.internal.zone"
     );
     let out = explain("10.1.2.3", "www.fabrikam.example");
     assert!(out.contains("forward zone example."), "{out}");
+    // Our CNAME into a forwarded name: our answer, then where the target goes.
+    let out = explain("10.1.2.3", "web.contoso.example");
+    assert!(
+        out.contains("web.contoso.example. 3600 IN CNAME www.internet.test.")
+            && out.contains(";; the chain continues at www.internet.test., which is forwarded:")
+            && out.contains("upstreams, in order: 127.0.0.1:5300, [::1]:5301"),
+        "{out}"
+    );
     // Outside: not forwarded, REFUSED.
     let out = explain("192.0.2.1", "www.example.org");
     assert!(
