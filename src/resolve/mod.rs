@@ -185,7 +185,14 @@ impl Resolver {
     pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
         let permit = self.outstanding.clone().try_acquire_owned().ok();
         if permit.is_none() {
-            self.counters.over_limit.fetch_add(1, Ordering::Relaxed);
+            let refused = self.counters.over_limit.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged at 1, 2, 4, 8 …: a flood of misses costs a few lines, not one per query.
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    "{refused} forwarded queries answered SERVFAIL so far: {} already in progress (max_outstanding)",
+                    self.settings.max_outstanding
+                );
+            }
         }
         permit
     }

@@ -766,6 +766,14 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
         std::thread::sleep(Duration::from_millis(20));
         let _ = socket.send_to(&response(query, id, QR_RA_RD, Some([192, 0, 2, 99])), from);
     }));
+    // Answers, but after 800 ms: later than the 0.3 s a try may take.
+    let slow = FakeUpstream::start(Box::new(|socket, query, from| {
+        std::thread::sleep(Duration::from_millis(800));
+        let _ = socket.send_to(
+            &response(query, id_of(query), QR_RA_RD, Some([6, 6, 6, 6])),
+            from,
+        );
+    }));
     let answering = FakeUpstream::start(Box::new(|socket, query, from| {
         let _ = socket.send_to(
             &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 7])),
@@ -786,6 +794,12 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
             ("failing", "127.0.0.7", q(&failing), ""),
             ("forged", "127.0.0.8", q(&forger), ""),
             ("capped", "127.0.0.9", q(&dead), "max_outstanding = 1\n"),
+            (
+                "slow",
+                "127.0.0.10",
+                format!("{}, {}", q(&slow), q(&answering)),
+                "",
+            ),
         ],
     );
     let server = Server::with_config(&config);
@@ -838,6 +852,26 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
     assert_eq!(
         without_ttls(answers(&reply)),
         ["www.forged.test. A 192.0.2.99"]
+    );
+
+    // A slow upstream: given up after its 0.3 s, the next one answers; its late answer
+    // (6.6.6.6) is never used.
+    let started = Instant::now();
+    let reply = ask(&server, client(10), "www.slow.test.", RecordType::A);
+    assert_eq!(
+        without_ttls(answers(&reply)),
+        ["www.slow.test. A 192.0.2.7"]
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(780),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let again = ask(&server, client(10), "www.slow.test.", RecordType::A);
+    assert_eq!(
+        without_ttls(answers(&again)),
+        ["www.slow.test. A 192.0.2.7"]
     );
 
     // Beyond the cap on outstanding queries: SERVFAIL at once, not after the timeout.
