@@ -332,7 +332,12 @@ impl Resolver {
         let waiting = {
             let mut inflight = self.inflight.lock().expect("inflight lock");
             match inflight.get_mut(&key) {
-                Some(flight) if flight.upstreams.iter().any(|u| u.ip() == client) => {
+                Some(flight)
+                    if flight
+                        .upstreams
+                        .iter()
+                        .any(|u| u.ip().to_canonical() == client.to_canonical()) =>
+                {
                     self.counters.loops.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         "forwarding loop: {client} asked for {} type {} while we were asking it; answered SERVFAIL",

@@ -1305,3 +1305,43 @@ fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
     ]);
     assert!(ok && !out.contains("recursion on"), "{out}");
 }
+
+/// A reload keeps a recursive view's resolver (and so its cache) while the view's name and
+/// resolver settings stay; a change to them starts a fresh one. Views that do not recurse have
+/// none.
+#[test]
+fn forward_resolver_survives_a_reload_with_the_same_settings() {
+    let dir = scratch_dir("forward_reload");
+    fs::write(dir.join("contoso.example.zone"), CONTOSO_ZONE).unwrap();
+    let config = dir.join("splitdns.toml");
+    let write = |timeout: &str| {
+        fs::write(
+            &config,
+            format!(
+                "[[view]]\nname = \"internal\"\nclients = [\"10.0.0.0/8\"]\nrecursion = true\n\
+                 forwarders = [\"127.0.0.1:5300\"]\n[view.resolver]\ntimeout = {timeout}\n\n\
+                 [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\"]\n\n\
+                 [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.example.zone\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("1");
+    let (_, first) = splitdns::load(&config).unwrap().into_published();
+    assert!(first.resolvers[0].is_some() && first.resolvers[1].is_none());
+    let (_, same) = splitdns::load(&config)
+        .unwrap()
+        .into_published_after(Some(&first));
+    assert!(Arc::ptr_eq(
+        first.resolvers[0].as_ref().unwrap(),
+        same.resolvers[0].as_ref().unwrap()
+    ));
+    write("2");
+    let (_, changed) = splitdns::load(&config)
+        .unwrap()
+        .into_published_after(Some(&same));
+    assert!(!Arc::ptr_eq(
+        same.resolvers[0].as_ref().unwrap(),
+        changed.resolvers[0].as_ref().unwrap()
+    ));
+}
