@@ -167,3 +167,76 @@ impl Cache {
         (self.entries.len(), self.entries.weight())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored answer for `name` with about `size` bytes of data.
+    fn answer(name: &[u8], size: usize) -> Stored {
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(name);
+        m.extend_from_slice(&[0, 16, 0, 1, 0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 0]);
+        m.extend_from_slice(&(size as u16 + 1).to_be_bytes());
+        m.push(size as u8);
+        m.extend(std::iter::repeat_n(b'x', size));
+        Stored::read(&m, 86_400).expect("well formed")
+    }
+
+    fn key(name: &[u8]) -> Key {
+        Key {
+            name: name.into(),
+            qtype: 16,
+            qclass: 1,
+            dnssec_ok: false,
+            checking_disabled: false,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_size_whatever_is_asked() {
+        let settings = Settings {
+            cache_bytes: 64 << 10,
+            ..Settings::default()
+        };
+        let cache = Cache::new(&settings);
+        let now = Instant::now();
+        for i in 0..5_000u32 {
+            let name = format!("\x05n{i:04}\x04test\x00").into_bytes();
+            cache.store_answer(key(&name), answer(&name, 200), now);
+        }
+        let (entries, bytes) = cache.usage();
+        assert!(bytes <= 64 << 10, "{bytes} bytes in {entries} entries");
+        assert!(entries > 50, "the cache is used: {entries} entries");
+    }
+
+    #[test]
+    fn fresh_then_stale_within_the_window_then_gone() {
+        let settings = Settings {
+            serve_stale: Some(Duration::from_secs(10)),
+            ..Settings::default()
+        };
+        let cache = Cache::new(&settings);
+        let name = b"\x01a\x04test\x00";
+        let t0 = Instant::now();
+        cache.store_answer(key(name), answer(name, 10), t0);
+        // TTL 256 (the record's): fresh until then.
+        assert!(matches!(
+            cache.lookup(&key(name), t0 + Duration::from_secs(100)),
+            Lookup::Fresh(_, Age::Fresh(100))
+        ));
+        assert!(matches!(
+            cache.lookup(&key(name), t0 + Duration::from_secs(260)),
+            Lookup::Miss(Some(_))
+        ));
+        cache.store_failure(key(name), None, t0 + Duration::from_secs(260));
+        assert!(matches!(
+            cache.lookup(&key(name), t0 + Duration::from_secs(262)),
+            Lookup::Failed(_, Some(_))
+        ));
+        assert!(matches!(
+            cache.lookup(&key(name), t0 + Duration::from_secs(267)),
+            Lookup::Miss(None)
+        ));
+    }
+}

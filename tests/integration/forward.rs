@@ -569,6 +569,12 @@ fn forward_cache_counts_ttls_down_and_answers_rd_clear_from_cache_only() {
         second_ttl + 2 <= first_ttl && second_ttl + 4 >= first_ttl,
         "TTL {first_ttl} then {second_ttl} about 2 s later"
     );
+    // Negative answers are cached too (for the SOA's negative TTL, 60 s here).
+    for _ in 0..2 {
+        let nx = ask(&server, INTERNAL, "nothing.internet.test.", RecordType::A);
+        assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    }
+    assert_eq!(unbound_saw(&upstreams.unbound, "nothing.internet.test."), 1);
     let (after, _) = ask_message(&server, INTERNAL, Via::Udp, &cache_only);
     assert_eq!(after.metadata.response_code, ResponseCode::NoError);
     assert_eq!(
@@ -842,10 +848,16 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    // SERVFAIL relayed.
+    // SERVFAIL relayed, and remembered for failure_ttl (1 s): not asked again meanwhile.
     let reply = ask(&server, client(7), "www.failing.test.", RecordType::A);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(failing.queries().len(), 1);
+    let reply = ask(&server, client(7), "www.failing.test.", RecordType::A);
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(failing.queries().len(), 1, "the failure is cached briefly");
+    std::thread::sleep(Duration::from_millis(1100));
+    let _ = ask(&server, client(7), "www.failing.test.", RecordType::A);
+    assert_eq!(failing.queries().len(), 2, "then asked again");
 
     // Forged answers ignored: the one with our ID and question, from the address asked, wins.
     let reply = ask(&server, client(8), "www.forged.test.", RecordType::A);
@@ -930,11 +942,20 @@ fn forward_passes_do_and_cd_on_and_ad_back_only_when_asked() {
     }));
     let config = fault_config(
         &dir,
-        &[("inside", "127.0.0.2", format!("\"{}\"", upstream.addr), "")],
+        &[(
+            "inside",
+            "127.0.0.2",
+            format!("\"{}\"", upstream.addr),
+            "max_ttl = 10\n",
+        )],
     );
     let server = Server::with_config(&config);
 
     let plain = ask(&server, INTERNAL, "a.dnssec.test.", RecordType::A);
+    assert_eq!(
+        plain.answers[0].ttl, 10,
+        "the upstream's 60 s capped at max_ttl"
+    );
     assert!(
         !plain.metadata.authentic_data,
         "no AD for a client that did not ask"
