@@ -3,7 +3,8 @@
 //! and negative answers live for their TTL (capped), a resolution failure for a few seconds
 //! (RFC 9520), and an expired answer is kept for the serve-stale window (RFC 8767) so that it
 //! can still be served when no upstream answers. Size is capped in bytes; `quick_cache` evicts
-//! (CLOCK-Pro: entries asked for once go first).
+//! (a CLOCK-Pro akin to S3-FIFO: entries asked for once go first, so a scan of random names
+//! does not flush the names clients keep asking).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
