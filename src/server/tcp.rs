@@ -90,7 +90,7 @@ async fn connection(
             continue;
         };
         if matches!(summary.outcome, Outcome::Forward | Outcome::Chase) {
-            super::forward_tcp(&current, client, &summary, &request, &mut response).await;
+            super::forward::tcp(&current, client, &summary, &request, &mut response).await;
         }
         observe::query(
             &current.snapshot,

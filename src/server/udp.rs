@@ -82,13 +82,13 @@ pub fn serve(
                 continue;
             };
             if matches!(summary.outcome, Outcome::Forward | Outcome::Chase)
-                && !super::answer_from_cache(&current, &summary, request, true, response)
+                && !super::forward::answer_from_cache(&current, &summary, request, true, response)
             {
                 // A miss: handed to the runtime, this loop goes on. When it cannot be handed
                 // over (too many outstanding), what is already written goes out: SERVFAIL for
                 // a forward, our answer so far for a chase.
                 let published = owned.get_or_insert_with(|| state.load_full());
-                if super::forward_udp(
+                if super::forward::udp(
                     &runtime, published, &reply, client, &summary, request, response,
                 ) {
                     observe::query(
