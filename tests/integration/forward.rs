@@ -460,6 +460,18 @@ fn forward_names_resolve_through_the_right_upstream() {
         0
     );
 
+    // A miss over TCP: the connection's task waits for the upstream.
+    let (tcp, _) = ask_message(
+        &server,
+        INTERNAL,
+        Via::Tcp,
+        &query("ns1.internet.test.", RecordType::A),
+    );
+    assert_eq!(
+        without_ttls(answers(&tcp)),
+        ["ns1.internet.test. A 127.0.0.1"]
+    );
+
     // A CNAME chain relayed whole.
     let reply = ask(&server, INTERNAL, "alias.internet.test.", RecordType::A);
     assert_eq!(
