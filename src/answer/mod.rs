@@ -118,9 +118,13 @@ pub fn respond(
     let question_end = writer.question_end();
     writer.finish();
     let rrl_identity = match outcome {
-        Outcome::Answer | Outcome::NoData | Outcome::Referral | Outcome::Chase => {
-            fnv1a(query.key.as_wire(), query.qtype)
-        }
+        // A forwarded answer counts by name and type like our own data: what the upstream says
+        // is not known yet.
+        Outcome::Answer
+        | Outcome::NoData
+        | Outcome::Referral
+        | Outcome::Chase
+        | Outcome::Forward => fnv1a(query.key.as_wire(), query.qtype),
         other => other as u64,
     };
     Some(Summary {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::Published;
+use super::rrl::{self, RateLimiter, Verdict};
 use crate::answer::{Outcome, Summary};
 use crate::resolve::Resolver;
 use crate::view::Forward;
@@ -14,10 +15,12 @@ use crate::view::Forward;
 /// A forwarded query over UDP, handed from a receive loop to the runtime: the loop never waits
 /// on an upstream. The response goes out on `reply`, a clone of the socket the query came in
 /// on, so it comes from the address the client asked.
+#[allow(clippy::too_many_arguments)]
 pub fn udp(
     runtime: &tokio::runtime::Handle,
     state: &Arc<Published>,
     reply: &Arc<std::net::UdpSocket>,
+    limiter: &Arc<RateLimiter>,
     client: SocketAddr,
     summary: &Summary,
     request: &[u8],
@@ -35,6 +38,8 @@ pub fn udp(
     // For a chase, our answer so far; for a forward, only the placeholder SERVFAIL.
     let ours = (summary.outcome == Outcome::Chase).then(|| written.to_vec());
     let (state, reply, request) = (state.clone(), reply.clone(), request.to_vec());
+    let (limiter, identity, question_end) =
+        (limiter.clone(), summary.rrl_identity, summary.question_end);
     runtime.spawn(async move {
         let mut response = Vec::with_capacity(512);
         let answered = resolve(
@@ -49,10 +54,23 @@ pub fn udp(
             &mut response,
         )
         .await;
-        if answered && let Err(e) = reply.send_to(&response, client) {
+        drop(permit);
+        if !answered {
+            return;
+        }
+        // Rate limiting decides here, as for every UDP answer (a view facing the public with
+        // `open_resolver = true` has it on by default).
+        let verdict = state.rate_limits[view]
+            .as_ref()
+            .map(|policy| limiter.check(policy, client.ip(), identity));
+        match verdict {
+            None | Some(Verdict::Send) => {}
+            Some(Verdict::Slip) => rrl::slip(&mut response, question_end),
+            Some(Verdict::Drop) => return,
+        }
+        if let Err(e) = reply.send_to(&response, client) {
             tracing::debug!("UDP send to {client} failed: {e}");
         }
-        drop(permit);
     });
     true
 }

@@ -89,7 +89,7 @@ pub fn serve(
                 // a forward, our answer so far for a chase.
                 let published = owned.get_or_insert_with(|| state.load_full());
                 if super::forward::udp(
-                    &runtime, published, &reply, client, &summary, request, response,
+                    &runtime, published, &reply, &limiter, client, &summary, request, response,
                 ) {
                     observe::query(
                         &current.snapshot,

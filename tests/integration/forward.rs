@@ -1378,3 +1378,52 @@ fn forward_resolver_survives_a_reload_with_the_same_settings() {
         changed.resolvers[0].as_ref().unwrap()
     ));
 }
+
+/// A view facing the public that recurses only with `open_resolver = true`, and then Response
+/// Rate Limiting (on by default there) also limits the forwarded answers sent from the
+/// runtime: identical answers beyond the rate are dropped. The upstream answers with TTL 0, so
+/// every query goes upstream.
+#[test]
+fn forward_open_resolver_answers_are_rate_limited() {
+    let dir = scratch_dir("forward_open");
+    let upstream = FakeUpstream::start(Box::new(|socket, query, from| {
+        let mut answer = response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 8]));
+        let ttl_at = answer.len() - 10;
+        answer[ttl_at..ttl_at + 4].copy_from_slice(&[0, 0, 0, 0]);
+        let _ = socket.send_to(&answer, from);
+    }));
+    fs::write(dir.join("contoso.example.zone"), CONTOSO_ZONE).unwrap();
+    let config = dir.join("splitdns.toml");
+    fs::write(
+        &config,
+        format!(
+            "[[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\"]\nrecursion = true\n\
+             open_resolver = true\nforwarders = [\"{}\"]\n[view.resolver]\nfailure_ttl = 0\n\
+             [view.rrl]\nresponses_per_second = 1\nslip = 0\nexempt = []\n\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.example.zone\"\n",
+            upstream.addr
+        ),
+    )
+    .unwrap();
+    let server = Server::with_config(&config);
+    let socket = udp_socket(&server, EXTERNAL);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut answered = 0;
+    let mut buf = [0u8; 512];
+    for _ in 0..10 {
+        socket
+            .send(&query("open.test.", RecordType::A).to_vec().unwrap())
+            .unwrap();
+        if socket.recv(&mut buf).is_ok() {
+            answered += 1;
+        }
+    }
+    let asked = upstream.queries().len();
+    assert!(asked >= 8, "every query went upstream (TTL 0): {asked}");
+    assert!(
+        (1..=3).contains(&answered),
+        "{answered} of 10 identical answers sent at 1/s"
+    );
+}
