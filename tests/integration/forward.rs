@@ -657,7 +657,10 @@ type Behaviour = dyn Fn(&UdpSocket, &[u8], SocketAddr) + Send + Sync;
 
 impl FakeUpstream {
     fn start(behaviour: Box<Behaviour>) -> FakeUpstream {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        FakeUpstream::start_on(UdpSocket::bind("127.0.0.1:0").unwrap(), behaviour)
+    }
+
+    fn start_on(socket: UdpSocket, behaviour: Box<Behaviour>) -> FakeUpstream {
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
@@ -1426,4 +1429,31 @@ fn forward_open_resolver_answers_are_rate_limited() {
         (1..=3).contains(&answered),
         "{answered} of 10 identical answers sent at 1/s"
     );
+}
+
+/// An upstream on IPv6 loopback, written in brackets with its port: asked over IPv6.
+#[test]
+fn forward_to_an_ipv6_upstream() {
+    let Ok(socket) = UdpSocket::bind("[::1]:0") else {
+        return eprintln!("no IPv6 loopback here; skipped");
+    };
+    let dir = scratch_dir("forward_ipv6");
+    let upstream = FakeUpstream::start_on(
+        socket,
+        Box::new(|socket, query, from| {
+            let _ = socket.send_to(
+                &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 6])),
+                from,
+            );
+        }),
+    );
+    let config = fault_config(
+        &dir,
+        &[("inside", "127.0.0.2", format!("\"{}\"", upstream.addr), "")],
+    );
+    assert!(fs::read_to_string(&config).unwrap().contains("\"[::1]:"));
+    let server = Server::with_config(&config);
+    let reply = ask(&server, INTERNAL, "v6.test.", RecordType::A);
+    assert_eq!(without_ttls(answers(&reply)), ["v6.test. A 192.0.2.6"]);
+    assert_eq!(upstream.queries().len(), 1);
 }
