@@ -433,6 +433,7 @@ fn forward_names_resolve_through_the_right_upstream() {
         reply.metadata.recursion_available,
         "RA must be set in a recursive view"
     );
+    assert!(reply.edns.is_none(), "no OPT for a client that sent none");
     assert!(unbound_saw(&upstreams.unbound, "www.internet.test.") >= 1);
 
     // The AD zone through the conditional forwarder to NSD, not Unbound (which would refuse it)
