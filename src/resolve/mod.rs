@@ -84,7 +84,7 @@ pub struct Counters {
 pub struct Resolver {
     settings: Settings,
     cache: Cache,
-    upstreams: upstream::Upstreams,
+    upstreams: Arc<upstream::Upstreams>,
     inflight: Mutex<HashMap<Key, Flight>>,
     outstanding: Arc<Semaphore>,
     pub counters: Counters,
@@ -147,7 +147,7 @@ impl Resolver {
             cache: Cache::new(&settings),
             outstanding: Arc::new(Semaphore::new(settings.max_outstanding)),
             settings,
-            upstreams: upstream::Upstreams::default(),
+            upstreams: Arc::default(),
             inflight: Mutex::default(),
             counters: Counters::default(),
         }
@@ -409,12 +409,12 @@ impl Resolver {
                     }
                     None => {
                         tracing::debug!("upstream {addr} sent a malformed answer");
-                        self.upstreams.failed(addr, Instant::now());
+                        self.upstream_failed(addr);
                     }
                 },
                 Err(e) => {
                     tracing::debug!("upstream {addr}: {e}");
-                    self.upstreams.failed(addr, Instant::now());
+                    self.upstream_failed(addr);
                 }
             }
         }
@@ -466,6 +466,20 @@ impl Chase {
             ours,
             max_len,
         })
+    }
+}
+
+impl Resolver {
+    /// Counts a failed try; an upstream that starts being skipped gets a probe in the
+    /// background (on the runtime this try runs on).
+    fn upstream_failed(&self, addr: SocketAddr) {
+        if self.upstreams.failed(addr, Instant::now()) {
+            tokio::spawn(upstream::probe(
+                self.upstreams.clone(),
+                addr,
+                self.settings.timeout,
+            ));
+        }
     }
 }
 

@@ -90,21 +90,67 @@ async fn tcp(upstream: SocketAddr, question: &Question) -> Result<Vec<u8>, Upstr
     }
 }
 
-/// After this many failures in a row an upstream is skipped…
+/// After this many failures in a row an upstream is skipped (tried only after the others)…
 const FAILURES_BEFORE_SKIP: u32 = 3;
-/// …for this long, then tried again (by the next query that needs it).
+/// …for this long, while a probe in the background asks it every [`PROBE_EVERY`]: the first
+/// answer puts it back in its place, so clients do not wait on it to find out.
 const SKIP_FOR: Duration = Duration::from_secs(30);
+const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Health {
     failures: u32,
     skip_until: Option<Instant>,
+    probing: bool,
 }
 
-/// Which upstreams keep failing. Shared by a view's queries; touched once per upstream try.
+/// Which upstreams keep failing. Shared by a view's queries (touched once per upstream try)
+/// and by the probes of the upstreams being skipped.
 #[derive(Debug, Default)]
 pub struct Upstreams {
     health: Mutex<HashMap<SocketAddr, Health>>,
+}
+
+/// What a probe asks: the root's NS set. Any response with our ID and question, whatever its
+/// rcode (a DC may refuse it), shows the upstream is answering again.
+fn probe_question() -> Question {
+    Question {
+        id: 0,
+        flags: 0,
+        qname: Box::new([0]),
+        qtype: crate::dns::rtype::NS,
+        qclass: crate::dns::class::IN,
+        udp_payload: None,
+        dnssec_ok: false,
+    }
+}
+
+/// Asks a skipped upstream every [`PROBE_EVERY`] until it answers (then it is back in its
+/// place) or nobody else holds `upstreams` (the view's resolver was replaced by a reload).
+pub async fn probe(upstreams: std::sync::Arc<Upstreams>, addr: SocketAddr, timeout: Duration) {
+    let question = probe_question();
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        let skipped = upstreams
+            .health
+            .lock()
+            .expect("health lock")
+            .get(&addr)
+            .is_some_and(|h| h.skip_until.is_some());
+        // Back already (a query found it answering), or the resolver is gone.
+        if !skipped || std::sync::Arc::strong_count(&upstreams) == 1 {
+            return;
+        }
+        let now = Instant::now();
+        if exchange(addr, &question, timeout).await.is_ok() {
+            tracing::info!("upstream {addr} answers again");
+            upstreams.succeeded(addr);
+            return;
+        }
+        // Still down: keep it skipped while the probe goes on.
+        let mut health = upstreams.health.lock().expect("health lock");
+        health.entry(addr).or_default().skip_until = Some(now + SKIP_FOR);
+    }
 }
 
 impl Upstreams {
@@ -128,20 +174,24 @@ impl Upstreams {
         self.health.lock().expect("health lock").remove(&addr);
     }
 
-    pub fn failed(&self, addr: SocketAddr, now: Instant) {
+    /// Counts a failure; returns true when `addr` has just started being skipped and needs a
+    /// [`probe`] (one per upstream at a time).
+    pub fn failed(&self, addr: SocketAddr, now: Instant) -> bool {
         let mut health = self.health.lock().expect("health lock");
         let entry = health.entry(addr).or_default();
         entry.failures += 1;
-        if entry.failures >= FAILURES_BEFORE_SKIP {
-            if entry.skip_until.is_none_or(|until| now >= until) {
-                tracing::warn!(
-                    "upstream {addr} failed {} times in a row: skipped for {}s",
-                    entry.failures,
-                    SKIP_FOR.as_secs()
-                );
-            }
-            entry.skip_until = Some(now + SKIP_FOR);
+        if entry.failures < FAILURES_BEFORE_SKIP {
+            return false;
         }
+        if entry.skip_until.is_none_or(|until| now >= until) {
+            tracing::warn!(
+                "upstream {addr} failed {} times in a row: asked last, and probed every {}s until it answers",
+                entry.failures,
+                PROBE_EVERY.as_secs()
+            );
+        }
+        entry.skip_until = Some(now + SKIP_FOR);
+        !std::mem::replace(&mut entry.probing, true)
     }
 }
 

@@ -1458,3 +1458,82 @@ fn forward_to_an_ipv6_upstream() {
     assert_eq!(without_ttls(answers(&reply)), ["v6.test. A 192.0.2.6"]);
     assert_eq!(upstream.queries().len(), 1);
 }
+
+/// An upstream that keeps failing is skipped (asked after the others, so clients stop waiting
+/// on it) and probed in the background; once it answers again it is back in its place.
+#[test]
+fn forward_skips_a_failing_upstream_and_probes_it_back() {
+    let dir = scratch_dir("forward_probe");
+    let alive = Arc::new(AtomicBool::new(false));
+    let flag = alive.clone();
+    let first = FakeUpstream::start(Box::new(move |socket, query, from| {
+        if flag.load(Ordering::Relaxed) {
+            let _ = socket.send_to(
+                &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 70])),
+                from,
+            );
+        }
+    }));
+    let second = FakeUpstream::start(Box::new(|socket, query, from| {
+        let _ = socket.send_to(
+            &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 7])),
+            from,
+        );
+    }));
+    let config = fault_config(
+        &dir,
+        &[(
+            "inside",
+            "127.0.0.2",
+            format!("\"{}\", \"{}\"", first.addr, second.addr),
+            "",
+        )],
+    );
+    let server = Server::with_config(&config);
+    let address = |reply: &Message| without_ttls(answers(reply)).join(" ");
+    // Three failures in a row, each costing a 0.3 s try before the second upstream answers.
+    for i in 0..3 {
+        let reply = ask(
+            &server,
+            INTERNAL,
+            &format!("n{i}.probe.test."),
+            RecordType::A,
+        );
+        assert!(address(&reply).ends_with("192.0.2.7"), "{reply:?}");
+    }
+    // Skipped now: the second upstream is asked first, at once.
+    let started = Instant::now();
+    let reply = ask(&server, INTERNAL, "fast.probe.test.", RecordType::A);
+    assert!(address(&reply).ends_with("192.0.2.7"));
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    // It comes back: the probe notices within a few seconds and it is asked first again.
+    alive.store(true, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut back = false;
+    for i in 0.. {
+        let reply = ask(
+            &server,
+            INTERNAL,
+            &format!("b{i}.probe.test."),
+            RecordType::A,
+        );
+        if address(&reply).ends_with("192.0.2.70") {
+            back = true;
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(back, "the upstream was not taken back");
+    let probed = first
+        .queries()
+        .iter()
+        .any(|q| question_of(q) == [0, 0, 2, 0, 1]);
+    assert!(probed, "the root NS probe reached the skipped upstream");
+}
