@@ -651,6 +651,7 @@ struct FakeUpstream {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     seen: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    sources: Arc<std::sync::Mutex<Vec<SocketAddr>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -668,12 +669,14 @@ impl FakeUpstream {
         let addr = socket.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stop2, seen2) = (stop.clone(), seen.clone());
+        let sources = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, seen2, sources2) = (stop.clone(), seen.clone(), sources.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while !stop2.load(Ordering::Relaxed) {
                 if let Ok((len, from)) = socket.recv_from(&mut buf) {
                     seen2.lock().unwrap().push(buf[..len].to_vec());
+                    sources2.lock().unwrap().push(from);
                     behaviour(&socket, &buf[..len], from);
                 }
             }
@@ -682,6 +685,7 @@ impl FakeUpstream {
             addr,
             stop,
             seen,
+            sources,
             thread: Some(thread),
         }
     }
@@ -938,6 +942,21 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
     let _ = ask(&server, client(5), "other.dead.test.", RecordType::A);
     let ids_after: std::collections::BTreeSet<u16> =
         dead.queries().iter().map(|q| id_of(q)).collect();
+    let ports: std::collections::BTreeSet<u16> = dead
+        .sources
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.port())
+        .collect();
+    // Each query has a socket of its own, on a port the kernel picks at random (two may
+    // collide by chance, so only most must differ).
+    let sent = dead.queries().len();
+    assert!(
+        sent >= 3 && ports.len() * 2 > sent,
+        "{} source ports for {sent} upstream queries",
+        ports.len()
+    );
     assert!(
         ids_after.len() > ids.len(),
         "a new query with a new ID: {ids:?} {ids_after:?}"
