@@ -4,7 +4,8 @@
 //! one error type for edited files); the zone-file reader and the message codec, each on the
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
-//! `answer` (look up and shape) → `observe`. Modules are private: the binary, the integration
+//! `answer` (look up and shape) → `observe`, with `resolve` (the recursive views' forwarder and
+//! cache) beside `answer` for names that are not ours. Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]
 
@@ -18,6 +19,7 @@ mod load;
 mod located;
 mod observe;
 pub mod reload;
+mod resolve;
 pub mod server;
 mod view;
 mod wire;

@@ -121,8 +121,9 @@ impl Reloader {
         let started = Instant::now();
         let previous = self.state.load_full();
         let path = self.config_path.clone();
+        let before = previous.clone();
         let loaded =
-            tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous.snapshot)))
+            tokio::task::spawn_blocking(move || load::reload(&path, Some(&before.snapshot)))
                 .await
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if !stable().await {
@@ -146,7 +147,7 @@ impl Reloader {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();
-                let (_, published) = loaded.into_published();
+                let (_, published) = loaded.into_published_after(Some(&previous));
                 self.state.store(Arc::new(published));
                 self.failed_files.clear();
                 self.counters.succeeded.fetch_add(1, Ordering::Relaxed);

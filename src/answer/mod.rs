@@ -1,6 +1,8 @@
 //! Shapes the answer to one query: route the client to its view, find the zone, then one named
-//! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`] —
-//! writes the sections. [`respond`] is the whole request path from packet bytes to response bytes
+//! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`],
+//! [`forward`] — writes the sections. In a recursive view, a name that is not ours is not
+//! answered here: the outcome says where it goes ([`Forward`]) and the server hands it to the
+//! resolver. [`respond`] is the whole request path from packet bytes to response bytes
 //! and is shared by UDP, TCP, the tests and the fuzzer.
 
 mod additional;
@@ -12,7 +14,7 @@ use crate::dns::name::{self, NameBuf, NameKey};
 use crate::dns::{class, rcode, rtype, soa};
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
-use crate::view::{ChaosIdentity, Snapshot, View};
+use crate::view::{ChaosIdentity, Forward, Snapshot, View};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
@@ -36,6 +38,11 @@ pub enum Outcome {
     FormErr,
     NotImp,
     BadVers,
+    /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
+    Forward,
+    /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver
+    /// follows it and appends the target's answer (see [`Summary::forward`]).
+    Chase,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +56,10 @@ pub struct Summary {
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
+    /// For [`Outcome::Forward`]: where the query goes (the response written meanwhile is a
+    /// SERVFAIL, for when the resolver cannot take the query). For [`Outcome::Chase`]: where
+    /// the CNAME target goes (the response written is our answer, the chain so far).
+    pub forward: Option<Forward>,
 }
 
 /// Longest CNAME/DNAME chain followed inside a zone before the answer is returned as it stands.
@@ -95,14 +106,25 @@ pub fn respond(
         opt,
     );
     let routed = snapshot.view_for(client);
-    let outcome = route(&mut writer, &query, routed.map(|(view, _)| view), transport);
+    let mut forward = None;
+    let outcome = route(
+        &mut writer,
+        &query,
+        routed.map(|(view, _)| view),
+        transport,
+        &mut forward,
+    );
     let truncated = writer.is_truncated();
     let question_end = writer.question_end();
     writer.finish();
     let rrl_identity = match outcome {
-        Outcome::Answer | Outcome::NoData | Outcome::Referral => {
-            fnv1a(query.key.as_wire(), query.qtype)
-        }
+        // A forwarded answer counts by name and type like our own data: what the upstream says
+        // is not known yet.
+        Outcome::Answer
+        | Outcome::NoData
+        | Outcome::Referral
+        | Outcome::Chase
+        | Outcome::Forward => fnv1a(query.key.as_wire(), query.qtype),
         other => other as u64,
     };
     Some(Summary {
@@ -111,6 +133,7 @@ pub fn respond(
         truncated,
         rrl_identity,
         question_end,
+        forward,
     })
 }
 
@@ -133,6 +156,7 @@ fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outc
         truncated: false,
         rrl_identity: outcome as u64,
         question_end: wire::HEADER_LEN,
+        forward: None,
     }
 }
 
@@ -142,6 +166,7 @@ fn route(
     query: &Query,
     view: Option<&View>,
     transport: Transport,
+    forwarded: &mut Option<Forward>,
 ) -> Outcome {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
@@ -150,6 +175,8 @@ fn route(
     let Some(view) = view else {
         return refused(writer);
     };
+    // A recursive view says so on every response (RFC 1035 §4.1.1).
+    writer.set_recursion_available(view.recursion.is_some());
     if query.qclass == class::CH {
         return match &view.chaos {
             Some(identity) => chaos_identity(writer, query, identity),
@@ -167,10 +194,25 @@ fn route(
         rtype::AXFR | rtype::IXFR => return refused(writer),
         _ => {}
     }
-    match view.zone_for(query.key.as_wire(), query.qtype) {
-        Some(zone) => resolve(writer, view, zone, query, transport),
+    let zone = view.zone_for(query.key.as_wire(), query.qtype);
+    if view.recursion.is_some()
+        && let Some(to) = view.forward_for(query.key.as_wire(), zone)
+    {
+        return forward(writer, forwarded, to);
+    }
+    match zone {
+        Some(zone) => resolve(writer, view, zone, query, transport, forwarded),
         None => refused(writer),
     }
+}
+
+/// Not ours, in a recursive view: the resolver takes it. What is written meanwhile is the
+/// SERVFAIL sent if it cannot (too many queries outstanding).
+fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: Forward) -> Outcome {
+    writer.set_authoritative(false);
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    *forwarded = Some(to);
+    Outcome::Forward
 }
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
@@ -204,6 +246,7 @@ fn resolve(
     zone: &ViewZone,
     query: &Query,
     transport: Transport,
+    forwarded: &mut Option<Forward>,
 ) -> Outcome {
     writer.set_authoritative(true);
     let qtype = query.qtype;
@@ -256,6 +299,11 @@ fn resolve(
                 }
                 NameBuf::from_wire(&cname.rdatas[0].wire).expect("CNAME targets are names")
             }
+            // A recursive view resolves a delegated name for its clients (stub resolvers do not
+            // follow referrals), unless the answer already holds a CNAME leading there.
+            Found::Delegation { cut_len, .. } if view.recursion.is_some() && links == 0 => {
+                return forward(writer, forwarded, Forward::Delegation { cut_len });
+            }
             Found::Delegation { node, cut_len } => {
                 return referral(writer, zone, &owner[owner.len() - cut_len..], node);
             }
@@ -278,12 +326,21 @@ fn resolve(
             Found::NxDomain => return nxdomain(writer, zone),
         };
         visited.push(key.clone());
-        if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
-            // The chain leaves the zone: the resolver follows it from here (RFC 6604 §2.1).
-            return Outcome::Answer;
-        }
         let next_key =
             NameKey::from_wire(next.as_wire()).expect("chain names are valid wire names");
+        if !name::is_subdomain(next.as_wire(), zone.origin.as_wire()) {
+            // The chain leaves the zone: the client's resolver follows it from here (RFC 6604
+            // §2.1). A recursive view is that resolver when the target is forwarded: the
+            // resolver appends the target's answer to this one.
+            if view.recursion.is_some()
+                && let Some(to) =
+                    view.forward_for(next_key.as_wire(), view.zone_for(next_key.as_wire(), qtype))
+            {
+                *forwarded = Some(to);
+                return Outcome::Chase;
+            }
+            return Outcome::Answer;
+        }
         chain = Some((next, next_key));
     }
     // Not reached: the pass with `links == MAX_CHAIN` returns on every path.

@@ -32,6 +32,12 @@ struct JsonReport<'a> {
 struct JsonView {
     name: String,
     zones: Vec<JsonZone>,
+    /// Whether names outside the view's zones are forwarded.
+    recursion: bool,
+    /// The view's forwarders, in order.
+    forwarders: Vec<String>,
+    /// Conditional forwarders: zone → servers.
+    forward_zones: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Serialize)]
@@ -112,11 +118,35 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
     }
 }
 
-/// Views with their zones, serials and record counts.
+fn addresses(list: &[std::net::SocketAddr]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+/// Views with their recursion setting, zones, serials and record counts.
 fn describe(snapshot: &Snapshot) -> String {
     let mut text = String::new();
     for view in &snapshot.views {
         text.push_str(&format!("view {}:\n", view.name));
+        match &view.recursion {
+            None => text.push_str("  recursion off (names outside its zones: REFUSED)\n"),
+            Some(recursion) => {
+                text.push_str(&format!(
+                    "  recursion on: forwarders {}\n",
+                    if recursion.forwarders.is_empty() {
+                        "none".to_string()
+                    } else {
+                        addresses(&recursion.forwarders).join(", ")
+                    }
+                ));
+                for zone in &recursion.zones {
+                    text.push_str(&format!(
+                        "  forward {} to {}\n",
+                        zone.origin,
+                        addresses(&zone.to).join(", ")
+                    ));
+                }
+            }
+        }
         for zone in &view.zones {
             text.push_str(&format!(
                 "  {} serial {} ({} records)\n",
@@ -132,6 +162,17 @@ fn json_views(snapshot: &Snapshot) -> Vec<JsonView> {
         .views
         .iter()
         .map(|view| JsonView {
+            recursion: view.recursion.is_some(),
+            forwarders: view
+                .recursion
+                .as_ref()
+                .map_or_else(Vec::new, |r| addresses(&r.forwarders)),
+            forward_zones: view.recursion.as_ref().map_or_else(Vec::new, |r| {
+                r.zones
+                    .iter()
+                    .map(|z| (z.origin.to_string(), addresses(&z.to)))
+                    .collect()
+            }),
             name: view.name.clone(),
             zones: view
                 .zones

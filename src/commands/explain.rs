@@ -1,5 +1,7 @@
 //! `splitdns explain --client IP NAME [TYPE]`: which view a client gets and why, the exact answer
-//! it would receive (produced by the real request path), and where each record came from.
+//! it would receive (produced by the real request path), and where each record came from. For a
+//! name a recursive view forwards: which forward zone, delegation or forwarders it goes to, and
+//! the upstreams in the order they would be asked (nothing is sent: `explain` opens no socket).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -7,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{describe_source, report_load_error};
-use crate::answer::{self, Transport};
+use crate::answer::{self, Outcome, Transport};
 use crate::config::Config;
 use crate::dns::name::{Name, fmt_wire_name};
 use crate::dns::rtype;
@@ -15,7 +17,7 @@ use crate::dns::{class, rcode};
 use crate::load;
 use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
-use crate::view::{Snapshot, View};
+use crate::view::{Forward, Snapshot, View};
 use crate::wire::reader::{self, Record};
 use crate::zonefile::rdata::rdata_to_text;
 
@@ -57,7 +59,7 @@ pub fn render(
     query.extend_from_slice(&qtype.to_be_bytes());
     query.extend_from_slice(&class::IN.to_be_bytes());
     let mut response = Vec::new();
-    answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
+    let summary = answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
     let message = reader::read(&response).expect("our own responses are well formed");
     let routed = snapshot.view_for(client);
     let mut out = String::new();
@@ -77,6 +79,11 @@ pub fn render(
         }
     }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
+    let forwarded = summary.filter(|s| s.outcome == Outcome::Forward);
+    if let (Some((view, _)), Some(forward)) = (routed, forwarded.and_then(|s| s.forward)) {
+        out.push_str(&forwarding(view, forward, qname));
+        return out;
+    }
     let _ = writeln!(
         out,
         "status {}, flags{}{}",
@@ -99,6 +106,69 @@ pub fn render(
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
     }
+    let chased = summary.filter(|s| s.outcome == Outcome::Chase);
+    if let (Some((view, _)), Some(forward), Some(target)) = (
+        routed,
+        chased.and_then(|s| s.forward),
+        message
+            .answer
+            .iter()
+            .rev()
+            .find(|r| r.rtype == rtype::CNAME),
+    ) && let Ok(target) = Name::from_wire(&target.rdata)
+    {
+        let _ = writeln!(
+            out,
+            ";; the chain continues at {target}, which is forwarded:"
+        );
+        out.push_str(&forwarding(view, forward, &target));
+    }
+    out
+}
+
+/// Where a forwarded name goes and whom the resolver would ask, in order.
+fn forwarding(view: &View, forward: Forward, qname: &Name) -> String {
+    let key = qname.to_lowercase();
+    let recursion = view
+        .recursion
+        .as_ref()
+        .expect("only recursive views forward");
+    let why = match forward {
+        Forward::Zone(index) => format!(
+            "forward zone {} ([[view.forward]]) is the most specific zone containing it",
+            recursion.zones[index].origin
+        ),
+        Forward::Forwarders => {
+            "no zone of the view and no forward zone contains it: the view's forwarders".into()
+        }
+        Forward::Delegation { cut_len } => {
+            let wire = key.as_wire();
+            let cut = Name::from_wire(&wire[wire.len() - cut_len..]).expect("a suffix is a name");
+            format!("it is below the delegation {cut} in one of our zones: its name servers (glue)")
+        }
+    };
+    let upstreams: Vec<String> = view
+        .upstreams(forward, key.as_wire())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut out = format!(
+        "forwarded: view {:?} recurses; {why}
+",
+        view.name
+    );
+    if upstreams.is_empty() {
+        out.push_str(
+            "upstreams: none (no glue address): the answer would be SERVFAIL
+",
+        );
+    } else {
+        let _ = writeln!(out, "upstreams, in order: {}", upstreams.join(", "));
+    }
+    out.push_str(
+        "the answer is the upstream's, relayed (AA clear, RA set) and cached
+",
+    );
     out
 }
 

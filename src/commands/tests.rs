@@ -44,7 +44,7 @@ _autodiscover._tcp.fabrikam.example. 300 IN SRV 0 0 443 mail.contoso.example.   
             "{line}"
         );
         assert!(
-            line.contains("; [[exchange]] block, ") && line.ends_with("splitdns.toml:21"),
+            line.contains("; [[exchange]] block, ") && line.ends_with("splitdns.toml:29"),
             "{line}"
         );
     }

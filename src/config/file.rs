@@ -46,6 +46,48 @@ pub struct ViewSection {
     pub chaos: bool,
     /// Response Rate Limiting for UDP answers to this view's clients.
     pub rrl: Option<RrlSection>,
+    /// Answer every name: names outside this view's zones are forwarded (default false:
+    /// REFUSED).
+    pub recursion: Option<Spanned<bool>>,
+    /// Allow `recursion = true` on a view that faces the public: an open resolver, which
+    /// anyone can use for amplification. Default false: such a config is refused.
+    #[serde(default)]
+    pub open_resolver: bool,
+    /// Upstream recursive resolvers, tried in order: "192.0.2.53", "198.51.100.53:5353",
+    /// "[2001:db8::53]:53" (port 53 when none is given).
+    #[serde(default)]
+    pub forwarders: Vec<Spanned<String>>,
+    /// Conditional forwarders (`[[view.forward]]`).
+    #[serde(default)]
+    pub forward: Vec<ForwardSection>,
+    /// Tuning for the resolver of a recursive view.
+    pub resolver: Option<ResolverSection>,
+}
+
+/// Names at and below `zone` are forwarded to `to` (e.g. the AD domain to its DCs).
+#[derive(Debug, Deserialize)]
+pub struct ForwardSection {
+    pub zone: Spanned<String>,
+    pub to: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResolverSection {
+    /// Seconds one try at one upstream may take before the next is tried. Default 1.5.
+    pub timeout: Option<Spanned<f64>>,
+    /// Longest time an answer is cached, in seconds. Default 86400.
+    pub max_ttl: Option<Spanned<i64>>,
+    /// Longest time an NXDOMAIN or NODATA answer is cached, in seconds. Default 3600.
+    pub max_negative_ttl: Option<Spanned<i64>>,
+    /// Seconds a failed resolution is remembered (RFC 9520). Default 5.
+    pub failure_ttl: Option<Spanned<i64>>,
+    /// Seconds past its TTL an answer may be served when no upstream answers (RFC 8767); 0
+    /// turns serve-stale off. Default 86400.
+    pub serve_stale: Option<Spanned<i64>>,
+    /// Cache size cap in MiB. Default 64.
+    pub cache_size_mib: Option<Spanned<i64>>,
+    /// Forwarded queries in progress at once; beyond, SERVFAIL. Default 1000.
+    pub max_outstanding: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +169,8 @@ pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])>
         ["tcp"] => ("in [tcp]", keys_of::<TcpSection>()),
         ["view"] => ("in [[view]]", keys_of::<ViewSection>()),
         ["view", "rrl"] => ("in [view.rrl]", keys_of::<RrlSection>()),
+        ["view", "forward"] => ("in [[view.forward]]", keys_of::<ForwardSection>()),
+        ["view", "resolver"] => ("in [view.resolver]", keys_of::<ResolverSection>()),
         ["zone"] => ("in [[zone]]", keys_of::<ZoneSection>()),
         ["exchange"] => ("in [[exchange]]", keys_of::<ExchangeSection>()),
         ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),

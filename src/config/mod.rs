@@ -15,6 +15,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::dns::name::Name;
 use crate::located::Located;
+use crate::resolve::Settings as ResolverSettings;
 use crate::server::{RrlPolicy, TcpLimits};
 
 /// The listen address used when the config names none.
@@ -69,8 +70,20 @@ pub struct ViewConfig {
     pub chaos: bool,
     /// Response Rate Limiting, if on for this view.
     pub rrl: Option<RrlPolicy>,
+    /// Where names outside the view's zones go, when `recursion = true`.
+    pub recursion: Option<RecursionConfig>,
     /// Line of the view's `name` key, for findings about the view as a whole.
     pub line: u32,
+}
+
+/// A recursive view's upstreams and resolver settings.
+#[derive(Debug, Clone)]
+pub struct RecursionConfig {
+    /// Upstream recursive resolvers, in order.
+    pub forwarders: Vec<SocketAddr>,
+    /// Conditional forwarders: (lowercased zone, its servers in order).
+    pub forward_zones: Vec<(Name, Vec<SocketAddr>)>,
+    pub settings: ResolverSettings,
 }
 
 /// A validated `[[exchange]]` block.
@@ -103,6 +116,13 @@ const TTL: RangeInclusive<i64> = 0..=0x7fff_ffff;
 const MAX_CONNECTIONS: RangeInclusive<i64> = 1..=1_000_000;
 const RESPONSES_PER_SECOND: RangeInclusive<i64> = 1..=1_000_000;
 const SLIP: RangeInclusive<i64> = 0..=10;
+/// Resolver caps: up to a week of caching (RFC 8767 suggests stale data be kept 1 to 3 days),
+/// failures up to RFC 9520's five minutes, a cache of up to 64 GiB.
+const CACHE_TTL: RangeInclusive<i64> = 1..=604_800;
+const FAILURE_TTL: RangeInclusive<i64> = 0..=300;
+const SERVE_STALE: RangeInclusive<i64> = 0..=604_800;
+const CACHE_SIZE_MIB: RangeInclusive<i64> = 1..=65_536;
+const MAX_OUTSTANDING: RangeInclusive<i64> = 1..=1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -372,7 +392,7 @@ fn validate(
         }
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
-    let views = validate_views(&raw.views, locate, &mut errors);
+    let views = validate_views(&raw.views, &listen, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
     let exchange = raw
         .exchange
@@ -399,6 +419,7 @@ fn validate(
 
 fn validate_views(
     raw: &[file::ViewSection],
+    listen: &[SocketAddr],
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ViewConfig> {
@@ -452,16 +473,222 @@ fn validate_views(
         }
         let public = section.public.unwrap_or(name == "external");
         let rrl = validate_rrl(section.rrl.as_ref(), &clients, locate, errors);
+        let recursion = validate_recursion(section, public, &clients, listen, locate, errors);
         views.push(ViewConfig {
             name: name.clone(),
             clients,
             public,
             chaos: section.chaos,
             rrl,
+            recursion,
             line: locate.line_of(section.name.span()),
         });
     }
     views
+}
+
+/// A view's `recursion`, `forwarders`, `[[view.forward]]` and `[view.resolver]`. A view that
+/// faces the public may not recurse unless `open_resolver = true` says the admin means it; an
+/// upstream that is one of our own listen addresses would ask ourselves; a recursive view with
+/// nowhere to forward could only fail.
+fn validate_recursion(
+    section: &file::ViewSection,
+    public: bool,
+    clients: &[IpNet],
+    listen: &[SocketAddr],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<RecursionConfig> {
+    let name = section.name.get_ref();
+    let upstreams = |list: &[Spanned<String>], key: &str, errors: &mut Vec<Located>| {
+        let mut parsed = Vec::new();
+        for entry in list {
+            match parse_upstream(entry.get_ref()) {
+                Some(addr) if is_own_listen_address(addr, listen) => errors.push(locate.error(
+                    entry.span(),
+                    format!(
+                        "{key} {:?} is one of this server's own listen addresses: it would forward to itself",
+                        entry.get_ref()
+                    ),
+                )),
+                Some(addr) => parsed.push(addr),
+                None => errors.push(locate.error(
+                    entry.span(),
+                    format!(
+                        "bad {key} address {:?}: expected an IP address with an optional port, e.g. \"192.0.2.53\", \"192.0.2.53:5353\" or \"[2001:db8::53]:53\"",
+                        entry.get_ref()
+                    ),
+                )),
+            }
+        }
+        parsed
+    };
+    let forwarders = upstreams(&section.forwarders, "forwarder", errors);
+    let mut forward_zones: Vec<(Name, Vec<SocketAddr>)> = Vec::new();
+    for zone in &section.forward {
+        let to = upstreams(&zone.to, "[[view.forward]] server", errors);
+        if zone.to.is_empty() {
+            errors.push(locate.error(
+                zone.zone.span(),
+                format!(
+                    "[[view.forward]] zone {:?} has no servers in `to`",
+                    zone.zone.get_ref()
+                ),
+            ));
+        }
+        let Ok(origin) = Name::parse(
+            zone.zone.get_ref().trim_end_matches('.'),
+            Some(&Name::root()),
+        ) else {
+            errors.push(locate.error(
+                zone.zone.span(),
+                format!("bad [[view.forward]] zone {:?}", zone.zone.get_ref()),
+            ));
+            continue;
+        };
+        let origin = origin.to_lowercase();
+        if forward_zones.iter().any(|(other, _)| *other == origin) {
+            errors.push(locate.error(
+                zone.zone.span(),
+                format!("[[view.forward]] zone {origin} is listed twice in view {name:?}"),
+            ));
+        }
+        forward_zones.push((origin, to));
+    }
+    let settings = validate_resolver(section.resolver.as_ref(), locate, errors);
+    let recursion = section.recursion.as_ref();
+    let enabled = recursion.is_some_and(|r| *r.get_ref());
+    let first_key = section
+        .forwarders
+        .first()
+        .map(|f| f.span())
+        .or_else(|| section.forward.first().map(|f| f.zone.span()));
+    if !enabled {
+        if let Some(span) = first_key {
+            errors.push(locate.error(
+                span,
+                format!("view {name:?} lists forwarders but has no `recursion = true`: they would never be asked"),
+            ));
+        }
+        return None;
+    }
+    let span = recursion.expect("enabled").span();
+    let faces_public = public
+        || clients
+            .iter()
+            .any(crate::address_space::covers_public_space);
+    if faces_public && !section.open_resolver {
+        errors.push(locate.error(
+            span.clone(),
+            format!(
+                "view {name:?} faces the public (public = true, or clients beyond private address space) and would recurse for anyone: an open resolver. Turn recursion off here, or set open_resolver = true if that is really meant"
+            ),
+        ));
+    }
+    if section.forwarders.is_empty() && section.forward.is_empty() {
+        errors.push(locate.error(
+            span,
+            format!(
+                "view {name:?} has recursion = true but no forwarders and no [[view.forward]]: set forwarders = [\"ADDRESS\", …]"
+            ),
+        ));
+    }
+    Some(RecursionConfig {
+        forwarders,
+        forward_zones,
+        settings,
+    })
+}
+
+/// An upstream address: `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53` or `[2001:db8::53]:5353`.
+fn parse_upstream(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| Some(SocketAddr::new(text.parse().ok()?, 53)))
+}
+
+/// Whether queries to `addr` would reach this server: one of the listen addresses, or a
+/// loopback address on the port of a wildcard listener.
+fn is_own_listen_address(addr: SocketAddr, listen: &[SocketAddr]) -> bool {
+    listen.iter().any(|own| {
+        *own == addr
+            || (own.ip().is_unspecified()
+                && own.port() == addr.port()
+                && (addr.ip().is_loopback() || addr.ip().is_unspecified()))
+    })
+}
+
+fn validate_resolver(
+    raw: Option<&file::ResolverSection>,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> ResolverSettings {
+    let defaults = ResolverSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let timeout = match raw.timeout.as_ref() {
+        None => defaults.timeout,
+        Some(s) if *s.get_ref() >= 0.05 && *s.get_ref() <= 30.0 => {
+            Duration::from_secs_f64(*s.get_ref())
+        }
+        Some(s) => {
+            errors.push(locate.error(
+                s.span(),
+                format!(
+                    "[view.resolver] timeout = {} is out of range: use seconds from 0.05 to 30",
+                    s.get_ref()
+                ),
+            ));
+            defaults.timeout
+        }
+    };
+    let seconds = |value: Option<Duration>| value.map_or(0, |d| d.as_secs() as i64);
+    let serve_stale = locate.integer(
+        raw.serve_stale.as_ref(),
+        "[view.resolver] serve_stale",
+        SERVE_STALE,
+        seconds(defaults.serve_stale),
+        errors,
+    );
+    ResolverSettings {
+        timeout,
+        max_ttl: locate.integer(
+            raw.max_ttl.as_ref(),
+            "[view.resolver] max_ttl",
+            CACHE_TTL,
+            defaults.max_ttl.into(),
+            errors,
+        ) as u32,
+        max_negative_ttl: locate.integer(
+            raw.max_negative_ttl.as_ref(),
+            "[view.resolver] max_negative_ttl",
+            CACHE_TTL,
+            defaults.max_negative_ttl.into(),
+            errors,
+        ) as u32,
+        failure_ttl: locate.integer(
+            raw.failure_ttl.as_ref(),
+            "[view.resolver] failure_ttl",
+            FAILURE_TTL,
+            defaults.failure_ttl.into(),
+            errors,
+        ) as u32,
+        serve_stale: (serve_stale > 0).then(|| Duration::from_secs(serve_stale as u64)),
+        cache_bytes: (locate.integer(
+            raw.cache_size_mib.as_ref(),
+            "[view.resolver] cache_size_mib",
+            CACHE_SIZE_MIB,
+            (defaults.cache_bytes >> 20) as i64,
+            errors,
+        ) as usize)
+            << 20,
+        max_outstanding: locate.integer(
+            raw.max_outstanding.as_ref(),
+            "[view.resolver] max_outstanding",
+            MAX_OUTSTANDING,
+            defaults.max_outstanding as i64,
+            errors,
+        ) as usize,
+    }
 }
 
 /// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a host prefix). Host bits must be
@@ -899,7 +1126,7 @@ external = "contoso.example.external.zone"
         assert_eq!(
             errors,
             [
-                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl)",
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver)",
                 "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views)",
                 "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
             ]
@@ -949,7 +1176,12 @@ external = "contoso.example.external.zone"
                 "{key}: {place} {keys:?}"
             );
         }
-        assert!(file::section(&["view", "rrl"]).is_some());
+        for nested in ["rrl", "forward", "resolver"] {
+            assert!(
+                file::section(&["view", nested]).is_some(),
+                "[view.{nested}]"
+            );
+        }
     }
 
     /// Bytes as an editor may save them: the UTF-8 mark is skipped, UTF-16 is one error for the
@@ -1099,6 +1331,51 @@ external = "contoso.example.external.zone"
                 && errors[1].contains("view \"dmz\", which is not defined"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn recursion_settings_are_validated_where_written() {
+        let inside = "name = \"internal\"\nclients = [\"10.0.0.0/8\", \"192.168.0.0/16\", \"127.0.0.2/32\"]\n";
+        let text = EXAMPLE.replace(
+            inside,
+            &format!("{inside}recursion = true\nforwarders = [\"192.0.2.53\", \"[2001:db8::53]:5353\", \"2001:db8::54\"]\n[[view.forward]]\nzone = \"Corp.Example.\"\nto = [\"10.0.0.21:5353\"]\n[view.resolver]\nserve_stale = 0\ntimeout = 0.5\n"),
+        );
+        let config = parse(&text, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        let recursion = config.views[0].recursion.as_ref().unwrap();
+        assert_eq!(
+            recursion.forwarders,
+            [
+                "192.0.2.53:53".parse().unwrap(),
+                "[2001:db8::53]:5353".parse().unwrap(),
+                "[2001:db8::54]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(recursion.forward_zones[0].0.to_string(), "corp.example.");
+        assert_eq!(recursion.settings.serve_stale, None);
+        assert_eq!(recursion.settings.timeout, Duration::from_millis(500));
+        assert!(config.views[1].recursion.is_none());
+
+        // The external view may not recurse; nor may a view forward to our own listen address.
+        let text = EXAMPLE
+            .replace(
+                "name = \"external\"\n",
+                "name = \"external\"\nrecursion = true\nforwarders = [\"127.0.0.1:5353\"]\n",
+            )
+            .replace("[view.resolver]", "");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/splitdns/splitdns.toml:10:15: forwarder \"127.0.0.1:5353\" is one of this server's own listen addresses"), "{errors:?}");
+        assert!(
+            errors[1].starts_with(
+                "/etc/splitdns/splitdns.toml:9:13: view \"external\" faces the public"
+            ),
+            "{errors:?}"
+        );
+        let open = text.replace(
+            "recursion = true\n",
+            "recursion = true\nopen_resolver = true\n",
+        );
+        assert_eq!(errors_of(&open).len(), 1, "open_resolver allows it");
     }
 
     /// Every section reports the line of the bad value, and a zero or out-of-range limit is an

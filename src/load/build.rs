@@ -12,7 +12,7 @@ use crate::dns::name::Name;
 use crate::dns::rtype;
 use crate::located::{Located, SourceLoc};
 use crate::view::zone;
-use crate::view::{Snapshot, View};
+use crate::view::{Recursion, Snapshot, View};
 use crate::zonefile::{self, ZoneRecord};
 
 /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
@@ -31,7 +31,14 @@ pub fn snapshot(
     let mut views: Vec<View> = config
         .views
         .iter()
-        .map(|v| View::new(v.name.clone(), v.chaos))
+        .map(|v| {
+            let mut view = View::new(v.name.clone(), v.chaos);
+            view.recursion = v
+                .recursion
+                .as_ref()
+                .map(|r| Recursion::new(r.forwarders.clone(), r.forward_zones.clone()));
+            view
+        })
         .collect();
 
     for source in sources {

@@ -10,9 +10,11 @@ pub mod exchange;
 pub mod serial;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{self, Config};
 use crate::located::Located;
+use crate::resolve::Resolver;
 use crate::server::Published;
 use crate::view::Snapshot;
 use checks::{Finding, Severity};
@@ -78,12 +80,39 @@ impl Loaded {
             .filter(|f| f.severity == Severity::Warning)
     }
 
-    /// What the server answers from: the snapshot with each view's rate-limit policy.
+    /// What the server answers from: the snapshot with each view's rate-limit policy and
+    /// resolver (new ones: empty caches).
     pub fn into_published(self) -> (Config, Published) {
+        self.into_published_after(None)
+    }
+
+    /// [`Loaded::into_published`] on reload: a recursive view whose name and resolver settings
+    /// are unchanged keeps its resolver, so its cache survives the reload.
+    pub fn into_published_after(self, previous: Option<&Published>) -> (Config, Published) {
         let rate_limits = self.config.views.iter().map(|v| v.rrl.clone()).collect();
+        let resolvers = self
+            .config
+            .views
+            .iter()
+            .map(|view| {
+                let settings = &view.recursion.as_ref()?.settings;
+                let kept = previous.and_then(|previous| {
+                    let index = previous
+                        .snapshot
+                        .views
+                        .iter()
+                        .position(|v| v.name == view.name)?;
+                    previous.resolvers[index]
+                        .clone()
+                        .filter(|resolver| resolver.settings() == settings)
+                });
+                Some(kept.unwrap_or_else(|| Arc::new(Resolver::new(settings.clone()))))
+            })
+            .collect();
         let published = Published {
             snapshot: self.snapshot,
             rate_limits,
+            resolvers,
         };
         (self.config, published)
     }

@@ -1,9 +1,11 @@
 //! Listening: binds UDP and TCP sockets, and runs the receive loops that hand each message to
-//! [`crate::answer::respond`] with the snapshot current at that moment. The core takes bound
-//! sockets, the published snapshot and a shutdown token; it knows nothing about config files.
+//! [`crate::answer::respond`] with the snapshot current at that moment, and a recursive view's
+//! names that are not ours to its resolver ([`forward`]). The core takes bound sockets, the
+//! published snapshot and a shutdown token; it knows nothing about config files.
 
 #[allow(unsafe_code)]
 mod datagrams;
+mod forward;
 mod rrl;
 mod tcp;
 mod udp;
@@ -19,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
+use crate::resolve::Resolver;
 use crate::view::Snapshot;
 pub use rrl::RrlPolicy;
 
@@ -29,6 +32,9 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// Response Rate Limiting per view (indexed like `snapshot.views`), where on.
     pub rate_limits: Vec<Option<RrlPolicy>>,
+    /// The resolver of each recursive view (indexed like `snapshot.views`): its cache and
+    /// upstream state, kept across reloads while the view's name and settings stay.
+    pub resolvers: Vec<Option<Arc<Resolver>>>,
 }
 
 /// The state currently served; replaced whole by reloads, read without locks.
@@ -179,12 +185,18 @@ pub async fn run(
     let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
+    let runtime = tokio::runtime::Handle::current();
     for socket in listeners.udp {
+        // Forwarded answers go out on this clone, from the resolver's tasks.
+        let reply = Arc::new(socket.try_clone()?);
         for _ in 0..loops_per_socket {
             let socket = socket.try_clone()?;
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            tasks.spawn_blocking(move || udp::serve(socket, snapshot, limiter, shutdown));
+            let (runtime, reply) = (runtime.clone(), reply.clone());
+            tasks.spawn_blocking(move || {
+                udp::serve(socket, reply, snapshot, limiter, runtime, shutdown)
+            });
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));

@@ -12,7 +12,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use super::{SharedState, TcpLimits};
-use crate::answer::Transport;
+use crate::answer::{Outcome, Transport};
 use crate::observe::{self, Delivery};
 
 pub async fn serve(
@@ -79,7 +79,7 @@ async fn connection(
         if request.is_empty() {
             return;
         }
-        let current = snapshot.load();
+        let current = snapshot.load_full();
         let Some(summary) = super::respond_guarded(
             &current.snapshot,
             client,
@@ -89,6 +89,9 @@ async fn connection(
         ) else {
             continue;
         };
+        if matches!(summary.outcome, Outcome::Forward | Outcome::Chase) {
+            super::forward::tcp(&current, client, &summary, &request, &mut response).await;
+        }
         observe::query(
             &current.snapshot,
             client,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::{self, RateLimiter, Verdict};
-use crate::answer::Transport;
+use crate::answer::{Outcome, Transport};
 use crate::observe::{self, Delivery};
 
 /// How often an idle loop checks for shutdown.
@@ -29,8 +29,10 @@ const SEND_AT_ONCE_UP_TO: usize = 8;
 
 pub fn serve(
     socket: UdpSocket,
+    reply: Arc<UdpSocket>,
     state: SharedState,
     limiter: Arc<RateLimiter>,
+    runtime: tokio::runtime::Handle,
     shutdown: CancellationToken,
 ) {
     if let Err(e) = socket
@@ -62,6 +64,8 @@ pub fn serve(
         }
         // One snapshot per batch: a reload lands between batches, never inside one.
         let current = state.load();
+        // Taken (one atomic increment) only when a batch forwards a query.
+        let mut owned: Option<Arc<super::Published>> = None;
         let send_at_once = batch.received() <= SEND_AT_ONCE_UP_TO;
         for i in 0..batch.received() {
             let Some(client) = batch.peer(i) else {
@@ -77,6 +81,26 @@ pub fn serve(
             ) else {
                 continue;
             };
+            if matches!(summary.outcome, Outcome::Forward | Outcome::Chase)
+                && !super::forward::answer_from_cache(&current, &summary, request, true, response)
+            {
+                // A miss: handed to the runtime, this loop goes on. When it cannot be handed
+                // over (too many outstanding), what is already written goes out: SERVFAIL for
+                // a forward, our answer so far for a chase.
+                let published = owned.get_or_insert_with(|| state.load_full());
+                if super::forward::udp(
+                    &runtime, published, &reply, &limiter, client, &summary, request, response,
+                ) {
+                    observe::query(
+                        &current.snapshot,
+                        client,
+                        Transport::Udp,
+                        &summary,
+                        Delivery::Sent,
+                    );
+                    continue;
+                }
+            }
             let policy = summary
                 .view
                 .and_then(|index| current.rate_limits[index].as_ref());

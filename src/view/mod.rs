@@ -5,6 +5,7 @@
 
 pub mod lookup;
 pub mod prefix;
+pub mod recursion;
 pub mod zone;
 
 use foldhash::{HashMap, HashMapExt};
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use crate::dns::name::{self, Name};
 use crate::dns::rtype;
 use prefix::{Match, PrefixTable};
+pub use recursion::{Forward, Recursion};
 use zone::ViewZone;
 
 /// Everything needed to answer queries, for all views.
@@ -33,6 +35,8 @@ pub struct View {
     pub zones: Vec<ViewZone>,
     /// TXT RDATA for the CHAOS identity queries, when the view answers them.
     pub chaos: Option<ChaosIdentity>,
+    /// Where names outside the view's zones are forwarded, for a view with `recursion = true`.
+    pub recursion: Option<Recursion>,
     by_origin: HashMap<Box<[u8]>, usize>,
 }
 
@@ -43,6 +47,7 @@ impl View {
             name,
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
+            recursion: None,
             by_origin: HashMap::new(),
         }
     }

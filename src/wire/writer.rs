@@ -102,6 +102,15 @@ impl<'b> ResponseWriter<'b> {
         }
     }
 
+    /// RA: set by a view that recurses for its clients.
+    pub fn set_recursion_available(&mut self, ra: bool) {
+        if ra {
+            self.flags |= 0x0080;
+        } else {
+            self.flags &= !0x0080;
+        }
+    }
+
     /// The response code, up to 12 bits: the upper 8 travel in the OPT record.
     pub fn set_rcode(&mut self, rcode: u16) {
         self.rcode = rcode;

@@ -94,6 +94,57 @@ fn bad_cases() -> Vec<BadCase> {
     );
     cases.push(c);
 
+    // The internal resolver (issue 12): an open resolver, a forwarder that is ourselves, and a
+    // recursive view with nowhere to forward are refused where they are written.
+    let mut c = case(
+        "recursion on a public view",
+        Blame::Config,
+        "recursion = true",
+        "open resolver",
+    );
+    c.config = c.config.replace(
+        "name = \"external\"\n",
+        "name = \"external\"\nrecursion = true\nforwarders = [\"127.0.0.9:5300\"]\n",
+    );
+    cases.push(c);
+
+    let mut c = case(
+        "forwarder is ourselves",
+        Blame::Config,
+        "127.0.0.1:5353\"]",
+        "own listen",
+    );
+    c.config = c.config.replace(
+        "name = \"internal\"\n",
+        "name = \"internal\"\nrecursion = true\nforwarders = [\"127.0.0.9:5300\", \"127.0.0.1:5353\"]\n",
+    );
+    cases.push(c);
+
+    let mut c = case(
+        "recursion without forwarders",
+        Blame::Config,
+        "recursion = true",
+        "no forwarders",
+    );
+    c.config = c.config.replace(
+        "name = \"internal\"\n",
+        "name = \"internal\"\nrecursion = true\n",
+    );
+    cases.push(c);
+
+    let mut c = case(
+        "bad forwarder address",
+        Blame::Config,
+        "dc1.corp",
+        "dc1.corp",
+    );
+    c.config = c.config.replace(
+        "clients = [\"127.0.0.2/32\"]\n",
+        "clients = [\"127.0.0.2/32\"]\nrecursion = true\nforwarders = [\"127.0.0.9\"]\n\
+         [[view.forward]]\nzone = \"corp.example\"\nto = [\"dc1.corp\"]\n",
+    );
+    cases.push(c);
+
     let mut c = case("bad CIDR", Blame::Config, "10.0.0.0/33", "10.0.0.0/33");
     c.config = c
         .config

@@ -71,6 +71,13 @@ impl Server {
     }
 
     pub fn with_config(config: &Path) -> Server {
+        let listeners =
+            Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
+        Server::with_listeners(config, listeners)
+    }
+
+    /// [`Server::with_config`] on sockets already bound (so that a config can name the port).
+    pub fn with_listeners(config: &Path, listeners: Listeners) -> Server {
         let loaded = splitdns::load(config).unwrap_or_else(|e| {
             panic!(
                 "{} does not load:\n{}",
@@ -78,8 +85,6 @@ impl Server {
                 e.lines().join("\n")
             )
         });
-        let listeners =
-            Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
         let addr = listeners.local_addrs()[0];
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

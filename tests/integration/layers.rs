@@ -225,4 +225,12 @@ fn the_module_graph_has_the_expected_layers() {
     assert!(!to(&["wire"]).contains("zonefile"));
     assert!(!to(&["zonefile"]).contains("wire"));
     assert!(to(&["load", "checks"]).contains("load::build"));
+    // The forwarder stands on the base and the codec alone; the server hands it queries.
+    let allowed: BTreeSet<String> = ["dns", "wire"].iter().map(|s| s.to_string()).collect();
+    assert!(
+        to(&["resolve"]).is_subset(&allowed),
+        "{:?}",
+        to(&["resolve"])
+    );
+    assert!(to(&["server"]).contains("resolve"));
 }

@@ -9,6 +9,7 @@ mod diff_exit;
 mod differential;
 mod encoding;
 mod exchange;
+mod forward;
 mod hardening;
 mod layers;
 mod listen;
