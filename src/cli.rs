@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `check`, `explain` and `diff`.
+//! The command line: `serve` (the default), `check`, `explain`, `diff`, and `status` and `reload`,
+//! which ask the running server.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -36,6 +37,28 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show the records that differ between two views.
     Diff(DiffArgs),
+    /// Ask the running server what it serves: views, zones, serials, the last reload.
+    Status(StatusArgs),
+    /// Ask the running server to reload; exits 1 with the file:line errors if it refused.
+    Reload(ControlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The control listener to ask (default: the config's `[control] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub control: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub control: ControlArgs,
+    /// Print the server's JSON as it is.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
+use splitdns::control::{self, Control};
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners};
+use splitdns::systemd;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,6 +36,10 @@ fn main() -> ExitCode {
         Some(Command::Diff(args)) => {
             commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
         }
+        Some(Command::Status(args)) => {
+            commands::control::status(args.control.control, &args.control.config.config, args.json)
+        }
+        Some(Command::Reload(args)) => commands::control::reload(args.control, &args.config.config),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -51,7 +57,9 @@ fn serve(args: ServeArgs) -> ExitCode {
     for finding in loaded.warnings() {
         tracing::warn!("{finding}");
     }
-    let (config, published) = loaded.into_published();
+    let metrics = Arc::new(splitdns::Metrics::default());
+    let (config, published) = loaded.into_published(&metrics.queries);
+    let summary = published.snapshot.summary();
     let addrs = if args.listen.is_empty() {
         config.listen.clone()
     } else {
@@ -69,11 +77,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         .iter()
         .map(ToString::to_string)
         .collect();
-    tracing::info!(
-        "serving on {} (udp+tcp); {}",
-        bound.join(", "),
-        published.snapshot.summary()
-    );
+    tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
+    let control_listener = match config.control.map(std::net::TcpListener::bind).transpose() {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(
+                "cannot bind the control listener {}: {e}",
+                config.control.map_or(String::new(), |a| a.to_string())
+            );
+            return ExitCode::FAILURE;
+        }
+    };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -92,11 +106,38 @@ fn serve(args: ServeArgs) -> ExitCode {
         state.clone(),
         config.listen.clone(),
         listeners.local_addrs(),
+        metrics.clone(),
     );
+    let served_on = listeners.local_addrs();
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        reload::spawn(reloader, shutdown.clone());
-        server::run(listeners, state, config.tcp, shutdown).await
+        let reload = reload::spawn(reloader, shutdown.clone());
+        if let Some(listener) = control_listener {
+            let control = Control::new(state.clone(), metrics.clone(), reload, served_on);
+            match listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            {
+                Ok(listener) => {
+                    if let Ok(addr) = listener.local_addr() {
+                        tracing::info!(
+                            "control listener on http://{addr} (/metrics, /status, POST /reload)"
+                        );
+                    }
+                    tokio::spawn(control::serve(
+                        listener,
+                        Arc::new(control),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(e) => tracing::error!("control listener: {e}"),
+            }
+        }
+        systemd::spawn_watchdog(shutdown.clone());
+        // The sockets are bound (queries queue in them from now on) and the snapshot is
+        // published: the server answers.
+        systemd::ready(&summary);
+        server::run(listeners, state, config.tcp, metrics, shutdown).await
     });
     match result {
         Ok(()) => {
@@ -121,5 +162,6 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    systemd::stopping();
     shutdown.cancel();
 }

@@ -38,10 +38,52 @@ pub enum Outcome {
     BadVers,
 }
 
+impl Outcome {
+    /// Every outcome, in the order of their `as usize` values (for per-outcome counters).
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Answer,
+        Outcome::Referral,
+        Outcome::NoData,
+        Outcome::NxDomain,
+        Outcome::Refused,
+        Outcome::FormErr,
+        Outcome::NotImp,
+        Outcome::BadVers,
+    ];
+
+    /// A stable lower-case name (metric label, query log).
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::Referral => "referral",
+            Outcome::NoData => "nodata",
+            Outcome::NxDomain => "nxdomain",
+            Outcome::Refused => "refused",
+            Outcome::FormErr => "formerr",
+            Outcome::NotImp => "notimp",
+            Outcome::BadVers => "badvers",
+        }
+    }
+
+    /// The response code this outcome sends, by its mnemonic.
+    pub fn rcode_name(self) -> &'static str {
+        match self {
+            Outcome::Answer | Outcome::Referral | Outcome::NoData => "NOERROR",
+            Outcome::NxDomain => "NXDOMAIN",
+            Outcome::Refused => "REFUSED",
+            Outcome::FormErr => "FORMERR",
+            Outcome::NotImp => "NOTIMP",
+            Outcome::BadVers => "BADVERS",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     /// Index of the view that answered, if the client matched one.
     pub view: Option<usize>,
+    /// The question's type; 0 when the message was rejected before its question was read.
+    pub qtype: u16,
     pub outcome: Outcome,
     pub truncated: bool,
     /// What rate limiting counts this response as: the name and type for data, one bucket per
@@ -68,13 +110,34 @@ pub fn respond(
         Ok(query) => query,
         Err(Rejection::Drop) => return None,
         Err(Rejection::FormErr) => {
-            return Some(header_only(out, header, rcode::FORMERR, Outcome::FormErr));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::FORMERR,
+                Outcome::FormErr,
+                view,
+            ));
         }
         Err(Rejection::NotImp) => {
-            return Some(header_only(out, header, rcode::NOTIMP, Outcome::NotImp));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::NOTIMP,
+                Outcome::NotImp,
+                view,
+            ));
         }
         Err(Rejection::Refused) => {
-            return Some(header_only(out, header, rcode::REFUSED, Outcome::Refused));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::REFUSED,
+                Outcome::Refused,
+                view,
+            ));
         }
     };
     let max_len = match (transport, query.edns) {
@@ -107,6 +170,7 @@ pub fn respond(
     };
     Some(Summary {
         view: routed.map(|(_, m)| m.view),
+        qtype: query.qtype,
         outcome,
         truncated,
         rrl_identity,
@@ -123,12 +187,24 @@ fn fnv1a(name: &[u8], qtype: u16) -> u64 {
         })
 }
 
-fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outcome) -> Summary {
+/// The view a client belongs to, for counting messages rejected before routing.
+fn view_index(snapshot: &Snapshot, client: IpAddr) -> Option<usize> {
+    snapshot.prefixes.lookup(client).map(|m| m.view)
+}
+
+fn header_only(
+    out: &mut Vec<u8>,
+    header: query::Header,
+    code: u8,
+    outcome: Outcome,
+    view: Option<usize>,
+) -> Summary {
     let mut writer = ResponseWriter::new(out, header.id, header.flags, None, 512, None);
     writer.set_rcode(code as u16);
     writer.finish();
     Summary {
-        view: None,
+        view,
+        qtype: 0,
         outcome,
         truncated: false,
         rrl_identity: outcome as u64,

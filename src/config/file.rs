@@ -24,6 +24,18 @@ pub struct ConfigFile {
     pub zones: Vec<ZoneSection>,
     #[serde(default, rename = "exchange")]
     pub exchange: Vec<ExchangeSection>,
+    /// The control listener (metrics, status, reload); off when absent.
+    pub control: Option<ControlSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// HTTP address for `/metrics`, `/status` and `POST /reload`, e.g. "127.0.0.1:9153".
+    pub listen: Spanned<String>,
+    /// Accept a non-loopback `listen` (anyone who reaches it can read the status and reload).
+    #[serde(default)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,6 +29,8 @@ pub struct Config {
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
+    /// Where the control listener (metrics, status, reload) listens, if on.
+    pub control: Option<SocketAddr>,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -225,6 +227,10 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
         }
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
+    let control = raw
+        .control
+        .as_ref()
+        .and_then(|section| validate_control(section, locate, &mut errors));
     let views = validate_views(&raw.views, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
     let exchange = raw
@@ -242,9 +248,42 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             views,
             zones,
             exchange,
+            control,
         })
     } else {
         Err(errors)
+    }
+}
+
+/// The control listener's address: loopback unless the admin says otherwise, because whoever
+/// reaches it can read the configuration and trigger reloads.
+fn validate_control(
+    section: &file::ControlSection,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<SocketAddr> {
+    let listen = &section.listen;
+    match listen.get_ref().parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() || section.allow_remote => Some(addr),
+        Ok(addr) => {
+            errors.push(locate.error(
+                listen.span(),
+                format!(
+                    "[control] listen = \"{addr}\" is not a loopback address: anyone who reaches it can read the status and trigger reloads; set allow_remote = true to accept that"
+                ),
+            ));
+            None
+        }
+        Err(_) => {
+            errors.push(locate.error(
+                listen.span(),
+                format!(
+                    "bad [control] listen address {:?}: expected IP:PORT, e.g. \"127.0.0.1:9153\"",
+                    listen.get_ref()
+                ),
+            ));
+            None
+        }
     }
 }
 
@@ -642,6 +681,30 @@ external = "contoso.example.external.zone"
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn control_listener_is_loopback_unless_allowed() {
+        let config = parse(
+            &format!("{EXAMPLE}\n[control]\nlisten = \"127.0.0.1:9153\"\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.control, Some("127.0.0.1:9153".parse().unwrap()));
+        let errors = errors_of(&format!(
+            "{EXAMPLE}\n[control]\nlisten = \"0.0.0.0:9153\"\n"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:19:10: [control] listen = \"0.0.0.0:9153\" is not a loopback address"),
+            "{errors:?}"
+        );
+        let config = parse(
+            &format!("{EXAMPLE}\n[control]\nlisten = \"0.0.0.0:9153\"\nallow_remote = true\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.control, Some("0.0.0.0:9153".parse().unwrap()));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn snapshot(
     let mut views: Vec<View> = config
         .views
         .iter()
-        .map(|v| View::new(v.name.clone(), v.chaos))
+        .map(|v| View::new(v.name.clone(), v.clients.clone(), v.chaos))
         .collect();
 
     for source in sources {
@@ -55,7 +55,12 @@ pub fn snapshot(
 
         let shared = Arc::new(zone::build_shared(&origin, shared));
         errors.extend(zone::check_shared(&shared));
-        for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints) {
+        for (index, ((view, records), fingerprint)) in views
+            .iter_mut()
+            .zip(overrides)
+            .zip(fingerprints)
+            .enumerate()
+        {
             let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
             match zone::assemble(
                 &origin,
@@ -65,7 +70,10 @@ pub fn snapshot(
                 &view.name,
                 fingerprint,
             ) {
-                Ok(view_zone) => view.add_zone(view_zone),
+                Ok(mut view_zone) => {
+                    view_zone.files = zone_files(config, &origin, index);
+                    view.add_zone(view_zone)
+                }
                 Err(e) => errors.extend(e),
             }
         }
@@ -82,6 +90,22 @@ pub fn snapshot(
         .enumerate()
         .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index)));
     Ok((Snapshot::new(views, prefixes, files), notes))
+}
+
+/// The files a view's copy of a zone comes from: the shared file and the view's override file,
+/// or the config itself for a zone synthesised from `[[exchange]]`.
+fn zone_files(config: &Config, origin: &Name, view: usize) -> Vec<PathBuf> {
+    match config.zones.iter().find(|zone| zone.origin == *origin) {
+        Some(zone) => std::iter::once(zone.file.clone())
+            .chain(
+                zone.overrides
+                    .iter()
+                    .filter(|(v, _)| *v == view)
+                    .map(|(_, path)| path.clone()),
+            )
+            .collect(),
+        None => vec![config.path.clone()],
+    }
 }
 
 /// What building a snapshot noticed that is not an error.

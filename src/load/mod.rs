@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config};
 use crate::located::Located;
+use crate::observe::Registry;
 use crate::server::Published;
 use crate::view::Snapshot;
 use checks::{Finding, Severity};
@@ -78,12 +79,15 @@ impl Loaded {
             .filter(|f| f.severity == Severity::Warning)
     }
 
-    /// What the server answers from: the snapshot with each view's rate-limit policy.
-    pub fn into_published(self) -> (Config, Published) {
+    /// What the server answers from: the snapshot with each view's rate-limit policy and its
+    /// counter slot in `counters`.
+    pub fn into_published(self, counters: &Registry) -> (Config, Published) {
         let rate_limits = self.config.views.iter().map(|v| v.rrl.clone()).collect();
+        let view_slots = counters.slots_for(&self.snapshot);
         let published = Published {
             snapshot: self.snapshot,
             rate_limits,
+            view_slots,
         };
         (self.config, published)
     }

@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
+use crate::observe::Metrics;
 use crate::view::Snapshot;
 pub use rrl::RrlPolicy;
 
@@ -28,6 +29,9 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// Response Rate Limiting per view (indexed like `snapshot.views`), where on.
     pub rate_limits: Vec<Option<RrlPolicy>>,
+    /// Each view's counter slot (indexed like `snapshot.views`): see
+    /// [`crate::observe::Registry::slots_for`].
+    pub view_slots: Vec<u8>,
 }
 
 /// The state currently served; replaced whole by reloads, read without locks.
@@ -132,12 +136,18 @@ fn respond_guarded(
     }
 }
 
-/// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop (a thread) per
-/// core; each TCP listener one accept task.
+/// How long a stop waits for TCP connections to finish the answer they are writing.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
+/// receive loop (a thread) per core; each TCP listener one accept task. On shutdown, TCP
+/// connections stop reading new queries but finish the answer in hand; `run` returns once they
+/// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
     listeners: Listeners,
     snapshot: SharedState,
     limits: TcpLimits,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -149,7 +159,9 @@ pub async fn run(
             let socket = socket.try_clone()?;
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            tasks.spawn_blocking(move || udp::serve(socket, snapshot, limiter, shutdown));
+            let counters = metrics.queries.register(Transport::Udp);
+            tasks
+                .spawn_blocking(move || udp::serve(socket, snapshot, limiter, &counters, shutdown));
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
@@ -160,6 +172,7 @@ pub async fn run(
             snapshot.clone(),
             limits,
             connections.clone(),
+            metrics.clone(),
             shutdown.clone(),
         ));
     }
@@ -169,6 +182,17 @@ pub async fn run(
         {
             tracing::error!("a listener task panicked: {e}");
         }
+    }
+    // Every connection holds a permit until it has finished: all permits back means all done.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} TCP connection(s) still open {SHUTDOWN_GRACE:?} after the stop; closing them",
+            metrics.tcp_open.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::{self, RateLimiter, Verdict};
 use crate::answer::Transport;
-use crate::observe::{self, Delivery};
+use crate::observe::{self, Delivery, LoopCounters};
 
 /// How often an idle loop checks for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -31,6 +31,7 @@ pub fn serve(
     socket: UdpSocket,
     state: SharedState,
     limiter: Arc<RateLimiter>,
+    counters: &LoopCounters,
     shutdown: CancellationToken,
 ) {
     if let Err(e) = socket
@@ -90,9 +91,10 @@ pub fn serve(
                 Some(Verdict::Drop) => Delivery::Dropped,
             };
             observe::query(
+                counters,
+                &current.view_slots,
                 &current.snapshot,
                 client,
-                Transport::Udp,
                 &summary,
                 delivery,
             );

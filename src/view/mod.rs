@@ -30,6 +30,8 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct View {
     pub name: String,
+    /// The client prefixes that select this view (as configured; for status reports).
+    pub clients: Vec<IpNet>,
     pub zones: Vec<ViewZone>,
     /// TXT RDATA for the CHAOS identity queries, when the view answers them.
     pub chaos: Option<ChaosIdentity>,
@@ -38,9 +40,10 @@ pub struct View {
 
 impl View {
     /// A view with no zones yet; `chaos`: answer the CHAOS identity queries with this host's.
-    pub fn new(name: String, chaos: bool) -> View {
+    pub fn new(name: String, clients: Vec<IpNet>, chaos: bool) -> View {
         View {
             name,
+            clients,
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
             by_origin: HashMap::new(),

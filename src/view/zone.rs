@@ -112,6 +112,9 @@ pub struct ViewZone {
     pub record_count: usize,
     /// Digest of the content: the loader compares it across reloads to notice changes.
     pub fingerprint: u64,
+    /// The files this view's copy was read from (the shared file, then the view's override
+    /// file), for status reports; the loader fills it in.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl ViewZone {
@@ -393,6 +396,7 @@ pub fn assemble(
         serial,
         record_count,
         fingerprint,
+        files: Vec::new(),
     })
 }
 

@@ -5,6 +5,7 @@
 mod answers;
 mod bad_input;
 mod common;
+mod control;
 mod differential;
 mod exchange;
 mod hardening;
