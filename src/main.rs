@@ -46,7 +46,9 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let loaded = match splitdns::load(&args.config.config) {
+    // Loaded to serve: a zone whose files do not load is held back on its own (not served),
+    // unless the config says all_or_nothing.
+    let loaded = match splitdns::reload(&args.config.config, None) {
         Ok(loaded) => loaded,
         Err(error) => {
             commands::report_load_error(&error);
@@ -56,6 +58,15 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     for finding in loaded.warnings() {
         tracing::warn!("{finding}");
+    }
+    for failure in &loaded.zone_failures {
+        for error in &failure.errors {
+            tracing::error!("{error}");
+        }
+        tracing::error!(
+            "zone {} is not served (SERVFAIL) until its files load",
+            failure.origin
+        );
     }
     let metrics = Arc::new(splitdns::Metrics::default());
     let (config, published) = loaded.into_published(&metrics.queries);

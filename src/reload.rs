@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError};
+use crate::located::Located;
 use crate::observe::Metrics;
 use crate::server::SharedState;
 use crate::systemd;
@@ -54,6 +55,10 @@ const MAX_DELAY: Duration = Duration::from_millis(500);
 const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
 /// Longest [`barrier`] waits for the watcher to catch up (it gives up rather than stall reloads).
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A reload's result: published (with the `file:line` errors of the zones held back), or
+/// refused whole.
+type Outcome = Result<Vec<String>, LoadError>;
 
 /// What asked for a reload (named in the log line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,10 +85,13 @@ pub struct ReloadRecord {
     /// When it finished, in seconds since the Unix epoch.
     pub unix_time: u64,
     pub trigger: String,
-    /// Whether the new data is served (false: the previous data still is).
+    /// Whether everything loaded and the new data is served.
     pub ok: bool,
+    /// Whether a new snapshot was published: true also when some zones were held back (each
+    /// keeps its previous data, or is not served) while the others' changes were published.
+    pub applied: bool,
     pub seconds: f64,
-    /// What refused it, one `file:line: message` each.
+    /// What refused it, or held zones back, one `file:line: message` each.
     pub errors: Vec<String>,
     /// One line with every view's zones and serials, as served after it.
     pub serving: String,
@@ -147,21 +155,22 @@ impl Reloader {
         }
     }
 
-    fn record(&self, trigger: Trigger, started: Instant, result: &Result<(), LoadError>) {
+    fn record(&self, trigger: Trigger, started: Instant, result: &Outcome) {
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.reload_seconds.observe(seconds);
+        let errors = match result {
+            Ok(held_back) => held_back.clone(),
+            Err(error) => error.lines(),
+        };
         let record = ReloadRecord {
             unix_time: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             trigger: trigger.to_string(),
-            ok: result.is_ok(),
+            ok: errors.is_empty(),
+            applied: result.is_ok(),
             seconds,
-            errors: result
-                .as_ref()
-                .err()
-                .map(LoadError::lines)
-                .unwrap_or_default(),
+            errors,
             serving: self.state.load().snapshot.summary(),
         };
         *self
@@ -175,7 +184,8 @@ impl Reloader {
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
         self.reload_if_stable(trigger, || async { true })
             .await
-            .unwrap_or(Ok(()))
+            .unwrap_or(Ok(Vec::new()))
+            .map(|_| ())
     }
 
     /// [`Reloader::reload`], unless `stable()`, asked once the files have been read, says they may
@@ -185,7 +195,7 @@ impl Reloader {
         &mut self,
         trigger: Trigger,
         stable: impl FnOnce() -> F,
-    ) -> Option<Result<(), LoadError>> {
+    ) -> Option<Outcome> {
         let started = Instant::now();
         systemd::reloading();
         let result = self.load_and_swap(trigger, started, stable).await;
@@ -201,7 +211,7 @@ impl Reloader {
         trigger: Trigger,
         started: Instant,
         stable: impl FnOnce() -> F,
-    ) -> Option<Result<(), LoadError>> {
+    ) -> Option<Outcome> {
         let previous = self.state.load_full();
         let path = self.config_path.clone();
         let loaded =
@@ -229,17 +239,32 @@ impl Reloader {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();
+                let held_back: Vec<Located> = loaded
+                    .zone_failures
+                    .iter()
+                    .flat_map(|failure| failure.errors.iter().cloned())
+                    .collect();
                 let (_, published) = loaded.into_published(&self.metrics.queries);
                 self.state.store(Arc::new(published));
-                self.failed_files.clear();
-                self.metrics
-                    .reloads_succeeded
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    "reloaded on {trigger} in {:.1} ms: {summary}",
-                    started.elapsed().as_secs_f64() * 1000.0
-                );
-                Ok(())
+                self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
+                let took = started.elapsed().as_secs_f64() * 1000.0;
+                if held_back.is_empty() {
+                    self.metrics
+                        .reloads_succeeded
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("reloaded on {trigger} in {took:.1} ms: {summary}");
+                } else {
+                    self.metrics.reloads_partial.fetch_add(1, Ordering::Relaxed);
+                    let lines: Vec<String> = held_back.iter().map(ToString::to_string).collect();
+                    tracing::error!(
+                        "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones whose files did not load: {}",
+                        lines.join("; ")
+                    );
+                    tracing::info!(
+                        "reloaded on {trigger} in {took:.1} ms, those zones held back: {summary}"
+                    );
+                }
+                Ok(held_back.iter().map(ToString::to_string).collect())
             }
             Err(error) => {
                 let failures = self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed) + 1;

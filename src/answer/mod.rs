@@ -12,7 +12,7 @@ use crate::dns::name::{self, NameBuf, NameKey};
 use crate::dns::{class, rcode, rtype, soa};
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
-use crate::view::{ChaosIdentity, Snapshot, View};
+use crate::view::{ChaosIdentity, Snapshot, View, ZoneMatch};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
@@ -36,11 +36,13 @@ pub enum Outcome {
     FormErr,
     NotImp,
     BadVers,
+    /// The name is in a configured zone whose files have not loaded.
+    ServFail,
 }
 
 impl Outcome {
     /// Every outcome, in the order of their `as usize` values (for per-outcome counters).
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Answer,
         Outcome::Referral,
         Outcome::NoData,
@@ -49,6 +51,7 @@ impl Outcome {
         Outcome::FormErr,
         Outcome::NotImp,
         Outcome::BadVers,
+        Outcome::ServFail,
     ];
 
     /// A stable lower-case name (metric label, query log).
@@ -62,6 +65,7 @@ impl Outcome {
             Outcome::FormErr => "formerr",
             Outcome::NotImp => "notimp",
             Outcome::BadVers => "badvers",
+            Outcome::ServFail => "servfail",
         }
     }
 
@@ -74,6 +78,7 @@ impl Outcome {
             Outcome::FormErr => "FORMERR",
             Outcome::NotImp => "NOTIMP",
             Outcome::BadVers => "BADVERS",
+            Outcome::ServFail => "SERVFAIL",
         }
     }
 }
@@ -243,10 +248,19 @@ fn route(
         rtype::AXFR | rtype::IXFR => return refused(writer),
         _ => {}
     }
-    match view.zone_for(query.key.as_wire(), query.qtype) {
-        Some(zone) => resolve(writer, view, zone, query, transport),
-        None => refused(writer),
+    match view.find_zone(query.key.as_wire(), query.qtype) {
+        ZoneMatch::Served(zone) => resolve(writer, view, zone, query, transport),
+        ZoneMatch::Unavailable => servfail(writer),
+        ZoneMatch::None => refused(writer),
     }
+}
+
+/// The zone is ours but its data did not load: SERVFAIL, so resolvers try another server
+/// (RFC 1035 §4.1.1: the name server could not process the query), rather than REFUSED (not
+/// ours) or an authoritative NXDOMAIN that would be cached.
+fn servfail(writer: &mut ResponseWriter) -> Outcome {
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    Outcome::ServFail
 }
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views

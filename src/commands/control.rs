@@ -129,13 +129,25 @@ fn describe(status: &Status) -> String {
         ));
         for zone in &view.zones {
             let files: Vec<String> = zone.files.iter().map(|f| f.display().to_string()).collect();
-            text.push_str(&format!(
-                "  {} serial {} ({} records) from {}\n",
-                zone.origin,
-                zone.serial,
-                zone.records,
-                files.join(" + ")
-            ));
+            match (zone.serial, zone.records) {
+                (Some(serial), Some(records)) => text.push_str(&format!(
+                    "  {} serial {serial} ({records} records) from {}{}\n",
+                    zone.origin,
+                    files.join(" + "),
+                    if zone.state == "stale" {
+                        ": STALE, its files did not load; the previous data is served"
+                    } else {
+                        ""
+                    }
+                )),
+                _ => text.push_str(&format!(
+                    "  {} NOT SERVED (SERVFAIL): its files did not load\n",
+                    zone.origin
+                )),
+            }
+            for error in &zone.errors {
+                text.push_str(&format!("    {error}\n"));
+            }
         }
     }
     match &status.last_reload {
@@ -195,11 +207,19 @@ pub fn reload(control: Option<SocketAddr>, config_path: &Path) -> ExitCode {
         for error in &record.errors {
             eprintln!("{error}");
         }
-        eprintln!(
-            "reload refused ({} error(s)); still serving the previous data: {}",
-            record.errors.len(),
-            record.serving
-        );
+        if record.applied {
+            eprintln!(
+                "reloaded, but {} error(s) held zones back (each keeps its previous data, or is not served): {}",
+                record.errors.len(),
+                record.serving
+            );
+        } else {
+            eprintln!(
+                "reload refused ({} error(s)); still serving the previous data: {}",
+                record.errors.len(),
+                record.serving
+            );
+        }
         ExitCode::FAILURE
     }
 }

@@ -24,6 +24,10 @@ pub struct ConfigFile {
     pub zones: Vec<ZoneSection>,
     #[serde(default, rename = "exchange")]
     pub exchange: Vec<ExchangeSection>,
+    /// Refuse a start or reload when any zone's files do not load (default false: such a zone
+    /// keeps its previous data, or is not served, and the other zones are).
+    #[serde(default)]
+    pub all_or_nothing: bool,
     /// The control listener (metrics, status, reload); off when absent.
     pub control: Option<ControlSection>,
 }

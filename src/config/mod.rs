@@ -31,6 +31,8 @@ pub struct Config {
     pub exchange: Vec<ExchangeConfig>,
     /// Where the control listener (metrics, status, reload) listens, if on.
     pub control: Option<SocketAddr>,
+    /// A zone that does not load refuses the whole start or reload.
+    pub all_or_nothing: bool,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -249,6 +251,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             zones,
             exchange,
             control,
+            all_or_nothing: raw.all_or_nothing,
         })
     } else {
         Err(errors)

@@ -36,6 +36,7 @@ pub const RELOADS: &str = "splitdns_reloads";
 pub const RELOAD_DURATION: &str = "splitdns_reload_duration_seconds";
 pub const ZONE_SERIAL: &str = "splitdns_zone_serial";
 pub const ZONE_RECORDS: &str = "splitdns_zone_records";
+pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
 pub const BUILD: &str = "splitdns_build";
 
 fn transport_label(transport: Transport) -> &'static str {
@@ -210,11 +211,15 @@ impl Collector for Counts {
         counter(
             &mut encoder,
             RELOADS,
-            "Reloads, by result (failure: the previous data kept serving)",
+            "Reloads, by result (failure: the previous data kept serving; partial: published, with some zones held back)",
             [
                 (
                     vec![("result", "success".to_string())],
                     m.reloads_succeeded.load(Ordering::Relaxed),
+                ),
+                (
+                    vec![("result", "partial".to_string())],
+                    m.reloads_partial.load(Ordering::Relaxed),
                 ),
                 (
                     vec![("result", "failure".to_string())],
@@ -247,6 +252,27 @@ impl Collector for Counts {
             ZONE_RECORDS,
             "Records in each zone as each view serves it",
             zones.map(|(labels, zone)| (labels, zone.record_count as i64)),
+        )?;
+        let failed = published.snapshot.views.iter().flat_map(|view| {
+            view.failed.iter().map(move |failed| {
+                (
+                    vec![
+                        ("view", view.name.clone()),
+                        ("zone", failed.origin.to_string()),
+                        (
+                            "served",
+                            if failed.stale { "previous" } else { "none" }.to_string(),
+                        ),
+                    ],
+                    1,
+                )
+            })
+        });
+        gauge(
+            &mut encoder,
+            ZONE_FAILED,
+            "1 for each zone whose files did not load at the last start or reload, with what is served instead (the previous data, or none: SERVFAIL)",
+            failed,
         )?;
         Ok(())
     }

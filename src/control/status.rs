@@ -32,10 +32,16 @@ pub struct ViewStatus {
 pub struct ZoneStatus {
     /// With the trailing dot.
     pub origin: String,
-    pub serial: u32,
-    pub records: usize,
+    /// "ok"; "stale" (its files did not load at the last start or reload: the previous data is
+    /// served); or "unavailable" (they never loaded: its names get SERVFAIL).
+    pub state: String,
+    /// What is served (absent when unavailable).
+    pub serial: Option<u32>,
+    pub records: Option<usize>,
     /// The files this view's copy was read from.
     pub files: Vec<PathBuf>,
+    /// Why the zone is stale or unavailable, one `file:line: message` each.
+    pub errors: Vec<String>,
 }
 
 pub fn report(control: &Control) -> Status {
@@ -54,12 +60,30 @@ pub fn report(control: &Control) -> Status {
                 zones: view
                     .zones
                     .iter()
-                    .map(|zone| ZoneStatus {
-                        origin: zone.origin.to_string(),
-                        serial: zone.serial,
-                        records: zone.record_count,
-                        files: zone.files.clone(),
+                    .map(|zone| {
+                        let failed = view.failed.iter().find(|f| f.origin == zone.origin);
+                        ZoneStatus {
+                            origin: zone.origin.to_string(),
+                            state: if failed.is_some() { "stale" } else { "ok" }.to_string(),
+                            serial: Some(zone.serial),
+                            records: Some(zone.record_count),
+                            files: zone.files.clone(),
+                            errors: failed.map(|f| f.errors.clone()).unwrap_or_default(),
+                        }
                     })
+                    .chain(
+                        view.failed
+                            .iter()
+                            .filter(|f| !f.stale)
+                            .map(|failed| ZoneStatus {
+                                origin: failed.origin.to_string(),
+                                state: "unavailable".to_string(),
+                                serial: None,
+                                records: None,
+                                files: Vec::new(),
+                                errors: failed.errors.clone(),
+                            }),
+                    )
                     .collect(),
             })
             .collect(),

@@ -12,21 +12,27 @@ use crate::dns::name::Name;
 use crate::dns::rtype;
 use crate::located::{Located, SourceLoc};
 use crate::view::zone;
-use crate::view::{Snapshot, View};
+use crate::view::{FailedZone, Snapshot, View};
 use crate::zonefile::{self, ZoneRecord};
 
 /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
-/// and builds all views, or returns every error found. With the `previous` snapshot (on
-/// reload), content changes without a serial increase are reported, or fixed under
-/// `serial_policy = "bump"`.
+/// and builds all views. With the `previous` snapshot (on reload), content changes without a
+/// serial increase are reported, or fixed under `serial_policy = "bump"`.
+///
+/// A zone whose files do not load or build (in every view, or in one view when only that view's
+/// override is at fault) is left out and returned as a [`ZoneFailure`]: that (view, zone) keeps
+/// the `previous` snapshot's copy where there is one, and is otherwise marked as not served.
+/// Whether failures refuse the whole load is the caller's decision. Errors that belong to no one
+/// zone (an `[[exchange]]` block that fits no zone) are returned as `Err`.
 pub fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
-) -> Result<(Snapshot, BuildNotes), Vec<Located>> {
+) -> Result<(Snapshot, BuildNotes, Vec<ZoneFailure>), Vec<Located>> {
     let mut errors = Vec::new();
+    let mut failures = Vec::new();
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
-    let mut sources = read_zone_files(config, &mut files, &mut errors);
+    let mut sources = read_zone_files(config, &mut files, &mut failures);
     add_generated(config, &mut sources, &mut notes, &mut errors);
     let mut views: Vec<View> = config
         .views
@@ -39,6 +45,7 @@ pub fn snapshot(
             origin,
             mut shared,
             mut overrides,
+            failed_overrides,
             loc: zone_loc,
         } = source;
         let fingerprints = serial::view_fingerprints(&shared, &overrides);
@@ -54,13 +61,24 @@ pub fn snapshot(
         }
 
         let shared = Arc::new(zone::build_shared(&origin, shared));
-        errors.extend(zone::check_shared(&shared));
+        let shared_errors = zone::check_shared(&shared);
+        if !shared_errors.is_empty() {
+            failures.push(ZoneFailure {
+                origin,
+                view: None,
+                errors: shared_errors,
+            });
+            continue;
+        }
         for (index, ((view, records), fingerprint)) in views
             .iter_mut()
             .zip(overrides)
             .zip(fingerprints)
             .enumerate()
         {
+            if failed_overrides.contains(&index) {
+                continue;
+            }
             let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
             match zone::assemble(
                 &origin,
@@ -74,22 +92,60 @@ pub fn snapshot(
                     view_zone.files = zone_files(config, &origin, index);
                     view.add_zone(view_zone)
                 }
-                Err(e) => errors.extend(e),
+                Err(e) => failures.push(ZoneFailure {
+                    origin: origin.clone(),
+                    view: Some(index),
+                    errors: e,
+                }),
             }
         }
     }
 
-    // One message per problem, even when the same shared file fails in every view.
     errors.dedup();
     if !errors.is_empty() {
         return Err(errors);
+    }
+    for failure in &failures {
+        let affected: Vec<usize> = match failure.view {
+            Some(view) => vec![view],
+            None => (0..views.len()).collect(),
+        };
+        for index in affected {
+            let view = &mut views[index];
+            let kept = previous
+                .and_then(|p| p.view_zone(&view.name, &failure.origin))
+                .cloned();
+            view.add_failed(
+                FailedZone {
+                    origin: failure.origin.clone(),
+                    errors: failure.errors.iter().map(ToString::to_string).collect(),
+                    stale: kept.is_some(),
+                },
+                kept,
+            );
+        }
+    }
+    if !failures.is_empty()
+        && let Some(previous) = previous
+    {
+        // The kept copies' files (and their includes) stay watched.
+        files.extend(previous.files.iter().cloned());
     }
     let prefixes = config
         .views
         .iter()
         .enumerate()
         .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index)));
-    Ok((Snapshot::new(views, prefixes, files), notes))
+    Ok((Snapshot::new(views, prefixes, files), notes, failures))
+}
+
+/// A zone that did not load or build, in one view (`Some`: only that view's override is at
+/// fault) or in all.
+#[derive(Debug, Clone)]
+pub struct ZoneFailure {
+    pub origin: Name,
+    pub view: Option<usize>,
+    pub errors: Vec<Located>,
 }
 
 /// The files a view's copy of a zone comes from: the shared file and the view's override file,
@@ -137,6 +193,8 @@ struct ZoneSource {
     shared: Vec<ZoneRecord>,
     /// Indexed by view.
     overrides: Vec<Option<Vec<ZoneRecord>>>,
+    /// Views whose override file did not load.
+    failed_overrides: Vec<usize>,
     /// The config entry, for errors about the zone as a whole.
     loc: SourceLoc,
 }
@@ -146,7 +204,7 @@ struct ZoneSource {
 fn read_zone_files(
     config: &Config,
     files: &mut Vec<PathBuf>,
-    errors: &mut Vec<Located>,
+    failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
     let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<Located>| {
@@ -176,21 +234,42 @@ fn read_zone_files(
     };
     let mut sources = Vec::new();
     for zone in &config.zones {
-        let shared = read(&zone.file, &zone.origin, zone.file_line, errors);
+        let mut errors = Vec::new();
+        let shared = read(&zone.file, &zone.origin, zone.file_line, &mut errors);
         let mut overrides: Vec<Option<Vec<ZoneRecord>>> = vec![None; config.views.len()];
+        let mut failed_overrides = Vec::new();
         for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
-            overrides[*view] = read(path, &zone.origin, *line, errors);
+            let mut override_errors = Vec::new();
+            overrides[*view] = read(path, &zone.origin, *line, &mut override_errors);
+            if !override_errors.is_empty() {
+                failed_overrides.push(*view);
+                if shared.is_some() {
+                    failures.push(ZoneFailure {
+                        origin: zone.origin.clone(),
+                        view: Some(*view),
+                        errors: override_errors,
+                    });
+                } else {
+                    errors.extend(override_errors);
+                }
+            }
         }
-        if let Some(shared) = shared {
-            sources.push(ZoneSource {
+        match shared {
+            Some(shared) => sources.push(ZoneSource {
                 origin: zone.origin.clone(),
                 shared,
                 overrides,
+                failed_overrides,
                 loc: SourceLoc {
                     file: config_file.clone(),
                     line: zone.line,
                 },
-            });
+            }),
+            None => failures.push(ZoneFailure {
+                origin: zone.origin.clone(),
+                view: None,
+                errors,
+            }),
         }
     }
     sources
@@ -338,6 +417,7 @@ fn synthesized_zone(
         origin: apex_name.clone(),
         shared,
         overrides: vec![None; views],
+        failed_overrides: Vec::new(),
         loc: srv.loc.clone(),
     })
 }

@@ -1,8 +1,15 @@
 //! The one loader behind `serve`, `check` and reload: config file → validated config → zone
 //! files and `[[exchange]]` records → snapshot → checks. It decides once what may be served:
-//! a config or zone file that does not load, or a check finding of severity error, refuses the
-//! whole load — the same at start-up, at reload (the previous snapshot keeps serving) and in
-//! `check`. Whoever calls it reports the errors; nothing here prints.
+//!
+//! - a config file that does not load, or a check finding of severity error, refuses the whole
+//!   load — at start-up, at reload (the previous snapshot keeps serving) and in `check`;
+//! - a zone whose files do not load refuses the whole load in `check` ([`load`]) and when the
+//!   config says `all_or_nothing = true`; otherwise, to serve ([`reload`]), only that zone (or
+//!   that view's copy, when only its override is broken) is held back: it keeps the previous
+//!   snapshot's data, or without any is not served (SERVFAIL), while every other zone's changes
+//!   are published. Each such zone is named in [`Loaded::zone_failures`].
+//!
+//! Whoever calls it reports the errors; nothing here prints.
 
 pub mod build;
 pub mod checks;
@@ -69,6 +76,8 @@ pub struct Loaded {
     pub serial: Vec<SerialNotice>,
     /// Warnings and information from the checks (none of severity error: those refuse).
     pub findings: Vec<Finding>,
+    /// Zones held back because their files did not load (only when loading to serve).
+    pub zone_failures: Vec<build::ZoneFailure>,
 }
 
 impl Loaded {
@@ -93,16 +102,37 @@ impl Loaded {
     }
 }
 
-/// Reads the config and every zone it names, builds the snapshot to serve and checks it.
+/// Reads the config and every zone it names, builds the snapshot and checks it; any file that
+/// does not load refuses the load (what `check` judges).
 pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
-    reload(config_path, None)
+    run(config_path, None, true)
 }
 
-/// [`load`], comparing against the snapshot being served so that content changes without a serial
+/// Loads to serve, at start-up (`previous` = `None`) or on reload: a zone whose files do not
+/// load is held back on its own (see the module's rule) unless the config says
+/// `all_or_nothing = true`. With the snapshot being served, content changes without a serial
 /// increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
+    run(config_path, previous, false)
+}
+
+fn run(
+    config_path: &Path,
+    previous: Option<&Snapshot>,
+    all_or_nothing: bool,
+) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (snapshot, notes) = build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    let (snapshot, notes, zone_failures) =
+        build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    if !zone_failures.is_empty() && (all_or_nothing || config.all_or_nothing) {
+        let mut errors: Vec<Located> = zone_failures
+            .into_iter()
+            .flat_map(|failure| failure.errors)
+            .collect();
+        // One message per problem, even when the same shared file fails in every view.
+        errors.dedup();
+        return Err(LoadError::Zones(errors));
+    }
     let findings = checks::run(&config, &snapshot, &notes.shadowed);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Err(LoadError::Refused(findings));
@@ -112,5 +142,6 @@ pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded,
         snapshot,
         serial: notes.serial,
         findings,
+        zone_failures,
     })
 }

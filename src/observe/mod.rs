@@ -66,6 +66,8 @@ pub struct Metrics {
     /// Reloads by result, and how long each took (success and failure alike).
     pub reloads_succeeded: std::sync::atomic::AtomicU64,
     pub reloads_failed: std::sync::atomic::AtomicU64,
+    /// Reloads that published while holding some zones back (their files did not load).
+    pub reloads_partial: std::sync::atomic::AtomicU64,
     pub reload_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
@@ -78,6 +80,7 @@ impl Default for Metrics {
             tcp_refused: Default::default(),
             reloads_succeeded: Default::default(),
             reloads_failed: Default::default(),
+            reloads_partial: Default::default(),
             // 1 ms to about 16 s: a small zone set reloads in milliseconds, a large one in seconds.
             reload_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.001, 4.0, 8),

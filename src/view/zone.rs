@@ -100,13 +100,14 @@ impl ZoneData {
     }
 }
 
-/// A zone as one view serves it.
-#[derive(Debug)]
+/// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
+/// load a zone's files keeps serving the previous copy in the new snapshot.
+#[derive(Debug, Clone)]
 pub struct ViewZone {
     /// Lowercased origin.
     pub origin: Name,
     shared: Arc<ZoneData>,
-    overlay: Option<ZoneData>,
+    overlay: Option<Arc<ZoneData>>,
     pub soa: Arc<RRset>,
     pub serial: u32,
     pub record_count: usize,
@@ -391,7 +392,7 @@ pub fn assemble(
     Ok(ViewZone {
         origin: origin.clone(),
         shared,
-        overlay,
+        overlay: overlay.map(Arc::new),
         soa,
         serial,
         record_count,

@@ -74,6 +74,31 @@ struct Daemon {
     log: PathBuf,
 }
 
+/// The standard config and zones in `dir`, then `files` (name, content) over them.
+fn write_files(dir: &Path, control_port: u16, files: &[(&str, &str)]) {
+    let standard = [
+        ("splitdns.toml", config(control_port)),
+        (
+            "contoso.example.zone",
+            zone("contoso.example", SERIAL, "203.0.113.80"),
+        ),
+        (
+            "contoso.example.internal.zone",
+            INTERNAL_OVERRIDE.to_string(),
+        ),
+        (
+            "fabrikam.example.zone",
+            zone("fabrikam.example", SERIAL, "198.51.100.80"),
+        ),
+    ];
+    for (name, text) in &standard {
+        fs::write(dir.join(name), text).unwrap();
+    }
+    for (name, text) in files {
+        fs::write(dir.join(name), text).unwrap();
+    }
+}
+
 /// A port free for UDP and TCP on 127.0.0.1.
 fn free_port() -> u16 {
     for _ in 0..50 {
@@ -90,21 +115,15 @@ impl Daemon {
     /// Writes the standard files and starts the server (with `NOTIFY_SOCKET` when given),
     /// returning once it answers DNS and its control listener accepts.
     fn start(test: &str, notify: Option<&Path>) -> Daemon {
+        Daemon::start_with(test, notify, &[])
+    }
+
+    /// [`Daemon::start`], with some of the standard files replaced by `files` (name, content).
+    fn start_with(test: &str, notify: Option<&Path>, files: &[(&str, &str)]) -> Daemon {
         let dir = common::scratch_dir(&format!("control-{test}"));
         for attempt in 0.. {
             let (dns_port, control_port) = (free_port(), free_port());
-            fs::write(dir.join("splitdns.toml"), config(control_port)).unwrap();
-            fs::write(
-                dir.join("contoso.example.zone"),
-                zone("contoso.example", SERIAL, "203.0.113.80"),
-            )
-            .unwrap();
-            fs::write(dir.join("contoso.example.internal.zone"), INTERNAL_OVERRIDE).unwrap();
-            fs::write(
-                dir.join("fabrikam.example.zone"),
-                zone("fabrikam.example", SERIAL, "198.51.100.80"),
-            )
-            .unwrap();
+            write_files(&dir, control_port, files);
             let log = dir.join("splitdns.log");
             let mut command = Command::new(env!("CARGO_BIN_EXE_splitdns"));
             command
@@ -598,11 +617,35 @@ fn status_matches_the_config_and_reload_reports_file_and_line() {
         last["errors"][0].as_str().unwrap().starts_with(&expected),
         "{status}"
     );
-    assert_eq!(
-        status["views"][1]["zones"][0]["serial"],
-        SERIAL + 1,
-        "{status}"
+    // The broken zone keeps its previous data, and says why.
+    let contoso = status["views"][1]["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["origin"] == "contoso.example.")
+        .cloned()
+        .unwrap();
+    assert_eq!(contoso["serial"], SERIAL + 1, "{status}");
+    assert_eq!(contoso["state"], "stale", "{status}");
+
+    // A broken config file refuses the whole reload: exit 1, the config's file:line, nothing
+    // applied.
+    let config_path = daemon.dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config_path).unwrap();
+    daemon.write("splitdns.toml", &format!("serial_polcy = \"bump\"\n{text}"));
+    let output = daemon.cli(&["reload", "--control", &daemon.control.to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:1:1: unknown field `serial_polcy`",
+            config_path.display()
+        )) && stderr.contains("reload refused"),
+        "{stderr}"
     );
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    assert_eq!(status["last_reload"]["applied"], false, "{status}");
 }
 
 fn zone_text_with_www(serial: u32, www: &str) -> String {
@@ -784,4 +827,169 @@ fn systemd_unit_verifies() {
         .filter(|line| line.contains("splitdns.service"))
         .collect();
     assert!(findings.is_empty(), "systemd-analyze verify:\n{said}");
+}
+
+/// The fabrikam zone with a line that does not parse (line 8).
+fn broken_fabrikam(serial: u32) -> String {
+    format!(
+        "{}oops A 300.1.2.3\n",
+        zone("fabrikam.example", serial, "198.51.100.81")
+    )
+}
+
+/// Reload isolation: zone A (fabrikam) broken and zone B (contoso) changed in one reload → B's
+/// change is served, A keeps its previous data, and both show in /status and /metrics.
+#[test]
+fn a_broken_zone_keeps_its_data_while_other_changes_are_published() {
+    let daemon = Daemon::start("isolation", None);
+    daemon.write("fabrikam.example.zone", &broken_fabrikam(SERIAL + 1));
+    daemon.write(
+        "contoso.example.zone",
+        &zone("contoso.example", SERIAL + 1, "203.0.113.81"),
+    );
+    let output = daemon.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let broken_at = format!("{}:8:", daemon.dir.join("fabrikam.example.zone").display());
+    assert!(
+        stderr.contains(&broken_at) && stderr.contains("held zones back"),
+        "{stderr}"
+    );
+    for from in [INTERNAL, EXTERNAL] {
+        assert_eq!(
+            daemon.a(from, Via::Udp, "www.contoso.example."),
+            ["www.contoso.example. 3600 A 203.0.113.81"],
+            "contoso's change is served"
+        );
+        assert_eq!(
+            daemon.a(from, Via::Udp, "www.fabrikam.example."),
+            ["www.fabrikam.example. 3600 A 198.51.100.80"],
+            "fabrikam keeps its previous data"
+        );
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    for view in status["views"].as_array().unwrap() {
+        let zone = |origin: &str| {
+            view["zones"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|z| z["origin"] == origin)
+                .unwrap_or_else(|| panic!("no {origin}: {status}"))
+                .clone()
+        };
+        let contoso = zone("contoso.example.");
+        assert_eq!(contoso["state"], "ok", "{status}");
+        assert_eq!(contoso["serial"], SERIAL + 1, "{status}");
+        let fabrikam = zone("fabrikam.example.");
+        assert_eq!(fabrikam["state"], "stale", "{status}");
+        assert_eq!(fabrikam["serial"], SERIAL, "{status}");
+        assert!(
+            fabrikam["errors"][0]
+                .as_str()
+                .unwrap()
+                .starts_with(&broken_at),
+            "{status}"
+        );
+    }
+    assert_eq!(status["last_reload"]["applied"], true, "{status}");
+    assert_eq!(status["last_reload"]["ok"], false, "{status}");
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    assert!(
+        metrics.contains(
+            "splitdns_zone_load_failed{view=\"external\",zone=\"fabrikam.example.\",served=\"previous\"} 1"
+        ) && !metrics.contains("splitdns_reloads_total{result=\"partial\"} 0"),
+        "{metrics}"
+    );
+
+    // Fixed: everything loads again, and `reload` says so.
+    daemon.write(
+        "fabrikam.example.zone",
+        &zone("fabrikam.example", SERIAL + 2, "198.51.100.82"),
+    );
+    let output = daemon.cli(&["reload"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Tcp, "www.fabrikam.example."),
+        ["www.fabrikam.example. 3600 A 198.51.100.82"]
+    );
+    assert!(
+        !http(daemon.control, "GET", "/metrics")
+            .1
+            .contains("splitdns_zone_load_failed{")
+    );
+}
+
+/// At start, with no previous data: the broken zone is not served (SERVFAIL), the others are;
+/// with `all_or_nothing = true` the server does not start, naming the file and line.
+#[test]
+fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
+    let broken = broken_fabrikam(SERIAL);
+    let daemon = Daemon::start_with("unavailable", None, &[("fabrikam.example.zone", &broken)]);
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Udp, "www.contoso.example."),
+        ["www.contoso.example. 3600 A 203.0.113.80"]
+    );
+    for via in [Via::Udp, Via::Tcp] {
+        let reply = common::ask(
+            &daemon.server(),
+            INTERNAL,
+            via,
+            "www.fabrikam.example.",
+            RecordType::A,
+        );
+        assert_eq!(reply.rcode(), ResponseCode::ServFail, "{}", reply.dump());
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    let fabrikam = status["views"][0]["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["origin"] == "fabrikam.example.")
+        .cloned()
+        .unwrap_or_else(|| panic!("fabrikam not in status: {status}"));
+    assert_eq!(fabrikam["state"], "unavailable", "{status}");
+    assert!(fabrikam["serial"].is_null(), "{status}");
+    let printed = String::from_utf8_lossy(&daemon.cli(&["status"]).stdout).into_owned();
+    assert!(
+        printed.contains("fabrikam.example. NOT SERVED (SERVFAIL)"),
+        "{printed}"
+    );
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    assert!(
+        metrics.contains("splitdns_responses_total{view=\"internal\",transport=\"udp\",outcome=\"servfail\",rcode=\"SERVFAIL\"} 1")
+            && metrics.contains("splitdns_zone_load_failed{view=\"internal\",zone=\"fabrikam.example.\",served=\"none\"} 1"),
+        "{metrics}"
+    );
+    // `check` still fails on it.
+    let output = daemon.cli(&["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    drop(daemon);
+
+    let dir = common::scratch_dir("control-all-or-nothing");
+    write_files(&dir, free_port(), &[("fabrikam.example.zone", &broken)]);
+    let config = dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, format!("all_or_nothing = true\n{text}")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:8:",
+            dir.join("fabrikam.example.zone").display()
+        )),
+        "{stderr}"
+    );
 }
