@@ -33,7 +33,7 @@ pub fn snapshot(
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
     let mut sources = read_zone_files(config, &mut files, &mut failures);
-    add_generated(config, &mut sources, &mut notes, &mut errors);
+    add_generated(config, &mut sources, &mut notes, &mut errors, &mut failures);
     let mut views: Vec<View> = config
         .views
         .iter()
@@ -112,6 +112,9 @@ pub fn snapshot(
         };
         for index in affected {
             let view = &mut views[index];
+            if view.failed.iter().any(|f| f.origin == failure.origin) {
+                continue;
+            }
             let kept = previous
                 .and_then(|p| p.view_zone(&view.name, &failure.origin))
                 .cloned();
@@ -283,6 +286,7 @@ fn add_generated(
     sources: &mut Vec<ZoneSource>,
     notes: &mut BuildNotes,
     errors: &mut Vec<Located>,
+    failures: &mut Vec<ZoneFailure>,
 ) {
     let views = config.views.len();
     for generated in super::exchange::generate(config) {
@@ -297,7 +301,20 @@ fn add_generated(
                     .parent()
                     .and_then(|p| p.parent())
                     .unwrap_or_else(Name::root);
-                if srv_target(&record).is_some_and(|t| in_failed_zone(config, sources, &t)) {
+                if let Some(target) = srv_target(&record)
+                    && in_failed_zone(config, sources, &target)
+                {
+                    // Its SOA and NS come from the namespace's zone: held back with it.
+                    failures.push(ZoneFailure {
+                        origin: owner.clone(),
+                        view: None,
+                        errors: vec![Located::at(
+                            &record.loc,
+                            format!(
+                                "the zone synthesised for {owner} copies the SOA and NS of {target}'s zone, which did not load"
+                            ),
+                        )],
+                    });
                     continue;
                 }
                 match synthesized_zone(sources, &owner, &record, views) {

@@ -145,3 +145,62 @@ fn run(
         zone_failures,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled example with its namespace zone broken on reload: that zone and the zone
+    /// synthesised from it (fabrikam's Autodiscover SRV, which copies its SOA and NS) keep their
+    /// previous data in both views; `load` (what `check` runs) refuses the same files.
+    #[test]
+    fn a_broken_namespace_zone_keeps_itself_and_its_synthesised_zone() {
+        let dir =
+            std::env::temp_dir().join(format!("splitdns-load-isolation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        for entry in std::fs::read_dir(&zones).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+        let config = dir.join("splitdns.toml");
+        let first = reload(&config, None).unwrap();
+        assert!(first.zone_failures.is_empty());
+        let shared = dir.join("contoso.example.zone");
+        let text = std::fs::read_to_string(&shared).unwrap();
+        std::fs::write(&shared, format!("{text}\nbroken A 300.0.0.1\n")).unwrap();
+
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        let failed: Vec<String> = second
+            .zone_failures
+            .iter()
+            .map(|f| f.origin.to_string())
+            .collect();
+        assert_eq!(
+            failed,
+            ["contoso.example.", "_autodiscover._tcp.fabrikam.example."]
+        );
+        for view in &second.snapshot.views {
+            for origin in ["contoso.example.", "_autodiscover._tcp.fabrikam.example."] {
+                let before = first.snapshot.views[0]
+                    .zones
+                    .iter()
+                    .find(|z| z.origin.to_string() == origin)
+                    .map(|z| z.serial);
+                let kept = view.zones.iter().find(|z| z.origin.to_string() == origin);
+                assert_eq!(kept.map(|z| z.serial), before, "{origin} in {}", view.name);
+                assert!(
+                    view.failed
+                        .iter()
+                        .any(|f| f.origin.to_string() == origin && f.stale),
+                    "{origin} not marked stale in {}",
+                    view.name
+                );
+            }
+            assert_eq!(view.zones.len(), 2, "no zone twice in {}", view.name);
+        }
+        assert!(matches!(load(&config), Err(LoadError::Zones(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
