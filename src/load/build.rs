@@ -67,6 +67,7 @@ pub fn snapshot(
                 origin,
                 view: None,
                 errors: shared_errors,
+                consequence: None,
             });
             continue;
         }
@@ -96,6 +97,7 @@ pub fn snapshot(
                     origin: origin.clone(),
                     view: Some(index),
                     errors: e,
+                    consequence: None,
                 }),
             }
         }
@@ -121,7 +123,12 @@ pub fn snapshot(
             view.add_failed(
                 FailedZone {
                     origin: failure.origin.clone(),
-                    errors: failure.errors.iter().map(ToString::to_string).collect(),
+                    errors: failure
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(failure.consequence.clone())
+                        .collect(),
                     stale: kept.is_some(),
                 },
                 kept,
@@ -149,6 +156,8 @@ pub struct ZoneFailure {
     pub origin: Name,
     pub view: Option<usize>,
     pub errors: Vec<Located>,
+    /// Why a zone without errors of its own is held back with another.
+    pub consequence: Option<String>,
 }
 
 /// The files a view's copy of a zone comes from: the shared file and the view's override file,
@@ -251,6 +260,7 @@ fn read_zone_files(
                         origin: zone.origin.clone(),
                         view: Some(*view),
                         errors: override_errors,
+                        consequence: None,
                     });
                 } else {
                     errors.extend(override_errors);
@@ -272,6 +282,7 @@ fn read_zone_files(
                 origin: zone.origin.clone(),
                 view: None,
                 errors,
+                consequence: None,
             }),
         }
     }
@@ -305,15 +316,14 @@ fn add_generated(
                     && in_failed_zone(config, sources, &target)
                 {
                     // Its SOA and NS come from the namespace's zone: held back with it.
+                    // Not an error of its own (the namespace zone's errors say what is wrong).
                     failures.push(ZoneFailure {
                         origin: owner.clone(),
                         view: None,
-                        errors: vec![Located::at(
-                            &record.loc,
-                            format!(
-                                "the zone synthesised for {owner} copies the SOA and NS of {target}'s zone, which did not load"
-                            ),
-                        )],
+                        errors: Vec::new(),
+                        consequence: Some(format!(
+                            "held back: it copies the SOA and NS of {target}'s zone, which did not load"
+                        )),
                     });
                     continue;
                 }
