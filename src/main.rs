@@ -100,6 +100,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
 
+    if let Some(log) = &config.query_log {
+        if let Err(e) = metrics.queries.enable_query_log(&log.path, log.sample) {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+        tracing::info!(
+            "logging one query in {} to {}",
+            log.sample,
+            log.path.display()
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,6 +30,17 @@ pub struct ConfigFile {
     pub all_or_nothing: bool,
     /// The control listener (metrics, status, reload); off when absent.
     pub control: Option<ControlSection>,
+    /// A JSON-lines log of queries; off when absent.
+    pub query_log: Option<QueryLogSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryLogSection {
+    /// The file lines are appended to (relative to the config's directory).
+    pub path: Spanned<String>,
+    /// Log one query in this many (default 1: every query).
+    pub sample: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,6 +33,17 @@ pub struct Config {
     pub control: Option<SocketAddr>,
     /// A zone that does not load refuses the whole start or reload.
     pub all_or_nothing: bool,
+    /// The query log, if on.
+    pub query_log: Option<QueryLogConfig>,
+}
+
+/// A validated `[query_log]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryLogConfig {
+    /// Resolved against the config's directory.
+    pub path: PathBuf,
+    /// Log one query in `sample`.
+    pub sample: u32,
 }
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
@@ -90,6 +101,7 @@ const TTL: RangeInclusive<i64> = 0..=0x7fff_ffff;
 const MAX_CONNECTIONS: RangeInclusive<i64> = 1..=1_000_000;
 const RESPONSES_PER_SECOND: RangeInclusive<i64> = 1..=1_000_000;
 const SLIP: RangeInclusive<i64> = 0..=10;
+const SAMPLE: RangeInclusive<i64> = 1..=1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -233,6 +245,16 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
         .control
         .as_ref()
         .and_then(|section| validate_control(section, locate, &mut errors));
+    let query_log = raw.query_log.as_ref().map(|section| QueryLogConfig {
+        path: locate.resolve(section.path.get_ref()),
+        sample: locate.integer(
+            section.sample.as_ref(),
+            "[query_log] sample",
+            SAMPLE,
+            1,
+            &mut errors,
+        ) as u32,
+    });
     let views = validate_views(&raw.views, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
     let exchange = raw
@@ -252,6 +274,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             exchange,
             control,
             all_or_nothing: raw.all_or_nothing,
+            query_log,
         })
     } else {
         Err(errors)

@@ -19,8 +19,9 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::answer::{Outcome, Transport};
+use crate::observe::FAMILIES;
 use crate::observe::Metrics;
-use crate::observe::counters::{FAMILIES, qtype_label};
+use crate::observe::counters::qtype_label;
 use crate::server::SharedState;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -37,6 +38,7 @@ pub const RELOAD_DURATION: &str = "splitdns_reload_duration_seconds";
 pub const ZONE_SERIAL: &str = "splitdns_zone_serial";
 pub const ZONE_RECORDS: &str = "splitdns_zone_records";
 pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
+pub const QUERY_LOG: &str = "splitdns_query_log_lines";
 pub const BUILD: &str = "splitdns_build";
 
 fn transport_label(transport: Transport) -> &'static str {
@@ -185,6 +187,15 @@ impl Collector for Counts {
             RATE_LIMITED,
             "UDP responses that Response Rate Limiting dropped or slipped (sent truncated), by view",
             limited,
+        )?;
+        counter(
+            &mut encoder,
+            QUERY_LOG,
+            "Query log lines handed to the writer, and dropped because it was behind",
+            [
+                (vec![("result", "queued".to_string())], totals.log_queued),
+                (vec![("result", "dropped".to_string())], totals.log_dropped),
+            ],
         )?;
         let m = &self.metrics;
         counter(

@@ -12,6 +12,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::{Delivery, FAMILIES, OVERFLOW_LABEL, querylog};
+
 use crate::answer::{Outcome, Transport};
 use crate::dns::rtype;
 use crate::view::Snapshot;
@@ -24,7 +26,6 @@ pub const VIEW_SLOTS: usize = 64;
 pub const NO_VIEW_SLOT: usize = 0;
 /// Where view names go once every other slot is taken (label `view="_other"`).
 pub const OVERFLOW_SLOT: usize = VIEW_SLOTS - 1;
-pub const OVERFLOW_LABEL: &str = "_other";
 
 /// The query types counted by name; every other type is counted as `other`.
 pub const QTYPES: [(u16, &str); 12] = [
@@ -44,9 +45,6 @@ pub const QTYPES: [(u16, &str); 12] = [
 /// Label of the slot for every type not in [`QTYPES`] (and for messages without a question).
 pub const OTHER_QTYPE: &str = "other";
 const QTYPE_SLOTS: usize = QTYPES.len() + 1;
-
-/// Address families, by index.
-pub const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
 
 fn qtype_slot(qtype: u16) -> usize {
     QTYPES
@@ -95,14 +93,42 @@ fn get(counter: &AtomicU64) -> u64 {
 pub struct LoopCounters {
     transport: Transport,
     views: [OnceLock<Box<ViewBlock>>; VIEW_SLOTS],
+    /// The query log, when on: this loop's own sender.
+    log: Option<querylog::Sender>,
+    /// Queries seen, for sampling the log.
+    log_tick: AtomicU64,
+    /// Log lines handed to the writer, and dropped because it was behind.
+    log_queued: AtomicU64,
+    log_dropped: AtomicU64,
 }
 
 impl LoopCounters {
-    fn new(transport: Transport) -> LoopCounters {
+    fn new(transport: Transport, log: Option<querylog::Sender>) -> LoopCounters {
         LoopCounters {
             transport,
             views: std::array::from_fn(|_| OnceLock::new()),
+            log,
+            log_tick: AtomicU64::new(0),
+            log_queued: AtomicU64::new(0),
+            log_dropped: AtomicU64::new(0),
         }
+    }
+
+    /// Whether this query is one the log samples (counts it), and the log to write it to.
+    pub fn log_sample(&self) -> Option<&querylog::Sender> {
+        let log = self.log.as_ref()?;
+        let tick = get(&self.log_tick);
+        bump(&self.log_tick);
+        tick.is_multiple_of(log.sample).then_some(log)
+    }
+
+    /// Counts a log line offered to the writer: `queued`, or dropped.
+    pub fn count_log(&self, queued: bool) {
+        bump(if queued {
+            &self.log_queued
+        } else {
+            &self.log_dropped
+        });
     }
 
     pub fn transport(&self) -> Transport {
@@ -161,18 +187,9 @@ impl LoopCounters {
             add(&ours.dropped, get(&theirs.dropped));
             add(&ours.slipped, get(&theirs.slipped));
         }
+        add(&self.log_queued, get(&other.log_queued));
+        add(&self.log_dropped, get(&other.log_dropped));
     }
-}
-
-/// What the client got for its query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// The response as written.
-    Sent,
-    /// Rate limiting sent it truncated and empty (TC=1), so a real client retries over TCP.
-    Slipped,
-    /// Rate limiting dropped it.
-    Dropped,
 }
 
 /// Every loop's counters, and the names of the view slots.
@@ -182,8 +199,11 @@ pub struct Registry {
     /// What loops that have ended counted (TCP connections), per transport; written only with
     /// `loops` locked.
     retired: [LoopCounters; 2],
-    /// Slot → view name; grow-only, so a slot never changes name.
-    slots: Mutex<Vec<String>>,
+    /// Slot → view name; grow-only, so a slot never changes name. Shared with the query log's
+    /// writer, which names views by slot.
+    slots: Arc<Mutex<Vec<String>>>,
+    /// The query log, when on; each loop registered afterwards gets a sender.
+    query_log: OnceLock<querylog::Sender>,
 }
 
 impl Default for Registry {
@@ -191,10 +211,11 @@ impl Default for Registry {
         Registry {
             loops: Mutex::default(),
             retired: [
-                LoopCounters::new(Transport::Udp),
-                LoopCounters::new(Transport::Tcp),
+                LoopCounters::new(Transport::Udp, None),
+                LoopCounters::new(Transport::Tcp, None),
             ],
-            slots: Mutex::new(vec![String::new()]),
+            slots: Arc::new(Mutex::new(vec![String::new()])),
+            query_log: OnceLock::new(),
         }
     }
 }
@@ -209,6 +230,9 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Totals {
     pub rows: Vec<Row>,
+    /// Query log lines handed to the writer, and dropped because it was behind.
+    pub log_queued: u64,
+    pub log_dropped: u64,
 }
 
 /// What one view slot counted over one transport.
@@ -228,7 +252,7 @@ pub struct Row {
 impl Registry {
     /// New counters for a loop that starts now; [`Registry::retire`] them when it ends.
     pub fn register(&self, transport: Transport) -> Arc<LoopCounters> {
-        let counters = Arc::new(LoopCounters::new(transport));
+        let counters = Arc::new(LoopCounters::new(transport, self.query_log.get().cloned()));
         locked(&self.loops).push(counters.clone());
         counters
     }
@@ -240,6 +264,13 @@ impl Registry {
             loops.swap_remove(at);
             self.retired[counters.transport as usize].absorb(counters);
         }
+    }
+
+    /// Turns the query log on for every loop registered from now on (call before serving).
+    pub fn enable_query_log(&self, path: &std::path::Path, sample: u32) -> std::io::Result<()> {
+        let sender = querylog::start(path, sample, self.slots.clone())?;
+        let _ = self.query_log.set(sender);
+        Ok(())
     }
 
     /// Each view's slot (indexed like `snapshot.views`), giving new names the next free slot.
@@ -275,7 +306,10 @@ impl Registry {
         let loops = locked(&self.loops);
         let names = locked(&self.slots).clone();
         let mut rows: Vec<Row> = Vec::new();
+        let (mut log_queued, mut log_dropped) = (0, 0);
         for counters in loops.iter().map(|c| c.as_ref()).chain(&self.retired) {
+            log_queued += get(&counters.log_queued);
+            log_dropped += get(&counters.log_dropped);
             for (slot, block) in counters.views.iter().enumerate() {
                 let Some(block) = block.get() else { continue };
                 let view = Self::slot_name(&names, slot);
@@ -314,7 +348,11 @@ impl Registry {
             }
         }
         rows.sort_by(|a, b| (&a.view, a.transport as u8).cmp(&(&b.view, b.transport as u8)));
-        Totals { rows }
+        Totals {
+            rows,
+            log_queued,
+            log_dropped,
+        }
     }
 }
 
@@ -352,6 +390,22 @@ mod tests {
         assert_eq!((udp_row.truncated, udp_row.dropped), (1, 1));
         // Counted after retirement: not read any more.
         assert_eq!(totals.rows[1].responses[Outcome::Answer as usize], 1);
+    }
+
+    /// `sample = 3` logs the first query of every three, per loop; loops registered before the
+    /// log was turned on do not log.
+    #[test]
+    fn the_query_log_samples_one_in_n_per_loop() {
+        let registry = Registry::default();
+        let before = registry.register(Transport::Udp);
+        let path =
+            std::env::temp_dir().join(format!("splitdns-sample-{}.jsonl", std::process::id()));
+        registry.enable_query_log(&path, 3).unwrap();
+        let after = registry.register(Transport::Udp);
+        let sampled = (0..9).filter(|_| after.log_sample().is_some()).count();
+        assert_eq!(sampled, 3);
+        assert!(before.log_sample().is_none());
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -111,6 +111,7 @@ async fn connection(
             client,
             &summary,
             Delivery::Sent,
+            &response,
         );
         drop(current);
         let mut framed = Vec::with_capacity(response.len() + 2);

@@ -97,6 +97,7 @@ pub fn serve(
                 client,
                 &summary,
                 delivery,
+                response,
             );
             if delivery == Delivery::Dropped {
                 continue;

@@ -115,15 +115,26 @@ impl Daemon {
     /// Writes the standard files and starts the server (with `NOTIFY_SOCKET` when given),
     /// returning once it answers DNS and its control listener accepts.
     fn start(test: &str, notify: Option<&Path>) -> Daemon {
-        Daemon::start_with(test, notify, &[])
+        Daemon::start_with(test, notify, &[], "")
     }
 
-    /// [`Daemon::start`], with some of the standard files replaced by `files` (name, content).
-    fn start_with(test: &str, notify: Option<&Path>, files: &[(&str, &str)]) -> Daemon {
+    /// [`Daemon::start`], with some of the standard files replaced by `files` (name, content)
+    /// and `config_tail` appended to the config.
+    fn start_with(
+        test: &str,
+        notify: Option<&Path>,
+        files: &[(&str, &str)],
+        config_tail: &str,
+    ) -> Daemon {
         let dir = common::scratch_dir(&format!("control-{test}"));
         for attempt in 0.. {
             let (dns_port, control_port) = (free_port(), free_port());
             write_files(&dir, control_port, files);
+            if !config_tail.is_empty() {
+                let config = dir.join("splitdns.toml");
+                let text = fs::read_to_string(&config).unwrap();
+                fs::write(&config, format!("{text}\n{config_tail}")).unwrap();
+            }
             let log = dir.join("splitdns.log");
             let mut command = Command::new(env!("CARGO_BIN_EXE_splitdns"));
             command
@@ -926,7 +937,12 @@ fn a_broken_zone_keeps_its_data_while_other_changes_are_published() {
 #[test]
 fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
     let broken = broken_fabrikam(SERIAL);
-    let daemon = Daemon::start_with("unavailable", None, &[("fabrikam.example.zone", &broken)]);
+    let daemon = Daemon::start_with(
+        "unavailable",
+        None,
+        &[("fabrikam.example.zone", &broken)],
+        "",
+    );
     assert_eq!(
         daemon.a(EXTERNAL, Via::Udp, "www.contoso.example."),
         ["www.contoso.example. 3600 A 203.0.113.80"]
@@ -991,5 +1007,85 @@ fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
             dir.join("fabrikam.example.zone").display()
         )),
         "{stderr}"
+    );
+}
+
+/// The query log: one JSON line per query with the facts the issue lists, written by the
+/// server's writer thread, and counted in /metrics.
+#[test]
+fn query_log_writes_json_lines() {
+    let daemon = Daemon::start_with(
+        "query-log",
+        None,
+        &[],
+        "[query_log]\npath = \"queries.jsonl\"\nsample = 1\n",
+    );
+    daemon.a(EXTERNAL, Via::Tcp, "Mail.Contoso.Example.");
+    let reply = common::ask(
+        &daemon.server(),
+        INTERNAL,
+        Via::Udp,
+        "nope.contoso.example.",
+        RecordType::AAAA,
+    );
+    assert_eq!(reply.rcode(), ResponseCode::NXDomain);
+    let path = daemon.dir.join("queries.jsonl");
+    let deadline = Instant::now() + GENEROUS;
+    let lines: Vec<serde_json::Value> = loop {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        if lines.iter().any(|l| l["name"] == "nope.contoso.example.") {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "not logged:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let find = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not logged: {lines:?}"))
+            .clone()
+    };
+    let mail = find("Mail.Contoso.Example.");
+    assert_eq!(mail["client"], "127.0.0.3");
+    assert_eq!(mail["view"], "external");
+    assert_eq!(mail["type"], "A");
+    assert_eq!(mail["transport"], "tcp");
+    assert_eq!(mail["outcome"], "answer");
+    assert_eq!(mail["rcode"], "NOERROR");
+    assert_eq!(mail["truncated"], false);
+    assert!(mail["size"].as_u64().unwrap() > 40, "{mail}");
+    assert!(mail["ts"].as_f64().unwrap() > 1.7e9, "{mail}");
+    let nope = find("nope.contoso.example.");
+    assert_eq!(
+        (
+            &nope["view"],
+            &nope["type"],
+            &nope["outcome"],
+            &nope["rcode"],
+            &nope["transport"]
+        ),
+        (
+            &serde_json::json!("internal"),
+            &serde_json::json!("AAAA"),
+            &serde_json::json!("nxdomain"),
+            &serde_json::json!("NXDOMAIN"),
+            &serde_json::json!("udp")
+        )
+    );
+    assert_eq!(nope["size"].as_u64().unwrap(), reply.size as u64);
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    let queued = format!(
+        "splitdns_query_log_lines_total{{result=\"queued\"}} {}",
+        lines.len()
+    );
+    assert!(
+        metrics.contains(&queued)
+            && metrics.contains("splitdns_query_log_lines_total{result=\"dropped\"} 0"),
+        "{queued} not in\n{metrics}"
     );
 }
