@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use super::{Delivery, FAMILIES, OVERFLOW_LABEL, querylog};
+use super::{Delivery, OVERFLOW_LABEL, querylog};
 
 use crate::answer::{Outcome, Transport};
 use crate::dns::rtype;
