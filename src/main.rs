@@ -40,6 +40,18 @@ fn main() -> ExitCode {
             commands::control::status(args.control.control, &args.control.config.config, args.json)
         }
         Some(Command::Reload(args)) => commands::control::reload(args.control, &args.config.config),
+        Some(Command::GenerateDocs { dir }) => match splitdns::cli::generate_docs(&dir) {
+            Ok(files) => {
+                for file in files {
+                    println!("{}", file.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -10,6 +10,7 @@ mod differential;
 mod exchange;
 mod hardening;
 mod layers;
+mod packaging;
 mod reload;
 mod transport;
 mod views;
