@@ -140,6 +140,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         state.clone(),
         config.listen.clone(),
         listeners.local_addrs(),
+        &config,
         metrics.clone(),
     );
     let served_on = listeners.local_addrs();

@@ -130,6 +130,8 @@ pub struct Reloader {
     listen: Vec<SocketAddr>,
     /// The addresses actually served on (the config's, or `--listen`'s).
     bound: Vec<SocketAddr>,
+    /// The config's `[control] listen` and `[query_log]` at start: they too need a restart.
+    started_with: (Option<SocketAddr>, Option<crate::config::QueryLogConfig>),
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
     metrics: Arc<Metrics>,
@@ -142,6 +144,7 @@ impl Reloader {
         state: SharedState,
         listen: Vec<SocketAddr>,
         bound: Vec<SocketAddr>,
+        started_with: &crate::config::Config,
         metrics: Arc<Metrics>,
     ) -> Reloader {
         Reloader {
@@ -149,6 +152,7 @@ impl Reloader {
             state,
             listen,
             bound,
+            started_with: (started_with.control, started_with.query_log.clone()),
             failed_files: Vec::new(),
             metrics,
             last: Arc::default(),
@@ -233,6 +237,13 @@ impl Reloader {
                         self.config_path.display(),
                         loaded.config.listen,
                         self.bound
+                    );
+                }
+                let now = (loaded.config.control, loaded.config.query_log.clone());
+                if now != self.started_with {
+                    tracing::warn!(
+                        "{}: [control] or [query_log] changed: a restart is needed to apply it",
+                        self.config_path.display()
                     );
                 }
                 for notice in &loaded.serial {

@@ -150,7 +150,10 @@ impl Daemon {
                 .stdout(Stdio::null())
                 .stderr(File::create(&log).unwrap());
             if let Some(socket) = notify {
-                command.env("NOTIFY_SOCKET", socket);
+                // As systemd sets them for `WatchdogSec=0.4s`: a ping every 200 ms is expected.
+                command
+                    .env("NOTIFY_SOCKET", socket)
+                    .env("WATCHDOG_USEC", "400000");
             }
             let child = command.spawn().expect("start splitdns");
             let mut daemon = Daemon {
@@ -731,8 +734,8 @@ fn control_listener_survives_bad_input() {
 }
 
 /// The sd_notify protocol as systemd would see it: READY=1 only once the server answers,
-/// RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a reload, STOPPING=1 on SIGTERM, and a
-/// clean exit.
+/// RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a reload, WATCHDOG=1 pings when
+/// WATCHDOG_USEC is set, STOPPING=1 on SIGTERM, and a clean exit.
 #[test]
 fn systemd_notifications_come_in_order() {
     let dir = common::scratch_dir("control-notify-socket");
@@ -740,12 +743,21 @@ fn systemd_notifications_come_in_order() {
     let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
     socket.set_read_timeout(Some(GENEROUS)).unwrap();
     let mut daemon = Daemon::start("notify", Some(&path));
+    let pings = std::cell::Cell::new(0);
+    // The next message other than a watchdog ping (those are counted).
     let next = || -> String {
-        let mut buffer = [0u8; 4096];
-        let len = socket
-            .recv(&mut buffer)
-            .unwrap_or_else(|e| panic!("no sd_notify message within {GENEROUS:?}: {e}"));
-        String::from_utf8_lossy(&buffer[..len]).into_owned()
+        loop {
+            let mut buffer = [0u8; 4096];
+            let len = socket
+                .recv(&mut buffer)
+                .unwrap_or_else(|e| panic!("no sd_notify message within {GENEROUS:?}: {e}"));
+            let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+            if message == "WATCHDOG=1\n" {
+                pings.set(pings.get() + 1);
+                continue;
+            }
+            return message;
+        }
     };
     let ready = next();
     assert!(ready.starts_with("READY=1\n"), "{ready:?}");
@@ -777,11 +789,19 @@ fn systemd_notifications_come_in_order() {
         "{reloaded:?}"
     );
 
+    // Watchdog pings keep coming while it runs.
+    let seen = pings.get();
+    std::thread::sleep(Duration::from_millis(600));
+    let _ = daemon.answers();
     let pid = daemon.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let stopping = next();
     assert!(stopping.starts_with("STOPPING=1"), "{stopping:?}");
+    assert!(
+        pings.get() > seen,
+        "no WATCHDOG=1 in 600 ms with WATCHDOG_USEC=400000"
+    );
     let deadline = Instant::now() + GENEROUS;
     loop {
         if let Some(status) = daemon.child.try_wait().unwrap() {
@@ -1088,4 +1108,48 @@ fn query_log_writes_json_lines() {
             && metrics.contains("splitdns_query_log_lines_total{result=\"dropped\"} 0"),
         "{queued} not in\n{metrics}"
     );
+}
+
+/// A stop (SIGTERM) closes idle TCP connections but lets a query that is arriving be read,
+/// answered and written before the connection closes; then the process exits 0.
+#[test]
+fn sigterm_finishes_the_tcp_answer_in_hand() {
+    let mut daemon = Daemon::start("sigterm", None);
+    let server = daemon.server();
+    let query = common::query("mail.contoso.example.", RecordType::A);
+    let framed = common::framed(&query.to_vec().unwrap());
+    let mut busy = common::tcp_connect(&server, INTERNAL);
+    busy.set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut idle = common::tcp_connect(&server, EXTERNAL);
+    idle.set_read_timeout(Some(GENEROUS)).unwrap();
+    // The query has begun to arrive when the stop comes.
+    busy.write_all(&framed[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    busy.write_all(&framed[5..]).unwrap();
+    let reply = common::decode_reply(&query, &common::read_framed(&mut busy));
+    assert_eq!(
+        reply.answer(),
+        ["mail.contoso.example. 300 A 10.0.0.11"],
+        "{}",
+        reply.dump()
+    );
+    // Then both connections are closed by the server.
+    let mut rest = Vec::new();
+    assert_eq!(busy.read_to_end(&mut rest).unwrap(), 0);
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            assert!(status.success(), "exit {status}:\n{}", daemon.log_text());
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
