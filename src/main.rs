@@ -148,7 +148,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
         if let Some(listener) = control_listener {
-            let control = Control::new(state.clone(), metrics.clone(), reload, served_on);
+            let mut control = Control::new(state.clone(), metrics.clone(), reload, served_on);
+            control.loopback_only = listener
+                .local_addr()
+                .is_ok_and(|addr| addr.ip().is_loopback());
             match listener
                 .set_nonblocking(true)
                 .and_then(|()| tokio::net::TcpListener::from_std(listener))

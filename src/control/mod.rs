@@ -7,7 +7,9 @@
 //! Hostile or broken clients cost bounded work: headers must arrive within
 //! [`HEADER_TIMEOUT`] and fit in [`MAX_HEADER_BYTES`] (hyper answers 431 or closes), a
 //! connection lives at most [`CONNECTION_TIMEOUT`], at most [`MAX_CONNECTIONS`] are open at once,
-//! and request bodies are never read.
+//! and request bodies are never read. On a loopback listener, a request whose `Host` names
+//! anything but a loopback address or `localhost` is refused (403): a web page the admin opens
+//! cannot reach the listener through DNS rebinding.
 
 pub mod metrics;
 pub mod status;
@@ -46,6 +48,8 @@ pub struct Control {
     pub started: Instant,
     /// The DNS addresses served on.
     pub listen: Vec<SocketAddr>,
+    /// Accept only loopback `Host` headers (the listener is on a loopback address).
+    pub loopback_only: bool,
     exposition: metrics::Exposition,
 }
 
@@ -63,6 +67,7 @@ impl Control {
             reload,
             started: Instant::now(),
             listen,
+            loopback_only: true,
             exposition,
         }
     }
@@ -136,7 +141,29 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> Reply {
     reply(status, "application/json", body)
 }
 
+/// Whether a `Host` header names this machine's loopback: `localhost`, `127.x.x.x` or `[::1]`,
+/// with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn route(control: &Control, request: Request<Incoming>) -> Reply {
+    if control.loopback_only
+        && let Some(host) = request.headers().get(hyper::header::HOST)
+        && !host.to_str().is_ok_and(loopback_host)
+    {
+        return text(
+            StatusCode::FORBIDDEN,
+            "forbidden: this listener answers requests for localhost only\n",
+        );
+    }
     let method = request.method();
     let allowed = match request.uri().path() {
         "/metrics" | "/status" => Method::GET,
@@ -169,5 +196,32 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
             Some(record) => json(StatusCode::OK, &record),
             None => text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping\n"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn only_loopback_hosts_pass() {
+        for host in [
+            "127.0.0.1:9153",
+            "localhost:9153",
+            "LOCALHOST",
+            "[::1]:9153",
+            "127.1.2.3",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:9153",
+            "10.0.0.53:9153",
+            "[2001:db8::1]:9153",
+            "",
+            "localhost.evil.example",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 }

@@ -708,6 +708,22 @@ fn control_listener_survives_bad_input() {
     );
     dns_still_answers();
 
+    // A Host that is not this machine's loopback (DNS rebinding from a browser): 403.
+    let raw = exchange_raw(
+        b"POST /reload HTTP/1.1\r\nHost: rebind.attacker.example:9153\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        split_response(&raw).0,
+        403,
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(
+        http(daemon.control, "GET", "/status")
+            .1
+            .contains("\"last_reload\": null")
+    );
+
     // Unknown path, wrong method.
     assert_eq!(http(daemon.control, "GET", "/secret").0, 404);
     assert_eq!(http(daemon.control, "GET", "/reload").0, 405);
