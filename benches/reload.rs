@@ -70,13 +70,14 @@ fn run(dir: &Path) {
     samples.sort();
     let median = samples[samples.len() / 2];
 
-    let (_, published) = loaded.into_published();
+    let metrics = Arc::new(splitdns::Metrics::default());
+    let (_, published) = loaded.into_published(&metrics.queries);
     let shared = Arc::new(ArcSwap::from_pointee(published));
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
     let addr = listeners.local_addrs()[0];
     let shutdown = CancellationToken::new();
     let server = {
-        let (shared, shutdown) = (shared.clone(), shutdown.clone());
+        let (shared, shutdown, metrics) = (shared.clone(), shutdown.clone(), metrics.clone());
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -87,6 +88,7 @@ fn run(dir: &Path) {
                     listeners,
                     shared,
                     TcpLimits::default(),
+                    metrics,
                     shutdown,
                 ))
                 .expect("server");
@@ -101,11 +103,12 @@ fn run(dir: &Path) {
     let stop = Arc::new(AtomicBool::new(false));
     let reloads = Arc::new(AtomicU64::new(0));
     let reloader = {
-        let (stop, reloads, shared, config) = (
+        let (stop, reloads, shared, config, metrics) = (
             stop.clone(),
             reloads.clone(),
             shared.clone(),
             config.clone(),
+            metrics.clone(),
         );
         std::thread::spawn(move || {
             let mut total = Duration::ZERO;
@@ -113,7 +116,7 @@ fn run(dir: &Path) {
                 let started = Instant::now();
                 let previous = shared.load_full();
                 let loaded = splitdns::reload(&config, Some(&previous.snapshot)).expect("reload");
-                shared.store(Arc::new(loaded.into_published().1));
+                shared.store(Arc::new(loaded.into_published(&metrics.queries).1));
                 total += started.elapsed();
                 reloads.fetch_add(1, Ordering::Relaxed);
             }

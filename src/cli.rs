@@ -1,9 +1,11 @@
-//! The command line: `serve` (the default), `check`, `explain` and `diff`.
+//! The command line: `serve` (the default), `check`, `explain`, `diff`, and `status` and `reload`,
+//! which ask the running server. The man page and the shell completions are generated from this
+//! definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use crate::commands::check::Format;
 
@@ -39,6 +41,117 @@ pub enum Command {
     /// Exit status as diff's: 0 when the views serve the same data, 1 when they differ, 2 when
     /// they cannot be compared (the config does not load, a view is not defined).
     Diff(DiffArgs),
+    /// Ask the running server what it serves: views, zones, serials, the last reload.
+    Status(StatusArgs),
+    /// Ask the running server to reload; exits 1 with the file:line errors if it refused.
+    Reload(ControlArgs),
+    /// Write the man page splitdns(8) and shell completions (bash, zsh, fish) into DIR.
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory the files are written to (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// The EXAMPLES, FILES and SEE ALSO sections of the man page (roff).
+const MAN_EXTRA: &str = r#".SH EXAMPLES
+.TP
+\fBsplitdns serve \-\-config /etc/splitdns/splitdns.toml\fR
+Answer queries (what the systemd unit runs). \fBserve\fR is the default subcommand.
+.TP
+\fBsplitdns check \-\-config /etc/splitdns/splitdns.toml\fR
+Load the config and every zone as \fBserve\fR would and run the checks; exit 1 with one
+\fIfile:line: message\fR per problem. Add \fB\-\-strict\fR to fail on warnings too,
+\fB\-\-format json\fR for tools.
+.TP
+\fBsplitdns explain \-\-config /etc/splitdns/splitdns.toml \-\-client 10.1.2.3 autodiscover.contoso.example\fR
+Show which view that client gets, the answer it would receive, and where each record comes from.
+.TP
+\fBsplitdns diff \-\-config /etc/splitdns/splitdns.toml internal external\fR
+List, name by name, the records that differ between two views.
+.TP
+\fBsplitdns status \-\-config /etc/splitdns/splitdns.toml\fR
+Ask the running server (through the config's \fB[control] listen\fR address, or
+\fB\-\-control 127.0.0.1:9153\fR) for its views, zones, serials and last reload.
+.TP
+\fBsplitdns reload \-\-config /etc/splitdns/splitdns.toml\fR
+Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors when it refused
+(what \fBsystemctl reload splitdns\fR runs).
+.SH FILES
+.TP
+\fI/etc/splitdns/splitdns.toml\fR
+The configuration; zone file paths in it are relative to its directory.
+.TP
+\fIhttp://127.0.0.1:9153/metrics\fR, \fI/status\fR, \fI/reload\fR
+The control listener, when \fB[control] listen\fR is set.
+.SH SEE ALSO
+\fBsystemctl\fR(1), \fBdig\fR(1), /usr/share/doc/splitdns/README.md
+"#;
+
+/// Writes `splitdns.8` and the completions for bash, zsh and fish into `dir`.
+pub fn generate_docs(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    use clap_complete::Shell;
+    std::fs::create_dir_all(dir)?;
+    let command = Cli::command();
+    let man = clap_mangen::Man::new(command.clone())
+        .section("8")
+        .manual("System Manager's Manual");
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    page.extend_from_slice(MAN_EXTRA.as_bytes());
+    man.render_version_section(&mut page)?;
+    let mut written = vec![dir.join("splitdns.8")];
+    std::fs::write(&written[0], page)?;
+    // One page per subcommand, as the main page's SUBCOMMANDS section names them.
+    let mut built = command.clone();
+    built.build();
+    for sub in built.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = format!("splitdns-{}", sub.get_name());
+        let sub = sub
+            .clone()
+            .display_name(&name)
+            .bin_name(format!("splitdns {}", sub.get_name()));
+        let path = dir.join(format!("{name}.8"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub)
+            .section("8")
+            .manual("System Manager's Manual")
+            .render(&mut page)?;
+        std::fs::write(&path, page)?;
+        written.push(path);
+    }
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        written.push(clap_complete::generate_to(
+            shell,
+            &mut command.clone(),
+            "splitdns",
+            dir,
+        )?);
+    }
+    Ok(written)
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The control listener to ask (default: the config's `[control] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub control: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub control: ControlArgs,
+    /// Print the server's JSON as it is.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,9 @@
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
 //! `answer` (look up and shape) → `observe`, with `resolve` (the recursive views' forwarder and
-//! cache) beside `answer` for names that are not ours. Modules are private: the binary, the integration
+//! cache) beside `answer` for names that are not ours. Off the query path: `reload` (the reload
+//! transaction), `control` (the metrics, status and reload endpoint) and `systemd` (sd_notify).
+//! Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]
 
@@ -14,6 +16,7 @@ mod answer;
 pub mod cli;
 pub mod commands;
 mod config;
+pub mod control;
 mod dns;
 mod load;
 mod located;
@@ -21,6 +24,7 @@ mod observe;
 pub mod reload;
 mod resolve;
 pub mod server;
+pub mod systemd;
 mod view;
 mod wire;
 mod zonefile;
@@ -29,6 +33,7 @@ pub use answer::{Outcome, Summary, Transport, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
 pub use load::{LoadError, Loaded, load, reload};
+pub use observe::Metrics;
 pub use view::Snapshot;
 pub use view::prefix::PrefixTable;
 pub use view::zone::build_shared;

@@ -12,8 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
+use splitdns::control::{self, Control};
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners};
+use splitdns::systemd;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,13 +36,31 @@ fn main() -> ExitCode {
         Some(Command::Diff(args)) => {
             commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
         }
+        Some(Command::Status(args)) => {
+            commands::control::status(args.control.control, &args.control.config.config, args.json)
+        }
+        Some(Command::Reload(args)) => commands::control::reload(args.control, &args.config.config),
+        Some(Command::GenerateDocs { dir }) => match splitdns::cli::generate_docs(&dir) {
+            Ok(files) => {
+                for file in files {
+                    println!("{}", file.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let loaded = match splitdns::load(&args.config.config) {
+    // Loaded to serve: a zone whose files do not load is held back on its own (not served),
+    // unless the config says all_or_nothing.
+    let loaded = match splitdns::reload(&args.config.config, None) {
         Ok(loaded) => loaded,
         Err(error) => {
             commands::report_load_error(&error);
@@ -51,7 +71,18 @@ fn serve(args: ServeArgs) -> ExitCode {
     for finding in loaded.warnings() {
         tracing::warn!("{finding}");
     }
-    let (config, published) = loaded.into_published();
+    for failure in &loaded.zone_failures {
+        for error in &failure.errors {
+            tracing::error!("{error}");
+        }
+        tracing::error!(
+            "zone {} is not served (SERVFAIL) until its files load",
+            failure.origin
+        );
+    }
+    let metrics = Arc::new(splitdns::Metrics::default());
+    let (config, published) = loaded.into_published(&metrics.queries);
+    let summary = published.snapshot.summary();
     let addrs = if args.listen.is_empty() {
         config.listen.clone()
     } else {
@@ -69,12 +100,29 @@ fn serve(args: ServeArgs) -> ExitCode {
         .iter()
         .map(ToString::to_string)
         .collect();
-    tracing::info!(
-        "serving on {} (udp+tcp); {}",
-        bound.join(", "),
-        published.snapshot.summary()
-    );
+    tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
+    let control_listener = match config.control.map(std::net::TcpListener::bind).transpose() {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(
+                "cannot bind the control listener {}: {e}",
+                config.control.map_or(String::new(), |a| a.to_string())
+            );
+            return ExitCode::FAILURE;
+        }
+    };
 
+    if let Some(log) = &config.query_log {
+        if let Err(e) = metrics.queries.enable_query_log(&log.path, log.sample) {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+        tracing::info!(
+            "logging one query in {} to {}",
+            log.sample,
+            log.path.display()
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,11 +140,42 @@ fn serve(args: ServeArgs) -> ExitCode {
         state.clone(),
         config.listen.clone(),
         listeners.local_addrs(),
+        &config,
+        metrics.clone(),
     );
+    let served_on = listeners.local_addrs();
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        reload::spawn(reloader, shutdown.clone());
-        server::run(listeners, state, config.tcp, shutdown).await
+        let reload = reload::spawn(reloader, shutdown.clone());
+        if let Some(listener) = control_listener {
+            let mut control = Control::new(state.clone(), metrics.clone(), reload, served_on);
+            control.loopback_only = listener
+                .local_addr()
+                .is_ok_and(|addr| addr.ip().is_loopback());
+            match listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            {
+                Ok(listener) => {
+                    if let Ok(addr) = listener.local_addr() {
+                        tracing::info!(
+                            "control listener on http://{addr} (/metrics, /status, POST /reload)"
+                        );
+                    }
+                    tokio::spawn(control::serve(
+                        listener,
+                        Arc::new(control),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(e) => tracing::error!("control listener: {e}"),
+            }
+        }
+        systemd::spawn_watchdog(shutdown.clone());
+        // The sockets are bound (queries queue in them from now on) and the snapshot is
+        // published: the server answers.
+        systemd::ready(&summary);
+        server::run(listeners, state, config.tcp, metrics, shutdown).await
     });
     match result {
         Ok(()) => {
@@ -121,5 +200,6 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    systemd::stopping();
     shutdown.cancel();
 }

@@ -18,6 +18,10 @@
 //! a file mid-write: it is dropped and read again once the files settle. SIGHUP reloads at once
 //! (the admin asked for it), but is dropped and redone the same way.
 //!
+//! The control listener's `POST /reload` asks through a [`ReloadHandle`] and is told the result;
+//! SIGHUP, file changes and requests all run the one transaction below. The service manager hears
+//! RELOADING=1 before it and READY=1 after it.
+//!
 //! What no watcher can see: the kernel makes a write or an `O_TRUNC` truncation visible before it
 //! queues the event for it, and a writer stalled in between (an ext4 truncate waiting on the
 //! journal under heavy I/O) leaves a short file on disk with no event yet. A reload in that window
@@ -27,17 +31,20 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError};
+use crate::located::Located;
+use crate::observe::Metrics;
 use crate::server::SharedState;
+use crate::systemd;
 
 /// Quiet time after the last file event before reloading: long enough to gather an editor's
 /// burst of events, short enough to serve a change well within a second.
@@ -49,18 +56,17 @@ const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
 /// Longest [`barrier`] waits for the watcher to catch up (it gives up rather than stall reloads).
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Reload outcomes since start, for logs and metrics.
-#[derive(Debug, Default)]
-pub struct ReloadCounters {
-    pub succeeded: AtomicU64,
-    pub failed: AtomicU64,
-}
+/// A reload's result: published (with the `file:line` errors of the zones held back), or
+/// refused whole.
+type Outcome = Result<Vec<String>, LoadError>;
 
 /// What asked for a reload (named in the log line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     FileChange,
     Signal,
+    /// `POST /reload` on the control listener (`splitdns reload`).
+    Request,
 }
 
 impl std::fmt::Display for Trigger {
@@ -68,7 +74,51 @@ impl std::fmt::Display for Trigger {
         f.write_str(match self {
             Trigger::FileChange => "file change",
             Trigger::Signal => "SIGHUP",
+            Trigger::Request => "request",
         })
+    }
+}
+
+/// How the last reload went, for `/status` and `splitdns reload`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReloadRecord {
+    /// When it finished, in seconds since the Unix epoch.
+    pub unix_time: u64,
+    pub trigger: String,
+    /// Whether everything loaded and the new data is served.
+    pub ok: bool,
+    /// Whether a new snapshot was published: true also when some zones were held back (each
+    /// keeps its previous data, or is not served) while the others' changes were published.
+    pub applied: bool,
+    pub seconds: f64,
+    /// What refused it, or held zones back, one `file:line: message` each.
+    pub errors: Vec<String>,
+    /// One line with every view's zones and serials, as served after it.
+    pub serving: String,
+}
+
+/// What the control listener holds to ask for reloads and read how the last one went.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    requests: mpsc::Sender<oneshot::Sender<ReloadRecord>>,
+    last: Arc<Mutex<Option<ReloadRecord>>>,
+}
+
+impl ReloadHandle {
+    /// Runs a reload (after any that is under way) and returns how it went; `None` when the
+    /// reloader has stopped.
+    pub async fn reload(&self) -> Option<ReloadRecord> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(reply).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// The last reload since start, if any.
+    pub fn last(&self) -> Option<ReloadRecord> {
+        self.last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -80,9 +130,12 @@ pub struct Reloader {
     listen: Vec<SocketAddr>,
     /// The addresses actually served on (the config's, or `--listen`'s).
     bound: Vec<SocketAddr>,
+    /// The config's `[control] listen` and `[query_log]` at start: they too need a restart.
+    started_with: (Option<SocketAddr>, Option<crate::config::QueryLogConfig>),
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
-    pub counters: Arc<ReloadCounters>,
+    metrics: Arc<Metrics>,
+    last: Arc<Mutex<Option<ReloadRecord>>>,
 }
 
 impl Reloader {
@@ -91,15 +144,43 @@ impl Reloader {
         state: SharedState,
         listen: Vec<SocketAddr>,
         bound: Vec<SocketAddr>,
+        started_with: &crate::config::Config,
+        metrics: Arc<Metrics>,
     ) -> Reloader {
         Reloader {
             config_path,
             state,
             listen,
             bound,
+            started_with: (started_with.control, started_with.query_log.clone()),
             failed_files: Vec::new(),
-            counters: Arc::default(),
+            metrics,
+            last: Arc::default(),
         }
+    }
+
+    fn record(&self, trigger: Trigger, started: Instant, result: &Outcome) {
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.reload_seconds.observe(seconds);
+        let errors = match result {
+            Ok(held_back) => held_back.clone(),
+            Err(error) => error.lines(),
+        };
+        let record = ReloadRecord {
+            unix_time: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            trigger: trigger.to_string(),
+            ok: errors.is_empty(),
+            applied: result.is_ok(),
+            seconds,
+            errors,
+            serving: self.state.load().snapshot.summary(),
+        };
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(record);
     }
 
     /// Runs one reload transaction. The loading and building run on a blocking thread; queries
@@ -107,7 +188,8 @@ impl Reloader {
     pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
         self.reload_if_stable(trigger, || async { true })
             .await
-            .unwrap_or(Ok(()))
+            .unwrap_or(Ok(Vec::new()))
+            .map(|_| ())
     }
 
     /// [`Reloader::reload`], unless `stable()`, asked once the files have been read, says they may
@@ -117,8 +199,23 @@ impl Reloader {
         &mut self,
         trigger: Trigger,
         stable: impl FnOnce() -> F,
-    ) -> Option<Result<(), LoadError>> {
+    ) -> Option<Outcome> {
         let started = Instant::now();
+        systemd::reloading();
+        let result = self.load_and_swap(trigger, started, stable).await;
+        if let Some(result) = &result {
+            self.record(trigger, started, result);
+        }
+        systemd::reloaded(&self.state.load().snapshot.summary());
+        result
+    }
+
+    async fn load_and_swap<F: Future<Output = bool>>(
+        &mut self,
+        trigger: Trigger,
+        started: Instant,
+        stable: impl FnOnce() -> F,
+    ) -> Option<Outcome> {
         let previous = self.state.load_full();
         let path = self.config_path.clone();
         let before = previous.clone();
@@ -143,22 +240,47 @@ impl Reloader {
                         self.bound
                     );
                 }
+                let now = (loaded.config.control, loaded.config.query_log.clone());
+                if now != self.started_with {
+                    tracing::warn!(
+                        "{}: [control] or [query_log] changed: a restart is needed to apply it",
+                        self.config_path.display()
+                    );
+                }
                 for notice in &loaded.serial {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();
-                let (_, published) = loaded.into_published_after(Some(&previous));
+                let held_back: Vec<Located> = loaded
+                    .zone_failures
+                    .iter()
+                    .flat_map(|failure| failure.errors.iter().cloned())
+                    .collect();
+                let (_, published) =
+                    loaded.into_published_after(&self.metrics.queries, Some(&previous));
                 self.state.store(Arc::new(published));
-                self.failed_files.clear();
-                self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    "reloaded on {trigger} in {:.1} ms: {summary}",
-                    started.elapsed().as_secs_f64() * 1000.0
-                );
-                Ok(())
+                self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
+                let took = started.elapsed().as_secs_f64() * 1000.0;
+                if held_back.is_empty() {
+                    self.metrics
+                        .reloads_succeeded
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("reloaded on {trigger} in {took:.1} ms: {summary}");
+                } else {
+                    self.metrics.reloads_partial.fetch_add(1, Ordering::Relaxed);
+                    let lines: Vec<String> = held_back.iter().map(ToString::to_string).collect();
+                    tracing::error!(
+                        "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones whose files did not load: {}",
+                        lines.join("; ")
+                    );
+                    tracing::info!(
+                        "reloaded on {trigger} in {took:.1} ms, those zones held back: {summary}"
+                    );
+                }
+                Ok(held_back.iter().map(ToString::to_string).collect())
             }
             Err(error) => {
-                let failures = self.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
+                let failures = self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::error!(
                     "reload on {trigger} failed, keeping previous data: {} ({failures} failed reloads so far)",
                     error.lines().join("; ")
@@ -167,6 +289,13 @@ impl Reloader {
                 Err(error)
             }
         })
+    }
+
+    fn last(&self) -> Option<ReloadRecord> {
+        self.last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Every file whose change should trigger a reload.
@@ -305,8 +434,9 @@ async fn barrier(state: &WatchState) {
 }
 
 /// Starts watching (SIGHUP and the files) before returning, so that no change made once the
-/// server answers is missed, then reloads on each until `shutdown`. Call within the runtime.
-pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+/// server answers is missed, then reloads on each, and on each request through the returned
+/// handle, until `shutdown`. Call within the runtime.
+pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> ReloadHandle {
     use tokio::signal::unix::{SignalKind, signal};
     let hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
@@ -329,7 +459,14 @@ pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> tokio::task::Jo
             .parent()
             .map(Path::to_path_buf);
     }
-    tokio::spawn(run(reloader, watcher, hangup, events, shutdown))
+    // Requests queue behind a reload under way; a few waiting is plenty.
+    let (requests, asked) = mpsc::channel(8);
+    let handle = ReloadHandle {
+        requests,
+        last: reloader.last.clone(),
+    };
+    tokio::spawn(run(reloader, watcher, hangup, events, asked, shutdown));
+    handle
 }
 
 async fn run(
@@ -337,6 +474,7 @@ async fn run(
     mut watcher: Option<FileWatcher>,
     mut hangup: Option<tokio::signal::unix::Signal>,
     mut events: mpsc::UnboundedReceiver<()>,
+    mut asked: mpsc::Receiver<oneshot::Sender<ReloadRecord>>,
     shutdown: CancellationToken,
 ) {
     let state = watcher
@@ -344,17 +482,22 @@ async fn run(
         .map(|w| w.state.clone())
         .unwrap_or_default();
     loop {
+        let mut reply = None;
         let mut trigger = tokio::select! {
             () = shutdown.cancelled() => return,
             Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => Trigger::Signal,
             Some(()) = events.recv() => Trigger::FileChange,
+            Some(sender) = asked.recv() => {
+                reply = Some(sender);
+                Trigger::Request
+            }
         };
         let triggered = tokio::time::Instant::now();
         // Until what was read is known to be whole: files that change while being read are read
         // again once they have settled.
         loop {
             let generation = match trigger {
-                Trigger::Signal => {
+                Trigger::Signal | Trigger::Request => {
                     barrier(&state).await;
                     lock(&state).generation
                 }
@@ -364,7 +507,7 @@ async fn run(
                 barrier(&state).await;
                 let watched = lock(&state);
                 watched.generation == generation
-                    && (trigger == Trigger::Signal
+                    && (trigger != Trigger::FileChange
                         || triggered.elapsed() >= MAX_WRITE_WAIT
                         || watched.writing.is_empty())
             };
@@ -372,6 +515,11 @@ async fn run(
                 break;
             }
             trigger = Trigger::FileChange;
+        }
+        if let Some(reply) = reply
+            && let Some(record) = reloader.last()
+        {
+            let _ = reply.send(record);
         }
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());

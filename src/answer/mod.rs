@@ -14,7 +14,7 @@ use crate::dns::name::{self, NameBuf, NameKey};
 use crate::dns::{class, rcode, rtype, soa};
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
-use crate::view::{ChaosIdentity, Forward, Snapshot, View};
+use crate::view::{ChaosIdentity, Forward, Snapshot, View, ZoneMatch};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
@@ -38,6 +38,8 @@ pub enum Outcome {
     FormErr,
     NotImp,
     BadVers,
+    /// The name is in a configured zone whose files have not loaded.
+    ServFail,
     /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
     Forward,
     /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver
@@ -45,10 +47,61 @@ pub enum Outcome {
     Chase,
 }
 
+impl Outcome {
+    /// Every outcome, in the order of their `as usize` values (for per-outcome counters).
+    pub const ALL: [Outcome; 11] = [
+        Outcome::Answer,
+        Outcome::Referral,
+        Outcome::NoData,
+        Outcome::NxDomain,
+        Outcome::Refused,
+        Outcome::FormErr,
+        Outcome::NotImp,
+        Outcome::BadVers,
+        Outcome::ServFail,
+        Outcome::Forward,
+        Outcome::Chase,
+    ];
+
+    /// A stable lower-case name (metric label, query log).
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Answer => "answer",
+            Outcome::Referral => "referral",
+            Outcome::NoData => "nodata",
+            Outcome::NxDomain => "nxdomain",
+            Outcome::Refused => "refused",
+            Outcome::FormErr => "formerr",
+            Outcome::NotImp => "notimp",
+            Outcome::BadVers => "badvers",
+            Outcome::ServFail => "servfail",
+            Outcome::Forward => "forwarded",
+            Outcome::Chase => "chased",
+        }
+    }
+
+    /// The response code this outcome sends, by its mnemonic. A forwarded query's code is the
+    /// upstream's, not known when it is handed to the resolver: "FORWARDED".
+    pub fn rcode_name(self) -> &'static str {
+        match self {
+            Outcome::Answer | Outcome::Referral | Outcome::NoData => "NOERROR",
+            Outcome::NxDomain => "NXDOMAIN",
+            Outcome::Refused => "REFUSED",
+            Outcome::FormErr => "FORMERR",
+            Outcome::NotImp => "NOTIMP",
+            Outcome::BadVers => "BADVERS",
+            Outcome::ServFail => "SERVFAIL",
+            Outcome::Forward | Outcome::Chase => "FORWARDED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     /// Index of the view that answered, if the client matched one.
     pub view: Option<usize>,
+    /// The question's type; 0 when the message was rejected before its question was read.
+    pub qtype: u16,
     pub outcome: Outcome,
     pub truncated: bool,
     /// What rate limiting counts this response as: the name and type for data, one bucket per
@@ -79,13 +132,34 @@ pub fn respond(
         Ok(query) => query,
         Err(Rejection::Drop) => return None,
         Err(Rejection::FormErr) => {
-            return Some(header_only(out, header, rcode::FORMERR, Outcome::FormErr));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::FORMERR,
+                Outcome::FormErr,
+                view,
+            ));
         }
         Err(Rejection::NotImp) => {
-            return Some(header_only(out, header, rcode::NOTIMP, Outcome::NotImp));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::NOTIMP,
+                Outcome::NotImp,
+                view,
+            ));
         }
         Err(Rejection::Refused) => {
-            return Some(header_only(out, header, rcode::REFUSED, Outcome::Refused));
+            let view = view_index(snapshot, client);
+            return Some(header_only(
+                out,
+                header,
+                rcode::REFUSED,
+                Outcome::Refused,
+                view,
+            ));
         }
     };
     let max_len = match (transport, query.edns) {
@@ -129,6 +203,7 @@ pub fn respond(
     };
     Some(Summary {
         view: routed.map(|(_, m)| m.view),
+        qtype: query.qtype,
         outcome,
         truncated,
         rrl_identity,
@@ -146,12 +221,24 @@ fn fnv1a(name: &[u8], qtype: u16) -> u64 {
         })
 }
 
-fn header_only(out: &mut Vec<u8>, header: query::Header, code: u8, outcome: Outcome) -> Summary {
+/// The view a client belongs to, for counting messages rejected before routing.
+fn view_index(snapshot: &Snapshot, client: IpAddr) -> Option<usize> {
+    snapshot.prefixes.lookup(client).map(|m| m.view)
+}
+
+fn header_only(
+    out: &mut Vec<u8>,
+    header: query::Header,
+    code: u8,
+    outcome: Outcome,
+    view: Option<usize>,
+) -> Summary {
     let mut writer = ResponseWriter::new(out, header.id, header.flags, None, 512, None);
     writer.set_rcode(code as u16);
     writer.finish();
     Summary {
-        view: None,
+        view,
+        qtype: 0,
         outcome,
         truncated: false,
         rrl_identity: outcome as u64,
@@ -194,7 +281,11 @@ fn route(
         rtype::AXFR | rtype::IXFR => return refused(writer),
         _ => {}
     }
-    let zone = view.zone_for(query.key.as_wire(), query.qtype);
+    let zone = match view.find_zone(query.key.as_wire(), query.qtype) {
+        ZoneMatch::Served(zone) => Some(zone),
+        ZoneMatch::Unavailable => return servfail(writer),
+        ZoneMatch::None => None,
+    };
     if view.recursion.is_some()
         && let Some(to) = view.forward_for(query.key.as_wire(), zone)
     {
@@ -213,6 +304,14 @@ fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: For
     writer.set_rcode(rcode::SERVFAIL as u16);
     *forwarded = Some(to);
     Outcome::Forward
+}
+
+/// The zone is ours but its data did not load: SERVFAIL, so resolvers try another server
+/// (RFC 1035 §4.1.1: the name server could not process the query), rather than REFUSED (not
+/// ours) or an authoritative NXDOMAIN that would be cached.
+fn servfail(writer: &mut ResponseWriter) -> Outcome {
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    Outcome::ServFail
 }
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views

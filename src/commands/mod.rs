@@ -1,7 +1,10 @@
-//! The subcommands other than `serve`: each loads through the same loader as `serve` and prints
-//! a report; none opens a socket. They return the process exit status; `main` only dispatches.
+//! The subcommands other than `serve`: `check`, `explain` and `diff` load through the same loader
+//! as `serve` and print a report, opening no socket; `status` and `reload` ask the running server
+//! through its control listener ([`control`]). They return the process exit status; `main` only
+//! dispatches.
 
 pub mod check;
+pub mod control;
 pub mod diff;
 pub mod explain;
 

@@ -30,6 +30,31 @@ pub struct ConfigFile {
     /// Check findings the admin has looked at and accepted, each with the reason.
     #[serde(default, rename = "acknowledge")]
     pub acknowledgements: Vec<AcknowledgeSection>,
+    /// Refuse a start or reload when any zone's files do not load (default false: such a zone
+    /// keeps its previous data, or is not served, and the other zones are).
+    #[serde(default)]
+    pub all_or_nothing: bool,
+    /// The control listener (metrics, status, reload); off when absent.
+    pub control: Option<ControlSection>,
+    /// A JSON-lines log of queries; off when absent.
+    pub query_log: Option<QueryLogSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueryLogSection {
+    /// The file lines are appended to (relative to the config's directory).
+    pub path: Spanned<String>,
+    /// Log one query in this many (default 1: every query).
+    pub sample: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ControlSection {
+    /// HTTP address for `/metrics`, `/status` and `POST /reload`, e.g. "127.0.0.1:9153".
+    pub listen: Spanned<String>,
+    /// Accept a non-loopback `listen` (anyone who reaches it can read the status and reload).
+    #[serde(default)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +199,8 @@ pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])>
         ["zone"] => ("in [[zone]]", keys_of::<ZoneSection>()),
         ["exchange"] => ("in [[exchange]]", keys_of::<ExchangeSection>()),
         ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),
+        ["control"] => ("in [control]", keys_of::<ControlSection>()),
+        ["query_log"] => ("in [query_log]", keys_of::<QueryLogSection>()),
         _ => return None,
     })
 }

@@ -33,6 +33,21 @@ pub struct Config {
     pub exchange: Vec<ExchangeConfig>,
     /// Check findings accepted by the admin (`[[acknowledge]]`), in file order.
     pub acknowledgements: Vec<Acknowledgement>,
+    /// Where the control listener (metrics, status, reload) listens, if on.
+    pub control: Option<SocketAddr>,
+    /// A zone that does not load refuses the whole start or reload.
+    pub all_or_nothing: bool,
+    /// The query log, if on.
+    pub query_log: Option<QueryLogConfig>,
+}
+
+/// A validated `[query_log]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryLogConfig {
+    /// Resolved against the config's directory.
+    pub path: PathBuf,
+    /// Log one query in `sample`.
+    pub sample: u32,
 }
 
 /// A validated `[[acknowledge]]` block: which finding about which name is accepted, and why.
@@ -123,6 +138,7 @@ const FAILURE_TTL: RangeInclusive<i64> = 0..=300;
 const SERVE_STALE: RangeInclusive<i64> = 0..=604_800;
 const CACHE_SIZE_MIB: RangeInclusive<i64> = 1..=65_536;
 const MAX_OUTSTANDING: RangeInclusive<i64> = 1..=1_000_000;
+const SAMPLE: RangeInclusive<i64> = 1..=1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct ZoneConfig {
@@ -392,6 +408,20 @@ fn validate(
         }
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
+    let control = raw
+        .control
+        .as_ref()
+        .and_then(|section| validate_control(section, locate, &mut errors));
+    let query_log = raw.query_log.as_ref().map(|section| QueryLogConfig {
+        path: locate.resolve(section.path.get_ref()),
+        sample: locate.integer(
+            section.sample.as_ref(),
+            "[query_log] sample",
+            SAMPLE,
+            1,
+            &mut errors,
+        ) as u32,
+    });
     let views = validate_views(&raw.views, &listen, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
     let exchange = raw
@@ -411,9 +441,44 @@ fn validate(
             zones,
             exchange,
             acknowledgements,
+            control,
+            all_or_nothing: raw.all_or_nothing,
+            query_log,
         })
     } else {
         Err(errors)
+    }
+}
+
+/// The control listener's address: loopback unless the admin says otherwise, because whoever
+/// reaches it can read the configuration and trigger reloads.
+fn validate_control(
+    section: &file::ControlSection,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<SocketAddr> {
+    let listen = &section.listen;
+    match listen.get_ref().parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() || section.allow_remote => Some(addr),
+        Ok(addr) => {
+            errors.push(locate.error(
+                listen.span(),
+                format!(
+                    "[control] listen = \"{addr}\" is not a loopback address: anyone who reaches it can read the status and trigger reloads; set allow_remote = true to accept that"
+                ),
+            ));
+            None
+        }
+        Err(_) => {
+            errors.push(locate.error(
+                listen.span(),
+                format!(
+                    "bad [control] listen address {:?}: expected IP:PORT, e.g. \"127.0.0.1:9153\"",
+                    listen.get_ref()
+                ),
+            ));
+            None
+        }
     }
 }
 
@@ -1096,6 +1161,30 @@ external = "contoso.example.external.zone"
     }
 
     #[test]
+    fn control_listener_is_loopback_unless_allowed() {
+        let config = parse(
+            &format!("{EXAMPLE}\n[control]\nlisten = \"127.0.0.1:9153\"\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.control, Some("127.0.0.1:9153".parse().unwrap()));
+        let errors = errors_of(&format!(
+            "{EXAMPLE}\n[control]\nlisten = \"0.0.0.0:9153\"\n"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:19:10: [control] listen = \"0.0.0.0:9153\" is not a loopback address"),
+            "{errors:?}"
+        );
+        let config = parse(
+            &format!("{EXAMPLE}\n[control]\nlisten = \"0.0.0.0:9153\"\nallow_remote = true\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.control, Some("0.0.0.0:9153".parse().unwrap()));
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_key() {
         let text = EXAMPLE.replace("name = \"external\"", "name = \"external\"\nclient = []");
         let errors = errors_of(&text);
@@ -1166,7 +1255,7 @@ external = "contoso.example.external.zone"
     /// the keys it takes (a new section without an entry would lose "expected one of").
     #[test]
     fn every_table_of_the_format_names_its_keys() {
-        const VALUES: &[&str] = &["listen", "serial_policy"];
+        const VALUES: &[&str] = &["listen", "serial_policy", "all_or_nothing"];
         let (_, top) = file::section(&[]).unwrap();
         for key in top.iter().filter(|k| !VALUES.contains(k)) {
             let (place, keys) =

@@ -12,27 +12,33 @@ use crate::dns::name::Name;
 use crate::dns::rtype;
 use crate::located::{Located, SourceLoc};
 use crate::view::zone;
-use crate::view::{Recursion, Snapshot, View};
+use crate::view::{FailedZone, Recursion, Snapshot, View};
 use crate::zonefile::{self, ZoneRecord};
 
 /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
-/// and builds all views, or returns every error found. With the `previous` snapshot (on
-/// reload), content changes without a serial increase are reported, or fixed under
-/// `serial_policy = "bump"`.
+/// and builds all views. With the `previous` snapshot (on reload), content changes without a
+/// serial increase are reported, or fixed under `serial_policy = "bump"`.
+///
+/// A zone whose files do not load or build (in every view, or in one view when only that view's
+/// override is at fault) is left out and returned as a [`ZoneFailure`]: that (view, zone) keeps
+/// the `previous` snapshot's copy where there is one, and is otherwise marked as not served.
+/// Whether failures refuse the whole load is the caller's decision. Errors that belong to no one
+/// zone (an `[[exchange]]` block that fits no zone) are returned as `Err`.
 pub fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
-) -> Result<(Snapshot, BuildNotes), Vec<Located>> {
+) -> Result<(Snapshot, BuildNotes, Vec<ZoneFailure>), Vec<Located>> {
     let mut errors = Vec::new();
+    let mut failures = Vec::new();
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
-    let mut sources = read_zone_files(config, &mut files, &mut errors);
-    add_generated(config, &mut sources, &mut notes, &mut errors);
+    let mut sources = read_zone_files(config, &mut files, &mut failures);
+    add_generated(config, &mut sources, &mut notes, &mut errors, &mut failures);
     let mut views: Vec<View> = config
         .views
         .iter()
         .map(|v| {
-            let mut view = View::new(v.name.clone(), v.chaos);
+            let mut view = View::new(v.name.clone(), v.clients.clone(), v.chaos);
             view.recursion = v
                 .recursion
                 .as_ref()
@@ -46,6 +52,7 @@ pub fn snapshot(
             origin,
             mut shared,
             mut overrides,
+            failed_overrides,
             loc: zone_loc,
         } = source;
         let fingerprints = serial::view_fingerprints(&shared, &overrides);
@@ -61,8 +68,25 @@ pub fn snapshot(
         }
 
         let shared = Arc::new(zone::build_shared(&origin, shared));
-        errors.extend(zone::check_shared(&shared));
-        for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints) {
+        let shared_errors = zone::check_shared(&shared);
+        if !shared_errors.is_empty() {
+            failures.push(ZoneFailure {
+                origin,
+                view: None,
+                errors: shared_errors,
+                consequence: None,
+            });
+            continue;
+        }
+        for (index, ((view, records), fingerprint)) in views
+            .iter_mut()
+            .zip(overrides)
+            .zip(fingerprints)
+            .enumerate()
+        {
+            if failed_overrides.contains(&index) {
+                continue;
+            }
             let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
             match zone::assemble(
                 &origin,
@@ -72,23 +96,91 @@ pub fn snapshot(
                 &view.name,
                 fingerprint,
             ) {
-                Ok(view_zone) => view.add_zone(view_zone),
-                Err(e) => errors.extend(e),
+                Ok(mut view_zone) => {
+                    view_zone.files = zone_files(config, &origin, index);
+                    view.add_zone(view_zone)
+                }
+                Err(e) => failures.push(ZoneFailure {
+                    origin: origin.clone(),
+                    view: Some(index),
+                    errors: e,
+                    consequence: None,
+                }),
             }
         }
     }
 
-    // One message per problem, even when the same shared file fails in every view.
     errors.dedup();
     if !errors.is_empty() {
         return Err(errors);
+    }
+    for failure in &failures {
+        let affected: Vec<usize> = match failure.view {
+            Some(view) => vec![view],
+            None => (0..views.len()).collect(),
+        };
+        for index in affected {
+            let view = &mut views[index];
+            if view.failed.iter().any(|f| f.origin == failure.origin) {
+                continue;
+            }
+            let kept = previous
+                .and_then(|p| p.view_zone(&view.name, &failure.origin))
+                .cloned();
+            view.add_failed(
+                FailedZone {
+                    origin: failure.origin.clone(),
+                    errors: failure
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(failure.consequence.clone())
+                        .collect(),
+                    stale: kept.is_some(),
+                },
+                kept,
+            );
+        }
+    }
+    if !failures.is_empty()
+        && let Some(previous) = previous
+    {
+        // The kept copies' files (and their includes) stay watched.
+        files.extend(previous.files.iter().cloned());
     }
     let prefixes = config
         .views
         .iter()
         .enumerate()
         .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index)));
-    Ok((Snapshot::new(views, prefixes, files), notes))
+    Ok((Snapshot::new(views, prefixes, files), notes, failures))
+}
+
+/// A zone that did not load or build, in one view (`Some`: only that view's override is at
+/// fault) or in all.
+#[derive(Debug, Clone)]
+pub struct ZoneFailure {
+    pub origin: Name,
+    pub view: Option<usize>,
+    pub errors: Vec<Located>,
+    /// Why a zone without errors of its own is held back with another.
+    pub consequence: Option<String>,
+}
+
+/// The files a view's copy of a zone comes from: the shared file and the view's override file,
+/// or the config itself for a zone synthesised from `[[exchange]]`.
+fn zone_files(config: &Config, origin: &Name, view: usize) -> Vec<PathBuf> {
+    match config.zones.iter().find(|zone| zone.origin == *origin) {
+        Some(zone) => std::iter::once(zone.file.clone())
+            .chain(
+                zone.overrides
+                    .iter()
+                    .filter(|(v, _)| *v == view)
+                    .map(|(_, path)| path.clone()),
+            )
+            .collect(),
+        None => vec![config.path.clone()],
+    }
 }
 
 /// What building a snapshot noticed that is not an error.
@@ -120,6 +212,8 @@ struct ZoneSource {
     shared: Vec<ZoneRecord>,
     /// Indexed by view.
     overrides: Vec<Option<Vec<ZoneRecord>>>,
+    /// Views whose override file did not load.
+    failed_overrides: Vec<usize>,
     /// The config entry, for errors about the zone as a whole.
     loc: SourceLoc,
 }
@@ -129,7 +223,7 @@ struct ZoneSource {
 fn read_zone_files(
     config: &Config,
     files: &mut Vec<PathBuf>,
-    errors: &mut Vec<Located>,
+    failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
     let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<Located>| {
@@ -159,21 +253,44 @@ fn read_zone_files(
     };
     let mut sources = Vec::new();
     for zone in &config.zones {
-        let shared = read(&zone.file, &zone.origin, zone.file_line, errors);
+        let mut errors = Vec::new();
+        let shared = read(&zone.file, &zone.origin, zone.file_line, &mut errors);
         let mut overrides: Vec<Option<Vec<ZoneRecord>>> = vec![None; config.views.len()];
+        let mut failed_overrides = Vec::new();
         for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
-            overrides[*view] = read(path, &zone.origin, *line, errors);
+            let mut override_errors = Vec::new();
+            overrides[*view] = read(path, &zone.origin, *line, &mut override_errors);
+            if !override_errors.is_empty() {
+                failed_overrides.push(*view);
+                if shared.is_some() {
+                    failures.push(ZoneFailure {
+                        origin: zone.origin.clone(),
+                        view: Some(*view),
+                        errors: override_errors,
+                        consequence: None,
+                    });
+                } else {
+                    errors.extend(override_errors);
+                }
+            }
         }
-        if let Some(shared) = shared {
-            sources.push(ZoneSource {
+        match shared {
+            Some(shared) => sources.push(ZoneSource {
                 origin: zone.origin.clone(),
                 shared,
                 overrides,
+                failed_overrides,
                 loc: SourceLoc {
                     file: config_file.clone(),
                     line: zone.line,
                 },
-            });
+            }),
+            None => failures.push(ZoneFailure {
+                origin: zone.origin.clone(),
+                view: None,
+                errors,
+                consequence: None,
+            }),
         }
     }
     sources
@@ -187,6 +304,7 @@ fn add_generated(
     sources: &mut Vec<ZoneSource>,
     notes: &mut BuildNotes,
     errors: &mut Vec<Located>,
+    failures: &mut Vec<ZoneFailure>,
 ) {
     let views = config.views.len();
     for generated in super::exchange::generate(config) {
@@ -201,7 +319,19 @@ fn add_generated(
                     .parent()
                     .and_then(|p| p.parent())
                     .unwrap_or_else(Name::root);
-                if srv_target(&record).is_some_and(|t| in_failed_zone(config, sources, &t)) {
+                if let Some(target) = srv_target(&record)
+                    && in_failed_zone(config, sources, &target)
+                {
+                    // Its SOA and NS come from the namespace's zone: held back with it.
+                    // Not an error of its own (the namespace zone's errors say what is wrong).
+                    failures.push(ZoneFailure {
+                        origin: owner.clone(),
+                        view: None,
+                        errors: Vec::new(),
+                        consequence: Some(format!(
+                            "held back: it copies the SOA and NS of {target}'s zone, which did not load"
+                        )),
+                    });
                     continue;
                 }
                 match synthesized_zone(sources, &owner, &record, views) {
@@ -321,6 +451,7 @@ fn synthesized_zone(
         origin: apex_name.clone(),
         shared,
         overrides: vec![None; views],
+        failed_overrides: Vec::new(),
         loc: srv.loc.clone(),
     })
 }

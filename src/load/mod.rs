@@ -1,8 +1,15 @@
 //! The one loader behind `serve`, `check` and reload: config file → validated config → zone
 //! files and `[[exchange]]` records → snapshot → checks. It decides once what may be served:
-//! a config or zone file that does not load, or a check finding of severity error, refuses the
-//! whole load — the same at start-up, at reload (the previous snapshot keeps serving) and in
-//! `check`. Whoever calls it reports the errors; nothing here prints.
+//!
+//! - a config file that does not load, or a check finding of severity error, refuses the whole
+//!   load — at start-up, at reload (the previous snapshot keeps serving) and in `check`;
+//! - a zone whose files do not load refuses the whole load in `check` ([`load`]) and when the
+//!   config says `all_or_nothing = true`; otherwise, to serve ([`reload`]), only that zone (or
+//!   that view's copy, when only its override is broken) is held back: it keeps the previous
+//!   snapshot's data, or without any is not served (SERVFAIL), while every other zone's changes
+//!   are published. Each such zone is named in [`Loaded::zone_failures`].
+//!
+//! Whoever calls it reports the errors; nothing here prints.
 
 pub mod build;
 pub mod checks;
@@ -14,6 +21,7 @@ use std::sync::Arc;
 
 use crate::config::{self, Config};
 use crate::located::Located;
+use crate::observe::Registry;
 use crate::resolve::Resolver;
 use crate::server::Published;
 use crate::view::Snapshot;
@@ -70,6 +78,8 @@ pub struct Loaded {
     pub serial: Vec<SerialNotice>,
     /// Warnings and information from the checks (none of severity error: those refuse).
     pub findings: Vec<Finding>,
+    /// Zones held back because their files did not load (only when loading to serve).
+    pub zone_failures: Vec<build::ZoneFailure>,
 }
 
 impl Loaded {
@@ -80,16 +90,21 @@ impl Loaded {
             .filter(|f| f.severity == Severity::Warning)
     }
 
-    /// What the server answers from: the snapshot with each view's rate-limit policy and
-    /// resolver (new ones: empty caches).
-    pub fn into_published(self) -> (Config, Published) {
-        self.into_published_after(None)
+    /// What the server answers from: the snapshot with each view's rate-limit policy, its
+    /// counter slot in `counters`, and its resolver (new ones: empty caches).
+    pub fn into_published(self, counters: &Registry) -> (Config, Published) {
+        self.into_published_after(counters, None)
     }
 
     /// [`Loaded::into_published`] on reload: a recursive view whose name and resolver settings
     /// are unchanged keeps its resolver, so its cache survives the reload.
-    pub fn into_published_after(self, previous: Option<&Published>) -> (Config, Published) {
+    pub fn into_published_after(
+        self,
+        counters: &Registry,
+        previous: Option<&Published>,
+    ) -> (Config, Published) {
         let rate_limits = self.config.views.iter().map(|v| v.rrl.clone()).collect();
+        let view_slots = counters.slots_for(&self.snapshot);
         let resolvers = self
             .config
             .views
@@ -112,22 +127,44 @@ impl Loaded {
         let published = Published {
             snapshot: self.snapshot,
             rate_limits,
+            view_slots,
             resolvers,
         };
         (self.config, published)
     }
 }
 
-/// Reads the config and every zone it names, builds the snapshot to serve and checks it.
+/// Reads the config and every zone it names, builds the snapshot and checks it; any file that
+/// does not load refuses the load (what `check` judges).
 pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
-    reload(config_path, None)
+    run(config_path, None, true)
 }
 
-/// [`load`], comparing against the snapshot being served so that content changes without a serial
+/// Loads to serve, at start-up (`previous` = `None`) or on reload: a zone whose files do not
+/// load is held back on its own (see the module's rule) unless the config says
+/// `all_or_nothing = true`. With the snapshot being served, content changes without a serial
 /// increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
+    run(config_path, previous, false)
+}
+
+fn run(
+    config_path: &Path,
+    previous: Option<&Snapshot>,
+    all_or_nothing: bool,
+) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (snapshot, notes) = build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    let (snapshot, notes, zone_failures) =
+        build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    if !zone_failures.is_empty() && (all_or_nothing || config.all_or_nothing) {
+        let mut errors: Vec<Located> = zone_failures
+            .into_iter()
+            .flat_map(|failure| failure.errors)
+            .collect();
+        // One message per problem, even when the same shared file fails in every view.
+        errors.dedup();
+        return Err(LoadError::Zones(errors));
+    }
     let findings = checks::run(&config, &snapshot, &notes.shadowed);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Err(LoadError::Refused(findings));
@@ -137,5 +174,65 @@ pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded,
         snapshot,
         serial: notes.serial,
         findings,
+        zone_failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled example with its namespace zone broken on reload: that zone and the zone
+    /// synthesised from it (fabrikam's Autodiscover SRV, which copies its SOA and NS) keep their
+    /// previous data in both views; `load` (what `check` runs) refuses the same files.
+    #[test]
+    fn a_broken_namespace_zone_keeps_itself_and_its_synthesised_zone() {
+        let dir =
+            std::env::temp_dir().join(format!("splitdns-load-isolation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        for entry in std::fs::read_dir(&zones).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+        let config = dir.join("splitdns.toml");
+        let first = reload(&config, None).unwrap();
+        assert!(first.zone_failures.is_empty());
+        let shared = dir.join("contoso.example.zone");
+        let text = std::fs::read_to_string(&shared).unwrap();
+        std::fs::write(&shared, format!("{text}\nbroken A 300.0.0.1\n")).unwrap();
+
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        let failed: Vec<String> = second
+            .zone_failures
+            .iter()
+            .map(|f| f.origin.to_string())
+            .collect();
+        assert_eq!(
+            failed,
+            ["contoso.example.", "_autodiscover._tcp.fabrikam.example."]
+        );
+        for view in &second.snapshot.views {
+            for origin in ["contoso.example.", "_autodiscover._tcp.fabrikam.example."] {
+                let before = first.snapshot.views[0]
+                    .zones
+                    .iter()
+                    .find(|z| z.origin.to_string() == origin)
+                    .map(|z| z.serial);
+                let kept = view.zones.iter().find(|z| z.origin.to_string() == origin);
+                assert_eq!(kept.map(|z| z.serial), before, "{origin} in {}", view.name);
+                assert!(
+                    view.failed
+                        .iter()
+                        .any(|f| f.origin.to_string() == origin && f.stale),
+                    "{origin} not marked stale in {}",
+                    view.name
+                );
+            }
+            assert_eq!(view.zones.len(), 2, "no zone twice in {}", view.name);
+        }
+        assert!(matches!(load(&config), Err(LoadError::Zones(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

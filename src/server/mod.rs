@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
+use crate::observe::Metrics;
 use crate::resolve::Resolver;
 use crate::view::Snapshot;
 pub use rrl::RrlPolicy;
@@ -35,6 +36,9 @@ pub struct Published {
     /// The resolver of each recursive view (indexed like `snapshot.views`): its cache and
     /// upstream state, kept across reloads while the view's name and settings stay.
     pub resolvers: Vec<Option<Arc<Resolver>>>,
+    /// Each view's counter slot (indexed like `snapshot.views`): see
+    /// [`crate::observe::Registry::slots_for`].
+    pub view_slots: Vec<u8>,
 }
 
 /// The state currently served; replaced whole by reloads, read without locks.
@@ -173,12 +177,18 @@ fn respond_guarded(
     }
 }
 
-/// Serves until `shutdown` is cancelled. Each UDP socket gets one receive loop (a thread) per
-/// core; each TCP listener one accept task.
+/// How long a stop waits for TCP connections to finish the answer they are writing.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
+/// receive loop (a thread) per core; each TCP listener one accept task. On shutdown, TCP
+/// connections stop reading new queries but finish the answer in hand; `run` returns once they
+/// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
     listeners: Listeners,
     snapshot: SharedState,
     limits: TcpLimits,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -194,8 +204,11 @@ pub async fn run(
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
             let (runtime, reply) = (runtime.clone(), reply.clone());
+            let counters = metrics.queries.register(Transport::Udp);
             tasks.spawn_blocking(move || {
-                udp::serve(socket, reply, snapshot, limiter, runtime, shutdown)
+                udp::serve(
+                    socket, reply, snapshot, limiter, runtime, &counters, shutdown,
+                )
             });
         }
     }
@@ -207,6 +220,7 @@ pub async fn run(
             snapshot.clone(),
             limits,
             connections.clone(),
+            metrics.clone(),
             shutdown.clone(),
         ));
     }
@@ -216,6 +230,17 @@ pub async fn run(
         {
             tracing::error!("a listener task panicked: {e}");
         }
+    }
+    // Every connection holds a permit until it has finished: all permits back means all done.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} TCP connection(s) still open {SHUTDOWN_GRACE:?} after the stop; closing them",
+            metrics.tcp_open.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! DNS over TCP (RFC 7766): two-octet length framing, several queries per connection answered in
 //! order, a cap on concurrent connections, an idle timeout between messages and a deadline for
-//! each message once it has started to arrive.
+//! each message once it has started to arrive. On shutdown a connection stops waiting for new
+//! queries, but a query already arriving is read, answered and written (within the message and
+//! idle timeouts), so a stop never cuts an answer in half.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -13,13 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SharedState, TcpLimits};
 use crate::answer::{Outcome, Transport};
-use crate::observe::{self, Delivery};
+use crate::observe::{self, Delivery, LoopCounters, Metrics};
 
 pub async fn serve(
     listener: TcpListener,
     snapshot: SharedState,
     limits: TcpLimits,
     connections: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -36,16 +40,21 @@ pub async fn serve(
         };
         // Over the limit, the new connection is closed at once rather than queued.
         let Ok(permit) = connections.clone().try_acquire_owned() else {
+            metrics.tcp_refused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("TCP connection from {client} refused: connection limit reached");
             continue;
         };
+        metrics.tcp_accepted.fetch_add(1, Ordering::Relaxed);
+        metrics.tcp_open.fetch_add(1, Ordering::Relaxed);
         let snapshot = snapshot.clone();
         let shutdown = shutdown.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                () = connection(stream, client, snapshot, limits) => {}
-                () = shutdown.cancelled() => {}
-            }
+            // This connection's own counters: it is their only writer.
+            let counters = metrics.queries.register(Transport::Tcp);
+            connection(stream, client, snapshot, limits, &counters, shutdown).await;
+            metrics.queries.retire(&counters);
+            metrics.tcp_open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
@@ -56,15 +65,21 @@ async fn connection(
     client: SocketAddr,
     snapshot: SharedState,
     limits: TcpLimits,
+    counters: &LoopCounters,
+    shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let mut request = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(4096);
     loop {
         let mut length = [0u8; 2];
-        match timeout(limits.idle_timeout, stream.read_exact(&mut length[..1])).await {
-            Ok(Ok(_)) => {}
-            _ => return,
+        // Waiting for a query is where a stop ends the connection.
+        tokio::select! {
+            read = timeout(limits.idle_timeout, stream.read_exact(&mut length[..1])) => match read {
+                Ok(Ok(_)) => {}
+                _ => return,
+            },
+            () = shutdown.cancelled() => return,
         }
         let rest = async {
             stream.read_exact(&mut length[1..]).await?;
@@ -93,11 +108,13 @@ async fn connection(
             super::forward::tcp(&current, client, &summary, &request, &mut response).await;
         }
         observe::query(
+            counters,
+            &current.view_slots,
             &current.snapshot,
             client,
-            Transport::Tcp,
             &summary,
             Delivery::Sent,
+            &response,
         );
         drop(current);
         let mut framed = Vec::with_capacity(response.len() + 2);

@@ -14,7 +14,7 @@ use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::{self, RateLimiter, Verdict};
 use crate::answer::{Outcome, Transport};
-use crate::observe::{self, Delivery};
+use crate::observe::{self, Delivery, LoopCounters};
 
 /// How often an idle loop checks for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -33,6 +33,7 @@ pub fn serve(
     state: SharedState,
     limiter: Arc<RateLimiter>,
     runtime: tokio::runtime::Handle,
+    counters: &LoopCounters,
     shutdown: CancellationToken,
 ) {
     if let Err(e) = socket
@@ -91,12 +92,15 @@ pub fn serve(
                 if super::forward::udp(
                     &runtime, published, &reply, &limiter, client, &summary, request, response,
                 ) {
+                    // Counted as forwarded when handed over; the resolver sends the answer.
                     observe::query(
+                        counters,
+                        &current.view_slots,
                         &current.snapshot,
                         client,
-                        Transport::Udp,
                         &summary,
                         Delivery::Sent,
+                        response,
                     );
                     continue;
                 }
@@ -114,11 +118,13 @@ pub fn serve(
                 Some(Verdict::Drop) => Delivery::Dropped,
             };
             observe::query(
+                counters,
+                &current.view_slots,
                 &current.snapshot,
                 client,
-                Transport::Udp,
                 &summary,
                 delivery,
+                response,
             );
             if delivery == Delivery::Dropped {
                 continue;

@@ -32,23 +32,83 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct View {
     pub name: String,
+    /// The client prefixes that select this view (as configured; for status reports).
+    pub clients: Vec<IpNet>,
     pub zones: Vec<ViewZone>,
     /// TXT RDATA for the CHAOS identity queries, when the view answers them.
     pub chaos: Option<ChaosIdentity>,
     /// Where names outside the view's zones are forwarded, for a view with `recursion = true`.
     pub recursion: Option<Recursion>,
     by_origin: HashMap<Box<[u8]>, usize>,
+    /// Zones whose files did not load at the last start or reload: served from the previous
+    /// data where there was some, otherwise not served (SERVFAIL).
+    pub failed: Vec<FailedZone>,
+    /// Origins (lowercased wire) of the failed zones that have no data at all.
+    unavailable: HashMap<Box<[u8]>, ()>,
+}
+
+/// A zone whose files did not load: what went wrong, and whether older data still serves.
+#[derive(Debug, Clone)]
+pub struct FailedZone {
+    pub origin: Name,
+    /// Each problem as `file:line: message`.
+    pub errors: Vec<String>,
+    /// The previous snapshot's copy is served (false: the zone's names get SERVFAIL).
+    pub stale: bool,
+}
+
+/// Which zone holds a name, as a view sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum ZoneMatch<'a> {
+    Served(&'a ViewZone),
+    /// The most specific zone is configured but has no data (its files never loaded).
+    Unavailable,
+    None,
 }
 
 impl View {
     /// A view with no zones yet; `chaos`: answer the CHAOS identity queries with this host's.
-    pub fn new(name: String, chaos: bool) -> View {
+    pub fn new(name: String, clients: Vec<IpNet>, chaos: bool) -> View {
         View {
             name,
+            clients,
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
             recursion: None,
             by_origin: HashMap::new(),
+            failed: Vec::new(),
+            unavailable: HashMap::new(),
+        }
+    }
+
+    /// Records a zone that did not load; without `previous` data it is not served.
+    pub fn add_failed(&mut self, failed: FailedZone, previous: Option<ViewZone>) {
+        match previous {
+            Some(zone) => self.add_zone(zone),
+            None => {
+                self.unavailable.insert(failed.origin.as_wire().into(), ());
+            }
+        }
+        self.failed.push(failed);
+    }
+
+    /// [`View::zone_for`], telling apart a name in a configured zone that has no data.
+    pub fn find_zone(&self, qname: &[u8], qtype: u16) -> ZoneMatch<'_> {
+        if !self.unavailable.is_empty() {
+            let offsets = name::suffix_offsets(qname).chain(std::iter::once(qname.len() - 1));
+            for offset in offsets {
+                let suffix = &qname[offset..];
+                if self.unavailable.contains_key(suffix) {
+                    return ZoneMatch::Unavailable;
+                }
+                if self.by_origin.contains_key(suffix) {
+                    break;
+                }
+            }
+        }
+        match self.zone_for(qname, qtype) {
+            Some(zone) => ZoneMatch::Served(zone),
+            None => ZoneMatch::None,
         }
     }
 

@@ -100,18 +100,22 @@ impl ZoneData {
     }
 }
 
-/// A zone as one view serves it.
-#[derive(Debug)]
+/// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
+/// load a zone's files keeps serving the previous copy in the new snapshot.
+#[derive(Debug, Clone)]
 pub struct ViewZone {
     /// Lowercased origin.
     pub origin: Name,
     shared: Arc<ZoneData>,
-    overlay: Option<ZoneData>,
+    overlay: Option<Arc<ZoneData>>,
     pub soa: Arc<RRset>,
     pub serial: u32,
     pub record_count: usize,
     /// Digest of the content: the loader compares it across reloads to notice changes.
     pub fingerprint: u64,
+    /// The files this view's copy was read from (the shared file, then the view's override
+    /// file), for status reports; the loader fills it in.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl ViewZone {
@@ -388,11 +392,12 @@ pub fn assemble(
     Ok(ViewZone {
         origin: origin.clone(),
         shared,
-        overlay,
+        overlay: overlay.map(Arc::new),
         soa,
         serial,
         record_count,
         fingerprint,
+        files: Vec::new(),
     })
 }
 

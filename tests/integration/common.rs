@@ -88,7 +88,8 @@ impl Server {
         let addr = listeners.local_addrs()[0];
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
-        let (_config, published) = loaded.into_published();
+        let metrics = Arc::new(splitdns::Metrics::default());
+        let (_config, published) = loaded.into_published(&metrics.queries);
         let state = Arc::new(ArcSwap::from_pointee(published));
         let thread = std::thread::Builder::new()
             .name(format!("splitdns-{}", addr.port()))
@@ -99,7 +100,13 @@ impl Server {
                     .build()
                     .expect("tokio runtime");
                 runtime
-                    .block_on(server::run(listeners, state, TcpLimits::default(), token))
+                    .block_on(server::run(
+                        listeners,
+                        state,
+                        TcpLimits::default(),
+                        metrics,
+                        token,
+                    ))
                     .expect("server stopped with an error");
             })
             .expect("spawn server thread");

@@ -1383,11 +1383,13 @@ fn forward_resolver_survives_a_reload_with_the_same_settings() {
         .unwrap();
     };
     write("1");
-    let (_, first) = splitdns::load(&config).unwrap().into_published();
+    let metrics = splitdns::Metrics::default();
+    let registry = &metrics.queries;
+    let (_, first) = splitdns::load(&config).unwrap().into_published(registry);
     assert!(first.resolvers[0].is_some() && first.resolvers[1].is_none());
     let (_, same) = splitdns::load(&config)
         .unwrap()
-        .into_published_after(Some(&first));
+        .into_published_after(registry, Some(&first));
     assert!(Arc::ptr_eq(
         first.resolvers[0].as_ref().unwrap(),
         same.resolvers[0].as_ref().unwrap()
@@ -1395,7 +1397,7 @@ fn forward_resolver_survives_a_reload_with_the_same_settings() {
     write("2");
     let (_, changed) = splitdns::load(&config)
         .unwrap()
-        .into_published_after(Some(&same));
+        .into_published_after(registry, Some(&same));
     assert!(!Arc::ptr_eq(
         same.resolvers[0].as_ref().unwrap(),
         changed.resolvers[0].as_ref().unwrap()

@@ -5,6 +5,7 @@
 mod answers;
 mod bad_input;
 mod common;
+mod control;
 mod diff_exit;
 mod differential;
 mod encoding;
@@ -13,6 +14,7 @@ mod forward;
 mod hardening;
 mod layers;
 mod listen;
+mod packaging;
 mod reload;
 mod transport;
 mod views;

@@ -1,0 +1,290 @@
+//! `/metrics`: the counters and gauges in the Prometheus exposition format (OpenMetrics text,
+//! written by `prometheus-client`). Metrics are an API, so every name is a constant here; each
+//! family's labels are low-cardinality — view, transport, family, query type, outcome, zone —
+//! and never a query name or a client address.
+//!
+//! The query counters are read by a custom collector that sums the receive loops' own counters
+//! at scrape time ([`crate::observe::Registry::totals`]); the zone gauges are read from the
+//! snapshot being served, so they are always the published truth.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::answer::{Outcome, Transport};
+use crate::observe::FAMILIES;
+use crate::observe::Metrics;
+use crate::observe::counters::qtype_label;
+use crate::server::SharedState;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+// Names (counters get `_total` appended by the encoder, the info metric `_info`).
+pub const QUERIES: &str = "splitdns_queries";
+pub const RESPONSES: &str = "splitdns_responses";
+pub const TRUNCATED: &str = "splitdns_truncated_responses";
+pub const RATE_LIMITED: &str = "splitdns_rate_limited_responses";
+pub const TCP_CONNECTIONS: &str = "splitdns_tcp_connections";
+pub const TCP_OPEN: &str = "splitdns_tcp_connections_open";
+pub const RELOADS: &str = "splitdns_reloads";
+pub const RELOAD_DURATION: &str = "splitdns_reload_duration_seconds";
+pub const ZONE_SERIAL: &str = "splitdns_zone_serial";
+pub const ZONE_RECORDS: &str = "splitdns_zone_records";
+pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
+pub const QUERY_LOG: &str = "splitdns_query_log_lines";
+pub const BUILD: &str = "splitdns_build";
+
+fn transport_label(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+    }
+}
+
+/// The registry `/metrics` encodes.
+pub struct Exposition {
+    registry: Registry,
+}
+
+impl Exposition {
+    pub fn new(state: SharedState, metrics: Arc<Metrics>) -> Exposition {
+        let mut registry = Registry::default();
+        registry.register(
+            BUILD,
+            "The running splitdns version",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            RELOAD_DURATION,
+            "Time to read, build and check the files on each reload, successful or not",
+            metrics.reload_seconds.clone(),
+        );
+        registry.register_collector(Box::new(Counts { state, metrics }));
+        Exposition { registry }
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String does not fail");
+        text
+    }
+}
+
+/// Reads the counters and the snapshot at each scrape.
+#[derive(Debug)]
+struct Counts {
+    state: SharedState,
+    metrics: Arc<Metrics>,
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, u64)>,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in rows {
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, i64)>,
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in rows {
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Counts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let totals = self.metrics.queries.totals();
+        let mut queries = Vec::new();
+        let mut responses = Vec::new();
+        let mut truncated = Vec::new();
+        let mut limited = Vec::new();
+        for row in &totals.rows {
+            let transport = transport_label(row.transport);
+            for (family, by_type) in FAMILIES.iter().zip(&row.queries) {
+                for (slot, &count) in by_type.iter().enumerate() {
+                    if count > 0 {
+                        queries.push((
+                            vec![
+                                ("view", row.view.clone()),
+                                ("transport", transport.to_string()),
+                                ("family", family.to_string()),
+                                ("qtype", qtype_label(slot).to_string()),
+                            ],
+                            count,
+                        ));
+                    }
+                }
+            }
+            for (outcome, &count) in Outcome::ALL.iter().zip(&row.responses) {
+                if count > 0 {
+                    responses.push((
+                        vec![
+                            ("view", row.view.clone()),
+                            ("transport", transport.to_string()),
+                            ("outcome", outcome.name().to_string()),
+                            ("rcode", outcome.rcode_name().to_string()),
+                        ],
+                        count,
+                    ));
+                }
+            }
+            truncated.push((
+                vec![
+                    ("view", row.view.clone()),
+                    ("transport", transport.to_string()),
+                ],
+                row.truncated,
+            ));
+            if row.transport == Transport::Udp {
+                for (action, count) in [("dropped", row.dropped), ("slipped", row.slipped)] {
+                    limited.push((
+                        vec![("view", row.view.clone()), ("action", action.to_string())],
+                        count,
+                    ));
+                }
+            }
+        }
+        counter(
+            &mut encoder,
+            QUERIES,
+            "Queries received, by view, transport, address family and query type (counted once the rate-limit verdict is known)",
+            queries,
+        )?;
+        counter(
+            &mut encoder,
+            RESPONSES,
+            "Responses sent (rate-limit slips included), by view, transport, outcome and response code",
+            responses,
+        )?;
+        counter(
+            &mut encoder,
+            TRUNCATED,
+            "Responses sent with TC=1 (too large for UDP, or slipped by rate limiting)",
+            truncated,
+        )?;
+        counter(
+            &mut encoder,
+            RATE_LIMITED,
+            "UDP responses that Response Rate Limiting dropped or slipped (sent truncated), by view",
+            limited,
+        )?;
+        counter(
+            &mut encoder,
+            QUERY_LOG,
+            "Query log lines handed to the writer, and dropped because it was behind",
+            [
+                (vec![("result", "queued".to_string())], totals.log_queued),
+                (vec![("result", "dropped".to_string())], totals.log_dropped),
+            ],
+        )?;
+        let m = &self.metrics;
+        counter(
+            &mut encoder,
+            TCP_CONNECTIONS,
+            "TCP connections accepted, and refused at the connection limit",
+            [
+                (
+                    vec![("result", "accepted".to_string())],
+                    m.tcp_accepted.load(Ordering::Relaxed),
+                ),
+                (
+                    vec![("result", "refused".to_string())],
+                    m.tcp_refused.load(Ordering::Relaxed),
+                ),
+            ],
+        )?;
+        gauge(
+            &mut encoder,
+            TCP_OPEN,
+            "TCP connections open now",
+            [(vec![], m.tcp_open.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            &mut encoder,
+            RELOADS,
+            "Reloads, by result (failure: the previous data kept serving; partial: published, with some zones held back)",
+            [
+                (
+                    vec![("result", "success".to_string())],
+                    m.reloads_succeeded.load(Ordering::Relaxed),
+                ),
+                (
+                    vec![("result", "partial".to_string())],
+                    m.reloads_partial.load(Ordering::Relaxed),
+                ),
+                (
+                    vec![("result", "failure".to_string())],
+                    m.reloads_failed.load(Ordering::Relaxed),
+                ),
+            ],
+        )?;
+        let published = self.state.load();
+        let zones = published.snapshot.views.iter().flat_map(|view| {
+            view.zones.iter().map(move |zone| {
+                (
+                    vec![
+                        ("view", view.name.clone()),
+                        ("zone", zone.origin.to_string()),
+                    ],
+                    zone,
+                )
+            })
+        });
+        gauge(
+            &mut encoder,
+            ZONE_SERIAL,
+            "SOA serial of each zone as each view serves it",
+            zones
+                .clone()
+                .map(|(labels, zone)| (labels, i64::from(zone.serial))),
+        )?;
+        gauge(
+            &mut encoder,
+            ZONE_RECORDS,
+            "Records in each zone as each view serves it",
+            zones.map(|(labels, zone)| (labels, zone.record_count as i64)),
+        )?;
+        let failed = published.snapshot.views.iter().flat_map(|view| {
+            view.failed.iter().map(move |failed| {
+                (
+                    vec![
+                        ("view", view.name.clone()),
+                        ("zone", failed.origin.to_string()),
+                        (
+                            "served",
+                            if failed.stale { "previous" } else { "none" }.to_string(),
+                        ),
+                    ],
+                    1,
+                )
+            })
+        });
+        gauge(
+            &mut encoder,
+            ZONE_FAILED,
+            "1 for each zone whose files did not load at the last start or reload, with what is served instead (the previous data, or none: SERVFAIL)",
+            failed,
+        )?;
+        Ok(())
+    }
+}

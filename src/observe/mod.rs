@@ -1,0 +1,151 @@
+//! Observation of answered queries, the last stage of the request path: it runs once the server
+//! has decided what the client gets (after rate limiting), so it records what was actually
+//! delivered — in the receive loop's own counters ([`counters`]), in the optional query log
+//! ([`querylog`], JSON lines written by another thread), and at debug level one log line per
+//! query carrying the view that answered, so `RUST_LOG=splitdns=debug` shows how each client was
+//! routed.
+
+pub mod counters;
+pub mod querylog;
+
+use std::net::SocketAddr;
+
+use crate::answer::Summary;
+use crate::view::Snapshot;
+pub use counters::{LoopCounters, Registry};
+
+/// What the client got for its query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The response as written.
+    Sent,
+    /// Rate limiting sent it truncated and empty (TC=1), so a real client retries over TCP.
+    Slipped,
+    /// Rate limiting dropped it.
+    Dropped,
+}
+
+/// Address families, by index (metric label, query log).
+pub const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
+
+/// The view label of the counter slot that view names share once every other slot is taken.
+pub const OVERFLOW_LABEL: &str = "_other";
+
+/// Records one query: `slots` maps the snapshot's view indexes to counter slots (see
+/// [`Registry::slots_for`]); `response` is what was written (sent unless `delivery` says
+/// dropped).
+pub fn query(
+    counters: &LoopCounters,
+    slots: &[u8],
+    snapshot: &Snapshot,
+    client: SocketAddr,
+    summary: &Summary,
+    delivery: Delivery,
+    response: &[u8],
+) {
+    let slot = summary
+        .view
+        .and_then(|index| slots.get(index))
+        .map_or(counters::NO_VIEW_SLOT, |&slot| slot as usize);
+    let ipv6 = match client.ip() {
+        std::net::IpAddr::V4(_) => false,
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_none(),
+    };
+    counters.count(
+        slot,
+        ipv6,
+        summary.qtype,
+        summary.outcome,
+        summary.truncated,
+        delivery,
+    );
+    if let Some(log) = counters.log_sample() {
+        let queued = log.offer(log_entry(
+            slot, client, summary, delivery, response, counters,
+        ));
+        counters.count_log(queued);
+    }
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let view = summary
+            .view
+            .map_or("-", |index| snapshot.views[index].name.as_str());
+        tracing::debug!(
+            %client,
+            view,
+            transport = ?counters.transport(),
+            outcome = ?summary.outcome,
+            truncated = summary.truncated || delivery == Delivery::Slipped,
+            ?delivery,
+            "query"
+        );
+    }
+}
+
+fn log_entry(
+    slot: usize,
+    client: SocketAddr,
+    summary: &Summary,
+    delivery: Delivery,
+    response: &[u8],
+    counters: &LoopCounters,
+) -> querylog::Entry {
+    let mut qname = [0u8; 255];
+    // The question is echoed right after the header: its name ends 4 octets before its end.
+    let question = response
+        .get(crate::wire::HEADER_LEN..summary.question_end.saturating_sub(4))
+        .unwrap_or_default();
+    let len = question.len().min(qname.len());
+    qname[..len].copy_from_slice(&question[..len]);
+    querylog::Entry {
+        time: std::time::SystemTime::now(),
+        client: client.ip(),
+        view_slot: slot as u8,
+        qname,
+        qname_len: len as u8,
+        qtype: summary.qtype,
+        transport: counters.transport(),
+        outcome: summary.outcome,
+        size: if delivery == Delivery::Dropped {
+            0
+        } else {
+            response.len().min(u16::MAX as usize) as u16
+        },
+        truncated: summary.truncated || delivery == Delivery::Slipped,
+        delivery,
+    }
+}
+
+/// Everything the server counts, read by the control listener's `/metrics`.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Queries and responses, per receive loop.
+    pub queries: Registry,
+    /// TCP connections. Touched once per connection (never per query), by several tasks.
+    pub tcp_open: std::sync::atomic::AtomicI64,
+    pub tcp_accepted: std::sync::atomic::AtomicU64,
+    pub tcp_refused: std::sync::atomic::AtomicU64,
+    /// Reloads by result, and how long each took (success and failure alike).
+    pub reloads_succeeded: std::sync::atomic::AtomicU64,
+    pub reloads_failed: std::sync::atomic::AtomicU64,
+    /// Reloads that published while holding some zones back (their files did not load).
+    pub reloads_partial: std::sync::atomic::AtomicU64,
+    pub reload_seconds: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            queries: Registry::default(),
+            tcp_open: Default::default(),
+            tcp_accepted: Default::default(),
+            tcp_refused: Default::default(),
+            reloads_succeeded: Default::default(),
+            reloads_failed: Default::default(),
+            reloads_partial: Default::default(),
+            // 1 ms to about 16 s: a small zone set reloads in milliseconds, a large one in seconds.
+            reload_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.001, 4.0, 8),
+            ),
+        }
+    }
+}

@@ -1,0 +1,1171 @@
+//! Operations (issue 13), judged against the real `splitdns` binary: the control listener's
+//! `/metrics` scraped over HTTP and read by a real Prometheus parser (Debian's
+//! `python3-prometheus-client`, its OpenMetrics parser, since that is the format served);
+//! `/status` compared with the config; `splitdns reload` and `splitdns status` run as an admin
+//! would; hostile input on the control port; and the sd_notify messages the server sends to a
+//! `NOTIFY_SOCKET` this test binds itself.
+//!
+//! Each test runs its own server from a scratch directory, on free loopback ports. 127.0.0.2 is
+//! the internal view's client, 127.0.0.3 an external one.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::common::{self, EXTERNAL, INTERNAL, Via};
+
+/// Upper bound for every wait: start-up, reloads, log lines.
+const GENEROUS: Duration = Duration::from_secs(10);
+
+const SERIAL: u32 = 2026120101;
+
+fn config(control: u16) -> String {
+    format!(
+        r#"[[view]]
+name = "internal"
+clients = ["10.0.0.0/8", "127.0.0.2/32"]
+
+[[view]]
+name = "external"
+clients = ["0.0.0.0/0", "::/0"]
+
+[[zone]]
+origin = "contoso.example"
+file = "contoso.example.zone"
+[zone.views]
+internal = "contoso.example.internal.zone"
+
+[[zone]]
+origin = "fabrikam.example"
+file = "fabrikam.example.zone"
+
+[control]
+listen = "127.0.0.1:{control}"
+"#
+    )
+}
+
+fn zone(origin: &str, serial: u32, www: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 3600\n\
+         @    SOA ns1 hostmaster ( {serial} 3600 900 1209600 300 )\n\
+         \x20    NS  ns1\n\
+         ns1  A   203.0.113.53\n\
+         www  A   {www}\n\
+         mail A   203.0.113.10\n"
+    )
+}
+
+const INTERNAL_OVERRIDE: &str = "$ORIGIN contoso.example.\n$TTL 300\nmail A 10.0.0.11\n";
+
+/// A `splitdns serve` child with its own directory, ports and log; killed on drop.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+    dns: SocketAddr,
+    control: SocketAddr,
+    log: PathBuf,
+}
+
+/// The standard config and zones in `dir`, then `files` (name, content) over them.
+fn write_files(dir: &Path, control_port: u16, files: &[(&str, &str)]) {
+    let standard = [
+        ("splitdns.toml", config(control_port)),
+        (
+            "contoso.example.zone",
+            zone("contoso.example", SERIAL, "203.0.113.80"),
+        ),
+        (
+            "contoso.example.internal.zone",
+            INTERNAL_OVERRIDE.to_string(),
+        ),
+        (
+            "fabrikam.example.zone",
+            zone("fabrikam.example", SERIAL, "198.51.100.80"),
+        ),
+    ];
+    for (name, text) in &standard {
+        fs::write(dir.join(name), text).unwrap();
+    }
+    for (name, text) in files {
+        fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// A port free for UDP and TCP on 127.0.0.1.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+        let port = udp.local_addr().expect("local address").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP+TCP port on 127.0.0.1");
+}
+
+impl Daemon {
+    /// Writes the standard files and starts the server (with `NOTIFY_SOCKET` when given),
+    /// returning once it answers DNS and its control listener accepts.
+    fn start(test: &str, notify: Option<&Path>) -> Daemon {
+        Daemon::start_with(test, notify, &[], "")
+    }
+
+    /// [`Daemon::start`], with some of the standard files replaced by `files` (name, content)
+    /// and `config_tail` appended to the config.
+    fn start_with(
+        test: &str,
+        notify: Option<&Path>,
+        files: &[(&str, &str)],
+        config_tail: &str,
+    ) -> Daemon {
+        let dir = common::scratch_dir(&format!("control-{test}"));
+        for attempt in 0.. {
+            let (dns_port, control_port) = (free_port(), free_port());
+            write_files(&dir, control_port, files);
+            if !config_tail.is_empty() {
+                let config = dir.join("splitdns.toml");
+                let text = fs::read_to_string(&config).unwrap();
+                fs::write(&config, format!("{text}\n{config_tail}")).unwrap();
+            }
+            let log = dir.join("splitdns.log");
+            let mut command = Command::new(env!("CARGO_BIN_EXE_splitdns"));
+            command
+                .arg("serve")
+                .arg("--config")
+                .arg(dir.join("splitdns.toml"))
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{dns_port}"))
+                .env("RUST_LOG", "info")
+                .env_remove("NOTIFY_SOCKET")
+                .env_remove("WATCHDOG_USEC")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(&log).unwrap());
+            if let Some(socket) = notify {
+                // As systemd sets them for `WatchdogSec=0.4s`: a ping every 200 ms is expected.
+                command
+                    .env("NOTIFY_SOCKET", socket)
+                    .env("WATCHDOG_USEC", "400000");
+            }
+            let child = command.spawn().expect("start splitdns");
+            let mut daemon = Daemon {
+                child,
+                dir: dir.clone(),
+                dns: SocketAddr::from((Ipv4Addr::LOCALHOST, dns_port)),
+                control: SocketAddr::from((Ipv4Addr::LOCALHOST, control_port)),
+                log,
+            };
+            // With a notify socket, the test itself waits for READY=1 (that is what it judges).
+            if notify.is_some() || daemon.wait_ready() {
+                return daemon;
+            }
+            assert!(
+                attempt < 3,
+                "no ports could be bound:\n{}",
+                daemon.log_text()
+            );
+        }
+        unreachable!()
+    }
+
+    /// Waits until DNS answers and the control listener accepts; false if a port was taken.
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + GENEROUS;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if self.log_text().contains("cannot bind") {
+                    return false;
+                }
+                panic!(
+                    "splitdns exited at start-up ({status}):\n{}",
+                    self.log_text()
+                );
+            }
+            if self.answers() && TcpStream::connect(self.control).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "splitdns did not answer within {GENEROUS:?}:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// One SOA query over UDP, answered within 200 ms.
+    fn answers(&self) -> bool {
+        let socket = UdpSocket::bind((INTERNAL, 0)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let query = common::query("contoso.example.", RecordType::SOA);
+        socket.send_to(&query.to_vec().unwrap(), self.dns).unwrap();
+        let mut buffer = [0u8; 1500];
+        socket.recv_from(&mut buffer).is_ok()
+    }
+
+    fn server(&self) -> common::Server {
+        common::Server::remote(self.dns)
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        // Saved by rename, as editors do: the watcher sees one complete file.
+        let temporary = self.dir.join(format!(".{file}.tmp"));
+        fs::write(&temporary, text).unwrap();
+        fs::rename(&temporary, self.dir.join(file)).unwrap();
+    }
+
+    /// Runs `splitdns <args> --config <this config>`.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_splitdns"))
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.join("splitdns.toml"))
+            .output()
+            .expect("run splitdns")
+    }
+
+    /// The A records for `name` as `from` sees them over `via`.
+    fn a(&self, from: std::net::IpAddr, via: Via, name: &str) -> Vec<String> {
+        let reply = common::ask(&self.server(), from, via, name, RecordType::A);
+        assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.dump());
+        common::sorted(reply.answer())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the status code and the body.
+fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the control listener");
+    stream.set_read_timeout(Some(GENEROUS)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    split_response(&raw)
+}
+
+fn split_response(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw);
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_string());
+    (code, body)
+}
+
+/// A sample of a scraped metric family, as the Python parser read it.
+#[derive(Debug, serde::Deserialize)]
+struct Sample {
+    family: String,
+    kind: String,
+    name: String,
+    labels: std::collections::BTreeMap<String, String>,
+    value: f64,
+}
+
+/// The Debian Python interpreter with `prometheus_client`, if installed.
+fn python_with_prometheus() -> Option<&'static str> {
+    ["/usr/bin/python3", "python3"].into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import prometheus_client.openmetrics.parser"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// Parses an exposition with prometheus_client's OpenMetrics parser (strict: it rejects what
+/// the format does not allow) and returns every sample.
+fn parse_metrics(python: &str, text: &str) -> Vec<Sample> {
+    const SCRIPT: &str = "
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        print(json.dumps({'family': family.name, 'kind': family.type, 'name': s.name,
+                          'labels': s.labels, 'value': s.value}))
+";
+    let mut child = Command::new(python)
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the OpenMetrics parser rejected /metrics: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The value of the sample `name` with exactly these labels (0 when absent: counters that have
+/// not counted are not written).
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && s.labels.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map_or(0.0, |s| s.value)
+}
+
+#[test]
+fn metrics_count_per_view_outcome_and_transport() {
+    let Some(python) = python_with_prometheus() else {
+        println!(
+            "skipped: python3-prometheus-client is not installed (.ci/run installs it), so /metrics cannot be parsed"
+        );
+        return;
+    };
+    let daemon = Daemon::start("metrics", None);
+    let before = parse_metrics(python, &http(daemon.control, "GET", "/metrics").1);
+    // The queries wait_ready sent are counted too: compare differences.
+    let q = |samples: &[Sample], view: &str, transport: &str| {
+        value(
+            samples,
+            "splitdns_queries_total",
+            &[
+                ("view", view),
+                ("transport", transport),
+                ("family", "ipv4"),
+                ("qtype", "A"),
+            ],
+        )
+    };
+    let r = |samples: &[Sample], view: &str, transport: &str, outcome: &str, rcode: &str| {
+        value(
+            samples,
+            "splitdns_responses_total",
+            &[
+                ("view", view),
+                ("transport", transport),
+                ("outcome", outcome),
+                ("rcode", rcode),
+            ],
+        )
+    };
+
+    let server = daemon.server();
+    for _ in 0..3 {
+        assert_eq!(
+            daemon.a(INTERNAL, Via::Udp, "mail.contoso.example."),
+            ["mail.contoso.example. 300 A 10.0.0.11"]
+        );
+    }
+    let reply = common::ask(
+        &server,
+        INTERNAL,
+        Via::Udp,
+        "nope.contoso.example.",
+        RecordType::A,
+    );
+    assert_eq!(reply.rcode(), ResponseCode::NXDomain);
+    for _ in 0..2 {
+        assert_eq!(
+            daemon.a(EXTERNAL, Via::Udp, "mail.contoso.example."),
+            ["mail.contoso.example. 3600 A 203.0.113.10"]
+        );
+    }
+    daemon.a(EXTERNAL, Via::Tcp, "www.fabrikam.example.");
+    let reply = common::ask(&server, EXTERNAL, Via::Tcp, "example.org.", RecordType::A);
+    assert_eq!(reply.rcode(), ResponseCode::Refused);
+    let reply = common::ask(
+        &server,
+        EXTERNAL,
+        Via::Udp,
+        "contoso.example.",
+        RecordType::MX,
+    );
+    assert_eq!(reply.rcode(), ResponseCode::NoError);
+
+    let text = http(daemon.control, "GET", "/metrics").1;
+    let after = parse_metrics(python, &text);
+    let delta = |f: &dyn Fn(&[Sample]) -> f64| f(&after) - f(&before);
+    assert_eq!(delta(&|s| q(s, "internal", "udp")), 4.0, "{text}");
+    assert_eq!(delta(&|s| q(s, "external", "udp")), 2.0, "{text}");
+    assert_eq!(delta(&|s| q(s, "external", "tcp")), 2.0, "{text}");
+    assert_eq!(delta(&|s| q(s, "internal", "tcp")), 0.0, "{text}");
+    assert_eq!(
+        delta(&|s| value(
+            s,
+            "splitdns_queries_total",
+            &[
+                ("view", "external"),
+                ("transport", "udp"),
+                ("family", "ipv4"),
+                ("qtype", "MX")
+            ]
+        )),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| r(s, "internal", "udp", "answer", "NOERROR")),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| r(s, "internal", "udp", "nxdomain", "NXDOMAIN")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| r(s, "external", "udp", "answer", "NOERROR")),
+        2.0,
+        "{text}"
+    );
+    // The zone has no MX: NODATA, still NOERROR.
+    assert_eq!(
+        delta(&|s| r(s, "external", "udp", "nodata", "NOERROR")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| r(s, "external", "tcp", "answer", "NOERROR")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| r(s, "external", "tcp", "refused", "REFUSED")),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        delta(&|s| value(
+            s,
+            "splitdns_tcp_connections_total",
+            &[("result", "accepted")]
+        )),
+        2.0,
+        "{text}"
+    );
+    // Gauges from the snapshot, and the build info.
+    for view in ["internal", "external"] {
+        for zone in ["contoso.example.", "fabrikam.example."] {
+            assert_eq!(
+                value(
+                    &after,
+                    "splitdns_zone_serial",
+                    &[("view", view), ("zone", zone)]
+                ),
+                f64::from(SERIAL),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(
+        value(
+            &after,
+            "splitdns_zone_records",
+            &[("view", "internal"), ("zone", "contoso.example.")]
+        ),
+        5.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &after,
+            "splitdns_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0,
+        "{text}"
+    );
+    // Every `_total` sample belongs to a counter family of that name (the parser checks the
+    // format; this checks the conventions).
+    for sample in after.iter().filter(|s| s.name.ends_with("_total")) {
+        assert_eq!(sample.kind, "counter", "{sample:?}");
+        assert_eq!(format!("{}_total", sample.family), sample.name);
+    }
+    // No label carries a query name or a client address.
+    for sample in &after {
+        for label in sample.labels.values() {
+            assert!(
+                !label.contains("127.0.0") && !label.contains("mail") && !label.contains("www"),
+                "high-cardinality label in {sample:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn status_matches_the_config_and_reload_reports_file_and_line() {
+    let daemon = Daemon::start("status", None);
+    let (code, body) = http(daemon.control, "GET", "/status");
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        status["listen"],
+        serde_json::json!([daemon.dns.to_string()])
+    );
+    assert!(status["last_reload"].is_null(), "{body}");
+    let views = status["views"].as_array().unwrap();
+    let names: Vec<&str> = views.iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["internal", "external"]);
+    assert_eq!(
+        views[0]["clients"],
+        serde_json::json!(["10.0.0.0/8", "127.0.0.2/32"])
+    );
+    assert_eq!(
+        views[1]["clients"],
+        serde_json::json!(["0.0.0.0/0", "::/0"])
+    );
+    let file = |name: &str| daemon.dir.join(name).display().to_string();
+    let zone = |view: usize, origin: &str| {
+        views[view]["zones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|z| z["origin"] == origin)
+            .unwrap_or_else(|| panic!("no {origin} in view {view}: {body}"))
+            .clone()
+    };
+    let internal = zone(0, "contoso.example.");
+    assert_eq!(internal["serial"], SERIAL);
+    assert_eq!(internal["records"], 5);
+    assert_eq!(
+        internal["files"],
+        serde_json::json!([
+            file("contoso.example.zone"),
+            file("contoso.example.internal.zone")
+        ])
+    );
+    assert_eq!(
+        zone(1, "contoso.example.")["files"],
+        serde_json::json!([file("contoso.example.zone")])
+    );
+    assert_eq!(zone(1, "fabrikam.example.")["serial"], SERIAL);
+
+    // `splitdns status` prints the same for a person.
+    let output = daemon.cli(&["status"]);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    assert!(
+        printed.contains(&format!("contoso.example. serial {SERIAL} (5 records)"))
+            && printed.contains("view internal (clients 10.0.0.0/8, 127.0.0.2/32)"),
+        "{printed}"
+    );
+
+    // A good edit: `splitdns reload` exits 0 and the change is served.
+    daemon.write(
+        "contoso.example.zone",
+        &zone_text_with_www(SERIAL + 1, "203.0.113.81"),
+    );
+    let output = daemon.cli(&["reload"]);
+    assert!(
+        output.status.success(),
+        "reload failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("serial {}", SERIAL + 1)));
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Udp, "www.contoso.example."),
+        ["www.contoso.example. 3600 A 203.0.113.81"]
+    );
+
+    // A bad edit: exit 1 with the file and line, and the previous data keeps serving.
+    let broken = format!(
+        "{}oops A 300.1.2.3\n",
+        zone_text_with_www(SERIAL + 2, "203.0.113.82")
+    );
+    daemon.write("contoso.example.zone", &broken);
+    let output = daemon.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!("{}:8:", file("contoso.example.zone"));
+    assert!(stderr.contains(&expected), "no {expected} in:\n{stderr}");
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Udp, "www.contoso.example."),
+        ["www.contoso.example. 3600 A 203.0.113.81"]
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    let last = &status["last_reload"];
+    assert_eq!(last["ok"], false, "{status}");
+    assert!(
+        last["errors"][0].as_str().unwrap().starts_with(&expected),
+        "{status}"
+    );
+    // The broken zone keeps its previous data, and says why.
+    let contoso = status["views"][1]["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["origin"] == "contoso.example.")
+        .cloned()
+        .unwrap();
+    assert_eq!(contoso["serial"], SERIAL + 1, "{status}");
+    assert_eq!(contoso["state"], "stale", "{status}");
+
+    // A broken config file refuses the whole reload: exit 1, the config's file:line, nothing
+    // applied.
+    let config_path = daemon.dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config_path).unwrap();
+    daemon.write("splitdns.toml", &format!("serial_polcy = \"bump\"\n{text}"));
+    let output = daemon.cli(&["reload", "--control", &daemon.control.to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:1:1: unknown field `serial_polcy`",
+            config_path.display()
+        )) && stderr.contains("reload refused"),
+        "{stderr}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    assert_eq!(status["last_reload"]["applied"], false, "{status}");
+}
+
+fn zone_text_with_www(serial: u32, www: &str) -> String {
+    zone("contoso.example", serial, www)
+}
+
+/// Garbage, oversized, slow and misdirected requests get an HTTP error or a closed connection,
+/// and DNS answers throughout.
+#[test]
+fn control_listener_survives_bad_input() {
+    let daemon = Daemon::start("bad-input", None);
+    let dns_still_answers = || {
+        assert_eq!(
+            daemon.a(INTERNAL, Via::Udp, "mail.contoso.example."),
+            ["mail.contoso.example. 300 A 10.0.0.11"]
+        );
+    };
+    let exchange_raw = |bytes: &[u8]| -> Vec<u8> {
+        let mut stream = TcpStream::connect(daemon.control).unwrap();
+        stream.set_read_timeout(Some(GENEROUS)).unwrap();
+        // The server may close before reading everything: a failed write is a closed connection.
+        let _ = stream.write_all(bytes);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        raw
+    };
+
+    // Not HTTP at all.
+    let raw = exchange_raw(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03 binary garbage\r\n\r\n");
+    assert!(
+        raw.is_empty() || split_response(&raw).0 == 400,
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
+    dns_still_answers();
+
+    // A huge header.
+    let mut huge = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Padding: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 256 * 1024));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let raw = exchange_raw(&huge);
+    assert!(
+        raw.is_empty() || split_response(&raw).0 == 431,
+        "{:?}",
+        String::from_utf8_lossy(&raw[..raw.len().min(200)])
+    );
+    dns_still_answers();
+
+    // A Host that is not this machine's loopback (DNS rebinding from a browser): 403.
+    let raw = exchange_raw(
+        b"POST /reload HTTP/1.1\r\nHost: rebind.attacker.example:9153\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        split_response(&raw).0,
+        403,
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(
+        http(daemon.control, "GET", "/status")
+            .1
+            .contains("\"last_reload\": null")
+    );
+
+    // Unknown path, wrong method.
+    assert_eq!(http(daemon.control, "GET", "/secret").0, 404);
+    assert_eq!(http(daemon.control, "GET", "/reload").0, 405);
+    assert_eq!(http(daemon.control, "DELETE", "/status").0, 405);
+    dns_still_answers();
+
+    // A slow client: half a request line, then nothing. The server closes it (header timeout)
+    // while DNS keeps answering.
+    let mut slow = TcpStream::connect(daemon.control).unwrap();
+    slow.write_all(b"GET /sta").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let started = Instant::now();
+    dns_still_answers();
+    assert_eq!(http(daemon.control, "GET", "/status").0, 200);
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok() && started.elapsed() < Duration::from_secs(12),
+        "slow client not closed: {closed:?} after {:?}",
+        started.elapsed()
+    );
+    dns_still_answers();
+}
+
+/// The sd_notify protocol as systemd would see it: READY=1 only once the server answers,
+/// RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a reload, WATCHDOG=1 pings when
+/// WATCHDOG_USEC is set, STOPPING=1 on SIGTERM, and a clean exit.
+#[test]
+fn systemd_notifications_come_in_order() {
+    let dir = common::scratch_dir("control-notify-socket");
+    let path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket.set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut daemon = Daemon::start("notify", Some(&path));
+    let pings = std::cell::Cell::new(0);
+    // The next message other than a watchdog ping (those are counted).
+    let next = || -> String {
+        loop {
+            let mut buffer = [0u8; 4096];
+            let len = socket
+                .recv(&mut buffer)
+                .unwrap_or_else(|e| panic!("no sd_notify message within {GENEROUS:?}: {e}"));
+            let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+            if message == "WATCHDOG=1\n" {
+                pings.set(pings.get() + 1);
+                continue;
+            }
+            return message;
+        }
+    };
+    let ready = next();
+    assert!(ready.starts_with("READY=1\n"), "{ready:?}");
+    assert!(
+        ready.contains("STATUS=view internal [contoso.example. serial 2026120101"),
+        "{ready:?}"
+    );
+    // Straight after READY=1, a query is answered (no retry).
+    let started = Instant::now();
+    assert!(daemon.answers(), "no answer right after READY=1");
+    assert!(started.elapsed() < Duration::from_millis(200));
+    // The control listener is up too (the test's only wait for it).
+    let deadline = Instant::now() + GENEROUS;
+    while TcpStream::connect(daemon.control).is_err() {
+        assert!(Instant::now() < deadline, "control listener not up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let output = daemon.cli(&["reload"]);
+    assert!(output.status.success(), "{output:?}");
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading:?}"
+    );
+    let reloaded = next();
+    assert!(
+        reloaded.starts_with("READY=1\nSTATUS=view internal"),
+        "{reloaded:?}"
+    );
+
+    // Watchdog pings keep coming while it runs.
+    let seen = pings.get();
+    std::thread::sleep(Duration::from_millis(600));
+    let _ = daemon.answers();
+    let pid = daemon.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let stopping = next();
+    assert!(stopping.starts_with("STOPPING=1"), "{stopping:?}");
+    assert!(
+        pings.get() > seen,
+        "no WATCHDOG=1 in 600 ms with WATCHDOG_USEC=400000"
+    );
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            assert!(status.success(), "exit {status}:\n{}", daemon.log_text());
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The shipped unit passes `systemd-analyze verify` (with the binary path pointed at the one
+/// just built, since verify checks that the commands exist).
+#[test]
+fn systemd_unit_verifies() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/splitdns.service");
+    let text = fs::read_to_string(&unit).unwrap();
+    for needed in [
+        "Type=notify",
+        "ExecReload=/usr/local/bin/splitdns reload --config /etc/splitdns/splitdns.toml",
+        "WatchdogSec=",
+    ] {
+        assert!(text.contains(needed), "the unit lacks {needed}");
+    }
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: systemd-analyze is not installed (Debian package `systemd`)");
+        return;
+    }
+    let dir = common::scratch_dir("control-unit");
+    let copy = dir.join("splitdns.service");
+    fs::write(
+        &copy,
+        text.replace("/usr/local/bin/splitdns", env!("CARGO_BIN_EXE_splitdns")),
+    )
+    .unwrap();
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "systemd-analyze verify:\n{said}");
+    // verify exits 0 on some warnings: any line about our unit is a finding.
+    let findings: Vec<&str> = said
+        .lines()
+        .filter(|line| line.contains("splitdns.service"))
+        .collect();
+    assert!(findings.is_empty(), "systemd-analyze verify:\n{said}");
+}
+
+/// The fabrikam zone with a line that does not parse (line 8).
+fn broken_fabrikam(serial: u32) -> String {
+    format!(
+        "{}oops A 300.1.2.3\n",
+        zone("fabrikam.example", serial, "198.51.100.81")
+    )
+}
+
+/// Reload isolation: zone A (fabrikam) broken and zone B (contoso) changed in one reload → B's
+/// change is served, A keeps its previous data, and both show in /status and /metrics.
+#[test]
+fn a_broken_zone_keeps_its_data_while_other_changes_are_published() {
+    let daemon = Daemon::start("isolation", None);
+    daemon.write("fabrikam.example.zone", &broken_fabrikam(SERIAL + 1));
+    daemon.write(
+        "contoso.example.zone",
+        &zone("contoso.example", SERIAL + 1, "203.0.113.81"),
+    );
+    let output = daemon.cli(&["reload"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let broken_at = format!("{}:8:", daemon.dir.join("fabrikam.example.zone").display());
+    assert!(
+        stderr.contains(&broken_at) && stderr.contains("held zones back"),
+        "{stderr}"
+    );
+    for from in [INTERNAL, EXTERNAL] {
+        assert_eq!(
+            daemon.a(from, Via::Udp, "www.contoso.example."),
+            ["www.contoso.example. 3600 A 203.0.113.81"],
+            "contoso's change is served"
+        );
+        assert_eq!(
+            daemon.a(from, Via::Udp, "www.fabrikam.example."),
+            ["www.fabrikam.example. 3600 A 198.51.100.80"],
+            "fabrikam keeps its previous data"
+        );
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    for view in status["views"].as_array().unwrap() {
+        let zone = |origin: &str| {
+            view["zones"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|z| z["origin"] == origin)
+                .unwrap_or_else(|| panic!("no {origin}: {status}"))
+                .clone()
+        };
+        let contoso = zone("contoso.example.");
+        assert_eq!(contoso["state"], "ok", "{status}");
+        assert_eq!(contoso["serial"], SERIAL + 1, "{status}");
+        let fabrikam = zone("fabrikam.example.");
+        assert_eq!(fabrikam["state"], "stale", "{status}");
+        assert_eq!(fabrikam["serial"], SERIAL, "{status}");
+        assert!(
+            fabrikam["errors"][0]
+                .as_str()
+                .unwrap()
+                .starts_with(&broken_at),
+            "{status}"
+        );
+    }
+    assert_eq!(status["last_reload"]["applied"], true, "{status}");
+    assert_eq!(status["last_reload"]["ok"], false, "{status}");
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    assert!(
+        metrics.contains(
+            "splitdns_zone_load_failed{view=\"external\",zone=\"fabrikam.example.\",served=\"previous\"} 1"
+        ) && !metrics.contains("splitdns_reloads_total{result=\"partial\"} 0"),
+        "{metrics}"
+    );
+
+    // Fixed: everything loads again, and `reload` says so.
+    daemon.write(
+        "fabrikam.example.zone",
+        &zone("fabrikam.example", SERIAL + 2, "198.51.100.82"),
+    );
+    let output = daemon.cli(&["reload"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Tcp, "www.fabrikam.example."),
+        ["www.fabrikam.example. 3600 A 198.51.100.82"]
+    );
+    assert!(
+        !http(daemon.control, "GET", "/metrics")
+            .1
+            .contains("splitdns_zone_load_failed{")
+    );
+}
+
+/// At start, with no previous data: the broken zone is not served (SERVFAIL), the others are;
+/// with `all_or_nothing = true` the server does not start, naming the file and line.
+#[test]
+fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
+    let broken = broken_fabrikam(SERIAL);
+    let daemon = Daemon::start_with(
+        "unavailable",
+        None,
+        &[("fabrikam.example.zone", &broken)],
+        "",
+    );
+    assert_eq!(
+        daemon.a(EXTERNAL, Via::Udp, "www.contoso.example."),
+        ["www.contoso.example. 3600 A 203.0.113.80"]
+    );
+    for via in [Via::Udp, Via::Tcp] {
+        let reply = common::ask(
+            &daemon.server(),
+            INTERNAL,
+            via,
+            "www.fabrikam.example.",
+            RecordType::A,
+        );
+        assert_eq!(reply.rcode(), ResponseCode::ServFail, "{}", reply.dump());
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+    let fabrikam = status["views"][0]["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["origin"] == "fabrikam.example.")
+        .cloned()
+        .unwrap_or_else(|| panic!("fabrikam not in status: {status}"));
+    assert_eq!(fabrikam["state"], "unavailable", "{status}");
+    assert!(fabrikam["serial"].is_null(), "{status}");
+    let printed = String::from_utf8_lossy(&daemon.cli(&["status"]).stdout).into_owned();
+    assert!(
+        printed.contains("fabrikam.example. NOT SERVED (SERVFAIL)"),
+        "{printed}"
+    );
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    assert!(
+        metrics.contains("splitdns_responses_total{view=\"internal\",transport=\"udp\",outcome=\"servfail\",rcode=\"SERVFAIL\"} 1")
+            && metrics.contains("splitdns_zone_load_failed{view=\"internal\",zone=\"fabrikam.example.\",served=\"none\"} 1"),
+        "{metrics}"
+    );
+    // `check` still fails on it.
+    let output = daemon.cli(&["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    drop(daemon);
+
+    let dir = common::scratch_dir("control-all-or-nothing");
+    write_files(&dir, free_port(), &[("fabrikam.example.zone", &broken)]);
+    let config = dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, format!("all_or_nothing = true\n{text}")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:8:",
+            dir.join("fabrikam.example.zone").display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// The query log: one JSON line per query with the facts the issue lists, written by the
+/// server's writer thread, and counted in /metrics.
+#[test]
+fn query_log_writes_json_lines() {
+    let daemon = Daemon::start_with(
+        "query-log",
+        None,
+        &[],
+        "[query_log]\npath = \"queries.jsonl\"\nsample = 1\n",
+    );
+    daemon.a(EXTERNAL, Via::Tcp, "Mail.Contoso.Example.");
+    let reply = common::ask(
+        &daemon.server(),
+        INTERNAL,
+        Via::Udp,
+        "nope.contoso.example.",
+        RecordType::AAAA,
+    );
+    assert_eq!(reply.rcode(), ResponseCode::NXDomain);
+    let path = daemon.dir.join("queries.jsonl");
+    let deadline = Instant::now() + GENEROUS;
+    let lines: Vec<serde_json::Value> = loop {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        if lines.iter().any(|l| l["name"] == "nope.contoso.example.") {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "not logged:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let find = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not logged: {lines:?}"))
+            .clone()
+    };
+    let mail = find("Mail.Contoso.Example.");
+    assert_eq!(mail["client"], "127.0.0.3");
+    assert_eq!(mail["view"], "external");
+    assert_eq!(mail["type"], "A");
+    assert_eq!(mail["transport"], "tcp");
+    assert_eq!(mail["outcome"], "answer");
+    assert_eq!(mail["rcode"], "NOERROR");
+    assert_eq!(mail["truncated"], false);
+    assert!(mail["size"].as_u64().unwrap() > 40, "{mail}");
+    assert!(mail["ts"].as_f64().unwrap() > 1.7e9, "{mail}");
+    let nope = find("nope.contoso.example.");
+    assert_eq!(
+        (
+            &nope["view"],
+            &nope["type"],
+            &nope["outcome"],
+            &nope["rcode"],
+            &nope["transport"]
+        ),
+        (
+            &serde_json::json!("internal"),
+            &serde_json::json!("AAAA"),
+            &serde_json::json!("nxdomain"),
+            &serde_json::json!("NXDOMAIN"),
+            &serde_json::json!("udp")
+        )
+    );
+    assert_eq!(nope["size"].as_u64().unwrap(), reply.size as u64);
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    let queued = format!(
+        "splitdns_query_log_lines_total{{result=\"queued\"}} {}",
+        lines.len()
+    );
+    assert!(
+        metrics.contains(&queued)
+            && metrics.contains("splitdns_query_log_lines_total{result=\"dropped\"} 0"),
+        "{queued} not in\n{metrics}"
+    );
+}
+
+/// A stop (SIGTERM) closes idle TCP connections but lets a query that is arriving be read,
+/// answered and written before the connection closes; then the process exits 0.
+#[test]
+fn sigterm_finishes_the_tcp_answer_in_hand() {
+    let mut daemon = Daemon::start("sigterm", None);
+    let server = daemon.server();
+    let query = common::query("mail.contoso.example.", RecordType::A);
+    let framed = common::framed(&query.to_vec().unwrap());
+    let mut busy = common::tcp_connect(&server, INTERNAL);
+    busy.set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut idle = common::tcp_connect(&server, EXTERNAL);
+    idle.set_read_timeout(Some(GENEROUS)).unwrap();
+    // The query has begun to arrive when the stop comes.
+    busy.write_all(&framed[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    busy.write_all(&framed[5..]).unwrap();
+    let reply = common::decode_reply(&query, &common::read_framed(&mut busy));
+    assert_eq!(
+        reply.answer(),
+        ["mail.contoso.example. 300 A 10.0.0.11"],
+        "{}",
+        reply.dump()
+    );
+    // Then both connections are closed by the server.
+    let mut rest = Vec::new();
+    assert_eq!(busy.read_to_end(&mut rest).unwrap(), 0);
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            assert!(status.success(), "exit {status}:\n{}", daemon.log_text());
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
