@@ -8,7 +8,8 @@
 //! - [`Resolver::resolve`] is the rest, on the tokio runtime: a miss asks the upstreams in order
 //!   with failover ([`upstream`]), identical misses in flight are joined (one upstream query for
 //!   many clients), failures are cached briefly and an expired answer is served when every
-//!   upstream fails (serve-stale).
+//!   upstream fails (serve-stale); an upstream that keeps failing is asked last and probed in
+//!   the background until it answers.
 //! - Forwarding loops: while a question is in flight to some upstreams, the same question
 //!   arriving *from* one of those upstreams' addresses is a loop (a DC that forwards back to us
 //!   what we forward to it): it gets SERVFAIL at once and one log line, so the loop unwinds
@@ -170,15 +171,23 @@ impl Resolver {
         let Some((question, key, max_len)) = question(packet, over_udp) else {
             return false;
         };
-        let resolved = match self.cache.lookup(&key, Instant::now()) {
-            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
-            _ if !question.recursion_desired() => Resolved::Refused,
-            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
-            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
-            Lookup::Miss(_) => return false,
+        let Ok(resolved) = self.cached(&key, &question) else {
+            return false;
         };
         self.write(&resolved, &question, max_len, out);
         true
+    }
+
+    /// What the cache alone can say: `Ok` with the answer, or `Err` when the upstreams must be
+    /// asked, with the expired answer serve-stale may fall back on.
+    fn cached(&self, key: &Key, question: &Question) -> Result<Resolved, Option<Arc<Answer>>> {
+        match self.cache.lookup(key, Instant::now()) {
+            Lookup::Fresh(answer, age) => Ok(Resolved::Answer(answer, age)),
+            _ if !question.recursion_desired() => Ok(Resolved::Refused),
+            Lookup::Failed(_, Some(stale)) => Ok(Resolved::Stale(stale)),
+            Lookup::Failed(failure, None) => Ok(Resolved::Failed(Some(failure))),
+            Lookup::Miss(stale) => Err(stale),
+        }
     }
 
     /// A place among the queries in progress, or `None` (counted) when they are at the cap.
@@ -210,13 +219,9 @@ impl Resolver {
         let Some((question, key, max_len)) = question(packet, over_udp) else {
             return false;
         };
-        let now = Instant::now();
-        let resolved = match self.cache.lookup(&key, now) {
-            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
-            _ if !question.recursion_desired() => Resolved::Refused,
-            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
-            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
-            Lookup::Miss(stale) => {
+        let resolved = match self.cached(&key, &question) {
+            Ok(resolved) => resolved,
+            Err(stale) => {
                 self.join_or_ask(key, client, upstreams, &question, stale)
                     .await
             }
@@ -238,12 +243,8 @@ impl Resolver {
         let Some(chase) = Chase::new(packet, ours, over_udp) else {
             return false;
         };
-        let resolved = match self.cache.lookup(&chase.key, Instant::now()) {
-            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
-            _ if !chase.question.recursion_desired() => Resolved::Refused,
-            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
-            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
-            Lookup::Miss(_) => return false,
+        let Ok(resolved) = self.cached(&chase.key, &chase.question) else {
+            return false;
         };
         self.compose(&resolved, &chase, out);
         true
@@ -263,12 +264,9 @@ impl Resolver {
         let Some(chase) = Chase::new(packet, ours, over_udp) else {
             return false;
         };
-        let resolved = match self.cache.lookup(&chase.key, Instant::now()) {
-            Lookup::Fresh(answer, age) => Resolved::Answer(answer, age),
-            _ if !chase.question.recursion_desired() => Resolved::Refused,
-            Lookup::Failed(_, Some(stale)) => Resolved::Stale(stale),
-            Lookup::Failed(failure, None) => Resolved::Failed(Some(failure)),
-            Lookup::Miss(stale) => {
+        let resolved = match self.cached(&chase.key, &chase.question) {
+            Ok(resolved) => resolved,
+            Err(stale) => {
                 let key = chase.key.clone();
                 self.join_or_ask(key, client, upstreams, &chase.target, stale)
                     .await

@@ -57,10 +57,16 @@ async fn udp(upstream: SocketAddr, question: &Question) -> Result<Vec<u8>, Upstr
     socket.connect(upstream).await?;
     let id: u16 = rand::random();
     socket.send(&message::upstream_query(question, id)).await?;
-    let mut buf = vec![0u8; 65_535];
+    // We ask for at most 1232 bytes (EDNS). A datagram that fills this buffer may have been
+    // cut: it counts as truncated, and the answer is fetched over TCP. (A full 64 KiB per query
+    // would cost 64 MiB with `max_outstanding` queries waiting on a dead upstream.)
+    let mut buf = vec![0u8; 4096];
     loop {
         let len = socket.recv(&mut buf).await?;
         if message::answers(&buf[..len], id, question) {
+            if len == buf.len() {
+                buf[2] |= 0x02;
+            }
             buf.truncate(len);
             return Ok(buf);
         }

@@ -95,9 +95,15 @@ async fn resolve(
     let upstreams = state.snapshot.views[view].upstreams(forward, query.key.as_wire());
     match ours {
         Some(ours) => {
-            resolver
+            let chased = resolver
                 .chase(request, ours, client.ip(), upstreams, over_udp, out)
-                .await
+                .await;
+            // Not expected (our own answer always reads back), but then our part still goes.
+            if !chased {
+                out.clear();
+                out.extend_from_slice(ours);
+            }
+            true
         }
         None => {
             resolver
