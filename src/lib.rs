@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 mod config;
 mod dns;
+pub mod health;
 mod load;
 mod located;
 mod observe;

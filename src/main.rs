@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
+use splitdns::health::Prober;
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners};
 
@@ -51,6 +52,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     for finding in loaded.warnings() {
         tracing::warn!("{finding}");
     }
+    let plan = Arc::new(loaded.health.clone());
     let (config, published) = loaded.into_published();
     let addrs = if args.listen.is_empty() {
         config.listen.clone()
@@ -87,16 +89,22 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let state = Arc::new(ArcSwap::from_pointee(published));
+    let prober = Prober::new();
     let reloader = Reloader::new(
         config.path.clone(),
         state.clone(),
         config.listen.clone(),
         listeners.local_addrs(),
+        prober.clone(),
     );
     let result = runtime.block_on(async {
+        // The checks start with the config, before the first query.
+        prober.apply(plan);
         tokio::spawn(stop_on_signal(shutdown.clone()));
         reload::spawn(reloader, shutdown.clone());
-        server::run(listeners, state, config.tcp, shutdown).await
+        let result = server::run(listeners, state, config.tcp, shutdown).await;
+        prober.stop();
+        result
     });
     match result {
         Ok(()) => {

@@ -36,6 +36,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::health::Prober;
 use crate::load::{self, LoadError};
 use crate::server::SharedState;
 
@@ -82,6 +83,8 @@ pub struct Reloader {
     bound: Vec<SocketAddr>,
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
+    /// The health checks: each new snapshot's plan is applied before the snapshot is served.
+    prober: Prober,
     pub counters: Arc<ReloadCounters>,
 }
 
@@ -91,6 +94,7 @@ impl Reloader {
         state: SharedState,
         listen: Vec<SocketAddr>,
         bound: Vec<SocketAddr>,
+        prober: Prober,
     ) -> Reloader {
         Reloader {
             config_path,
@@ -98,6 +102,7 @@ impl Reloader {
             listen,
             bound,
             failed_files: Vec::new(),
+            prober,
             counters: Arc::default(),
         }
     }
@@ -146,6 +151,9 @@ impl Reloader {
                     tracing::warn!("{notice}");
                 }
                 let summary = loaded.snapshot.summary();
+                // Addresses that stay keep their state: the new board starts from it, before
+                // the snapshot that reads it is served.
+                self.prober.apply(Arc::new(loaded.health.clone()));
                 let (_, published) = loaded.into_published();
                 self.state.store(Arc::new(published));
                 self.failed_files.clear();

@@ -16,7 +16,7 @@ use crate::view::{ChaosIdentity, Snapshot, View};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
-use rrset::write_rrset;
+use rrset::{write_records, write_rrset};
 
 /// How the query arrived: it decides the size limit and whether truncation applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub enum Outcome {
     Referral,
     NoData,
     NxDomain,
+    /// A health-checked RRset whose addresses are all down, configured to answer none.
+    ServFail,
     Refused,
     FormErr,
     NotImp,
@@ -327,7 +329,11 @@ fn answer<'z>(
     rrsets: impl Iterator<Item = &'z RRset> + Clone,
 ) -> Outcome {
     for set in rrsets.clone() {
-        if write_rrset(writer, Section::Answer, owner, set).is_err() {
+        let records = set.answered(writer.id());
+        if records.len() == 0 && set.health.is_some() {
+            return servfail(writer);
+        }
+        if write_records(writer, Section::Answer, owner, set, records).is_err() {
             return truncated(writer, Outcome::Answer);
         }
     }
@@ -366,6 +372,15 @@ fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
         return truncated(writer, Outcome::NxDomain);
     }
     Outcome::NxDomain
+}
+
+/// Every address of a health-checked RRset is down and the admin chose `all_down = "servfail"`:
+/// SERVFAIL, which resolvers retry and cache only briefly (RFC 9520), rather than a NODATA that
+/// would be cached for the zone's negative TTL.
+fn servfail(writer: &mut ResponseWriter) -> Outcome {
+    writer.set_authoritative(false);
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    Outcome::ServFail
 }
 
 /// Not ours to answer: no view for the client, or a name in no zone of its view.

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod checks;
 pub mod exchange;
+pub mod health;
 pub mod serial;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,8 @@ pub struct Loaded {
     pub serial: Vec<SerialNotice>,
     /// Warnings and information from the checks (none of severity error: those refuse).
     pub findings: Vec<Finding>,
+    /// The health checks to run for this snapshot (none: an empty plan).
+    pub health: crate::health::Plan,
 }
 
 impl Loaded {
@@ -98,7 +101,8 @@ pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
 /// increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (snapshot, notes) = build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    let (mut snapshot, notes) = build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+    let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
     let findings = checks::run(&config, &snapshot, &notes.shadowed);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Err(LoadError::Refused(findings));
@@ -108,5 +112,6 @@ pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded,
         snapshot,
         serial: notes.serial,
         findings,
+        health,
     })
 }
