@@ -201,3 +201,96 @@ impl Planner {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The network rule: the bundled example (whose addresses are not on this machine) checks
+    /// nothing, so `cargo run --release` sends no probe anywhere.
+    #[test]
+    fn the_bundled_example_checks_nothing() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
+        let loaded = crate::load::load(&example).expect("the example loads");
+        assert!(loaded.health.targets.is_empty());
+        assert!(loaded.health.slots.is_empty());
+    }
+
+    /// One target per address, port, server name and check however many names and views use
+    /// it: the namespace and autodiscover in two inside views share the same three probes.
+    #[test]
+    fn shared_addresses_get_one_target() {
+        let dir = std::env::temp_dir().join(format!("splitdns-load-health-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        std::fs::write(
+            dir.join("z.zone"),
+            "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n",
+        )
+        .unwrap();
+        let config = r#"
+[[view]]
+name = "internal"
+clients = ["10.0.0.0/8"]
+[[view]]
+name = "branch"
+clients = ["192.168.0.0/16"]
+site_order = ["b", "a"]
+[[exchange]]
+namespace = "mail.contoso.example"
+autodiscover = true
+health = { kind = "tcp", port = 443 }
+[[exchange.site]]
+name = "a"
+internal = ["10.0.0.11", "10.0.0.12"]
+[[exchange.site]]
+name = "b"
+internal = ["10.1.0.11"]
+[[zone]]
+origin = "contoso.example"
+file = "z.zone"
+"#;
+        std::fs::write(dir.join("splitdns.toml"), config).unwrap();
+        let loaded = crate::load::load(&dir.join("splitdns.toml")).expect("loads");
+        let plan = &loaded.health;
+        assert_eq!(plan.targets.len(), 3);
+        assert_eq!(plan.slots.len(), 4, "two names in two views");
+        let branch = plan
+            .slots
+            .iter()
+            .find(|s| s.view == "branch" && s.name == "mail.contoso.example")
+            .unwrap();
+        // Site b's address first, ranked 0; site a's after it, ranked 1.
+        assert_eq!(branch.ranks, [0, 1, 1]);
+        assert_eq!(
+            loaded
+                .findings
+                .iter()
+                .filter(|f| f.id == "health-ttl-too-long")
+                .count(),
+            0,
+            "the default TTL (30) is short enough"
+        );
+        // 300 s against checks that withdraw within 5 × 3 + 2 = 17 s: warned about.
+        std::fs::write(
+            dir.join("splitdns.toml"),
+            config.replace("autodiscover = true", "autodiscover = true\nttl = 300"),
+        )
+        .unwrap();
+        let loaded = crate::load::load(&dir.join("splitdns.toml")).expect("loads");
+        let warning = loaded
+            .findings
+            .iter()
+            .find(|f| f.id == "health-ttl-too-long")
+            .expect("a warning about the TTL");
+        assert_eq!(
+            warning.line,
+            Some(10),
+            "the [[exchange]] block's namespace line"
+        );
+        assert!(
+            warning.message.contains("at most 60"),
+            "{}",
+            warning.message
+        );
+    }
+}

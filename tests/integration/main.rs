@@ -8,6 +8,7 @@ mod common;
 mod differential;
 mod exchange;
 mod hardening;
+mod health;
 mod layers;
 mod reload;
 mod transport;
