@@ -1079,4 +1079,53 @@ external = "contoso.example.external.zone"
             )
         );
     }
+
+    /// `health` as an inline table or as an `[exchange.health]` table is the same; the defaults
+    /// are a load balancer's (https, 443, /owa/healthcheck.htm, 5 s, 2 s, 3 down, 2 up), a
+    /// checked namespace gets TTL 30, and an unknown key in it is located like any other.
+    #[test]
+    fn health_tables_defaults_and_unknown_keys() {
+        let block =
+            "\n[[exchange]]\nnamespace = \"mail.contoso.example\"\ninternal = [\"10.0.0.11\"]\n";
+        let inline = parse(
+            &format!("{EXAMPLE}{block}health = {{}}\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        let table = parse(
+            &format!("{EXAMPLE}{block}[exchange.health]\nkind = \"https\"\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        let check = inline.exchange[0].health.clone().unwrap();
+        assert_eq!(Some(&check), table.exchange[0].health.as_ref());
+        assert_eq!(inline.exchange[0].ttl, DEFAULT_CHECKED_TTL);
+        assert_eq!(check.probe.port, 443);
+        assert_eq!(check.probe.interval, Duration::from_secs(5));
+        assert_eq!(check.probe.timeout, Duration::from_secs(2));
+        assert_eq!((check.probe.fall, check.probe.rise), (3, 2));
+        assert_eq!(check.all_down, AllDown::All);
+        let Kind::Https(https) = &check.probe.kind else {
+            panic!("https by default")
+        };
+        assert_eq!(https.path, "/owa/healthcheck.htm");
+        assert!(https.certificate_check && https.ca.is_none());
+
+        let errors = errors_of(&format!(
+            "{EXAMPLE}{block}health = {{ kind = \"tcp\", intervall = 5 }}\n"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains(":21:26:") && errors[0].contains("intervall"),
+            "{errors:?}"
+        );
+        let errors = errors_of(&format!(
+            "{EXAMPLE}{block}health = {{ interval = 1, timeout = 2 }}\n"
+        ));
+        assert!(errors[0].contains("longer than the interval"), "{errors:?}");
+        let errors = errors_of(&format!(
+            "{EXAMPLE}[[view]]\nname = \"branch\"\nclients = [\"192.0.2.0/24\"]\nsite_order = [\"dc9\"]\n"
+        ));
+        assert!(errors[0].contains("site \"dc9\""), "{errors:?}");
+    }
 }

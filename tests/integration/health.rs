@@ -90,15 +90,34 @@ impl Pki {
     /// A certificate for `names`, valid from 2020 to 2040 unless `expired` (2020-01-01 to
     /// 2021-01-01).
     fn leaf(&self, names: &[&str], expired: bool) -> Leaf {
+        self.leaf_with(names, |params| {
+            params.not_after = if expired {
+                date_time_ymd(2021, 1, 1)
+            } else {
+                date_time_ymd(2040, 1, 1)
+            }
+        })
+    }
+
+    /// A certificate for `names` that expires `days` from now.
+    fn leaf_expiring_in(&self, names: &[&str], days: u64) -> Leaf {
+        let since_2020 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            - Duration::from_secs(1_577_836_800);
+        self.leaf_with(names, |params| {
+            params.not_after =
+                date_time_ymd(2020, 1, 1) + since_2020 + Duration::from_secs(days * 86_400)
+        })
+    }
+
+    /// A certificate for `names`, valid from 2020-01-01, with `dates` setting when it expires.
+    fn leaf_with(&self, names: &[&str], dates: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
         params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = if expired {
-            date_time_ymd(2021, 1, 1)
-        } else {
-            date_time_ymd(2040, 1, 1)
-        };
+        dates(&mut params);
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.ca).unwrap();
         Leaf {
@@ -251,12 +270,18 @@ $TTL 3600\n\
 ns1   A    203.0.113.53\n\
 www   A    203.0.113.80\n";
 
-/// The views every test's config starts with: 127.0.0.2 inside, 127.0.0.5 in a second inside
-/// view ("branch"), everyone else outside.
+/// The views every test's config starts with: 127.0.0.2 inside, everyone else outside; with a
+/// `site_order` line, also a second inside view ("branch") for 127.0.0.5 that has it.
 fn views(branch_site_order: &str) -> String {
+    let branch = if branch_site_order.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "[[view]]\nname = \"branch\"\nclients = [\"127.0.0.5/32\"]\n{branch_site_order}\n\n"
+        )
+    };
     format!(
-        "[[view]]\nname = \"internal\"\nclients = [\"127.0.0.2/32\"]\n\n\
-         [[view]]\nname = \"branch\"\nclients = [\"127.0.0.5/32\"]\n{branch_site_order}\n\n\
+        "[[view]]\nname = \"internal\"\nclients = [\"127.0.0.2/32\"]\n\n{branch}\
          [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\", \"::/0\"]\n\n\
          [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.example.zone\"\n\
          [zone.views]\ninternal = \"internal.zone\"\n\n"
@@ -488,7 +513,7 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
     }
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.11\", \"127.0.0.12\", \"127.0.0.13\"]\n\
-         external = [\"203.0.113.10\"]\nhealth = {{ port = {port}, ca = \"ca.pem\", {} }}\n",
+         external = [\"203.0.113.10\"]\nsrv_domains = [\"contoso.example\"]\nhealth = {{ port = {port}, ca = \"ca.pem\", {} }}\n",
         views(""),
         timing()
     );
@@ -527,6 +552,24 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
         line.contains(NAMESPACE) && line.contains("HTTP 503"),
         "{line}"
     );
+    // The Autodiscover SRV's additional section carries the same healthy addresses.
+    let srv = dns
+        .ask(
+            INTERNAL,
+            "_autodiscover._tcp.contoso.example.",
+            RecordType::SRV,
+        )
+        .unwrap();
+    let mut additional: Vec<String> = srv
+        .additionals
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    additional.sort();
+    assert_eq!(additional, ["127.0.0.11", "127.0.0.13"], "{srv:?}");
     // The outside is not checked and not changed.
     let (_, outside) = dns.addresses(crate::common::EXTERNAL, NAMESPACE);
     assert_eq!(outside, ["203.0.113.10"]);
@@ -556,16 +599,18 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
 }
 
 /// With a CA configured, a server whose certificate names another host, and one whose
-/// certificate has expired, are withdrawn with that reason in the log; a valid one stays.
+/// certificate has expired, are withdrawn with that reason in the log; a valid one stays, and so
+/// does one whose certificate expires within `expiry_warning_days`, warned about once.
 #[test]
 fn certificate_problems_withdraw_with_their_reason() {
     let pki = Pki::new();
-    let addresses = [ip(21), ip(22), ip(23)];
+    let addresses = [ip(21), ip(22), ip(23), ip(26)];
     let port = common_port(&addresses);
     let leaves = [
         pki.leaf(&[NAMESPACE], false),
         pki.leaf(&["other.contoso.example"], false),
         pki.leaf(&[NAMESPACE], true),
+        pki.leaf_expiring_in(&[NAMESPACE], 5),
     ];
     let servers: Vec<Https> = addresses
         .iter()
@@ -576,8 +621,8 @@ fn certificate_problems_withdraw_with_their_reason() {
         server.start();
     }
     let config = format!(
-        "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.21\", \"127.0.0.22\", \"127.0.0.23\"]\n\
-         health = {{ port = {port}, ca = \"ca.pem\", {} }}\n",
+        "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.21\", \"127.0.0.22\", \"127.0.0.23\", \"127.0.0.26\"]\n\
+         health = {{ port = {port}, ca = \"ca.pem\", expiry_warning_days = 14, {} }}\n",
         views(""),
         patient_timing()
     );
@@ -589,7 +634,7 @@ fn certificate_problems_withdraw_with_their_reason() {
             ("ca.pem", pki.ca_pem()),
         ],
     );
-    dns.wait_answer(INTERNAL, NAMESPACE, &["127.0.0.21"], GENEROUS);
+    dns.wait_answer(INTERNAL, NAMESPACE, &["127.0.0.21", "127.0.0.26"], GENEROUS);
     let line = dns.wait_log(&[&format!("127.0.0.22:{port}"), "up -> down"]);
     assert!(
         line.contains("certificate does not cover mail.contoso.example"),
@@ -616,6 +661,25 @@ fn certificate_problems_withdraw_with_their_reason() {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
     assert!(!text.contains("IN A 127.0.0.22"), "{text}");
+
+    // The certificate expiring in 5 days: in the answers, warned about once over several checks.
+    let line = dns.wait_log(&[&format!("127.0.0.26:{port}"), "certificate expires"]);
+    assert!(
+        line.contains("(within 14 days); the address stays in"),
+        "{line}"
+    );
+    let checked = servers[3].requests.load(Ordering::SeqCst);
+    let deadline = Instant::now() + GENEROUS;
+    while servers[3].requests.load(Ordering::SeqCst) < checked + 2 {
+        assert!(Instant::now() < deadline, "127.0.0.26 is no longer checked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(dns.log_text().matches("certificate expires").count(), 1);
+    assert!(
+        !dns.log_text().contains(&format!("127.0.0.26:{port} (")),
+        "{}",
+        dns.log_text()
+    );
     assert!(
         !dns.log_text().contains(&format!("127.0.0.21:{port} (")),
         "the valid server changed state:\n{}",
@@ -724,6 +788,11 @@ fn all_down_fails_open_or_servfails_as_configured() {
         &["127.0.0.33"],
         rise_bound(),
     );
+    // The zone file says 300; a checked RRset is answered with the block's TTL (default 30).
+    let reply = dns
+        .ask(INTERNAL, "owa.contoso.example.", RecordType::A)
+        .unwrap();
+    assert_eq!(reply.answers[0].ttl, 30);
 }
 
 /// Two sites: the internal view prefers dc1 (declaration order), the branch view dc2
