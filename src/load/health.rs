@@ -26,6 +26,7 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
             slots: Vec::new(),
         },
         index: HashMap::new(),
+        checked: HashMap::new(),
         errors: Vec::new(),
     };
     for block in &config.exchange {
@@ -51,6 +52,7 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
                         check,
                         &server_name,
                         &rank,
+                        block.line,
                     );
                 }
             }
@@ -75,6 +77,7 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
                     &block.check,
                     &server_name,
                     &|_| 0,
+                    block.line,
                 );
             }
         }
@@ -119,6 +122,9 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
 struct Planner {
     plan: Plan,
     index: HashMap<Target, usize>,
+    /// The RRsets already checked (view, owner, type), with the config line that asked: an
+    /// RRset has one check.
+    checked: HashMap<(usize, Name, u16), u32>,
     errors: Vec<Located>,
 }
 
@@ -136,9 +142,22 @@ impl Planner {
         check: &Check,
         server_name: &str,
         rank: &dyn Fn(IpAddr) -> u8,
+        line: u32,
     ) -> bool {
         let view_name = snapshot.views[view].name.clone();
         let key = name.as_wire();
+        if let Some(&first) = self.checked.get(&(view, name.clone(), rtype)) {
+            self.errors.push(Located {
+                file: config.path.clone(),
+                line,
+                column: 0,
+                message: format!(
+                    "{name} {} in view {view_name} is already health-checked (line {first}): one check per name",
+                    rtype::mnemonic(rtype)
+                ),
+            });
+            return true;
+        }
         let Some(zone) = snapshot.views[view]
             .zones
             .iter_mut()
@@ -155,6 +174,7 @@ impl Planner {
         let Some(set) = zone.check_rrset(key, rtype, ttl, checked) else {
             return false;
         };
+        self.checked.insert((view, name.clone(), rtype), line);
         if set.rdatas.len() > MAX_CHECKED_RECORDS {
             self.errors.push(Located {
                 file: config.path.clone(),

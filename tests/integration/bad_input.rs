@@ -175,6 +175,16 @@ fn bad_cases() -> Vec<BadCase> {
     c.config = format!("{CONFIG}\n[[health]]\nname = \"www2.contoso.example\"\n");
     cases.push(c);
     let mut c = case(
+        "one name checked twice",
+        Blame::Config,
+        "MAIL.contoso.example",
+        "already health-checked",
+    );
+    c.config = format!(
+        "{CONFIG}\n[[health]]\nname = \"mail.contoso.example\"\n\n[[health]]\nname = \"MAIL.contoso.example\"\nview = \"internal\"\nkind = \"tcp\"\n"
+    );
+    cases.push(c);
+    let mut c = case(
         "health check on a name without addresses in its view",
         Blame::Config,
         "inside.contoso.example",
