@@ -4,7 +4,9 @@
 //! one error type for edited files); the zone-file reader and the message codec, each on the
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
-//! `answer` (look up and shape) → `observe`. Modules are private: the binary, the integration
+//! `answer` (look up and shape) → `observe`. Beside that path, `health` probes the addresses of
+//! health-checked RRsets and publishes which are answered on each snapshot's health board, which
+//! `answer` reads with one atomic load. Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]
 
@@ -14,7 +16,7 @@ pub mod cli;
 pub mod commands;
 mod config;
 mod dns;
-pub mod health;
+mod health;
 mod load;
 mod located;
 mod observe;
@@ -27,6 +29,7 @@ mod zonefile;
 pub use answer::{Transport, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
+pub use health::Prober;
 pub use load::{LoadError, Loaded, load, reload};
 pub use view::Snapshot;
 pub use view::prefix::PrefixTable;

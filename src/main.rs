@@ -10,9 +10,9 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+use splitdns::Prober;
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
-use splitdns::health::Prober;
 use splitdns::reload::{self, Reloader};
 use splitdns::server::{self, Listeners};
 

@@ -36,9 +36,11 @@ const INTERVAL: Duration = Duration::from_millis(200);
 const CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 const FALL: u32 = 2;
 const RISE: u32 = 2;
-/// Added to the judged bounds: scheduling delay of the server's probe task and of the test's
-/// polling on a 2-core machine shared with other builds.
-const SLACK: Duration = Duration::from_millis(1000);
+/// Added to the judged bounds (0.6 s to withdraw, 0.6 s to come back): scheduling delay of the
+/// server's probe task and of the test's polling on a 2-core machine that runs the rest of the
+/// suite (the differential tests start Knot and NSD) at the same time. Alone, both take about
+/// 0.4 s (the tests print what they measured); under the whole suite 1.6 s has been exceeded.
+const SLACK: Duration = Duration::from_millis(3000);
 /// Bound for waits that are not judged (start-up, log lines).
 const GENEROUS: Duration = Duration::from_secs(10);
 const NAMESPACE: &str = "mail.contoso.example";
@@ -898,12 +900,22 @@ fn a_reload_keeps_states_and_stops_removed_checks() {
         fs::write(&tmp, text).unwrap();
         fs::rename(&tmp, dns.dir.join("splitdns.toml")).unwrap();
     };
-    write(config(
+    let added = config(
         "\"127.0.0.51\", \"127.0.0.52\", \"127.0.0.53\"",
         "ttl = 20\n",
-    ));
+    );
+    write(added.clone());
     let deadline = Instant::now() + GENEROUS;
+    let mut rewritten = Instant::now();
     loop {
+        // The server answers a moment before its file watcher is installed: an edit in that
+        // window goes unseen, so the same file is saved again until a reload shows.
+        if !dns.log_text().contains("reloaded on")
+            && rewritten.elapsed() > Duration::from_millis(500)
+        {
+            write(added.clone());
+            rewritten = Instant::now();
+        }
         let reply = dns.ask(INTERNAL, NAMESPACE, RecordType::A).unwrap();
         if reply.answers.first().is_some_and(|r| r.ttl == 20) {
             // The first answer from the new snapshot: .52 is still out, .53 is in.
