@@ -200,7 +200,7 @@ fn big_zone(c: &mut Criterion) {
 }
 
 /// A health-checked namespace (issue 15) against the same namespace unchecked: the checked one
-/// reads its mask from the health board (one atomic load) and skips the down address while
+/// reads its mask from its cell (one atomic load) and skips the down address while
 /// rotating; the goal is at least 0.95× the plain rate. Nothing is probed: the board's masks are
 /// published by hand, as the prober would after a check failed.
 fn health(c: &mut Criterion) {
@@ -240,12 +240,6 @@ fn health(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
     let plan = &loaded.health;
     assert_eq!(plan.targets.len(), 3);
-    let down = plan
-        .targets
-        .iter()
-        .position(|t| t.address.to_string() == "10.0.0.12")
-        .unwrap();
-    plan.board.publish(plan.masks(|target| target != down));
     let case = |name, expect| Case {
         name,
         client: INSIDE,
@@ -260,13 +254,62 @@ fn health(c: &mut Criterion) {
         &plain,
         &[case("health: A, 3 CAS, unchecked", 3)],
     );
+    plan.board.publish(&plan.masks(|_| true));
+    run(
+        &mut group,
+        &loaded.snapshot,
+        &[case("health: A, 3 CAS checked, all up", 3)],
+    );
+    let down = plan
+        .targets
+        .iter()
+        .position(|t| t.address.to_string() == "10.0.0.12")
+        .unwrap();
+    plan.board.publish(&plan.masks(|target| target != down));
     run(
         &mut group,
         &loaded.snapshot,
         &[case("health: A, 3 CAS checked, 1 down", 2)],
     );
     group.finish();
-}
 
+    // Criterion's means move by tens of percent when other work shares the machine; the fastest
+    // of many short rounds, alternating the two, is what the code costs. Printed as the rate of
+    // the checked name (one address down) relative to the plain one: the goal is >= 0.95.
+    // Many short rounds: a quiet moment on a busy machine is short.
+    const ROUNDS: usize = 300;
+    const ROUND: usize = 2_000;
+    let fastest = |snapshot: &Snapshot| {
+        let query = query("mail.contoso.example.", RecordType::A);
+        let client: IpAddr = INSIDE.parse().unwrap();
+        let mut out = Vec::with_capacity(512);
+        let start = std::time::Instant::now();
+        for _ in 0..ROUND {
+            respond(
+                snapshot,
+                black_box(client),
+                black_box(&query),
+                Transport::Udp,
+                &mut out,
+            );
+            black_box(out.len());
+        }
+        start.elapsed()
+    };
+    for (label, up) in [("all up", None), ("1 of 3 down", Some(down))] {
+        plan.board.publish(&plan.masks(|target| Some(target) != up));
+        let (mut plain_best, mut checked_best) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            plain_best = plain_best.min(fastest(&plain));
+            checked_best = checked_best.min(fastest(&loaded.snapshot));
+        }
+        println!(
+            "health: checked name ({label}) answered at {:.3}x the rate of the plain one ({:.0} vs {:.0} ns per answer, fastest of {ROUNDS} alternating rounds of {ROUND})",
+            plain_best.as_secs_f64() / checked_best.as_secs_f64(),
+            checked_best.as_secs_f64() * 1e9 / ROUND as f64,
+            plain_best.as_secs_f64() * 1e9 / ROUND as f64,
+        );
+    }
+}
 criterion_group!(benches, example, big_zone, health);
 criterion_main!(benches);

@@ -5,7 +5,7 @@
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
 //! `answer` (look up and shape) → `observe`. Beside that path, `health` probes the addresses of
-//! health-checked RRsets and publishes which are answered on each snapshot's health board, which
+//! health-checked RRsets and stores which are answered in each such RRset's atomic mask, which
 //! `answer` reads with one atomic load. Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]

@@ -1,5 +1,6 @@
 //! Writing one RRset into a response: round-robin address sets start where the query's ID says,
-//! health-checked ones carry only the addresses their health board keeps, and the target names of NS, MX, SRV, SVCB and HTTPS records are found for additional data.
+//! health-checked ones carry only the addresses their atomic mask keeps, and the target names
+//! of NS, MX, SRV, SVCB and HTTPS records are found for additional data.
 
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;

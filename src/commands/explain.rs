@@ -52,7 +52,7 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str, probe: b
     if let Some(results) = &results {
         health
             .board
-            .publish(health.masks(|target| results[target].is_ok()));
+            .publish(&health.masks(|target| results[target].is_ok()));
     }
     print!("{}", render(&config, &snapshot, client, &qname, qtype));
     if let Some((view, _)) = snapshot.view_for(client) {

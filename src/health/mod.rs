@@ -2,8 +2,8 @@
 //! of them are answered. It runs beside the request path and never on it: the loader plans the
 //! checks ([`Plan`]: one [`Target`] per address, port, server name and check, however many names
 //! and views use it), the [`Prober`] runs one task per target, and each change of a target's state
-//! publishes a new set of masks on the snapshot's health board (see `view::health`), which the
-//! answer stage reads with one atomic load.
+//! stores new masks in the snapshot's health board (one atomic cell per checked RRset, see
+//! `view::health`), which the answer stage reads with one atomic load.
 //!
 //! The settings types ([`Check`], [`Probe`]) are owned here; the config builds them.
 
@@ -127,7 +127,8 @@ pub struct Slot {
 /// Every check a snapshot needs, and the board its answers read.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub board: Arc<HealthBoard>,
+    /// The checked RRsets' cells, by slot (shared with the snapshot's RRsets).
+    pub board: HealthBoard,
     pub targets: Vec<Target>,
     pub slots: Vec<Slot>,
 }
@@ -136,7 +137,7 @@ impl Plan {
     /// A plan without checks (an empty board).
     pub fn empty() -> Plan {
         Plan {
-            board: Arc::new(HealthBoard::new(0)),
+            board: HealthBoard::default(),
             targets: Vec::new(),
             slots: Vec::new(),
         }
@@ -190,7 +191,7 @@ mod tests {
 
     fn plan(slots: Vec<Slot>) -> Plan {
         Plan {
-            board: Arc::new(HealthBoard::new(slots.len())),
+            board: HealthBoard::default(),
             targets: Vec::new(),
             slots,
         }

@@ -39,7 +39,7 @@ impl Shared {
                     .get(&plan.targets[index])
                     .is_none_or(|running| running.up)
             };
-            plan.board.publish(plan.masks(up));
+            plan.board.publish(&plan.masks(up));
         }
     }
 }

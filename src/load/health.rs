@@ -1,12 +1,11 @@
 //! The health checks a config asks for, attached to a built snapshot: each checked A/AAAA RRset
 //! (an `[[exchange]]` block's internal addresses with `health`, or a `[[health]]` block's name)
-//! gets a slot on the snapshot's health board, and the plan lists one target per address, port,
+//! gets a cell (its slot) on the snapshot's health board, and the plan lists one target per address, port,
 //! server name and check, however many names and views use it. Only addresses of the checked
 //! RRsets become targets: the checks reach nothing the admin did not configure.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use crate::config::Config;
 use crate::dns::name::Name;
@@ -21,7 +20,7 @@ use crate::view::health::{Checked, HealthBoard, MAX_CHECKED_RECORDS};
 pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Located>> {
     let mut planner = Planner {
         plan: Plan {
-            board: Arc::new(HealthBoard::new(0)),
+            board: HealthBoard::default(),
             targets: Vec::new(),
             slots: Vec::new(),
         },
@@ -166,12 +165,8 @@ impl Planner {
         else {
             return false;
         };
-        let slot = self.plan.slots.len() as u32;
-        let checked = Checked {
-            board: self.plan.board.clone(),
-            slot,
-        };
-        let Some(set) = zone.check_rrset(key, rtype, ttl, checked) else {
+        let checked = Checked::new();
+        let Some(set) = zone.check_rrset(key, rtype, ttl, checked.clone()) else {
             return false;
         };
         self.checked.insert((view, name.clone(), rtype), line);
@@ -211,6 +206,8 @@ impl Planner {
             targets.push(index);
             ranks.push(rank(address));
         }
+        // The slot's index in the board and in the plan's slots is the same.
+        self.plan.board.push(&checked);
         self.plan.slots.push(Slot {
             name: name.to_string().trim_end_matches('.').to_string(),
             view: view_name,

@@ -1,49 +1,59 @@
 //! Which records of a health-checked RRset are answered right now. The snapshot's zone data never
-//! changes; beside it, each snapshot has one [`HealthBoard`]: a mask per health-checked RRset
-//! (bit i: its i-th record is answered), replaced whole by the health stage on every state
-//! change. An RRset that is checked holds its slot on the board ([`Checked`]), so the answer stage
-//! reads its mask with one atomic load, no lock and no allocation.
+//! changes; each health-checked RRset holds, beside its records, one cell ([`Checked`]): an
+//! atomic mask (bit i: its i-th record is answered) that the health stage stores on every state
+//! change and the answer stage reads with one atomic load, no lock and no allocation. A
+//! snapshot's cells, by slot, are its [`HealthBoard`].
 
 use std::sync::Arc;
-
-use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Most records a health-checked RRset may hold: one bit each in a `u64` mask.
 pub const MAX_CHECKED_RECORDS: usize = 64;
 
-/// The answer masks of one snapshot's health-checked RRsets, by slot.
-#[derive(Debug)]
-pub struct HealthBoard {
-    masks: ArcSwap<Box<[u64]>>,
-}
-
-impl HealthBoard {
-    /// A board for `slots` RRsets, every record answered (until the first result an address
-    /// counts as up).
-    pub fn new(slots: usize) -> HealthBoard {
-        HealthBoard {
-            masks: ArcSwap::from_pointee(vec![u64::MAX; slots].into_boxed_slice()),
-        }
-    }
-
-    /// Replaces every mask at once (`masks` indexed by slot).
-    pub fn publish(&self, masks: Box<[u64]>) {
-        self.masks.store(Arc::new(masks));
-    }
-
-    /// The records of `slot` answered now; every record for a slot the board does not have.
-    pub fn mask(&self, slot: u32) -> u64 {
-        self.masks
-            .load()
-            .get(slot as usize)
-            .copied()
-            .unwrap_or(u64::MAX)
-    }
-}
-
 /// Where a health-checked RRset finds its mask.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub board: Arc<HealthBoard>,
-    pub slot: u32,
+    mask: Arc<AtomicU64>,
+}
+
+impl Checked {
+    /// A new cell: every record answered (until the first result an address counts as up).
+    pub fn new() -> Checked {
+        Checked {
+            mask: Arc::new(AtomicU64::new(u64::MAX)),
+        }
+    }
+
+    /// The records answered now. Relaxed: the mask is a value of its own, nothing else is read
+    /// through it, and a query that sees the previous mask a moment longer is answered as if it
+    /// had come a moment earlier.
+    pub fn mask(&self) -> u64 {
+        self.mask.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Checked {
+    fn default() -> Self {
+        Checked::new()
+    }
+}
+
+/// The cells of one snapshot's health-checked RRsets, by slot.
+#[derive(Debug, Clone, Default)]
+pub struct HealthBoard {
+    cells: Vec<Checked>,
+}
+
+impl HealthBoard {
+    /// Adds an RRset's cell as the next slot.
+    pub fn push(&mut self, cell: &Checked) {
+        self.cells.push(cell.clone());
+    }
+
+    /// Stores every slot's mask (`masks` indexed by slot).
+    pub fn publish(&self, masks: &[u64]) {
+        for (cell, &mask) in self.cells.iter().zip(masks) {
+            cell.mask.store(mask, Ordering::Relaxed);
+        }
+    }
 }

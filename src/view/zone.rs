@@ -31,7 +31,7 @@ pub struct RRset {
     pub ttl: u32,
     pub rdatas: Box<[Rdata]>,
     /// Set for an address RRset whose records are health-checked: which are answered is read
-    /// from the snapshot's health board at answer time.
+    /// from its cell at answer time.
     pub health: Option<Checked>,
 }
 
@@ -40,13 +40,18 @@ impl RRset {
     /// records rotate (round robin: each address leads as often as the others over many
     /// queries), everything else keeps its order (SRV order matters to clients). The seed comes
     /// from the query (its ID, as Knot does), so rotating writes nothing shared. A
-    /// health-checked set answers only the records its board's mask keeps (none when every
+    /// health-checked set answers only the records its cell's mask keeps (none when every
     /// address is down and the admin chose no answer), rotated over those.
     pub fn answered(&self, seed: u16) -> Answered<'_> {
         let len = self.rdatas.len();
         let mask = match &self.health {
             Some(checked) if len <= MAX_CHECKED_RECORDS => {
-                checked.board.mask(checked.slot) & (u64::MAX >> (64 - len.max(1)))
+                let every = u64::MAX >> (64 - len.max(1));
+                match checked.mask() & every {
+                    // Every record kept: the same path as an unchecked set.
+                    all if all == every => u64::MAX,
+                    some => some,
+                }
             }
             _ => u64::MAX,
         };
@@ -654,5 +659,57 @@ host     AAAA 2001:db8::1
         ));
         assert!(node(&overlay, "y.example.").unwrap().rrsets.is_empty());
         assert!(node(&shared, "y.example.").is_none());
+    }
+
+    /// A checked RRset answers the records its cell's mask keeps, rotated over those by the
+    /// seed; with nothing kept it answers nothing; a cell that has not been published keeps all.
+    #[test]
+    fn checked_rrsets_answer_the_kept_records_in_rotation() {
+        use crate::view::health::HealthBoard;
+        let mut board = HealthBoard::default();
+        let shared = build_shared(&origin(), records(SHARED));
+        let mut zone = assemble(
+            &origin(),
+            Arc::new(shared),
+            None,
+            &SourceLoc {
+                file: Arc::new("test.toml".into()),
+                line: 1,
+            },
+            "internal",
+            0,
+        )
+        .unwrap();
+        let key = Name::parse("host.example.", None).unwrap();
+        let checked = Checked::new();
+        board.push(&checked);
+        let set = zone
+            .check_rrset(key.as_wire(), rtype::A, Some(30), checked)
+            .unwrap();
+        let firsts = |set: &RRset| -> Vec<Vec<u8>> {
+            (0..4u16)
+                .map(|seed| set.answered(seed).map(|r| r.wire[3]).collect())
+                .collect()
+        };
+        assert_eq!(set.ttl, 30);
+        assert_eq!(
+            firsts(set),
+            [vec![1, 2], vec![2, 1], vec![1, 2], vec![2, 1]]
+        );
+        board.publish(&[0b10]);
+        let set = zone.node(key.as_wire()).unwrap().get(rtype::A).unwrap();
+        assert_eq!(firsts(set), [vec![2], vec![2], vec![2], vec![2]]);
+        board.publish(&[0]);
+        assert_eq!(set.answered(7).len(), 0);
+        // The shared data, which other views read, is not checked.
+        assert!(
+            zone.shared
+                .get(key.as_wire())
+                .unwrap()
+                .get(rtype::A)
+                .unwrap()
+                .health
+                .is_none()
+        );
     }
 }
