@@ -179,6 +179,10 @@ pub struct ExplainArgs {
     /// The record type asked for (A, AAAA, MX, SRV, TXT, ... or TYPEnnn).
     #[arg(value_name = "TYPE", default_value = "A")]
     pub qtype: String,
+    /// Check each health-checked address once, now, and answer as a server with those results
+    /// would (without it, explain sends nothing and every address counts as up).
+    #[arg(long)]
+    pub probe: bool,
 }
 
 #[derive(Debug, Args)]

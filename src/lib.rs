@@ -5,7 +5,9 @@
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
 //! `answer` (look up and shape) → `observe`, with `resolve` (the recursive views' forwarder and
-//! cache) beside `answer` for names that are not ours. Off the query path: `reload` (the reload
+//! cache) beside `answer` for names that are not ours. Beside that path, `health` probes the
+//! addresses of health-checked RRsets and stores which are answered in each such RRset's atomic
+//! mask, which `answer` reads with one atomic load. Off the query path: `reload` (the reload
 //! transaction), `control` (the metrics, status and reload endpoint) and `systemd` (sd_notify).
 //! Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
@@ -18,6 +20,7 @@ pub mod commands;
 mod config;
 pub mod control;
 mod dns;
+mod health;
 mod load;
 mod located;
 mod observe;
@@ -32,6 +35,7 @@ mod zonefile;
 pub use answer::{Outcome, Summary, Transport, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
+pub use health::Prober;
 pub use load::{LoadError, Loaded, load, reload};
 pub use observe::Metrics;
 pub use view::Snapshot;

@@ -10,6 +10,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+use splitdns::Prober;
 use splitdns::cli::{Cli, Command, ServeArgs};
 use splitdns::commands;
 use splitdns::control::{self, Control};
@@ -30,9 +31,13 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => {
             commands::check::run(&args.config.config, args.strict, args.format)
         }
-        Some(Command::Explain(args)) => {
-            commands::explain::run(&args.config.config, args.client, &args.name, &args.qtype)
-        }
+        Some(Command::Explain(args)) => commands::explain::run(
+            &args.config.config,
+            args.client,
+            &args.name,
+            &args.qtype,
+            args.probe,
+        ),
         Some(Command::Diff(args)) => {
             commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
         }
@@ -80,6 +85,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             failure.origin
         );
     }
+    let plan = Arc::new(loaded.health.clone());
     let metrics = Arc::new(splitdns::Metrics::default());
     let (config, published) = loaded.into_published(&metrics.queries);
     let summary = published.snapshot.summary();
@@ -135,6 +141,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let state = Arc::new(ArcSwap::from_pointee(published));
+    let prober = Prober::new();
     let reloader = Reloader::new(
         config.path.clone(),
         state.clone(),
@@ -142,9 +149,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         listeners.local_addrs(),
         &config,
         metrics.clone(),
+        prober.clone(),
     );
     let served_on = listeners.local_addrs();
     let result = runtime.block_on(async {
+        // The checks start with the config, before the first query.
+        prober.apply(plan);
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
         if let Some(listener) = control_listener {
@@ -175,7 +185,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         // The sockets are bound (queries queue in them from now on) and the snapshot is
         // published: the server answers.
         systemd::ready(&summary);
-        server::run(listeners, state, config.tcp, metrics, shutdown).await
+        let result = server::run(listeners, state, config.tcp, metrics, shutdown).await;
+        prober.stop();
+        result
     });
     match result {
         Ok(()) => {

@@ -40,6 +40,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::health::Prober;
 use crate::load::{self, LoadError};
 use crate::located::Located;
 use crate::observe::Metrics;
@@ -136,6 +137,8 @@ pub struct Reloader {
     failed_files: Vec<PathBuf>,
     metrics: Arc<Metrics>,
     last: Arc<Mutex<Option<ReloadRecord>>>,
+    /// The health checks: each new snapshot's plan is applied before the snapshot is served.
+    prober: Prober,
 }
 
 impl Reloader {
@@ -146,6 +149,7 @@ impl Reloader {
         bound: Vec<SocketAddr>,
         started_with: &crate::config::Config,
         metrics: Arc<Metrics>,
+        prober: Prober,
     ) -> Reloader {
         Reloader {
             config_path,
@@ -156,6 +160,7 @@ impl Reloader {
             failed_files: Vec::new(),
             metrics,
             last: Arc::default(),
+            prober,
         }
     }
 
@@ -256,6 +261,9 @@ impl Reloader {
                     .iter()
                     .flat_map(|failure| failure.errors.iter().cloned())
                     .collect();
+                // Addresses that stay keep their state: the new board starts from it, before
+                // the snapshot that reads it is served.
+                self.prober.apply(Arc::new(loaded.health.clone()));
                 let (_, published) =
                     loaded.into_published_after(&self.metrics.queries, Some(&previous));
                 self.state.store(Arc::new(published));

@@ -18,7 +18,7 @@ use crate::view::{ChaosIdentity, Forward, Snapshot, View, ZoneMatch};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
-use rrset::write_rrset;
+use rrset::{write_records, write_rrset};
 
 /// How the query arrived: it decides the size limit and whether truncation applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,8 @@ pub enum Outcome {
     FormErr,
     NotImp,
     BadVers,
-    /// The name is in a configured zone whose files have not loaded.
+    /// The name is in a configured zone whose files have not loaded, or a health-checked RRset
+    /// has every address down and is configured to answer none.
     ServFail,
     /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
     Forward,
@@ -306,14 +307,6 @@ fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: For
     Outcome::Forward
 }
 
-/// The zone is ours but its data did not load: SERVFAIL, so resolvers try another server
-/// (RFC 1035 §4.1.1: the name server could not process the query), rather than REFUSED (not
-/// ours) or an authoritative NXDOMAIN that would be cached.
-fn servfail(writer: &mut ResponseWriter) -> Outcome {
-    writer.set_rcode(rcode::SERVFAIL as u16);
-    Outcome::ServFail
-}
-
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
 /// that opt in; any other CHAOS name is REFUSED.
 fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &ChaosIdentity) -> Outcome {
@@ -483,7 +476,11 @@ fn answer<'z>(
     rrsets: impl Iterator<Item = &'z RRset> + Clone,
 ) -> Outcome {
     for set in rrsets.clone() {
-        if write_rrset(writer, Section::Answer, owner, set).is_err() {
+        let records = set.answered(writer.id());
+        if records.len() == 0 && set.health.is_some() {
+            return servfail(writer);
+        }
+        if write_records(writer, Section::Answer, owner, set, records).is_err() {
             return truncated(writer, Outcome::Answer);
         }
     }
@@ -522,6 +519,16 @@ fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
         return truncated(writer, Outcome::NxDomain);
     }
     Outcome::NxDomain
+}
+
+/// SERVFAIL, which resolvers retry elsewhere and cache only briefly (RFC 9520): the zone is ours
+/// but its data did not load (rather than REFUSED, not ours, or an NXDOMAIN that would be
+/// cached), or every address of a health-checked RRset is down and the admin chose
+/// `all_down = "servfail"` (rather than a NODATA cached for the zone's negative TTL).
+fn servfail(writer: &mut ResponseWriter) -> Outcome {
+    writer.set_authoritative(false);
+    writer.set_rcode(rcode::SERVFAIL as u16);
+    Outcome::ServFail
 }
 
 /// Not ours to answer: no view for the client, or a name in no zone of its view.

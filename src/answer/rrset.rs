@@ -1,22 +1,34 @@
 //! Writing one RRset into a response: round-robin address sets start where the query's ID says,
-//! and the target names of NS, MX, SRV, SVCB and HTTPS records are found for additional data.
+//! health-checked ones carry only the addresses their atomic mask keeps, and the target names
+//! of NS, MX, SRV, SVCB and HTTPS records are found for additional data.
 
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;
-use crate::view::zone::RRset;
+use crate::view::zone::{Answered, RRset};
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
-/// Writes a whole RRset under `owner`, rotated if it is a round-robin address set. The rotation
-/// starts from the query's ID, which clients choose at random (RFC 5452), so over many queries
-/// each address leads equally often, and answering writes nothing shared.
+/// Writes an RRset under `owner`: the records [`RRset::answered`] gives for this query, rotated
+/// if it is a round-robin address set. The rotation starts from the query's ID, which clients
+/// choose at random (RFC 5452), so over many queries each address leads equally often, and
+/// answering writes nothing shared.
 pub fn write_rrset(
     writer: &mut ResponseWriter,
     section: Section,
     owner: &[u8],
     set: &RRset,
 ) -> Result<(), Full> {
-    let start = set.rotation(writer.id());
-    for rdata in set.rotated(start) {
+    write_records(writer, section, owner, set, set.answered(writer.id()))
+}
+
+/// Writes `records` (chosen from `set` by [`RRset::answered`]) under `owner`.
+pub fn write_records(
+    writer: &mut ResponseWriter,
+    section: Section,
+    owner: &[u8],
+    set: &RRset,
+    records: Answered<'_>,
+) -> Result<(), Full> {
+    for rdata in records {
         writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
     }
     Ok(())

@@ -77,6 +77,7 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                     Ok(loaded) => {
                         println!("{}: loaded", config_path.display());
                         print!("{}", describe(&loaded.snapshot));
+                        print!("{}", describe_health(&loaded.health));
                     }
                     Err(error) => println!("{}: {error}", config_path.display()),
                 }
@@ -153,6 +154,25 @@ fn describe(snapshot: &Snapshot) -> String {
                 zone.origin, zone.serial, zone.record_count
             ));
         }
+    }
+    text
+}
+
+/// Each health-checked name with its view and the checks of its addresses (`check` runs none).
+fn describe_health(plan: &crate::health::Plan) -> String {
+    let mut text = String::new();
+    for slot in &plan.slots {
+        let targets: Vec<String> = slot
+            .targets
+            .iter()
+            .map(|&t| plan.targets[t].to_string())
+            .collect();
+        text.push_str(&format!(
+            "health-checked {} in view {}: {}\n",
+            slot.name,
+            slot.view,
+            targets.join(", ")
+        ));
     }
     text
 }

@@ -1,7 +1,11 @@
 //! `splitdns explain --client IP NAME [TYPE]`: which view a client gets and why, the exact answer
 //! it would receive (produced by the real request path), and where each record came from. For a
 //! name a recursive view forwards: which forward zone, delegation or forwarders it goes to, and
-//! the upstreams in the order they would be asked (nothing is sent: `explain` opens no socket).
+//! the upstreams in the order they would be asked (nothing is sent to them). For a
+//! health-checked name it also says, address by address, which are answered and why the others
+//! are not. `explain` runs no probes unless asked (`--probe`: each address checked once, now,
+//! and the answer shaped by those results); without it every address counts as up, as in a
+//! server that has not had a result yet.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -14,6 +18,7 @@ use crate::config::Config;
 use crate::dns::name::{Name, fmt_wire_name};
 use crate::dns::rtype;
 use crate::dns::{class, rcode};
+use crate::health::{self, Plan};
 use crate::load;
 use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
@@ -21,7 +26,7 @@ use crate::view::{Forward, Snapshot, View};
 use crate::wire::reader::{self, Record};
 use crate::zonefile::rdata::rdata_to_text;
 
-pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitCode {
+pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str, probe: bool) -> ExitCode {
     let Some(qtype) = rtype::from_mnemonic(qtype) else {
         eprintln!("unknown record type {qtype:?}");
         return ExitCode::FAILURE;
@@ -34,7 +39,10 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
         }
     };
     let load::Loaded {
-        config, snapshot, ..
+        config,
+        snapshot,
+        health,
+        ..
     } = match load::load(config_path) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -42,8 +50,109 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
             return ExitCode::FAILURE;
         }
     };
+    let results = (probe && !health.targets.is_empty()).then(|| probe_all(&health));
+    if let Some(results) = &results {
+        health
+            .board
+            .publish(&health.masks(|target| results[target].is_ok()));
+    }
     print!("{}", render(&config, &snapshot, client, &qname, qtype));
+    if let Some((view, _)) = snapshot.view_for(client) {
+        print!(
+            "{}",
+            render_health(&health, &view.name, &qname, results.as_deref())
+        );
+    }
     ExitCode::SUCCESS
+}
+
+/// Checks every target once, all at the same time (each within its timeout).
+fn probe_all(plan: &Plan) -> Vec<Result<(), String>> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return vec![Err(format!("no runtime: {e}")); plan.targets.len()],
+    };
+    runtime.block_on(async {
+        let mut checks = tokio::task::JoinSet::new();
+        for (index, target) in plan.targets.iter().enumerate() {
+            let target = target.clone();
+            checks.spawn(async move { (index, health::probe_once(&target).await) });
+        }
+        let mut results = vec![Ok(()); plan.targets.len()];
+        while let Some(Ok((index, result))) = checks.join_next().await {
+            results[index] = result;
+        }
+        results
+    })
+}
+
+/// For each health-checked RRset of `qname` in `view`: every address, answered or not and why.
+/// `results`: one check per target (`--probe`), or none (every address counts as up).
+pub fn render_health(
+    plan: &Plan,
+    view: &str,
+    qname: &Name,
+    results: Option<&[Result<(), String>]>,
+) -> String {
+    let name = qname.to_string().to_ascii_lowercase();
+    let name = name.trim_end_matches('.');
+    let up = |target: usize| results.is_none_or(|r| r[target].is_ok());
+    let masks = plan.masks(up);
+    let mut out = String::new();
+    for (slot, mask) in plan.slots.iter().zip(masks.iter()) {
+        if slot.view != view || slot.name != name {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            ";; HEALTH {} in view {}: {} address(es) checked",
+            slot.name,
+            slot.view,
+            slot.targets.len()
+        );
+        if results.is_none() {
+            let _ = writeln!(
+                out,
+                ";; not probed (explain runs no probes; --probe checks each address once): every address counts as up, as before a server's first results"
+            );
+        }
+        let best = slot
+            .targets
+            .iter()
+            .zip(&slot.ranks)
+            .filter(|(target, _)| up(**target))
+            .map(|(_, rank)| *rank)
+            .min();
+        for (index, (&target, &rank)) in slot.targets.iter().zip(&slot.ranks).enumerate() {
+            let address = plan.targets[target].address;
+            let answered = mask >> index & 1 == 1;
+            let why = match results.map(|r| &r[target]) {
+                None => "answered".to_string(),
+                Some(Ok(())) if answered => "up: answered".to_string(),
+                Some(Ok(())) => format!(
+                    "up, left out: a site preferred in this view (rank {}) has addresses up; this one is rank {rank}",
+                    best.unwrap_or(0)
+                ),
+                Some(Err(reason)) if answered => {
+                    format!(
+                        "down ({reason}), answered anyway: every address is down and all_down = \"all\""
+                    )
+                }
+                Some(Err(reason)) => format!("down, left out: {reason}"),
+            };
+            let _ = writeln!(out, "{address}   ; {why} (check: {})", plan.targets[target]);
+        }
+        if mask.count_ones() == 0 {
+            let _ = writeln!(
+                out,
+                ";; every address is down and all_down = \"servfail\": the answer is SERVFAIL"
+            );
+        }
+    }
+    out
 }
 
 /// The explanation as text: the routing decision, the response, and each record's source.

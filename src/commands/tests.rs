@@ -106,3 +106,66 @@ fn diff_lists_exactly_the_names_that_differ() {
         "{same}"
     );
 }
+
+/// `explain`'s health section: without results every address counts as up and the output says
+/// nothing was probed; with results (as `--probe` gets them) each address says whether it is
+/// answered and why not: down with its reason, or left out for a preferred site.
+#[test]
+fn explain_says_why_checked_addresses_are_left_out() {
+    let dir = std::env::temp_dir().join(format!("splitdns-explain-health-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::write(
+        dir.join("z.zone"),
+        "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("splitdns.toml"),
+        r#"[[view]]
+name = "internal"
+clients = ["10.0.0.0/8"]
+[[exchange]]
+namespace = "mail.contoso.example"
+health = { kind = "tcp" }
+[[exchange.site]]
+name = "dc1"
+internal = ["10.0.0.11", "10.0.0.12"]
+[[exchange.site]]
+name = "dc2"
+internal = ["10.1.0.11"]
+[[zone]]
+origin = "contoso.example"
+file = "z.zone"
+"#,
+    )
+    .unwrap();
+    let loaded = load::load(&dir.join("splitdns.toml")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let name = Name::parse("mail.contoso.example.", None).unwrap();
+    let plan = &loaded.health;
+    let unprobed = super::explain::render_health(plan, "internal", &name, None);
+    assert!(unprobed.contains("not probed"), "{unprobed}");
+    assert!(unprobed.contains("10.1.0.11   ; answered"), "{unprobed}");
+
+    let index = |ip: &str| {
+        plan.targets
+            .iter()
+            .position(|t| t.address.to_string() == ip)
+            .unwrap()
+    };
+    let mut results = vec![Ok(()); plan.targets.len()];
+    results[index("10.0.0.12")] = Err("HTTP 503".to_string());
+    let probed = super::explain::render_health(plan, "internal", &name, Some(&results));
+    assert!(!probed.contains("not probed"), "{probed}");
+    assert!(probed.contains("10.0.0.11   ; up: answered"), "{probed}");
+    assert!(
+        probed.contains("10.0.0.12   ; down, left out: HTTP 503"),
+        "{probed}"
+    );
+    assert!(
+        probed.contains("10.1.0.11   ; up, left out: a site preferred"),
+        "{probed}"
+    );
+    // The other view, and other names, have nothing to say.
+    assert!(super::explain::render_health(plan, "external", &name, Some(&results)).is_empty());
+}

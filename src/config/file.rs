@@ -38,6 +38,9 @@ pub struct ConfigFile {
     pub control: Option<ControlSection>,
     /// A JSON-lines log of queries; off when absent.
     pub query_log: Option<QueryLogSection>,
+    /// Health checks for A/AAAA RRsets written in zone files.
+    #[serde(default, rename = "health")]
+    pub health: Vec<HealthBlockSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +90,9 @@ pub struct ViewSection {
     pub forward: Vec<ForwardSection>,
     /// Tuning for the resolver of a recursive view.
     pub resolver: Option<ResolverSection>,
+    /// The `[[exchange.site]]` names this view's clients prefer, best first: the view gets the
+    /// namespace with the healthy addresses of the first site that has any.
+    pub site_order: Option<Vec<Spanned<String>>>,
 }
 
 /// Names at and below `zone` are forwarded to `to` (e.g. the AD domain to its DCs).
@@ -161,6 +167,81 @@ pub struct ExchangeSection {
     pub external_view: Option<Spanned<String>>,
     /// TTL of the generated records.
     pub ttl: Option<Spanned<i64>>,
+    /// Health checks on the internal addresses.
+    pub health: Option<Spanned<HealthSection>>,
+    /// Sites (datacenters), each with its own internal addresses: the multi-site form of
+    /// `internal`.
+    #[serde(default, rename = "site")]
+    pub sites: Vec<SiteSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SiteSection {
+    pub name: Spanned<String>,
+    pub internal: Vec<Spanned<String>>,
+}
+
+/// How addresses are checked. Every key has a default.
+#[derive(Debug, Default, Deserialize)]
+pub struct HealthSection {
+    /// "https" (default) or "tcp".
+    pub kind: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    /// HTTPS: the path asked for (default /owa/healthcheck.htm).
+    pub path: Option<Spanned<String>>,
+    /// Seconds between checks, and for one check.
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
+    /// Consecutive failures to take an address out, successes to put it back.
+    pub fall: Option<Spanned<i64>>,
+    pub rise: Option<Spanned<i64>>,
+    /// PEM file of the CA the certificates must chain to.
+    pub ca: Option<Spanned<String>>,
+    pub certificate_check: Option<bool>,
+    pub expiry_warning_days: Option<Spanned<i64>>,
+    /// "all" (default: answer every address) or "servfail".
+    pub all_down: Option<Spanned<String>>,
+}
+
+/// A `[[health]]` block: an A/AAAA RRset from the zone files, and how its addresses are checked
+/// (the same keys as `[exchange.health]`).
+#[derive(Debug, Deserialize)]
+pub struct HealthBlockSection {
+    pub name: Spanned<String>,
+    /// The view whose RRset is checked (default: every view that has one).
+    pub view: Option<Spanned<String>>,
+    /// TTL the checked RRset is answered with (default 30).
+    pub ttl: Option<Spanned<i64>>,
+    pub kind: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub path: Option<Spanned<String>>,
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
+    pub fall: Option<Spanned<i64>>,
+    pub rise: Option<Spanned<i64>>,
+    pub ca: Option<Spanned<String>>,
+    pub certificate_check: Option<bool>,
+    pub expiry_warning_days: Option<Spanned<i64>>,
+    pub all_down: Option<Spanned<String>>,
+}
+
+impl HealthBlockSection {
+    /// The check keys, as in an `[exchange.health]` table.
+    pub fn check(&self) -> HealthSection {
+        HealthSection {
+            kind: self.kind.clone(),
+            port: self.port.clone(),
+            path: self.path.clone(),
+            interval: self.interval.clone(),
+            timeout: self.timeout.clone(),
+            fall: self.fall.clone(),
+            rise: self.rise.clone(),
+            ca: self.ca.clone(),
+            certificate_check: self.certificate_check,
+            expiry_warning_days: self.expiry_warning_days.clone(),
+            all_down: self.all_down.clone(),
+        }
+    }
 }
 
 /// One `[[acknowledge]]` block: a check finding about one name that the admin has looked at
@@ -198,6 +279,9 @@ pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])>
         ["view", "resolver"] => ("in [view.resolver]", keys_of::<ResolverSection>()),
         ["zone"] => ("in [[zone]]", keys_of::<ZoneSection>()),
         ["exchange"] => ("in [[exchange]]", keys_of::<ExchangeSection>()),
+        ["exchange", "health"] => ("in [exchange.health]", keys_of::<HealthSection>()),
+        ["exchange", "site"] => ("in [[exchange.site]]", keys_of::<SiteSection>()),
+        ["health"] => ("in [[health]]", keys_of::<HealthBlockSection>()),
         ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),
         ["control"] => ("in [control]", keys_of::<ControlSection>()),
         ["query_log"] => ("in [query_log]", keys_of::<QueryLogSection>()),

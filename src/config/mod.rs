@@ -14,6 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::dns::name::Name;
+use crate::health::{self, AllDown, Check, Kind, Probe};
 use crate::located::Located;
 use crate::resolve::Settings as ResolverSettings;
 use crate::server::{RrlPolicy, TcpLimits};
@@ -39,6 +40,8 @@ pub struct Config {
     pub all_or_nothing: bool,
     /// The query log, if on.
     pub query_log: Option<QueryLogConfig>,
+    /// `[[health]]` blocks: checks on RRsets written in zone files.
+    pub health: Vec<HealthConfig>,
 }
 
 /// A validated `[query_log]` section.
@@ -89,6 +92,8 @@ pub struct ViewConfig {
     pub recursion: Option<RecursionConfig>,
     /// Line of the view's `name` key, for findings about the view as a whole.
     pub line: u32,
+    /// `[[exchange.site]]` names, preferred first.
+    pub site_order: Vec<String>,
 }
 
 /// A recursive view's upstreams and resolver settings.
@@ -119,10 +124,54 @@ pub struct ExchangeConfig {
     pub ttl: u32,
     /// Line of the block's `namespace` key: where generated records say they come from.
     pub line: u32,
+    /// Health checks on the internal addresses, if on.
+    pub health: Option<Check>,
+    /// The internal addresses by site: the `[[exchange.site]]` entries, or one unnamed site
+    /// holding `internal`.
+    pub sites: Vec<Site>,
+    /// The views that get the internal addresses (the internal view, and every view with a
+    /// `site_order` naming one of this block's sites), each with the block's sites in that
+    /// view's order of preference.
+    pub inside: Vec<(usize, Vec<usize>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Empty for the single-site form.
+    pub name: String,
+    pub internal: Vec<std::net::IpAddr>,
+}
+
+/// A validated `[[health]]` block.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// Lowercased; also the server name the checks present.
+    pub name: Name,
+    /// The view checked (index into [`Config::views`]); `None`: every view with the RRset.
+    pub view: Option<usize>,
+    pub ttl: u32,
+    pub check: Check,
+    /// Line of the block's `name` key.
+    pub line: u32,
 }
 
 /// TTL of records generated from `[[exchange]]` when the block gives none.
 pub const DEFAULT_EXCHANGE_TTL: u32 = 300;
+/// TTL of health-checked RRsets when their block gives none: short enough that a withdrawn
+/// address leaves resolvers' caches within half a minute, long enough to keep DC caches useful.
+pub const DEFAULT_CHECKED_TTL: u32 = 30;
+
+/// Defaults of a health check: what a load balancer would use.
+const HEALTH_PORT: i64 = 443;
+const HEALTH_PATH: &str = "/owa/healthcheck.htm";
+const HEALTH_INTERVAL: f64 = 5.0;
+const HEALTH_TIMEOUT: f64 = 2.0;
+const HEALTH_FALL: i64 = 3;
+const HEALTH_RISE: i64 = 2;
+const EXPIRY_WARNING_DAYS: i64 = 14;
+const PORT: RangeInclusive<i64> = 1..=65535;
+const FALL_RISE: RangeInclusive<i64> = 1..=100;
+const EXPIRY_DAYS: RangeInclusive<i64> = 0..=3650;
 
 /// The ranges integer settings must be in. TTLs as RFC 2181 §8 allows; at most a million
 /// responses a second keeps the rate limiter's token count (thousandths) within 32 bits; slip as
@@ -244,6 +293,9 @@ fn segments(path: &serde_ignored::Path) -> Vec<PathSegment> {
     };
     match path {
         Path::Seq { index, .. } => out.push(PathSegment::Index(*index)),
+        // A `Spanned<T>` table passes through a map of toml's own private keys: no place in
+        // the file either.
+        Path::Map { key, .. } if key.starts_with("$__serde_spanned_private") => {}
         Path::Map { key, .. } => out.push(PathSegment::Key(key.clone())),
         _ => {}
     }
@@ -424,12 +476,34 @@ fn validate(
     });
     let views = validate_views(&raw.views, &listen, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
-    let exchange = raw
+    let exchange: Vec<ExchangeConfig> = raw
         .exchange
         .iter()
         .filter_map(|section| validate_exchange(section, &views, locate, &mut errors))
         .collect();
     let acknowledgements = validate_acknowledgements(&raw.acknowledgements, locate, &mut errors);
+    // Every name a view's site_order lists must be a site of some [[exchange]] block.
+    for section in &raw.views {
+        for site in section.site_order.iter().flatten() {
+            if !exchange
+                .iter()
+                .any(|block| block.sites.iter().any(|s| s.name == *site.get_ref()))
+            {
+                errors.push(locate.error(
+                    site.span(),
+                    format!(
+                        "site_order names site {:?}, which no [[exchange.site]] defines",
+                        site.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    let health = raw
+        .health
+        .iter()
+        .filter_map(|section| validate_health_block(section, &views, locate, &mut errors))
+        .collect();
 
     if errors.is_empty() {
         Ok(Config {
@@ -444,6 +518,7 @@ fn validate(
             control,
             all_or_nothing: raw.all_or_nothing,
             query_log,
+            health,
         })
     } else {
         Err(errors)
@@ -547,6 +622,12 @@ fn validate_views(
             rrl,
             recursion,
             line: locate.line_of(section.name.span()),
+            site_order: section
+                .site_order
+                .iter()
+                .flatten()
+                .map(|s| s.get_ref().clone())
+                .collect(),
         });
     }
     views
@@ -960,25 +1041,55 @@ fn validate_exchange(
 ) -> Option<ExchangeConfig> {
     let before = errors.len();
     let namespace = parse_domain(&section.namespace, "namespace", locate, errors);
-    let mut addresses = |list: &[Spanned<String>]| -> Vec<std::net::IpAddr> {
-        list.iter()
-            .filter_map(|addr| match addr.get_ref().parse() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    errors.push(locate.error(
-                        addr.span(),
-                        format!(
-                            "bad address {:?}: expected an IPv4 or IPv6 address",
-                            addr.get_ref()
-                        ),
-                    ));
-                    None
-                }
-            })
-            .collect()
-    };
-    let internal = addresses(&section.internal);
-    let external = addresses(&section.external);
+    let addresses =
+        |list: &[Spanned<String>], errors: &mut Vec<Located>| -> Vec<std::net::IpAddr> {
+            list.iter()
+                .filter_map(|addr| match addr.get_ref().parse() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        errors.push(locate.error(
+                            addr.span(),
+                            format!(
+                                "bad address {:?}: expected an IPv4 or IPv6 address",
+                                addr.get_ref()
+                            ),
+                        ));
+                        None
+                    }
+                })
+                .collect()
+        };
+    let single_site = addresses(&section.internal, errors);
+    let external = addresses(&section.external, errors);
+    let mut sites: Vec<Site> = Vec::new();
+    for site in &section.sites {
+        if !section.internal.is_empty() {
+            errors.push(locate.error(
+                site.name.span(),
+                "[[exchange.site]] and internal = [...] in one [[exchange]] block: list the addresses in the sites only".into(),
+            ));
+        }
+        if sites.iter().any(|s| s.name == *site.name.get_ref()) || site.name.get_ref().is_empty() {
+            errors.push(locate.error(
+                site.name.span(),
+                format!("site name {:?} is empty or used twice", site.name.get_ref()),
+            ));
+        }
+        sites.push(Site {
+            name: site.name.get_ref().clone(),
+            internal: addresses(&site.internal, errors),
+        });
+    }
+    if sites.is_empty() && !single_site.is_empty() {
+        sites.push(Site {
+            name: String::new(),
+            internal: single_site,
+        });
+    }
+    let internal: Vec<std::net::IpAddr> = sites
+        .iter()
+        .flat_map(|s| s.internal.iter().copied())
+        .collect();
     let mut view_index = |key: &Option<Spanned<String>>,
                           default: &str,
                           needed: bool|
@@ -1003,6 +1114,40 @@ fn validate_exchange(
         .iter()
         .filter_map(|d| parse_domain(d, "srv_domains entry", locate, errors))
         .collect();
+    let health = section
+        .health
+        .as_ref()
+        .and_then(|h| validate_check(h.get_ref(), "[exchange.health]", locate, errors));
+    if section.health.is_some() && internal.is_empty() {
+        let span = section.health.as_ref().map_or(0..0, |h| h.span());
+        errors.push(locate.error(
+            span,
+            "[exchange.health] checks the internal addresses, and this block has none".into(),
+        ));
+    }
+    // The views that get the internal addresses, each with its order of this block's sites: the
+    // sites its site_order names first, then the others as declared.
+    let mut inside: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (index, view) in views.iter().enumerate() {
+        let named: Vec<usize> = view
+            .site_order
+            .iter()
+            .filter_map(|name| {
+                sites
+                    .iter()
+                    .position(|s| !s.name.is_empty() && s.name == *name)
+            })
+            .collect();
+        if Some(index) != internal_view && named.is_empty() || internal.is_empty() {
+            continue;
+        }
+        let rest: Vec<usize> = (0..sites.len())
+            .filter(|site| !named.contains(site))
+            .collect();
+        let mut order = named;
+        order.extend(rest);
+        inside.push((index, order));
+    }
     if errors.len() > before {
         return None;
     }
@@ -1029,10 +1174,225 @@ fn validate_exchange(
             section.ttl.as_ref(),
             "[[exchange]] ttl",
             TTL,
-            DEFAULT_EXCHANGE_TTL.into(),
+            if health.is_some() {
+                DEFAULT_CHECKED_TTL
+            } else {
+                DEFAULT_EXCHANGE_TTL
+            }
+            .into(),
             errors,
         ) as u32,
         line: locate.line_of(section.namespace.span()),
+        health,
+        sites,
+        inside,
+    })
+}
+
+fn validate_health_block(
+    section: &file::HealthBlockSection,
+    views: &[ViewConfig],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<HealthConfig> {
+    let name = parse_domain(&section.name, "[[health]] name", locate, errors);
+    let view = match &section.view {
+        None => None,
+        Some(view) => match views.iter().position(|v| v.name == *view.get_ref()) {
+            Some(index) => Some(index),
+            None => {
+                errors.push(locate.error(
+                    view.span(),
+                    format!("[[health]] view {:?} is not defined", view.get_ref()),
+                ));
+                return None;
+            }
+        },
+    };
+    let ttl = locate.integer(
+        section.ttl.as_ref(),
+        "[[health]] ttl",
+        TTL,
+        DEFAULT_CHECKED_TTL.into(),
+        errors,
+    ) as u32;
+    let check = validate_check(&section.check(), "[[health]]", locate, errors)?;
+    Some(HealthConfig {
+        name: name?,
+        view,
+        ttl,
+        check,
+        line: locate.line_of(section.name.span()),
+    })
+}
+
+/// The check keys of `[exchange.health]` or `[[health]]` (`what`, for messages), with defaults.
+fn validate_check(
+    section: &file::HealthSection,
+    what: &str,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<Check> {
+    let before = errors.len();
+    let seconds =
+        |value: &Option<Spanned<f64>>, key: &str, default: f64, errors: &mut Vec<Located>| {
+            match value {
+                None => Duration::from_secs_f64(default),
+                Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 3600.0 => {
+                    Duration::from_secs_f64(*s.get_ref())
+                }
+                Some(s) => {
+                    errors.push(locate.error(
+                        s.span(),
+                        format!(
+                            "{what} {key} = {} is out of range: use seconds above 0 and up to 3600",
+                            s.get_ref()
+                        ),
+                    ));
+                    Duration::from_secs_f64(default)
+                }
+            }
+        };
+    let interval = seconds(&section.interval, "interval", HEALTH_INTERVAL, errors);
+    let timeout = seconds(&section.timeout, "timeout", HEALTH_TIMEOUT, errors);
+    if let Some(span) = section.timeout.as_ref().map(Spanned::span)
+        && timeout > interval
+    {
+        errors.push(locate.error(
+            span,
+            format!(
+                "{what} timeout ({timeout:?}) is longer than the interval ({interval:?}): one check would still run when the next is due"
+            ),
+        ));
+    }
+    let port = locate.integer(
+        section.port.as_ref(),
+        &format!("{what} port"),
+        PORT,
+        HEALTH_PORT,
+        errors,
+    );
+    let fall = locate.integer(
+        section.fall.as_ref(),
+        &format!("{what} fall"),
+        FALL_RISE,
+        HEALTH_FALL,
+        errors,
+    );
+    let rise = locate.integer(
+        section.rise.as_ref(),
+        &format!("{what} rise"),
+        FALL_RISE,
+        HEALTH_RISE,
+        errors,
+    );
+    let expiry_warning_days = locate.integer(
+        section.expiry_warning_days.as_ref(),
+        &format!("{what} expiry_warning_days"),
+        EXPIRY_DAYS,
+        EXPIRY_WARNING_DAYS,
+        errors,
+    );
+    let all_down = match section
+        .all_down
+        .as_ref()
+        .map(|a| (a.get_ref().as_str(), a.span()))
+    {
+        None | Some(("all", _)) => AllDown::All,
+        Some(("servfail", _)) => AllDown::ServFail,
+        Some((other, span)) => {
+            errors.push(locate.error(
+                span,
+                format!("{what} all_down = {other:?}: expected \"all\" (answer every address) or \"servfail\""),
+            ));
+            AllDown::All
+        }
+    };
+    let ca = section.ca.as_ref().and_then(|ca| {
+        let file = locate.resolve(ca.get_ref());
+        let loaded = std::fs::read(&file)
+            .map_err(|e| format!("cannot read CA file {}: {e}", file.display()))
+            .and_then(|pem| {
+                health::cert::parse_ca_pem(&pem)
+                    .map_err(|e| format!("CA file {} does not parse: {e}", file.display()))
+            });
+        match loaded {
+            Ok(certificates) => Some(health::Ca {
+                file,
+                certificates: certificates.into(),
+            }),
+            Err(message) => {
+                errors.push(locate.error(ca.span(), format!("{what} ca: {message}")));
+                None
+            }
+        }
+    });
+    let kind = match section
+        .kind
+        .as_ref()
+        .map(|k| (k.get_ref().as_str(), k.span()))
+    {
+        None | Some(("https", _)) => Kind::Https(health::Https {
+            path: section
+                .path
+                .as_ref()
+                .map_or_else(|| HEALTH_PATH.to_string(), |p| p.get_ref().clone()),
+            certificate_check: section.certificate_check.unwrap_or(true),
+            ca,
+            expiry_warning_days: expiry_warning_days as u32,
+        }),
+        Some(("tcp", _)) => {
+            for (key, span) in [
+                ("path", section.path.as_ref().map(Spanned::span)),
+                ("ca", section.ca.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    errors.push(locate.error(
+                        span,
+                        format!("{what} {key} is for kind = \"https\"; a tcp check only connects"),
+                    ));
+                }
+            }
+            Kind::Tcp
+        }
+        Some((other, span)) => {
+            errors.push(locate.error(
+                span,
+                format!(
+                    "{what} kind = {other:?} is not a check kind: expected \"https\" or \"tcp\""
+                ),
+            ));
+            return None;
+        }
+    };
+    if let Some(path) = &section.path
+        && (!path.get_ref().starts_with('/')
+            || path
+                .get_ref()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control()))
+    {
+        errors.push(locate.error(
+            path.span(),
+            format!(
+                "{what} path {:?} must start with / and hold no spaces",
+                path.get_ref()
+            ),
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(Check {
+        probe: Probe {
+            kind,
+            port: port as u16,
+            interval,
+            timeout,
+            fall: fall as u32,
+            rise: rise as u32,
+        },
+        all_down,
     })
 }
 
@@ -1215,7 +1575,7 @@ external = "contoso.example.external.zone"
         assert_eq!(
             errors,
             [
-                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver)",
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order)",
                 "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views)",
                 "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
             ]
@@ -1269,6 +1629,12 @@ external = "contoso.example.external.zone"
             assert!(
                 file::section(&["view", nested]).is_some(),
                 "[view.{nested}]"
+            );
+        }
+        for nested in ["health", "site"] {
+            assert!(
+                file::section(&["exchange", nested]).is_some(),
+                "[exchange.{nested}]"
             );
         }
     }
@@ -1501,6 +1867,77 @@ external = "contoso.example.external.zone"
             tail("ttl").contains(
                 ":27:7: [[exchange]] ttl = 2147483648 is out of range: use 0 to 2147483647"
             )
+        );
+    }
+
+    /// `health` as an inline table or as an `[exchange.health]` table is the same; the defaults
+    /// are a load balancer's (https, 443, /owa/healthcheck.htm, 5 s, 2 s, 3 down, 2 up), a
+    /// checked namespace gets TTL 30, and an unknown key in it is located like any other.
+    #[test]
+    fn health_tables_defaults_and_unknown_keys() {
+        let block =
+            "\n[[exchange]]\nnamespace = \"mail.contoso.example\"\ninternal = [\"10.0.0.11\"]\n";
+        let inline = parse(
+            &format!("{EXAMPLE}{block}health = {{}}\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        let table = parse(
+            &format!("{EXAMPLE}{block}[exchange.health]\nkind = \"https\"\n"),
+            Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        let check = inline.exchange[0].health.clone().unwrap();
+        assert_eq!(Some(&check), table.exchange[0].health.as_ref());
+        assert_eq!(inline.exchange[0].ttl, DEFAULT_CHECKED_TTL);
+        assert_eq!(check.probe.port, 443);
+        assert_eq!(check.probe.interval, Duration::from_secs(5));
+        assert_eq!(check.probe.timeout, Duration::from_secs(2));
+        assert_eq!((check.probe.fall, check.probe.rise), (3, 2));
+        assert_eq!(check.all_down, AllDown::All);
+        let Kind::Https(https) = &check.probe.kind else {
+            panic!("https by default")
+        };
+        assert_eq!(https.path, "/owa/healthcheck.htm");
+        assert!(https.certificate_check && https.ca.is_none());
+
+        let errors = errors_of(&format!(
+            "{EXAMPLE}{block}health = {{ kind = \"tcp\", intervall = 5 }}\n"
+        ));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains(":21:26:") && errors[0].contains("intervall"),
+            "{errors:?}"
+        );
+        let errors = errors_of(&format!(
+            "{EXAMPLE}{block}health = {{ interval = 1, timeout = 2 }}\n"
+        ));
+        assert!(errors[0].contains("longer than the interval"), "{errors:?}");
+        let errors = errors_of(&format!(
+            "{EXAMPLE}[[view]]\nname = \"branch\"\nclients = [\"192.0.2.0/24\"]\nsite_order = [\"dc9\"]\n"
+        ));
+        assert!(errors[0].contains("site \"dc9\""), "{errors:?}");
+    }
+
+    /// Unknown keys inside the health-check tables (one of them read through `Spanned`) are
+    /// located and name their section too.
+    #[test]
+    fn unknown_keys_in_health_tables_are_located() {
+        let text = format!(
+            "{EXAMPLE}\n[[exchange]]\nnamespace = \"mail.contoso.example\"\ninternal = [\"10.0.0.11\"]\n[exchange.health]\nintervall = 5\n\n[[health]]\nname = \"www.contoso.example\"\nkindd = \"tcp\"\n"
+        );
+        let errors = errors_of(&text);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(":22:1: unknown field `intervall` in [exchange.health]")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(":26:1: unknown field `kindd` in [[health]]")),
+            "{errors:?}"
         );
     }
 }

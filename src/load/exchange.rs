@@ -35,12 +35,18 @@ pub fn generate(config: &Config) -> Vec<Generated> {
             line: block.line,
         };
         for host in std::iter::once(&block.namespace).chain(&block.autodiscover) {
-            for (view, addresses) in [
-                (block.internal_view, &block.internal),
-                (block.external_view, &block.external),
-            ] {
-                let Some(view) = view else { continue };
-                for address in addresses {
+            // Inside, each view gets every site's addresses in its order of preference (which
+            // of them are answered is the health checks' business).
+            for (view, order) in &block.inside {
+                for address in order.iter().flat_map(|&site| &block.sites[site].internal) {
+                    generated.push(Generated {
+                        view: Some(*view),
+                        record: address_record(host, *address, block, &loc),
+                    });
+                }
+            }
+            if let Some(view) = block.external_view {
+                for address in &block.external {
                     generated.push(Generated {
                         view: Some(view),
                         record: address_record(host, *address, block, &loc),

@@ -14,6 +14,7 @@
 pub mod build;
 pub mod checks;
 pub mod exchange;
+pub mod health;
 pub mod serial;
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,8 @@ pub struct Loaded {
     pub findings: Vec<Finding>,
     /// Zones held back because their files did not load (only when loading to serve).
     pub zone_failures: Vec<build::ZoneFailure>,
+    /// The health checks to run for this snapshot (none: an empty plan).
+    pub health: crate::health::Plan,
 }
 
 impl Loaded {
@@ -154,7 +157,7 @@ fn run(
     all_or_nothing: bool,
 ) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (snapshot, notes, zone_failures) =
+    let (mut snapshot, notes, zone_failures) =
         build::snapshot(&config, previous).map_err(LoadError::Zones)?;
     if !zone_failures.is_empty() && (all_or_nothing || config.all_or_nothing) {
         let mut errors: Vec<Located> = zone_failures
@@ -165,6 +168,7 @@ fn run(
         errors.dedup();
         return Err(LoadError::Zones(errors));
     }
+    let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
     let findings = checks::run(&config, &snapshot, &notes.shadowed);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Err(LoadError::Refused(findings));
@@ -175,6 +179,7 @@ fn run(
         serial: notes.serial,
         findings,
         zone_failures,
+        health,
     })
 }
 

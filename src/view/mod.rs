@@ -3,6 +3,7 @@
 //! builds it from the config and the zone files, the server publishes it with one atomic swap,
 //! and request paths only ever read it.
 
+pub mod health;
 pub mod lookup;
 pub mod prefix;
 pub mod recursion;

@@ -13,10 +13,11 @@ use crate::dns::name::{self, Name, NameKey};
 use crate::dns::rdata::embedded_names;
 use crate::dns::{rtype, soa};
 use crate::located::{Located, SourceLoc};
+use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 use crate::zonefile::ZoneRecord;
 
 /// One record's data and where it was written.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Rdata {
     /// Uncompressed wire-format RDATA, names in their original case.
     pub wire: Box<[u8]>,
@@ -29,19 +30,55 @@ pub struct RRset {
     pub rtype: u16,
     pub ttl: u32,
     pub rdatas: Box<[Rdata]>,
+    /// Set for an address RRset whose records are health-checked: which are answered is read
+    /// from its cell at answer time.
+    pub health: Option<Checked>,
 }
 
 impl RRset {
-    /// Where a response with this `seed` starts the RRset: A and AAAA sets of several records
-    /// rotate (round robin: each address leads as often as the others over many queries),
-    /// everything else keeps its order (SRV order matters to clients). The seed comes from the
-    /// query (its ID, as Knot does), so rotating writes nothing shared.
-    pub fn rotation(&self, seed: u16) -> usize {
+    /// The records a response with this `seed` carries, in order. A and AAAA sets of several
+    /// records rotate (round robin: each address leads as often as the others over many
+    /// queries), everything else keeps its order (SRV order matters to clients). The seed comes
+    /// from the query (its ID, as Knot does), so rotating writes nothing shared. A
+    /// health-checked set answers only the records its cell's mask keeps (none when every
+    /// address is down and the admin chose no answer), rotated over those.
+    pub fn answered(&self, seed: u16) -> Answered<'_> {
         let len = self.rdatas.len();
-        if len > 1 && (self.rtype == rtype::A || self.rtype == rtype::AAAA) {
-            seed as usize % len
+        let mask = match &self.health {
+            Some(checked) if len <= MAX_CHECKED_RECORDS => {
+                let every = u64::MAX >> (64 - len.max(1));
+                match checked.mask() & every {
+                    // Every record kept: the same path as an unchecked set.
+                    all if all == every => u64::MAX,
+                    some => some,
+                }
+            }
+            _ => u64::MAX,
+        };
+        let count = if mask == u64::MAX {
+            len
+        } else {
+            mask.count_ones() as usize
+        };
+        let start = if count > 1 && (self.rtype == rtype::A || self.rtype == rtype::AAAA) {
+            seed as usize % count
         } else {
             0
+        };
+        // The index of the `start`-th kept record: where the rotation begins.
+        let first = if mask == u64::MAX {
+            start
+        } else {
+            (0..len)
+                .filter(|i| mask >> i & 1 == 1)
+                .nth(start)
+                .unwrap_or(0)
+        };
+        Answered {
+            rdatas: &self.rdatas,
+            mask,
+            next: first,
+            remaining: count,
         }
     }
 
@@ -55,13 +92,39 @@ impl RRset {
         }
         self.rtype == other.rtype && self.ttl == other.ttl && canonical(self) == canonical(other)
     }
+}
 
-    /// Records in the order of a rotation started at `start`.
-    pub fn rotated(&self, start: usize) -> impl Iterator<Item = &Rdata> {
-        let (head, tail) = self.rdatas.split_at(start.min(self.rdatas.len()));
-        tail.iter().chain(head.iter())
+/// The records of an RRset that one response carries: see [`RRset::answered`].
+#[derive(Debug, Clone)]
+pub struct Answered<'a> {
+    rdatas: &'a [Rdata],
+    /// Bit i: record i is kept (all ones: every record, however many).
+    mask: u64,
+    next: usize,
+    remaining: usize,
+}
+
+impl<'a> Iterator for Answered<'a> {
+    type Item = &'a Rdata;
+
+    fn next(&mut self) -> Option<&'a Rdata> {
+        while self.remaining > 0 {
+            let index = self.next;
+            self.next = (index + 1) % self.rdatas.len();
+            if self.mask == u64::MAX || self.mask >> index & 1 == 1 {
+                self.remaining -= 1;
+                return Some(&self.rdatas[index]);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
     }
 }
+
+impl ExactSizeIterator for Answered<'_> {}
 
 /// The RRsets at one name; empty for an empty non-terminal (which exists: NODATA, not NXDOMAIN).
 #[derive(Debug, Default, Clone)]
@@ -85,7 +148,7 @@ impl Node {
 }
 
 /// Nodes by lowercased wire name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ZoneData {
     nodes: HashMap<Box<[u8]>, Node>,
 }
@@ -134,6 +197,44 @@ impl ViewZone {
             .iter()
             .flat_map(|o| o.nodes.iter())
             .map(|(key, node)| (&key[..], node, self.shared.get(key)))
+    }
+
+    /// Makes the `rtype` RRset at `key` (a lowercased wire name) health-checked in this view,
+    /// answered with `ttl` when given. The view gets its own copy of the RRset (and of its node),
+    /// so views that share the records are not affected. Returns the checked RRset, or `None`
+    /// when this view has no such RRset at that name (a wildcard does not count).
+    pub fn check_rrset(
+        &mut self,
+        key: &[u8],
+        rtype: u16,
+        ttl: Option<u32>,
+        checked: Checked,
+    ) -> Option<&RRset> {
+        let node = self.node(key)?;
+        let set = node.get(rtype)?;
+        let copy = Arc::new(RRset {
+            rtype,
+            ttl: ttl.unwrap_or(set.ttl),
+            rdatas: set.rdatas.clone(),
+            health: Some(checked),
+        });
+        let rrsets: Vec<Arc<RRset>> = node
+            .rrsets
+            .iter()
+            .map(|existing| {
+                if existing.rtype == rtype {
+                    copy.clone()
+                } else {
+                    existing.clone()
+                }
+            })
+            .collect();
+        // Copy on write: an overlay still shared with the previous snapshot is not changed.
+        let overlay = self.overlay.get_or_insert_with(Arc::default);
+        Arc::make_mut(overlay)
+            .nodes
+            .insert(key.into(), node_of(rrsets));
+        self.node(key)?.get(rtype).map(|set| &**set)
     }
 
     /// Every name of this view's zone with its node, overlay names replacing shared ones.
@@ -210,6 +311,7 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
             rtype,
             ttl,
             rdatas: rdatas.into_boxed_slice(),
+            health: None,
         }));
     }
     rrsets
@@ -563,5 +665,57 @@ host     AAAA 2001:db8::1
         ));
         assert!(node(&overlay, "y.example.").unwrap().rrsets.is_empty());
         assert!(node(&shared, "y.example.").is_none());
+    }
+
+    /// A checked RRset answers the records its cell's mask keeps, rotated over those by the
+    /// seed; with nothing kept it answers nothing; a cell that has not been published keeps all.
+    #[test]
+    fn checked_rrsets_answer_the_kept_records_in_rotation() {
+        use crate::view::health::HealthBoard;
+        let mut board = HealthBoard::default();
+        let shared = build_shared(&origin(), records(SHARED));
+        let mut zone = assemble(
+            &origin(),
+            Arc::new(shared),
+            None,
+            &SourceLoc {
+                file: Arc::new("test.toml".into()),
+                line: 1,
+            },
+            "internal",
+            0,
+        )
+        .unwrap();
+        let key = Name::parse("host.example.", None).unwrap();
+        let checked = Checked::new();
+        board.push(&checked);
+        let set = zone
+            .check_rrset(key.as_wire(), rtype::A, Some(30), checked)
+            .unwrap();
+        let firsts = |set: &RRset| -> Vec<Vec<u8>> {
+            (0..4u16)
+                .map(|seed| set.answered(seed).map(|r| r.wire[3]).collect())
+                .collect()
+        };
+        assert_eq!(set.ttl, 30);
+        assert_eq!(
+            firsts(set),
+            [vec![1, 2], vec![2, 1], vec![1, 2], vec![2, 1]]
+        );
+        board.publish(&[0b10]);
+        let set = zone.node(key.as_wire()).unwrap().get(rtype::A).unwrap();
+        assert_eq!(firsts(set), [vec![2], vec![2], vec![2], vec![2]]);
+        board.publish(&[0]);
+        assert_eq!(set.answered(7).len(), 0);
+        // The shared data, which other views read, is not checked.
+        assert!(
+            zone.shared
+                .get(key.as_wire())
+                .unwrap()
+                .get(rtype::A)
+                .unwrap()
+                .health
+                .is_none()
+        );
     }
 }

@@ -184,6 +184,69 @@ fn bad_cases() -> Vec<BadCase> {
     );
     cases.push(c);
 
+    // Health checks (issue 15): each broken key is blamed on its own line.
+    let health = |block: &str| {
+        format!(
+            "{CONFIG}\n[[health]]\nname = \"mail.contoso.example\"\nview = \"internal\"\n{block}\n"
+        )
+    };
+    for (name, block, marker, mention) in [
+        ("unknown check kind", "kind = \"icmp\"", "icmp", "icmp"),
+        ("zero interval", "interval = 0", "interval = 0", "interval"),
+        (
+            "negative timeout",
+            "timeout = -1",
+            "timeout = -1",
+            "timeout",
+        ),
+        ("zero fall", "fall = 0", "fall = 0", "fall"),
+        (
+            "CA file that is not PEM",
+            "ca = \"contoso.example.zone\"",
+            "ca = ",
+            "does not parse",
+        ),
+        (
+            "unknown all_down policy",
+            "all_down = \"none\"",
+            "all_down",
+            "none",
+        ),
+    ] {
+        let mut c = case(name, Blame::Config, marker, mention);
+        c.config = health(block);
+        cases.push(c);
+    }
+    let mut c = case(
+        "health check on a name without addresses",
+        Blame::Config,
+        "www2",
+        "www2.contoso.example",
+    );
+    c.config = format!("{CONFIG}\n[[health]]\nname = \"www2.contoso.example\"\n");
+    cases.push(c);
+    let mut c = case(
+        "one name checked twice",
+        Blame::Config,
+        "MAIL.contoso.example",
+        "already health-checked",
+    );
+    c.config = format!(
+        "{CONFIG}\n[[health]]\nname = \"mail.contoso.example\"\n\n[[health]]\nname = \"MAIL.contoso.example\"\nview = \"internal\"\nkind = \"tcp\"\n"
+    );
+    cases.push(c);
+    let mut c = case(
+        "health check on a name without addresses in its view",
+        Blame::Config,
+        "inside.contoso.example",
+        "view external",
+    );
+    c.internal.push_str("inside  A  10.0.0.20\n");
+    c.config = format!(
+        "{CONFIG}\n[[health]]\nname = \"inside.contoso.example\"\nview = \"external\"\nkind = \"tcp\"\n"
+    );
+    cases.push(c);
+
     let mut c = case(
         "zone syntax error",
         Blame::Shared,

@@ -12,6 +12,7 @@ mod encoding;
 mod exchange;
 mod forward;
 mod hardening;
+mod health;
 mod layers;
 mod listen;
 mod packaging;

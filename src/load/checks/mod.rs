@@ -4,6 +4,7 @@
 //! config entry it is about. Checks read the same snapshot `serve` would answer from.
 
 mod exchange;
+mod health;
 mod split;
 
 use std::net::IpAddr;
@@ -120,6 +121,7 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
     exchange::namespace_addresses(config, snapshot, &mut findings);
     exchange::zones_only_for_autodiscover_srv(config, snapshot, &mut findings);
     split::inside_views_without_ipv6(config, &mut findings);
+    health::ttl_longer_than_the_checks(config, &mut findings);
     split::names_missing_in_a_view(snapshot, &mut findings);
     split::redundant_overrides(config, snapshot, &mut findings);
     for shadowed in shadowed {
