@@ -56,6 +56,9 @@ pub struct ExplainArgs {
     /// The client's source address.
     #[arg(long, value_name = "IP")]
     pub client: IpAddr,
+    /// Sign the request with this `[[key]]`, as a secondary would: shows the view the key picks.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// The name asked for.
     pub name: String,
     /// The record type asked for.

@@ -28,9 +28,13 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => {
             commands::check::run(&args.config.config, args.strict, args.format)
         }
-        Some(Command::Explain(args)) => {
-            commands::explain::run(&args.config.config, args.client, &args.name, &args.qtype)
-        }
+        Some(Command::Explain(args)) => commands::explain::run(
+            &args.config.config,
+            args.client,
+            args.key.as_deref(),
+            &args.name,
+            &args.qtype,
+        ),
         Some(Command::Diff(args)) => {
             commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
         }

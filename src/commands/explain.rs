@@ -15,11 +15,18 @@ use crate::dns::{class, rcode};
 use crate::load;
 use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
-use crate::view::{Snapshot, View};
+use crate::view::{Reason, Snapshot, View};
 use crate::wire::reader::{self, Record};
+use crate::wire::tsig;
 use crate::zonefile::rdata::rdata_to_text;
 
-pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitCode {
+pub fn run(
+    config_path: &Path,
+    client: IpAddr,
+    key: Option<&str>,
+    name: &str,
+    qtype: &str,
+) -> ExitCode {
     let Some(qtype) = rtype::from_mnemonic(qtype) else {
         eprintln!("unknown record type {qtype:?}");
         return ExitCode::FAILURE;
@@ -40,15 +47,33 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str) -> ExitC
             return ExitCode::FAILURE;
         }
     };
-    print!("{}", render(&config, &snapshot, client, &qname, qtype));
+    let key = match key {
+        None => None,
+        Some(wanted) => {
+            let found = config.keys.iter().position(|k| {
+                k.key
+                    .name_text()
+                    .eq_ignore_ascii_case(wanted.trim_end_matches('.'))
+            });
+            if found.is_none() {
+                eprintln!("no [[key]] named {wanted:?} in {}", config_path.display());
+                return ExitCode::FAILURE;
+            }
+            found
+        }
+    };
+    print!("{}", render(&config, &snapshot, client, key, &qname, qtype));
     ExitCode::SUCCESS
 }
 
 /// The explanation as text: the routing decision, the response, and each record's source.
+/// With `key` (an index into the snapshot's keys), the query is signed with that key, as a
+/// secondary or a `dig -y` would sign it, and goes through the same verification.
 pub fn render(
     config: &Config,
     snapshot: &Snapshot,
     client: IpAddr,
+    key: Option<usize>,
     qname: &Name,
     qtype: u16,
 ) -> String {
@@ -56,25 +81,59 @@ pub fn render(
     query.extend_from_slice(qname.as_wire());
     query.extend_from_slice(&qtype.to_be_bytes());
     query.extend_from_slice(&class::IN.to_be_bytes());
+    if let Some(key) = key {
+        tsig::sign_request(&mut query, &snapshot.keys[key], tsig::now());
+    }
     let mut response = Vec::new();
-    answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
-    let message = reader::read(&response).expect("our own responses are well formed");
-    let routed = snapshot.view_for(client);
+    let summary = answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
+    let mut message = reader::read(&response).expect("our own responses are well formed");
+    let signed = message.additional.iter().any(|r| r.rtype == rtype::TSIG);
+    message.additional.retain(|r| r.rtype != rtype::TSIG);
+    let routed = summary
+        .as_ref()
+        .and_then(|s| s.route)
+        .map(|route| (&snapshot.views[route.view], route));
+    let by_source = snapshot.view_for(client, None);
     let mut out = String::new();
-    match routed {
-        Some((view, matched)) => {
-            let _ = writeln!(
-                out,
-                "client {client} gets view {:?}: {} is the most specific prefix containing it",
-                view.name, matched.prefix
-            );
-        }
-        None => {
+    match (routed, key) {
+        (Some((view, route)), _) => match route.reason {
+            Reason::Key(index) => {
+                let _ = writeln!(
+                    out,
+                    "request signed with key {:?} gets view {:?}: the view lists the key, so the source address does not matter{}",
+                    snapshot.keys[index].name_text(),
+                    view.name,
+                    match by_source {
+                        Some((other, _)) =>
+                            format!(" (unsigned, {client} would get view {:?})", other.name),
+                        None => format!(" (unsigned, {client} would match no view)"),
+                    }
+                );
+            }
+            Reason::Prefix(prefix) => {
+                if let Some(index) = key {
+                    let _ = writeln!(
+                        out,
+                        "request signed with key {:?}, which no view lists: routed by source address",
+                        snapshot.keys[index].name_text()
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "client {client} gets view {:?}: {prefix} is the most specific prefix containing it",
+                    view.name
+                );
+            }
+        },
+        (None, _) => {
             let _ = writeln!(
                 out,
                 "client {client} matches no view's clients: every query is REFUSED"
             );
         }
+    }
+    if signed {
+        let _ = writeln!(out, "the response is signed (TSIG)");
     }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
     let _ = writeln!(
@@ -111,6 +170,7 @@ fn rcode_name(code: u16) -> String {
         rcode::NOTIMP => "NOTIMP".into(),
         rcode::REFUSED => "REFUSED".into(),
         rcode::YXDOMAIN => "YXDOMAIN".into(),
+        tsig::NOTAUTH => "NOTAUTH".into(),
         _ => format!("RCODE{code}"),
     }
 }

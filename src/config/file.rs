@@ -18,6 +18,11 @@ pub struct ConfigFile {
     /// What a reload does when a zone's content changed but its SOA serial did not increase:
     /// "warn" (default) or "bump".
     pub serial_policy: Option<Spanned<String>>,
+    /// IXFR: how many earlier versions of each view's zone are kept in memory (default 10).
+    pub ixfr_versions: Option<Spanned<i64>>,
+    /// TSIG keys, named by views (`keys`, `transfer.keys`).
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeySection>,
     #[serde(default, rename = "view")]
     pub views: Vec<ViewSection>,
     #[serde(default, rename = "zone")]
@@ -41,6 +46,40 @@ pub struct ViewSection {
     pub chaos: bool,
     /// Response Rate Limiting for UDP answers to this view's clients.
     pub rrl: Option<RrlSection>,
+    /// TSIG keys that select this view: a request signed with one gets this view whatever its
+    /// source address.
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Who may transfer this view's zones (AXFR, IXFR). Default: nobody.
+    pub transfer: Option<TransferSection>,
+    /// Secondaries (`IP:PORT`) sent a NOTIFY when one of this view's zones changes.
+    #[serde(default)]
+    pub notify: Vec<Spanned<String>>,
+}
+
+/// A TSIG key: a name, an algorithm and a base64 secret, written here or in a `tsig-keygen`
+/// file (`key "name" { algorithm hmac-sha256; secret "..."; };`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    /// Required with `secret`; with `secret_file`, picks a key from the file (default: its only
+    /// key).
+    pub name: Option<Spanned<String>>,
+    /// "hmac-sha256" (default), "hmac-sha384" or "hmac-sha512"; with `secret_file`, the file's.
+    pub algorithm: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    /// A key file as `tsig-keygen` writes it, so that the secret stays out of this file.
+    pub secret_file: Option<Spanned<String>>,
+}
+
+/// Who may transfer: source prefixes, and keys (a request signed with one). Either suffices.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSection {
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

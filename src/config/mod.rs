@@ -3,10 +3,12 @@
 //! `file:line:column` so that `check` and start-up report the same, precise message.
 
 mod file;
+mod keyfile;
 
 use std::net::SocketAddr;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -15,6 +17,8 @@ use toml::Spanned;
 use crate::dns::name::Name;
 use crate::located::Located;
 use crate::server::{RrlPolicy, TcpLimits};
+use crate::view::TransferAcl;
+use crate::wire::tsig::{self, Algorithm};
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -25,7 +29,11 @@ pub struct Config {
     pub path: PathBuf,
     pub listen: Vec<SocketAddr>,
     pub serial_policy: SerialPolicy,
+    /// Earlier versions of each view's zone kept for IXFR.
+    pub ixfr_versions: usize,
     pub tcp: TcpLimits,
+    /// TSIG keys, in config order (views name them by index).
+    pub keys: Vec<KeyConfig>,
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
@@ -52,9 +60,27 @@ pub struct ViewConfig {
     pub chaos: bool,
     /// Response Rate Limiting, if on for this view.
     pub rrl: Option<RrlPolicy>,
+    /// Indexes into [`Config::keys`]: a request signed with one of them gets this view.
+    pub keys: Vec<usize>,
+    /// Who may transfer this view's zones.
+    pub transfer: TransferAcl,
+    /// Secondaries sent a NOTIFY when one of this view's zones changes.
+    pub notify: Vec<SocketAddr>,
     /// Line of the view's `name` key, for findings about the view as a whole.
     pub line: u32,
 }
+
+/// A validated TSIG key.
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    pub key: Arc<tsig::Key>,
+    /// Line of the `[[key]]` entry's first value, for findings about the key.
+    pub line: u32,
+}
+
+/// Earlier versions of a zone kept for IXFR when the config says nothing.
+pub const DEFAULT_IXFR_VERSIONS: i64 = 10;
+const IXFR_VERSIONS: RangeInclusive<i64> = 0..=1000;
 
 /// A validated `[[exchange]]` block.
 #[derive(Debug, Clone)]
@@ -225,7 +251,15 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
         }
     };
     let tcp = validate_tcp(raw.tcp.as_ref(), locate, &mut errors);
-    let views = validate_views(&raw.views, locate, &mut errors);
+    let ixfr_versions = locate.integer(
+        raw.ixfr_versions.as_ref(),
+        "ixfr_versions",
+        IXFR_VERSIONS,
+        DEFAULT_IXFR_VERSIONS,
+        &mut errors,
+    ) as usize;
+    let keys = validate_keys(&raw.keys, locate, &mut errors);
+    let views = validate_views(&raw.views, &keys, locate, &mut errors);
     let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
     let exchange = raw
         .exchange
@@ -238,7 +272,9 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             path: locate.path.to_path_buf(),
             listen,
             serial_policy,
+            ixfr_versions,
             tcp,
+            keys,
             views,
             zones,
             exchange,
@@ -250,9 +286,12 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
 
 fn validate_views(
     raw: &[file::ViewSection],
+    keys: &[KeyConfig],
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ViewConfig> {
+    // Which view each key selects, so that a key listed by two views can name both.
+    let mut selecting: std::collections::HashMap<usize, String> = Default::default();
     if raw.is_empty() {
         errors.push(locate.error(
             0..0,
@@ -303,16 +342,288 @@ fn validate_views(
         }
         let public = section.public.unwrap_or(name == "external");
         let rrl = validate_rrl(section.rrl.as_ref(), &clients, locate, errors);
+        let view_keys = key_indexes(&section.keys, keys, "keys", locate, errors);
+        for (index, spanned) in view_keys.iter().zip(&section.keys) {
+            if let Some(other) = selecting.insert(*index, name.clone()) {
+                errors.push(locate.error(
+                    spanned.span(),
+                    format!(
+                        "key {:?} already selects view {other:?}: a key may select only one view",
+                        spanned.get_ref()
+                    ),
+                ));
+            }
+        }
+        let transfer = match &section.transfer {
+            None => TransferAcl::default(),
+            Some(t) => TransferAcl {
+                allow: t
+                    .allow
+                    .iter()
+                    .filter_map(|p| {
+                        parse_prefix(p.get_ref())
+                            .map_err(|m| errors.push(locate.error(p.span(), m)))
+                            .ok()
+                    })
+                    .collect(),
+                keys: key_indexes(&t.keys, keys, "transfer.keys", locate, errors),
+            },
+        };
+        let notify = section
+            .notify
+            .iter()
+            .filter_map(|addr| match addr.get_ref().parse::<SocketAddr>() {
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    errors.push(locate.error(
+                        addr.span(),
+                        format!(
+                            "bad notify address {:?}: expected IP:PORT, e.g. \"192.0.2.53:53\"",
+                            addr.get_ref()
+                        ),
+                    ));
+                    None
+                }
+            })
+            .collect();
         views.push(ViewConfig {
             name: name.clone(),
             clients,
             public,
             chaos: section.chaos,
             rrl,
+            keys: view_keys,
+            transfer,
+            notify,
             line: locate.line_of(section.name.span()),
         });
     }
     views
+}
+
+/// The indexes of the keys a list names; a name no `[[key]]` defines is an error.
+fn key_indexes(
+    names: &[Spanned<String>],
+    keys: &[KeyConfig],
+    what: &str,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<usize> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let wanted = name.get_ref().trim_end_matches('.');
+            let found = keys
+                .iter()
+                .position(|k| k.key.name_text().eq_ignore_ascii_case(wanted));
+            if found.is_none() {
+                errors.push(locate.error(
+                    name.span(),
+                    format!(
+                        "{what} names key {:?}, which no [[key]] defines",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            found
+        })
+        .collect()
+}
+
+/// Validates the `[[key]]` entries: a name, a known algorithm and a base64 secret, written here
+/// or read from a key file (errors in it point into it).
+fn validate_keys(
+    raw: &[file::KeySection],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<KeyConfig> {
+    let mut keys: Vec<KeyConfig> = Vec::new();
+    for section in raw {
+        let first_span = section
+            .name
+            .as_ref()
+            .map(|n| n.span())
+            .or_else(|| section.secret_file.as_ref().map(|f| f.span()))
+            .or_else(|| section.secret.as_ref().map(|s| s.span()))
+            .unwrap_or(0..0);
+        let line = locate.line_of(first_span.clone());
+        let before = errors.len();
+        // (name, algorithm, secret), each with where to point an error about it.
+        let found: Option<FoundKey> = match (&section.secret, &section.secret_file) {
+            (Some(_), Some(file)) => {
+                errors.push(locate.error(
+                    file.span(),
+                    "a [[key]] has either `secret` or `secret_file`, not both".into(),
+                ));
+                None
+            }
+            (None, None) => {
+                errors.push(locate.error(
+                        first_span.clone(),
+                        "a [[key]] needs `secret = \"base64\"` or `secret_file = \"file\"` (as tsig-keygen writes it)".into(),
+                    ));
+                None
+            }
+            (Some(secret), None) => match &section.name {
+                None => {
+                    errors.push(locate.error(
+                        secret.span(),
+                        "a [[key]] with `secret` needs a `name`".into(),
+                    ));
+                    None
+                }
+                Some(name) => Some((
+                    name.get_ref().clone(),
+                    locate.error(name.span(), String::new()),
+                    section.algorithm.as_ref().map(|a| a.get_ref().clone()),
+                    section.algorithm.as_ref().map_or_else(
+                        || locate.error(name.span(), String::new()),
+                        |a| locate.error(a.span(), String::new()),
+                    ),
+                    secret.get_ref().clone(),
+                    locate.error(secret.span(), String::new()),
+                )),
+            },
+            (None, Some(file)) => key_from_file(section, file, locate, errors),
+        };
+        let Some((name_text, name_at, algorithm, algorithm_at, secret, secret_at)) = found else {
+            continue;
+        };
+        let at = |place: &Located, message: String| Located {
+            message,
+            ..place.clone()
+        };
+        let name = match Name::parse(name_text.trim_end_matches('.'), Some(&Name::root())) {
+            Ok(name) if !name.is_root() => Some(name.to_lowercase()),
+            _ => {
+                errors.push(at(&name_at, format!("bad key name {name_text:?}")));
+                None
+            }
+        };
+        let algorithm = match algorithm.as_deref() {
+            None => Some(Algorithm::HmacSha256),
+            Some(text) => {
+                let found = Algorithm::from_text(text);
+                if found.is_none() {
+                    errors.push(at(
+                        &algorithm_at,
+                        format!("unknown TSIG algorithm {text:?}: use \"hmac-sha256\", \"hmac-sha384\" or \"hmac-sha512\""),
+                    ));
+                }
+                found
+            }
+        };
+        let secret = match data_encoding::BASE64.decode(secret.trim().as_bytes()) {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            Ok(_) => {
+                errors.push(at(&secret_at, "the key's secret is empty".into()));
+                None
+            }
+            Err(e) => {
+                errors.push(at(
+                    &secret_at,
+                    format!("the key's secret is not valid base64 ({e}): use the secret tsig-keygen prints"),
+                ));
+                None
+            }
+        };
+        if let (Some(name), Some(algorithm), Some(secret)) = (&name, algorithm, secret) {
+            if keys.iter().any(|k| k.key.name == *name) {
+                errors.push(at(&name_at, format!("key {name_text:?} is defined twice")));
+            }
+            if errors.len() == before {
+                keys.push(KeyConfig {
+                    key: Arc::new(tsig::Key::new(name, algorithm, &secret)),
+                    line,
+                });
+            }
+        }
+    }
+    keys
+}
+
+type FoundKey = (String, Located, Option<String>, Located, String, Located);
+
+/// The key a `secret_file` holds: the one named by `name`, or the file's only key.
+fn key_from_file(
+    section: &file::KeySection,
+    file: &Spanned<String>,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<FoundKey> {
+    let path = locate.resolve(file.get_ref());
+    if let Some(algorithm) = &section.algorithm {
+        errors.push(locate.error(
+            algorithm.span(),
+            "the algorithm comes from the secret_file: leave `algorithm` out".into(),
+        ));
+        return None;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            errors.push(locate.error(
+                file.span(),
+                format!("cannot read key file {}: {e}", path.display()),
+            ));
+            return None;
+        }
+    };
+    let in_file = |line: u32, column: u32, message: String| Located {
+        file: path.clone(),
+        line,
+        column,
+        message,
+    };
+    let blocks = match keyfile::parse(&text) {
+        Ok(blocks) => blocks,
+        Err(e) => {
+            errors.push(in_file(e.line, e.column, e.message));
+            return None;
+        }
+    };
+    let block = match &section.name {
+        Some(name) => blocks.iter().find(|b| {
+            b.name
+                .text
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(name.get_ref().trim_end_matches('.'))
+        }),
+        None if blocks.len() == 1 => blocks.first(),
+        None => None,
+    };
+    let Some(block) = block else {
+        let message = match &section.name {
+            Some(name) => format!("{} has no key {:?}", path.display(), name.get_ref()),
+            None => format!(
+                "{} holds {} keys: pick one with `name`",
+                path.display(),
+                blocks.len()
+            ),
+        };
+        errors.push(locate.error(file.span(), message));
+        return None;
+    };
+    let name_at = in_file(block.name.line, block.name.column, String::new());
+    let Some(secret) = &block.secret else {
+        errors.push(in_file(
+            block.name.line,
+            block.name.column,
+            format!("key {:?} has no secret", block.name.text),
+        ));
+        return None;
+    };
+    let algorithm_at = block.algorithm.as_ref().map_or(name_at.clone(), |a| {
+        in_file(a.line, a.column, String::new())
+    });
+    Some((
+        block.name.text.clone(),
+        name_at,
+        block.algorithm.as_ref().map(|a| a.text.clone()),
+        algorithm_at,
+        secret.text.clone(),
+        in_file(secret.line, secret.column, String::new()),
+    ))
 }
 
 /// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a host prefix). Host bits must be
@@ -721,5 +1032,85 @@ external = "contoso.example.external.zone"
                 ":27:7: [[exchange]] ttl = 2147483648 is out of range: use 0 to 2147483647"
             )
         );
+    }
+
+    /// A secret that is not base64, an unknown algorithm, a view naming an undefined key, and a
+    /// key selecting two views: each an error at the value's line and column.
+    #[test]
+    fn key_errors_are_located() {
+        let text = format!(
+            "{}\n[[key]]\nname = \"a\"\nsecret = \"not base64!\"\n\n[[key]]\nname = \"b\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n\n[[key]]\nname = \"c\"\nsecret = \"c2VjcmV0\"\n",
+            EXAMPLE
+                .replace(
+                    "clients = [\"10.0.0.0/8\", \"192.168.0.0/16\", \"127.0.0.2/32\"]",
+                    "clients = []\nkeys = [\"c\", \"nope\"]"
+                )
+                .replace(
+                    "clients = [\"0.0.0.0/0\", \"::/0\"]",
+                    "clients = []\nkeys = [\"c\"]\ntransfer = { keys = [\"gone\"] }"
+                )
+        );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "/etc/splitdns/splitdns.toml:23:10: the key's secret is not valid base64"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(
+                "/etc/splitdns/splitdns.toml:27:13: unknown TSIG algorithm \"hmac-md5\""
+            ),
+            "{errors:?}"
+        );
+        assert!(errors[2].starts_with("/etc/splitdns/splitdns.toml:6:14: keys names key \"nope\", which no [[key]] defines"), "{errors:?}");
+        assert!(
+            errors[3].contains(":11:9: key \"c\" already selects view \"internal\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[4].contains(":12:22: transfer.keys names key \"gone\""),
+            "{errors:?}"
+        );
+    }
+
+    /// A key file as tsig-keygen writes it is read; a bad secret in it is reported in the key
+    /// file, at its line and column.
+    #[test]
+    fn key_files_are_read_and_their_errors_located() {
+        let dir = std::env::temp_dir().join(format!("splitdns-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("xfr.key");
+        std::fs::write(
+            &key_file,
+            "key \"xfr\" {\n\talgorithm hmac-sha384;\n\tsecret \"c2VjcmV0\";\n};\n",
+        )
+        .unwrap();
+        let config = dir.join("splitdns.toml");
+        let text = format!("{EXAMPLE}\n[[key]]\nsecret_file = \"xfr.key\"\n");
+        let parsed = parse(&text, &config).unwrap();
+        assert_eq!(parsed.keys[0].key.name_text(), "xfr");
+        assert_eq!(parsed.keys[0].key.algorithm, Algorithm::HmacSha384);
+        assert_eq!(parsed.keys[0].key.secret_base64(), "c2VjcmV0");
+        std::fs::write(
+            &key_file,
+            "key \"xfr\" {\n\talgorithm hmac-sha384;\n\tsecret \"c2Vj*\";\n};\n",
+        )
+        .unwrap();
+        let errors: Vec<String> = parse(&text, &config)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(&format!(
+                "{}:3:9: the key's secret is not valid base64",
+                key_file.display()
+            )),
+            "{errors:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

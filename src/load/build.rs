@@ -31,7 +31,11 @@ pub fn snapshot(
     let mut views: Vec<View> = config
         .views
         .iter()
-        .map(|v| View::new(v.name.clone(), v.chaos))
+        .map(|v| {
+            let mut view = View::new(v.name.clone(), v.chaos);
+            view.transfer = v.transfer.clone();
+            view
+        })
         .collect();
 
     for source in sources {
@@ -81,7 +85,16 @@ pub fn snapshot(
         .iter()
         .enumerate()
         .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index)));
-    Ok((Snapshot::new(views, prefixes, files), notes))
+    let keys = config
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(index, k)| {
+            let view = config.views.iter().position(|v| v.keys.contains(&index));
+            (k.key.clone(), view)
+        })
+        .collect();
+    Ok((Snapshot::new(views, prefixes, files, keys), notes))
 }
 
 /// What building a snapshot noticed that is not an error.

@@ -1,6 +1,7 @@
 //! DNS over TCP (RFC 7766): two-octet length framing, several queries per connection answered in
 //! order, a cap on concurrent connections, an idle timeout between messages and a deadline for
-//! each message once it has started to arrive.
+//! each message once it has started to arrive. A zone transfer is written on a blocking thread and
+//! sent message by message as the connection takes them, so it holds up no other connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::{SharedState, TcpLimits};
+use super::{Published, SharedState, TcpLimits};
 use crate::answer::Transport;
 use crate::observe::{self, Delivery};
+use crate::transfer;
 
 pub async fn serve(
     listener: TcpListener,
@@ -79,8 +81,8 @@ async fn connection(
         if request.is_empty() {
             return;
         }
-        let current = snapshot.load();
-        let Some(summary) = super::respond_guarded(
+        let current = snapshot.load_full();
+        let Some(mut summary) = super::respond_guarded(
             &current.snapshot,
             client,
             &request,
@@ -96,6 +98,12 @@ async fn connection(
             &summary,
             Delivery::Sent,
         );
+        if let Some(request) = summary.transfer.take() {
+            if !send_transfer(&mut stream, client, current, request, limits).await {
+                return;
+            }
+            continue;
+        }
         drop(current);
         let mut framed = Vec::with_capacity(response.len() + 2);
         framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
@@ -105,4 +113,43 @@ async fn connection(
             _ => return,
         }
     }
+}
+
+/// Streams a zone transfer: the messages are written on a blocking thread (a 200k-record zone
+/// takes a while) into a small channel, so at most a few are in memory, and sent as the
+/// connection takes them. Returns false when the connection failed.
+async fn send_transfer(
+    stream: &mut TcpStream,
+    client: SocketAddr,
+    published: Arc<Published>,
+    request: transfer::Request,
+    limits: TcpLimits,
+) -> bool {
+    let (sender, mut messages) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let describe = (request.view, request.origin.clone(), request.qtype);
+    let writer = tokio::task::spawn_blocking(move || {
+        transfer::write_messages(&published.snapshot, &request, |message| {
+            sender.blocking_send(message).is_ok()
+        })
+    });
+    let mut ok = true;
+    while let Some(message) = messages.recv().await {
+        let mut framed = Vec::with_capacity(message.len() + 2);
+        framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&message);
+        if !matches!(
+            timeout(limits.idle_timeout, stream.write_all(&framed)).await,
+            Ok(Ok(()))
+        ) {
+            ok = false;
+            // Dropping the receiver stops the writer at its next message.
+            break;
+        }
+    }
+    drop(messages);
+    match writer.await {
+        Ok(sent) => transfer::log_sent(client, describe, &sent, ok),
+        Err(e) => tracing::error!("zone transfer to {client} failed: {e}"),
+    }
+    ok
 }

@@ -3,6 +3,7 @@
 //! builds it from the config and the zone files, the server publishes it with one atomic swap,
 //! and request paths only ever read it.
 
+pub mod history;
 pub mod lookup;
 pub mod prefix;
 pub mod zone;
@@ -11,10 +12,12 @@ use foldhash::{HashMap, HashMapExt};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::dns::name::{self, Name};
 use crate::dns::rtype;
-use prefix::{Match, PrefixTable};
+use crate::wire::tsig::Key;
+use prefix::PrefixTable;
 use zone::ViewZone;
 
 /// Everything needed to answer queries, for all views.
@@ -24,6 +27,47 @@ pub struct Snapshot {
     pub views: Vec<View>,
     /// Every file the snapshot was built from (config, zone files, includes), for reload watching.
     pub files: Vec<PathBuf>,
+    /// The TSIG keys, and for each the view it selects (if a view lists it).
+    pub keys: Vec<Arc<Key>>,
+    key_views: Vec<Option<usize>>,
+}
+
+/// Who may transfer a view's zones: a source in `allow`, or a request signed with one of `keys`
+/// (indexes into [`Snapshot::keys`]). Empty (the default): nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferAcl {
+    pub allow: Vec<IpNet>,
+    pub keys: Vec<usize>,
+}
+
+impl TransferAcl {
+    /// Whether a request from `client`, signed with `key` (verified), may transfer.
+    pub fn permits(&self, client: IpAddr, key: Option<usize>) -> bool {
+        let client = client.to_canonical();
+        key.is_some_and(|k| self.keys.contains(&k))
+            || self.allow.iter().any(|net| net.contains(&client))
+    }
+
+    /// Whether anyone at all may transfer (any source address, no key needed).
+    pub fn anyone(&self) -> bool {
+        self.allow.iter().any(|net| net.prefix_len() == 0)
+    }
+}
+
+/// Why a request got its view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// It was signed with this key (index into [`Snapshot::keys`]), which the view lists.
+    Key(usize),
+    /// This is the most specific prefix containing its source address.
+    Prefix(IpNet),
+}
+
+/// The view a request gets, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub view: usize,
+    pub reason: Reason,
 }
 
 /// One view: a name and the zones as this view serves them.
@@ -33,6 +77,8 @@ pub struct View {
     pub zones: Vec<ViewZone>,
     /// TXT RDATA for the CHAOS identity queries, when the view answers them.
     pub chaos: Option<ChaosIdentity>,
+    /// Who may transfer this view's zones.
+    pub transfer: TransferAcl,
     by_origin: HashMap<Box<[u8]>, usize>,
 }
 
@@ -43,6 +89,7 @@ impl View {
             name,
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
+            transfer: TransferAcl::default(),
             by_origin: HashMap::new(),
         }
     }
@@ -73,11 +120,35 @@ impl View {
 }
 
 impl Snapshot {
-    /// The view a client gets, with the prefix that chose it.
-    pub fn view_for(&self, client: IpAddr) -> Option<(&View, Match)> {
-        self.prefixes
-            .lookup(client)
-            .map(|m| (&self.views[m.view], m))
+    /// The view a request gets, and why: a request signed with a key (already verified) that a
+    /// view lists gets that view whatever its source; any other by the most specific prefix
+    /// containing its source address. The one place a view is chosen.
+    pub fn view_for(&self, client: IpAddr, key: Option<usize>) -> Option<(&View, Route)> {
+        if let Some(key) = key
+            && let Some(Some(view)) = self.key_views.get(key)
+        {
+            let route = Route {
+                view: *view,
+                reason: Reason::Key(key),
+            };
+            return Some((&self.views[*view], route));
+        }
+        self.prefixes.lookup(client).map(|m| {
+            let route = Route {
+                view: m.view,
+                reason: Reason::Prefix(m.prefix),
+            };
+            (&self.views[m.view], route)
+        })
+    }
+
+    /// A key by its (wire, any case) name.
+    pub fn key(&self, name: &[u8]) -> Option<(usize, &Key)> {
+        let wanted = name::NameKey::from_wire(name)?;
+        self.keys
+            .iter()
+            .position(|k| k.name.as_wire() == wanted.as_wire())
+            .map(|index| (index, &*self.keys[index]))
     }
 
     /// One line naming each view with its zones and serials, for start-up and reload logs.
@@ -105,18 +176,23 @@ impl Snapshot {
             .map(|&index| &view.zones[index])
     }
 
-    /// A snapshot of `views` (indexed as the prefixes' view numbers), built from `files`.
+    /// A snapshot of `views` (indexed as the prefixes' view numbers), built from `files`;
+    /// `keys` with the view each selects.
     pub fn new(
         views: Vec<View>,
         prefixes: impl IntoIterator<Item = (IpNet, usize)>,
         mut files: Vec<PathBuf>,
+        keys: Vec<(Arc<Key>, Option<usize>)>,
     ) -> Snapshot {
         files.sort();
         files.dedup();
+        let (keys, key_views) = keys.into_iter().unzip();
         Snapshot {
             prefixes: PrefixTable::new(prefixes),
             views,
             files,
+            keys,
+            key_views,
         }
     }
 }

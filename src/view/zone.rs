@@ -112,6 +112,8 @@ pub struct ViewZone {
     pub record_count: usize,
     /// Digest of the content: the loader compares it across reloads to notice changes.
     pub fingerprint: u64,
+    /// The changes that led to this version, for IXFR (empty unless the view is transferred).
+    pub history: Arc<super::history::History>,
 }
 
 impl ViewZone {
@@ -130,6 +132,18 @@ impl ViewZone {
             .iter()
             .flat_map(|o| o.nodes.iter())
             .map(|(key, node)| (&key[..], node, self.shared.get(key)))
+    }
+
+    /// Every record of this view's zone except the apex SOA, as `(owner key, RRset)`: what a
+    /// transfer sends between the two SOAs.
+    pub fn rrsets(&self) -> impl Iterator<Item = (&[u8], &RRset)> {
+        let origin = self.origin.as_wire();
+        self.nodes().flat_map(move |(key, node)| {
+            node.rrsets
+                .iter()
+                .filter(move |set| !(set.rtype == rtype::SOA && key == origin))
+                .map(move |set| (key, &**set))
+        })
     }
 
     /// Every name of this view's zone with its node, overlay names replacing shared ones.
@@ -393,6 +407,7 @@ pub fn assemble(
         serial,
         record_count,
         fingerprint,
+        history: Arc::default(),
     })
 }
 

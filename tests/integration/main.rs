@@ -10,5 +10,6 @@ mod exchange;
 mod hardening;
 mod layers;
 mod reload;
+mod transfer;
 mod transport;
 mod views;
