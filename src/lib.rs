@@ -19,7 +19,7 @@ mod located;
 mod observe;
 pub mod reload;
 pub mod server;
-mod transfer;
+pub mod transfer;
 mod view;
 mod wire;
 mod zonefile;

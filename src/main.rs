@@ -55,6 +55,14 @@ fn serve(args: ServeArgs) -> ExitCode {
     for finding in loaded.warnings() {
         tracing::warn!("{finding}");
     }
+    for notice in &loaded.serial {
+        tracing::warn!("{notice}");
+    }
+    if let Err(e) = loaded.save_serials() {
+        tracing::warn!("{e}");
+    }
+    // At start, every zone of a view with `notify` secondaries: they may have missed changes.
+    let notifies = splitdns::transfer::notify::due(&loaded.secondaries(), None, &loaded.snapshot);
     let (config, published) = loaded.into_published();
     let addrs = if args.listen.is_empty() {
         config.listen.clone()
@@ -100,6 +108,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         reload::spawn(reloader, shutdown.clone());
+        splitdns::transfer::notify::spawn_all(notifies);
         server::run(listeners, state, config.tcp, shutdown).await
     });
     match result {

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError};
 use crate::server::SharedState;
+use crate::transfer::notify as dns_notify;
 
 /// Quiet time after the last file event before reloading: long enough to gather an editor's
 /// burst of events, short enough to serve a change well within a second.
@@ -121,8 +122,9 @@ impl Reloader {
         let started = Instant::now();
         let previous = self.state.load_full();
         let path = self.config_path.clone();
+        let before = previous.clone();
         let loaded =
-            tokio::task::spawn_blocking(move || load::reload(&path, Some(&previous.snapshot)))
+            tokio::task::spawn_blocking(move || load::reload(&path, Some(&before.snapshot)))
                 .await
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if !stable().await {
@@ -145,9 +147,18 @@ impl Reloader {
                 for notice in &loaded.serial {
                     tracing::warn!("{notice}");
                 }
+                if let Err(e) = loaded.save_serials() {
+                    tracing::warn!("{e}");
+                }
                 let summary = loaded.snapshot.summary();
+                let notifies = dns_notify::due(
+                    &loaded.secondaries(),
+                    Some(&previous.snapshot),
+                    &loaded.snapshot,
+                );
                 let (_, published) = loaded.into_published();
                 self.state.store(Arc::new(published));
+                dns_notify::spawn_all(notifies);
                 self.failed_files.clear();
                 self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(

@@ -18,6 +18,8 @@ pub struct ConfigFile {
     /// What a reload does when a zone's content changed but its SOA serial did not increase:
     /// "warn" (default) or "bump".
     pub serial_policy: Option<Spanned<String>>,
+    /// Where served serials are kept across restarts (the systemd unit's StateDirectory).
+    pub state_dir: Option<Spanned<String>>,
     /// IXFR: how many earlier versions of each view's zone are kept in memory (default 10).
     pub ixfr_versions: Option<Spanned<i64>>,
     /// TSIG keys, named by views (`keys`, `transfer.keys`).

@@ -31,6 +31,8 @@ pub struct Config {
     pub serial_policy: SerialPolicy,
     /// Earlier versions of each view's zone kept for IXFR.
     pub ixfr_versions: usize,
+    /// Where the served serials are kept across restarts (resolved against the config's folder).
+    pub state_dir: Option<PathBuf>,
     pub tcp: TcpLimits,
     /// TSIG keys, in config order (views name them by index).
     pub keys: Vec<KeyConfig>,
@@ -273,6 +275,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             listen,
             serial_policy,
             ixfr_versions,
+            state_dir: raw.state_dir.as_ref().map(|d| locate.resolve(d.get_ref())),
             tcp,
             keys,
             views,

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::history;
 use super::serial::{self, SerialNotice};
 use crate::config::Config;
 use crate::dns::name::Name;
@@ -23,6 +24,19 @@ pub fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
 ) -> Result<(Snapshot, BuildNotes), Vec<Located>> {
+    // What was served before: the snapshot being replaced, or at start the serials a previous
+    // run kept in the state directory.
+    let state = match (previous, &config.state_dir) {
+        (None, Some(dir)) => serial::read_state(dir),
+        _ => Default::default(),
+    };
+    let served = |view: &str, origin: &Name| match previous {
+        Some(previous) => previous.view_zone(view, origin).map(|zone| serial::Served {
+            serial: zone.serial,
+            fingerprint: zone.fingerprint,
+        }),
+        None => state.get(&(view.to_string(), origin.clone())).copied(),
+    };
     let mut errors = Vec::new();
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
@@ -41,25 +55,28 @@ pub fn snapshot(
     for source in sources {
         let ZoneSource {
             origin,
-            mut shared,
+            shared,
             mut overrides,
             loc: zone_loc,
         } = source;
         let fingerprints = serial::view_fingerprints(&shared, &overrides);
-        if let Some(previous) = previous {
-            notes.serial.extend(serial::enforce(
-                config,
-                previous,
-                &origin,
-                &fingerprints,
-                &mut shared,
-                &mut overrides,
-            ));
-        }
+        notes.serial.extend(serial::enforce(
+            config,
+            &served,
+            &origin,
+            &fingerprints,
+            &shared,
+            &mut overrides,
+        ));
 
         let shared = Arc::new(zone::build_shared(&origin, shared));
         errors.extend(zone::check_shared(&shared));
-        for ((view, records), fingerprint) in views.iter_mut().zip(overrides).zip(fingerprints) {
+        for (index, ((view, records), fingerprint)) in views
+            .iter_mut()
+            .zip(overrides)
+            .zip(fingerprints)
+            .enumerate()
+        {
             let overlay = records.map(|r| zone::build_overlay(&origin, &shared, r));
             match zone::assemble(
                 &origin,
@@ -69,7 +86,16 @@ pub fn snapshot(
                 &view.name,
                 fingerprint,
             ) {
-                Ok(view_zone) => view.add_zone(view_zone),
+                Ok(mut view_zone) => {
+                    let transferred = config.views[index].transfer != Default::default();
+                    if let Some(before) = previous
+                        .filter(|_| transferred)
+                        .and_then(|p| p.view_zone(&view.name, &origin))
+                    {
+                        view_zone.history = history::next(before, &view_zone, config.ixfr_versions);
+                    }
+                    view.add_zone(view_zone)
+                }
                 Err(e) => errors.extend(e),
             }
         }

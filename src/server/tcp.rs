@@ -126,7 +126,11 @@ async fn send_transfer(
     limits: TcpLimits,
 ) -> bool {
     let (sender, mut messages) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let describe = (request.view, request.origin.clone(), request.qtype);
+    let describe = (
+        published.snapshot.views[request.view].name.clone(),
+        request.origin.clone(),
+        request.qtype,
+    );
     let writer = tokio::task::spawn_blocking(move || {
         transfer::write_messages(&published.snapshot, &request, |message| {
             sender.blocking_send(message).is_ok()

@@ -4,6 +4,8 @@
 //! decides that a request is a permitted transfer and describes it as a [`Request`]; the TCP
 //! listener runs [`write_messages`] off the event loop and sends what it produces.
 
+pub mod notify;
+
 use crate::dns::rtype;
 use crate::view::Snapshot;
 use crate::view::history::Change;
@@ -42,7 +44,7 @@ pub struct Sent {
 /// One log line per transfer: what kind it turned out to be, where it went, how big it was.
 pub fn log_sent(
     client: std::net::SocketAddr,
-    (view, origin, qtype): (usize, Vec<u8>, u16),
+    (view, origin, qtype): (String, Vec<u8>, u16),
     sent: &Sent,
     completed: bool,
 ) {
@@ -56,13 +58,13 @@ pub fn log_sent(
     };
     if completed {
         tracing::info!(
-            "{kind} of {zone} (view #{view}) to {client}: {} records in {} messages",
+            "{kind} of {zone} (view {view}) to {client}: {} records in {} messages",
             sent.records,
             sent.messages
         );
     } else {
         tracing::warn!(
-            "{kind} of {zone} (view #{view}) to {client} broke off after {} messages",
+            "{kind} of {zone} (view {view}) to {client} broke off after {} messages",
             sent.messages
         );
     }

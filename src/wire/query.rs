@@ -173,6 +173,39 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     })
 }
 
+/// The TSIG record that ends a message (a response to a request we sent), if there is one.
+pub fn tsig_of_response(packet: &[u8]) -> Option<super::tsig::Record<'_>> {
+    let count = |at: usize| u16_at(packet, at).map(usize::from);
+    let (qdcount, records) = (count(4)?, count(6)? + count(8)? + count(10)?);
+    let mut pos = HEADER_LEN;
+    for _ in 0..qdcount {
+        // A question is a record without TTL and RDATA: skip its name and the type and class.
+        let mut at = pos;
+        loop {
+            let len = *packet.get(at)? as usize;
+            match len & 0xc0 {
+                0x00 if len == 0 => break at += 1,
+                0x00 => at += 1 + len,
+                0xc0 => break at += 2,
+                _ => return None,
+            }
+        }
+        pos = at + 4;
+    }
+    let mut last = None;
+    for _ in 0..records {
+        let record = skip_record(packet, pos)?;
+        last = Some((pos, record.rtype));
+        pos = record.end;
+    }
+    match last {
+        Some((start, rtype::TSIG)) if pos == packet.len() => {
+            super::tsig::read_record(packet, start)
+        }
+        _ => None,
+    }
+}
+
 struct SkippedRecord {
     rtype: u16,
     /// Whether the owner is the root name (`None` if it was compressed).

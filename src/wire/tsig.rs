@@ -368,6 +368,25 @@ pub fn sign_request(message: &mut Vec<u8>, key: &Key, time: u64) -> Vec<u8> {
     tag.as_ref().to_vec()
 }
 
+/// Verifies the signed response to a request we signed with `request_mac`.
+pub fn verify_response(message: &[u8], record: &Record, key: &Key, request_mac: &[u8]) -> bool {
+    if record.algorithm() != Some(key.algorithm) || record.mac.len() != key.algorithm.mac_len() {
+        return false;
+    }
+    let Some(name) = NameKey::from_wire(record.key_name) else {
+        return false;
+    };
+    if name.as_wire() != key.name.as_wire() {
+        return false;
+    }
+    let mut digest = Vec::with_capacity(message.len() + 128);
+    digest.extend_from_slice(&(request_mac.len() as u16).to_be_bytes());
+    digest.extend_from_slice(request_mac);
+    unsigned_message(message, record, &mut digest);
+    variables(&mut digest, &key.name, key.algorithm, record, true);
+    hmac::verify(&key.hmac, &digest, record.mac).is_ok()
+}
+
 /// The unsigned TSIG of a BADKEY or BADSIG answer (RFC 8945 §5.3.2): the request's key name and
 /// algorithm, an empty MAC and the error.
 pub fn append_unsigned(message: &mut Vec<u8>, request: &Record, tsig_error: u16, time: u64) {

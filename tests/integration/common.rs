@@ -78,6 +78,11 @@ impl Server {
                 e.lines().join("\n")
             )
         });
+        Server::with_loaded(loaded)
+    }
+
+    /// Serves what a load (or a reload against an earlier load) produced.
+    pub fn with_loaded(loaded: splitdns::Loaded) -> Server {
         let listeners =
             Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
         let addr = listeners.local_addrs()[0];

@@ -439,3 +439,163 @@ fn a_200k_record_zone_transfers_completely() {
     assert_eq!(want.len(), 200_003);
     assert_whole_zone(&records, &want);
 }
+
+/// The transfer fixture copied into a scratch directory, for tests that edit it.
+fn editable_fixture(name: &str) -> std::path::PathBuf {
+    let dir = scratch_dir(&format!("transfer/{name}"));
+    let source = fixture("transfer");
+    for entry in std::fs::read_dir(source.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    dir.join("splitdns.toml")
+}
+
+fn serial_of(snapshot: &splitdns::Snapshot, view: &str, origin: &str) -> u32 {
+    let view = snapshot.views.iter().find(|v| v.name == view).unwrap();
+    view.zones
+        .iter()
+        .find(|z| z.origin.to_string() == origin)
+        .unwrap()
+        .serial
+}
+
+fn ixfr(origin: &str, serial: u32) -> Message {
+    let mut message = question(origin, RecordType::IXFR);
+    message.add_authority(soa_with_serial(origin, serial));
+    message
+}
+
+/// An edit to the internal override, with the file's serial unchanged: the internal view gets
+/// the next serial (it is transferred), the external view keeps its serial and content. IXFR
+/// from the old serial carries exactly the difference (RFC 1995 §4: new SOA, old SOA, removed,
+/// new SOA, added, new SOA); IXFR from the current serial gets the single SOA; from a serial not
+/// in the history, the whole zone.
+#[test]
+fn ixfr_sends_only_the_difference_and_only_the_changed_view_gets_a_new_serial() {
+    let config = editable_fixture("ixfr");
+    let before = splitdns::load(&config).unwrap();
+    let old = serial_of(&before.snapshot, "internal", "contoso.example.");
+    let internal = config.with_file_name("contoso.example.internal.zone");
+    let text = std::fs::read_to_string(&internal).unwrap();
+    std::fs::write(
+        &internal,
+        text.replace("10.0.0.13", "10.0.0.23") + "new-host A 10.0.7.7\n",
+    )
+    .unwrap();
+    let after = splitdns::reload(&config, Some(&before.snapshot)).unwrap();
+    assert_eq!(
+        serial_of(&after.snapshot, "internal", "contoso.example."),
+        old + 1
+    );
+    assert_eq!(
+        serial_of(&after.snapshot, "external", "contoso.example."),
+        old
+    );
+    assert_eq!(
+        zone_texts(&after.snapshot, "external", "contoso.example."),
+        zone_texts(&before.snapshot, "external", "contoso.example."),
+        "the external view did not change"
+    );
+    assert_eq!(after.serial.len(), 1, "{:?}", after.serial);
+    assert!(after.serial[0].bumped && after.serial[0].view == "internal");
+    let server = Server::with_loaded(after);
+
+    let (request, verifier) = signed(ixfr("contoso.example.", old), signer(INTERNAL_KEY), now());
+    let records: Vec<String> =
+        records_of(&transfer_raw(&server, EXTERNAL, &request), Some(verifier))
+            .iter()
+            .map(|r| render(r).to_lowercase())
+            .collect();
+    let soa = |serial: u32| {
+        format!(
+            "contoso.example. 3600 soa ns1.contoso.example. hostmaster.contoso.example. {serial} 3600 900 1209600 300"
+        )
+    };
+    assert_eq!(
+        records,
+        [
+            soa(old + 1),
+            soa(old),
+            // Sorted by owner in wire form: the length octet first, so "mail" before
+            // "autodiscover" (the edit changed both A sets).
+            "mail.contoso.example. 300 a 10.0.0.13".into(),
+            "autodiscover.contoso.example. 300 a 10.0.0.13".into(),
+            soa(old + 1),
+            "mail.contoso.example. 300 a 10.0.0.23".into(),
+            "new-host.contoso.example. 300 a 10.0.7.7".into(),
+            "autodiscover.contoso.example. 300 a 10.0.0.23".into(),
+            soa(old + 1),
+        ]
+    );
+
+    let (request, verifier) = signed(
+        ixfr("contoso.example.", old + 1),
+        signer(INTERNAL_KEY),
+        now(),
+    );
+    let records = records_of(&transfer_raw(&server, EXTERNAL, &request), Some(verifier));
+    assert_eq!(records.len(), 1);
+    assert_eq!(render(&records[0]).to_lowercase(), soa(old + 1));
+
+    let (request, verifier) = signed(
+        ixfr("contoso.example.", old - 5),
+        signer(INTERNAL_KEY),
+        now(),
+    );
+    let records = records_of(&transfer_raw(&server, EXTERNAL, &request), Some(verifier));
+    let loaded = splitdns::reload(&config, None).unwrap();
+    let mut want = zone_texts(&loaded.snapshot, "internal", "contoso.example.");
+    // A fresh load serves the file's serial (no state_dir here); the server serves old + 1.
+    want.retain(|r| !r.contains(" soa "));
+    want.insert(soa(old + 1));
+    assert_whole_zone(&records, &want);
+}
+
+/// With a `state_dir`, a bumped serial outlives a restart (a fresh load with no previous
+/// snapshot): unchanged content keeps it, changed content gets the next one — never the file's
+/// lower serial.
+#[test]
+fn served_serials_never_go_back_across_restarts() {
+    let config = editable_fixture("state");
+    let state = config.with_file_name("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("state_dir = \"state\"\n{text}")).unwrap();
+    let first = splitdns::load(&config).unwrap();
+    let file_serial = serial_of(&first.snapshot, "internal", "contoso.example.");
+    first.save_serials().unwrap();
+    let internal = config.with_file_name("contoso.example.internal.zone");
+    let zone = std::fs::read_to_string(&internal).unwrap();
+    std::fs::write(&internal, zone.replace("10.0.0.13", "10.0.0.23")).unwrap();
+    let bumped = splitdns::reload(&config, Some(&first.snapshot)).unwrap();
+    assert_eq!(
+        serial_of(&bumped.snapshot, "internal", "contoso.example."),
+        file_serial + 1
+    );
+    bumped.save_serials().unwrap();
+
+    // Restart: the files are as they were; the state says what was served.
+    let restarted = splitdns::load(&config).unwrap();
+    assert_eq!(
+        serial_of(&restarted.snapshot, "internal", "contoso.example."),
+        file_serial + 1
+    );
+    assert_eq!(
+        serial_of(&restarted.snapshot, "external", "contoso.example."),
+        file_serial
+    );
+    restarted.save_serials().unwrap();
+
+    // A change while stopped: the next serial after the kept one.
+    std::fs::write(&internal, zone.replace("10.0.0.13", "10.0.0.33")).unwrap();
+    let changed = splitdns::load(&config).unwrap();
+    assert_eq!(
+        serial_of(&changed.snapshot, "internal", "contoso.example."),
+        file_serial + 2
+    );
+    assert_eq!(
+        serial_of(&changed.snapshot, "external", "contoso.example."),
+        file_serial
+    );
+}
