@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `check`, `explain` and `diff`.
+//! The command line: `serve` (the default), `check`, `explain`, `diff` and `secondary-config`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -36,6 +36,23 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show the records that differ between two views.
     Diff(DiffArgs),
+    /// Print the config a BIND, Knot or NSD secondary of one view needs: key, primary, zones.
+    SecondaryConfig(SecondaryConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecondaryConfigArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The view the secondary mirrors.
+    #[arg(long)]
+    pub view: String,
+    /// The secondary's software.
+    #[arg(long = "for", value_enum)]
+    pub secondary: crate::commands::secondary::Secondary,
+    /// This server's address and port as the secondary reaches it.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub primary: SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,12 @@ fn main() -> ExitCode {
         Some(Command::Diff(args)) => {
             commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
         }
+        Some(Command::SecondaryConfig(args)) => commands::secondary::run(
+            &args.config.config,
+            &args.view,
+            args.secondary,
+            args.primary,
+        ),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -1,9 +1,10 @@
-//! The subcommands other than `serve`: each loads through the same loader as `serve` and prints
+//! The subcommands other than `serve` (`check`, `explain`, `diff`, `secondary-config`): each loads through the same loader as `serve` and prints
 //! a report; none opens a socket. They return the process exit status; `main` only dispatches.
 
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod secondary;
 
 use crate::config::Config;
 use crate::load::LoadError;

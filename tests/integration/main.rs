@@ -10,6 +10,7 @@ mod exchange;
 mod hardening;
 mod layers;
 mod reload;
+mod secondaries;
 mod transfer;
 mod transport;
 mod views;
