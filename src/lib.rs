@@ -32,4 +32,5 @@ pub use view::Snapshot;
 pub use view::prefix::PrefixTable;
 pub use view::zone::build_shared;
 pub use wire::reader;
+pub use wire::tsig;
 pub use zonefile::{parse_zone_text, rdata};
