@@ -313,7 +313,8 @@ fn route(
     }
 }
 
-/// AXFR or IXFR: only for a zone's apex, only for whom the view's transfer ACL permits (REFUSED
+/// AXFR or IXFR: only for a zone's apex, only for whom the transfer ACL (the zone's for this
+/// view, or the view's) permits (REFUSED
 /// otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a [`transfer::Request`] the
 /// listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
 /// current SOA (RFC 1995 §2: it tells the client to ask over TCP, or that it is current).
@@ -331,7 +332,8 @@ fn transfer_request(
     else {
         return refused(writer);
     };
-    if !view.transfer.permits(requester.client, requester.key) {
+    let acl = zone.transfer.as_ref().unwrap_or(&view.transfer);
+    if !acl.permits(requester.client, requester.key) {
         return refused(writer);
     }
     match (transport, query.qtype) {

@@ -73,9 +73,18 @@ pub fn render(
             "view {view_name:?} lets nobody transfer: add `keys = [\"{view_name}-xfr\"]` and `transfer = {{ keys = [\"{view_name}-xfr\"] }}` to it, with a [[key]] (tsig-keygen {view_name}-xfr)"
         ));
     }
+    // The zones this secondary may transfer (a zone's own ACL may leave it out).
     let zones: Vec<String> = snapshot.views[index]
         .zones
         .iter()
+        .filter(|z| {
+            let acl = config.transfer_acl(index, &z.origin);
+            key.is_some_and(|k| {
+                acl.keys
+                    .iter()
+                    .any(|&i| std::ptr::eq(&*config.keys[i].key, k))
+            }) || !acl.allow.is_empty()
+        })
         .map(|z| z.origin.to_string().trim_end_matches('.').to_string())
         .collect();
     let mut out = format!(

@@ -106,6 +106,9 @@ pub struct ZoneSection {
     /// Per-view override files: view name → file whose RRsets replace the shared ones.
     #[serde(default)]
     pub views: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Per-view transfer ACLs for this zone, where they differ from the view's `transfer`.
+    #[serde(default)]
+    pub transfer: BTreeMap<Spanned<String>, TransferSection>,
 }
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.

@@ -128,6 +128,20 @@ pub struct ZoneConfig {
     /// errors about a file that cannot be read.
     pub file_line: u32,
     pub override_lines: Vec<u32>,
+    /// `(index into Config::views, ACL)` where this zone's transfers differ from the view's.
+    pub transfer: Vec<(usize, TransferAcl)>,
+}
+
+impl Config {
+    /// Who may transfer `origin` from view `view`: the zone's own ACL for that view, or the
+    /// view's.
+    pub fn transfer_acl(&self, view: usize, origin: &Name) -> &TransferAcl {
+        self.zones
+            .iter()
+            .find(|z| z.origin == *origin)
+            .and_then(|z| z.transfer.iter().find(|(v, _)| *v == view))
+            .map_or(&self.views[view].transfer, |(_, acl)| acl)
+    }
 }
 
 /// Reads and validates a config file, returning every problem found.
@@ -262,7 +276,7 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
     ) as usize;
     let keys = validate_keys(&raw.keys, locate, &mut errors);
     let views = validate_views(&raw.views, &keys, locate, &mut errors);
-    let zones = validate_zones(&raw.zones, &raw.views, locate, &mut errors);
+    let zones = validate_zones(&raw.zones, &raw.views, &keys, locate, &mut errors);
     let exchange = raw
         .exchange
         .iter()
@@ -357,21 +371,11 @@ fn validate_views(
                 ));
             }
         }
-        let transfer = match &section.transfer {
-            None => TransferAcl::default(),
-            Some(t) => TransferAcl {
-                allow: t
-                    .allow
-                    .iter()
-                    .filter_map(|p| {
-                        parse_prefix(p.get_ref())
-                            .map_err(|m| errors.push(locate.error(p.span(), m)))
-                            .ok()
-                    })
-                    .collect(),
-                keys: key_indexes(&t.keys, keys, "transfer.keys", locate, errors),
-            },
-        };
+        let transfer = section
+            .transfer
+            .as_ref()
+            .map(|t| validate_transfer(t, keys, locate, errors))
+            .unwrap_or_default();
         let notify = section
             .notify
             .iter()
@@ -402,6 +406,27 @@ fn validate_views(
         });
     }
     views
+}
+
+/// A `transfer = { allow, keys }` table.
+fn validate_transfer(
+    raw: &file::TransferSection,
+    keys: &[KeyConfig],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> TransferAcl {
+    TransferAcl {
+        allow: raw
+            .allow
+            .iter()
+            .filter_map(|p| {
+                parse_prefix(p.get_ref())
+                    .map_err(|m| errors.push(locate.error(p.span(), m)))
+                    .ok()
+            })
+            .collect(),
+        keys: key_indexes(&raw.keys, keys, "transfer.keys", locate, errors),
+    }
 }
 
 /// The indexes of the keys a list names; a name no `[[key]]` defines is an error.
@@ -653,6 +678,7 @@ fn parse_prefix(text: &str) -> Result<IpNet, String> {
 fn validate_zones(
     raw: &[file::ZoneSection],
     raw_views: &[file::ViewSection],
+    keys: &[KeyConfig],
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ZoneConfig> {
@@ -693,7 +719,24 @@ fn validate_zones(
                 )),
             }
         }
+        let mut transfer = Vec::new();
+        for (view, acl) in &section.transfer {
+            match raw_views
+                .iter()
+                .position(|v| v.name.get_ref() == view.get_ref())
+            {
+                Some(index) => transfer.push((index, validate_transfer(acl, keys, locate, errors))),
+                None => errors.push(locate.error(
+                    view.span(),
+                    format!(
+                        "zone {origin} has a transfer ACL for view {:?}, which is not defined",
+                        view.get_ref()
+                    ),
+                )),
+            }
+        }
         zones.push(ZoneConfig {
+            transfer,
             origin,
             file: locate.resolve(section.file.get_ref()),
             overrides,

@@ -87,7 +87,11 @@ pub fn snapshot(
                 fingerprint,
             ) {
                 Ok(mut view_zone) => {
-                    let transferred = config.views[index].transfer != Default::default();
+                    let acl = config.transfer_acl(index, &origin);
+                    if acl != &config.views[index].transfer {
+                        view_zone.transfer = Some(acl.clone());
+                    }
+                    let transferred = acl != &Default::default();
                     if let Some(before) = previous
                         .filter(|_| transferred)
                         .and_then(|p| p.view_zone(&view.name, &origin))

@@ -84,7 +84,7 @@ pub fn enforce(
         let Some(before) = previous(&view.name, origin) else {
             continue;
         };
-        let bump = manages_serial(config, index);
+        let bump = manages_serial(config, index, origin);
         let own_soa = overrides[index]
             .as_deref()
             .and_then(|r| apex_serial(r, origin));
@@ -129,11 +129,10 @@ pub fn enforce(
 /// Whether splitdns keeps the view's serial rising by itself: under `serial_policy = "bump"`, and
 /// for a view transferred to secondaries (or notifying them), which would otherwise never fetch
 /// a change made without a serial increase.
-pub fn manages_serial(config: &Config, view: usize) -> bool {
-    let v = &config.views[view];
+pub fn manages_serial(config: &Config, view: usize, origin: &Name) -> bool {
     config.serial_policy == SerialPolicy::Bump
-        || v.transfer != Default::default()
-        || !v.notify.is_empty()
+        || *config.transfer_acl(view, origin) != Default::default()
+        || !config.views[view].notify.is_empty()
 }
 
 /// The file in the state directory that keeps the served serials across restarts.

@@ -114,6 +114,8 @@ pub struct ViewZone {
     pub fingerprint: u64,
     /// The changes that led to this version, for IXFR (empty unless the view is transferred).
     pub history: Arc<super::history::History>,
+    /// Who may transfer this zone from this view, where it differs from the view's ACL.
+    pub transfer: Option<super::TransferAcl>,
 }
 
 impl ViewZone {
@@ -408,6 +410,7 @@ pub fn assemble(
         record_count,
         fingerprint,
         history: Arc::default(),
+        transfer: None,
     })
 }
 

@@ -261,6 +261,38 @@ fn transfers_are_refused_to_whom_no_acl_permits() {
     assert_eq!(tsig_error(&messages[0]).0, ResponseCode::Refused);
 }
 
+/// A zone's own ACL for a view replaces the view's for that zone: the spare key (which selects
+/// no view, so the source picks the external view) may transfer fabrikam.example there, and
+/// still not contoso.example; the external key keeps both.
+#[test]
+fn a_zone_acl_replaces_the_view_acl_for_that_zone() {
+    let server = Server::start("transfer");
+    let (request, verifier) = signed(
+        question("fabrikam.example.", RecordType::AXFR),
+        signer(SPARE_KEY),
+        now(),
+    );
+    let records = records_of(&transfer_raw(&server, EXTERNAL, &request), Some(verifier));
+    assert_whole_zone(&records, &expected("external", "fabrikam.example."));
+    for (zone, key, rcode) in [
+        ("contoso.example.", SPARE_KEY, ResponseCode::Refused),
+        ("fabrikam.example.", EXTERNAL_KEY, ResponseCode::NoError),
+    ] {
+        let name = key.0;
+        let (request, _) = signed(question(zone, RecordType::AXFR), signer(key), now());
+        let messages = transfer_raw(&server, EXTERNAL, &request);
+        assert_eq!(tsig_error(&messages[0]).0, rcode, "{zone} {name}");
+    }
+    // From the internal source the spare key gets the internal view, whose ACL has no zone entry.
+    let (request, _) = signed(
+        question("fabrikam.example.", RecordType::AXFR),
+        signer(SPARE_KEY),
+        now(),
+    );
+    let messages = transfer_raw(&server, INTERNAL, &request);
+    assert_eq!(tsig_error(&messages[0]).0, ResponseCode::Refused);
+}
+
 /// RFC 8945 §5.2: an unknown key is NOTAUTH/BADKEY and a wrong MAC NOTAUTH/BADSIG, both
 /// unsigned; a time outside the fudge NOTAUTH/BADTIME, signed (the MAC was good); a TSIG cut
 /// short, or not the last record, FORMERR. None of them carries any data.
