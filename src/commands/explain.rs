@@ -135,6 +135,19 @@ pub fn render(
     if signed {
         let _ = writeln!(out, "the response is signed (TSIG)");
     }
+    if let Some(request) = summary.as_ref().and_then(|s| s.transfer.as_ref()) {
+        // A permitted transfer: what it would carry, counted by the real transfer writer.
+        let sent = crate::transfer::write_messages(snapshot, request, |_| true);
+        let _ = writeln!(
+            out,
+            "query {qname} {}\ntransfer permitted (over TCP): {} records in {} messages from view {:?}",
+            rtype::mnemonic(qtype),
+            sent.records,
+            sent.messages,
+            snapshot.views[request.view].name
+        );
+        return out;
+    }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
     let _ = writeln!(
         out,

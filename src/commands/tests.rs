@@ -54,6 +54,29 @@ fn explain_says_which_view_a_signed_request_gets_and_why() {
         &name,
         rtype::A,
     );
+    let axfr = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        Some(0),
+        &Name::parse("contoso.example.", None).unwrap(),
+        rtype::AXFR,
+    );
+    assert!(
+        axfr.ends_with(
+            "transfer permitted (over TCP): 83 records in 1 messages from view \"internal\"\n"
+        ),
+        "{axfr}"
+    );
+    let refused = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        None,
+        &Name::parse("contoso.example.", None).unwrap(),
+        rtype::AXFR,
+    );
+    assert!(refused.contains("status REFUSED"), "{refused}");
     assert!(
         spare.starts_with("request signed with key \"spare\", which no view lists: routed by source address\nclient 198.51.100.7 gets view \"external\""),
         "{spare}"

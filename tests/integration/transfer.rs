@@ -63,6 +63,17 @@ fn signed(mut message: Message, key: TSigner, time: u64) -> (Vec<u8>, TSigVerifi
 /// Sends one request over TCP from `from` and reads messages until the transfer ends (a second
 /// SOA, an error, or a single-SOA answer). Returns each raw message.
 fn transfer_raw(server: &Server, from: IpAddr, request: &[u8]) -> Vec<Vec<u8>> {
+    transfer_until(server, from, request, 2)
+}
+
+/// [`transfer_raw`], ending after `soas_at_end` SOA records (an incremental IXFR of one change
+/// has four: the current SOA at each end, and the old and new SOA of the change).
+fn transfer_until(
+    server: &Server,
+    from: IpAddr,
+    request: &[u8],
+    soas_at_end: usize,
+) -> Vec<Vec<u8>> {
     let mut stream = tcp_connect(server, from);
     stream.set_read_timeout(Some(TIMEOUT * 5)).unwrap();
     stream.write_all(&framed(request)).unwrap();
@@ -82,7 +93,7 @@ fn transfer_raw(server: &Server, from: IpAddr, request: &[u8]) -> Vec<Vec<u8>> {
             .filter(|r| r.record_type() == RecordType::SOA)
             .count();
         let only_soa = messages.len() == 1 && message.answers.len() == 1 && soas == 1;
-        if soas >= 2 || only_soa {
+        if soas >= soas_at_end || only_soa {
             return messages;
         }
     }
@@ -431,21 +442,20 @@ pub fn soa_with_serial(origin: &str, serial: u32) -> Record {
     record
 }
 
-/// A 200,000-record zone goes over in full: every record compared, every message at most
-/// 64 KiB and signed.
-#[test]
-fn a_200k_record_zone_transfers_completely() {
-    let dir = scratch_dir("transfer/200k");
-    let mut zone = String::from(
-        "$ORIGIN big.example.\n$TTL 3600\n@ SOA ns hostmaster 1 3600 900 1209600 300\n@ NS ns\nns A 192.0.2.53\n",
+/// Writes a 200,000-record zone (`big.example`, serial `serial`, host `changed..` addresses in
+/// 10.99/16 instead of their usual one for the first `changed` hosts) and a config that lets the
+/// internal key transfer it. Returns the config path.
+fn big_zone(dir: &Path, serial: u32, changed: u32) -> std::path::PathBuf {
+    let mut zone = format!(
+        "$ORIGIN big.example.\n$TTL 3600\n@ SOA ns hostmaster {serial} 3600 900 1209600 300\n@ NS ns\nns A 192.0.2.53\n"
     );
     for i in 0..200_000u32 {
-        zone.push_str(&format!(
-            "host{i} A 10.{}.{}.{}\n",
-            i >> 16,
-            (i >> 8) & 0xff,
-            i & 0xff
-        ));
+        let address = if i < changed {
+            format!("10.99.{}.{}", (i >> 8) & 0xff, i & 0xff)
+        } else {
+            format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff)
+        };
+        zone.push_str(&format!("host{i} A {address}\n"));
     }
     std::fs::write(dir.join("big.example.zone"), zone).unwrap();
     let secret = INTERNAL_KEY.1;
@@ -456,7 +466,15 @@ fn a_200k_record_zone_transfers_completely() {
         ),
     )
     .unwrap();
-    let config = dir.join("splitdns.toml");
+    dir.join("splitdns.toml")
+}
+
+/// A 200,000-record zone goes over in full: every record compared, every message at most
+/// 64 KiB and signed.
+#[test]
+fn a_200k_record_zone_transfers_completely() {
+    let dir = scratch_dir("transfer/200k");
+    let config = big_zone(&dir, 1, 0);
     let server = Server::with_config(&config);
     let (request, verifier) = signed(
         question("big.example.", RecordType::AXFR),
@@ -470,6 +488,53 @@ fn a_200k_record_zone_transfers_completely() {
     let want = zone_texts(&loaded.snapshot, "internal", "big.example.");
     assert_eq!(want.len(), 200_003);
     assert_whole_zone(&records, &want);
+}
+
+/// After a 1% change of the 200,000-record zone, IXFR sends only the difference: the 2,000
+/// records removed, the 2,000 added, and the four SOAs.
+#[test]
+fn ixfr_after_a_one_percent_change_of_200k_records_sends_only_the_difference() {
+    let dir = scratch_dir("transfer/200k-ixfr");
+    let config = big_zone(&dir, 1, 0);
+    let before = splitdns::load(&config).unwrap();
+    big_zone(&dir, 2, 2_000);
+    let after = splitdns::reload(&config, Some(&before.snapshot)).unwrap();
+    drop(before);
+    let server = Server::with_loaded(after);
+    let (request, verifier) = signed(ixfr("big.example.", 1), signer(INTERNAL_KEY), now());
+    let records: Vec<String> = records_of(
+        &transfer_until(&server, INTERNAL, &request, 4),
+        Some(verifier),
+    )
+    .iter()
+    .map(|r| render(r).to_lowercase())
+    .collect();
+    assert_eq!(records.len(), 4 + 2 * 2_000, "{:?}", &records[..8]);
+    let soa = |serial: u32| {
+        format!(
+            "big.example. 3600 soa ns.big.example. hostmaster.big.example. {serial} 3600 900 1209600 300"
+        )
+    };
+    assert_eq!(records[0], soa(2));
+    assert_eq!(records[1], soa(1));
+    assert_eq!(records[2 + 2_000], soa(2));
+    assert_eq!(records[records.len() - 1], soa(2));
+    let removed: BTreeSet<&String> = records[2..2 + 2_000].iter().collect();
+    let added: BTreeSet<&String> = records[3 + 2_000..records.len() - 1].iter().collect();
+    for i in 0..2_000u32 {
+        let old = format!(
+            "host{i}.big.example. 3600 a 10.0.{}.{}",
+            (i >> 8) & 0xff,
+            i & 0xff
+        );
+        let new = format!(
+            "host{i}.big.example. 3600 a 10.99.{}.{}",
+            (i >> 8) & 0xff,
+            i & 0xff
+        );
+        assert!(removed.contains(&old), "{old} not removed");
+        assert!(added.contains(&new), "{new} not added");
+    }
 }
 
 /// The transfer fixture copied into a scratch directory, for tests that edit it.
