@@ -4,7 +4,8 @@
 //! one error type for edited files); the zone-file reader and the message codec, each on the
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
-//! `answer` (look up and shape) → `observe`. Modules are private: the binary, the integration
+//! `answer` (look up and shape) → `observe`; `transfer` streams the zone transfers the answer
+//! stage permits, and sends NOTIFY after a reload. Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]
 

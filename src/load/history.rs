@@ -29,14 +29,14 @@ pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History
         ttl: zone.soa.ttl,
         rdata: zone.soa.rdatas[0].wire.clone(),
     };
-    let mut diffs: Vec<Diff> = previous.history.diffs.clone();
-    diffs.push(Diff {
+    let mut diffs: Vec<Arc<Diff>> = previous.history.diffs.clone();
+    diffs.push(Arc::new(Diff {
         from_serial: previous.serial,
         from_soa: soa(previous),
         to_soa: soa(current),
         removed,
         added,
-    });
+    }));
     let excess = diffs.len().saturating_sub(keep);
     diffs.drain(..excess);
     Arc::new(History { diffs })

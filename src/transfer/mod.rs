@@ -164,6 +164,7 @@ fn write_records<'z>(
             None,
         );
         writer.set_authoritative(true);
+        writer.freeze_targets();
         let mut in_message = 0usize;
         while let Some(&(owner, rtype, ttl, rdata)) = records.peek() {
             if writer

@@ -23,16 +23,17 @@ pub struct Diff {
     pub added: Vec<Change>,
 }
 
-/// The differences, oldest first; each leads to the next, the last to the version served.
+/// The differences, oldest first; each leads to the next, the last to the version served. Each
+/// is shared with the histories of the versions after it (a reload adds one, copies none).
 #[derive(Debug, Default)]
 pub struct History {
-    pub diffs: Vec<Diff>,
+    pub diffs: Vec<std::sync::Arc<Diff>>,
 }
 
 impl History {
     /// The differences that bring a secondary at `serial` up to the version served, or `None`
     /// when that version is not in the history.
-    pub fn since(&self, serial: u32) -> Option<&[Diff]> {
+    pub fn since(&self, serial: u32) -> Option<&[std::sync::Arc<Diff>]> {
         let first = self.diffs.iter().position(|d| d.from_serial == serial)?;
         Some(&self.diffs[first..])
     }

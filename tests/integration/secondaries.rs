@@ -534,3 +534,102 @@ fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
         );
     }
 }
+
+/// NOTIFY as a secondary sees it, from a plain UDP socket standing in for one: at start, one per
+/// zone of the view, opcode NOTIFY with AA, the zone's SOA as question and answer, signed with
+/// the view's key (verified with hickory-proto); unanswered, it is sent again after about a
+/// second, signed afresh; answered, it stops.
+#[test]
+fn notify_is_signed_retried_until_answered_and_then_stops() {
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::TSigner;
+    use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+
+    let dir = scratch_dir("secondaries/notify");
+    let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
+    secondary
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let theirs = secondary.local_addr().unwrap().port();
+    let ours = free_port();
+    let splitdns = start_splitdns(&dir, ours, &[("internal", theirs)]);
+    let signer = TSigner::new(
+        data_encoding::BASE64
+            .decode(b"4O4ZDNVr4e383EU+j9Zus55K9fcRPRXP0K7mY2H1Yz0=")
+            .unwrap(),
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("internal-xfr.").unwrap(),
+        300,
+    )
+    .unwrap();
+    let serial = soa_serial(local(ours), INTERNAL).unwrap();
+
+    // Receives NOTIFYs for contoso.example until `until`, checking each; returns their arrival
+    // times and the last one's sender and ID.
+    let receive = |until: Instant| {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < until {
+            let Ok((len, from)) = secondary.recv_from(&mut buf) else {
+                continue;
+            };
+            let raw = &buf[..len];
+            signer
+                .verify_message_byte(raw, None, true)
+                .unwrap_or_else(|e| panic!("NOTIFY not signed with internal-xfr: {e}"));
+            let message = Message::from_vec(raw).unwrap();
+            assert_eq!(message.metadata.op_code, OpCode::Notify);
+            assert_eq!(message.metadata.message_type, MessageType::Query);
+            assert!(message.metadata.authoritative);
+            let zone = message.queries[0].name().to_string().to_lowercase();
+            if zone != "contoso.example." {
+                continue;
+            }
+            assert_eq!(message.queries[0].query_type(), RecordType::SOA);
+            let announced = message.answers.iter().find_map(|r| match &r.data {
+                hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+                _ => None,
+            });
+            assert_eq!(announced, Some(serial));
+            seen.push((Instant::now(), from, message.metadata.id));
+        }
+        seen
+    };
+    let unanswered = receive(Instant::now() + Duration::from_millis(2500));
+    assert!(
+        unanswered.len() >= 2,
+        "expected a retry within 2.5 s: {unanswered:?}\n{}",
+        splitdns.log_text()
+    );
+    let gap = unanswered[1].0 - unanswered[0].0;
+    assert!(
+        gap >= Duration::from_millis(800) && gap <= Duration::from_millis(1800),
+        "retry after {gap:?}"
+    );
+    // Answer the last one: NOERROR, unsigned (so splitdns says the answer was not signed).
+    let (_, from, id) = *unanswered.last().unwrap();
+    let mut reply = Message::query();
+    reply.metadata.id = id;
+    reply.metadata.message_type = MessageType::Response;
+    reply.metadata.op_code = OpCode::Notify;
+    reply.add_query(Query::query(
+        Name::from_ascii("contoso.example.").unwrap(),
+        RecordType::SOA,
+    ));
+    secondary.send_to(&reply.to_vec().unwrap(), from).unwrap();
+    wait_for(
+        "splitdns to log the unsigned answer",
+        || {
+            splitdns.log_text().lines().any(|line| {
+                line.contains("NOTIFY for contoso.example.")
+                    && line.contains("without a valid signature by key internal-xfr")
+            })
+        },
+        &splitdns,
+    );
+    let after = receive(Instant::now() + Duration::from_secs(3));
+    assert!(
+        after.is_empty(),
+        "NOTIFY sent again after an answer: {after:?}"
+    );
+}
