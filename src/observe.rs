@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 
-use crate::answer::{Summary, Transport};
+use crate::answer::{Outcome, Summary, Transport};
 use crate::view::Snapshot;
+use crate::wire::tsig::error;
 
 /// What the client got for its query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,19 @@ pub fn query(
     summary: &Summary,
     delivery: Delivery,
 ) {
+    // A TSIG failure over TCP (where the source cannot be spoofed) is worth the admin's eye: a
+    // secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
+    // datagrams cannot flood the log.
+    if let (Outcome::NotAuth(code), Transport::Tcp) = (summary.outcome, transport) {
+        let error = match code {
+            error::BADSIG => "BADSIG (wrong secret?)",
+            error::BADKEY => "BADKEY (key not configured here)",
+            error::BADTIME => "BADTIME (clocks more than 300 s apart?)",
+            error::BADTRUNC => "BADTRUNC",
+            _ => "error",
+        };
+        tracing::info!(%client, "TSIG {error}: request answered NOTAUTH");
+    }
     if tracing::enabled!(tracing::Level::DEBUG) {
         let view = summary
             .view

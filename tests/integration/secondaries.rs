@@ -633,3 +633,54 @@ fn notify_is_signed_retried_until_answered_and_then_stops() {
         "NOTIFY sent again after an answer: {after:?}"
     );
 }
+
+/// A transfer signed with a wrong secret over TCP is answered NOTAUTH and leaves a line in the
+/// log that says what is wrong, so the admin setting up a secondary sees it.
+#[test]
+fn a_tsig_failure_over_tcp_is_logged() {
+    use hickory_proto::rr::TSigner;
+    use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+
+    let dir = scratch_dir("secondaries/tsig-log");
+    let ours = free_port();
+    let splitdns = start_splitdns(&dir, ours, &[]);
+    let wrong = TSigner::new(
+        b"not the secret".to_vec(),
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("internal-xfr.").unwrap(),
+        300,
+    )
+    .unwrap();
+    let mut query = Message::query();
+    query.add_query(Query::query(
+        Name::from_ascii("contoso.example.").unwrap(),
+        RecordType::AXFR,
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    query.finalize(&wrong, now).unwrap();
+    let bytes = query.to_vec().unwrap();
+    let mut stream = std::net::TcpStream::connect(local(ours)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    stream.write_all(&framed(&bytes)).unwrap();
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).unwrap();
+    let mut raw = vec![0u8; u16::from_be_bytes(length) as usize];
+    stream.read_exact(&mut raw).unwrap();
+    let reply = Message::from_vec(&raw).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth);
+    assert!(reply.answers.is_empty());
+    wait_for(
+        "the TSIG failure in the log",
+        || {
+            splitdns.log_text().lines().any(|line| {
+                line.contains("TSIG BADSIG (wrong secret?)") && line.contains("127.0.0.1")
+            })
+        },
+        &splitdns,
+    );
+}
