@@ -31,7 +31,8 @@ pub struct Config {
     pub serial_policy: SerialPolicy,
     /// Earlier versions of each view's zone kept for IXFR.
     pub ixfr_versions: usize,
-    /// Where the served serials are kept across restarts (resolved against the config's folder).
+    /// Where the served serials are kept across restarts (resolved against the config's folder);
+    /// without `state_dir`, the unit's StateDirectory when systemd runs us.
     pub state_dir: Option<PathBuf>,
     pub tcp: TcpLimits,
     /// TSIG keys, in config order (views name them by index).
@@ -289,7 +290,11 @@ fn validate(raw: file::ConfigFile, locate: &Locator) -> Result<Config, Vec<Locat
             listen,
             serial_policy,
             ixfr_versions,
-            state_dir: raw.state_dir.as_ref().map(|d| locate.resolve(d.get_ref())),
+            state_dir: raw
+                .state_dir
+                .as_ref()
+                .map(|d| locate.resolve(d.get_ref()))
+                .or_else(systemd_state_directory),
             tcp,
             keys,
             views,
@@ -427,6 +432,15 @@ fn validate_transfer(
             .collect(),
         keys: key_indexes(&raw.keys, keys, "transfer.keys", locate, errors),
     }
+}
+
+/// The directory systemd made for the unit (`StateDirectory=`; the first, if it lists several):
+/// where the served serials go when the config names no `state_dir`.
+fn systemd_state_directory() -> Option<PathBuf> {
+    let dirs = std::env::var_os("STATE_DIRECTORY")?;
+    std::env::split_paths(&dirs)
+        .next()
+        .filter(|d| !d.as_os_str().is_empty())
 }
 
 /// The indexes of the keys a list names; a name no `[[key]]` defines is an error.

@@ -185,7 +185,11 @@ fn ask(server: SocketAddr, from: IpAddr, name: &str, rtype: RecordType) -> Optio
 }
 
 fn soa_serial(server: SocketAddr, from: IpAddr) -> Option<u32> {
-    let reply = ask(server, from, "contoso.example.", RecordType::SOA)?;
+    zone_serial(server, from, "contoso.example.")
+}
+
+fn zone_serial(server: SocketAddr, from: IpAddr, zone: &str) -> Option<u32> {
+    let reply = ask(server, from, zone, RecordType::SOA)?;
     if reply.metadata.response_code != ResponseCode::NoError {
         return None;
     }
@@ -237,7 +241,7 @@ fn questions(dir: &Path, view: &str) -> Vec<(String, RecordType)> {
 }
 
 /// Every question answered the same by the secondary (asked from `theirs_from`) as by our view
-/// (asked from `ours_from`).
+/// (asked from `ours_from`), once the secondary serves every zone at our serial.
 fn assert_mirrors(
     dir: &Path,
     view: &str,
@@ -245,6 +249,15 @@ fn assert_mirrors(
     theirs: (SocketAddr, IpAddr),
     secondary: &Process,
 ) {
+    for zone in ["contoso.example.", "fabrikam.example."] {
+        let serial = zone_serial(ours.0, ours.1, zone);
+        assert!(serial.is_some(), "we do not serve {zone}");
+        wait_for(
+            &format!("{} to serve {zone} at serial {serial:?}", secondary.name),
+            || zone_serial(theirs.0, theirs.1, zone) == serial,
+            secondary,
+        );
+    }
     let mut differences = Vec::new();
     let questions = questions(dir, view);
     assert!(questions.len() > 20, "{questions:?}");

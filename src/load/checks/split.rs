@@ -204,3 +204,38 @@ pub fn transfers_open_to_anyone(config: &Config, snapshot: &Snapshot, findings: 
         }
     }
 }
+
+/// A view with secondaries (transferred, or notifying) without a place to keep the served
+/// serials: a serial raised by splitdns falls back to the file's at restart, and the
+/// secondaries ignore the zone until the file's catches up.
+pub fn serials_not_kept(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    if config.state_dir.is_some() {
+        return;
+    }
+    for (index, (view_config, view)) in config.views.iter().zip(&snapshot.views).enumerate() {
+        let secondaries = !view_config.notify.is_empty()
+            || view
+                .zones
+                .iter()
+                .any(|zone| *config.transfer_acl(index, &zone.origin) != Default::default());
+        if !secondaries {
+            continue;
+        }
+        findings.push(
+            Finding::new(
+                "serials-not-kept",
+                Severity::Warning,
+                Some(&view.name),
+                Some(&SourceLoc {
+                    file: Arc::new(config.path.clone()),
+                    line: view_config.line,
+                }),
+                format!(
+                    "view {:?} has secondaries, but no state_dir keeps its served serials: a serial splitdns raised (content changed without a serial increase) falls back to the file's at restart, and secondaries ignore the zone until it catches up; set state_dir (the systemd unit's StateDirectory, /var/lib/splitdns, is used when systemd runs splitdns)",
+                    view.name
+                ),
+            )
+            .about(&view.name),
+        );
+    }
+}
