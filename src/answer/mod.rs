@@ -87,8 +87,9 @@ pub fn respond(
             return Some(header_only(out, header, rcode::REFUSED, Outcome::Refused));
         }
     };
-    // A signed request is verified before anything else: its key may choose the view.
-    let now = tsig::now();
+    // A signed request is verified before anything else: its key may choose the view. (The clock
+    // is read only for signed requests.)
+    let now = if query.tsig.is_some() { tsig::now() } else { 0 };
     let signed = match &query.tsig {
         None => None,
         Some(record) => match verify(snapshot, packet, record, now) {
@@ -143,7 +144,6 @@ pub fn respond(
         Outcome::Answer | Outcome::NoData | Outcome::Referral => {
             fnv1a(query.key.as_wire(), query.qtype)
         }
-        Outcome::NotAuth(code) => 0x100 + code as u64,
         other => outcome_code(other),
     };
     Some(Summary {
