@@ -1,6 +1,6 @@
-//! The command line: `serve` (the default), `check`, `explain`, `diff`, and `status` and `reload`,
-//! which ask the running server. The man page and the shell completions are generated from this
-//! definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
+//! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`, and
+//! `status` and `reload`, which ask the running server. The man page and the shell completions
+//! are generated from this definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -51,6 +51,8 @@ pub enum Command {
         /// The directory the files are written to (created if missing).
         dir: PathBuf,
     },
+    /// Print the config a BIND, Knot or NSD secondary of one view needs: key, primary, zones.
+    SecondaryConfig(SecondaryConfigArgs),
 }
 
 /// The EXAMPLES, FILES and SEE ALSO sections of the man page (roff).
@@ -155,6 +157,21 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SecondaryConfigArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The view the secondary mirrors.
+    #[arg(long)]
+    pub view: String,
+    /// The secondary's software.
+    #[arg(long = "for", value_enum)]
+    pub secondary: crate::commands::secondary::Secondary,
+    /// This server's address and port as the secondary reaches it.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub primary: SocketAddr,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArg,
@@ -173,6 +190,9 @@ pub struct ExplainArgs {
     /// The client's source address: it picks the view, as a query from that address would.
     #[arg(long, value_name = "IP")]
     pub client: IpAddr,
+    /// Sign the request with this `[[key]]`, as a secondary would: shows the view the key picks.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// The name asked for, e.g. mail.contoso.example.
     #[arg(value_name = "NAME")]
     pub name: String,

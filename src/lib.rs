@@ -5,11 +5,12 @@
 //! base alone; `view`, the immutable snapshot and the lookup over it; `config` and `load`, which
 //! turn files into a snapshot; and the request path — `server` (listen) → `view` (route) →
 //! `answer` (look up and shape) → `observe`, with `resolve` (the recursive views' forwarder and
-//! cache) beside `answer` for names that are not ours. Beside that path, `health` probes the
-//! addresses of health-checked RRsets and stores which are answered in each such RRset's atomic
-//! mask, which `answer` reads with one atomic load. Off the query path: `reload` (the reload
-//! transaction), `control` (the metrics, status and reload endpoint) and `systemd` (sd_notify).
-//! Modules are private: the binary, the integration
+//! cache) beside `answer` for names that are not ours, and `transfer`, which streams the zone
+//! transfers the answer stage permits and sends NOTIFY after a reload. Beside that path, `health`
+//! probes the addresses of health-checked RRsets and stores which are answered in each such
+//! RRset's atomic mask, which `answer` reads with one atomic load. Off the query path: `reload`
+//! (the reload transaction), `control` (the metrics, status and reload endpoint) and `systemd`
+//! (sd_notify). Modules are private: the binary, the integration
 //! tests, the benchmarks and the fuzz targets use what is re-exported below.
 #![deny(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod reload;
 mod resolve;
 pub mod server;
 pub mod systemd;
+pub mod transfer;
 mod view;
 mod wire;
 mod zonefile;
@@ -42,4 +44,5 @@ pub use view::Snapshot;
 pub use view::prefix::PrefixTable;
 pub use view::zone::build_shared;
 pub use wire::reader;
+pub use wire::tsig;
 pub use zonefile::{parse_zone_text, rdata};

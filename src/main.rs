@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => commands::explain::run(
             &args.config.config,
             args.client,
+            args.key.as_deref(),
             &args.name,
             &args.qtype,
             args.probe,
@@ -57,6 +58,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::SecondaryConfig(args)) => commands::secondary::run(
+            &args.config.config,
+            &args.view,
+            args.secondary,
+            args.primary,
+        ),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -85,6 +92,14 @@ fn serve(args: ServeArgs) -> ExitCode {
             failure.origin
         );
     }
+    for notice in &loaded.serial {
+        tracing::warn!("{notice}");
+    }
+    if let Err(e) = loaded.save_serials() {
+        tracing::warn!("{e}");
+    }
+    // At start, every zone of a view with `notify` secondaries: they may have missed changes.
+    let notifies = splitdns::transfer::notify::due(&loaded.secondaries(), None, &loaded.snapshot);
     let plan = Arc::new(loaded.health.clone());
     let metrics = Arc::new(splitdns::Metrics::default());
     let (config, published) = loaded.into_published(&metrics.queries);
@@ -157,6 +172,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         prober.apply(plan);
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
+        splitdns::transfer::notify::spawn_all(notifies);
         if let Some(listener) = control_listener {
             let mut control = Control::new(state.clone(), metrics.clone(), reload, served_on);
             control.loopback_only = listener

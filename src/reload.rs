@@ -46,6 +46,7 @@ use crate::located::Located;
 use crate::observe::Metrics;
 use crate::server::SharedState;
 use crate::systemd;
+use crate::transfer::notify as dns_notify;
 
 /// Quiet time after the last file event before reloading: long enough to gather an editor's
 /// burst of events, short enough to serve a change well within a second.
@@ -255,6 +256,9 @@ impl Reloader {
                 for notice in &loaded.serial {
                     tracing::warn!("{notice}");
                 }
+                if let Err(e) = loaded.save_serials() {
+                    tracing::warn!("{e}");
+                }
                 let summary = loaded.snapshot.summary();
                 let held_back: Vec<Located> = loaded
                     .zone_failures
@@ -264,9 +268,15 @@ impl Reloader {
                 // Addresses that stay keep their state: the new board starts from it, before
                 // the snapshot that reads it is served.
                 self.prober.apply(Arc::new(loaded.health.clone()));
+                let notifies = dns_notify::due(
+                    &loaded.secondaries(),
+                    Some(&previous.snapshot),
+                    &loaded.snapshot,
+                );
                 let (_, published) =
                     loaded.into_published_after(&self.metrics.queries, Some(&previous));
                 self.state.store(Arc::new(published));
+                dns_notify::spawn_all(notifies);
                 self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
                 let took = started.elapsed().as_secs_f64() * 1000.0;
                 if held_back.is_empty() {

@@ -12,11 +12,13 @@ use std::net::IpAddr;
 
 use crate::dns::name::{self, NameBuf, NameKey};
 use crate::dns::{class, rcode, rtype, soa};
+use crate::transfer;
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
-use crate::view::{ChaosIdentity, Forward, Snapshot, View, ZoneMatch};
+use crate::view::{ChaosIdentity, Forward, Route, Snapshot, View, ZoneMatch};
 use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
+use crate::wire::tsig::{self, Failure, ResponseSigner};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
 use rrset::{write_records, write_rrset};
 
@@ -46,11 +48,15 @@ pub enum Outcome {
     /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver
     /// follows it and appends the target's answer (see [`Summary::forward`]).
     Chase,
+    /// A TSIG failure (RFC 8945 §5.2): NOTAUTH with BADKEY, BADSIG, BADTIME or BADTRUNC.
+    NotAuth,
+    /// A zone transfer the TCP listener streams ([`Summary::transfer`]).
+    Transfer,
 }
 
 impl Outcome {
     /// Every outcome, in the order of their `as usize` values (for per-outcome counters).
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Answer,
         Outcome::Referral,
         Outcome::NoData,
@@ -62,6 +68,8 @@ impl Outcome {
         Outcome::ServFail,
         Outcome::Forward,
         Outcome::Chase,
+        Outcome::NotAuth,
+        Outcome::Transfer,
     ];
 
     /// A stable lower-case name (metric label, query log).
@@ -78,6 +86,8 @@ impl Outcome {
             Outcome::ServFail => "servfail",
             Outcome::Forward => "forwarded",
             Outcome::Chase => "chased",
+            Outcome::NotAuth => "notauth",
+            Outcome::Transfer => "transfer",
         }
     }
 
@@ -93,16 +103,24 @@ impl Outcome {
             Outcome::BadVers => "BADVERS",
             Outcome::ServFail => "SERVFAIL",
             Outcome::Forward | Outcome::Chase => "FORWARDED",
+            Outcome::NotAuth => "NOTAUTH",
+            Outcome::Transfer => "NOERROR",
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     /// Index of the view that answered, if the client matched one.
     pub view: Option<usize>,
     /// The question's type; 0 when the message was rejected before its question was read.
     pub qtype: u16,
+    /// How the view was chosen (source prefix, or the key that signed the request).
+    pub route: Option<Route>,
+    /// For [`Outcome::NotAuth`]: the TSIG error (BADKEY, BADSIG, BADTIME, BADTRUNC); else 0.
+    pub tsig_error: u16,
+    /// For [`Outcome::Transfer`]: what to send. Nothing was written into the response.
+    pub transfer: Option<transfer::Request>,
     pub outcome: Outcome,
     pub truncated: bool,
     /// What rate limiting counts this response as: the name and type for data, one bucket per
@@ -163,11 +181,22 @@ pub fn respond(
             ));
         }
     };
+    // A signed request is verified before anything else: its key may choose the view. (The clock
+    // is read only for signed requests.)
+    let now = if query.tsig.is_some() { tsig::now() } else { 0 };
+    let signed = match &query.tsig {
+        None => None,
+        Some(record) => match verify(snapshot, packet, record, now) {
+            Ok(signed) => Some(signed),
+            Err(failure) => return Some(tsig_failure(out, &query, header, failure, now)),
+        },
+    };
+    let reserve = signed.map_or(0, |(_, key)| tsig::record_len(key));
     let max_len = match (transport, query.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, Some(edns)) => edns.udp_payload.min(wire::SERVER_UDP_PAYLOAD) as usize,
         (Transport::Udp, None) => wire::MIN_UDP_PAYLOAD as usize,
-    };
+    } - reserve;
     let opt = query.edns.map(|edns| OptReply {
         udp_payload: wire::SERVER_UDP_PAYLOAD,
         dnssec_ok: edns.dnssec_ok,
@@ -180,18 +209,33 @@ pub fn respond(
         max_len,
         opt,
     );
-    let routed = snapshot.view_for(client);
+    let key = signed.map(|(index, _)| index);
+    let routed = snapshot.view_for(client, key);
+    let requester = Requester {
+        client,
+        key,
+        request_mac: query.tsig.map_or(&[][..], |t| t.mac),
+        route: routed.map(|(_, route)| route),
+    };
     let mut forward = None;
+    let mut transfer = None;
     let outcome = route(
         &mut writer,
         &query,
         routed.map(|(view, _)| view),
         transport,
         &mut forward,
+        &requester,
+        &mut transfer,
     );
     let truncated = writer.is_truncated();
     let question_end = writer.question_end();
     writer.finish();
+    if let Some((_, key)) = signed {
+        // RFC 8945 §5.3: the response to a signed request is signed, whatever it says.
+        let mac = query.tsig.map_or(&[][..], |t| t.mac);
+        ResponseSigner::new(key, mac, now).sign(out, tsig::error::NOERROR, &[]);
+    }
     let rrl_identity = match outcome {
         // A forwarded answer counts by name and type like our own data: what the upstream says
         // is not known yet.
@@ -205,12 +249,95 @@ pub fn respond(
     Some(Summary {
         view: routed.map(|(_, m)| m.view),
         qtype: query.qtype,
+        route: routed.map(|(_, m)| m),
+        transfer,
         outcome,
         truncated,
+        tsig_error: 0,
         rrl_identity,
         question_end,
         forward,
     })
+}
+
+/// Who asks: the source address, the key that signed the request (verified), and how the view
+/// was chosen. Transfers are permitted by these.
+struct Requester<'a> {
+    client: IpAddr,
+    key: Option<usize>,
+    request_mac: &'a [u8],
+    route: Option<Route>,
+}
+
+/// RFC 8945 §5.2: the key must be known (BADKEY), the MAC right (BADSIG), the time within the
+/// fudge (BADTIME). Returns the key's index and the key.
+fn verify<'s>(
+    snapshot: &'s Snapshot,
+    packet: &[u8],
+    record: &tsig::Record,
+    now: u64,
+) -> Result<(usize, &'s tsig::Key), (Failure, Option<&'s tsig::Key>)> {
+    let Some((index, key)) = snapshot.key(record.key_name) else {
+        return Err((Failure::Tsig(tsig::error::BADKEY), None));
+    };
+    match tsig::verify_request(packet, record, key, now) {
+        Ok(()) => Ok((index, key)),
+        Err(failure) => Err((failure, Some(key))),
+    }
+}
+
+/// The answer to a request whose TSIG failed: FORMERR for a malformed MAC; otherwise NOTAUTH
+/// with the question and the TSIG error — unsigned for BADKEY and BADSIG (the key or MAC cannot
+/// be trusted), signed for BADTIME and BADTRUNC, with our time in Other Data for BADTIME
+/// (RFC 8945 §5.2.3) so the client can see the skew. No data either way.
+fn tsig_failure(
+    out: &mut Vec<u8>,
+    query: &Query,
+    header: query::Header,
+    (failure, key): (Failure, Option<&tsig::Key>),
+    now: u64,
+) -> Summary {
+    let record = query.tsig.expect("only signed requests fail TSIG");
+    let code = match failure {
+        Failure::FormErr => {
+            return header_only(out, header, rcode::FORMERR, Outcome::FormErr, None);
+        }
+        Failure::Tsig(code) => code,
+    };
+    let mut writer = ResponseWriter::new(
+        out,
+        query.id,
+        header.flags,
+        Some((query.qname, query.qtype, query.qclass)),
+        u16::MAX as usize,
+        None,
+    );
+    writer.set_rcode(tsig::NOTAUTH as u16);
+    let question_end = writer.question_end();
+    writer.finish();
+    match (code, key) {
+        (tsig::error::BADTIME, Some(key)) => {
+            // Time Signed is the request's (RFC 8945 §5.2.3), as BIND and Knot do.
+            let ours = now.to_be_bytes();
+            ResponseSigner::new(key, record.mac, record.time).sign(out, code, &ours[2..]);
+        }
+        (tsig::error::BADTRUNC, Some(key)) => {
+            ResponseSigner::new(key, record.mac, now).sign(out, code, &[]);
+        }
+        _ => tsig::append_unsigned(out, &record, code, now),
+    }
+    Summary {
+        view: None,
+        route: None,
+        transfer: None,
+        qtype: query.qtype,
+        outcome: Outcome::NotAuth,
+        tsig_error: code,
+        truncated: false,
+        rrl_identity: 0x100 + code as u64,
+        question_end,
+        forward: None,
+    }
 }
 
 /// FNV-1a over a name and type: a cheap, stable identity for rate limiting.
@@ -240,7 +367,10 @@ fn header_only(
     Summary {
         view,
         qtype: 0,
+        route: None,
+        transfer: None,
         outcome,
+        tsig_error: 0,
         truncated: false,
         rrl_identity: outcome as u64,
         question_end: wire::HEADER_LEN,
@@ -255,6 +385,8 @@ fn route(
     view: Option<&View>,
     transport: Transport,
     forwarded: &mut Option<Forward>,
+    requester: &Requester,
+    transfer: &mut Option<transfer::Request>,
 ) -> Outcome {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
@@ -279,7 +411,9 @@ fn route(
             writer.set_rcode(rcode::FORMERR as u16);
             return Outcome::FormErr;
         }
-        rtype::AXFR | rtype::IXFR => return refused(writer),
+        rtype::AXFR | rtype::IXFR => {
+            return transfer_request(writer, query, view, transport, requester, transfer);
+        }
         _ => {}
     }
     let zone = match view.find_zone(query.key.as_wire(), query.qtype) {
@@ -305,6 +439,67 @@ fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: For
     writer.set_rcode(rcode::SERVFAIL as u16);
     *forwarded = Some(to);
     Outcome::Forward
+}
+
+/// AXFR or IXFR: only for a zone's apex, only for whom the transfer ACL (the zone's for this
+/// view, or the view's) permits (REFUSED
+/// otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a [`transfer::Request`] the
+/// listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
+/// current SOA (RFC 1995 §2: it tells the client to ask over TCP, or that it is current).
+fn transfer_request(
+    writer: &mut ResponseWriter,
+    query: &Query,
+    view: &View,
+    transport: Transport,
+    requester: &Requester,
+    transfer: &mut Option<transfer::Request>,
+) -> Outcome {
+    let Some(zone) = view
+        .zone_for(query.key.as_wire(), rtype::SOA)
+        .filter(|zone| zone.origin.as_wire() == query.key.as_wire())
+    else {
+        return refused(writer);
+    };
+    let acl = zone.transfer.as_ref().unwrap_or(&view.transfer);
+    if !acl.permits(requester.client, requester.key) {
+        return refused(writer);
+    }
+    match (transport, query.qtype) {
+        (Transport::Udp, rtype::IXFR) => {
+            writer.set_authoritative(true);
+            let soa = &zone.soa;
+            if writer
+                .push(
+                    Section::Answer,
+                    zone.origin.as_wire(),
+                    rtype::SOA,
+                    soa.ttl,
+                    &soa.rdatas[0].wire,
+                )
+                .is_err()
+            {
+                return truncated(writer, Outcome::Answer);
+            }
+            Outcome::Answer
+        }
+        (Transport::Udp, _) => refused(writer),
+        (Transport::Tcp, qtype) => {
+            *transfer = Some(transfer::Request {
+                view: requester.route.map_or(0, |r| r.view),
+                origin: zone.origin.as_wire().to_vec(),
+                qname: query.qname.to_vec(),
+                qtype,
+                id: query.id,
+                flags: query.flags,
+                ixfr_serial: (qtype == rtype::IXFR)
+                    .then_some(query.authority_serial)
+                    .flatten(),
+                key: requester.key,
+                request_mac: requester.request_mac.to_vec(),
+            });
+            Outcome::Transfer
+        }
+    }
 }
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views

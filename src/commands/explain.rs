@@ -22,11 +22,19 @@ use crate::health::{self, Plan};
 use crate::load;
 use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
-use crate::view::{Forward, Snapshot, View};
+use crate::view::{Forward, Reason, Snapshot, View};
 use crate::wire::reader::{self, Record};
+use crate::wire::tsig;
 use crate::zonefile::rdata::rdata_to_text;
 
-pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str, probe: bool) -> ExitCode {
+pub fn run(
+    config_path: &Path,
+    client: IpAddr,
+    key: Option<&str>,
+    name: &str,
+    qtype: &str,
+    probe: bool,
+) -> ExitCode {
     let Some(qtype) = rtype::from_mnemonic(qtype) else {
         eprintln!("unknown record type {qtype:?}");
         return ExitCode::FAILURE;
@@ -50,14 +58,29 @@ pub fn run(config_path: &Path, client: IpAddr, name: &str, qtype: &str, probe: b
             return ExitCode::FAILURE;
         }
     };
+    let key = match key {
+        None => None,
+        Some(wanted) => {
+            let found = config.keys.iter().position(|k| {
+                k.key
+                    .name_text()
+                    .eq_ignore_ascii_case(wanted.trim_end_matches('.'))
+            });
+            if found.is_none() {
+                eprintln!("no [[key]] named {wanted:?} in {}", config_path.display());
+                return ExitCode::FAILURE;
+            }
+            found
+        }
+    };
     let results = (probe && !health.targets.is_empty()).then(|| probe_all(&health));
     if let Some(results) = &results {
         health
             .board
             .publish(&health.masks(|target| results[target].is_ok()));
     }
-    print!("{}", render(&config, &snapshot, client, &qname, qtype));
-    if let Some((view, _)) = snapshot.view_for(client) {
+    print!("{}", render(&config, &snapshot, client, key, &qname, qtype));
+    if let Some((view, _)) = snapshot.view_for(client, key) {
         print!(
             "{}",
             render_health(&health, &view.name, &qname, results.as_deref())
@@ -156,10 +179,13 @@ pub fn render_health(
 }
 
 /// The explanation as text: the routing decision, the response, and each record's source.
+/// With `key` (an index into the snapshot's keys), the query is signed with that key, as a
+/// secondary or a `dig -y` would sign it, and goes through the same verification.
 pub fn render(
     config: &Config,
     snapshot: &Snapshot,
     client: IpAddr,
+    key: Option<usize>,
     qname: &Name,
     qtype: u16,
 ) -> String {
@@ -167,28 +193,75 @@ pub fn render(
     query.extend_from_slice(qname.as_wire());
     query.extend_from_slice(&qtype.to_be_bytes());
     query.extend_from_slice(&class::IN.to_be_bytes());
+    if let Some(key) = key {
+        tsig::sign_request(&mut query, &snapshot.keys[key], tsig::now());
+    }
     let mut response = Vec::new();
     let summary = answer::respond(snapshot, client, &query, Transport::Tcp, &mut response);
-    let message = reader::read(&response).expect("our own responses are well formed");
-    let routed = snapshot.view_for(client);
+    let mut message = reader::read(&response).expect("our own responses are well formed");
+    let signed = message.additional.iter().any(|r| r.rtype == rtype::TSIG);
+    message.additional.retain(|r| r.rtype != rtype::TSIG);
+    let routed = summary
+        .as_ref()
+        .and_then(|s| s.route)
+        .map(|route| (&snapshot.views[route.view], route));
+    let by_source = snapshot.view_for(client, None);
     let mut out = String::new();
-    match routed {
-        Some((view, matched)) => {
-            let _ = writeln!(
-                out,
-                "client {client} gets view {:?}: {} is the most specific prefix containing it",
-                view.name, matched.prefix
-            );
-        }
-        None => {
+    match (routed, key) {
+        (Some((view, route)), _) => match route.reason {
+            Reason::Key(index) => {
+                let _ = writeln!(
+                    out,
+                    "request signed with key {:?} gets view {:?}: the view lists the key, so the source address does not matter{}",
+                    snapshot.keys[index].name_text(),
+                    view.name,
+                    match by_source {
+                        Some((other, _)) =>
+                            format!(" (unsigned, {client} would get view {:?})", other.name),
+                        None => format!(" (unsigned, {client} would match no view)"),
+                    }
+                );
+            }
+            Reason::Prefix(prefix) => {
+                if let Some(index) = key {
+                    let _ = writeln!(
+                        out,
+                        "request signed with key {:?}, which no view lists: routed by source address",
+                        snapshot.keys[index].name_text()
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "client {client} gets view {:?}: {prefix} is the most specific prefix containing it",
+                    view.name
+                );
+            }
+        },
+        (None, _) => {
             let _ = writeln!(
                 out,
                 "client {client} matches no view's clients: every query is REFUSED"
             );
         }
     }
+    if signed {
+        let _ = writeln!(out, "the response is signed (TSIG)");
+    }
+    if let Some(request) = summary.as_ref().and_then(|s| s.transfer.as_ref()) {
+        // A permitted transfer: what it would carry, counted by the real transfer writer.
+        let sent = crate::transfer::write_messages(snapshot, request, |_| true);
+        let _ = writeln!(
+            out,
+            "query {qname} {}\ntransfer permitted (over TCP): {} records in {} messages from view {:?}",
+            rtype::mnemonic(qtype),
+            sent.records,
+            sent.messages,
+            snapshot.views[request.view].name
+        );
+        return out;
+    }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
-    let forwarded = summary.filter(|s| s.outcome == Outcome::Forward);
+    let forwarded = summary.as_ref().filter(|s| s.outcome == Outcome::Forward);
     if let (Some((view, _)), Some(forward)) = (routed, forwarded.and_then(|s| s.forward)) {
         out.push_str(&forwarding(view, forward, qname));
         return out;
@@ -215,7 +288,7 @@ pub fn render(
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
     }
-    let chased = summary.filter(|s| s.outcome == Outcome::Chase);
+    let chased = summary.as_ref().filter(|s| s.outcome == Outcome::Chase);
     if let (Some((view, _)), Some(forward), Some(target)) = (
         routed,
         chased.and_then(|s| s.forward),
@@ -290,6 +363,7 @@ fn rcode_name(code: u16) -> String {
         rcode::NOTIMP => "NOTIMP".into(),
         rcode::REFUSED => "REFUSED".into(),
         rcode::YXDOMAIN => "YXDOMAIN".into(),
+        tsig::NOTAUTH => "NOTAUTH".into(),
         _ => format!("RCODE{code}"),
     }
 }

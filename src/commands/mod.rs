@@ -1,12 +1,13 @@
-//! The subcommands other than `serve`: `check`, `explain` and `diff` load through the same loader
-//! as `serve` and print a report, opening no socket; `status` and `reload` ask the running server
-//! through its control listener ([`control`]). They return the process exit status; `main` only
-//! dispatches.
+//! The subcommands other than `serve`: `check`, `explain`, `diff` and `secondary-config` load
+//! through the same loader as `serve` and print a report, opening no socket; `status` and
+//! `reload` ask the running server through its control listener ([`control`]). They return the
+//! process exit status; `main` only dispatches.
 
 pub mod check;
 pub mod control;
 pub mod diff;
 pub mod explain;
+pub mod secondary;
 
 use crate::config::Config;
 use crate::load::LoadError;

@@ -15,7 +15,72 @@ fn example() -> (crate::config::Config, crate::view::Snapshot) {
 fn explain(client: &str, name: &str, qtype: u16) -> String {
     let (config, snapshot) = example();
     let name = Name::parse(name, None).unwrap();
-    super::explain::render(&config, &snapshot, client.parse().unwrap(), &name, qtype)
+    super::explain::render(
+        &config,
+        &snapshot,
+        client.parse().unwrap(),
+        None,
+        &name,
+        qtype,
+    )
+}
+
+/// A request signed with a view's key gets that view from any source, and `explain` says so,
+/// with the view the source alone would get; the answer is the keyed view's.
+#[test]
+fn explain_says_which_view_a_signed_request_gets_and_why() {
+    let config =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transfer/splitdns.toml");
+    let loaded = load::load(&config).unwrap();
+    let name = Name::parse("mail.contoso.example.", None).unwrap();
+    let text = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        Some(0),
+        &name,
+        rtype::A,
+    );
+    assert!(
+        text.starts_with("request signed with key \"internal-xfr\" gets view \"internal\": the view lists the key, so the source address does not matter (unsigned, 198.51.100.7 would get view \"external\")\nthe response is signed (TSIG)\n"),
+        "{text}"
+    );
+    assert!(text.contains("IN A 10.0.0.11"), "{text}");
+    let spare = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        Some(2),
+        &name,
+        rtype::A,
+    );
+    let axfr = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        Some(0),
+        &Name::parse("contoso.example.", None).unwrap(),
+        rtype::AXFR,
+    );
+    assert!(
+        axfr.ends_with(
+            "transfer permitted (over TCP): 83 records in 1 messages from view \"internal\"\n"
+        ),
+        "{axfr}"
+    );
+    let refused = super::explain::render(
+        &loaded.config,
+        &loaded.snapshot,
+        "198.51.100.7".parse().unwrap(),
+        None,
+        &Name::parse("contoso.example.", None).unwrap(),
+        rtype::AXFR,
+    );
+    assert!(refused.contains("status REFUSED"), "{refused}");
+    assert!(
+        spare.starts_with("request signed with key \"spare\", which no view lists: routed by source address\nclient 198.51.100.7 gets view \"external\""),
+        "{spare}"
+    );
 }
 
 #[test]

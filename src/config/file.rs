@@ -21,6 +21,13 @@ pub struct ConfigFile {
     /// What a reload does when a zone's content changed but its SOA serial did not increase:
     /// "warn" (default) or "bump".
     pub serial_policy: Option<Spanned<String>>,
+    /// Where served serials are kept across restarts (the systemd unit's StateDirectory).
+    pub state_dir: Option<Spanned<String>>,
+    /// IXFR: how many earlier versions of each view's zone are kept in memory (default 10).
+    pub ixfr_versions: Option<Spanned<i64>>,
+    /// TSIG keys, named by views (`keys`, `transfer.keys`).
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeySection>,
     #[serde(default, rename = "view")]
     pub views: Vec<ViewSection>,
     #[serde(default, rename = "zone")]
@@ -93,6 +100,38 @@ pub struct ViewSection {
     /// The `[[exchange.site]]` names this view's clients prefer, best first: the view gets the
     /// namespace with the healthy addresses of the first site that has any.
     pub site_order: Option<Vec<Spanned<String>>>,
+    /// TSIG keys that select this view: a request signed with one gets this view whatever its
+    /// source address.
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Who may transfer this view's zones (AXFR, IXFR). Default: nobody.
+    pub transfer: Option<TransferSection>,
+    /// Secondaries (`IP:PORT`) sent a NOTIFY when one of this view's zones changes.
+    #[serde(default)]
+    pub notify: Vec<Spanned<String>>,
+}
+
+/// A TSIG key: a name, an algorithm and a base64 secret, written here or in a `tsig-keygen`
+/// file (`key "name" { algorithm hmac-sha256; secret "..."; };`).
+#[derive(Debug, Deserialize)]
+pub struct KeySection {
+    /// Required with `secret`; with `secret_file`, picks a key from the file (default: its only
+    /// key).
+    pub name: Option<Spanned<String>>,
+    /// "hmac-sha256" (default), "hmac-sha384" or "hmac-sha512"; with `secret_file`, the file's.
+    pub algorithm: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    /// A key file as `tsig-keygen` writes it, so that the secret stays out of this file.
+    pub secret_file: Option<Spanned<String>>,
+}
+
+/// Who may transfer: source prefixes, and keys (a request signed with one). Either suffices.
+#[derive(Debug, Deserialize)]
+pub struct TransferSection {
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
 }
 
 /// Names at and below `zone` are forwarded to `to` (e.g. the AD domain to its DCs).
@@ -143,6 +182,10 @@ pub struct ZoneSection {
     /// is looked up in the parsed document when it is needed.
     #[serde(default)]
     pub views: BTreeMap<String, Spanned<String>>,
+    /// Per-view transfer ACLs for this zone, where they differ from the view's `transfer`
+    /// (view name → ACL; plain-string keys, as for `views`).
+    #[serde(default)]
+    pub transfer: BTreeMap<String, TransferSection>,
 }
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.
@@ -285,6 +328,9 @@ pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])>
         ["acknowledge"] => ("in [[acknowledge]]", keys_of::<AcknowledgeSection>()),
         ["control"] => ("in [control]", keys_of::<ControlSection>()),
         ["query_log"] => ("in [query_log]", keys_of::<QueryLogSection>()),
+        ["key"] => ("in [[key]]", keys_of::<KeySection>()),
+        ["view", "transfer"] => ("in [view.transfer]", keys_of::<TransferSection>()),
+        ["zone", "transfer", _] => ("in [zone.transfer]", keys_of::<TransferSection>()),
         _ => return None,
     })
 }

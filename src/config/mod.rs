@@ -3,10 +3,12 @@
 //! `file:line:column` so that `check` and start-up report the same, precise message.
 
 mod file;
+mod keyfile;
 
 use std::net::SocketAddr;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -18,6 +20,8 @@ use crate::health::{self, AllDown, Check, Kind, Probe};
 use crate::located::Located;
 use crate::resolve::Settings as ResolverSettings;
 use crate::server::{RrlPolicy, TcpLimits};
+use crate::view::TransferAcl;
+use crate::wire::tsig::{self, Algorithm};
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -28,7 +32,14 @@ pub struct Config {
     pub path: PathBuf,
     pub listen: Vec<SocketAddr>,
     pub serial_policy: SerialPolicy,
+    /// Earlier versions of each view's zone kept for IXFR.
+    pub ixfr_versions: usize,
+    /// Where the served serials are kept across restarts (resolved against the config's folder);
+    /// without `state_dir`, the unit's StateDirectory when systemd runs us.
+    pub state_dir: Option<PathBuf>,
     pub tcp: TcpLimits,
+    /// TSIG keys, in config order (views name them by index).
+    pub keys: Vec<KeyConfig>,
     pub views: Vec<ViewConfig>,
     pub zones: Vec<ZoneConfig>,
     pub exchange: Vec<ExchangeConfig>,
@@ -90,6 +101,12 @@ pub struct ViewConfig {
     pub rrl: Option<RrlPolicy>,
     /// Where names outside the view's zones go, when `recursion = true`.
     pub recursion: Option<RecursionConfig>,
+    /// Indexes into [`Config::keys`]: a request signed with one of them gets this view.
+    pub keys: Vec<usize>,
+    /// Who may transfer this view's zones.
+    pub transfer: TransferAcl,
+    /// Secondaries sent a NOTIFY when one of this view's zones changes.
+    pub notify: Vec<SocketAddr>,
     /// Line of the view's `name` key, for findings about the view as a whole.
     pub line: u32,
     /// `[[exchange.site]]` names, preferred first.
@@ -105,6 +122,18 @@ pub struct RecursionConfig {
     pub forward_zones: Vec<(Name, Vec<SocketAddr>)>,
     pub settings: ResolverSettings,
 }
+
+/// A validated TSIG key.
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    pub key: Arc<tsig::Key>,
+    /// Line of the `[[key]]` entry's first value, for findings about the key.
+    pub line: u32,
+}
+
+/// Earlier versions of a zone kept for IXFR when the config says nothing.
+pub const DEFAULT_IXFR_VERSIONS: i64 = 10;
+const IXFR_VERSIONS: RangeInclusive<i64> = 0..=1000;
 
 /// A validated `[[exchange]]` block.
 #[derive(Debug, Clone)]
@@ -202,6 +231,20 @@ pub struct ZoneConfig {
     /// errors about a file that cannot be read.
     pub file_line: u32,
     pub override_lines: Vec<u32>,
+    /// `(index into Config::views, ACL)` where this zone's transfers differ from the view's.
+    pub transfer: Vec<(usize, TransferAcl)>,
+}
+
+impl Config {
+    /// Who may transfer `origin` from view `view`: the zone's own ACL for that view, or the
+    /// view's.
+    pub fn transfer_acl(&self, view: usize, origin: &Name) -> &TransferAcl {
+        self.zones
+            .iter()
+            .find(|z| z.origin == *origin)
+            .and_then(|z| z.transfer.iter().find(|(v, _)| *v == view))
+            .map_or(&self.views[view].transfer, |(_, acl)| acl)
+    }
 }
 
 /// Reads and validates a config file, returning every problem found.
@@ -474,8 +517,16 @@ fn validate(
             &mut errors,
         ) as u32,
     });
-    let views = validate_views(&raw.views, &listen, locate, &mut errors);
-    let zones = validate_zones(&raw.zones, &raw.views, document, locate, &mut errors);
+    let ixfr_versions = locate.integer(
+        raw.ixfr_versions.as_ref(),
+        "ixfr_versions",
+        IXFR_VERSIONS,
+        DEFAULT_IXFR_VERSIONS,
+        &mut errors,
+    ) as usize;
+    let keys = validate_keys(&raw.keys, locate, &mut errors);
+    let views = validate_views(&raw.views, &listen, &keys, locate, &mut errors);
+    let zones = validate_zones(&raw.zones, &raw.views, document, &keys, locate, &mut errors);
     let exchange: Vec<ExchangeConfig> = raw
         .exchange
         .iter()
@@ -510,7 +561,14 @@ fn validate(
             path: locate.path.to_path_buf(),
             listen,
             serial_policy,
+            ixfr_versions,
+            state_dir: raw
+                .state_dir
+                .as_ref()
+                .map(|d| locate.resolve(d.get_ref()))
+                .or_else(systemd_state_directory),
             tcp,
+            keys,
             views,
             zones,
             exchange,
@@ -560,9 +618,12 @@ fn validate_control(
 fn validate_views(
     raw: &[file::ViewSection],
     listen: &[SocketAddr],
+    keys: &[KeyConfig],
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ViewConfig> {
+    // Which view each key selects, so that a key listed by two views can name both.
+    let mut selecting: std::collections::HashMap<usize, String> = Default::default();
     if raw.is_empty() {
         errors.push(locate.error(
             0..0,
@@ -614,6 +675,40 @@ fn validate_views(
         let public = section.public.unwrap_or(name == "external");
         let rrl = validate_rrl(section.rrl.as_ref(), &clients, locate, errors);
         let recursion = validate_recursion(section, public, &clients, listen, locate, errors);
+        let view_keys = key_indexes(&section.keys, keys, "keys", locate, errors);
+        for (index, spanned) in view_keys.iter().zip(&section.keys) {
+            if let Some(other) = selecting.insert(*index, name.clone()) {
+                errors.push(locate.error(
+                    spanned.span(),
+                    format!(
+                        "key {:?} already selects view {other:?}: a key may select only one view",
+                        spanned.get_ref()
+                    ),
+                ));
+            }
+        }
+        let transfer = section
+            .transfer
+            .as_ref()
+            .map(|t| validate_transfer(t, keys, locate, errors))
+            .unwrap_or_default();
+        let notify = section
+            .notify
+            .iter()
+            .filter_map(|addr| match addr.get_ref().parse::<SocketAddr>() {
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    errors.push(locate.error(
+                        addr.span(),
+                        format!(
+                            "bad notify address {:?}: expected IP:PORT, e.g. \"192.0.2.53:53\"",
+                            addr.get_ref()
+                        ),
+                    ));
+                    None
+                }
+            })
+            .collect();
         views.push(ViewConfig {
             name: name.clone(),
             clients,
@@ -621,6 +716,9 @@ fn validate_views(
             chaos: section.chaos,
             rrl,
             recursion,
+            keys: view_keys,
+            transfer,
+            notify,
             line: locate.line_of(section.name.span()),
             site_order: section
                 .site_order
@@ -837,6 +935,261 @@ fn validate_resolver(
     }
 }
 
+/// A `transfer = { allow, keys }` table.
+fn validate_transfer(
+    raw: &file::TransferSection,
+    keys: &[KeyConfig],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> TransferAcl {
+    TransferAcl {
+        allow: raw
+            .allow
+            .iter()
+            .filter_map(|p| {
+                parse_prefix(p.get_ref())
+                    .map_err(|m| errors.push(locate.error(p.span(), m)))
+                    .ok()
+            })
+            .collect(),
+        keys: key_indexes(&raw.keys, keys, "transfer.keys", locate, errors),
+    }
+}
+
+/// The directory systemd made for the unit (`StateDirectory=`; the first, if it lists several):
+/// where the served serials go when the config names no `state_dir`.
+fn systemd_state_directory() -> Option<PathBuf> {
+    let dirs = std::env::var_os("STATE_DIRECTORY")?;
+    std::env::split_paths(&dirs)
+        .next()
+        .filter(|d| !d.as_os_str().is_empty())
+}
+
+/// The indexes of the keys a list names; a name no `[[key]]` defines is an error.
+fn key_indexes(
+    names: &[Spanned<String>],
+    keys: &[KeyConfig],
+    what: &str,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<usize> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let wanted = name.get_ref().trim_end_matches('.');
+            let found = keys
+                .iter()
+                .position(|k| k.key.name_text().eq_ignore_ascii_case(wanted));
+            if found.is_none() {
+                errors.push(locate.error(
+                    name.span(),
+                    format!(
+                        "{what} names key {:?}, which no [[key]] defines",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            found
+        })
+        .collect()
+}
+
+/// Validates the `[[key]]` entries: a name, a known algorithm and a base64 secret, written here
+/// or read from a key file (errors in it point into it).
+fn validate_keys(
+    raw: &[file::KeySection],
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Vec<KeyConfig> {
+    let mut keys: Vec<KeyConfig> = Vec::new();
+    for section in raw {
+        let first_span = section
+            .name
+            .as_ref()
+            .map(|n| n.span())
+            .or_else(|| section.secret_file.as_ref().map(|f| f.span()))
+            .or_else(|| section.secret.as_ref().map(|s| s.span()))
+            .unwrap_or(0..0);
+        let line = locate.line_of(first_span.clone());
+        let before = errors.len();
+        // (name, algorithm, secret), each with where to point an error about it.
+        let found: Option<FoundKey> = match (&section.secret, &section.secret_file) {
+            (Some(_), Some(file)) => {
+                errors.push(locate.error(
+                    file.span(),
+                    "a [[key]] has either `secret` or `secret_file`, not both".into(),
+                ));
+                None
+            }
+            (None, None) => {
+                errors.push(locate.error(
+                        first_span.clone(),
+                        "a [[key]] needs `secret = \"base64\"` or `secret_file = \"file\"` (as tsig-keygen writes it)".into(),
+                    ));
+                None
+            }
+            (Some(secret), None) => match &section.name {
+                None => {
+                    errors.push(locate.error(
+                        secret.span(),
+                        "a [[key]] with `secret` needs a `name`".into(),
+                    ));
+                    None
+                }
+                Some(name) => Some((
+                    name.get_ref().clone(),
+                    locate.error(name.span(), String::new()),
+                    section.algorithm.as_ref().map(|a| a.get_ref().clone()),
+                    section.algorithm.as_ref().map_or_else(
+                        || locate.error(name.span(), String::new()),
+                        |a| locate.error(a.span(), String::new()),
+                    ),
+                    secret.get_ref().clone(),
+                    locate.error(secret.span(), String::new()),
+                )),
+            },
+            (None, Some(file)) => key_from_file(section, file, locate, errors),
+        };
+        let Some((name_text, name_at, algorithm, algorithm_at, secret, secret_at)) = found else {
+            continue;
+        };
+        let at = |place: &Located, message: String| Located {
+            message,
+            ..place.clone()
+        };
+        let name = match Name::parse(name_text.trim_end_matches('.'), Some(&Name::root())) {
+            Ok(name) if !name.is_root() => Some(name.to_lowercase()),
+            _ => {
+                errors.push(at(&name_at, format!("bad key name {name_text:?}")));
+                None
+            }
+        };
+        let algorithm = match algorithm.as_deref() {
+            None => Some(Algorithm::HmacSha256),
+            Some(text) => {
+                let found = Algorithm::from_text(text);
+                if found.is_none() {
+                    errors.push(at(
+                        &algorithm_at,
+                        format!("unknown TSIG algorithm {text:?}: use \"hmac-sha256\", \"hmac-sha384\" or \"hmac-sha512\""),
+                    ));
+                }
+                found
+            }
+        };
+        let secret = match data_encoding::BASE64.decode(secret.trim().as_bytes()) {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            Ok(_) => {
+                errors.push(at(&secret_at, "the key's secret is empty".into()));
+                None
+            }
+            Err(e) => {
+                errors.push(at(
+                    &secret_at,
+                    format!("the key's secret is not valid base64 ({e}): use the secret tsig-keygen prints"),
+                ));
+                None
+            }
+        };
+        if let (Some(name), Some(algorithm), Some(secret)) = (&name, algorithm, secret) {
+            if keys.iter().any(|k| k.key.name == *name) {
+                errors.push(at(&name_at, format!("key {name_text:?} is defined twice")));
+            }
+            if errors.len() == before {
+                keys.push(KeyConfig {
+                    key: Arc::new(tsig::Key::new(name, algorithm, &secret)),
+                    line,
+                });
+            }
+        }
+    }
+    keys
+}
+
+type FoundKey = (String, Located, Option<String>, Located, String, Located);
+
+/// The key a `secret_file` holds: the one named by `name`, or the file's only key.
+fn key_from_file(
+    section: &file::KeySection,
+    file: &Spanned<String>,
+    locate: &Locator,
+    errors: &mut Vec<Located>,
+) -> Option<FoundKey> {
+    let path = locate.resolve(file.get_ref());
+    if let Some(algorithm) = &section.algorithm {
+        errors.push(locate.error(
+            algorithm.span(),
+            "the algorithm comes from the secret_file: leave `algorithm` out".into(),
+        ));
+        return None;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            errors.push(locate.error(
+                file.span(),
+                format!("cannot read key file {}: {e}", path.display()),
+            ));
+            return None;
+        }
+    };
+    let in_file = |line: u32, column: u32, message: String| Located {
+        file: path.clone(),
+        line,
+        column,
+        message,
+    };
+    let blocks = match keyfile::parse(&text) {
+        Ok(blocks) => blocks,
+        Err(e) => {
+            errors.push(in_file(e.line, e.column, e.message));
+            return None;
+        }
+    };
+    let block = match &section.name {
+        Some(name) => blocks.iter().find(|b| {
+            b.name
+                .text
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(name.get_ref().trim_end_matches('.'))
+        }),
+        None if blocks.len() == 1 => blocks.first(),
+        None => None,
+    };
+    let Some(block) = block else {
+        let message = match &section.name {
+            Some(name) => format!("{} has no key {:?}", path.display(), name.get_ref()),
+            None => format!(
+                "{} holds {} keys: pick one with `name`",
+                path.display(),
+                blocks.len()
+            ),
+        };
+        errors.push(locate.error(file.span(), message));
+        return None;
+    };
+    let name_at = in_file(block.name.line, block.name.column, String::new());
+    let Some(secret) = &block.secret else {
+        errors.push(in_file(
+            block.name.line,
+            block.name.column,
+            format!("key {:?} has no secret", block.name.text),
+        ));
+        return None;
+    };
+    let algorithm_at = block.algorithm.as_ref().map_or(name_at.clone(), |a| {
+        in_file(a.line, a.column, String::new())
+    });
+    Some((
+        block.name.text.clone(),
+        name_at,
+        block.algorithm.as_ref().map(|a| a.text.clone()),
+        algorithm_at,
+        secret.text.clone(),
+        in_file(secret.line, secret.column, String::new()),
+    ))
+}
+
 /// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a host prefix). Host bits must be
 /// zero: `10.0.0.1/8` is almost always a typo, and silently truncating it would hide it.
 fn parse_prefix(text: &str) -> Result<IpNet, String> {
@@ -862,6 +1215,7 @@ fn validate_zones(
     raw: &[file::ZoneSection],
     raw_views: &[file::ViewSection],
     document: &DeTable,
+    keys: &[KeyConfig],
     locate: &Locator,
     errors: &mut Vec<Located>,
 ) -> Vec<ZoneConfig> {
@@ -906,7 +1260,28 @@ fn validate_zones(
                 }
             }
         }
+        let mut transfer = Vec::new();
+        for (view, acl) in &section.transfer {
+            match raw_views.iter().position(|v| v.name.get_ref() == view) {
+                Some(index) => transfer.push((index, validate_transfer(acl, keys, locate, errors))),
+                None => {
+                    let key = [
+                        PathSegment::Key("zone".into()),
+                        PathSegment::Index(index),
+                        PathSegment::Key("transfer".into()),
+                        PathSegment::Key(view.clone()),
+                    ];
+                    errors.push(locate.error(
+                        key_span(document, &key).unwrap_or_else(|| section.origin.span()),
+                        format!(
+                            "zone {origin} has a transfer ACL for view {view:?}, which is not defined"
+                        ),
+                    ))
+                }
+            }
+        }
         zones.push(ZoneConfig {
+            transfer,
             origin,
             file: locate.resolve(section.file.get_ref()),
             overrides,
@@ -1575,8 +1950,8 @@ external = "contoso.example.external.zone"
         assert_eq!(
             errors,
             [
-                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order)",
-                "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views)",
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order, keys, transfer, notify)",
+                "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views, transfer)",
                 "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
             ]
         );
@@ -1598,7 +1973,7 @@ external = "contoso.example.external.zone"
         let errors = errors_of(&text);
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(
-            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, serial_policy, view, zone, exchange"),
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, serial_policy, state_dir, ixfr_versions, key, view, zone, exchange"),
             "{errors:?}"
         );
         assert_eq!(
@@ -1615,7 +1990,13 @@ external = "contoso.example.external.zone"
     /// the keys it takes (a new section without an entry would lose "expected one of").
     #[test]
     fn every_table_of_the_format_names_its_keys() {
-        const VALUES: &[&str] = &["listen", "serial_policy", "all_or_nothing"];
+        const VALUES: &[&str] = &[
+            "listen",
+            "serial_policy",
+            "all_or_nothing",
+            "state_dir",
+            "ixfr_versions",
+        ];
         let (_, top) = file::section(&[]).unwrap();
         for key in top.iter().filter(|k| !VALUES.contains(k)) {
             let (place, keys) =
@@ -1939,5 +2320,85 @@ external = "contoso.example.external.zone"
                 .any(|e| e.contains(":26:1: unknown field `kindd` in [[health]]")),
             "{errors:?}"
         );
+    }
+
+    /// A secret that is not base64, an unknown algorithm, a view naming an undefined key, and a
+    /// key selecting two views: each an error at the value's line and column.
+    #[test]
+    fn key_errors_are_located() {
+        let text = format!(
+            "{}\n[[key]]\nname = \"a\"\nsecret = \"not base64!\"\n\n[[key]]\nname = \"b\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n\n[[key]]\nname = \"c\"\nsecret = \"c2VjcmV0\"\n",
+            EXAMPLE
+                .replace(
+                    "clients = [\"10.0.0.0/8\", \"192.168.0.0/16\", \"127.0.0.2/32\"]",
+                    "clients = []\nkeys = [\"c\", \"nope\"]"
+                )
+                .replace(
+                    "clients = [\"0.0.0.0/0\", \"::/0\"]",
+                    "clients = []\nkeys = [\"c\"]\ntransfer = { keys = [\"gone\"] }"
+                )
+        );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "/etc/splitdns/splitdns.toml:23:10: the key's secret is not valid base64"
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(
+                "/etc/splitdns/splitdns.toml:27:13: unknown TSIG algorithm \"hmac-md5\""
+            ),
+            "{errors:?}"
+        );
+        assert!(errors[2].starts_with("/etc/splitdns/splitdns.toml:6:14: keys names key \"nope\", which no [[key]] defines"), "{errors:?}");
+        assert!(
+            errors[3].contains(":11:9: key \"c\" already selects view \"internal\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[4].contains(":12:22: transfer.keys names key \"gone\""),
+            "{errors:?}"
+        );
+    }
+
+    /// A key file as tsig-keygen writes it is read; a bad secret in it is reported in the key
+    /// file, at its line and column.
+    #[test]
+    fn key_files_are_read_and_their_errors_located() {
+        let dir = std::env::temp_dir().join(format!("splitdns-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("xfr.key");
+        std::fs::write(
+            &key_file,
+            "key \"xfr\" {\n\talgorithm hmac-sha384;\n\tsecret \"c2VjcmV0\";\n};\n",
+        )
+        .unwrap();
+        let config = dir.join("splitdns.toml");
+        let text = format!("{EXAMPLE}\n[[key]]\nsecret_file = \"xfr.key\"\n");
+        let parsed = parse(&text, &config).unwrap();
+        assert_eq!(parsed.keys[0].key.name_text(), "xfr");
+        assert_eq!(parsed.keys[0].key.algorithm, Algorithm::HmacSha384);
+        assert_eq!(parsed.keys[0].key.secret_base64(), "c2VjcmV0");
+        std::fs::write(
+            &key_file,
+            "key \"xfr\" {\n\talgorithm hmac-sha384;\n\tsecret \"c2Vj*\";\n};\n",
+        )
+        .unwrap();
+        let errors: Vec<String> = parse(&text, &config)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(&format!(
+                "{}:3:9: the key's secret is not valid base64",
+                key_file.display()
+            )),
+            "{errors:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::history;
 use super::serial::{self, SerialNotice};
 use crate::config::Config;
 use crate::dns::name::Name;
@@ -28,6 +29,19 @@ pub fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
 ) -> Result<(Snapshot, BuildNotes, Vec<ZoneFailure>), Vec<Located>> {
+    // What was served before: the snapshot being replaced, or at start the serials a previous
+    // run kept in the state directory.
+    let state = match (previous, &config.state_dir) {
+        (None, Some(dir)) => serial::read_state(dir),
+        _ => Default::default(),
+    };
+    let served = |view: &str, origin: &Name| match previous {
+        Some(previous) => previous.view_zone(view, origin).map(|zone| serial::Served {
+            serial: zone.serial,
+            fingerprint: zone.fingerprint,
+        }),
+        None => state.get(&(view.to_string(), origin.clone())).copied(),
+    };
     let mut errors = Vec::new();
     let mut failures = Vec::new();
     let mut notes = BuildNotes::default();
@@ -43,6 +57,7 @@ pub fn snapshot(
                 .recursion
                 .as_ref()
                 .map(|r| Recursion::new(r.forwarders.clone(), r.forward_zones.clone()));
+            view.transfer = v.transfer.clone();
             view
         })
         .collect();
@@ -50,22 +65,20 @@ pub fn snapshot(
     for source in sources {
         let ZoneSource {
             origin,
-            mut shared,
+            shared,
             mut overrides,
             failed_overrides,
             loc: zone_loc,
         } = source;
         let fingerprints = serial::view_fingerprints(&shared, &overrides);
-        if let Some(previous) = previous {
-            notes.serial.extend(serial::enforce(
-                config,
-                previous,
-                &origin,
-                &fingerprints,
-                &mut shared,
-                &mut overrides,
-            ));
-        }
+        notes.serial.extend(serial::enforce(
+            config,
+            &served,
+            &origin,
+            &fingerprints,
+            &shared,
+            &mut overrides,
+        ));
 
         let shared = Arc::new(zone::build_shared(&origin, shared));
         let shared_errors = zone::check_shared(&shared);
@@ -98,6 +111,17 @@ pub fn snapshot(
             ) {
                 Ok(mut view_zone) => {
                     view_zone.files = zone_files(config, &origin, index);
+                    let acl = config.transfer_acl(index, &origin);
+                    if acl != &config.views[index].transfer {
+                        view_zone.transfer = Some(acl.clone());
+                    }
+                    let transferred = acl != &Default::default();
+                    if let Some(before) = previous
+                        .filter(|_| transferred)
+                        .and_then(|p| p.view_zone(&view.name, &origin))
+                    {
+                        view_zone.history = history::next(before, &view_zone, config.ixfr_versions);
+                    }
                     view.add_zone(view_zone)
                 }
                 Err(e) => failures.push(ZoneFailure {
@@ -153,7 +177,16 @@ pub fn snapshot(
         .iter()
         .enumerate()
         .flat_map(|(index, view)| view.clients.iter().map(move |net| (*net, index)));
-    Ok((Snapshot::new(views, prefixes, files), notes, failures))
+    let keys = config
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(index, k)| {
+            let view = config.views.iter().position(|v| v.keys.contains(&index));
+            (k.key.clone(), view)
+        })
+        .collect();
+    Ok((Snapshot::new(views, prefixes, files, keys), notes, failures))
 }
 
 /// A zone that did not load or build, in one view (`Some`: only that view's override is at

@@ -15,6 +15,7 @@ pub mod build;
 pub mod checks;
 pub mod exchange;
 pub mod health;
+pub mod history;
 pub mod serial;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::located::Located;
 use crate::observe::Registry;
 use crate::resolve::Resolver;
 use crate::server::Published;
+use crate::transfer::notify::Secondaries;
 use crate::view::Snapshot;
 use checks::{Finding, Severity};
 use serial::SerialNotice;
@@ -91,6 +93,32 @@ impl Loaded {
         self.findings
             .iter()
             .filter(|f| f.severity == Severity::Warning)
+    }
+
+    /// Keeps the served serials in the config's `state_dir`, so that a restart never serves a
+    /// lower one. Called by `serve` once it serves this load (never by `check`); without a
+    /// `state_dir`, nothing is written.
+    pub fn save_serials(&self) -> Result<(), String> {
+        let Some(dir) = &self.config.state_dir else {
+            return Ok(());
+        };
+        serial::write_state(dir, &self.snapshot)
+            .map_err(|e| format!("cannot keep the served serials in {}: {e}", dir.display()))
+    }
+
+    /// Each view's NOTIFY targets and the key that signs them (the view's first key).
+    pub fn secondaries(&self) -> Vec<Secondaries> {
+        self.config
+            .views
+            .iter()
+            .map(|view| Secondaries {
+                notify: view.notify.clone(),
+                key: view
+                    .keys
+                    .first()
+                    .map(|&index| self.config.keys[index].key.clone()),
+            })
+            .collect()
     }
 
     /// What the server answers from: the snapshot with each view's rate-limit policy, its

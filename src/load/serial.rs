@@ -1,10 +1,14 @@
 //! SOA serial discipline across reloads. Each view's zone carries a fingerprint of its content
 //! (order-independent, and blind to the SOA serial itself); when a reload changes the content but
 //! not the serial, secondaries would never fetch the change, so the builder either warns or — with
-//! `serial_policy = "bump"` — serves a serial one past the previous one.
+//! `serial_policy = "bump"`, and always for a view transferred to secondaries — serves that view a
+//! serial one past the previous one. With a `state_dir`, the served serials outlive a restart,
+//! so a bumped serial never falls back to the file's.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::path::Path;
 
 use crate::config::{Config, SerialPolicy};
 use crate::dns::name::{Name, NameKey};
@@ -53,25 +57,34 @@ pub fn view_fingerprints(shared: &[ZoneRecord], overrides: &[Option<Vec<ZoneReco
         .collect()
 }
 
-/// Compares a zone about to be served with what `previous` served, view by view: content that
-/// changed without a serial increase gets a notice, and under `serial_policy = "bump"` the SOA
-/// records (the view's override SOA, or the shared one) are rewritten to one past the previous
-/// serial — or kept at a previously bumped serial when the content did not change.
+/// What was served before, for one view's zone: its serial and content fingerprint. From the
+/// snapshot being served (reload), or from the state directory (start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    pub serial: u32,
+    pub fingerprint: u64,
+}
+
+/// Compares a zone about to be served with what was served before, view by view: content that
+/// changed without a serial increase gets a notice, and when the view's serial is managed
+/// (`serial_policy = "bump"`, or the view is transferred to secondaries) that view's SOA — and
+/// only that view's — is served at one past the previous serial, or kept at a previously raised
+/// serial while the content does not change. A view without its own SOA gets a copy of the
+/// shared one in its overlay, so the other views keep theirs.
 pub fn enforce(
     config: &Config,
-    previous: &Snapshot,
+    previous: &dyn Fn(&str, &Name) -> Option<Served>,
     origin: &Name,
     fingerprints: &[u64],
-    shared: &mut [ZoneRecord],
+    shared: &[ZoneRecord],
     overrides: &mut [Option<Vec<ZoneRecord>>],
 ) -> Vec<SerialNotice> {
-    let bump = config.serial_policy == SerialPolicy::Bump;
     let mut notices = Vec::new();
-    let mut shared_target: Option<u32> = None;
     for (index, view) in config.views.iter().enumerate() {
-        let Some(before) = previous.view_zone(&view.name, origin) else {
+        let Some(before) = previous(&view.name, origin) else {
             continue;
         };
+        let bump = manages_serial(config, index, origin);
         let own_soa = overrides[index]
             .as_deref()
             .and_then(|r| apex_serial(r, origin));
@@ -96,22 +109,83 @@ pub fn enforce(
                 bumped: bump,
             });
         }
-        if bump {
-            match (own_soa, &mut overrides[index]) {
-                (Some(_), Some(records)) => set_serial(records, origin, target),
-                _ => {
-                    shared_target = Some(match shared_target {
-                        Some(other) if is_newer(other, target) => other,
-                        _ => target,
-                    })
-                }
-            }
+        if !bump {
+            continue;
         }
-    }
-    if let Some(target) = shared_target {
-        set_serial(shared, origin, target);
+        if own_soa.is_none() {
+            let soa = shared
+                .iter()
+                .find(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
+                .expect("the serial came from it")
+                .clone();
+            overrides[index].get_or_insert_with(Vec::new).push(soa);
+        }
+        let records = overrides[index].as_mut().expect("holds the SOA");
+        set_serial(records, origin, target);
     }
     notices
+}
+
+/// Whether splitdns keeps the view's serial rising by itself: under `serial_policy = "bump"`, and
+/// for a view transferred to secondaries (or notifying them), which would otherwise never fetch
+/// a change made without a serial increase.
+pub fn manages_serial(config: &Config, view: usize, origin: &Name) -> bool {
+    config.serial_policy == SerialPolicy::Bump
+        || *config.transfer_acl(view, origin) != Default::default()
+        || !config.views[view].notify.is_empty()
+}
+
+/// The file in the state directory that keeps the served serials across restarts.
+pub const STATE_FILE: &str = "serials";
+
+/// Reads the served serials a previous run kept: `view zone serial fingerprint` per line. A
+/// missing or unreadable file is an empty state (the first start).
+pub fn read_state(dir: &Path) -> HashMap<(String, Name), Served> {
+    let mut state = HashMap::new();
+    let Ok(text) = std::fs::read_to_string(dir.join(STATE_FILE)) else {
+        return state;
+    };
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [view, zone, serial, fingerprint] = fields[..] else {
+            continue;
+        };
+        let (Ok(zone), Ok(serial), Ok(fingerprint)) = (
+            Name::parse(zone, None),
+            serial.parse::<u32>(),
+            u64::from_str_radix(fingerprint, 16),
+        ) else {
+            continue;
+        };
+        state.insert(
+            (view.to_string(), zone.to_lowercase()),
+            Served {
+                serial,
+                fingerprint,
+            },
+        );
+    }
+    state
+}
+
+/// Writes the serials `snapshot` serves into the state directory (a new file renamed into
+/// place, so a crash leaves the old state or the new, never half of one).
+pub fn write_state(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let mut text = String::from(
+        "# splitdns: the serial each view's zone was served with, so that a restart never serves a lower one.\n# view zone serial fingerprint\n",
+    );
+    for view in &snapshot.views {
+        for zone in &view.zones {
+            text.push_str(&format!(
+                "{} {} {} {:016x}\n",
+                view.name, zone.origin, zone.serial, zone.fingerprint
+            ));
+        }
+    }
+    let path = dir.join(STATE_FILE);
+    let temporary = dir.join(format!("{STATE_FILE}.new"));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, &path)
 }
 
 /// Rewrites the serial of the apex SOA record(s) in `records`.

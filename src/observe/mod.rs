@@ -10,8 +10,9 @@ pub mod querylog;
 
 use std::net::SocketAddr;
 
-use crate::answer::Summary;
+use crate::answer::{Outcome, Summary, Transport};
 use crate::view::Snapshot;
+use crate::wire::tsig;
 pub use counters::{LoopCounters, Registry};
 
 /// What the client got for its query.
@@ -64,6 +65,19 @@ pub fn query(
             slot, client, summary, delivery, response, counters,
         ));
         counters.count_log(queued);
+    }
+    // A TSIG failure over TCP (where the source cannot be spoofed) is worth the admin's eye: a
+    // secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
+    // datagrams cannot flood the log.
+    if summary.outcome == Outcome::NotAuth && counters.transport() == Transport::Tcp {
+        let error = match summary.tsig_error {
+            tsig::error::BADSIG => "BADSIG (wrong secret?)",
+            tsig::error::BADKEY => "BADKEY (key not configured here)",
+            tsig::error::BADTIME => "BADTIME (clocks more than 300 s apart?)",
+            tsig::error::BADTRUNC => "BADTRUNC",
+            _ => "error",
+        };
+        tracing::info!(%client, "TSIG {error}: request answered NOTAUTH");
     }
     if tracing::enabled!(tracing::Level::DEBUG) {
         let view = summary

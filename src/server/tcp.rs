@@ -2,7 +2,9 @@
 //! order, a cap on concurrent connections, an idle timeout between messages and a deadline for
 //! each message once it has started to arrive. On shutdown a connection stops waiting for new
 //! queries, but a query already arriving is read, answered and written (within the message and
-//! idle timeouts), so a stop never cuts an answer in half.
+//! idle timeouts), so a stop never cuts an answer in half. A zone transfer is written on a
+//! blocking thread and sent message by message as the connection takes them, so it holds up no
+//! other connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,9 +16,10 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::{SharedState, TcpLimits};
+use super::{Published, SharedState, TcpLimits};
 use crate::answer::{Outcome, Transport};
 use crate::observe::{self, Delivery, LoopCounters, Metrics};
+use crate::transfer;
 
 pub async fn serve(
     listener: TcpListener,
@@ -95,7 +98,7 @@ async fn connection(
             return;
         }
         let current = snapshot.load_full();
-        let Some(summary) = super::respond_guarded(
+        let Some(mut summary) = super::respond_guarded(
             &current.snapshot,
             client,
             &request,
@@ -116,6 +119,12 @@ async fn connection(
             Delivery::Sent,
             &response,
         );
+        if let Some(request) = summary.transfer.take() {
+            if !send_transfer(&mut stream, client, current, request, limits).await {
+                return;
+            }
+            continue;
+        }
         drop(current);
         let mut framed = Vec::with_capacity(response.len() + 2);
         framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
@@ -125,4 +134,47 @@ async fn connection(
             _ => return,
         }
     }
+}
+
+/// Streams a zone transfer: the messages are written on a blocking thread (a 200k-record zone
+/// takes a while) into a small channel, so at most a few are in memory, and sent as the
+/// connection takes them. Returns false when the connection failed.
+async fn send_transfer(
+    stream: &mut TcpStream,
+    client: SocketAddr,
+    published: Arc<Published>,
+    request: transfer::Request,
+    limits: TcpLimits,
+) -> bool {
+    let (sender, mut messages) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let describe = (
+        published.snapshot.views[request.view].name.clone(),
+        request.origin.clone(),
+        request.qtype,
+    );
+    let writer = tokio::task::spawn_blocking(move || {
+        transfer::write_messages(&published.snapshot, &request, |message| {
+            sender.blocking_send(message).is_ok()
+        })
+    });
+    let mut ok = true;
+    while let Some(message) = messages.recv().await {
+        let mut framed = Vec::with_capacity(message.len() + 2);
+        framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&message);
+        if !matches!(
+            timeout(limits.idle_timeout, stream.write_all(&framed)).await,
+            Ok(Ok(()))
+        ) {
+            ok = false;
+            // Dropping the receiver stops the writer at its next message.
+            break;
+        }
+    }
+    drop(messages);
+    match writer.await {
+        Ok(sent) => transfer::log_sent(client, describe, &sent, ok),
+        Err(e) => tracing::error!("zone transfer to {client} failed: {e}"),
+    }
+    ok
 }

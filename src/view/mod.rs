@@ -4,6 +4,7 @@
 //! and request paths only ever read it.
 
 pub mod health;
+pub mod history;
 pub mod lookup;
 pub mod prefix;
 pub mod recursion;
@@ -13,10 +14,12 @@ use foldhash::{HashMap, HashMapExt};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::dns::name::{self, Name};
 use crate::dns::rtype;
-use prefix::{Match, PrefixTable};
+use crate::wire::tsig::Key;
+use prefix::PrefixTable;
 pub use recursion::{Forward, Recursion};
 use zone::ViewZone;
 
@@ -27,6 +30,47 @@ pub struct Snapshot {
     pub views: Vec<View>,
     /// Every file the snapshot was built from (config, zone files, includes), for reload watching.
     pub files: Vec<PathBuf>,
+    /// The TSIG keys, and for each the view it selects (if a view lists it).
+    pub keys: Vec<Arc<Key>>,
+    key_views: Vec<Option<usize>>,
+}
+
+/// Who may transfer a view's zones: a source in `allow`, or a request signed with one of `keys`
+/// (indexes into [`Snapshot::keys`]). Empty (the default): nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferAcl {
+    pub allow: Vec<IpNet>,
+    pub keys: Vec<usize>,
+}
+
+impl TransferAcl {
+    /// Whether a request from `client`, signed with `key` (verified), may transfer.
+    pub fn permits(&self, client: IpAddr, key: Option<usize>) -> bool {
+        let client = client.to_canonical();
+        key.is_some_and(|k| self.keys.contains(&k))
+            || self.allow.iter().any(|net| net.contains(&client))
+    }
+
+    /// Whether anyone at all may transfer (any source address, no key needed).
+    pub fn anyone(&self) -> bool {
+        self.allow.iter().any(|net| net.prefix_len() == 0)
+    }
+}
+
+/// Why a request got its view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// It was signed with this key (index into [`Snapshot::keys`]), which the view lists.
+    Key(usize),
+    /// This is the most specific prefix containing its source address.
+    Prefix(IpNet),
+}
+
+/// The view a request gets, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub view: usize,
+    pub reason: Reason,
 }
 
 /// One view: a name and the zones as this view serves them.
@@ -40,6 +84,8 @@ pub struct View {
     pub chaos: Option<ChaosIdentity>,
     /// Where names outside the view's zones are forwarded, for a view with `recursion = true`.
     pub recursion: Option<Recursion>,
+    /// Who may transfer this view's zones.
+    pub transfer: TransferAcl,
     by_origin: HashMap<Box<[u8]>, usize>,
     /// Zones whose files did not load at the last start or reload: served from the previous
     /// data where there was some, otherwise not served (SERVFAIL).
@@ -76,6 +122,7 @@ impl View {
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
             recursion: None,
+            transfer: TransferAcl::default(),
             by_origin: HashMap::new(),
             failed: Vec::new(),
             unavailable: HashMap::new(),
@@ -139,11 +186,35 @@ impl View {
 }
 
 impl Snapshot {
-    /// The view a client gets, with the prefix that chose it.
-    pub fn view_for(&self, client: IpAddr) -> Option<(&View, Match)> {
-        self.prefixes
-            .lookup(client)
-            .map(|m| (&self.views[m.view], m))
+    /// The view a request gets, and why: a request signed with a key (already verified) that a
+    /// view lists gets that view whatever its source; any other by the most specific prefix
+    /// containing its source address. The one place a view is chosen.
+    pub fn view_for(&self, client: IpAddr, key: Option<usize>) -> Option<(&View, Route)> {
+        if let Some(key) = key
+            && let Some(Some(view)) = self.key_views.get(key)
+        {
+            let route = Route {
+                view: *view,
+                reason: Reason::Key(key),
+            };
+            return Some((&self.views[*view], route));
+        }
+        self.prefixes.lookup(client).map(|m| {
+            let route = Route {
+                view: m.view,
+                reason: Reason::Prefix(m.prefix),
+            };
+            (&self.views[m.view], route)
+        })
+    }
+
+    /// A key by its (wire, any case) name.
+    pub fn key(&self, name: &[u8]) -> Option<(usize, &Key)> {
+        let wanted = name::NameKey::from_wire(name)?;
+        self.keys
+            .iter()
+            .position(|k| k.name.as_wire() == wanted.as_wire())
+            .map(|index| (index, &*self.keys[index]))
     }
 
     /// One line naming each view with its zones and serials, for start-up and reload logs.
@@ -171,18 +242,23 @@ impl Snapshot {
             .map(|&index| &view.zones[index])
     }
 
-    /// A snapshot of `views` (indexed as the prefixes' view numbers), built from `files`.
+    /// A snapshot of `views` (indexed as the prefixes' view numbers), built from `files`;
+    /// `keys` with the view each selects.
     pub fn new(
         views: Vec<View>,
         prefixes: impl IntoIterator<Item = (IpNet, usize)>,
         mut files: Vec<PathBuf>,
+        keys: Vec<(Arc<Key>, Option<usize>)>,
     ) -> Snapshot {
         files.sort();
         files.dedup();
+        let (keys, key_views) = keys.into_iter().unzip();
         Snapshot {
             prefixes: PrefixTable::new(prefixes),
             views,
             files,
+            keys,
+            key_views,
         }
     }
 }

@@ -179,6 +179,10 @@ pub struct ViewZone {
     /// The files this view's copy was read from (the shared file, then the view's override
     /// file), for status reports; the loader fills it in.
     pub files: Vec<std::path::PathBuf>,
+    /// The changes that led to this version, for IXFR (empty unless the view is transferred).
+    pub history: Arc<super::history::History>,
+    /// Who may transfer this zone from this view, where it differs from the view's ACL.
+    pub transfer: Option<super::TransferAcl>,
 }
 
 impl ViewZone {
@@ -235,6 +239,18 @@ impl ViewZone {
             .nodes
             .insert(key.into(), node_of(rrsets));
         self.node(key)?.get(rtype).map(|set| &**set)
+    }
+
+    /// Every record of this view's zone except the apex SOA, as `(owner key, RRset)`: what a
+    /// transfer sends between the two SOAs.
+    pub fn rrsets(&self) -> impl Iterator<Item = (&[u8], &RRset)> {
+        let origin = self.origin.as_wire();
+        self.nodes().flat_map(move |(key, node)| {
+            node.rrsets
+                .iter()
+                .filter(move |set| !(set.rtype == rtype::SOA && key == origin))
+                .map(move |set| (key, &**set))
+        })
     }
 
     /// Every name of this view's zone with its node, overlay names replacing shared ones.
@@ -500,6 +516,8 @@ pub fn assemble(
         record_count,
         fingerprint,
         files: Vec::new(),
+        history: Arc::default(),
+        transfer: None,
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod query;
 pub mod reader;
+pub mod tsig;
 pub mod writer;
 
 pub const HEADER_LEN: usize = 12;

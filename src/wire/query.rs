@@ -11,6 +11,8 @@ use crate::dns::rtype;
 #[derive(Debug)]
 pub struct Query<'a> {
     pub id: u16,
+    /// The header's flags (opcode, RD, CD …), as a response echoes them.
+    pub flags: u16,
     /// The question name as sent (case preserved), uncompressed wire format.
     pub qname: &'a [u8],
     /// The question name lowercased: the lookup key.
@@ -18,6 +20,10 @@ pub struct Query<'a> {
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
+    /// The serial of the SOA in the authority section: what an IXFR client has (RFC 1995 §3).
+    pub authority_serial: Option<u32>,
+    /// The TSIG record, when the request is signed (always the last record: RFC 8945 §5.1).
+    pub tsig: Option<super::tsig::Record<'a>>,
 }
 
 /// What the client said in its OPT record (RFC 6891).
@@ -104,12 +110,34 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     let qclass = u16_at(packet, pos + 2).ok_or(Rejection::FormErr)?;
     pos += 4;
 
-    for _ in 0..(ancount as usize + nscount as usize) {
-        pos = skip_record(packet, pos).ok_or(Rejection::FormErr)?.end;
+    let mut authority_serial = None;
+    for index in 0..(ancount as usize + nscount as usize) {
+        let record = skip_record(packet, pos).ok_or(Rejection::FormErr)?;
+        // The SOA's fixed fields end its RDATA, so the serial is found without reading the
+        // (possibly compressed) names before it.
+        if index >= ancount as usize
+            && record.rtype == rtype::SOA
+            && authority_serial.is_none()
+            && record.end >= record.fixed + 8 + 20
+        {
+            let at = record.end - 20;
+            authority_serial = Some(u32::from_be_bytes(
+                packet[at..at + 4].try_into().expect("four octets"),
+            ));
+        }
+        pos = record.end;
     }
     let mut edns = None;
-    for _ in 0..arcount {
+    let mut tsig = None;
+    for index in 0..arcount {
         let record = skip_record(packet, pos).ok_or(Rejection::FormErr)?;
+        if record.rtype == rtype::TSIG {
+            // RFC 8945 §5.1: a TSIG anywhere but last is a format error.
+            if index + 1 != arcount {
+                return Err(Rejection::FormErr);
+            }
+            tsig = Some(super::tsig::read_record(packet, pos).ok_or(Rejection::FormErr)?);
+        }
         if record.rtype == rtype::OPT {
             // RFC 6891 §6.1.1: one OPT at most, owned by the root.
             if edns.is_some()
@@ -134,12 +162,48 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     }
     Ok(Query {
         id: header.id,
+        flags: header.flags,
         qname,
         key: NameKey::from_wire(qname).ok_or(Rejection::FormErr)?,
         qtype,
         qclass,
         edns,
+        authority_serial,
+        tsig,
     })
+}
+
+/// The TSIG record that ends a message (a response to a request we sent), if there is one.
+pub fn tsig_of_response(packet: &[u8]) -> Option<super::tsig::Record<'_>> {
+    let count = |at: usize| u16_at(packet, at).map(usize::from);
+    let (qdcount, records) = (count(4)?, count(6)? + count(8)? + count(10)?);
+    let mut pos = HEADER_LEN;
+    for _ in 0..qdcount {
+        // A question is a record without TTL and RDATA: skip its name and the type and class.
+        let mut at = pos;
+        loop {
+            let len = *packet.get(at)? as usize;
+            match len & 0xc0 {
+                0x00 if len == 0 => break at += 1,
+                0x00 => at += 1 + len,
+                0xc0 => break at += 2,
+                _ => return None,
+            }
+        }
+        pos = at + 4;
+    }
+    let mut last = None;
+    for _ in 0..records {
+        let record = skip_record(packet, pos)?;
+        last = Some((pos, record.rtype));
+        pos = record.end;
+    }
+    match last {
+        Some((start, rtype::TSIG)) if pos == packet.len() => {
+            super::tsig::read_record(packet, start)
+        }
+        _ => None,
+    }
 }
 
 struct SkippedRecord {

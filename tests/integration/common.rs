@@ -85,6 +85,17 @@ impl Server {
                 e.lines().join("\n")
             )
         });
+        Server::serve(loaded, listeners)
+    }
+
+    /// Serves what a load (or a reload against an earlier load) produced.
+    pub fn with_loaded(loaded: splitdns::Loaded) -> Server {
+        let listeners =
+            Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
+        Server::serve(loaded, listeners)
+    }
+
+    fn serve(loaded: splitdns::Loaded, listeners: Listeners) -> Server {
         let addr = listeners.local_addrs()[0];
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

@@ -17,5 +17,7 @@ mod layers;
 mod listen;
 mod packaging;
 mod reload;
+mod secondaries;
+mod transfer;
 mod transport;
 mod views;

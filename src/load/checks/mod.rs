@@ -122,6 +122,8 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
     exchange::zones_only_for_autodiscover_srv(config, snapshot, &mut findings);
     split::inside_views_without_ipv6(config, &mut findings);
     health::ttl_longer_than_the_checks(config, &mut findings);
+    split::transfers_open_to_anyone(config, snapshot, &mut findings);
+    split::serials_not_kept(config, snapshot, &mut findings);
     split::names_missing_in_a_view(snapshot, &mut findings);
     split::redundant_overrides(config, snapshot, &mut findings);
     for shadowed in shadowed {

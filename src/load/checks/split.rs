@@ -161,3 +161,81 @@ pub fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
         }
     }
 }
+
+/// A view's zone holding private addresses whose transfer ACL (the zone's for that view, or the
+/// view's) lets a source reaching beyond private address space pull it without a key: the
+/// inside's map for anyone who asks.
+pub fn transfers_open_to_anyone(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    for (index, (view_config, view)) in config.views.iter().zip(&snapshot.views).enumerate() {
+        for zone in &view.zones {
+            let acl = config.transfer_acl(index, &zone.origin);
+            let Some(open) = acl
+                .allow
+                .iter()
+                .find(|net| crate::address_space::covers_public_space(net))
+            else {
+                continue;
+            };
+            let private = zone.rrsets().find_map(|(key, set)| {
+                set.rdatas.iter().find_map(|rdata| {
+                    let ip = address_of(set.rtype, &rdata.wire)?;
+                    non_public_kind(ip).map(|kind| (name_text(key), ip, kind))
+                })
+            });
+            let Some((name, ip, kind)) = private else {
+                continue;
+            };
+            findings.push(
+                Finding::new(
+                    "transfer-open-to-anyone",
+                    Severity::Warning,
+                    Some(&view.name),
+                    Some(&SourceLoc {
+                        file: Arc::new(config.path.clone()),
+                        line: view_config.line,
+                    }),
+                    format!(
+                        "zone {} of view {:?} may be transferred by anyone in {open} without a key, and it holds {kind} addresses (e.g. {name} {ip}): list only your secondaries' addresses in transfer.allow, or use transfer.keys",
+                        zone.origin, view.name
+                    ),
+                )
+                .about(&view.name),
+            );
+        }
+    }
+}
+
+/// A view with secondaries (transferred, or notifying) without a place to keep the served
+/// serials: a serial raised by splitdns falls back to the file's at restart, and the
+/// secondaries ignore the zone until the file's catches up.
+pub fn serials_not_kept(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    if config.state_dir.is_some() {
+        return;
+    }
+    for (index, (view_config, view)) in config.views.iter().zip(&snapshot.views).enumerate() {
+        let secondaries = !view_config.notify.is_empty()
+            || view
+                .zones
+                .iter()
+                .any(|zone| *config.transfer_acl(index, &zone.origin) != Default::default());
+        if !secondaries {
+            continue;
+        }
+        findings.push(
+            Finding::new(
+                "serials-not-kept",
+                Severity::Warning,
+                Some(&view.name),
+                Some(&SourceLoc {
+                    file: Arc::new(config.path.clone()),
+                    line: view_config.line,
+                }),
+                format!(
+                    "view {:?} has secondaries, but no state_dir keeps its served serials: a serial splitdns raised (content changed without a serial increase) falls back to the file's at restart, and secondaries ignore the zone until it catches up; set state_dir (the systemd unit's StateDirectory, /var/lib/splitdns, is used when systemd runs splitdns)",
+                    view.name
+                ),
+            )
+            .about(&view.name),
+        );
+    }
+}

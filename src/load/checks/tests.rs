@@ -319,3 +319,58 @@ fn a_zone_only_for_autodiscover_srv_is_warned_about() {
         ids(&found)
     );
 }
+
+/// A view with private addresses that anyone may transfer without a key is warned about at the
+/// view's line; the same view open only to a secondary's address, or only by key, is not.
+#[test]
+fn a_transfer_open_to_anyone_is_warned_about() {
+    let with_transfer = |transfer: &str| {
+        CONFIG.replace(
+            "clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]",
+            &format!("clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]\n{transfer}"),
+        )
+    };
+    let key = "[[key]]\nname = \"k\"\nsecret = \"c2VjcmV0\"\n";
+    let open = findings_in(&[
+        (
+            "splitdns.toml",
+            &format!(
+                "{}\n{key}",
+                with_transfer("transfer = { allow = [\"0.0.0.0/0\"] }")
+            ),
+        ),
+        ("shared.zone", SHARED),
+        ("internal.zone", INTERNAL),
+    ]);
+    let warning = open
+        .iter()
+        .find(|f| f.id == "transfer-open-to-anyone")
+        .unwrap_or_else(|| panic!("no warning: {:?}", ids(&open)));
+    assert_eq!(
+        (warning.severity, warning.view.as_deref(), warning.line),
+        (Severity::Warning, Some("internal"), Some(3))
+    );
+    assert!(
+        warning.message.contains("mail.contoso.example. 10.0.0.11"),
+        "{}",
+        warning.message
+    );
+    for transfer in [
+        "transfer = { allow = [\"10.0.0.53/32\"] }",
+        "transfer = { keys = [\"k\"] }",
+    ] {
+        let found = findings_in(&[
+            (
+                "splitdns.toml",
+                &format!("{}\n{key}", with_transfer(transfer)),
+            ),
+            ("shared.zone", SHARED),
+            ("internal.zone", INTERNAL),
+        ]);
+        assert!(
+            found.iter().all(|f| f.id != "transfer-open-to-anyone"),
+            "{transfer}: {:?}",
+            ids(&found)
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! `splitdns secondary-config --view NAME --for bind|knot|nsd --primary ADDR:PORT`: prints what
+//! a secondary of one view needs, ready to paste into its config — the view's key, this server
+//! as its primary (transfers and SOA checks signed with the key), the NOTIFYs it accepts from
+//! us, and the view's zones. For BIND, a `view` keyed like ours, so that one BIND server can
+//! mirror several of our views (paste one stanza per view, in the order of our config).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::report_load_error;
+use crate::config::Config;
+use crate::load;
+use crate::view::Snapshot;
+use crate::wire::tsig::Key;
+
+/// The secondary's software.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Secondary {
+    Bind,
+    Knot,
+    Nsd,
+}
+
+pub fn run(config_path: &Path, view: &str, secondary: Secondary, primary: SocketAddr) -> ExitCode {
+    let loaded = match load::load(config_path) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report_load_error(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    match render(&loaded.config, &loaded.snapshot, view, secondary, primary) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The stanza, or why there is none (no such view, or a view nobody may transfer).
+pub fn render(
+    config: &Config,
+    snapshot: &Snapshot,
+    view_name: &str,
+    secondary: Secondary,
+    primary: SocketAddr,
+) -> Result<String, String> {
+    let Some(index) = config.views.iter().position(|v| v.name == view_name) else {
+        let names: Vec<&str> = config.views.iter().map(|v| v.name.as_str()).collect();
+        return Err(format!(
+            "no view {view_name:?} in {} (views: {})",
+            config.path.display(),
+            names.join(", ")
+        ));
+    };
+    let view = &config.views[index];
+    // The key the secondary signs with: one that both selects the view and may transfer it.
+    let key = view
+        .keys
+        .iter()
+        .find(|k| view.transfer.keys.contains(k))
+        .map(|&k| &*config.keys[k].key);
+    if key.is_none() && view.transfer.allow.is_empty() {
+        return Err(format!(
+            "view {view_name:?} lets nobody transfer: add `keys = [\"{view_name}-xfr\"]` and `transfer = {{ keys = [\"{view_name}-xfr\"] }}` to it, with a [[key]] (tsig-keygen {view_name}-xfr)"
+        ));
+    }
+    // The zones this secondary may transfer (a zone's own ACL may leave it out).
+    let zones: Vec<String> = snapshot.views[index]
+        .zones
+        .iter()
+        .filter(|z| {
+            let acl = config.transfer_acl(index, &z.origin);
+            key.is_some_and(|k| {
+                acl.keys
+                    .iter()
+                    .any(|&i| std::ptr::eq(&*config.keys[i].key, k))
+            }) || !acl.allow.is_empty()
+        })
+        .map(|z| z.origin.to_string().trim_end_matches('.').to_string())
+        .collect();
+    let mut out = format!(
+        "# splitdns view {view_name:?}: a secondary of {} from {primary}\n",
+        zones.join(", ")
+    );
+    if key.is_none() {
+        let _ = writeln!(
+            out,
+            "# The view has no key that may transfer it: the secondary is recognised by its address ({}), so it gets view {view_name:?} only from there.",
+            view.transfer
+                .allow
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match secondary {
+        Secondary::Bind => {
+            // Requests signed with another view's key belong to that view, whatever their source.
+            let others: Vec<&Key> = config
+                .views
+                .iter()
+                .filter(|v| v.name != view_name)
+                .flat_map(|v| v.keys.iter().map(|&k| &*config.keys[k].key))
+                .collect();
+            bind(
+                &mut out,
+                view_name,
+                &view.clients,
+                key,
+                &others,
+                primary,
+                &zones,
+            )
+        }
+        Secondary::Knot => knot(&mut out, view_name, key, primary, &zones),
+        Secondary::Nsd => nsd(&mut out, view_name, key, primary, &zones),
+    }
+    Ok(out)
+}
+
+fn bind(
+    out: &mut String,
+    view: &str,
+    clients: &[ipnet::IpNet],
+    key: Option<&Key>,
+    others: &[&Key],
+    primary: SocketAddr,
+    zones: &[String],
+) {
+    let key_clause = key.map_or(String::new(), |k| format!(" key \"{}\"", k.name_text()));
+    if let Some(key) = key {
+        let _ = writeln!(
+            out,
+            "key \"{}\" {{\n\talgorithm {};\n\tsecret \"{}\";\n}};\n",
+            key.name_text(),
+            key.algorithm.text(),
+            key.secret_base64()
+        );
+    }
+    // Requests signed with the key (our NOTIFYs) land in this view; so do the clients our view
+    // answers, so that the secondary answers them as we do.
+    let mut matches: Vec<String> = key
+        .map(|k| format!("key \"{}\"", k.name_text()))
+        .into_iter()
+        .collect();
+    matches.extend(others.iter().map(|k| format!("!key \"{}\"", k.name_text())));
+    matches.extend(clients.iter().map(ToString::to_string));
+    let _ = writeln!(out, "view \"{view}\" {{");
+    let _ = writeln!(out, "\tmatch-clients {{ {}; }};", matches.join("; "));
+    if let Some(key) = key {
+        // SOA checks and transfers to the primary from this view are signed with the key.
+        let _ = writeln!(
+            out,
+            "\tserver {} {{ keys {{ \"{}\"; }}; }};",
+            primary.ip(),
+            key.name_text()
+        );
+    }
+    for zone in zones {
+        let _ = writeln!(
+            out,
+            "\tzone \"{zone}\" {{\n\t\ttype secondary;\n\t\tprimaries {{ {} port {}{key_clause}; }};\n\t\tfile \"{view}-{zone}.db\";\n\t}};",
+            primary.ip(),
+            primary.port(),
+        );
+    }
+    let _ = writeln!(out, "}};");
+}
+
+fn knot(out: &mut String, view: &str, key: Option<&Key>, primary: SocketAddr, zones: &[String]) {
+    let id = format!("splitdns-{view}");
+    if let Some(key) = key {
+        let _ = writeln!(
+            out,
+            "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n",
+            key.name_text(),
+            key.algorithm.text(),
+            key.secret_base64()
+        );
+    }
+    let key_line = key.map_or(String::new(), |k| format!("\n    key: {}", k.name_text()));
+    let _ = writeln!(
+        out,
+        "remote:\n  - id: {id}\n    address: {}@{}{key_line}\n",
+        primary.ip(),
+        primary.port()
+    );
+    let _ = writeln!(
+        out,
+        "acl:\n  - id: {id}-notify\n    address: {}{key_line}\n    action: notify\n",
+        primary.ip()
+    );
+    let _ = writeln!(out, "zone:");
+    for zone in zones {
+        let _ = writeln!(
+            out,
+            "  - domain: {zone}\n    master: {id}\n    acl: {id}-notify"
+        );
+    }
+}
+
+fn nsd(out: &mut String, view: &str, key: Option<&Key>, primary: SocketAddr, zones: &[String]) {
+    if let Some(key) = key {
+        let _ = writeln!(
+            out,
+            "key:\n    name: \"{}\"\n    algorithm: {}\n    secret: \"{}\"\n",
+            key.name_text(),
+            key.algorithm.text(),
+            key.secret_base64()
+        );
+    }
+    let key_name = key.map_or("NOKEY".to_string(), |k| k.name_text());
+    for zone in zones {
+        let _ = writeln!(
+            out,
+            "zone:\n    name: \"{zone}\"\n    zonefile: \"{view}-{zone}.zone\"\n    request-xfr: {}@{} {key_name}\n    allow-notify: {} {key_name}\n",
+            primary.ip(),
+            primary.port(),
+            primary.ip(),
+        );
+    }
+}
