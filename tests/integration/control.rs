@@ -1169,3 +1169,46 @@ fn sigterm_finishes_the_tcp_answer_in_hand() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// TCP connections open and refused at the limit show in /metrics.
+#[test]
+fn tcp_connections_open_and_refused_are_counted() {
+    let daemon = Daemon::start_with("tcp-limit", None, &[], "[tcp]\nmax_connections = 1\n");
+    let server = daemon.server();
+    let held = common::tcp_connect(&server, INTERNAL);
+    // Give the accept loop time to take the first connection before the second arrives.
+    let deadline = Instant::now() + GENEROUS;
+    while !http(daemon.control, "GET", "/metrics")
+        .1
+        .contains("splitdns_tcp_connections_open 1")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the held connection is not counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut refused = common::tcp_connect(&server, EXTERNAL);
+    refused.set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut rest = Vec::new();
+    // Closed at once (a reset counts as closed too).
+    assert_eq!(refused.read_to_end(&mut rest).unwrap_or(0), 0);
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    assert!(
+        metrics.contains("splitdns_tcp_connections_total{result=\"refused\"} 1")
+            && metrics.contains("splitdns_tcp_connections_open 1"),
+        "{metrics}"
+    );
+    drop(held);
+    let deadline = Instant::now() + GENEROUS;
+    while !http(daemon.control, "GET", "/metrics")
+        .1
+        .contains("splitdns_tcp_connections_open 0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection is still counted open"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
