@@ -1212,3 +1212,67 @@ fn tcp_connections_open_and_refused_are_counted() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Rate limiting's drops and slips are counted per view, and a slip counts as a truncated
+/// response.
+#[test]
+fn rate_limited_responses_are_counted_per_view() {
+    let daemon = Daemon::start_with(
+        "rrl",
+        None,
+        &[],
+        "[view.rrl]\nenabled = true\nresponses_per_second = 1\nslip = 2\nexempt = []\n",
+    );
+    let socket = UdpSocket::bind((EXTERNAL, 0)).unwrap();
+    let query = common::query("www.contoso.example.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    for _ in 0..20 {
+        socket.send_to(&query, daemon.dns).unwrap();
+    }
+    // Every verdict is counted once the loop has handled the query: wait for all 20.
+    let deadline = Instant::now() + GENEROUS;
+    let count = |metrics: &str, needle: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(needle))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    loop {
+        let metrics = http(daemon.control, "GET", "/metrics").1;
+        let queries = count(
+            &metrics,
+            "splitdns_queries_total{view=\"external\",transport=\"udp\",family=\"ipv4\",qtype=\"A\"}",
+        );
+        if queries >= 20 {
+            let dropped = count(
+                &metrics,
+                "splitdns_rate_limited_responses_total{view=\"external\",action=\"dropped\"}",
+            );
+            let slipped = count(
+                &metrics,
+                "splitdns_rate_limited_responses_total{view=\"external\",action=\"slipped\"}",
+            );
+            let truncated = count(
+                &metrics,
+                "splitdns_truncated_responses_total{view=\"external\",transport=\"udp\"}",
+            );
+            // At 1 response a second (plus the burst the bucket starts with), most of the 20
+            // are limited; every second limited one slips.
+            assert!(dropped >= 5 && slipped >= 5, "{metrics}");
+            assert_eq!(truncated, slipped, "{metrics}");
+            assert_eq!(
+                count(
+                    &metrics,
+                    "splitdns_rate_limited_responses_total{view=\"internal\",action=\"dropped\"}"
+                ),
+                0
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "queries not counted:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
