@@ -48,6 +48,8 @@ pub struct Control {
     pub started: Instant,
     /// The DNS addresses served on.
     pub listen: Vec<SocketAddr>,
+    /// The control listener's own address, once bound.
+    pub address: Option<SocketAddr>,
     /// Accept only loopback `Host` headers (the listener is on a loopback address).
     pub loopback_only: bool,
     exposition: metrics::Exposition,
@@ -67,6 +69,7 @@ impl Control {
             reload,
             started: Instant::now(),
             listen,
+            address: None,
             loopback_only: true,
             exposition,
         }

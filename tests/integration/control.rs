@@ -542,6 +542,7 @@ fn status_matches_the_config_and_reload_reports_file_and_line() {
         status["listen"],
         serde_json::json!([daemon.dns.to_string()])
     );
+    assert_eq!(status["control"], daemon.control.to_string());
     assert!(status["last_reload"].is_null(), "{body}");
     let views = status["views"].as_array().unwrap();
     let names: Vec<&str> = views.iter().map(|v| v["name"].as_str().unwrap()).collect();
@@ -1274,5 +1275,29 @@ fn rate_limited_responses_are_counted_per_view() {
         }
         assert!(Instant::now() < deadline, "queries not counted:\n{metrics}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Without a `[control]` section, `status` and `reload` say there is nothing to ask, and exit 1.
+#[test]
+fn status_and_reload_without_a_control_listener_say_so() {
+    let dir = common::scratch_dir("control-none");
+    write_files(&dir, free_port(), &[]);
+    let config = dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    let without = text.split("[control]").next().unwrap().to_string();
+    fs::write(&config, without).unwrap();
+    for command in ["status", "reload"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+            .args([command, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("no [control] listen"),
+            "{command}: {stderr}"
+        );
     }
 }
