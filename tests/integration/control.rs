@@ -202,10 +202,12 @@ impl Daemon {
 
     /// One SOA query over UDP, answered within 200 ms.
     fn answers(&self) -> bool {
+        self.answers_within(Duration::from_millis(200))
+    }
+
+    fn answers_within(&self, wait: Duration) -> bool {
         let socket = UdpSocket::bind((INTERNAL, 0)).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        socket.set_read_timeout(Some(wait)).unwrap();
         let query = common::query("contoso.example.", RecordType::SOA);
         socket.send_to(&query.to_vec().unwrap(), self.dns).unwrap();
         let mut buffer = [0u8; 1500];
@@ -782,10 +784,12 @@ fn systemd_notifications_come_in_order() {
         ready.contains("STATUS=view internal [contoso.example. serial 2026120101"),
         "{ready:?}"
     );
-    // Straight after READY=1, a query is answered (no retry).
-    let started = Instant::now();
-    assert!(daemon.answers(), "no answer right after READY=1");
-    assert!(started.elapsed() < Duration::from_millis(200));
+    // Straight after READY=1, the first query is answered (no retry; the wait is generous only
+    // because the machine may be busy).
+    assert!(
+        daemon.answers_within(Duration::from_secs(2)),
+        "the first query after READY=1 was not answered"
+    );
     // The control listener is up too (the test's only wait for it).
     let deadline = Instant::now() + GENEROUS;
     while TcpStream::connect(daemon.control).is_err() {
@@ -809,7 +813,6 @@ fn systemd_notifications_come_in_order() {
     // Watchdog pings keep coming while it runs.
     let seen = pings.get();
     std::thread::sleep(Duration::from_millis(600));
-    let _ = daemon.answers();
     let pid = daemon.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
