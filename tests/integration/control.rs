@@ -256,11 +256,16 @@ impl Drop for Daemon {
 
 /// One HTTP/1.1 request with `Connection: close`; the status code and the body.
 fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    http_with(addr, method, path, "")
+}
+
+/// [`http`] with extra header lines (each ending in CRLF).
+fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to the control listener");
     stream.set_read_timeout(Some(GENEROUS)).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -295,26 +300,55 @@ struct Sample {
 fn python_with_prometheus() -> Option<&'static str> {
     ["/usr/bin/python3", "python3"].into_iter().find(|python| {
         Command::new(python)
-            .args(["-c", "import prometheus_client.openmetrics.parser"])
+            .args([
+                "-c",
+                "import prometheus_client.parser, prometheus_client.openmetrics.parser",
+            ])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     })
 }
 
-/// Parses an exposition with prometheus_client's OpenMetrics parser (strict: it rejects what
-/// the format does not allow) and returns every sample.
-fn parse_metrics(python: &str, text: &str) -> Vec<Sample> {
-    const SCRIPT: &str = "
+/// Which of prometheus_client's parsers to read an exposition with.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    /// `prometheus_client.parser`: the classic text format (what curl gets).
+    Prometheus,
+    /// `prometheus_client.openmetrics.parser`, strict: it rejects what OpenMetrics does not
+    /// allow (what Prometheus itself asks for).
+    OpenMetrics,
+}
+
+/// Scrapes /metrics in `format` and parses it with the matching real parser: every sample.
+fn scrape(python: &str, control: SocketAddr, format: Format) -> (String, Vec<Sample>) {
+    let accept = match format {
+        Format::Prometheus => "",
+        Format::OpenMetrics => "Accept: application/openmetrics-text; version=1.0.0\r\n",
+    };
+    let (code, text) = http_with(control, "GET", "/metrics", accept);
+    assert_eq!(code, 200, "{text}");
+    let samples = parse_metrics(python, &text, format);
+    (text, samples)
+}
+
+fn parse_metrics(python: &str, text: &str, format: Format) -> Vec<Sample> {
+    let module = match format {
+        Format::Prometheus => "prometheus_client.parser",
+        Format::OpenMetrics => "prometheus_client.openmetrics.parser",
+    };
+    let script = format!(
+        "
 import json, sys
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from {module} import text_string_to_metric_families
 for family in text_string_to_metric_families(sys.stdin.read()):
     for s in family.samples:
-        print(json.dumps({'family': family.name, 'kind': family.type, 'name': s.name,
-                          'labels': s.labels, 'value': s.value}))
-";
+        print(json.dumps({{'family': family.name, 'kind': family.type, 'name': s.name,
+                          'labels': s.labels, 'value': s.value}}))
+"
+    );
     let mut child = Command::new(python)
-        .args(["-c", SCRIPT])
+        .args(["-c", &script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -329,7 +363,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "the OpenMetrics parser rejected /metrics: {}\n{text}",
+        "the {format:?} parser rejected /metrics: {}\n{text}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)
@@ -363,7 +397,7 @@ fn metrics_count_per_view_outcome_and_transport() {
         return;
     };
     let daemon = Daemon::start("metrics", None);
-    let before = parse_metrics(python, &http(daemon.control, "GET", "/metrics").1);
+    let before = scrape(python, daemon.control, Format::Prometheus).1;
     // The queries wait_ready sent are counted too: compare differences.
     let q = |samples: &[Sample], view: &str, transport: &str| {
         value(
@@ -423,8 +457,17 @@ fn metrics_count_per_view_outcome_and_transport() {
     );
     assert_eq!(reply.rcode(), ResponseCode::NoError);
 
-    let text = http(daemon.control, "GET", "/metrics").1;
-    let after = parse_metrics(python, &text);
+    let (text, after) = scrape(python, daemon.control, Format::Prometheus);
+    // Prometheus itself asks for OpenMetrics: the same samples, read by the strict parser.
+    let (openmetrics, strict) = scrape(python, daemon.control, Format::OpenMetrics);
+    let key = |s: &Sample| (s.name.clone(), s.labels.clone(), s.value.to_bits());
+    let (mut a, mut b): (Vec<_>, Vec<_>) = (
+        after.iter().map(key).collect(),
+        strict.iter().map(key).collect(),
+    );
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the two formats disagree:\n{text}\n{openmetrics}");
     let delta = |f: &dyn Fn(&[Sample]) -> f64| f(&after) - f(&before);
     assert_eq!(delta(&|s| q(s, "internal", "udp")), 4.0, "{text}");
     assert_eq!(delta(&|s| q(s, "external", "udp")), 2.0, "{text}");
@@ -516,9 +559,13 @@ fn metrics_count_per_view_outcome_and_transport() {
         1.0,
         "{text}"
     );
-    // Every `_total` sample belongs to a counter family of that name (the parser checks the
+    // Every `_total` sample belongs to a counter family of that name (the parsers check the
     // format; this checks the conventions).
-    for sample in after.iter().filter(|s| s.name.ends_with("_total")) {
+    for sample in after
+        .iter()
+        .chain(&strict)
+        .filter(|s| s.name.ends_with("_total"))
+    {
         assert_eq!(sample.kind, "counter", "{sample:?}");
         assert_eq!(format!("{}_total", sample.family), sample.name);
     }
