@@ -39,7 +39,7 @@ pub use config::parse as parse_config;
 pub use dns::name::Name;
 pub use health::Prober;
 pub use load::{LoadError, Loaded, load, reload};
-pub use observe::Metrics;
+pub use observe::{Delivery, Metrics, query as observe_query};
 pub use view::Snapshot;
 pub use view::prefix::PrefixTable;
 pub use view::zone::build_shared;

@@ -175,9 +175,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         splitdns::transfer::notify::spawn_all(notifies);
         if let Some(listener) = control_listener {
             let mut control = Control::new(state.clone(), metrics.clone(), reload, served_on);
-            control.loopback_only = listener
-                .local_addr()
-                .is_ok_and(|addr| addr.ip().is_loopback());
+            control.address = listener.local_addr().ok();
+            control.loopback_only = control.address.is_some_and(|addr| addr.ip().is_loopback());
             match listener
                 .set_nonblocking(true)
                 .and_then(|()| tokio::net::TcpListener::from_std(listener))

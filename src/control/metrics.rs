@@ -24,7 +24,10 @@ use crate::observe::Metrics;
 use crate::observe::counters::qtype_label;
 use crate::server::SharedState;
 
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What a scraper that asks for OpenMetrics (Prometheus does) gets.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What every other client gets: the classic Prometheus text format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 // Names (counters get `_total` appended by the encoder, the info metric `_info`).
 pub const QUERIES: &str = "splitdns_queries";
@@ -70,12 +73,63 @@ impl Exposition {
         Exposition { registry }
     }
 
-    pub fn render(&self) -> String {
+    /// The exposition in OpenMetrics text, or (`openmetrics` false) in the classic Prometheus
+    /// text format.
+    pub fn render(&self, openmetrics: bool) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String does not fail");
-        text
+        if openmetrics {
+            text
+        } else {
+            to_prometheus_text(&text)
+        }
     }
+}
+
+/// OpenMetrics text → the classic Prometheus text format (0.0.4), for scrapers that do not
+/// speak OpenMetrics. The samples are the same; only the metadata differs: a counter family is
+/// named with its `_total` suffix, an info family is a gauge named with `_info`, and the
+/// `# UNIT` and `# EOF` lines go.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut suffix: std::collections::HashMap<&str, &str> = Default::default();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            match kind {
+                "counter" => suffix.insert(name, "_total"),
+                "info" => suffix.insert(name, "_info"),
+                _ => None,
+            };
+        }
+    }
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let metadata = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        match metadata {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let added = suffix.get(name).copied().unwrap_or("");
+                let tail = if prefix == "# TYPE " && tail == "info" {
+                    "gauge"
+                } else {
+                    tail
+                };
+                text.push_str(&format!("{prefix}{name}{added} {tail}\n"));
+            }
+            None => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 /// Reads the counters and the snapshot at each scrape.

@@ -1,5 +1,6 @@
 //! The control listener: a small HTTP/1.1 server (hyper) for operators and their tools, off the
-//! query path. `GET /metrics` (Prometheus/OpenMetrics text, [`metrics`]), `GET /status` (JSON,
+//! query path. `GET /metrics` (OpenMetrics text for a scraper that asks for it, else the classic
+//! Prometheus text format; [`metrics`]), `GET /status` (JSON,
 //! [`status`]) and `POST /reload` (the reload transaction of [`crate::reload`], answered with its
 //! result). It is off unless `[control] listen` is set, and loopback-only unless the admin allows
 //! otherwise, since whoever reaches it can read the configuration and trigger reloads.
@@ -48,6 +49,8 @@ pub struct Control {
     pub started: Instant,
     /// The DNS addresses served on.
     pub listen: Vec<SocketAddr>,
+    /// The control listener's own address, once bound.
+    pub address: Option<SocketAddr>,
     /// Accept only loopback `Host` headers (the listener is on a loopback address).
     pub loopback_only: bool,
     exposition: metrics::Exposition,
@@ -67,6 +70,7 @@ impl Control {
             reload,
             started: Instant::now(),
             listen,
+            address: None,
             loopback_only: true,
             exposition,
         }
@@ -184,11 +188,25 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
         return response;
     }
     match request.uri().path() {
-        "/metrics" => reply(
-            StatusCode::OK,
-            metrics::CONTENT_TYPE,
-            control.exposition.render(),
-        ),
+        "/metrics" => {
+            // Prometheus asks for OpenMetrics; curl and older scrapers get the classic format.
+            let openmetrics = request
+                .headers()
+                .get_all(hyper::header::ACCEPT)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .any(|value| value.contains("application/openmetrics-text"));
+            let content_type = if openmetrics {
+                metrics::OPENMETRICS
+            } else {
+                metrics::PROMETHEUS_TEXT
+            };
+            reply(
+                StatusCode::OK,
+                content_type,
+                control.exposition.render(openmetrics),
+            )
+        }
         "/status" => json(StatusCode::OK, &status::report(control)),
         _ => match control.reload.reload().await {
             // 409: the files conflict with what may be served; the previous data still is.

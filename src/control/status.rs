@@ -15,6 +15,8 @@ pub struct Status {
     pub uptime_seconds: u64,
     /// The DNS addresses served on (UDP and TCP).
     pub listen: Vec<SocketAddr>,
+    /// This control listener's address.
+    pub control: Option<SocketAddr>,
     pub views: Vec<ViewStatus>,
     /// The last reload since start (`null` before the first).
     pub last_reload: Option<ReloadRecord>,
@@ -50,6 +52,7 @@ pub fn report(control: &Control) -> Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_seconds: control.started.elapsed().as_secs(),
         listen: control.listen.clone(),
+        control: control.address,
         views: published
             .snapshot
             .views

@@ -408,6 +408,46 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    /// A view keeps its slot across snapshots whatever the order of views; once 62 names have
+    /// been seen, further names share the overflow slot.
+    #[test]
+    fn view_slots_are_stable_and_bounded() {
+        use crate::view::{Snapshot, View};
+        let snapshot = |names: &[String]| {
+            let views = names
+                .iter()
+                .map(|name| View::new(name.clone(), Vec::new(), false))
+                .collect();
+            Snapshot::new(views, [], Vec::new(), Vec::new())
+        };
+        let registry = Registry::default();
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            registry.slots_for(&snapshot(&names(&["internal", "external"]))),
+            [1, 2]
+        );
+        assert_eq!(
+            registry.slots_for(&snapshot(&names(&["dmz", "external", "internal"]))),
+            [3, 2, 1]
+        );
+        let many: Vec<String> = (0..70).map(|i| format!("v{i}")).collect();
+        let slots = registry.slots_for(&snapshot(&many));
+        assert_eq!(slots[0], 4);
+        assert_eq!(slots[58], 62);
+        assert!(slots[59..].iter().all(|&s| s as usize == OVERFLOW_SLOT));
+        let counters = registry.register(Transport::Udp);
+        counters.count(
+            OVERFLOW_SLOT,
+            false,
+            rtype::A,
+            Outcome::Answer,
+            false,
+            Delivery::Sent,
+        );
+        let totals = registry.totals();
+        assert_eq!(totals.rows[0].view, OVERFLOW_LABEL);
+    }
+
     #[test]
     fn outcome_order_matches_discriminants() {
         for (index, outcome) in Outcome::ALL.iter().enumerate() {
