@@ -197,7 +197,13 @@ fn run(
         return Err(LoadError::Zones(errors));
     }
     let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
-    let findings = checks::run(&config, &snapshot, &notes.shadowed);
+    // `check` reports everything; serving acts only on errors and warnings.
+    let scope = if all_or_nothing {
+        checks::Scope::Everything
+    } else {
+        checks::Scope::Serving
+    };
+    let findings = checks::run(&config, &snapshot, &notes.shadowed, scope);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         return Err(LoadError::Refused(findings));
     }

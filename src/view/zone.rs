@@ -255,15 +255,27 @@ impl ViewZone {
 
     /// Every name of this view's zone with its node, overlay names replacing shared ones.
     pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
+        self.nodes_where(|_, _| true)
+    }
+
+    /// The nodes of [`ViewZone::nodes`] that `wanted` accepts. It is asked before a shared node
+    /// is looked up in the overlay, so a check that looks for a few names or records pays that
+    /// hash lookup only for them (a 200,000-name zone is walked at every start and reload).
+    pub fn nodes_where<'z>(
+        &'z self,
+        wanted: impl Fn(&[u8], &Node) -> bool + Copy + 'z,
+    ) -> impl Iterator<Item = (&'z [u8], &'z Node)> + 'z {
         let overlay = self.overlay.as_ref();
         let shared = self
             .shared
             .nodes
             .iter()
+            .filter(move |(key, node)| wanted(key, node))
             .filter(move |(key, _)| overlay.is_none_or(|o| o.get(key).is_none()));
         overlay
             .into_iter()
             .flat_map(|o| o.nodes.iter())
+            .filter(move |(key, node)| wanted(key, node))
             .chain(shared)
             .map(|(key, node)| (&key[..], node))
     }

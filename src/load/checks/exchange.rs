@@ -34,10 +34,7 @@ fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
 pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (key, node) in zone
-                .nodes()
-                .filter(|(key, _)| is_autodiscover_srv_owner(key))
-            {
+            for (key, node) in zone.nodes_where(|key, _| is_autodiscover_srv_owner(key)) {
                 let Some(srv) = node.get(rtype::SRV) else {
                     continue;
                 };
@@ -197,10 +194,7 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
         .collect();
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (_, node) in zone
-                .nodes()
-                .filter(|(key, _)| is_autodiscover_srv_owner(key))
-            {
+            for (_, node) in zone.nodes_where(|key, _| is_autodiscover_srv_owner(key)) {
                 for rdata in node
                     .get(rtype::SRV)
                     .into_iter()

@@ -111,8 +111,31 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// Runs every check, most severe first.
-pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<Finding> {
+/// How much to check: what `check` reports, or what serving acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every check (`splitdns check`).
+    Everything,
+    /// The checks that can refuse the data (errors) or warn at start-up; not the information
+    /// about the split, which only `check` shows and which walks every name of every view (on
+    /// a 200,000-record zone most of a start-up's time).
+    Serving,
+}
+
+/// The checks whose findings are information only: skipped under [`Scope::Serving`].
+const INFORMATION_ONLY: [&str; 3] = [
+    "name-missing-in-view",
+    "redundant-override",
+    "generated-record-shadowed",
+];
+
+/// Runs the checks `scope` asks for, most severe first.
+pub fn run(
+    config: &Config,
+    snapshot: &Snapshot,
+    shadowed: &[Shadowed],
+    scope: Scope,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     split::private_addresses_in_public_views(config, snapshot, &mut findings);
     exchange::autodiscover_srv_records(snapshot, &mut findings);
@@ -124,6 +147,10 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
     health::ttl_longer_than_the_checks(config, &mut findings);
     split::transfers_open_to_anyone(config, snapshot, &mut findings);
     split::serials_not_kept(config, snapshot, &mut findings);
+    if scope == Scope::Serving {
+        acknowledge(config, &mut findings, scope);
+        return sorted(findings);
+    }
     split::names_missing_in_a_view(snapshot, &mut findings);
     split::redundant_overrides(config, snapshot, &mut findings);
     for shadowed in shadowed {
@@ -143,7 +170,12 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
         )
         .about(&shadowed.owner));
     }
-    acknowledge(config, &mut findings);
+    acknowledge(config, &mut findings, scope);
+    sorted(findings)
+}
+
+/// Most severe first, then by place; without repeats.
+fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -155,8 +187,8 @@ pub fn run(config: &Config, snapshot: &Snapshot, shadowed: &[Shadowed]) -> Vec<F
 
 /// Marks the findings the config's `[[acknowledge]]` blocks accept (by check id and name), and
 /// reports each block that accepts nothing — including one that names an error, which refuses
-/// the data and so cannot be accepted.
-fn acknowledge(config: &Config, findings: &mut Vec<Finding>) {
+/// the data and so cannot be accepted — among the checks that `scope` ran.
+fn acknowledge(config: &Config, findings: &mut Vec<Finding>, scope: Scope) {
     let normal = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
     let mut unused = Vec::new();
     for ack in &config.acknowledgements {
@@ -174,7 +206,8 @@ fn acknowledge(config: &Config, findings: &mut Vec<Finding>) {
                 matched = true;
             }
         }
-        if !matched {
+        let not_run = scope == Scope::Serving && INFORMATION_ONLY.contains(&ack.finding.as_str());
+        if !matched && !not_run {
             let why = if error {
                 "an error: errors refuse the data and cannot be acknowledged"
             } else {
