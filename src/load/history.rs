@@ -3,13 +3,12 @@
 //! needs the records removed and added between two serials). In memory only, bounded by
 //! `ixfr_versions`; computed only for views that are transferred.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::dns::rtype;
 use crate::dns::soa::is_newer;
 use crate::view::history::{Change, Diff, History};
-use crate::view::zone::{ViewZone, canonical_rdata};
+use crate::view::zone::{Node, RRset, ViewZone, canonical_rdata};
 
 /// The history to serve with `current`, given the zone served before. The same history when
 /// nothing changed; a fresh one when the serial went back or stayed with different content
@@ -25,7 +24,7 @@ pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History
     let (removed, added) = difference(previous, current);
     let soa = |zone: &ViewZone| Change {
         owner: zone.origin.as_wire().into(),
-        rtype: crate::dns::rtype::SOA,
+        rtype: rtype::SOA,
         ttl: zone.soa.ttl,
         rdata: zone.soa.rdatas[0].wire.clone(),
     };
@@ -44,35 +43,91 @@ pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History
 
 /// Records only `before` has, and records only `after` has (SOA left out). Records compare by
 /// owner, type, TTL and RDATA with embedded names lowercased; a changed TTL is a removal and an
-/// addition, as IXFR carries it.
+/// addition, as IXFR carries it. Walked name by name, RRset by RRset: only what differs is
+/// copied out, so a reload of a large zone with a small change builds nothing zone-sized.
 fn difference(before: &ViewZone, after: &ViewZone) -> (Vec<Change>, Vec<Change>) {
-    type Key<'z> = (&'z [u8], u16, u32, Cow<'z, [u8]>);
-    fn records(zone: &ViewZone) -> HashMap<Key<'_>, &[u8]> {
-        zone.rrsets()
-            .flat_map(|(owner, set)| {
-                set.rdatas.iter().map(move |rdata| {
-                    let canonical = canonical_rdata(set.rtype, &rdata.wire);
-                    ((owner, set.rtype, set.ttl, canonical), &rdata.wire[..])
-                })
-            })
-            .collect()
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for (owner, node) in after.nodes() {
+        let old = before.node(owner);
+        for set in transferred(after, owner, node) {
+            match old.and_then(|old| old.get(set.rtype)) {
+                Some(old_set) => rrset_difference(owner, old_set, set, &mut removed, &mut added),
+                None => added.extend(changes(owner, set, |_| true)),
+            }
+        }
+        for old_set in old
+            .into_iter()
+            .flat_map(|old| transferred(before, owner, old))
+        {
+            if node.get(old_set.rtype).is_none() {
+                removed.extend(changes(owner, old_set, |_| true));
+            }
+        }
     }
-    let old = records(before);
-    let new = records(after);
-    let only = |a: &HashMap<Key, &[u8]>, b: &HashMap<Key, &[u8]>| -> Vec<Change> {
-        let mut changes: Vec<Change> = a
+    for (owner, node) in before.nodes() {
+        if after.node(owner).is_none() {
+            for set in transferred(before, owner, node) {
+                removed.extend(changes(owner, set, |_| true));
+            }
+        }
+    }
+    // A stable order: the same change is sent the same way every time.
+    for list in [&mut removed, &mut added] {
+        list.sort_by(|x, y| (&x.owner, x.rtype, &x.rdata).cmp(&(&y.owner, y.rtype, &y.rdata)));
+    }
+    (removed, added)
+}
+
+/// A node's RRsets as a transfer carries them between its SOAs: all but the apex SOA.
+fn transferred<'z>(
+    zone: &ViewZone,
+    owner: &[u8],
+    node: &'z Node,
+) -> impl Iterator<Item = &'z RRset> {
+    let apex = owner == zone.origin.as_wire();
+    node.rrsets
+        .iter()
+        .map(|set| &**set)
+        .filter(move |set| !(apex && set.rtype == rtype::SOA))
+}
+
+/// The records of one RRset that `old` and `new` do not share (all of both when the TTL changed).
+fn rrset_difference(
+    owner: &[u8],
+    old: &RRset,
+    new: &RRset,
+    removed: &mut Vec<Change>,
+    added: &mut Vec<Change>,
+) {
+    if old.ttl != new.ttl {
+        removed.extend(changes(owner, old, |_| true));
+        added.extend(changes(owner, new, |_| true));
+        return;
+    }
+    let holds = |set: &RRset, wire: &[u8]| {
+        let wanted = canonical_rdata(set.rtype, wire);
+        set.rdatas
             .iter()
-            .filter(|(key, _)| !b.contains_key(*key))
-            .map(|((owner, rtype, ttl, _), rdata)| Change {
-                owner: (*owner).into(),
-                rtype: *rtype,
-                ttl: *ttl,
-                rdata: (*rdata).into(),
-            })
-            .collect();
-        // A stable order: the same change is sent the same way every time.
-        changes.sort_by(|x, y| (&x.owner, x.rtype, &x.rdata).cmp(&(&y.owner, y.rtype, &y.rdata)));
-        changes
+            .any(|rdata| canonical_rdata(set.rtype, &rdata.wire) == wanted)
     };
-    (only(&old, &new), only(&new, &old))
+    removed.extend(changes(owner, old, |wire| !holds(new, wire)));
+    added.extend(changes(owner, new, |wire| !holds(old, wire)));
+}
+
+/// The records of `set` whose RDATA `wanted` accepts, as changes.
+fn changes<'s>(
+    owner: &'s [u8],
+    set: &'s RRset,
+    wanted: impl Fn(&[u8]) -> bool + 's,
+) -> impl Iterator<Item = Change> + 's {
+    set.rdatas
+        .iter()
+        .filter(move |rdata| wanted(&rdata.wire))
+        .map(move |rdata| Change {
+            owner: owner.into(),
+            rtype: set.rtype,
+            ttl: set.ttl,
+            rdata: rdata.wire.clone(),
+        })
 }
