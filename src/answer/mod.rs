@@ -149,36 +149,15 @@ pub fn respond(
     let header = query::Header::read(packet)?;
     let query = match query::parse(packet) {
         Ok(query) => query,
-        Err(Rejection::Drop) => return None,
-        Err(Rejection::FormErr) => {
+        Err(rejection) => {
+            let (code, outcome) = match rejection {
+                Rejection::Drop => return None,
+                Rejection::FormErr => (rcode::FORMERR, Outcome::FormErr),
+                Rejection::NotImp => (rcode::NOTIMP, Outcome::NotImp),
+                Rejection::Refused => (rcode::REFUSED, Outcome::Refused),
+            };
             let view = view_index(snapshot, client);
-            return Some(header_only(
-                out,
-                header,
-                rcode::FORMERR,
-                Outcome::FormErr,
-                view,
-            ));
-        }
-        Err(Rejection::NotImp) => {
-            let view = view_index(snapshot, client);
-            return Some(header_only(
-                out,
-                header,
-                rcode::NOTIMP,
-                Outcome::NotImp,
-                view,
-            ));
-        }
-        Err(Rejection::Refused) => {
-            let view = view_index(snapshot, client);
-            return Some(header_only(
-                out,
-                header,
-                rcode::REFUSED,
-                Outcome::Refused,
-                view,
-            ));
+            return Some(header_only(out, header, code, outcome, view));
         }
     };
     // A signed request is verified before anything else: its key may choose the view. (The clock

@@ -61,16 +61,14 @@ pub fn run(
     let key = match key {
         None => None,
         Some(wanted) => {
-            let found = config.keys.iter().position(|k| {
-                k.key
-                    .name_text()
-                    .eq_ignore_ascii_case(wanted.trim_end_matches('.'))
-            });
-            if found.is_none() {
+            let found = Name::parse(wanted.trim_end_matches('.'), Some(&Name::root()))
+                .ok()
+                .and_then(|name| snapshot.key(name.as_wire()));
+            let Some((index, _)) = found else {
                 eprintln!("no [[key]] named {wanted:?} in {}", config_path.display());
                 return ExitCode::FAILURE;
-            }
-            found
+            };
+            Some(index)
         }
     };
     let results = (probe && !health.targets.is_empty()).then(|| probe_all(&health));

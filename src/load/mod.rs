@@ -168,7 +168,7 @@ impl Loaded {
 /// Reads the config and every zone it names, builds the snapshot and checks it; any file that
 /// does not load refuses the load (what `check` judges).
 pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
-    run(config_path, None, true)
+    run(config_path, None, Purpose::Check)
 }
 
 /// Loads to serve, at start-up (`previous` = `None`) or on reload: a zone whose files do not
@@ -176,18 +176,28 @@ pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
 /// `all_or_nothing = true`. With the snapshot being served, content changes without a serial
 /// increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
-    run(config_path, previous, false)
+    run(config_path, previous, Purpose::Serve)
+}
+
+/// What a load is for: the two differ in what a broken zone file does and in how much is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// `check`: any file that does not load refuses the load, and every check runs.
+    Check,
+    /// Start-up and reload: a broken zone is held back on its own (unless the config says
+    /// `all_or_nothing`), and only the checks that can refuse or warn run.
+    Serve,
 }
 
 fn run(
     config_path: &Path,
     previous: Option<&Snapshot>,
-    all_or_nothing: bool,
+    purpose: Purpose,
 ) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
     let (mut snapshot, notes, zone_failures) =
         build::snapshot(&config, previous).map_err(LoadError::Zones)?;
-    if !zone_failures.is_empty() && (all_or_nothing || config.all_or_nothing) {
+    if !zone_failures.is_empty() && (purpose == Purpose::Check || config.all_or_nothing) {
         let mut errors: Vec<Located> = zone_failures
             .into_iter()
             .flat_map(|failure| failure.errors)
@@ -197,11 +207,9 @@ fn run(
         return Err(LoadError::Zones(errors));
     }
     let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
-    // `check` reports everything; serving acts only on errors and warnings.
-    let scope = if all_or_nothing {
-        checks::Scope::Everything
-    } else {
-        checks::Scope::Serving
+    let scope = match purpose {
+        Purpose::Check => checks::Scope::Everything,
+        Purpose::Serve => checks::Scope::Serving,
     };
     let findings = checks::run(&config, &snapshot, &notes.shadowed, scope);
     if findings.iter().any(|f| f.severity == Severity::Error) {

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::Published;
-use super::rrl::{self, RateLimiter, Verdict};
+use super::rrl::RateLimiter;
 use crate::answer::{Outcome, Summary};
+use crate::observe::Delivery;
 use crate::resolve::Resolver;
 use crate::view::Forward;
 
@@ -60,13 +61,11 @@ pub fn udp(
         }
         // Rate limiting decides here, as for every UDP answer (a view facing the public with
         // `open_resolver = true` has it on by default).
-        let verdict = state.rate_limits[view]
-            .as_ref()
-            .map(|policy| limiter.check(policy, client.ip(), identity));
-        match verdict {
-            None | Some(Verdict::Send) => {}
-            Some(Verdict::Slip) => rrl::slip(&mut response, question_end),
-            Some(Verdict::Drop) => return,
+        let policy = state.rate_limits[view].as_ref();
+        if limiter.apply(policy, client.ip(), identity, &mut response, question_end)
+            == Delivery::Dropped
+        {
+            return;
         }
         if let Err(e) = reply.send_to(&response, client) {
             tracing::debug!("UDP send to {client} failed: {e}");

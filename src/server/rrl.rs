@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
+use crate::observe::Delivery;
+
 const SLOTS: usize = 1 << 16;
 /// Token bookkeeping is in thousandths of a response, so rates need no floating point.
 const MILLI: u64 = 1000;
@@ -57,6 +59,26 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
+    /// Applies a view's `policy` (none: not limited) to `response` before it is sent: what the
+    /// client gets. A slipped response is rewritten in place to its truncated, empty form.
+    pub fn apply(
+        &self,
+        policy: Option<&RrlPolicy>,
+        client: IpAddr,
+        identity: u64,
+        response: &mut Vec<u8>,
+        question_end: usize,
+    ) -> Delivery {
+        match policy.map(|policy| self.check(policy, client, identity)) {
+            None | Some(Verdict::Send) => Delivery::Sent,
+            Some(Verdict::Slip) => {
+                slip(response, question_end);
+                Delivery::Slipped
+            }
+            Some(Verdict::Drop) => Delivery::Dropped,
+        }
+    }
+
     /// Charges one response of `identity` to `client`'s network under `policy`.
     pub fn check(&self, policy: &RrlPolicy, client: IpAddr, identity: u64) -> Verdict {
         let client = client.to_canonical();

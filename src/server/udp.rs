@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SharedState;
 use super::datagrams::Batch;
-use super::rrl::{self, RateLimiter, Verdict};
+use super::rrl::RateLimiter;
 use crate::answer::{Outcome, Transport};
 use crate::observe::{self, Delivery, LoopCounters};
 
@@ -105,18 +105,15 @@ pub fn serve(
                     continue;
                 }
             }
-            let policy = summary
-                .view
-                .and_then(|index| current.rate_limits[index].as_ref());
-            let verdict = policy.map(|p| limiter.check(p, client.ip(), summary.rrl_identity));
-            let delivery = match verdict {
-                None | Some(Verdict::Send) => Delivery::Sent,
-                Some(Verdict::Slip) => {
-                    rrl::slip(response, summary.question_end);
-                    Delivery::Slipped
-                }
-                Some(Verdict::Drop) => Delivery::Dropped,
-            };
+            let delivery = limiter.apply(
+                summary
+                    .view
+                    .and_then(|index| current.rate_limits[index].as_ref()),
+                client.ip(),
+                summary.rrl_identity,
+                response,
+                summary.question_end,
+            );
             observe::query(
                 counters,
                 &current.view_slots,

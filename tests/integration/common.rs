@@ -5,7 +5,7 @@
 //! server actually said.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -35,6 +35,33 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
         .join("splitdns.toml")
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 (from the ephemeral range: never 53), for a
+/// server the test starts as a process.
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+        let port = udp.local_addr().expect("local address").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP+TCP port on 127.0.0.1");
+}
+
+/// Where Debian puts the daemons (not always on a test runner's PATH).
+const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin"];
+
+/// A program the tests run (a reference server, a secondary, an upstream), from the sbin
+/// directories or the PATH; `None` when it is not installed.
+pub fn find_program(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    SBIN.iter()
+        .map(PathBuf::from)
+        .chain(std::env::split_paths(&path))
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A scratch directory for one test, emptied first (under Cargo's target dir, never /tmp).

@@ -10,7 +10,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::common::{self, EXTERNAL, INTERNAL, Via};
+use crate::common::{self, EXTERNAL, INTERNAL, Via, free_port};
 
 /// Upper bound for every wait: start-up, reloads, log lines.
 const GENEROUS: Duration = Duration::from_secs(10);
@@ -97,18 +97,6 @@ fn write_files(dir: &Path, control_port: u16, files: &[(&str, &str)]) {
     for (name, text) in files {
         fs::write(dir.join(name), text).unwrap();
     }
-}
-
-/// A port free for UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-        let port = udp.local_addr().expect("local address").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free UDP+TCP port on 127.0.0.1");
 }
 
 impl Daemon {

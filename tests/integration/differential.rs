@@ -38,8 +38,6 @@ use crate::common::{
 const PARALLEL_ZONES: usize = 4;
 /// How long a reference server may take to start and load a zone.
 const STARTUP: Duration = Duration::from_secs(10);
-/// Where daemons live besides `$PATH` (Debian puts `knotd` and `nsd` in /usr/sbin).
-const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin"];
 /// The EDNS payload size of the UDP queries (DNS Flag Day 2020; also our own limit).
 const UDP_PAYLOAD: u16 = 1232;
 /// Types asked at every name, on top of the name's own types.
@@ -166,12 +164,7 @@ impl Reference {
     }
 
     fn find(self) -> Option<PathBuf> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        SBIN.iter()
-            .map(PathBuf::from)
-            .chain(std::env::split_paths(&path))
-            .map(|dir| dir.join(self.binary()))
-            .find(|binary| binary.is_file())
+        crate::common::find_program(self.binary())
     }
 
     /// The least the server needs: one listener on `port`, the zone read from `zone_file` and

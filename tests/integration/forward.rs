@@ -8,7 +8,7 @@
 //! test whose program is missing prints why and returns.
 
 use std::fs::{self, File};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,36 +19,14 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::common::{
-    EXTERNAL, INTERNAL, Server, Via, framed, query, read_framed, render, scratch_dir, tcp_connect,
-    udp_socket, with_edns,
+    EXTERNAL, INTERNAL, Server, Via, find_program, framed, free_port, query, read_framed, render,
+    scratch_dir, tcp_connect, udp_socket, with_edns,
 };
 
-const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin"];
 /// How long a daemon may take to start answering.
 const STARTUP: Duration = Duration::from_secs(10);
 /// How long a client waits for one answer in these tests (upstream timeouts are shorter).
 const CLIENT_WAIT: Duration = Duration::from_secs(5);
-
-fn find(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    SBIN.iter()
-        .map(PathBuf::from)
-        .chain(std::env::split_paths(&path))
-        .map(|dir| dir.join(binary))
-        .find(|candidate| candidate.is_file())
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 (from the ephemeral range: never 53).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port");
-}
 
 const INTERNET_ZONE: &str = r#"$ORIGIN internet.test.
 $TTL 300
@@ -257,9 +235,9 @@ fn upstreams(dir: &Path) -> Result<Upstreams, String> {
     let missing = |binary: &str, package: &str| {
         format!("{binary} not found (Debian package {package}); skipped")
     };
-    let knotd = find("knotd").ok_or_else(|| missing("knotd", "knot"))?;
-    let nsd = find("nsd").ok_or_else(|| missing("nsd", "nsd"))?;
-    let unbound = find("unbound").ok_or_else(|| missing("unbound", "unbound"))?;
+    let knotd = find_program("knotd").ok_or_else(|| missing("knotd", "knot"))?;
+    let nsd = find_program("nsd").ok_or_else(|| missing("nsd", "nsd"))?;
+    let unbound = find_program("unbound").ok_or_else(|| missing("unbound", "unbound"))?;
     let knot = start_knot(&knotd, dir);
     let nsd = start_nsd(&nsd, dir);
     let unbound = start_unbound(&unbound, dir, knot.addr);

@@ -10,7 +10,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::common::{EXTERNAL, INTERNAL, TIMEOUT, query};
+use crate::common::{EXTERNAL, INTERNAL, TIMEOUT, free_port, query};
 
 /// The promise: a change is served within this long after the last write.
 const PROMISED: Duration = Duration::from_secs(1);
@@ -282,18 +282,6 @@ fn spawn(dir: &Path, port: u16, log: &Path) -> Child {
         .stderr(File::create(log).expect("create the log file"))
         .spawn()
         .expect("start splitdns")
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 (the server binds both).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-        let port = udp.local_addr().expect("local address").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free UDP+TCP port on 127.0.0.1");
 }
 
 /// A UDP client bound to one source address (which picks the view).

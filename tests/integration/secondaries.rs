@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,38 +25,15 @@ use std::io::{Read, Write};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::common::{EXTERNAL, INTERNAL, framed, render, scratch_dir};
+use crate::common::{EXTERNAL, INTERNAL, find_program, framed, free_port, render, scratch_dir};
 
 /// Start-up, initial transfer, and the other bounded waits.
 const GENEROUS: Duration = Duration::from_secs(20);
 /// The promise: a change reaches the secondary within a few seconds.
 const FEW_SECONDS: Duration = Duration::from_secs(5);
-/// Where Debian puts the daemons.
-const SBIN: &[&str] = &["/usr/sbin", "/usr/local/sbin"];
 
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "secondaries: {line}");
-}
-
-fn find(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    SBIN.iter()
-        .map(PathBuf::from)
-        .chain(std::env::split_paths(&path))
-        .map(|dir| dir.join(binary))
-        .find(|candidate| candidate.is_file())
-}
-
-/// A port free for UDP and TCP on 127.0.0.1 (from the ephemeral range: never 53).
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free UDP+TCP port on 127.0.0.1");
 }
 
 /// A child process with its log; killed on drop, the log printed if the test failed.
@@ -334,7 +311,7 @@ fn assert_incremental(splitdns: &Process, view: &str) {
 
 #[test]
 fn knot_mirrors_the_internal_view_and_follows_an_edit_by_notify_and_ixfr() {
-    let Some(knotd) = find("knotd") else {
+    let Some(knotd) = find_program("knotd") else {
         say("skipped: knotd not found (apt-get install knot)");
         return;
     };
@@ -404,7 +381,7 @@ fn knot_mirrors_the_internal_view_and_follows_an_edit_by_notify_and_ixfr() {
 
 #[test]
 fn nsd_mirrors_the_external_view_and_ignores_an_internal_edit() {
-    let Some(nsd) = find("nsd") else {
+    let Some(nsd) = find_program("nsd") else {
         say("skipped: nsd not found (apt-get install nsd)");
         return;
     };
@@ -480,7 +457,7 @@ fn nsd_mirrors_the_external_view_and_ignores_an_internal_edit() {
 
 #[test]
 fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
-    let Some(named) = find("named") else {
+    let Some(named) = find_program("named") else {
         say("skipped: named not found (apt-get install bind9)");
         return;
     };
