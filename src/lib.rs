@@ -22,6 +22,7 @@ mod config;
 pub mod control;
 mod dns;
 mod health;
+mod heap;
 mod load;
 mod located;
 mod observe;

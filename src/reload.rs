@@ -277,6 +277,11 @@ impl Reloader {
                     loaded.into_published_after(&self.metrics.queries, Some(&previous));
                 self.state.store(Arc::new(published));
                 dns_notify::spawn_all(notifies);
+                // The replaced snapshot goes when its last query or transfer ends; this drops
+                // the reloader's reference, and then gives back what the build and the old
+                // data freed.
+                drop(previous);
+                tokio::task::spawn_blocking(crate::heap::release_free_memory);
                 self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
                 let took = started.elapsed().as_secs_f64() * 1000.0;
                 if held_back.is_empty() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::dns::rtype;
 use crate::dns::soa::is_newer;
-use crate::view::history::{Change, Diff, History};
+use crate::view::history::{Diff, History, Record, Records};
 use crate::view::zone::{Node, RRset, ViewZone, canonical_rdata};
 
 /// The history to serve with `current`, given the zone served before. The same history when
@@ -22,19 +22,21 @@ pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History
         return Arc::default();
     }
     let (removed, added) = difference(previous, current);
-    let soa = |zone: &ViewZone| Change {
-        owner: zone.origin.as_wire().into(),
-        rtype: rtype::SOA,
-        ttl: zone.soa.ttl,
-        rdata: zone.soa.rdatas[0].wire.clone(),
+    let soa = |zone: &ViewZone| {
+        Records::pack([(
+            zone.origin.as_wire(),
+            rtype::SOA,
+            zone.soa.ttl,
+            &zone.soa.rdatas[0].wire[..],
+        )])
     };
     let mut diffs: Vec<Arc<Diff>> = previous.history.diffs.clone();
     diffs.push(Arc::new(Diff {
         from_serial: previous.serial,
         from_soa: soa(previous),
         to_soa: soa(current),
-        removed,
-        added,
+        removed: Records::pack(removed),
+        added: Records::pack(added),
     }));
     let excess = diffs.len().saturating_sub(keep);
     diffs.drain(..excess);
@@ -44,8 +46,8 @@ pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History
 /// Records only `before` has, and records only `after` has (SOA left out). Records compare by
 /// owner, type, TTL and RDATA with embedded names lowercased; a changed TTL is a removal and an
 /// addition, as IXFR carries it. Walked name by name, RRset by RRset: only what differs is
-/// copied out, so a reload of a large zone with a small change builds nothing zone-sized.
-fn difference(before: &ViewZone, after: &ViewZone) -> (Vec<Change>, Vec<Change>) {
+/// borrowed, so a reload of a large zone with a small change builds nothing zone-sized.
+fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
     let mut removed = Vec::new();
     let mut added = Vec::new();
     for (owner, node) in after.nodes() {
@@ -74,7 +76,7 @@ fn difference(before: &ViewZone, after: &ViewZone) -> (Vec<Change>, Vec<Change>)
     }
     // A stable order: the same change is sent the same way every time.
     for list in [&mut removed, &mut added] {
-        list.sort_by(|x, y| (&x.owner, x.rtype, &x.rdata).cmp(&(&y.owner, y.rtype, &y.rdata)));
+        list.sort_by(|x, y| (x.0, x.1, x.3).cmp(&(y.0, y.1, y.3)));
     }
     (removed, added)
 }
@@ -93,12 +95,12 @@ fn transferred<'z>(
 }
 
 /// The records of one RRset that `old` and `new` do not share (all of both when the TTL changed).
-fn rrset_difference(
-    owner: &[u8],
-    old: &RRset,
-    new: &RRset,
-    removed: &mut Vec<Change>,
-    added: &mut Vec<Change>,
+fn rrset_difference<'z>(
+    owner: &'z [u8],
+    old: &'z RRset,
+    new: &'z RRset,
+    removed: &mut Vec<Record<'z>>,
+    added: &mut Vec<Record<'z>>,
 ) {
     if old.ttl != new.ttl {
         removed.extend(changes(owner, old, |_| true));
@@ -111,23 +113,18 @@ fn rrset_difference(
             .iter()
             .any(|rdata| canonical_rdata(set.rtype, &rdata.wire) == wanted)
     };
-    removed.extend(changes(owner, old, |wire| !holds(new, wire)));
-    added.extend(changes(owner, new, |wire| !holds(old, wire)));
+    removed.extend(changes(owner, old, move |wire| !holds(new, wire)));
+    added.extend(changes(owner, new, move |wire| !holds(old, wire)));
 }
 
-/// The records of `set` whose RDATA `wanted` accepts, as changes.
+/// The records of `set` whose RDATA `wanted` accepts.
 fn changes<'s>(
     owner: &'s [u8],
     set: &'s RRset,
     wanted: impl Fn(&[u8]) -> bool + 's,
-) -> impl Iterator<Item = Change> + 's {
+) -> impl Iterator<Item = Record<'s>> + 's {
     set.rdatas
         .iter()
         .filter(move |rdata| wanted(&rdata.wire))
-        .map(move |rdata| Change {
-            owner: owner.into(),
-            rtype: set.rtype,
-            ttl: set.ttl,
-            rdata: rdata.wire.clone(),
-        })
+        .map(move |rdata| (owner, set.rtype, set.ttl, &rdata.wire[..]))
 }

@@ -4,7 +4,8 @@
 //! chooses between one send per response and one per batch). Elsewhere the same interface
 //! receives and sends one datagram per call.
 //!
-//! This is the crate's only `unsafe` code: the two system calls and the `sockaddr` conversion.
+//! With [`crate::heap`]'s one call, the crate's only `unsafe` code: the two system calls and the
+//! `sockaddr` conversion.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -8,7 +8,7 @@ pub mod notify;
 
 use crate::dns::rtype;
 use crate::view::Snapshot;
-use crate::view::history::Change;
+use crate::view::history::{Record, Records};
 use crate::wire::tsig::{self, ResponseSigner};
 use crate::wire::writer::{ResponseWriter, Section};
 
@@ -73,13 +73,6 @@ pub fn log_sent(
 /// Largest message: the two-octet TCP length prefix.
 const MAX_MESSAGE: usize = u16::MAX as usize;
 
-/// One record as a transfer sends it: owner (wire), type, TTL, RDATA.
-type Parts<'z> = (&'z [u8], u16, u32, &'z [u8]);
-
-fn parts(change: &Change) -> Parts<'_> {
-    (&change.owner, change.rtype, change.ttl, &change.rdata)
-}
-
 /// Writes the transfer's messages one by one and hands each to `send`, which returns false to
 /// stop (the connection went away). Runs to completion on the snapshot it is given, so a reload
 /// during a transfer does not mix versions.
@@ -93,32 +86,30 @@ pub fn write_messages(
         .zone_for(&request.origin, rtype::SOA)
         .expect("the answer stage checked the zone");
     let key = request.key.map(|k| &*snapshot.keys[k]);
-    let current = Change {
-        owner: zone.origin.as_wire().into(),
-        rtype: rtype::SOA,
-        ttl: zone.soa.ttl,
-        rdata: zone.soa.rdatas[0].wire.clone(),
-    };
+    let current: Record = (
+        zone.origin.as_wire(),
+        rtype::SOA,
+        zone.soa.ttl,
+        &zone.soa.rdatas[0].wire,
+    );
     let mut sent = Sent::default();
     let (messages, records) = match request.ixfr_serial {
         // RFC 1995 §2: the secondary is current (or ahead): the single SOA.
         Some(serial) if !crate::dns::soa::is_newer(zone.serial, serial) => {
             sent.up_to_date = true;
-            write_records(request, key, std::iter::once(parts(&current)), send)
+            write_records(request, key, std::iter::once(current), send)
         }
         Some(serial) if zone.history.since(serial).is_some() => {
             sent.incremental = true;
             let diffs = zone.history.since(serial).expect("checked");
             let changes = diffs.iter().flat_map(|diff| {
-                std::iter::once(&diff.from_soa)
-                    .chain(&diff.removed)
-                    .chain(std::iter::once(&diff.to_soa))
-                    .chain(&diff.added)
+                [&diff.from_soa, &diff.removed, &diff.to_soa, &diff.added]
+                    .into_iter()
+                    .flat_map(Records::iter)
             });
-            let records = std::iter::once(&current)
+            let records = std::iter::once(current)
                 .chain(changes)
-                .chain(std::iter::once(&current))
-                .map(parts);
+                .chain(std::iter::once(current));
             write_records(request, key, records, send)
         }
         // RFC 5936 §2.2 (and RFC 1995 §4 for an IXFR from a serial not kept): SOA, every
@@ -129,9 +120,9 @@ pub fn write_messages(
                     .iter()
                     .map(move |rdata| (owner, set.rtype, set.ttl, &rdata.wire[..]))
             });
-            let records = std::iter::once(parts(&current))
+            let records = std::iter::once(current)
                 .chain(all)
-                .chain(std::iter::once(parts(&current)));
+                .chain(std::iter::once(current));
             write_records(request, key, records, send)
         }
     };
@@ -146,7 +137,7 @@ pub fn write_messages(
 fn write_records<'z>(
     request: &Request,
     key: Option<&tsig::Key>,
-    records: impl Iterator<Item = Parts<'z>>,
+    records: impl Iterator<Item = Record<'z>>,
     mut send: impl FnMut(Vec<u8>) -> bool,
 ) -> (usize, usize) {
     let mut signer = key.map(|k| ResponseSigner::new(k, &request.request_mac, tsig::now()));

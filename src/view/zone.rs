@@ -4,9 +4,8 @@
 //! and the empty non-terminals it creates. Every lookup is one or two hash probes by the
 //! lowercased wire name, so no per-query work grows with the zone.
 
-use foldhash::{HashMap, HashMapExt};
+use indexmap::map::Entry;
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::dns::name::{self, Name, NameKey};
@@ -147,10 +146,18 @@ impl Node {
     }
 }
 
-/// Nodes by lowercased wire name.
+/// Nodes by lowercased wire name, kept in the order the zone file wrote them. A node's records
+/// sit behind several pointers (name, RRsets, each RRset, its records, each record's data), all
+/// allocated as the file was read; walking the nodes in that order reads memory front to back,
+/// where a hash table's own order jumps at random and waits for memory at every step. Walks are
+/// what transfers, checks, IXFR differences and `diff` do: the 200,000-name benchmark zone's AXFR
+/// took a third of the time, `check` a little over half. A lookup reads one more index, from a
+/// table a quarter the size; CPU per query over 100,000 random names measured the same.
+type Nodes = indexmap::IndexMap<Box<[u8]>, Node, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default, Clone)]
 pub struct ZoneData {
-    nodes: HashMap<Box<[u8]>, Node>,
+    nodes: Nodes,
 }
 
 impl ZoneData {
@@ -253,7 +260,8 @@ impl ViewZone {
         })
     }
 
-    /// Every name of this view's zone with its node, overlay names replacing shared ones.
+    /// Every name of this view's zone with its node, overlay names replacing shared ones: the
+    /// overlay's names first, then the shared ones, each in file order.
     pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
         self.nodes_where(|_, _| true)
     }
@@ -286,12 +294,12 @@ impl ViewZone {
 /// TTL. Zone files list an owner's records together, so records are taken in runs of one owner:
 /// one key and one hash probe per run, straight into the final table (sized once, never rebuilt).
 /// An owner that appears again later is merged into its node.
-fn group_into_nodes(records: Vec<ZoneRecord>) -> HashMap<Box<[u8]>, Node> {
+fn group_into_nodes(records: Vec<ZoneRecord>) -> Nodes {
     let runs = 1 + records
         .windows(2)
         .filter(|pair| !same_owner(&pair[0], &pair[1]))
         .count();
-    let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(runs);
+    let mut nodes = Nodes::with_capacity_and_hasher(runs, Default::default());
     let mut records = records.into_iter().peekable();
     let mut run: Vec<ZoneRecord> = Vec::new();
     while let Some(first) = records.next() {
@@ -399,11 +407,7 @@ pub(crate) fn canonical_rdata(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
 
 /// Adds an empty node for every ancestor (below `origin`) of the names in `nodes` that neither
 /// `nodes` nor `exists` has, so that empty non-terminals answer NODATA rather than NXDOMAIN.
-fn add_empty_non_terminals(
-    origin: &[u8],
-    exists: impl Fn(&[u8]) -> bool,
-    nodes: &mut HashMap<Box<[u8]>, Node>,
-) {
+fn add_empty_non_terminals(origin: &[u8], exists: impl Fn(&[u8]) -> bool, nodes: &mut Nodes) {
     let mut missing: Vec<Box<[u8]>> = Vec::new();
     for key in nodes.keys() {
         for offset in name::suffix_offsets(key).skip(1) {
