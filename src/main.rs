@@ -174,7 +174,13 @@ fn serve(args: ServeArgs) -> ExitCode {
         let reload = reload::spawn(reloader, shutdown.clone());
         splitdns::transfer::notify::spawn_all(notifies);
         if let Some(listener) = control_listener {
-            let mut control = Control::new(state.clone(), metrics.clone(), reload, served_on);
+            let mut control = Control::new(
+                state.clone(),
+                metrics.clone(),
+                reload,
+                served_on,
+                prober.clone(),
+            );
             control.address = listener.local_addr().ok();
             control.loopback_only = control.address.is_some_and(|addr| addr.ip().is_loopback());
             match listener

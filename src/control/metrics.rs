@@ -1,14 +1,15 @@
 //! `/metrics`: the counters and gauges in the Prometheus exposition format (OpenMetrics text,
 //! written by `prometheus-client`). Metrics are an API, so every name is a constant here; each
-//! family's labels are low-cardinality — view, transport, family, query type, outcome, zone —
-//! and never a query name or a client address.
+//! family's labels are low-cardinality — view, transport, family, query type, outcome, zone, a
+//! health-checked address from the config — and never a query name or a client address.
 //!
 //! The query counters are read by a custom collector that sums the receive loops' own counters
 //! at scrape time ([`crate::observe::Registry::totals`]); the zone gauges are read from the
-//! snapshot being served, so they are always the published truth.
+//! snapshot being served, so they are always the published truth; the resolvers' counters and
+//! the health checks' states are read from the resolvers and the prober the same way.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -19,9 +20,11 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::answer::{Outcome, Transport};
+use crate::health::Prober;
 use crate::observe::FAMILIES;
 use crate::observe::Metrics;
 use crate::observe::counters::qtype_label;
+use crate::resolve::{Resolver, UpstreamResult};
 use crate::server::SharedState;
 
 /// What a scraper that asks for OpenMetrics (Prometheus does) gets.
@@ -43,6 +46,14 @@ pub const ZONE_RECORDS: &str = "splitdns_zone_records";
 pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
 pub const QUERY_LOG: &str = "splitdns_query_log_lines";
 pub const BUILD: &str = "splitdns_build";
+pub const HEALTH_UP: &str = "splitdns_health_up";
+pub const UPSTREAM_RESULTS: &str = "splitdns_upstream_results";
+pub const UPSTREAMS_SKIPPED: &str = "splitdns_upstreams_skipped";
+pub const FORWARD_OVER_LIMIT: &str = "splitdns_forward_over_limit";
+pub const FORWARD_LOOPS: &str = "splitdns_forward_loops";
+pub const STALE_ANSWERS: &str = "splitdns_stale_answers";
+pub const CACHE_ENTRIES: &str = "splitdns_cache_entries";
+pub const CACHE_BYTES: &str = "splitdns_cache_bytes";
 
 fn transport_label(transport: Transport) -> &'static str {
     match transport {
@@ -57,7 +68,7 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    pub fn new(state: SharedState, metrics: Arc<Metrics>) -> Exposition {
+    pub fn new(state: SharedState, metrics: Arc<Metrics>, prober: Prober) -> Exposition {
         let mut registry = Registry::default();
         registry.register(
             BUILD,
@@ -69,7 +80,12 @@ impl Exposition {
             "Time to read, build and check the files on each reload, successful or not",
             metrics.reload_seconds.clone(),
         );
-        registry.register_collector(Box::new(Counts { state, metrics }));
+        registry.register_collector(Box::new(Counts {
+            state: state.clone(),
+            metrics,
+        }));
+        registry.register_collector(Box::new(Forwarding { state }));
+        registry.register_collector(Box::new(Health { prober }));
         Exposition { registry }
     }
 
@@ -340,5 +356,120 @@ impl Collector for Counts {
             failed,
         )?;
         Ok(())
+    }
+}
+
+/// The recursive views' resolvers: what their upstreams answered, and their caches. A resolver
+/// a reload replaces (its settings changed) starts its counters again, which Prometheus reads
+/// as a counter reset.
+#[derive(Debug)]
+struct Forwarding {
+    state: SharedState,
+}
+
+impl Collector for Forwarding {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let published = self.state.load();
+        let resolvers: Vec<(String, &Resolver)> = published
+            .snapshot
+            .views
+            .iter()
+            .zip(&published.resolvers)
+            .filter_map(|(view, resolver)| Some((view.name.clone(), resolver.as_deref()?)))
+            .collect();
+        let view = |name: &String| vec![("view", name.clone())];
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        counter(
+            &mut encoder,
+            UPSTREAM_RESULTS,
+            "Queries sent to upstreams, by view and what each came to: the answer's response code, or timeout, malformed, error",
+            resolvers.iter().flat_map(|(name, resolver)| {
+                UpstreamResult::ALL.iter().map(move |result| {
+                    (
+                        vec![
+                            ("view", name.clone()),
+                            ("result", result.name().to_string()),
+                        ],
+                        count(&resolver.counters.upstream_results[*result as usize]),
+                    )
+                })
+            }),
+        )?;
+        gauge(
+            &mut encoder,
+            UPSTREAMS_SKIPPED,
+            "Upstreams that failed repeatedly and are asked last until a probe finds them answering, by view",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), resolver.skipped_upstreams() as i64)),
+        )?;
+        counter(
+            &mut encoder,
+            FORWARD_OVER_LIMIT,
+            "Queries answered SERVFAIL because the view had as many questions outstanding upstream as it allows",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), count(&resolver.counters.over_limit))),
+        )?;
+        counter(
+            &mut encoder,
+            FORWARD_LOOPS,
+            "Questions answered SERVFAIL because an upstream asked us what we were asking it (a forwarding loop)",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), count(&resolver.counters.loops))),
+        )?;
+        counter(
+            &mut encoder,
+            STALE_ANSWERS,
+            "Expired answers served because every upstream failed (serve-stale, RFC 8767)",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), count(&resolver.counters.stale))),
+        )?;
+        gauge(
+            &mut encoder,
+            CACHE_ENTRIES,
+            "Answers and failures in each recursive view's cache",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), resolver.cache_usage().0 as i64)),
+        )?;
+        gauge(
+            &mut encoder,
+            CACHE_BYTES,
+            "Size of each recursive view's cache in bytes (capped by cache_size)",
+            resolvers
+                .iter()
+                .map(|(name, resolver)| (view(name), resolver.cache_usage().1 as i64)),
+        )?;
+        Ok(())
+    }
+}
+
+/// The health checks' verdicts: 1 for an address answered, 0 for one left out.
+#[derive(Debug)]
+struct Health {
+    prober: Prober,
+}
+
+impl Collector for Health {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        gauge(
+            &mut encoder,
+            HEALTH_UP,
+            "1 while the health check of an address passes (it is answered), 0 while it fails (left out of the answers)",
+            self.prober.states().into_iter().map(|(target, up)| {
+                (
+                    vec![
+                        ("address", target.address.to_string()),
+                        ("port", target.probe.port.to_string()),
+                        ("name", target.server_name.clone()),
+                        ("check", target.to_string()),
+                    ],
+                    i64::from(up),
+                )
+            }),
+        )
     }
 }

@@ -28,6 +28,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::health::Prober;
 use crate::observe::Metrics;
 use crate::reload::ReloadHandle;
 use crate::server::SharedState;
@@ -62,8 +63,9 @@ impl Control {
         metrics: Arc<Metrics>,
         reload: ReloadHandle,
         listen: Vec<SocketAddr>,
+        prober: Prober,
     ) -> Control {
-        let exposition = metrics::Exposition::new(state.clone(), metrics.clone());
+        let exposition = metrics::Exposition::new(state.clone(), metrics.clone(), prober);
         Control {
             state,
             metrics,

@@ -19,6 +19,12 @@ pub struct Prober {
     shared: Arc<Mutex<Shared>>,
 }
 
+impl std::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prober").finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     plan: Option<Arc<Plan>>,
@@ -78,6 +84,19 @@ impl Prober {
         }
         shared.plan = Some(plan);
         shared.publish();
+    }
+
+    /// Every target checked now and whether it is up (a target not yet checked counts as
+    /// up, as it is answered), in a stable order.
+    pub fn states(&self) -> Vec<(Target, bool)> {
+        let shared = lock(&self.shared);
+        let mut states: Vec<(Target, bool)> = shared
+            .running
+            .iter()
+            .map(|(target, running)| (target.clone(), running.up))
+            .collect();
+        states.sort_by_cached_key(|(target, _)| target.to_string());
+        states
     }
 
     /// Stops every check.

@@ -33,6 +33,7 @@ use crate::dns::rcode;
 use crate::wire;
 use cache::{Answer, Cache, Failure, Key, Lookup};
 use message::{Age, Lifetime, Question, Stored};
+use upstream::UpstreamError;
 
 /// A recursive view's resolver settings (`[view.resolver]`), with their defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +80,68 @@ pub struct Counters {
     pub loops: AtomicU64,
     /// Stale answers served.
     pub stale: AtomicU64,
+    /// What each upstream try came to, by [`UpstreamResult`].
+    pub upstream_results: [AtomicU64; UpstreamResult::ALL.len()],
+}
+
+/// What one upstream try came to: the response code of an answer, or why there was none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamResult {
+    NoError,
+    NxDomain,
+    ServFail,
+    Refused,
+    /// An answer with any other response code.
+    OtherRcode,
+    Timeout,
+    /// A response that did not parse, or a TCP answer cut short.
+    Malformed,
+    /// A socket error (unreachable network, connection refused over TCP…).
+    Error,
+}
+
+impl UpstreamResult {
+    /// In discriminant order: the index of [`Counters::upstream_results`].
+    pub const ALL: [UpstreamResult; 8] = [
+        UpstreamResult::NoError,
+        UpstreamResult::NxDomain,
+        UpstreamResult::ServFail,
+        UpstreamResult::Refused,
+        UpstreamResult::OtherRcode,
+        UpstreamResult::Timeout,
+        UpstreamResult::Malformed,
+        UpstreamResult::Error,
+    ];
+
+    /// The metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamResult::NoError => "noerror",
+            UpstreamResult::NxDomain => "nxdomain",
+            UpstreamResult::ServFail => "servfail",
+            UpstreamResult::Refused => "refused",
+            UpstreamResult::OtherRcode => "other_rcode",
+            UpstreamResult::Timeout => "timeout",
+            UpstreamResult::Malformed => "malformed",
+            UpstreamResult::Error => "error",
+        }
+    }
+
+    fn of_rcode(code: u8) -> UpstreamResult {
+        match code {
+            rcode::NOERROR => UpstreamResult::NoError,
+            rcode::NXDOMAIN => UpstreamResult::NxDomain,
+            rcode::SERVFAIL => UpstreamResult::ServFail,
+            rcode::REFUSED => UpstreamResult::Refused,
+            _ => UpstreamResult::OtherRcode,
+        }
+    }
+}
+
+impl Counters {
+    fn upstream_result(&self, result: UpstreamResult) {
+        self.upstream_results[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// One view's resolver: its cache, upstream health and in-flight questions.
@@ -161,6 +224,11 @@ impl Resolver {
     /// Entries in the cache and their size in bytes.
     pub fn cache_usage(&self) -> (usize, u64) {
         self.cache.usage()
+    }
+
+    /// Upstreams being skipped now (asked last, probed until they answer).
+    pub fn skipped_upstreams(&self) -> usize {
+        self.upstreams.skipped(Instant::now())
     }
 
     /// Answers from the cache alone, when it can: a fresh answer, a recent failure (with a
@@ -391,26 +459,35 @@ impl Resolver {
             self.counters
                 .upstream_queries
                 .fetch_add(1, Ordering::Relaxed);
-            match upstream::exchange(addr, question, self.settings.timeout).await {
-                Ok(bytes) => match Stored::read(&bytes, self.settings.max_ttl) {
-                    // SERVFAIL or REFUSED: this upstream is alive but cannot answer; the next
-                    // may.
-                    Some(stored) if stored.lifetime == Lifetime::Failure => {
-                        tracing::debug!("upstream {addr} answered rcode {}", stored.rcode());
-                        self.upstreams.succeeded(addr);
-                        error_response = Some(stored);
-                    }
-                    Some(stored) => {
-                        self.upstreams.succeeded(addr);
-                        let answer = self.cache.store_answer(key, stored, Instant::now());
-                        return Resolved::Answer(answer, Age::Fresh(0));
-                    }
-                    None => {
-                        tracing::debug!("upstream {addr} sent a malformed answer");
-                        self.upstream_failed(addr);
-                    }
-                },
-                Err(e) => {
+            let exchanged = upstream::exchange(addr, question, self.settings.timeout).await;
+            let stored = exchanged
+                .as_ref()
+                .ok()
+                .and_then(|bytes| Stored::read(bytes, self.settings.max_ttl));
+            self.counters.upstream_result(match (&exchanged, &stored) {
+                (_, Some(stored)) => UpstreamResult::of_rcode(stored.rcode()),
+                (Ok(_) | Err(UpstreamError::Malformed), None) => UpstreamResult::Malformed,
+                (Err(UpstreamError::Timeout(_)), None) => UpstreamResult::Timeout,
+                (Err(UpstreamError::Io(_)), None) => UpstreamResult::Error,
+            });
+            match (exchanged, stored) {
+                // SERVFAIL or REFUSED: this upstream is alive but cannot answer; the next
+                // may.
+                (_, Some(stored)) if stored.lifetime == Lifetime::Failure => {
+                    tracing::debug!("upstream {addr} answered rcode {}", stored.rcode());
+                    self.upstreams.succeeded(addr);
+                    error_response = Some(stored);
+                }
+                (_, Some(stored)) => {
+                    self.upstreams.succeeded(addr);
+                    let answer = self.cache.store_answer(key, stored, Instant::now());
+                    return Resolved::Answer(answer, Age::Fresh(0));
+                }
+                (Ok(_), None) => {
+                    tracing::debug!("upstream {addr} sent a malformed answer");
+                    self.upstream_failed(addr);
+                }
+                (Err(e), None) => {
                     tracing::debug!("upstream {addr}: {e}");
                     self.upstream_failed(addr);
                 }

@@ -176,6 +176,15 @@ impl Upstreams {
         up
     }
 
+    /// How many upstreams are being skipped at `now`.
+    pub fn skipped(&self, now: Instant) -> usize {
+        let health = self.health.lock().expect("health lock");
+        health
+            .values()
+            .filter(|h| h.skip_until.is_some_and(|until| now < until))
+            .count()
+    }
+
     pub fn succeeded(&self, addr: SocketAddr) {
         self.health.lock().expect("health lock").remove(&addr);
     }

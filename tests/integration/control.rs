@@ -1339,3 +1339,94 @@ fn status_and_reload_without_a_control_listener_say_so() {
         );
     }
 }
+
+/// The resolvers' and the health checks' metrics, from what real sockets on loopback do: an
+/// upstream that never answers (a bound UDP socket nobody reads) is counted as timeouts and
+/// skipped after three; of two checked addresses, the one with a listener is up and the one
+/// without is down.
+#[test]
+fn metrics_show_upstream_results_and_health_states() {
+    let Some(python) = python_with_prometheus() else {
+        println!(
+            "skipped: python3-prometheus-client is not installed (.ci/run installs it), so /metrics cannot be parsed"
+        );
+        return;
+    };
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let check_port = free_port();
+    let listening = std::net::TcpListener::bind(("127.0.0.21", check_port)).unwrap();
+    let internal = format!("{INTERNAL_OVERRIDE}owa A 127.0.0.21\nowa A 127.0.0.22\n");
+    let daemon = Daemon::start_with(
+        "metrics-forward-health",
+        None,
+        &[("contoso.example.internal.zone", &internal)],
+        &format!(
+            "[[view]]\nname = \"resolving\"\nclients = [\"127.0.0.5/32\"]\nrecursion = true\n\
+             forwarders = [\"{}\"]\n[view.resolver]\ntimeout = 0.3\n\n\
+             [[health]]\nname = \"owa.contoso.example\"\nview = \"internal\"\nkind = \"tcp\"\nport = {check_port}\n\
+             interval = 0.5\ntimeout = 0.3\nfall = 1\nrise = 1\n",
+            dead.local_addr().unwrap()
+        ),
+    );
+    let resolving: std::net::IpAddr = "127.0.0.5".parse().unwrap();
+    let server = daemon.server();
+    for i in 0..4 {
+        // Not `common::ask`: that one insists on an authoritative-only server (RA clear).
+        let query = common::query(&format!("n{i}.example.org."), RecordType::A);
+        let reply = common::udp_raw(&server, resolving, &query.to_vec().unwrap());
+        assert_eq!(
+            reply[3] & 0x0f,
+            2,
+            "SERVFAIL: the only upstream never answers"
+        );
+    }
+    let samples = |daemon: &Daemon| scrape(python, daemon.control, Format::Prometheus).1;
+    let view = [("view", "resolving")];
+    let result = |samples: &[Sample], result: &str| {
+        value(
+            samples,
+            "splitdns_upstream_results_total",
+            &[("view", "resolving"), ("result", result)],
+        )
+    };
+    let after = samples(&daemon);
+    // Four questions, one try each (one upstream): all timed out.
+    assert_eq!(result(&after, "timeout"), 4.0);
+    assert_eq!(result(&after, "noerror"), 0.0);
+    assert_eq!(value(&after, "splitdns_upstreams_skipped", &view), 1.0);
+    assert_eq!(value(&after, "splitdns_forward_loops_total", &view), 0.0);
+    // The failures are cached (failure_ttl): one entry per question.
+    assert_eq!(value(&after, "splitdns_cache_entries", &view), 4.0);
+    assert!(value(&after, "splitdns_cache_bytes", &view) > 0.0);
+
+    // The checks run every 0.5 s and one result changes a state: within a few seconds.
+    let health = |samples: &[Sample], address: &str| {
+        let port = check_port.to_string();
+        samples
+            .iter()
+            .find(|s| {
+                s.name == "splitdns_health_up"
+                    && s.labels.get("address").map(String::as_str) == Some(address)
+                    && s.labels.get("port") == Some(&port)
+                    && s.labels.get("name").map(String::as_str) == Some("owa.contoso.example")
+            })
+            .map(|s| s.value)
+    };
+    let deadline = Instant::now() + GENEROUS;
+    let mut states = (None, None);
+    while Instant::now() < deadline {
+        let now = samples(&daemon);
+        states = (health(&now, "127.0.0.21"), health(&now, "127.0.0.22"));
+        if states == (Some(1.0), Some(0.0)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        states,
+        (Some(1.0), Some(0.0)),
+        "127.0.0.21 listens, 127.0.0.22 does not:\n{}",
+        daemon.log_text()
+    );
+    drop(listening);
+}
