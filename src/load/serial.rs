@@ -68,8 +68,9 @@ pub struct Served {
 /// Compares a zone about to be served with what was served before, view by view: content that
 /// changed without a serial increase gets a notice, and when the view's serial is managed
 /// (`serial_policy = "bump"`, or the view is transferred to secondaries) that view's SOA — and
-/// only that view's — is served at one past the previous serial, or kept at a previously raised
-/// serial while the content does not change. A view without its own SOA gets a copy of the
+/// only that view's — is served at one past the previous serial. A serial raised before is kept
+/// while the content does not change, whether the view's serial is managed now or not: a served
+/// serial never goes back. A view without its own SOA gets a copy of the
 /// shared one in its overlay, so the other views keep theirs.
 pub fn enforce(
     config: &Config,
@@ -93,25 +94,30 @@ pub fn enforce(
         };
         let changed = before.fingerprint != fingerprints[index];
         let target = if changed && !is_newer(now, before.serial) {
-            before.serial.wrapping_add(1)
-        } else if !changed && bump && is_newer(before.serial, now) {
-            // Keep a serial raised by an earlier bump rather than going back.
-            before.serial
-        } else {
-            continue;
-        };
-        if changed {
             notices.push(SerialNotice {
                 view: view.name.clone(),
                 zone: origin.clone(),
                 previous: before.serial,
-                serial: if bump { target } else { now },
+                file: now,
+                serial: if bump {
+                    before.serial.wrapping_add(1)
+                } else {
+                    now
+                },
                 bumped: bump,
             });
-        }
-        if !bump {
+            if !bump {
+                continue;
+            }
+            before.serial.wrapping_add(1)
+        } else if !changed && is_newer(before.serial, now) {
+            // A serial raised earlier is kept rather than going back, managed or not now: a
+            // view whose transfer ACL was removed for a moment, or a restart, must not serve
+            // its secondaries a lower serial than they hold (they would ignore the zone).
+            before.serial
+        } else {
             continue;
-        }
+        };
         if own_soa.is_none() {
             let soa = shared
                 .iter()
@@ -215,6 +221,8 @@ pub struct SerialNotice {
     pub zone: Name,
     /// The serial served before the reload.
     pub previous: u32,
+    /// The serial the files give now.
+    pub file: u32,
     /// The serial served now.
     pub serial: u32,
     /// True when `serial_policy = "bump"` raised it.
@@ -223,10 +231,18 @@ pub struct SerialNotice {
 
 impl fmt::Display for SerialNotice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = if self.file == self.previous {
+            "without a serial increase".to_string()
+        } else {
+            format!(
+                "and its file's serial {} is not above the one served",
+                self.file
+            )
+        };
         if self.bumped {
             write!(
                 f,
-                "zone {} (view {}) changed without a serial increase: serving serial {} (was {}; serial_policy = \"bump\")",
+                "zone {} (view {}) changed {why}: serving serial {} (was {}; the view has secondaries or serial_policy = \"bump\")",
                 self.zone, self.view, self.serial, self.previous
             )
         } else {

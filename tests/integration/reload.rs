@@ -1041,11 +1041,20 @@ fn reload_serial_policy_bump_serves_previous_plus_one() {
         since,
         "override bumped",
     );
+    let raised = inside.serial("contoso.example.").unwrap();
+    assert!(raised > SERIAL + 2);
+
+    // The policy is taken away (as when a view's transfer ACL is removed for a moment): the
+    // raised serial stays rather than going back to the file's, which secondaries holding the
+    // raised one would ignore.
+    let reloads = server.count_log("reloaded on");
+    write_in_place(&server.path("splitdns.toml"), CONFIG);
     assert!(
-        inside
-            .serial("contoso.example.")
-            .is_some_and(|s| s > SERIAL + 2)
+        poll_until(GENEROUS, || server.count_log("reloaded on") > reloads).is_some(),
+        "the config change was not reloaded"
     );
+    assert_eq!(inside.serial("contoso.example."), Some(raised));
+    assert_eq!(outside.serial("contoso.example."), Some(SERIAL + 2));
 }
 
 #[test]
