@@ -1,8 +1,9 @@
 //! `splitdns secondary-config --view NAME --for bind|knot|nsd --primary ADDR:PORT`: prints what
 //! a secondary of one view needs, ready to paste into its config — the view's key, this server
 //! as its primary (transfers and SOA checks signed with the key), the NOTIFYs it accepts from
-//! us, and the view's zones. For BIND, a `view` keyed like ours, so that one BIND server can
-//! mirror several of our views (paste one stanza per view, in the order of our config).
+//! us, and the view's zones. For BIND, a `view` keyed like ours and matching the clients ours
+//! does, so that one BIND server can mirror several of our views (one stanza per view, in any
+//! order).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -115,7 +116,7 @@ pub fn render(
             bind(
                 &mut out,
                 view_name,
-                &view.clients,
+                &client_match(config, index),
                 key,
                 &others,
                 primary,
@@ -128,10 +129,46 @@ pub fn render(
     Ok(out)
 }
 
+/// The address part of a BIND `match-clients` that picks the clients our longest-prefix match
+/// gives view `index`: its prefixes, and (negated) every more specific prefix of another view
+/// inside them, most specific first. BIND takes an ACL's first matching element, so the most
+/// specific prefix decides, as ours does; and no client matches two views' lists, so the
+/// stanzas work in any order (BIND gives a client the first view that matches).
+fn client_match(config: &Config, index: usize) -> Vec<String> {
+    let ours = &config.views[index].clients;
+    let mut elements: Vec<(ipnet::IpNet, bool)> = ours.iter().map(|&net| (net, true)).collect();
+    for (other, view) in config.views.iter().enumerate() {
+        if other == index {
+            continue;
+        }
+        elements.extend(
+            view.clients
+                .iter()
+                .filter(|q| {
+                    ours.iter()
+                        .any(|p| p.contains(*q) && q.prefix_len() > p.prefix_len())
+                })
+                .map(|&net| (net, false)),
+        );
+    }
+    // Stable: prefixes of one length keep the config's order.
+    elements.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
+    elements
+        .into_iter()
+        .map(|(net, ours)| {
+            if ours {
+                net.to_string()
+            } else {
+                format!("!{net}")
+            }
+        })
+        .collect()
+}
+
 fn bind(
     out: &mut String,
     view: &str,
-    clients: &[ipnet::IpNet],
+    clients: &[String],
     key: Option<&Key>,
     others: &[&Key],
     primary: SocketAddr,
@@ -154,7 +191,7 @@ fn bind(
         .into_iter()
         .collect();
     matches.extend(others.iter().map(|k| format!("!key \"{}\"", k.name_text())));
-    matches.extend(clients.iter().map(ToString::to_string));
+    matches.extend(clients.iter().cloned());
     let _ = writeln!(out, "view \"{view}\" {{");
     let _ = writeln!(out, "\tmatch-clients {{ {}; }};", matches.join("; "));
     if let Some(key) = key {
@@ -227,6 +264,34 @@ fn nsd(out: &mut String, view: &str, key: Option<&Key>, primary: SocketAddr, zon
             primary.ip(),
             primary.port(),
             primary.ip(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nested prefixes: 10.1.1.0/24 is the branch office inside another view's 10.1.0.0/16,
+    /// inside 10.0.0.0/8. Each list, read first match first as BIND does, gives the view the
+    /// longest prefix gives.
+    #[test]
+    fn bind_client_lists_follow_the_longest_prefix() {
+        let config = crate::config::parse(
+            "[[view]]\nname = \"inside\"\nclients = [\"10.0.0.0/8\", \"10.1.1.0/24\"]\n\n\
+             [[view]]\nname = \"lab\"\nclients = [\"10.1.0.0/16\"]\n\n\
+             [[view]]\nname = \"outside\"\nclients = [\"0.0.0.0/0\"]\n",
+            Path::new("splitdns.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            client_match(&config, 0),
+            ["10.1.1.0/24", "!10.1.0.0/16", "10.0.0.0/8"]
+        );
+        assert_eq!(client_match(&config, 1), ["!10.1.1.0/24", "10.1.0.0/16"]);
+        assert_eq!(
+            client_match(&config, 2),
+            ["!10.1.1.0/24", "!10.1.0.0/16", "!10.0.0.0/8", "0.0.0.0/0"]
         );
     }
 }

@@ -470,11 +470,13 @@ fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
     fs::create_dir_all(&bind_dir).unwrap();
     let d = bind_dir.display();
     // Loopback only, no recursion, no NOTIFYs of its own (they would go to the zones' NS
-    // addresses), no DNSSEC trust anchors to fetch, no control channel.
+    // addresses), no DNSSEC trust anchors to fetch, no control channel. The catch-all external
+    // view is pasted first: BIND takes the first view that matches, and the stanzas must pick
+    // the views splitdns does whatever their order.
     let config = format!(
         "options {{\n\tdirectory \"{d}\";\n\tpid-file \"{d}/named.pid\";\n\tsession-keyfile \"{d}/session.key\";\n\t\
          managed-keys-directory \"{d}\";\n\tlisten-on port {theirs} {{ 127.0.0.1; }};\n\tlisten-on-v6 {{ none; }};\n\t\
-         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{internal}\n{external}"
+         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{external}\n{internal}"
     );
     fs::write(bind_dir.join("named.conf"), config).unwrap();
     let mut command = Command::new(named);
