@@ -109,6 +109,8 @@ pub struct ViewSection {
     /// Secondaries (`IP:PORT`) sent a NOTIFY when one of this view's zones changes.
     #[serde(default)]
     pub notify: Vec<Spanned<String>>,
+    /// The address NOTIFYs to secondaries of its family leave from (BIND's `notify-source`).
+    pub notify_source: Option<Spanned<String>>,
 }
 
 /// A TSIG key: a name, an algorithm and a base64 secret, written here or in a `tsig-keygen`

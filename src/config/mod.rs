@@ -5,7 +5,7 @@
 mod file;
 mod keyfile;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,6 +107,10 @@ pub struct ViewConfig {
     pub transfer: TransferAcl,
     /// Secondaries sent a NOTIFY when one of this view's zones changes.
     pub notify: Vec<SocketAddr>,
+    /// The address NOTIFYs of its family leave from; otherwise the one the system routes from.
+    /// A secondary takes a NOTIFY only from its primary's address, which a server with several
+    /// may not pick by itself.
+    pub notify_source: Option<IpAddr>,
     /// Line of the view's `name` key, for findings about the view as a whole.
     pub line: u32,
     /// `[[exchange.site]]` names, preferred first.
@@ -709,6 +713,21 @@ fn validate_views(
                 }
             })
             .collect();
+        let notify_source = section.notify_source.as_ref().and_then(|source| {
+            match source.get_ref().parse::<IpAddr>() {
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    errors.push(locate.error(
+                        source.span(),
+                        format!(
+                            "bad notify_source {:?}: expected one of this server's IP addresses, e.g. \"10.0.0.53\"",
+                            source.get_ref()
+                        ),
+                    ));
+                    None
+                }
+            }
+        });
         views.push(ViewConfig {
             name: name.clone(),
             clients,
@@ -719,6 +738,7 @@ fn validate_views(
             keys: view_keys,
             transfer,
             notify,
+            notify_source,
             line: locate.line_of(section.name.span()),
             site_order: section
                 .site_order
@@ -1872,6 +1892,24 @@ external = "contoso.example.external.zone"
     }
 
     #[test]
+    fn notify_source_is_an_address_located_when_bad() {
+        let text = "[[view]]\nname = \"internal\"\nclients = [\"10.0.0.0/8\"]\n\
+                    notify = [\"10.0.0.54:53\"]\nnotify_source = \"10.0.0.53:53\"\n";
+        assert_eq!(
+            errors_of(text),
+            [
+                "/etc/splitdns/splitdns.toml:5:17: bad notify_source \"10.0.0.53:53\": expected one of this server's IP addresses, e.g. \"10.0.0.53\""
+            ]
+        );
+        let good = text.replace("10.0.0.53:53", "10.0.0.53");
+        let config = parse(&good, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
+        assert_eq!(
+            config.views[0].notify_source,
+            Some("10.0.0.53".parse().unwrap())
+        );
+    }
+
+    #[test]
     fn issue_example_loads_with_paths_relative_to_the_config() {
         let config = parse(EXAMPLE, Path::new("/etc/splitdns/splitdns.toml")).unwrap();
         assert_eq!(config.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
@@ -1950,7 +1988,7 @@ external = "contoso.example.external.zone"
         assert_eq!(
             errors,
             [
-                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order, keys, transfer, notify)",
+                "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order, keys, transfer, notify, notify_source)",
                 "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views, transfer)",
                 "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
             ]

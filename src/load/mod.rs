@@ -113,6 +113,7 @@ impl Loaded {
             .iter()
             .map(|view| Secondaries {
                 notify: view.notify.clone(),
+                source: view.notify_source,
                 key: view
                     .keys
                     .first()

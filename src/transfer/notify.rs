@@ -4,7 +4,7 @@
 //! the zone belongs to). Sent over UDP and retried with doubling waits until answered or
 //! [`TRIES`] have gone unanswered; an answer other than NOERROR is logged and not retried.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,8 @@ const OPCODE_NOTIFY: u16 = 4;
 #[derive(Debug, Clone)]
 pub struct Notify {
     pub to: SocketAddr,
+    /// The address to send from, when the view names one of `to`'s family.
+    pub from: Option<IpAddr>,
     pub view: String,
     /// The zone's origin (wire) and the SOA served now (TTL, RDATA).
     pub origin: Box<[u8]>,
@@ -38,6 +40,8 @@ pub struct Notify {
 #[derive(Debug, Clone, Default)]
 pub struct Secondaries {
     pub notify: Vec<SocketAddr>,
+    /// `notify_source`: the address NOTIFYs of its family leave from.
+    pub source: Option<IpAddr>,
     pub key: Option<Arc<Key>>,
 }
 
@@ -63,6 +67,9 @@ pub fn due(
             for &to in &view_config.notify {
                 due.push(Notify {
                     to,
+                    from: view_config
+                        .source
+                        .filter(|source| source.is_ipv4() == to.is_ipv4()),
                     view: view.name.clone(),
                     origin: zone.origin.as_wire().into(),
                     soa_ttl: zone.soa.ttl,
@@ -91,22 +98,21 @@ pub async fn send(notify: Notify) {
         "NOTIFY for {zone} (view {}, serial {}) to {}",
         notify.view, notify.serial, notify.to
     );
-    let bind: SocketAddr = if notify.to.is_ipv4() {
-        "0.0.0.0:0".parse().expect("valid")
+    let wildcard: IpAddr = if notify.to.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
     } else {
-        "[::]:0".parse().expect("valid")
+        Ipv6Addr::UNSPECIFIED.into()
     };
+    let bind = SocketAddr::new(notify.from.unwrap_or(wildcard), 0);
     let socket = match UdpSocket::bind(bind).await {
         Ok(socket) => socket,
         Err(e) => {
-            tracing::warn!("{what}: cannot open a socket: {e}");
+            tracing::warn!("{what}: cannot open a socket on {bind}: {e}");
             return;
         }
     };
-    let id = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        ^ notify.serial) as u16;
+    // Random, as for upstream queries (RFC 5452): the answer is matched by its ID.
+    let id: u16 = rand::random();
     let mut wait = FIRST_WAIT;
     for attempt in 1..=TRIES {
         // Signed afresh for each send: the time in the TSIG must be current.

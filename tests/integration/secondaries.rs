@@ -72,6 +72,11 @@ impl Drop for Process {
 /// The fixture in a scratch directory, with each view's `notify` list set, served by the real
 /// binary on `port`.
 fn start_splitdns(dir: &Path, port: u16, notify: &[(&str, u16)]) -> Process {
+    start_splitdns_with(dir, port, notify, "")
+}
+
+/// [`start_splitdns`], with `view_lines` added to each view that sends NOTIFYs.
+fn start_splitdns_with(dir: &Path, port: u16, notify: &[(&str, u16)], view_lines: &str) -> Process {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transfer");
     for entry in fs::read_dir(&source).unwrap() {
         let path = entry.unwrap().path();
@@ -85,7 +90,7 @@ fn start_splitdns(dir: &Path, port: u16, notify: &[(&str, u16)]) -> Process {
         let line_end = at + text[at..].find('\n').unwrap();
         text.insert_str(
             line_end + 1,
-            &format!("notify = [\"127.0.0.1:{secondary}\"]\n"),
+            &format!("notify = [\"127.0.0.1:{secondary}\"]\n{view_lines}"),
         );
     }
     fs::write(&config, text).unwrap();
@@ -675,4 +680,35 @@ fn a_tsig_failure_over_tcp_is_logged() {
         },
         &splitdns,
     );
+}
+
+/// `notify_source`: a secondary takes a NOTIFY only from its primary's address, so a server with
+/// several sends from the one named, not the one the system would pick (127.0.0.1 here).
+#[test]
+fn notify_leaves_from_the_notify_source() {
+    let dir = scratch_dir("secondaries/notify-source");
+    let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
+    secondary
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let theirs = secondary.local_addr().unwrap().port();
+    let splitdns = start_splitdns_with(
+        &dir,
+        free_port(),
+        &[("internal", theirs)],
+        "notify_source = \"127.0.0.9\"\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 4096];
+    let from = loop {
+        if let Ok((_, from)) = secondary.recv_from(&mut buf) {
+            break from;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no NOTIFY within 5 s:\n{}",
+            splitdns.log_text()
+        );
+    };
+    assert_eq!(from.ip(), IpAddr::from([127, 0, 0, 9]));
 }
