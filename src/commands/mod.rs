@@ -1,5 +1,5 @@
-//! The subcommands other than `serve`: `check`, `explain`, `diff` and `secondary-config` load
-//! through the same loader as `serve` and print a report, opening no socket; `status` and
+//! The subcommands. `serve` runs the server; `check`, `explain`, `diff` and `secondary-config`
+//! load through the same loader as `serve` and print a report, opening no socket; `status` and
 //! `reload` ask the running server through its control listener ([`control`]). They return the
 //! process exit status; `main` only dispatches.
 
@@ -8,6 +8,7 @@ pub mod control;
 pub mod diff;
 pub mod explain;
 pub mod secondary;
+pub mod serve;
 
 use crate::config::Config;
 use crate::load::LoadError;
