@@ -13,9 +13,9 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 pub fn release_free_memory() {
+    let started = std::time::Instant::now();
     // SAFETY: malloc_trim only walks the allocator's own free lists, under its own locks; any
     // thread may call it at any time.
-    let started = std::time::Instant::now();
     let released = unsafe { libc::malloc_trim(0) };
     tracing::debug!(
         "freed memory given back to the system ({}) in {:?}",
