@@ -72,15 +72,14 @@ impl Default for Settings {
 /// What happened, summed since start.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Queries sent to upstreams (UDP tries; a TCP retry is part of its try).
-    pub upstream_queries: AtomicU64,
     /// Queries answered SERVFAIL because [`Settings::max_outstanding`] were in progress.
     pub over_limit: AtomicU64,
     /// Forwarding loops broken.
     pub loops: AtomicU64,
     /// Stale answers served.
     pub stale: AtomicU64,
-    /// What each upstream try came to, by [`UpstreamResult`].
+    /// What each upstream try came to, by [`UpstreamResult`] (a TCP retry is part of its try):
+    /// their sum is the queries sent upstream.
     pub upstream_results: [AtomicU64; UpstreamResult::ALL.len()],
 }
 
@@ -456,9 +455,6 @@ impl Resolver {
     ) -> Resolved {
         let mut error_response: Option<Stored> = None;
         for addr in self.upstreams.order(upstreams, Instant::now()) {
-            self.counters
-                .upstream_queries
-                .fetch_add(1, Ordering::Relaxed);
             let exchanged = upstream::exchange(addr, question, self.settings.timeout).await;
             let stored = exchanged
                 .as_ref()

@@ -110,6 +110,12 @@ struct Health {
     probing: bool,
 }
 
+impl Health {
+    fn skipped_at(&self, now: Instant) -> bool {
+        self.skip_until.is_some_and(|until| now < until)
+    }
+}
+
 /// Which upstreams keep failing. Shared by a view's queries (touched once per upstream try)
 /// and by the probes of the upstreams being skipped.
 #[derive(Debug, Default)]
@@ -165,12 +171,7 @@ impl Upstreams {
     /// is found).
     pub fn order(&self, list: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {
         let health = self.health.lock().expect("health lock");
-        let skipped = |addr: &SocketAddr| {
-            health
-                .get(addr)
-                .and_then(|h| h.skip_until)
-                .is_some_and(|until| now < until)
-        };
+        let skipped = |addr: &SocketAddr| health.get(addr).is_some_and(|h| h.skipped_at(now));
         let (mut up, down): (Vec<_>, Vec<_>) = list.iter().copied().partition(|a| !skipped(a));
         up.extend(down);
         up
@@ -179,10 +180,7 @@ impl Upstreams {
     /// How many upstreams are being skipped at `now`.
     pub fn skipped(&self, now: Instant) -> usize {
         let health = self.health.lock().expect("health lock");
-        health
-            .values()
-            .filter(|h| h.skip_until.is_some_and(|until| now < until))
-            .count()
+        health.values().filter(|h| h.skipped_at(now)).count()
     }
 
     pub fn succeeded(&self, addr: SocketAddr) {
@@ -198,7 +196,7 @@ impl Upstreams {
         if entry.failures < FAILURES_BEFORE_SKIP {
             return false;
         }
-        if entry.skip_until.is_none_or(|until| now >= until) {
+        if !entry.skipped_at(now) {
             tracing::warn!(
                 "upstream {addr} failed {} times in a row: asked last, and probed every {}s until it answers",
                 entry.failures,

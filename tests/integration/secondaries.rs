@@ -111,6 +111,16 @@ fn start_splitdns_with(dir: &Path, port: u16, notify: &[(&str, u16)], view_lines
     process
 }
 
+/// A plain UDP socket standing in for a secondary that NOTIFYs are sent to, and its port.
+fn stand_in_secondary() -> (UdpSocket, u16) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
 /// `splitdns secondary-config` for one view.
 fn secondary_config(dir: &Path, view: &str, software: &str, primary: u16) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
@@ -543,11 +553,7 @@ fn notify_is_signed_retried_until_answered_and_then_stops() {
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
     let dir = scratch_dir("secondaries/notify");
-    let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
-    secondary
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let theirs = secondary.local_addr().unwrap().port();
+    let (secondary, theirs) = stand_in_secondary();
     let ours = free_port();
     let splitdns = start_splitdns(&dir, ours, &[("internal", theirs)]);
     let signer = TSigner::new(
@@ -687,11 +693,7 @@ fn a_tsig_failure_over_tcp_is_logged() {
 #[test]
 fn notify_leaves_from_the_notify_source() {
     let dir = scratch_dir("secondaries/notify-source");
-    let secondary = UdpSocket::bind("127.0.0.1:0").unwrap();
-    secondary
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let theirs = secondary.local_addr().unwrap().port();
+    let (secondary, theirs) = stand_in_secondary();
     let splitdns = start_splitdns_with(
         &dir,
         free_port(),
