@@ -94,22 +94,23 @@ pub fn enforce(
         };
         let changed = before.fingerprint != fingerprints[index];
         let target = if changed && !is_newer(now, before.serial) {
+            let served = if bump {
+                before.serial.wrapping_add(1)
+            } else {
+                now
+            };
             notices.push(SerialNotice {
                 view: view.name.clone(),
                 zone: origin.clone(),
                 previous: before.serial,
                 file: now,
-                serial: if bump {
-                    before.serial.wrapping_add(1)
-                } else {
-                    now
-                },
+                serial: served,
                 bumped: bump,
             });
             if !bump {
                 continue;
             }
-            before.serial.wrapping_add(1)
+            served
         } else if !changed && is_newer(before.serial, now) {
             // A serial raised earlier is kept rather than going back, managed or not now: a
             // view whose transfer ACL was removed for a moment, or a restart, must not serve
