@@ -6,33 +6,21 @@
 #![no_main]
 
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use splitdns::{Snapshot, Transport, reader, respond, tsig};
-
-fn snapshot() -> &'static Snapshot {
-    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
-    SNAPSHOT.get_or_init(|| {
-        let config =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/transfer/splitdns.toml");
-        splitdns::load(&config)
-            .expect("the transfer fixture loads")
-            .snapshot
-    })
-}
+use splitdns::{Transport, reader, respond, tsig};
+use splitdns_fuzz::transfer_fixture;
 
 fuzz_target!(|packet: &[u8]| {
     let client: IpAddr = "198.51.100.7".parse().unwrap();
     let mut out = Vec::new();
     for transport in [Transport::Udp, Transport::Tcp] {
-        if respond(snapshot(), client, packet, transport, &mut out).is_some() {
+        if respond(transfer_fixture(), client, packet, transport, &mut out).is_some() {
             let message = reader::read(&out).expect("responses are well formed");
             assert_eq!(message.id, u16::from_be_bytes([packet[0], packet[1]]));
         }
     }
-    let key = &snapshot().keys[0];
+    let key = &transfer_fixture().keys[0];
     for start in 12..packet.len() {
         if let Some(record) = tsig::read_record(packet, start) {
             assert_eq!(record.start, start);

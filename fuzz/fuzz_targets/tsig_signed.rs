@@ -8,22 +8,10 @@
 #![no_main]
 
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use splitdns::{Snapshot, Transport, reader, respond, tsig};
-
-fn snapshot() -> &'static Snapshot {
-    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
-    SNAPSHOT.get_or_init(|| {
-        let config =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/transfer/splitdns.toml");
-        splitdns::load(&config)
-            .expect("the transfer fixture loads")
-            .snapshot
-    })
-}
+use splitdns::{Transport, reader, respond, tsig};
+use splitdns_fuzz::transfer_fixture;
 
 /// Sources from the fixture's internal prefixes (127.0.0.2, 10.1.2.3) and from everywhere else.
 const CLIENTS: [&str; 5] = ["198.51.100.7", "127.0.0.2", "127.0.0.5", "10.1.2.3", "::1"];
@@ -32,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 2 + 12 {
         return;
     }
-    let snapshot = snapshot();
+    let snapshot = transfer_fixture();
     let key = &snapshot.keys[data[0] as usize % snapshot.keys.len()];
     let client: IpAddr = CLIENTS[data[1] as usize % CLIENTS.len()].parse().unwrap();
     let mut packet = data[2..].to_vec();
