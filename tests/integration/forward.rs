@@ -19,8 +19,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::common::{
-    EXTERNAL, INTERNAL, Server, Via, find_program, framed, free_port, query, read_framed, render,
-    scratch_dir, tcp_connect, udp_socket, with_edns,
+    EXTERNAL, INTERNAL, Server, Via, example_config, example_dir, find_program, framed, free_port,
+    query, read_framed, render, scratch_copy, scratch_dir, splitdns, tcp_connect, udp_socket,
+    with_edns,
 };
 
 /// How long a daemon may take to start answering.
@@ -1100,12 +1101,9 @@ fn forward_serves_stale_answers_within_the_window_then_not() {
     );
 }
 
-const BINARY: &str = env!("CARGO_BIN_EXE_splitdns");
-
 fn run(args: &[&str]) -> (bool, String) {
-    let output = Command::new(BINARY)
+    let output = splitdns()
         .args(args)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run splitdns");
@@ -1298,13 +1296,8 @@ fn forward_joins_identical_misses_and_keeps_views_apart() {
 /// (loaded only: nothing is served or sent), and the example as shipped has no recursive view.
 #[test]
 fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
-    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    let dir = scratch_dir("forward_example");
-    for entry in fs::read_dir(&zones).unwrap() {
-        let path = entry.unwrap().path();
-        fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    let text = fs::read_to_string(zones.join("splitdns.toml")).unwrap();
+    let dir = scratch_copy("forward_example", &example_dir());
+    let text = fs::read_to_string(example_config()).unwrap();
     let keys = [
         "# recursion",
         "# forwarders",
@@ -1332,11 +1325,7 @@ fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
         out.contains("view internal:\n  recursion on: forwarders 192.0.2.53:53, 198.51.100.53:53\n  forward corp.contoso.example. to 10.0.0.21:53, 10.0.0.22:53\n"),
         "{out}"
     );
-    let (ok, out) = run(&[
-        "check",
-        "--config",
-        zones.join("splitdns.toml").to_str().unwrap(),
-    ]);
+    let (ok, out) = run(&["check", "--config", example_config().to_str().unwrap()]);
     assert!(ok && !out.contains("recursion on"), "{out}");
 }
 
