@@ -58,28 +58,28 @@ fn big_txt() -> String {
         .collect()
 }
 
-/// A daemon started by a test, killed on drop.
-struct Daemon {
+/// A reference upstream (Knot, NSD, Unbound) started by a test, killed on drop.
+struct Upstream {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
 }
 
-impl Drop for Daemon {
+impl Drop for Upstream {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Daemon {
+impl Upstream {
     fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// Asks `addr` for `name` `rtype` (RD set) until it answers with `rcode`, or fails the test.
-fn wait_for(daemon: &mut Daemon, name: &str, rtype: RecordType, rcode: ResponseCode) {
+fn wait_for(daemon: &mut Upstream, name: &str, rtype: RecordType, rcode: ResponseCode) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -114,7 +114,7 @@ fn spawn(command: &mut Command, log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
 }
 
-fn start_knot(binary: &Path, dir: &Path) -> Daemon {
+fn start_knot(binary: &Path, dir: &Path) -> Upstream {
     let port = free_port();
     let zone = dir.join("internet.test.zone");
     fs::write(&zone, format!("{INTERNET_ZONE}{}", big_txt())).unwrap();
@@ -137,7 +137,7 @@ fn start_knot(binary: &Path, dir: &Path) -> Daemon {
     .unwrap();
     let log = dir.join("knot.log");
     let child = spawn(Command::new(binary).arg("--config").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -151,7 +151,7 @@ fn start_knot(binary: &Path, dir: &Path) -> Daemon {
     daemon
 }
 
-fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
+fn start_nsd(binary: &Path, dir: &Path) -> Upstream {
     let port = free_port();
     let zone = dir.join("corp.northwind.test.zone");
     fs::write(&zone, AD_ZONE).unwrap();
@@ -172,7 +172,7 @@ fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
     .unwrap();
     let log = dir.join("nsd.log");
     let child = spawn(Command::new(binary).arg("-d").arg("-c").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -189,7 +189,7 @@ fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
 /// Unbound as the view's default forwarder: it resolves `internet.test` from Knot (a stub
 /// zone) and refuses every other name (`local-zone: "." refuse`), sends only from 127.0.0.1,
 /// does no DNSSEC work (iterator only) and logs every query it gets.
-fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
+fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Upstream {
     let port = free_port();
     let conf = dir.join("unbound.conf");
     let d = dir.display();
@@ -211,7 +211,7 @@ fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
     .unwrap();
     let log = dir.join("unbound.log");
     let child = spawn(Command::new(binary).arg("-d").arg("-c").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -227,9 +227,9 @@ fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
 
 /// Knot, NSD and Unbound, or why the test cannot run.
 struct Upstreams {
-    _knot: Daemon,
-    nsd: Daemon,
-    unbound: Daemon,
+    _knot: Upstream,
+    nsd: Upstream,
+    unbound: Upstream,
 }
 
 fn upstreams(dir: &Path) -> Result<Upstreams, String> {
@@ -372,7 +372,7 @@ fn without_ttls(records: Vec<String>) -> Vec<String> {
 }
 
 /// How many times Unbound logged a query for `name` (its log-queries lines name it).
-fn unbound_saw(unbound: &Daemon, name: &str) -> usize {
+fn unbound_saw(unbound: &Upstream, name: &str) -> usize {
     unbound
         .log()
         .lines()
