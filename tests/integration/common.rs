@@ -501,6 +501,9 @@ impl DaemonBuilder {
             set_control_listen(&self.config, addr);
             addr
         });
+        if !self.control {
+            assert_no_fixed_control_port(&self.config);
+        }
         let log = self.log.clone().unwrap_or_else(|| {
             assert!(
                 in_scratch,
@@ -602,6 +605,30 @@ impl Drop for Daemon {
                 self.log_text()
             );
         }
+    }
+}
+
+/// Fails the test if the config names a control port other than 0 and the daemon would bind it:
+/// `--listen` overrides the config's `listen`, but nothing overrides `[control] listen`. (A config
+/// that is not TOML is one the daemon is meant to refuse; it binds nothing.)
+fn assert_no_fixed_control_port(config: &Path) {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return;
+    };
+    let listen = table
+        .get("control")
+        .and_then(|control| control.get("listen"))
+        .and_then(|listen| listen.as_str())
+        .and_then(|listen| listen.parse::<SocketAddr>().ok());
+    if let Some(addr) = listen.filter(|addr| addr.port() != 0) {
+        panic!(
+            "{}: [control] listen = \"{addr}\" is a fixed port (a running server may hold it): \
+             start the daemon with .control()",
+            config.display()
+        );
     }
 }
 
