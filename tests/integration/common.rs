@@ -239,8 +239,8 @@ pub fn splitdns() -> Command {
     command
 }
 
-/// How long a daemon may take to start answering, or to exit when it must not start: generous,
-/// because the machine may be busy building something else.
+/// How long a daemon may take to start answering: generous, because the machine may be busy
+/// building something else.
 pub const STARTUP: Duration = Duration::from_secs(20);
 
 /// How long a daemon that must refuse to start may take to exit.
@@ -313,7 +313,7 @@ impl Daemon {
             .expect("no control listener: start the daemon with .control()")
     }
 
-    /// The config it serves, and the directory around it.
+    /// The config it serves.
     pub fn config(&self) -> &Path {
         &self.config
     }
@@ -581,9 +581,7 @@ impl Daemon {
             self.log_text()
         );
     }
-}
 
-impl Daemon {
     /// The first address of the log's `serving on ADDR, … (udp+tcp)` line.
     fn bound_from_log(&self) -> Option<SocketAddr> {
         let log = self.log_text();
