@@ -2,23 +2,21 @@
 //! both `check` and `serve` with `file:line` messages; the shipped example and every fixture pass
 //! `check`; and thousands of hostile UDP packets leave the server answering correctly.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::common::{
-    EXTERNAL, INTERNAL, Server, Via, exchange, fixture, query, scratch_dir, tcp_connect,
-    udp_socket, with_edns,
+    Daemon, EXTERNAL, INTERNAL, Server, Via, exchange, fixture, query, scratch_dir, splitdns,
+    tcp_connect, udp_socket, with_edns,
 };
 
-const BINARY: &str = env!("CARGO_BIN_EXE_splitdns");
-
-/// How long a `serve` that should refuse to start may take to exit.
+/// How long `check` may take to exit.
 const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 
 const CONFIG: &str = r#"# a valid config; each bad-input case changes one thing
@@ -276,9 +274,8 @@ fn bad_cases() -> Vec<BadCase> {
 
 /// Runs the binary to completion, failing the test if it outlives [`EXIT_DEADLINE`].
 fn run_binary(args: &[&str]) -> Output {
-    let mut child = Command::new(BINARY)
+    let mut child = splitdns()
         .args(args)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -335,20 +332,19 @@ fn bad_configs_and_zones_stop_check_and_serve_with_file_and_line() {
             Blame::Config => format!("{}:{}:", strict.display(), line_of(text, case.marker) + 1),
             Blame::Shared | Blame::Internal => prefix.clone(),
         };
-        let strict_arg = strict.to_str().unwrap();
-        for (args, prefix) in [
-            (vec!["check", "--config", config_arg], &prefix),
-            (
-                vec!["serve", "--config", strict_arg, "--listen", "127.0.0.1:0"],
-                &strict_prefix,
-            ),
-        ] {
-            let output = run_binary(&args);
-            let stderr = String::from_utf8_lossy(&output.stderr);
+        for (command, prefix) in [("check", &prefix), ("serve", &strict_prefix)] {
+            let (status, stderr) = match command {
+                "check" => {
+                    let output = run_binary(&["check", "--config", config_arg]);
+                    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+                    (output.status, stderr)
+                }
+                _ => Daemon::serve(&strict).start_fails(),
+            };
             let located = stderr
                 .lines()
                 .find(|line| line.starts_with(prefix.as_str()));
-            let problem = if output.status.success() {
+            let problem = if status.success() {
                 Some("exited 0".to_string())
             } else if let Some(line) = located {
                 (!line.contains(case.mention))
@@ -358,8 +354,8 @@ fn bad_configs_and_zones_stop_check_and_serve_with_file_and_line() {
             };
             if let Some(problem) = problem {
                 failures.push(format!(
-                    "{} / {}: {problem}; stderr:\n{stderr}",
-                    case.name, args[0]
+                    "{} / {command}: {problem}; stderr:\n{stderr}",
+                    case.name
                 ));
             }
         }
@@ -371,7 +367,7 @@ fn bad_configs_and_zones_stop_check_and_serve_with_file_and_line() {
 /// fixture these tests serve.
 #[test]
 fn the_bundled_example_and_every_fixture_pass_check() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
+    let example = crate::common::example_config();
     let output = run_binary(&["check", "--config", example.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -405,68 +401,33 @@ fn the_bundled_example_and_every_fixture_pass_check() {
 /// source from its view there.
 #[test]
 fn the_binary_serves_both_views() {
-    let mut child = Command::new(BINARY)
-        .args([
-            "serve",
-            "--config",
-            fixture("split").to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start splitdns serve");
-    let stderr = child.stderr.take().unwrap();
-    let (found, bound) = std::sync::mpsc::channel();
-    // Reads the log until the start-up line, then keeps draining it so the child never blocks.
-    std::thread::spawn(move || {
-        let mut found = Some(found);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving on ").nth(1) {
-                let addr: Option<SocketAddr> =
-                    rest.split([' ', ',']).next().and_then(|a| a.parse().ok());
-                if let (Some(addr), Some(found)) = (addr, found.take()) {
-                    let _ = found.send(addr);
-                }
-            }
-        }
-    });
-    let result = std::panic::catch_unwind(|| {
-        let addr = bound
-            .recv_timeout(EXIT_DEADLINE)
-            .expect("a 'serving on ADDR' log line");
-        let server = Server::remote(addr);
-        let inside = crate::common::ask(
-            &server,
-            INTERNAL,
-            Via::Udp,
-            "mail.contoso.example.",
-            RecordType::A,
-        );
-        assert_eq!(inside.answer().len(), 3, "{}", inside.dump());
-        let outside = crate::common::ask(
-            &server,
-            EXTERNAL,
-            Via::Tcp,
-            "mail.contoso.example.",
-            RecordType::A,
-        );
-        assert_eq!(
-            outside.answer(),
-            ["mail.contoso.example. 3600 A 203.0.113.10"],
-            "{}",
-            outside.dump()
-        );
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    // `ephemeral`: the daemon is found through its 'serving on ADDR' log line.
+    let daemon = Daemon::serve(fixture("split"))
+        .ephemeral()
+        .log(scratch_dir("bad_input_binary").join("splitdns.log"))
+        .start();
+    let server = daemon.server();
+    let inside = crate::common::ask(
+        &server,
+        INTERNAL,
+        Via::Udp,
+        "mail.contoso.example.",
+        RecordType::A,
+    );
+    assert_eq!(inside.answer().len(), 3, "{}", inside.dump());
+    let outside = crate::common::ask(
+        &server,
+        EXTERNAL,
+        Via::Tcp,
+        "mail.contoso.example.",
+        RecordType::A,
+    );
+    assert_eq!(
+        outside.answer(),
+        ["mail.contoso.example. 3600 A 203.0.113.10"],
+        "{}",
+        outside.dump()
+    );
 }
 
 /// A small xorshift generator: reproducible "random" packets without another crate.

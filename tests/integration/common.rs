@@ -1,15 +1,19 @@
-//! The harness: starts the real server in-process on an ephemeral loopback port and talks to it
-//! over real UDP and TCP sockets bound to chosen loopback source addresses (the source is what
-//! selects the view). Queries are built and answers decoded with hickory-proto, independently of
+//! The harness: starts the real server on an ephemeral loopback port — in-process ([`Server`]) or
+//! as the `splitdns serve` binary ([`Daemon`]) — and talks to it over real UDP and TCP sockets
+//! bound to chosen loopback source addresses (the source is what selects the view). No test
+//! binds a fixed port: each server gets a free one, and each test's files go in its own
+//! [`scratch_dir`]. Queries are built and answers decoded with hickory-proto, independently of
 //! our own wire code, and answers are compared as text so that a failing scenario prints what the
 //! server actually said.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -29,25 +33,40 @@ pub const NO_VIEW: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 /// How long any read from the server may take before the test fails instead of hanging.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The config file of a fixture directory under `tests/fixtures/`.
-pub fn fixture(name: &str) -> PathBuf {
+/// A fixture directory under `tests/fixtures/`.
+pub fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-        .join("splitdns.toml")
+}
+
+/// The config file of a fixture directory under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    fixture_dir(name).join("splitdns.toml")
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 (from the ephemeral range: never 53), for a
-/// server the test starts as a process.
+/// program the test starts as a process.
 pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-        let port = udp.local_addr().expect("local address").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+    free_port_on(&[IpAddr::V4(Ipv4Addr::LOCALHOST)])
+}
+
+/// A port free for UDP and TCP on each of `ips` (checked one after the other: a server given
+/// them all binds each), from the ephemeral range of the first.
+pub fn free_port_on(ips: &[IpAddr]) -> u16 {
+    'pick: for _ in 0..50 {
+        let port = UdpSocket::bind((ips[0], 0))
+            .and_then(|s| s.local_addr())
+            .expect("bind a UDP socket")
+            .port();
+        for &ip in ips {
+            if UdpSocket::bind((ip, port)).is_err() || TcpListener::bind((ip, port)).is_err() {
+                continue 'pick;
+            }
         }
+        return port;
     }
-    panic!("no free UDP+TCP port on 127.0.0.1");
+    panic!("no port free for UDP and TCP on all of {ips:?}");
 }
 
 /// Where Debian puts the daemons (not always on a test runner's PATH).
@@ -64,14 +83,54 @@ pub fn find_program(binary: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// A scratch directory for one test, emptied first (under Cargo's target dir, never /tmp).
+/// The scratch directory of one test, emptied first: `<target>/tmp/integration/<name>` (under
+/// Cargo's target dir, never /tmp, and kept after the test for a look at its files and logs).
+/// Every test's directory has its own name: a name asked for twice in one run panics, since two
+/// tests sharing a directory would empty and overwrite each other's files.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("integration")
-        .join(name);
+    static TAKEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let fresh = TAKEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(name.to_string());
+    assert!(fresh, "scratch directory {name:?} asked for twice");
+    let dir = scratch_root().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// Where the scratch directories are.
+fn scratch_root() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("integration")
+}
+
+/// [`scratch_dir`] with a copy of the files of `source` (not its subdirectories): a fixture or
+/// the bundled example the test may edit.
+pub fn scratch_copy(name: &str, source: &Path) -> PathBuf {
+    let dir = scratch_dir(name);
+    let entries =
+        std::fs::read_dir(source).unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap()))
+                .unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+        }
+    }
+    dir
+}
+
+/// The bundled example's directory (`zones/`): its config `splitdns.toml` listens on fixed ports
+/// (5353, and 9153 for `[control]`), which `cargo run --release` serves; a test that runs it as a
+/// process copies it ([`scratch_copy`]) and starts it with [`DaemonBuilder::control`].
+pub fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")
+}
+
+/// The bundled example's config, for tests that load it or run `check` on it (no socket).
+pub fn example_config() -> PathBuf {
+    example_dir().join("splitdns.toml")
 }
 
 /// The real server, loaded from a config and serving on `127.0.0.1:<ephemeral>` (UDP and TCP)
@@ -167,6 +226,432 @@ impl Drop for Server {
             }
         }
     }
+}
+
+/// The `splitdns` binary Cargo built for these tests.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_splitdns");
+
+/// The binary for a one-shot command (`check`, `explain`, `diff`, `status`, …), with `NO_COLOR`
+/// set; to run `serve`, use [`Daemon`].
+pub fn splitdns() -> Command {
+    let mut command = Command::new(BINARY);
+    command.env("NO_COLOR", "1");
+    command
+}
+
+/// How long a daemon may take to start answering: generous, because the machine may be busy
+/// building something else.
+pub const STARTUP: Duration = Duration::from_secs(20);
+
+/// How long a daemon that must refuse to start may take to exit.
+pub const REFUSAL: Duration = Duration::from_secs(10);
+
+/// How many times [`DaemonBuilder::start`] picks fresh ports when another process took one
+/// between the pick and the daemon's bind.
+const START_ATTEMPTS: u32 = 4;
+
+/// `splitdns serve` as a child process: the one way the tests run the real binary as a daemon.
+/// It listens on a free loopback port (never a fixed one: a developer's `cargo run --release`
+/// holds the bundled example's 5353 and 9153), logs (stderr, `RUST_LOG=info`) to a file, and is
+/// killed on drop, its log printed if the test failed.
+///
+/// ```ignore
+/// let daemon = Daemon::serve(&config).control().env("KEY", "value").start();
+/// ask(&daemon.server(), INTERNAL, Via::Udp, "mail.contoso.example.", RecordType::A);
+/// ```
+pub struct Daemon {
+    pub child: Child,
+    /// Where it answers DNS: the first listen address (127.0.0.1 or ::1 for a wildcard).
+    pub dns: SocketAddr,
+    control: Option<SocketAddr>,
+    config: PathBuf,
+    pub log: PathBuf,
+}
+
+/// What to start: see [`Daemon::serve`].
+pub struct DaemonBuilder {
+    config: PathBuf,
+    ips: Vec<IpAddr>,
+    ephemeral: bool,
+    control: bool,
+    env: Vec<(String, Option<String>)>,
+    log: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// `splitdns serve --config <config> --listen 127.0.0.1:<free port>`; the builder's methods
+    /// change that, [`DaemonBuilder::start`] starts it.
+    pub fn serve(config: impl AsRef<Path>) -> DaemonBuilder {
+        DaemonBuilder {
+            config: config.as_ref().to_path_buf(),
+            ips: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            ephemeral: false,
+            control: false,
+            env: vec![
+                ("RUST_LOG".into(), Some("info".into())),
+                ("NO_COLOR".into(), Some("1".into())),
+                // The test runner's own service manager must not hear from the daemon.
+                ("NOTIFY_SOCKET".into(), None),
+                ("WATCHDOG_USEC".into(), None),
+            ],
+            log: None,
+        }
+    }
+
+    /// The DNS address as the query helpers take it ([`ask`], [`udp_socket`], …).
+    pub fn server(&self) -> Server {
+        Server::remote(self.dns)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.dns.port()
+    }
+
+    /// The control listener's address; only with [`DaemonBuilder::control`].
+    pub fn control(&self) -> SocketAddr {
+        self.control
+            .expect("no control listener: start the daemon with .control()")
+    }
+
+    /// The config it serves.
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// The directory of its config.
+    pub fn dir(&self) -> &Path {
+        self.config.parent().expect("the config's directory")
+    }
+
+    /// A file next to the config.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.config.with_file_name(file)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most 10 s) until the log has a line containing every one of `needles`, and
+    /// returns it.
+    pub fn wait_log(&self, needles: &[&str]) -> String {
+        let wait = Duration::from_secs(10);
+        let deadline = Instant::now() + wait;
+        loop {
+            let text = self.log_text();
+            if let Some(line) = text
+                .lines()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needles:?} within {wait:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends it a signal (`"HUP"`, `"TERM"`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Fails the test if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("poll splitdns") {
+            panic!("splitdns exited ({status}):\n{}", self.log_text());
+        }
+    }
+
+    /// Whether one SOA query from `from` is answered (any response) within `wait`.
+    pub fn answers_within(&self, from: IpAddr, wait: Duration) -> bool {
+        answers_within(self.dns, from, "contoso.example.", wait)
+    }
+}
+
+/// The source of the start-up probe: 127.0.0.2 (internal in the fixtures), or ::1.
+fn probe_source(server: SocketAddr) -> IpAddr {
+    match server {
+        SocketAddr::V4(_) => INTERNAL,
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+/// One UDP query (`name` SOA from `from` to `server`); true once any response comes. The socket
+/// is connected, so a port nobody has bound yet fails at once (ICMP port unreachable) instead
+/// of after `wait`: a start-up is seen as soon as it happens.
+fn answers_within(server: SocketAddr, from: IpAddr, name: &str, wait: Duration) -> bool {
+    let Ok(socket) = UdpSocket::bind(SocketAddr::new(from, 0)) else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(wait));
+    let bytes = query(name, RecordType::SOA).to_vec().expect("encode");
+    if socket.connect(server).is_err() || socket.send(&bytes).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    socket.recv(&mut buf).is_ok()
+}
+
+impl DaemonBuilder {
+    /// Listens on each of `ips` at one port free on all of them (default: 127.0.0.1 alone).
+    pub fn listen(mut self, ips: &[IpAddr]) -> DaemonBuilder {
+        self.ips = ips.to_vec();
+        self
+    }
+
+    /// Listens on port 0 (of the one address given to [`listen`](Self::listen), 127.0.0.1 by
+    /// default) and learns the port from the log's `serving on ADDR` line: what an admin does
+    /// with `--listen 127.0.0.1:0`.
+    pub fn ephemeral(mut self) -> DaemonBuilder {
+        self.ephemeral = true;
+        self
+    }
+
+    /// Gives the config's `[control] listen` a free loopback port (adding the section if the
+    /// config has none), picked afresh on each attempt, and waits for it to accept too. The
+    /// config is rewritten in place, so it must be in a scratch directory: copy a shared one
+    /// ([`scratch_copy`]) first.
+    pub fn control(mut self) -> DaemonBuilder {
+        self.control = true;
+        self
+    }
+
+    /// Sets an environment variable of the daemon.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> DaemonBuilder {
+        let value = value.as_ref().to_string_lossy().into_owned();
+        self.env.push((key.into(), Some(value)));
+        self
+    }
+
+    /// Where its stderr goes (default: `splitdns.log` next to the config when that is in a
+    /// scratch directory; a config elsewhere, such as a fixture, needs this).
+    pub fn log(mut self, path: impl AsRef<Path>) -> DaemonBuilder {
+        self.log = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Starts it and returns once it answers the probe (and its control listener, with
+    /// [`control`](Self::control), accepts). When it exits because a port was taken since the
+    /// pick, picks again; any other exit at start-up fails the test with its log.
+    pub fn start(self) -> Daemon {
+        for attempt in 1..=START_ATTEMPTS {
+            let mut daemon = self.spawn_once();
+            match daemon.wait_ready() {
+                Ok(()) => return daemon,
+                Err(status) => {
+                    let log = daemon.log_text();
+                    let taken =
+                        log.contains("cannot bind") && log.contains("Address already in use");
+                    assert!(
+                        taken && attempt < START_ATTEMPTS,
+                        "splitdns exited at start-up ({status}):\n{log}"
+                    );
+                }
+            }
+        }
+        unreachable!("the last attempt returns or fails")
+    }
+
+    /// Starts it and returns at once, without waiting for it to answer: for a test that judges
+    /// the start-up itself (sd_notify's READY=1). No retry: a taken port fails the test.
+    pub fn spawn(self) -> Daemon {
+        self.spawn_once()
+    }
+
+    /// Starts it on data it must refuse: waits (at most [`REFUSAL`]) for it to exit, failing the
+    /// test if it keeps running, and returns the exit status and the log.
+    pub fn start_fails(self) -> (ExitStatus, String) {
+        let mut daemon = self.spawn_once();
+        let deadline = Instant::now() + REFUSAL;
+        let status = loop {
+            if let Some(status) = daemon.child.try_wait().expect("poll splitdns") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "splitdns still running after {REFUSAL:?}, expected it to refuse to start:\n{}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, daemon.log_text())
+    }
+
+    fn spawn_once(&self) -> Daemon {
+        let port = match self.ephemeral {
+            true => 0,
+            false => free_port_on(&self.ips),
+        };
+        let in_scratch = self.config.starts_with(scratch_root());
+        let control = self.control.then(|| {
+            assert!(
+                in_scratch,
+                "{}: .control() rewrites the config; copy it into a scratch directory first",
+                self.config.display()
+            );
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+            set_control_listen(&self.config, addr);
+            addr
+        });
+        if !self.control {
+            assert_no_fixed_control_port(&self.config);
+        }
+        let log = self.log.clone().unwrap_or_else(|| {
+            assert!(
+                in_scratch,
+                "{}: not in a scratch directory; give the daemon's log a place with .log()",
+                self.config.display()
+            );
+            self.config.with_file_name("splitdns.log")
+        });
+        let mut command = Command::new(BINARY);
+        command.arg("serve").arg("--config").arg(&self.config);
+        for ip in &self.ips {
+            command
+                .arg("--listen")
+                .arg(SocketAddr::new(*ip, port).to_string());
+        }
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start splitdns");
+        let ip = match self.ips[0] {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        Daemon {
+            child,
+            dns: SocketAddr::new(ip, port),
+            control,
+            config: self.config.clone(),
+            log,
+        }
+    }
+}
+
+impl Daemon {
+    /// Waits until it answers (`contoso.example.` SOA over UDP from 127.0.0.2, or ::1 for an IPv6
+    /// address: any response) and the control listener (if any) accepts; the exit status if the
+    /// process exits first. On port 0, first learns the port from the log.
+    fn wait_ready(&mut self) -> Result<(), ExitStatus> {
+        let deadline = Instant::now() + STARTUP;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll splitdns") {
+                return Err(status);
+            }
+            if self.dns.port() == 0 {
+                if let Some(bound) = self.bound_from_log() {
+                    self.dns = bound;
+                }
+            } else if self.answers_within(probe_source(self.dns), Duration::from_millis(200))
+                && self
+                    .control
+                    .is_none_or(|addr| TcpStream::connect(addr).is_ok())
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_ne!(
+            self.dns.port(),
+            0,
+            "no 'serving on ADDR' log line within {STARTUP:?}:\n{}",
+            self.log_text()
+        );
+        panic!(
+            "splitdns did not answer on {} within {STARTUP:?}:\n{}",
+            self.dns,
+            self.log_text()
+        );
+    }
+
+    /// The first address of the log's `serving on ADDR, … (udp+tcp)` line.
+    fn bound_from_log(&self) -> Option<SocketAddr> {
+        let log = self.log_text();
+        let rest = log
+            .lines()
+            .find_map(|line| line.split("serving on ").nth(1))?;
+        rest.split([' ', ',']).next()?.parse().ok()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- splitdns log ({}) ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+    }
+}
+
+/// Fails the test if the config names a control port other than 0 and the daemon would bind it:
+/// `--listen` overrides the config's `listen`, but nothing overrides `[control] listen`. (A config
+/// that is not TOML is one the daemon is meant to refuse; it binds nothing.)
+fn assert_no_fixed_control_port(config: &Path) {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return;
+    };
+    let listen = table
+        .get("control")
+        .and_then(|control| control.get("listen"))
+        .and_then(|listen| listen.as_str())
+        .and_then(|listen| listen.parse::<SocketAddr>().ok());
+    if let Some(addr) = listen.filter(|addr| addr.port() != 0) {
+        panic!(
+            "{}: [control] listen = \"{addr}\" is a fixed port (a running server may hold it): \
+             start the daemon with .control()",
+            config.display()
+        );
+    }
+}
+
+/// Sets `[control] listen` in the config file to `addr`: the `listen` line of that section is
+/// replaced, or the section added at the end.
+fn set_control_listen(config: &Path, addr: SocketAddr) {
+    let text = std::fs::read_to_string(config)
+        .unwrap_or_else(|e| panic!("read {}: {e}", config.display()));
+    let line = format!("listen = \"{addr}\"");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let section = lines.iter().position(|l| l.trim() == "[control]");
+    let listen = section.and_then(|at| {
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .position(|l| l.trim_start().starts_with("listen"))
+            .map(|i| at + 1 + i)
+    });
+    match (section, listen) {
+        (_, Some(at)) => lines[at] = line,
+        (Some(at), None) => lines.insert(at + 1, line),
+        (None, None) => lines.extend(["".into(), "[control]".into(), line]),
+    }
+    std::fs::write(config, lines.join("\n") + "\n")
+        .unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
 }
 
 /// The transport a query goes over.

@@ -8,12 +8,12 @@
 //! Each test runs its own server from a scratch directory, on free loopback ports. 127.0.0.2 is
 //! the internal view's client, 127.0.0.3 an external one.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -26,9 +26,8 @@ const GENEROUS: Duration = Duration::from_secs(10);
 
 const SERIAL: u32 = 2026120101;
 
-fn config(control: u16) -> String {
-    format!(
-        r#"[[view]]
+/// The standard config; its control port, 0 here, is set to a free one when a [`Daemon`] starts.
+const CONFIG: &str = r#"[[view]]
 name = "internal"
 clients = ["10.0.0.0/8", "127.0.0.2/32"]
 
@@ -47,10 +46,8 @@ origin = "fabrikam.example"
 file = "fabrikam.example.zone"
 
 [control]
-listen = "127.0.0.1:{control}"
-"#
-    )
-}
+listen = "127.0.0.1:0"
+"#;
 
 fn zone(origin: &str, serial: u32, www: &str) -> String {
     format!(
@@ -65,19 +62,33 @@ fn zone(origin: &str, serial: u32, www: &str) -> String {
 
 const INTERNAL_OVERRIDE: &str = "$ORIGIN contoso.example.\n$TTL 300\nmail A 10.0.0.11\n";
 
-/// A `splitdns serve` child with its own directory, ports and log; killed on drop.
+/// A `splitdns serve` child ([`common::Daemon`], with its control listener) and its directory.
 struct Daemon {
-    child: Child,
+    daemon: common::Daemon,
     dir: PathBuf,
     dns: SocketAddr,
     control: SocketAddr,
-    log: PathBuf,
 }
 
-/// The standard config and zones in `dir`, then `files` (name, content) over them.
-fn write_files(dir: &Path, control_port: u16, files: &[(&str, &str)]) {
+impl std::ops::Deref for Daemon {
+    type Target = common::Daemon;
+    fn deref(&self) -> &common::Daemon {
+        &self.daemon
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut common::Daemon {
+        &mut self.daemon
+    }
+}
+
+/// The standard config and zones in a fresh scratch directory, then `files` (name, content) over
+/// them; the config's path.
+fn write_files(test: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = common::scratch_dir(&format!("control-{test}"));
     let standard = [
-        ("splitdns.toml", config(control_port)),
+        ("splitdns.toml", CONFIG.to_string()),
         (
             "contoso.example.zone",
             zone("contoso.example", SERIAL, "203.0.113.80"),
@@ -97,6 +108,7 @@ fn write_files(dir: &Path, control_port: u16, files: &[(&str, &str)]) {
     for (name, text) in files {
         fs::write(dir.join(name), text).unwrap();
     }
+    dir.join("splitdns.toml")
 }
 
 impl Daemon {
@@ -114,100 +126,27 @@ impl Daemon {
         files: &[(&str, &str)],
         config_tail: &str,
     ) -> Daemon {
-        let dir = common::scratch_dir(&format!("control-{test}"));
-        for attempt in 0.. {
-            let (dns_port, control_port) = (free_port(), free_port());
-            write_files(&dir, control_port, files);
-            if !config_tail.is_empty() {
-                let config = dir.join("splitdns.toml");
-                let text = fs::read_to_string(&config).unwrap();
-                fs::write(&config, format!("{text}\n{config_tail}")).unwrap();
-            }
-            let log = dir.join("splitdns.log");
-            let mut command = Command::new(env!("CARGO_BIN_EXE_splitdns"));
-            command
-                .arg("serve")
-                .arg("--config")
-                .arg(dir.join("splitdns.toml"))
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{dns_port}"))
-                .env("RUST_LOG", "info")
-                .env_remove("NOTIFY_SOCKET")
-                .env_remove("WATCHDOG_USEC")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap());
-            if let Some(socket) = notify {
-                // As systemd sets them for `WatchdogSec=0.4s`: a ping every 200 ms is expected.
-                command
-                    .env("NOTIFY_SOCKET", socket)
-                    .env("WATCHDOG_USEC", "400000");
-            }
-            let child = command.spawn().expect("start splitdns");
-            let mut daemon = Daemon {
-                child,
-                dir: dir.clone(),
-                dns: SocketAddr::from((Ipv4Addr::LOCALHOST, dns_port)),
-                control: SocketAddr::from((Ipv4Addr::LOCALHOST, control_port)),
-                log,
-            };
-            // With a notify socket, the test itself waits for READY=1 (that is what it judges).
-            if notify.is_some() || daemon.wait_ready() {
-                return daemon;
-            }
-            assert!(
-                attempt < 3,
-                "no ports could be bound:\n{}",
-                daemon.log_text()
-            );
+        let config = write_files(test, files);
+        if !config_tail.is_empty() {
+            let text = fs::read_to_string(&config).unwrap();
+            fs::write(&config, format!("{text}\n{config_tail}")).unwrap();
         }
-        unreachable!()
-    }
-
-    /// Waits until DNS answers and the control listener accepts; false if a port was taken.
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + GENEROUS;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                if self.log_text().contains("cannot bind") {
-                    return false;
-                }
-                panic!(
-                    "splitdns exited at start-up ({status}):\n{}",
-                    self.log_text()
-                );
-            }
-            if self.answers() && TcpStream::connect(self.control).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let builder = common::Daemon::serve(&config).control();
+        let daemon = match notify {
+            // As systemd sets them for `WatchdogSec=0.4s`: a ping every 200 ms is expected.
+            // The test itself waits for READY=1 (that is what it judges).
+            Some(socket) => builder
+                .env("NOTIFY_SOCKET", socket)
+                .env("WATCHDOG_USEC", "400000")
+                .spawn(),
+            None => builder.start(),
+        };
+        Daemon {
+            dir: config.parent().unwrap().to_path_buf(),
+            dns: daemon.dns,
+            control: daemon.control(),
+            daemon,
         }
-        panic!(
-            "splitdns did not answer within {GENEROUS:?}:\n{}",
-            self.log_text()
-        );
-    }
-
-    /// One SOA query over UDP, answered within 200 ms.
-    fn answers(&self) -> bool {
-        self.answers_within(Duration::from_millis(200))
-    }
-
-    fn answers_within(&self, wait: Duration) -> bool {
-        let socket = UdpSocket::bind((INTERNAL, 0)).unwrap();
-        socket.set_read_timeout(Some(wait)).unwrap();
-        let query = common::query("contoso.example.", RecordType::SOA);
-        socket.send_to(&query.to_vec().unwrap(), self.dns).unwrap();
-        let mut buffer = [0u8; 1500];
-        socket.recv_from(&mut buffer).is_ok()
-    }
-
-    fn server(&self) -> common::Server {
-        common::Server::remote(self.dns)
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn write(&self, file: &str, text: &str) {
@@ -219,7 +158,7 @@ impl Daemon {
 
     /// Runs `splitdns <args> --config <this config>`.
     fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        common::splitdns()
             .args(args)
             .arg("--config")
             .arg(self.dir.join("splitdns.toml"))
@@ -232,13 +171,6 @@ impl Daemon {
         let reply = common::ask(&self.server(), from, via, name, RecordType::A);
         assert_eq!(reply.rcode(), ResponseCode::NoError, "{}", reply.dump());
         common::sorted(reply.answer())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -822,7 +754,7 @@ fn systemd_notifications_come_in_order() {
     // Straight after READY=1, the first query is answered (no retry; the wait is generous only
     // because the machine may be busy).
     assert!(
-        daemon.answers_within(Duration::from_secs(2)),
+        daemon.answers_within(INTERNAL, Duration::from_secs(2)),
         "the first query after READY=1 was not answered"
     );
     // The control listener is up too (the test's only wait for it).
@@ -848,9 +780,7 @@ fn systemd_notifications_come_in_order() {
     // Watchdog pings keep coming while it runs.
     let seen = pings.get();
     std::thread::sleep(Duration::from_millis(600));
-    let pid = daemon.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    daemon.signal("TERM");
     let stopping = next();
     assert!(stopping.starts_with("STOPPING=1"), "{stopping:?}");
     assert!(
@@ -893,7 +823,7 @@ fn systemd_unit_verifies() {
     let copy = dir.join("splitdns.service");
     fs::write(
         &copy,
-        text.replace("/usr/local/bin/splitdns", env!("CARGO_BIN_EXE_splitdns")),
+        text.replace("/usr/local/bin/splitdns", common::BINARY),
     )
     .unwrap();
     let output = Command::new("systemd-analyze")
@@ -1059,23 +989,12 @@ fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
     assert_eq!(output.status.code(), Some(1));
     drop(daemon);
 
-    let dir = common::scratch_dir("control-all-or-nothing");
-    write_files(&dir, free_port(), &[("fabrikam.example.zone", &broken)]);
-    let config = dir.join("splitdns.toml");
+    let config = write_files("all-or-nothing", &[("fabrikam.example.zone", &broken)]);
+    let dir = config.parent().unwrap();
     let text = fs::read_to_string(&config).unwrap();
     fs::write(&config, format!("all_or_nothing = true\n{text}")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--config",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (status, stderr) = common::Daemon::serve(&config).start_fails();
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "{}:8:",
@@ -1180,11 +1099,7 @@ fn sigterm_finishes_the_tcp_answer_in_hand() {
     // The query has begun to arrive when the stop comes.
     busy.write_all(&framed[..5]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let killed = Command::new("kill")
-        .args(["-TERM", &daemon.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    daemon.signal("TERM");
     std::thread::sleep(Duration::from_millis(300));
     busy.write_all(&framed[5..]).unwrap();
     let reply = common::decode_reply(&query, &common::read_framed(&mut busy));
@@ -1319,14 +1234,12 @@ fn rate_limited_responses_are_counted_per_view() {
 /// Without a `[control]` section, `status` and `reload` say there is nothing to ask, and exit 1.
 #[test]
 fn status_and_reload_without_a_control_listener_say_so() {
-    let dir = common::scratch_dir("control-none");
-    write_files(&dir, free_port(), &[]);
-    let config = dir.join("splitdns.toml");
+    let config = write_files("none", &[]);
     let text = fs::read_to_string(&config).unwrap();
     let without = text.split("[control]").next().unwrap().to_string();
     fs::write(&config, without).unwrap();
     for command in ["status", "reload"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        let output = common::splitdns()
             .args([command, "--config"])
             .arg(&config)
             .output()

@@ -3,12 +3,12 @@
 //! unknown view, a config that does not load) — so scripts can act on it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::common::scratch_dir;
 
 fn example_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml")
+    crate::common::example_config()
 }
 
 fn diff(config: &Path, a: &str, b: &str) -> (i32, String, String) {
@@ -16,7 +16,7 @@ fn diff(config: &Path, a: &str, b: &str) -> (i32, String, String) {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    } = crate::common::splitdns()
         .args(["diff", "--config"])
         .arg(config)
         .args([a, b])

@@ -20,7 +20,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,7 +31,7 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::common::{
-    EXTERNAL, Reply, Server, TIMEOUT, Via, decode_reply, framed, scratch_dir, with_edns,
+    EXTERNAL, Reply, Server, TIMEOUT, Via, decode_reply, framed, free_port, scratch_dir, with_edns,
 };
 
 /// Zones compared at the same time.
@@ -441,7 +441,7 @@ impl RefServer {
         let mut last_error = String::new();
         // Another process may take the port between our probe and the server's bind: try again.
         for _ in 0..3 {
-            let port = free_port()?;
+            let port = free_port();
             let conf = dir.join(format!("{name}.conf"));
             fs::write(&conf, reference.config(dir, port, &zone.origin, &copy))
                 .map_err(|e| e.to_string())?;
@@ -554,18 +554,6 @@ impl Drop for RefServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 (never 53: it comes from the ephemeral range).
-fn free_port() -> Result<u16, String> {
-    for _ in 0..20 {
-        let tcp = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = tcp.local_addr().map_err(|e| e.to_string())?.port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err("no free loopback port".into())
 }
 
 /// The owner name (uncompressed wire form) and type of every record in a message.

@@ -4,7 +4,6 @@
 //! UTF-8 byte-order mark is skipped.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::scratch_dir;
 
@@ -75,7 +74,7 @@ fn write_files(test: &str, config: Saved, zone: Saved, extra: &[(&str, Vec<u8>)]
 /// `splitdns check` on the directory's config: exit code and the error lines (stderr without
 /// the closing count).
 fn check(dir: &Path) -> (i32, Vec<String>) {
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .arg("check")
         .arg("--config")
         .arg(dir.join("splitdns.toml"))

@@ -1,9 +1,6 @@
 //! The bundled example's `[[exchange]]` block over the wire, and `check --format json` from the
 //! binary.
 
-use std::path::Path;
-use std::process::Command;
-
 use hickory_proto::rr::RecordType;
 
 use crate::common::*;
@@ -13,7 +10,7 @@ use crate::common::*;
 const INSIDE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 fn example() -> Server {
-    Server::with_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml"))
+    Server::with_config(&crate::common::example_config())
 }
 
 #[test]
@@ -116,9 +113,9 @@ fn an_srv_only_domain_is_served_only_at_its_autodiscover_name() {
 
 #[test]
 fn check_json_parses_and_reports_findings() {
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .args(["check", "--format", "json", "--config"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml"))
+        .arg(crate::common::example_config())
         .output()
         .unwrap();
     assert!(
@@ -153,7 +150,7 @@ fn check_json_parses_and_reports_findings() {
         "$ORIGIN x.example.\n@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 10.1.1.1\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .args(["check", "--format", "json", "--config"])
         .arg(dir.join("splitdns.toml"))
         .output()
@@ -287,7 +284,7 @@ fn a_cname_conflict_names_both_files_and_the_view() {
         "$ORIGIN contoso.example.\nportal 300 CNAME intranet\nportal 300 TXT \"x\"\nintranet A 10.0.0.80\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .args(["check", "--config"])
         .arg(dir.join("splitdns.toml"))
         .output()
@@ -308,7 +305,7 @@ fn a_cname_conflict_names_both_files_and_the_view() {
 #[test]
 fn one_typo_gives_one_error() {
     let dir = scratch_dir("exchange_one_typo");
-    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    let zones = crate::common::example_dir();
     for name in ["splitdns.toml", "contoso.example.internal.zone"] {
         std::fs::copy(zones.join(name), dir.join(name)).unwrap();
     }
@@ -319,7 +316,7 @@ fn one_typo_gives_one_error() {
     );
     assert_ne!(broken, shared);
     std::fs::write(dir.join("contoso.example.zone"), broken).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .args(["check", "--config"])
         .arg(dir.join("splitdns.toml"))
         .output()
@@ -349,7 +346,7 @@ fn acknowledged_findings_do_not_fail_strict_and_unused_ones_are_reported() {
     std::fs::write(dir.join("contoso.example.internal.zone"), "").unwrap();
     let check = |config: &str| {
         std::fs::write(dir.join("splitdns.toml"), config).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+        let output = crate::common::splitdns()
             .args(["check", "--strict", "--config"])
             .arg(dir.join("splitdns.toml"))
             .output()

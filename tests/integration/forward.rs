@@ -19,8 +19,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::common::{
-    EXTERNAL, INTERNAL, Server, Via, find_program, framed, free_port, query, read_framed, render,
-    scratch_dir, tcp_connect, udp_socket, with_edns,
+    EXTERNAL, INTERNAL, Server, Via, example_config, example_dir, find_program, framed, free_port,
+    query, read_framed, render, scratch_copy, scratch_dir, splitdns, tcp_connect, udp_socket,
+    with_edns,
 };
 
 /// How long a daemon may take to start answering.
@@ -57,28 +58,28 @@ fn big_txt() -> String {
         .collect()
 }
 
-/// A daemon started by a test, killed on drop.
-struct Daemon {
+/// A reference upstream (Knot, NSD, Unbound) started by a test, killed on drop.
+struct Upstream {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
 }
 
-impl Drop for Daemon {
+impl Drop for Upstream {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Daemon {
+impl Upstream {
     fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// Asks `addr` for `name` `rtype` (RD set) until it answers with `rcode`, or fails the test.
-fn wait_for(daemon: &mut Daemon, name: &str, rtype: RecordType, rcode: ResponseCode) {
+fn wait_for(daemon: &mut Upstream, name: &str, rtype: RecordType, rcode: ResponseCode) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -113,7 +114,7 @@ fn spawn(command: &mut Command, log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
 }
 
-fn start_knot(binary: &Path, dir: &Path) -> Daemon {
+fn start_knot(binary: &Path, dir: &Path) -> Upstream {
     let port = free_port();
     let zone = dir.join("internet.test.zone");
     fs::write(&zone, format!("{INTERNET_ZONE}{}", big_txt())).unwrap();
@@ -136,7 +137,7 @@ fn start_knot(binary: &Path, dir: &Path) -> Daemon {
     .unwrap();
     let log = dir.join("knot.log");
     let child = spawn(Command::new(binary).arg("--config").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -150,7 +151,7 @@ fn start_knot(binary: &Path, dir: &Path) -> Daemon {
     daemon
 }
 
-fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
+fn start_nsd(binary: &Path, dir: &Path) -> Upstream {
     let port = free_port();
     let zone = dir.join("corp.northwind.test.zone");
     fs::write(&zone, AD_ZONE).unwrap();
@@ -171,7 +172,7 @@ fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
     .unwrap();
     let log = dir.join("nsd.log");
     let child = spawn(Command::new(binary).arg("-d").arg("-c").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -188,7 +189,7 @@ fn start_nsd(binary: &Path, dir: &Path) -> Daemon {
 /// Unbound as the view's default forwarder: it resolves `internet.test` from Knot (a stub
 /// zone) and refuses every other name (`local-zone: "." refuse`), sends only from 127.0.0.1,
 /// does no DNSSEC work (iterator only) and logs every query it gets.
-fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
+fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Upstream {
     let port = free_port();
     let conf = dir.join("unbound.conf");
     let d = dir.display();
@@ -210,7 +211,7 @@ fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
     .unwrap();
     let log = dir.join("unbound.log");
     let child = spawn(Command::new(binary).arg("-d").arg("-c").arg(&conf), &log);
-    let mut daemon = Daemon {
+    let mut daemon = Upstream {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log,
@@ -226,9 +227,9 @@ fn start_unbound(binary: &Path, dir: &Path, knot: SocketAddr) -> Daemon {
 
 /// Knot, NSD and Unbound, or why the test cannot run.
 struct Upstreams {
-    _knot: Daemon,
-    nsd: Daemon,
-    unbound: Daemon,
+    _knot: Upstream,
+    nsd: Upstream,
+    unbound: Upstream,
 }
 
 fn upstreams(dir: &Path) -> Result<Upstreams, String> {
@@ -371,7 +372,7 @@ fn without_ttls(records: Vec<String>) -> Vec<String> {
 }
 
 /// How many times Unbound logged a query for `name` (its log-queries lines name it).
-fn unbound_saw(unbound: &Daemon, name: &str) -> usize {
+fn unbound_saw(unbound: &Upstream, name: &str) -> usize {
     unbound
         .log()
         .lines()
@@ -1100,12 +1101,9 @@ fn forward_serves_stale_answers_within_the_window_then_not() {
     );
 }
 
-const BINARY: &str = env!("CARGO_BIN_EXE_splitdns");
-
 fn run(args: &[&str]) -> (bool, String) {
-    let output = Command::new(BINARY)
+    let output = splitdns()
         .args(args)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run splitdns");
@@ -1298,13 +1296,8 @@ fn forward_joins_identical_misses_and_keeps_views_apart() {
 /// (loaded only: nothing is served or sent), and the example as shipped has no recursive view.
 #[test]
 fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
-    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    let dir = scratch_dir("forward_example");
-    for entry in fs::read_dir(&zones).unwrap() {
-        let path = entry.unwrap().path();
-        fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    let text = fs::read_to_string(zones.join("splitdns.toml")).unwrap();
+    let dir = scratch_copy("forward_example", &example_dir());
+    let text = fs::read_to_string(example_config()).unwrap();
     let keys = [
         "# recursion",
         "# forwarders",
@@ -1332,11 +1325,7 @@ fn forward_the_bundled_examples_resolver_block_loads_when_uncommented() {
         out.contains("view internal:\n  recursion on: forwarders 192.0.2.53:53, 198.51.100.53:53\n  forward corp.contoso.example. to 10.0.0.21:53, 10.0.0.22:53\n"),
         "{out}"
     );
-    let (ok, out) = run(&[
-        "check",
-        "--config",
-        zones.join("splitdns.toml").to_str().unwrap(),
-    ]);
+    let (ok, out) = run(&["check", "--config", example_config().to_str().unwrap()]);
     assert!(ok && !out.contains("recursion on"), "{out}");
 }
 

@@ -680,7 +680,7 @@ fn response_rate_limiting_drops_and_slips_repeats_from_one_network() {
 
 #[test]
 fn amplification_of_the_largest_answers_is_reported_and_bounded() {
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
+    let config = crate::common::example_config();
     let server = Server::with_config(&config);
     println!(
         "{:<45} {:>6} {:>6} {:>7}  (UDP, no EDNS / EDNS 1232)",

@@ -9,10 +9,8 @@
 //! tests run in parallel. Waits are bounded: the judged ones by the check timing plus [`SLACK`]
 //! for a machine busy with other builds, the others by [`GENEROUS`].
 
-use std::fs::{self, File};
-use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +27,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{INTERNAL, TIMEOUT, query};
+use crate::common::{Daemon, INTERNAL, TIMEOUT, free_port_on, query, scratch_dir, splitdns};
 
 /// The check timing every test configures.
 const INTERVAL: Duration = Duration::from_millis(200);
@@ -250,21 +248,6 @@ impl Drop for Https {
     }
 }
 
-/// A port free on every one of `addresses` (the checks of one block share one port).
-fn common_port(addresses: &[IpAddr]) -> u16 {
-    for _ in 0..50 {
-        let first = TcpListener::bind((addresses[0], 0)).unwrap();
-        let port = first.local_addr().unwrap().port();
-        if addresses[1..]
-            .iter()
-            .all(|a| TcpListener::bind((*a, port)).is_ok())
-        {
-            return port;
-        }
-    }
-    panic!("no port free on all of {addresses:?}");
-}
-
 const ZONE: &str = "$ORIGIN contoso.example.\n\
 $TTL 3600\n\
 @     SOA  ns1 hostmaster ( 1 3600 900 1209600 300 )\n\
@@ -306,101 +289,29 @@ fn patient_timing() -> String {
     format!("interval = 1, timeout = 1, fall = {FALL}, rise = {RISE}")
 }
 
-/// A `splitdns serve` process with its own directory, port and log; killed on drop.
+/// A `splitdns serve` process ([`Daemon`]) on its own scratch directory.
 struct Splitdns {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-    log: PathBuf,
+    daemon: Daemon,
+}
+
+impl std::ops::Deref for Splitdns {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
 }
 
 impl Splitdns {
     /// Writes `files` (name, content) into a fresh directory and serves `splitdns.toml` there.
     fn start(test: &str, files: &[(&str, String)]) -> Splitdns {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("integration")
-            .join(format!("health-{test}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir(&format!("health-{test}"));
         // The inside's own records (loopback addresses must not be in the external view).
         fs::write(dir.join("internal.zone"), "$ORIGIN contoso.example.\n").unwrap();
         for (name, text) in files {
             fs::write(dir.join(name), text).unwrap();
         }
-        let log = dir.join("splitdns.log");
-        for _ in 0..3 {
-            let port = {
-                let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-                udp.local_addr().unwrap().port()
-            };
-            let child = Command::new(env!("CARGO_BIN_EXE_splitdns"))
-                .args(["serve", "--config"])
-                .arg(dir.join("splitdns.toml"))
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap())
-                .spawn()
-                .expect("start splitdns");
-            let mut server = Splitdns {
-                child,
-                dir: dir.clone(),
-                port,
-                log: log.clone(),
-            };
-            if server.wait_ready() {
-                return server;
-            }
-        }
-        panic!("splitdns could not bind a port");
-    }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + GENEROUS;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = self.log_text();
-                if log.contains("cannot bind") {
-                    return false;
-                }
-                panic!("splitdns exited ({status}):\n{log}");
-            }
-            if self
-                .ask(INTERNAL, "contoso.example.", RecordType::SOA)
-                .is_some()
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("splitdns did not answer:\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = File::open(&self.log) {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
-    }
-
-    /// Waits (bounded) for a log line containing every one of `needles`.
-    fn wait_log(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + GENEROUS;
-        loop {
-            let text = self.log_text();
-            if let Some(line) = text
-                .lines()
-                .find(|line| needles.iter().all(|n| line.contains(n)))
-            {
-                return line.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needles:?}:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        Splitdns {
+            daemon: Daemon::serve(dir.join("splitdns.toml")).start(),
         }
     }
 
@@ -414,9 +325,7 @@ impl Splitdns {
         socket.set_read_timeout(Some(TIMEOUT)).unwrap();
         let mut message = query(name, rtype);
         message.metadata.id = id;
-        socket
-            .send_to(&message.to_vec().unwrap(), ("127.0.0.1", self.port))
-            .ok()?;
+        socket.send_to(&message.to_vec().unwrap(), self.dns).ok()?;
         let mut buf = [0u8; 4096];
         let len = socket.recv(&mut buf).ok()?;
         let reply = Message::from_vec(&buf[..len]).ok()?;
@@ -453,17 +362,6 @@ impl Splitdns {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Splitdns {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- splitdns log ---\n{}", self.log_text());
-        }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -505,7 +403,7 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
     let pki = Pki::new();
     let leaf = pki.leaf(&[NAMESPACE], false);
     let addresses = [ip(11), ip(12), ip(13)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let servers: Vec<Https> = addresses
         .iter()
         .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
@@ -608,7 +506,7 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
 fn certificate_problems_withdraw_with_their_reason() {
     let pki = Pki::new();
     let addresses = [ip(21), ip(22), ip(23), ip(26)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let leaves = [
         pki.leaf(&[NAMESPACE], false),
         pki.leaf(&["other.contoso.example"], false),
@@ -647,9 +545,9 @@ fn certificate_problems_withdraw_with_their_reason() {
     assert!(line.contains("certificate expired 2021-01-01"), "{line}");
 
     // `explain --probe` checks each address once and says why the others are left out.
-    let explain = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let explain = splitdns()
         .args(["explain", "--probe", "--client", "127.0.0.2", "--config"])
-        .arg(dns.dir.join("splitdns.toml"))
+        .arg(dns.path("splitdns.toml"))
         .arg(NAMESPACE)
         .output()
         .expect("run splitdns explain");
@@ -697,7 +595,7 @@ fn certificate_problems_withdraw_with_their_reason() {
 fn without_a_ca_names_are_checked_unless_turned_off() {
     let pki = Pki::new();
     let addresses = [ip(24), ip(25)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let good = Https::new(
         SocketAddr::new(ip(24), port),
         &pki.leaf(&[NAMESPACE], false),
@@ -749,7 +647,7 @@ fn without_a_ca_names_are_checked_unless_turned_off() {
 fn all_down_fails_open_or_servfails_as_configured() {
     let pki = Pki::new();
     let addresses = [ip(31), ip(32), ip(33)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let internal = "$ORIGIN contoso.example.\nowa 300 A 127.0.0.33\n";
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.31\", \"127.0.0.32\"]\n\
@@ -806,7 +704,7 @@ fn two_sites_fail_over_and_back() {
     let pki = Pki::new();
     let leaf = pki.leaf(&[NAMESPACE, "autodiscover.contoso.example"], false);
     let addresses = [ip(41), ip(42), ip(43)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let servers: Vec<Https> = addresses
         .iter()
         .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
@@ -870,7 +768,7 @@ fn a_reload_keeps_states_and_stops_removed_checks() {
     let pki = Pki::new();
     let leaf = pki.leaf(&[NAMESPACE], false);
     let addresses = [ip(51), ip(52), ip(53)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let up = Https::new(SocketAddr::new(ip(51), port), &leaf);
     let added = Https::new(SocketAddr::new(ip(53), port), &leaf);
     up.start();
@@ -897,9 +795,9 @@ fn a_reload_keeps_states_and_stops_removed_checks() {
     // Saved by rename, as editors do; a longer interval for the new check would make a reset
     // state visible for longer, but the timing stays the same so the targets are kept.
     let write = |text: String| {
-        let tmp = dns.dir.join("splitdns.toml.tmp");
+        let tmp = dns.path("splitdns.toml.tmp");
         fs::write(&tmp, text).unwrap();
-        fs::rename(&tmp, dns.dir.join("splitdns.toml")).unwrap();
+        fs::rename(&tmp, dns.path("splitdns.toml")).unwrap();
     };
     let added = config(
         "\"127.0.0.51\", \"127.0.0.52\", \"127.0.0.53\"",
@@ -947,7 +845,7 @@ fn rotation_over_the_healthy_subset_is_fair() {
     let pki = Pki::new();
     let leaf = pki.leaf(&[NAMESPACE], false);
     let addresses = [ip(61), ip(62), ip(63)];
-    let port = common_port(&addresses);
+    let port = free_port_on(&addresses);
     let servers: Vec<Https> = addresses[..2]
         .iter()
         .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
@@ -1002,11 +900,8 @@ fn an_openssl_server_is_checked_like_exchange() {
     let leaf = pki.leaf(&[NAMESPACE], false);
     let other = pki.leaf(&["other.contoso.example"], false);
     let addresses = [ip(71), ip(72)];
-    let port = common_port(&addresses);
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("integration")
-        .join("health-openssl-www");
-    let _ = fs::remove_dir_all(&root);
+    let port = free_port_on(&addresses);
+    let root = scratch_dir("health-openssl-www");
     fs::create_dir_all(root.join("owa")).unwrap();
     fs::write(root.join("owa/healthcheck.htm"), "<html>200 OK</html>\n").unwrap();
     for (name, leaf) in [("good", &leaf), ("other", &other)] {
@@ -1072,5 +967,4 @@ fn an_openssl_server_is_checked_like_exchange() {
     servers.remove(0);
     let line = dns.wait_log(&[&format!("127.0.0.71:{port}"), "up -> down"]);
     assert!(line.contains("connection refused"), "{line}");
-    let _ = fs::remove_dir_all(&root);
 }

@@ -12,7 +12,7 @@ const SUBCOMMANDS: [&str; 6] = ["serve", "check", "explain", "diff", "status", "
 #[test]
 fn man_pages_and_completions_come_from_the_cli() {
     let dir = scratch_dir("packaging-docs");
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = crate::common::splitdns()
         .arg("generate-docs")
         .arg(&dir)
         .output()

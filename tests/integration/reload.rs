@@ -1,7 +1,7 @@
 //! Live reload (issue 3), judged against the real `splitdns` binary over real UDP on loopback.
 //!
 //! The reloader lives in the server process (SIGHUP, file watching), so each test starts its own
-//! `splitdns serve` on a free port with the config and zones below copied into a fresh temporary
+//! `splitdns serve` on a free port with the config and zones below written into its own scratch
 //! directory, captures its log (stderr) to a file to assert on, edits the files the way admins and
 //! editors do, and watches the answers change. 127.0.0.2 is the internal view's client; any other
 //! source (127.0.0.3) is external. The judged delays ("within 1 s") are measured from the moment
@@ -9,18 +9,17 @@
 //! be busy building something else.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::common::{EXTERNAL, INTERNAL, TIMEOUT, free_port, query};
+use crate::common::{Daemon, EXTERNAL, INTERNAL, TIMEOUT, free_port, query, scratch_dir, splitdns};
 
 /// The issue's promise: a change is served within this long after the last write.
 const PROMISED: Duration = Duration::from_secs(1);
@@ -73,26 +72,30 @@ fn override_zone(mail: &str) -> String {
 const INTERNAL_MAIL: &str = "10.0.0.11";
 const EXTERNAL_MAIL: &str = "203.0.113.10";
 
-/// A `splitdns serve` process with its own directory, port and log; killed and cleaned up on drop.
+/// A `splitdns serve` process ([`Daemon`]) on its own scratch directory, port and log, whose
+/// reloader is watching.
 struct Server {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-    log: PathBuf,
+    daemon: Daemon,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
 }
 
 impl Server {
     /// Writes the standard files (plus `extra` (name, content) pairs, which replace or add) and
     /// starts the server, returning once it answers and its reloader is watching.
     fn start(test: &str, extra: &[(&str, &str)]) -> Server {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "splitdns-reload-{test}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create the test directory");
+        let dir = scratch_dir(&format!("reload-{test}"));
         let standard = [
             ("splitdns.toml", CONFIG.to_string()),
             ("contoso.example.zone", shared_zone(SERIAL, "203.0.113.80")),
@@ -111,90 +114,15 @@ impl Server {
         for (name, text) in extra {
             fs::write(dir.join(name), text).expect("write a test file");
         }
-        let log = dir.join("splitdns.log");
-        let port = free_port();
-        let child = spawn(&dir, port, &log);
-        let mut server = Server {
-            child,
-            dir,
-            port,
-            log,
+        let server = Server {
+            daemon: Daemon::serve(dir.join("splitdns.toml")).start(),
         };
-        // The port was free when picked, but another test may have taken it since: pick again.
-        let mut attempts = 1;
-        while !server.wait_ready() {
-            assert!(
-                attempts < 3,
-                "no port could be bound:\n{}",
-                server.log_text()
-            );
-            attempts += 1;
-            server.port = free_port();
-            server.child = spawn(&server.dir, server.port, &server.log);
-        }
         server.wait_reloader();
         server
     }
 
-    /// Waits (at most 5 s) until the server answers; false if it exited because its port was
-    /// taken.
-    fn wait_ready(&mut self) -> bool {
-        let mut client = self.client(INTERNAL);
-        client.timeout(Duration::from_millis(200));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("poll the server") {
-                let log = self.log_text();
-                if log.contains("cannot bind") {
-                    return false;
-                }
-                panic!("splitdns exited at start-up ({status}):\n{log}");
-            }
-            if client.ask("contoso.example.", RecordType::SOA).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("splitdns did not answer within 5 s:\n{}", self.log_text());
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.join(file)
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
-    }
-
     fn client(&self, source: IpAddr) -> Client {
-        Client::new(source, self.addr())
-    }
-
-    fn log_text(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = File::open(&self.log) {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
-    }
-
-    /// Waits (bounded) until the log has a line containing every one of `needles`, and returns it.
-    fn wait_log(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + GENEROUS;
-        loop {
-            let text = self.log_text();
-            if let Some(line) = text
-                .lines()
-                .find(|line| needles.iter().all(|n| line.contains(n)))
-            {
-                return line.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needles:?} within {GENEROUS:?}:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Client::new(source, self.dns)
     }
 
     fn count_log(&self, needle: &str) -> usize {
@@ -202,12 +130,6 @@ impl Server {
             .lines()
             .filter(|line| line.contains(needle))
             .count()
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("poll the server") {
-            panic!("splitdns exited ({status}):\n{}", self.log_text());
-        }
     }
 
     /// Waits until the reloader task is watching: answering queries is not enough, because the
@@ -245,43 +167,8 @@ impl Server {
     }
 
     fn hangup(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -HUP failed");
+        self.signal("HUP");
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- splitdns log ({}) ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `splitdns serve` on `127.0.0.1:port` with the config in `dir`, logging (stderr) to `log`.
-fn spawn(dir: &Path, port: u16, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_splitdns"))
-        .arg("serve")
-        .arg("--config")
-        .arg(dir.join("splitdns.toml"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(log).expect("create the log file"))
-        .spawn()
-        .expect("start splitdns")
 }
 
 /// A UDP client bound to one source address (which picks the view).
@@ -302,12 +189,6 @@ impl Client {
             server,
             id: (std::process::id() as u16).wrapping_mul(31),
         }
-    }
-
-    fn timeout(&mut self, timeout: Duration) {
-        self.socket
-            .set_read_timeout(Some(timeout))
-            .expect("set the read timeout");
     }
 
     /// One query; the response with its id, or an error when none came within the read timeout.
@@ -603,7 +484,7 @@ fn a_private_address_for_the_outside_is_refused_at_reload_check_and_start() {
     assert_eq!(outside.serial("contoso.example."), Some(SERIAL));
     server.assert_running();
 
-    let check = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let check = splitdns()
         .args(["check", "--config"])
         .arg(server.path("splitdns.toml"))
         .output()
@@ -615,20 +496,9 @@ fn a_private_address_for_the_outside_is_refused_at_reload_check_and_start() {
         "{printed}"
     );
 
-    let log = server.path("second-start.log");
-    let mut second = spawn(&server.dir, free_port(), &log);
-    let deadline = Instant::now() + GENEROUS;
-    let status = loop {
-        if let Some(status) = second.try_wait().expect("poll the second server") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a start on refused data must fail"
-        );
-        std::thread::sleep(POLL);
-    };
-    let text = fs::read_to_string(&log).unwrap_or_default();
+    let (status, text) = Daemon::serve(server.config())
+        .log(server.path("second-start.log"))
+        .start_fails();
     assert!(!status.success(), "{text}");
     assert!(
         text.contains("contoso.example.zone:8:") && text.contains("private-address-in-public-view"),
@@ -753,7 +623,7 @@ fn fifty_edits(test: &str, save: fn(&Path, &str) -> Instant) -> Vec<Answer> {
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::<Answer>::new()));
     let querier = {
-        let (stop, seen, addr) = (stop.clone(), seen.clone(), server.addr());
+        let (stop, seen, addr) = (stop.clone(), seen.clone(), server.dns);
         std::thread::spawn(move || {
             let mut client = Client::new(INTERNAL, addr);
             let mut count = 0u32;

@@ -25,7 +25,10 @@ use std::io::{Read, Write};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::common::{EXTERNAL, INTERNAL, find_program, framed, free_port, render, scratch_dir};
+use crate::common::{
+    Daemon, EXTERNAL, INTERNAL, find_program, fixture_dir, framed, free_port, render, scratch_copy,
+    splitdns,
+};
 
 /// Start-up, initial transfer, and the other bounded waits.
 const GENEROUS: Duration = Duration::from_secs(20);
@@ -69,19 +72,15 @@ impl Drop for Process {
     }
 }
 
-/// The fixture in a scratch directory, with each view's `notify` list set, served by the real
-/// binary on `port`.
-fn start_splitdns(dir: &Path, port: u16, notify: &[(&str, u16)]) -> Process {
-    start_splitdns_with(dir, port, notify, "")
+/// The fixture in the scratch directory `test`, with each view's `notify` list set, served by
+/// the real binary ([`Daemon`]) on a free port.
+fn start_splitdns(test: &str, notify: &[(&str, u16)]) -> Daemon {
+    start_splitdns_with(test, notify, "")
 }
 
 /// [`start_splitdns`], with `view_lines` added to each view that sends NOTIFYs.
-fn start_splitdns_with(dir: &Path, port: u16, notify: &[(&str, u16)], view_lines: &str) -> Process {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transfer");
-    for entry in fs::read_dir(&source).unwrap() {
-        let path = entry.unwrap().path();
-        fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
+fn start_splitdns_with(test: &str, notify: &[(&str, u16)], view_lines: &str) -> Daemon {
+    let dir = scratch_copy(test, &fixture_dir("transfer"));
     let config = dir.join("splitdns.toml");
     let mut text = fs::read_to_string(&config).unwrap();
     for (view, secondary) in notify {
@@ -94,21 +93,13 @@ fn start_splitdns_with(dir: &Path, port: u16, notify: &[(&str, u16)], view_lines
         );
     }
     fs::write(&config, text).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_splitdns"));
-    command
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info");
-    let process = Process::start("splitdns", command, dir.join("splitdns.log"));
+    let daemon = Daemon::serve(&config).start();
     wait_for(
         "splitdns to answer",
-        || soa_serial(SocketAddr::from(([127, 0, 0, 1], port)), INTERNAL).is_some(),
-        &process,
+        || soa_serial(daemon.dns, INTERNAL).is_some(),
+        &daemon,
     );
-    process
+    daemon
 }
 
 /// A plain UDP socket standing in for a secondary that NOTIFYs are sent to, and its port.
@@ -123,7 +114,7 @@ fn stand_in_secondary() -> (UdpSocket, u16) {
 
 /// `splitdns secondary-config` for one view.
 fn secondary_config(dir: &Path, view: &str, software: &str, primary: u16) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_splitdns"))
+    let output = splitdns()
         .arg("secondary-config")
         .arg("--config")
         .arg(dir.join("splitdns.toml"))
@@ -143,13 +134,37 @@ fn secondary_config(dir: &Path, view: &str, software: &str, primary: u16) -> Str
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool, log_of: &Process) {
+/// A program whose log a failure shows: a secondary ([`Process`]) or splitdns ([`Daemon`]).
+trait Logged {
+    fn name(&self) -> &str;
+    fn log_text(&self) -> String;
+}
+
+impl Logged for Process {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn log_text(&self) -> String {
+        Process::log_text(self)
+    }
+}
+
+impl Logged for Daemon {
+    fn name(&self) -> &str {
+        "splitdns"
+    }
+    fn log_text(&self) -> String {
+        Daemon::log_text(self)
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool, log_of: &dyn Logged) {
     let deadline = Instant::now() + GENEROUS;
     while !done() {
         assert!(
             Instant::now() < deadline,
             "waited {GENEROUS:?} for {what}; {} log:\n{}",
-            log_of.name,
+            log_of.name(),
             log_of.log_text()
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -311,7 +326,7 @@ fn local(port: u16) -> SocketAddr {
 }
 
 /// Our log says the change went by IXFR, as a difference, to the view's secondary.
-fn assert_incremental(splitdns: &Process, view: &str) {
+fn assert_incremental(splitdns: &Daemon, view: &str) {
     wait_for(
         &format!("an incremental IXFR of view {view} in our log"),
         || {
@@ -330,9 +345,9 @@ fn knot_mirrors_the_internal_view_and_follows_an_edit_by_notify_and_ixfr() {
         say("skipped: knotd not found (apt-get install knot)");
         return;
     };
-    let dir = scratch_dir("secondaries/knot");
-    let (ours, theirs) = (free_port(), free_port());
-    let splitdns = start_splitdns(&dir, ours, &[("internal", theirs)]);
+    let theirs = free_port();
+    let splitdns = start_splitdns("secondaries/knot", &[("internal", theirs)]);
+    let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
     let stanza = secondary_config(&dir, "internal", "knot", ours);
     let knot_dir = dir.join("knot");
     fs::create_dir_all(knot_dir.join("db")).unwrap();
@@ -400,9 +415,9 @@ fn nsd_mirrors_the_external_view_and_ignores_an_internal_edit() {
         say("skipped: nsd not found (apt-get install nsd)");
         return;
     };
-    let dir = scratch_dir("secondaries/nsd");
-    let (ours, theirs) = (free_port(), free_port());
-    let splitdns = start_splitdns(&dir, ours, &[("external", theirs)]);
+    let theirs = free_port();
+    let splitdns = start_splitdns("secondaries/nsd", &[("external", theirs)]);
+    let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
     let stanza = secondary_config(&dir, "external", "nsd", ours);
     let nsd_dir = dir.join("nsd");
     fs::create_dir_all(&nsd_dir).unwrap();
@@ -476,9 +491,12 @@ fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
         say("skipped: named not found (apt-get install bind9)");
         return;
     };
-    let dir = scratch_dir("secondaries/bind");
-    let (ours, theirs) = (free_port(), free_port());
-    let splitdns = start_splitdns(&dir, ours, &[("internal", theirs), ("external", theirs)]);
+    let theirs = free_port();
+    let splitdns = start_splitdns(
+        "secondaries/bind",
+        &[("internal", theirs), ("external", theirs)],
+    );
+    let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
     let internal = secondary_config(&dir, "internal", "bind", ours);
     let external = secondary_config(&dir, "external", "bind", ours);
     let bind_dir = dir.join("bind");
@@ -552,10 +570,9 @@ fn notify_is_signed_retried_until_answered_and_then_stops() {
     use hickory_proto::rr::TSigner;
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
-    let dir = scratch_dir("secondaries/notify");
     let (secondary, theirs) = stand_in_secondary();
-    let ours = free_port();
-    let splitdns = start_splitdns(&dir, ours, &[("internal", theirs)]);
+    let splitdns = start_splitdns("secondaries/notify", &[("internal", theirs)]);
+    let ours = splitdns.port();
     let signer = TSigner::new(
         data_encoding::BASE64
             .decode(b"4O4ZDNVr4e383EU+j9Zus55K9fcRPRXP0K7mY2H1Yz0=")
@@ -644,9 +661,8 @@ fn a_tsig_failure_over_tcp_is_logged() {
     use hickory_proto::rr::TSigner;
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
-    let dir = scratch_dir("secondaries/tsig-log");
-    let ours = free_port();
-    let splitdns = start_splitdns(&dir, ours, &[]);
+    let splitdns = start_splitdns("secondaries/tsig-log", &[]);
+    let ours = splitdns.port();
     let wrong = TSigner::new(
         b"not the secret".to_vec(),
         TsigAlgorithm::HmacSha256,
@@ -692,11 +708,9 @@ fn a_tsig_failure_over_tcp_is_logged() {
 /// several sends from the one named, not the one the system would pick (127.0.0.1 here).
 #[test]
 fn notify_leaves_from_the_notify_source() {
-    let dir = scratch_dir("secondaries/notify-source");
     let (secondary, theirs) = stand_in_secondary();
     let splitdns = start_splitdns_with(
-        &dir,
-        free_port(),
+        "secondaries/notify-source",
         &[("internal", theirs)],
         "notify_source = \"127.0.0.9\"\n",
     );

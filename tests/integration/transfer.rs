@@ -14,8 +14,8 @@ use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigVerifier, TSigner};
 
 use crate::common::{
-    EXTERNAL, INTERNAL, Server, TIMEOUT, fixture, framed, read_framed, render, scratch_dir,
-    tcp_connect, udp_raw,
+    EXTERNAL, INTERNAL, Server, TIMEOUT, fixture, fixture_dir, framed, read_framed, render,
+    scratch_copy, scratch_dir, tcp_connect, udp_raw,
 };
 
 const INTERNAL_KEY: (&str, &str, TsigAlgorithm) = (
@@ -539,13 +539,7 @@ fn ixfr_after_a_one_percent_change_of_200k_records_sends_only_the_difference() {
 
 /// The transfer fixture copied into a scratch directory, for tests that edit it.
 fn editable_fixture(name: &str) -> std::path::PathBuf {
-    let dir = scratch_dir(&format!("transfer/{name}"));
-    let source = fixture("transfer");
-    for entry in std::fs::read_dir(source.parent().unwrap()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    dir.join("splitdns.toml")
+    scratch_copy(&format!("transfer/{name}"), &fixture_dir("transfer")).join("splitdns.toml")
 }
 
 fn serial_of(snapshot: &splitdns::Snapshot, view: &str, origin: &str) -> u32 {
