@@ -426,10 +426,9 @@ fn forward(writer: &mut ResponseWriter, to: Forward) -> Next {
     Next::Forward(to)
 }
 
-/// AXFR or IXFR: only for a zone's apex, only for whom the transfer ACL (the zone's for this
-/// view, or the view's) permits (REFUSED
-/// otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a [`transfer::Request`] the
-/// listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
+/// AXFR or IXFR: only for a zone's apex, only for whom the zone's transfer ACL in this view
+/// permits (REFUSED otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a
+/// [`transfer::Request`] the listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
 /// current SOA (RFC 1995 §2: it tells the client to ask over TCP, or that it is current).
 fn transfer_request(
     writer: &mut ResponseWriter,
@@ -444,8 +443,7 @@ fn transfer_request(
     else {
         return Next::Send(refused(writer));
     };
-    let acl = zone.transfer.as_ref().unwrap_or(&view.transfer);
-    if !acl.permits(requester.client, requester.key) {
+    if !zone.transfer.permits(requester.client, requester.key) {
         return Next::Send(refused(writer));
     }
     match (transport, query.qtype) {
