@@ -1,7 +1,7 @@
 //! The DNS message format as the request path needs it: reading a query without allocating
 //! ([`query`]), writing a response with name compression and truncation ([`writer`]), and
-//! reading a whole message back ([`reader`], for `explain` and tests). Stands on [`crate::dns`]
-//! only.
+//! reading a whole message back ([`reader`], for `explain` and tests); the [`Transport`] a
+//! message came over sizes its response. Stands on [`crate::dns`] only.
 
 pub mod query;
 pub mod reader;
