@@ -35,7 +35,7 @@ mod view;
 mod wire;
 mod zonefile;
 
-pub use answer::{Outcome, Summary, Transport, respond};
+pub use answer::{Next, Outcome, Summary, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
 pub use health::Prober;
@@ -44,6 +44,7 @@ pub use observe::{Delivery, Metrics, query as observe_query};
 pub use view::Snapshot;
 pub use view::prefix::PrefixTable;
 pub use view::zone::build_shared;
+pub use wire::Transport;
 pub use wire::reader;
 pub use wire::tsig;
 pub use zonefile::{parse_zone_text, rdata};

@@ -1,9 +1,9 @@
 //! Shapes the answer to one query: route the client to its view, find the zone, then one named
 //! function per outcome — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`refused`],
-//! [`forward`] — writes the sections. In a recursive view, a name that is not ours is not
-//! answered here: the outcome says where it goes ([`Forward`]) and the server hands it to the
-//! resolver. [`respond`] is the whole request path from packet bytes to response bytes
-//! and is shared by UDP, TCP, the tests and the fuzzer.
+//! [`forward`] — writes the sections. What the server does next is one value, [`Next`]: send the
+//! response, hand the query to the resolver (in a recursive view, a name that is not ours), or
+//! stream a zone transfer. [`respond`] is the whole request path from packet bytes to response
+//! bytes and is shared by UDP, TCP, the tests and the fuzzer.
 
 mod additional;
 mod rrset;
@@ -16,18 +16,11 @@ use crate::transfer;
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, RRset, ViewZone};
 use crate::view::{ChaosIdentity, Forward, Route, Snapshot, View, ZoneMatch};
-use crate::wire;
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::tsig::{self, Failure, ResponseSigner};
 use crate::wire::writer::{Full, OptReply, ResponseWriter, Section};
+use crate::wire::{self, Transport};
 use rrset::{write_records, write_rrset};
-
-/// How the query arrived: it decides the size limit and whether truncation applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
 
 /// What happened to a query, for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +36,14 @@ pub enum Outcome {
     /// The name is in a configured zone whose files have not loaded, or a health-checked RRset
     /// has every address down and is configured to answer none.
     ServFail,
-    /// Not ours, in a recursive view: the resolver answers (see [`Summary::forward`]).
+    /// Not ours, in a recursive view: the resolver answers ([`Next::Forward`]).
     Forward,
     /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver
-    /// follows it and appends the target's answer (see [`Summary::forward`]).
+    /// follows it and appends the target's answer ([`Next::Chase`]).
     Chase,
     /// A TSIG failure (RFC 8945 §5.2): NOTAUTH with BADKEY, BADSIG, BADTIME or BADTRUNC.
     NotAuth,
-    /// A zone transfer the TCP listener streams ([`Summary::transfer`]).
+    /// A zone transfer the TCP listener streams ([`Next::Transfer`]).
     Transfer,
 }
 
@@ -109,6 +102,35 @@ impl Outcome {
     }
 }
 
+/// What the server does with a query once the answer stage has seen it. One value, so where the
+/// query goes cannot disagree with its outcome: the outcomes that hand it on carry where to.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Send the response written; this was its outcome (never `Forward`, `Chase` or `Transfer`,
+    /// which are the other variants').
+    Send(Outcome),
+    /// Not ours, in a recursive view: the resolver answers, asking there. The response written
+    /// meanwhile is the SERVFAIL sent when the resolver cannot take the query.
+    Forward(Forward),
+    /// Our answer ends in a CNAME to a forwarded name, in a recursive view: the resolver asks
+    /// there for the target and appends its answer. The response written is our answer, the
+    /// chain so far.
+    Chase(Forward),
+    /// A zone transfer the TCP listener streams. Nothing was written into the response.
+    Transfer(transfer::Request),
+}
+
+impl Next {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Next::Send(outcome) => *outcome,
+            Next::Forward(_) => Outcome::Forward,
+            Next::Chase(_) => Outcome::Chase,
+            Next::Transfer(_) => Outcome::Transfer,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Summary {
     /// Index of the view that answered, if the client matched one.
@@ -119,8 +141,9 @@ pub struct Summary {
     pub route: Option<Route>,
     /// For [`Outcome::NotAuth`]: the TSIG error (BADKEY, BADSIG, BADTIME, BADTRUNC); else 0.
     pub tsig_error: u16,
-    /// For [`Outcome::Transfer`]: what to send. Nothing was written into the response.
-    pub transfer: Option<transfer::Request>,
+    /// What happens next: send the response, or hand the query on.
+    pub next: Next,
+    /// `next`'s outcome, for logs and metrics.
     pub outcome: Outcome,
     pub truncated: bool,
     /// What rate limiting counts this response as: the name and type for data, one bucket per
@@ -128,10 +151,6 @@ pub struct Summary {
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
-    /// For [`Outcome::Forward`]: where the query goes (the response written meanwhile is a
-    /// SERVFAIL, for when the resolver cannot take the query). For [`Outcome::Chase`]: where
-    /// the CNAME target goes (the response written is our answer, the chain so far).
-    pub forward: Option<Forward>,
 }
 
 /// Longest CNAME/DNAME chain followed inside a zone before the answer is returned as it stands.
@@ -171,11 +190,7 @@ pub fn respond(
         },
     };
     let reserve = signed.map_or(0, |(_, key)| tsig::record_len(key));
-    let max_len = match (transport, query.edns) {
-        (Transport::Tcp, _) => u16::MAX as usize,
-        (Transport::Udp, Some(edns)) => edns.udp_payload.min(wire::SERVER_UDP_PAYLOAD) as usize,
-        (Transport::Udp, None) => wire::MIN_UDP_PAYLOAD as usize,
-    } - reserve;
+    let max_len = transport.max_response_len(query.edns.map(|edns| edns.udp_payload)) - reserve;
     let opt = query.edns.map(|edns| OptReply {
         udp_payload: wire::SERVER_UDP_PAYLOAD,
         dnssec_ok: edns.dnssec_ok,
@@ -196,17 +211,14 @@ pub fn respond(
         request_mac: query.tsig.map_or(&[][..], |t| t.mac),
         route: routed.map(|(_, route)| route),
     };
-    let mut forward = None;
-    let mut transfer = None;
-    let outcome = route(
+    let next = route(
         &mut writer,
         &query,
         routed.map(|(view, _)| view),
         transport,
-        &mut forward,
         &requester,
-        &mut transfer,
     );
+    let outcome = next.outcome();
     let truncated = writer.is_truncated();
     let question_end = writer.question_end();
     writer.finish();
@@ -229,13 +241,12 @@ pub fn respond(
         view: routed.map(|(_, m)| m.view),
         qtype: query.qtype,
         route: routed.map(|(_, m)| m),
-        transfer,
         outcome,
+        next,
         truncated,
         tsig_error: 0,
         rrl_identity,
         question_end,
-        forward,
     })
 }
 
@@ -308,14 +319,13 @@ fn tsig_failure(
     Summary {
         view: None,
         route: None,
-        transfer: None,
         qtype: query.qtype,
         outcome: Outcome::NotAuth,
+        next: Next::Send(Outcome::NotAuth),
         tsig_error: code,
         truncated: false,
         rrl_identity: 0x100 + code as u64,
         question_end,
-        forward: None,
     }
 }
 
@@ -347,13 +357,12 @@ fn header_only(
         view,
         qtype: 0,
         route: None,
-        transfer: None,
         outcome,
+        next: Next::Send(outcome),
         tsig_error: 0,
         truncated: false,
         rrl_identity: outcome as u64,
         question_end: wire::HEADER_LEN,
-        forward: None,
     }
 }
 
@@ -363,67 +372,63 @@ fn route(
     query: &Query,
     view: Option<&View>,
     transport: Transport,
-    forwarded: &mut Option<Forward>,
     requester: &Requester,
-    transfer: &mut Option<transfer::Request>,
-) -> Outcome {
+) -> Next {
     if query.edns.is_some_and(|edns| edns.version > 0) {
         writer.set_rcode(rcode::BADVERS);
-        return Outcome::BadVers;
+        return Next::Send(Outcome::BadVers);
     }
     let Some(view) = view else {
-        return refused(writer);
+        return Next::Send(refused(writer));
     };
     // A recursive view says so on every response (RFC 1035 §4.1.1).
     writer.set_recursion_available(view.recursion.is_some());
     if query.qclass == class::CH {
-        return match &view.chaos {
+        return Next::Send(match &view.chaos {
             Some(identity) => chaos_identity(writer, query, identity),
             None => refused(writer),
-        };
+        });
     }
     if query.qclass != class::IN && query.qclass != class::ANY {
-        return refused(writer);
+        return Next::Send(refused(writer));
     }
     match query.qtype {
         rtype::OPT => {
             writer.set_rcode(rcode::FORMERR as u16);
-            return Outcome::FormErr;
+            return Next::Send(Outcome::FormErr);
         }
         rtype::AXFR | rtype::IXFR => {
-            return transfer_request(writer, query, view, transport, requester, transfer);
+            return transfer_request(writer, query, view, transport, requester);
         }
         _ => {}
     }
     let zone = match view.find_zone(query.key.as_wire(), query.qtype) {
         ZoneMatch::Served(zone) => Some(zone),
-        ZoneMatch::Unavailable => return servfail(writer),
+        ZoneMatch::Unavailable => return Next::Send(servfail(writer)),
         ZoneMatch::None => None,
     };
     if view.recursion.is_some()
         && let Some(to) = view.forward_for(query.key.as_wire(), zone)
     {
-        return forward(writer, forwarded, to);
+        return forward(writer, to);
     }
     match zone {
-        Some(zone) => resolve(writer, view, zone, query, transport, forwarded),
-        None => refused(writer),
+        Some(zone) => resolve(writer, view, zone, query, transport),
+        None => Next::Send(refused(writer)),
     }
 }
 
 /// Not ours, in a recursive view: the resolver takes it. What is written meanwhile is the
 /// SERVFAIL sent if it cannot (too many queries outstanding).
-fn forward(writer: &mut ResponseWriter, forwarded: &mut Option<Forward>, to: Forward) -> Outcome {
+fn forward(writer: &mut ResponseWriter, to: Forward) -> Next {
     writer.set_authoritative(false);
     writer.set_rcode(rcode::SERVFAIL as u16);
-    *forwarded = Some(to);
-    Outcome::Forward
+    Next::Forward(to)
 }
 
-/// AXFR or IXFR: only for a zone's apex, only for whom the transfer ACL (the zone's for this
-/// view, or the view's) permits (REFUSED
-/// otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a [`transfer::Request`] the
-/// listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
+/// AXFR or IXFR: only for a zone's apex, only for whom the zone's transfer ACL in this view
+/// permits (REFUSED otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a
+/// [`transfer::Request`] the listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
 /// current SOA (RFC 1995 §2: it tells the client to ask over TCP, or that it is current).
 fn transfer_request(
     writer: &mut ResponseWriter,
@@ -431,17 +436,15 @@ fn transfer_request(
     view: &View,
     transport: Transport,
     requester: &Requester,
-    transfer: &mut Option<transfer::Request>,
-) -> Outcome {
+) -> Next {
     let Some(zone) = view
         .zone_for(query.key.as_wire(), rtype::SOA)
         .filter(|zone| zone.origin.as_wire() == query.key.as_wire())
     else {
-        return refused(writer);
+        return Next::Send(refused(writer));
     };
-    let acl = zone.transfer.as_ref().unwrap_or(&view.transfer);
-    if !acl.permits(requester.client, requester.key) {
-        return refused(writer);
+    if !zone.transfer.permits(requester.client, requester.key) {
+        return Next::Send(refused(writer));
     }
     match (transport, query.qtype) {
         (Transport::Udp, rtype::IXFR) => {
@@ -457,27 +460,24 @@ fn transfer_request(
                 )
                 .is_err()
             {
-                return truncated(writer, Outcome::Answer);
+                return Next::Send(truncated(writer, Outcome::Answer));
             }
-            Outcome::Answer
+            Next::Send(Outcome::Answer)
         }
-        (Transport::Udp, _) => refused(writer),
-        (Transport::Tcp, qtype) => {
-            *transfer = Some(transfer::Request {
-                view: requester.route.map_or(0, |r| r.view),
-                origin: zone.origin.as_wire().to_vec(),
-                qname: query.qname.to_vec(),
-                qtype,
-                id: query.id,
-                flags: query.flags,
-                ixfr_serial: (qtype == rtype::IXFR)
-                    .then_some(query.authority_serial)
-                    .flatten(),
-                key: requester.key,
-                request_mac: requester.request_mac.to_vec(),
-            });
-            Outcome::Transfer
-        }
+        (Transport::Udp, _) => Next::Send(refused(writer)),
+        (Transport::Tcp, qtype) => Next::Transfer(transfer::Request {
+            view: requester.route.map_or(0, |r| r.view),
+            origin: zone.origin.as_wire().to_vec(),
+            qname: query.qname.to_vec(),
+            qtype,
+            id: query.id,
+            flags: query.flags,
+            ixfr_serial: (qtype == rtype::IXFR)
+                .then_some(query.authority_serial)
+                .flatten(),
+            key: requester.key,
+            request_mac: requester.request_mac.to_vec(),
+        }),
     }
 }
 
@@ -512,8 +512,7 @@ fn resolve(
     zone: &ViewZone,
     query: &Query,
     transport: Transport,
-    forwarded: &mut Option<Forward>,
-) -> Outcome {
+) -> Next {
     writer.set_authoritative(true);
     let qtype = query.qtype;
     // The current name and its lookup key: the query's own until a CNAME or DNAME leads on, so
@@ -532,7 +531,7 @@ fn resolve(
             None => (query.qname, &query.key),
         };
         if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
-            return Outcome::Answer;
+            return Next::Send(Outcome::Answer);
         }
         let next = match zone.find(key.as_wire(), qtype) {
             Found::Exact(node) | Found::Wildcard(node) => {
@@ -544,52 +543,57 @@ fn resolve(
                     } else {
                         usize::MAX
                     };
-                    return answer(
+                    return Next::Send(answer(
                         writer,
                         view,
                         owner,
                         node.rrsets.iter().take(limit).map(|set| &**set),
-                    );
+                    ));
                 }
                 if let Some(set) = node.get(qtype) {
-                    return answer(writer, view, owner, std::iter::once(&**set));
+                    return Next::Send(answer(writer, view, owner, std::iter::once(&**set)));
                 }
                 let Some(cname) = node.get(rtype::CNAME) else {
-                    return nodata(writer, zone);
+                    return Next::Send(nodata(writer, zone));
                 };
                 if links == MAX_CHAIN {
-                    return Outcome::Answer;
+                    return Next::Send(Outcome::Answer);
                 }
                 if write_rrset(writer, Section::Answer, owner, cname).is_err() {
-                    return truncated(writer, Outcome::Answer);
+                    return Next::Send(truncated(writer, Outcome::Answer));
                 }
                 NameBuf::from_wire(&cname.rdatas[0].wire).expect("CNAME targets are names")
             }
             // A recursive view resolves a delegated name for its clients (stub resolvers do not
             // follow referrals), unless the answer already holds a CNAME leading there.
             Found::Delegation { cut_len, .. } if view.recursion.is_some() && links == 0 => {
-                return forward(writer, forwarded, Forward::Delegation { cut_len });
+                return forward(writer, Forward::Delegation { cut_len });
             }
             Found::Delegation { node, cut_len } => {
-                return referral(writer, zone, &owner[owner.len() - cut_len..], node);
+                return Next::Send(referral(
+                    writer,
+                    zone,
+                    &owner[owner.len() - cut_len..],
+                    node,
+                ));
             }
-            Found::Dname { .. } if links == MAX_CHAIN => return Outcome::Answer,
+            Found::Dname { .. } if links == MAX_CHAIN => return Next::Send(Outcome::Answer),
             Found::Dname { node, owner_len } => {
                 let dname = node.get(rtype::DNAME).expect("found by its DNAME");
                 match synthesize_cname(writer, owner, owner_len, dname, &mut dnames) {
                     // The synthesized CNAME is the CNAME asked for: like one stored at the name,
                     // it answers a CNAME query and is not followed (RFC 1034 §4.3.2 step 3a;
                     // Knot and NSD do the same).
-                    Ok(Some(_)) if qtype == rtype::CNAME => return Outcome::Answer,
+                    Ok(Some(_)) if qtype == rtype::CNAME => return Next::Send(Outcome::Answer),
                     Ok(Some(target)) => target,
                     Ok(None) => {
                         writer.set_rcode(rcode::YXDOMAIN as u16);
-                        return Outcome::Answer;
+                        return Next::Send(Outcome::Answer);
                     }
-                    Err(Full) => return truncated(writer, Outcome::Answer),
+                    Err(Full) => return Next::Send(truncated(writer, Outcome::Answer)),
                 }
             }
-            Found::NxDomain => return nxdomain(writer, zone),
+            Found::NxDomain => return Next::Send(nxdomain(writer, zone)),
         };
         visited.push(key.clone());
         let next_key =
@@ -602,15 +606,14 @@ fn resolve(
                 && let Some(to) =
                     view.forward_for(next_key.as_wire(), view.zone_for(next_key.as_wire(), qtype))
             {
-                *forwarded = Some(to);
-                return Outcome::Chase;
+                return Next::Chase(to);
             }
-            return Outcome::Answer;
+            return Next::Send(Outcome::Answer);
         }
         chain = Some((next, next_key));
     }
     // Not reached: the pass with `links == MAX_CHAIN` returns on every path.
-    Outcome::Answer
+    Next::Send(Outcome::Answer)
 }
 
 /// RFC 6672 §2.2: the DNAME itself (unless `written` says the answer has it already), then a

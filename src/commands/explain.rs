@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{describe_source, report_load_error};
-use crate::answer::{self, Outcome, Transport};
+use crate::answer::{self, Next};
 use crate::config::Config;
 use crate::dns::name::{Name, fmt_wire_name};
 use crate::dns::rtype;
@@ -23,6 +23,7 @@ use crate::load;
 use crate::view::lookup;
 use crate::view::zone::canonical_rdata;
 use crate::view::{Forward, Reason, Snapshot, View};
+use crate::wire::Transport;
 use crate::wire::reader::{self, Record};
 use crate::wire::tsig;
 use crate::zonefile::rdata::rdata_to_text;
@@ -245,7 +246,8 @@ pub fn render(
     if signed {
         let _ = writeln!(out, "the response is signed (TSIG)");
     }
-    if let Some(request) = summary.as_ref().and_then(|s| s.transfer.as_ref()) {
+    let next = summary.as_ref().map(|s| &s.next);
+    if let Some(Next::Transfer(request)) = next {
         // A permitted transfer: what it would carry, counted by the real transfer writer.
         let sent = crate::transfer::write_messages(snapshot, request, |_| true);
         let _ = writeln!(
@@ -259,9 +261,8 @@ pub fn render(
         return out;
     }
     let _ = writeln!(out, "query {qname} {}", rtype::mnemonic(qtype));
-    let forwarded = summary.as_ref().filter(|s| s.outcome == Outcome::Forward);
-    if let (Some((view, _)), Some(forward)) = (routed, forwarded.and_then(|s| s.forward)) {
-        out.push_str(&forwarding(view, forward, qname));
+    if let (Some((view, _)), Some(Next::Forward(forward))) = (routed, next) {
+        out.push_str(&forwarding(view, *forward, qname));
         return out;
     }
     let _ = writeln!(
@@ -286,10 +287,9 @@ pub fn render(
             let _ = writeln!(out, "{}   ; {source}", record_text(record));
         }
     }
-    let chased = summary.as_ref().filter(|s| s.outcome == Outcome::Chase);
-    if let (Some((view, _)), Some(forward), Some(target)) = (
+    if let (Some((view, _)), Some(Next::Chase(forward)), Some(target)) = (
         routed,
-        chased.and_then(|s| s.forward),
+        next,
         message
             .answer
             .iter()
@@ -301,7 +301,7 @@ pub fn render(
             out,
             ";; the chain continues at {target}, which is forwarded:"
         );
-        out.push_str(&forwarding(view, forward, &target));
+        out.push_str(&forwarding(view, *forward, &target));
     }
     out
 }

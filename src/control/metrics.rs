@@ -19,13 +19,14 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::answer::{Outcome, Transport};
+use crate::answer::Outcome;
 use crate::health::Prober;
 use crate::observe::FAMILIES;
 use crate::observe::Metrics;
 use crate::observe::counters::qtype_label;
 use crate::resolve::{Resolver, UpstreamResult};
 use crate::server::SharedState;
+use crate::wire::Transport;
 
 /// What a scraper that asks for OpenMetrics (Prometheus does) gets.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -57,7 +57,6 @@ pub fn snapshot(
                 .recursion
                 .as_ref()
                 .map(|r| Recursion::new(r.forwarders.clone(), r.forward_zones.clone()));
-            view.transfer = v.transfer.clone();
             view
         })
         .collect();
@@ -111,11 +110,8 @@ pub fn snapshot(
             ) {
                 Ok(mut view_zone) => {
                     view_zone.files = zone_files(config, &origin, index);
-                    let acl = config.transfer_acl(index, &origin);
-                    if acl != &config.views[index].transfer {
-                        view_zone.transfer = Some(acl.clone());
-                    }
-                    let transferred = acl != &Default::default();
+                    view_zone.transfer = config.transfer_acl(index, &origin).clone();
+                    let transferred = view_zone.transfer != Default::default();
                     if let Some(before) = previous
                         .filter(|_| transferred)
                         .and_then(|p| p.view_zone(&view.name, &origin))

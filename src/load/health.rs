@@ -39,20 +39,16 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
                     .position(|&site| block.sites[site].internal.contains(&address))
                     .map_or(u8::MAX, |rank| rank.min(254) as u8)
             };
+            let asked = Asked {
+                check,
+                server_name: &server_name,
+                ttl: None,
+                rank: &rank,
+                line: block.line,
+            };
             for host in std::iter::once(&block.namespace).chain(&block.autodiscover) {
                 for rtype in [rtype::A, rtype::AAAA] {
-                    planner.attach(
-                        config,
-                        snapshot,
-                        *view,
-                        host,
-                        rtype,
-                        None,
-                        check,
-                        &server_name,
-                        &rank,
-                        block.line,
-                    );
+                    planner.attach(config, snapshot, *view, host, rtype, &asked);
                 }
             }
         }
@@ -63,21 +59,17 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
             None => (0..snapshot.views.len()).collect(),
         };
         let server_name = block.name.to_string();
+        let asked = Asked {
+            check: &block.check,
+            server_name: &server_name,
+            ttl: Some(block.ttl),
+            rank: &|_| 0,
+            line: block.line,
+        };
         let mut found = false;
         for view in views {
             for rtype in [rtype::A, rtype::AAAA] {
-                found |= planner.attach(
-                    config,
-                    snapshot,
-                    view,
-                    &block.name,
-                    rtype,
-                    Some(block.ttl),
-                    &block.check,
-                    &server_name,
-                    &|_| 0,
-                    block.line,
-                );
+                found |= planner.attach(config, snapshot, view, &block.name, rtype, &asked);
             }
         }
         if !found {
@@ -118,6 +110,18 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
     }
 }
 
+/// What one config block (an `[[exchange]]` block's, for one inside view, or a `[[health]]`
+/// block) asks of each RRset it names: the check, the server name a probe presents, the TTL the
+/// checked RRset is answered with (`None`: its own), each address's rank, and the block's line
+/// for errors.
+struct Asked<'a> {
+    check: &'a Check,
+    server_name: &'a str,
+    ttl: Option<u32>,
+    rank: &'a dyn Fn(IpAddr) -> u8,
+    line: u32,
+}
+
 struct Planner {
     plan: Plan,
     index: HashMap<Target, usize>,
@@ -128,8 +132,7 @@ struct Planner {
 }
 
 impl Planner {
-    /// Makes the `rtype` RRset of `name` in `view` checked, if the view has one there.
-    #[allow(clippy::too_many_arguments)]
+    /// Makes the `rtype` RRset of `name` in `view` checked as `asked`, if the view has one there.
     fn attach(
         &mut self,
         config: &Config,
@@ -137,12 +140,15 @@ impl Planner {
         view: usize,
         name: &Name,
         rtype: u16,
-        ttl: Option<u32>,
-        check: &Check,
-        server_name: &str,
-        rank: &dyn Fn(IpAddr) -> u8,
-        line: u32,
+        asked: &Asked,
     ) -> bool {
+        let Asked {
+            check,
+            server_name,
+            ttl,
+            rank,
+            line,
+        } = *asked;
         let view_name = snapshot.views[view].name.clone();
         let key = name.as_wire();
         if let Some(&first) = self.checked.get(&(view, name.clone(), rtype)) {

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::{Delivery, OVERFLOW_LABEL, querylog};
 
-use crate::answer::{Outcome, Transport};
+use crate::answer::Outcome;
 use crate::dns::rtype;
 use crate::view::Snapshot;
+use crate::wire::Transport;
 
 /// How many view slots the counters have. Slot 0 counts clients that matched no view; names
 /// beyond the last slot (a process that saw more than 62 distinct view names) share

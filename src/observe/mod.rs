@@ -10,8 +10,9 @@ pub mod querylog;
 
 use std::net::SocketAddr;
 
-use crate::answer::{Outcome, Summary, Transport};
+use crate::answer::{Outcome, Summary};
 use crate::view::Snapshot;
+use crate::wire::Transport;
 use crate::wire::tsig;
 pub use counters::{LoopCounters, Registry};
 

@@ -16,8 +16,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::{Delivery, FAMILIES, OVERFLOW_LABEL};
-use crate::answer::{Outcome, Transport};
+use crate::answer::Outcome;
 use crate::dns::{name, rtype};
+use crate::wire::Transport;
 
 /// Lines waiting for the writer; beyond this, new lines are dropped.
 pub const QUEUE: usize = 16 * 1024;

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::dns::rcode;
-use crate::wire;
+use crate::wire::{self, Transport};
 use cache::{Answer, Cache, Failure, Key, Lookup};
 use message::{Age, Lifetime, Question, Stored};
 use upstream::UpstreamError;
@@ -177,7 +177,7 @@ impl std::fmt::Debug for Resolver {
 }
 
 /// The client's question and what a response to it may be as large as.
-fn question(packet: &[u8], over_udp: bool) -> Option<(Question, Key, usize)> {
+fn question(packet: &[u8], transport: Transport) -> Option<(Question, Key, usize)> {
     let header = wire::query::Header::read(packet)?;
     let query = wire::query::parse(packet).ok()?;
     let question = Question {
@@ -196,11 +196,7 @@ fn question(packet: &[u8], over_udp: bool) -> Option<(Question, Key, usize)> {
         dnssec_ok: question.dnssec_ok,
         checking_disabled: question.checking_disabled(),
     };
-    let max_len = match (over_udp, question.udp_payload) {
-        (false, _) => u16::MAX as usize,
-        (true, Some(payload)) => payload.min(wire::SERVER_UDP_PAYLOAD) as usize,
-        (true, None) => wire::MIN_UDP_PAYLOAD as usize,
-    };
+    let max_len = transport.max_response_len(question.udp_payload);
     Some((question, key, max_len))
 }
 
@@ -234,8 +230,13 @@ impl Resolver {
     /// stale answer if one may be served), or — for a query with RD clear, which asks for
     /// nothing but the cache — REFUSED. Writes the response into `out` and returns true;
     /// false when only the upstreams can answer. Never waits.
-    pub fn answer_from_cache(&self, packet: &[u8], over_udp: bool, out: &mut Vec<u8>) -> bool {
-        let Some((question, key, max_len)) = question(packet, over_udp) else {
+    pub fn answer_from_cache(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((question, key, max_len)) = question(packet, transport) else {
             return false;
         };
         let Ok(resolved) = self.cached(&key, &question) else {
@@ -280,10 +281,10 @@ impl Resolver {
         packet: &[u8],
         client: IpAddr,
         upstreams: Arc<[SocketAddr]>,
-        over_udp: bool,
+        transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Some((question, key, max_len)) = question(packet, over_udp) else {
+        let Some((question, key, max_len)) = question(packet, transport) else {
             return false;
         };
         let resolved = match self.cached(&key, &question) {
@@ -304,10 +305,10 @@ impl Resolver {
         &self,
         packet: &[u8],
         ours: &[u8],
-        over_udp: bool,
+        transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Some(chase) = Chase::new(packet, ours, over_udp) else {
+        let Some(chase) = Chase::new(packet, ours, transport) else {
             return false;
         };
         let Ok(resolved) = self.cached(&chase.key, &chase.question) else {
@@ -325,10 +326,10 @@ impl Resolver {
         ours: &[u8],
         client: IpAddr,
         upstreams: Arc<[SocketAddr]>,
-        over_udp: bool,
+        transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Some(chase) = Chase::new(packet, ours, over_udp) else {
+        let Some(chase) = Chase::new(packet, ours, transport) else {
             return false;
         };
         let resolved = match self.cached(&chase.key, &chase.question) {
@@ -509,8 +510,8 @@ struct Chase {
 }
 
 impl Chase {
-    fn new(packet: &[u8], ours: &[u8], over_udp: bool) -> Option<Chase> {
-        let (question, _, max_len) = question(packet, over_udp)?;
+    fn new(packet: &[u8], ours: &[u8], transport: Transport) -> Option<Chase> {
+        let (question, _, max_len) = question(packet, transport)?;
         let ours = wire::reader::read(ours)?;
         let target = ours
             .answer

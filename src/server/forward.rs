@@ -1,5 +1,5 @@
 //! Handing a recursive view's queries to its resolver: a name that is not ours
-//! ([`Outcome::Forward`]) or our CNAME into a forwarded name ([`Outcome::Chase`]). A cache hit is
+//! ([`Next::Forward`]) or our CNAME into a forwarded name ([`Next::Chase`]). A cache hit is
 //! written inline; over UDP a miss becomes a task on the runtime, so the receive loop that took
 //! it goes on at once and never waits on an upstream; over TCP the connection's own task waits.
 
@@ -8,26 +8,45 @@ use std::sync::Arc;
 
 use super::Published;
 use super::rrl::RateLimiter;
-use crate::answer::{Outcome, Summary};
+use crate::answer::{Next, Summary};
 use crate::observe::Delivery;
 use crate::resolve::Resolver;
 use crate::view::Forward;
+use crate::wire::Transport;
+
+/// What a UDP receive loop hands a forwarded query over with: the runtime its resolver task
+/// runs on, the socket the answer leaves from (a clone of the one the query came in on, so it
+/// comes from the address the client asked), and the rate limiter that decides on the answer as
+/// on every UDP answer.
+pub struct Handoff<'a> {
+    pub runtime: &'a tokio::runtime::Handle,
+    pub reply: &'a Arc<std::net::UdpSocket>,
+    pub limiter: &'a Arc<RateLimiter>,
+}
+
+/// A query on its way to a view's resolver.
+struct Handed<'a> {
+    view: usize,
+    to: Forward,
+    client: SocketAddr,
+    request: &'a [u8],
+    /// For a chase, our answer so far; for a forward, nothing (what was written is only the
+    /// placeholder SERVFAIL).
+    ours: Option<&'a [u8]>,
+    transport: Transport,
+}
 
 /// A forwarded query over UDP, handed from a receive loop to the runtime: the loop never waits
-/// on an upstream. The response goes out on `reply`, a clone of the socket the query came in
-/// on, so it comes from the address the client asked.
-#[allow(clippy::too_many_arguments)]
+/// on an upstream. `written` is the response the answer stage wrote.
 pub fn udp(
-    runtime: &tokio::runtime::Handle,
+    handoff: &Handoff,
     state: &Arc<Published>,
-    reply: &Arc<std::net::UdpSocket>,
-    limiter: &Arc<RateLimiter>,
     client: SocketAddr,
     summary: &Summary,
     request: &[u8],
     written: &[u8],
 ) -> bool {
-    let (Some(view), Some(forward)) = (summary.view, summary.forward) else {
+    let (Some(view), Next::Forward(to) | Next::Chase(to)) = (summary.view, &summary.next) else {
         return false;
     };
     let Some(resolver) = state.resolvers[view].clone() else {
@@ -36,25 +55,25 @@ pub fn udp(
     let Some(permit) = resolver.admit() else {
         return false;
     };
-    // For a chase, our answer so far; for a forward, only the placeholder SERVFAIL.
-    let ours = (summary.outcome == Outcome::Chase).then(|| written.to_vec());
-    let (state, reply, request) = (state.clone(), reply.clone(), request.to_vec());
-    let (limiter, identity, question_end) =
-        (limiter.clone(), summary.rrl_identity, summary.question_end);
-    runtime.spawn(async move {
+    let to = *to;
+    let ours = matches!(summary.next, Next::Chase(_)).then(|| written.to_vec());
+    let (state, reply, request) = (state.clone(), handoff.reply.clone(), request.to_vec());
+    let (limiter, identity, question_end) = (
+        handoff.limiter.clone(),
+        summary.rrl_identity,
+        summary.question_end,
+    );
+    handoff.runtime.spawn(async move {
         let mut response = Vec::with_capacity(512);
-        let answered = resolve(
-            &resolver,
-            &state,
+        let handed = Handed {
             view,
-            forward,
+            to,
             client,
-            &request,
-            ours.as_deref(),
-            true,
-            &mut response,
-        )
-        .await;
+            request: &request,
+            ours: ours.as_deref(),
+            transport: Transport::Udp,
+        };
+        let answered = resolve(&resolver, &state, &handed, &mut response).await;
         drop(permit);
         if !answered {
             return;
@@ -75,27 +94,22 @@ pub fn udp(
 }
 
 /// Asks the view's resolver: a forwarded query, or (with `ours`) the chase of our CNAME.
-#[allow(clippy::too_many_arguments)]
 async fn resolve(
     resolver: &Resolver,
     state: &Published,
-    view: usize,
-    forward: Forward,
-    client: SocketAddr,
-    request: &[u8],
-    ours: Option<&[u8]>,
-    over_udp: bool,
+    handed: &Handed<'_>,
     out: &mut Vec<u8>,
 ) -> bool {
-    let Ok(query) = crate::wire::query::parse(request) else {
+    let Ok(query) = crate::wire::query::parse(handed.request) else {
         return false;
     };
     // A chase's target never sits below a delegation, so only a forward needs the name.
-    let upstreams = state.snapshot.views[view].upstreams(forward, query.key.as_wire());
-    match ours {
+    let upstreams = state.snapshot.views[handed.view].upstreams(handed.to, query.key.as_wire());
+    let (request, client, transport) = (handed.request, handed.client.ip(), handed.transport);
+    match handed.ours {
         Some(ours) => {
             let chased = resolver
-                .chase(request, ours, client.ip(), upstreams, over_udp, out)
+                .chase(request, ours, client, upstreams, transport, out)
                 .await;
             // Not expected (our own answer always reads back), but then our part still goes.
             if !chased {
@@ -106,7 +120,7 @@ async fn resolve(
         }
         None => {
             resolver
-                .resolve(request, client.ip(), upstreams, over_udp, out)
+                .resolve(request, client, upstreams, transport, out)
                 .await
         }
     }
@@ -117,23 +131,23 @@ pub fn answer_from_cache(
     state: &Published,
     summary: &Summary,
     request: &[u8],
-    over_udp: bool,
+    transport: Transport,
     response: &mut Vec<u8>,
 ) -> bool {
     let Some(resolver) = summary.view.and_then(|view| state.resolvers[view].as_ref()) else {
         return false;
     };
-    match summary.outcome {
-        Outcome::Forward => resolver.answer_from_cache(request, over_udp, response),
-        Outcome::Chase => {
+    match summary.next {
+        Next::Forward(_) => resolver.answer_from_cache(request, transport, response),
+        Next::Chase(_) => {
             let ours = std::mem::take(response);
-            let answered = resolver.chase_from_cache(request, &ours, over_udp, response);
+            let answered = resolver.chase_from_cache(request, &ours, transport, response);
             if !answered {
                 *response = ours;
             }
             answered
         }
-        _ => false,
+        Next::Send(_) | Next::Transfer(_) => false,
     }
 }
 
@@ -145,33 +159,29 @@ pub async fn tcp(
     request: &[u8],
     response: &mut Vec<u8>,
 ) {
-    let (Some(view), Some(forward)) = (summary.view, summary.forward) else {
+    let (Some(view), Next::Forward(to) | Next::Chase(to)) = (summary.view, &summary.next) else {
         return;
     };
     let Some(resolver) = state.resolvers[view].clone() else {
         return;
     };
-    if answer_from_cache(state, summary, request, false, response) {
+    if answer_from_cache(state, summary, request, Transport::Tcp, response) {
         return;
     }
     let Some(_permit) = resolver.admit() else {
         return;
     };
-    let ours = (summary.outcome == Outcome::Chase).then(|| response.clone());
-    let mut resolved = Vec::with_capacity(512);
-    if resolve(
-        &resolver,
-        state,
+    let ours = matches!(summary.next, Next::Chase(_)).then(|| response.clone());
+    let handed = Handed {
         view,
-        forward,
+        to: *to,
         client,
         request,
-        ours.as_deref(),
-        false,
-        &mut resolved,
-    )
-    .await
-    {
+        ours: ours.as_deref(),
+        transport: Transport::Tcp,
+    };
+    let mut resolved = Vec::with_capacity(512);
+    if resolve(&resolver, state, &handed, &mut resolved).await {
         *response = resolved;
     }
 }

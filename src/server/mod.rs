@@ -20,10 +20,11 @@ use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
-use crate::answer::{self, Summary, Transport};
+use crate::answer::{self, Summary};
 use crate::observe::Metrics;
 use crate::resolve::Resolver;
 use crate::view::Snapshot;
+use crate::wire::Transport;
 pub use rrl::RrlPolicy;
 
 /// What the server answers from: the snapshot, and the server's own per-view settings that

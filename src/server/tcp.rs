@@ -17,9 +17,10 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use super::{Published, SharedState, TcpLimits};
-use crate::answer::{Outcome, Transport};
+use crate::answer::Next;
 use crate::observe::{self, Delivery, LoopCounters, Metrics};
 use crate::transfer;
+use crate::wire::Transport;
 
 pub async fn serve(
     listener: TcpListener,
@@ -98,7 +99,7 @@ async fn connection(
             return;
         }
         let current = snapshot.load_full();
-        let Some(mut summary) = super::respond_guarded(
+        let Some(summary) = super::respond_guarded(
             &current.snapshot,
             client,
             &request,
@@ -107,7 +108,7 @@ async fn connection(
         ) else {
             continue;
         };
-        if matches!(summary.outcome, Outcome::Forward | Outcome::Chase) {
+        if matches!(summary.next, Next::Forward(_) | Next::Chase(_)) {
             super::forward::tcp(&current, client, &summary, &request, &mut response).await;
         }
         observe::query(
@@ -119,7 +120,7 @@ async fn connection(
             Delivery::Sent,
             &response,
         );
-        if let Some(request) = summary.transfer.take() {
+        if let Next::Transfer(request) = summary.next {
             if !send_transfer(&mut stream, client, current, request, limits).await {
                 return;
             }

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::RateLimiter;
-use crate::answer::{Outcome, Transport};
+use crate::answer::Next;
 use crate::observe::{self, Delivery, LoopCounters};
+use crate::wire::Transport;
 
 /// How often an idle loop checks for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -44,6 +45,11 @@ pub fn serve(
         return;
     }
     let mut batch = Batch::new();
+    let handoff = super::forward::Handoff {
+        runtime: &runtime,
+        reply: &reply,
+        limiter: &limiter,
+    };
     while !shutdown.is_cancelled() {
         match batch.receive(&socket) {
             Ok(()) => {}
@@ -82,16 +88,20 @@ pub fn serve(
             ) else {
                 continue;
             };
-            if matches!(summary.outcome, Outcome::Forward | Outcome::Chase)
-                && !super::forward::answer_from_cache(&current, &summary, request, true, response)
+            if matches!(summary.next, Next::Forward(_) | Next::Chase(_))
+                && !super::forward::answer_from_cache(
+                    &current,
+                    &summary,
+                    request,
+                    Transport::Udp,
+                    response,
+                )
             {
                 // A miss: handed to the runtime, this loop goes on. When it cannot be handed
                 // over (too many outstanding), what is already written goes out: SERVFAIL for
                 // a forward, our answer so far for a chase.
                 let published = owned.get_or_insert_with(|| state.load_full());
-                if super::forward::udp(
-                    &runtime, published, &reply, &limiter, client, &summary, request, response,
-                ) {
+                if super::forward::udp(&handoff, published, client, &summary, request, response) {
                     // Counted as forwarded when handed over; the resolver sends the answer.
                     observe::query(
                         counters,

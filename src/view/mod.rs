@@ -35,8 +35,8 @@ pub struct Snapshot {
     key_views: Vec<Option<usize>>,
 }
 
-/// Who may transfer a view's zones: a source in `allow`, or a request signed with one of `keys`
-/// (indexes into [`Snapshot::keys`]). Empty (the default): nobody.
+/// Who may transfer a zone: a source in `allow`, or a request signed with one of `keys` (indexes
+/// into [`Snapshot::keys`]). Empty (the default): nobody.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransferAcl {
     pub allow: Vec<IpNet>,
@@ -84,8 +84,6 @@ pub struct View {
     pub chaos: Option<ChaosIdentity>,
     /// Where names outside the view's zones are forwarded, for a view with `recursion = true`.
     pub recursion: Option<Recursion>,
-    /// Who may transfer this view's zones.
-    pub transfer: TransferAcl,
     by_origin: HashMap<Box<[u8]>, usize>,
     /// Zones whose files did not load at the last start or reload: served from the previous
     /// data where there was some, otherwise not served (SERVFAIL).
@@ -122,7 +120,6 @@ impl View {
             zones: Vec::new(),
             chaos: chaos.then(ChaosIdentity::of_this_host),
             recursion: None,
-            transfer: TransferAcl::default(),
             by_origin: HashMap::new(),
             failed: Vec::new(),
             unavailable: HashMap::new(),

@@ -188,8 +188,9 @@ pub struct ViewZone {
     pub files: Vec<std::path::PathBuf>,
     /// The changes that led to this version, for IXFR (empty unless the view is transferred).
     pub history: Arc<super::history::History>,
-    /// Who may transfer this zone from this view, where it differs from the view's ACL.
-    pub transfer: Option<super::TransferAcl>,
+    /// Who may transfer this zone from this view, as the config decided it (the zone's own ACL
+    /// for the view, or the view's): the answer stage only asks it.
+    pub transfer: super::TransferAcl,
 }
 
 impl ViewZone {
@@ -533,7 +534,7 @@ pub fn assemble(
         fingerprint,
         files: Vec::new(),
         history: Arc::default(),
-        transfer: None,
+        transfer: super::TransferAcl::default(),
     })
 }
 

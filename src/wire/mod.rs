@@ -1,7 +1,7 @@
 //! The DNS message format as the request path needs it: reading a query without allocating
 //! ([`query`]), writing a response with name compression and truncation ([`writer`]), and
-//! reading a whole message back ([`reader`], for `explain` and tests). Stands on [`crate::dns`]
-//! only.
+//! reading a whole message back ([`reader`], for `explain` and tests); the [`Transport`] a
+//! message came over sizes its response. Stands on [`crate::dns`] only.
 
 pub mod query;
 pub mod reader;
@@ -13,3 +13,24 @@ pub const HEADER_LEN: usize = 12;
 pub const MIN_UDP_PAYLOAD: u16 = 512;
 /// The EDNS payload size we advertise and cap UDP answers at (DNS Flag Day 2020).
 pub const SERVER_UDP_PAYLOAD: u16 = 1232;
+
+/// How a message arrived: it decides how large the response may be, and whether it is
+/// truncated to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// The largest response to a client that advertised `udp_payload` (its EDNS size, if it sent
+    /// OPT): over TCP a whole message; over UDP the client's size capped at ours, or 512 octets
+    /// without EDNS. The answer stage and the resolver both size by this.
+    pub fn max_response_len(self, udp_payload: Option<u16>) -> usize {
+        match (self, udp_payload) {
+            (Transport::Tcp, _) => u16::MAX as usize,
+            (Transport::Udp, Some(payload)) => payload.min(SERVER_UDP_PAYLOAD) as usize,
+            (Transport::Udp, None) => MIN_UDP_PAYLOAD as usize,
+        }
+    }
+}
