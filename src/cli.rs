@@ -160,9 +160,10 @@ pub struct StatusArgs {
 pub struct SecondaryConfigArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The view the secondary mirrors.
-    #[arg(long)]
-    pub view: String,
+    /// The view the secondary mirrors; for BIND, repeat it for one server mirroring several
+    /// views (one config, each key defined once).
+    #[arg(long, required = true)]
+    pub view: Vec<String>,
     /// The secondary's software.
     #[arg(long = "for", value_enum)]
     pub secondary: crate::commands::secondary::Secondary,

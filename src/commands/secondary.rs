@@ -2,8 +2,9 @@
 //! a secondary of one view needs, ready to paste into its config — the view's key, this server
 //! as its primary (transfers and SOA checks signed with the key), the NOTIFYs it accepts from
 //! us, and the view's zones. For BIND, a `view` keyed like ours and matching the clients ours
-//! does, so that one BIND server can mirror several of our views (one stanza per view, in any
-//! order).
+//! does; one BIND server mirroring several of our views gets them in one config (`--view` once
+//! per view, the views in any order), each key defined once. Every config defines each key it
+//! names, and carries no secret of a view it does not mirror.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -26,7 +27,12 @@ pub enum Secondary {
     Nsd,
 }
 
-pub fn run(config_path: &Path, view: &str, secondary: Secondary, primary: SocketAddr) -> ExitCode {
+pub fn run(
+    config_path: &Path,
+    views: &[String],
+    secondary: Secondary,
+    primary: SocketAddr,
+) -> ExitCode {
     let loaded = match load::load(config_path) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -34,7 +40,7 @@ pub fn run(config_path: &Path, view: &str, secondary: Secondary, primary: Socket
             return ExitCode::FAILURE;
         }
     };
-    match render(&loaded.config, &loaded.snapshot, view, secondary, primary) {
+    match render(&loaded.config, &loaded.snapshot, views, secondary, primary) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -46,14 +52,90 @@ pub fn run(config_path: &Path, view: &str, secondary: Secondary, primary: Socket
     }
 }
 
-/// The stanza, or why there is none (no such view, or a view nobody may transfer).
+/// What the secondary of one view is given: the view, the key it signs with, its zones.
+struct Mirrored<'c> {
+    name: &'c str,
+    index: usize,
+    key: Option<&'c Key>,
+    zones: Vec<String>,
+}
+
+/// The config, or why there is none (no such view, a view nobody may transfer, several views
+/// for software without views). Every key it names, it defines, and it holds no secret of a view
+/// it does not mirror.
 pub fn render(
     config: &Config,
     snapshot: &Snapshot,
-    view_name: &str,
+    view_names: &[String],
     secondary: Secondary,
     primary: SocketAddr,
 ) -> Result<String, String> {
+    if view_names.len() > 1 && secondary != Secondary::Bind {
+        let software = if secondary == Secondary::Knot {
+            "Knot"
+        } else {
+            "NSD"
+        };
+        return Err(format!(
+            "{software} has no views: a {software} server mirrors one view (give --view once)"
+        ));
+    }
+    let mut out = String::new();
+    let mut views: Vec<Mirrored> = Vec::new();
+    for name in view_names {
+        if views.iter().any(|v| v.name == name) {
+            return Err(format!("view {name:?} is given twice"));
+        }
+        views.push(mirrored(config, snapshot, name, primary, &mut out)?);
+    }
+    match secondary {
+        Secondary::Bind => {
+            for view in &views {
+                // Requests signed with another mirrored view's key belong to that view, whatever
+                // their source. Only those: a key this config does not define is one BIND cannot
+                // match (a key selects one view, so these are not the view's own).
+                let others: Vec<&Key> = views
+                    .iter()
+                    .filter(|other| other.index != view.index)
+                    .filter_map(|other| other.key)
+                    .collect();
+                bind(
+                    &mut out,
+                    view.name,
+                    &client_match(config, view.index),
+                    view.key,
+                    &others,
+                    primary,
+                    &view.zones,
+                );
+            }
+        }
+        Secondary::Knot => knot(
+            &mut out,
+            views[0].name,
+            views[0].key,
+            primary,
+            &views[0].zones,
+        ),
+        Secondary::Nsd => nsd(
+            &mut out,
+            views[0].name,
+            views[0].key,
+            primary,
+            &views[0].zones,
+        ),
+    }
+    Ok(out)
+}
+
+/// One view's key and zones, with the comment lines that say what the secondary gets.
+fn mirrored<'c>(
+    config: &'c Config,
+    snapshot: &Snapshot,
+    view_name: &'c str,
+    primary: SocketAddr,
+    out: &mut String,
+) -> Result<Mirrored<'c>, String> {
     let Some(index) = config.views.iter().position(|v| v.name == view_name) else {
         let names: Vec<&str> = config.views.iter().map(|v| v.name.as_str()).collect();
         return Err(format!(
@@ -88,8 +170,9 @@ pub fn render(
         })
         .map(|z| z.origin.to_string().trim_end_matches('.').to_string())
         .collect();
-    let mut out = format!(
-        "# splitdns view {view_name:?}: a secondary of {} from {primary}\n",
+    let _ = writeln!(
+        out,
+        "# splitdns view {view_name:?}: a secondary of {} from {primary}",
         zones.join(", ")
     );
     if key.is_none() {
@@ -104,29 +187,12 @@ pub fn render(
                 .join(", ")
         );
     }
-    match secondary {
-        Secondary::Bind => {
-            // Requests signed with another view's key belong to that view, whatever their source.
-            let others: Vec<&Key> = config
-                .views
-                .iter()
-                .filter(|v| v.name != view_name)
-                .flat_map(|v| v.keys.iter().map(|&k| &*config.keys[k].key))
-                .collect();
-            bind(
-                &mut out,
-                view_name,
-                &client_match(config, index),
-                key,
-                &others,
-                primary,
-                &zones,
-            )
-        }
-        Secondary::Knot => knot(&mut out, view_name, key, primary, &zones),
-        Secondary::Nsd => nsd(&mut out, view_name, key, primary, &zones),
-    }
-    Ok(out)
+    Ok(Mirrored {
+        name: view_name,
+        index,
+        key,
+        zones,
+    })
 }
 
 /// The address part of a BIND `match-clients` that picks the clients our longest-prefix match

@@ -181,7 +181,7 @@ mod tests {
         m.extend_from_slice(&(size as u16 + 1).to_be_bytes());
         m.push(size as u8);
         m.extend(std::iter::repeat_n(b'x', size));
-        Stored::read(&m, 86_400).expect("well formed")
+        Stored::read(&m, 86_400, 3_600).expect("well formed")
     }
 
     fn key(name: &[u8]) -> Key {

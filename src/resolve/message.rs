@@ -3,7 +3,8 @@
 //! to be accepted (RFC 5452: same ID and question), and [`Stored`], a whole upstream response
 //! kept as bytes — never rebuilt from records — with the offset of every TTL so that a cached
 //! answer goes out with its TTLs counted down, the client's ID and question, and our own flags
-//! and OPT record.
+//! and OPT record. A negative answer's authority records (its SOA, and any NSEC proof) are
+//! lowered to the negative TTL once, when it is read (RFC 2308 §3, §5).
 
 use crate::dns::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
 use crate::dns::{rcode, rtype, soa};
@@ -136,7 +137,7 @@ pub fn is_truncated(response: &[u8]) -> bool {
 pub enum Lifetime {
     /// Data: the smallest TTL of the answer and authority records.
     Positive(u32),
-    /// NXDOMAIN or NODATA with an SOA: the lesser of its TTL and MINIMUM (RFC 2308 §5).
+    /// NXDOMAIN or NODATA with an SOA: the lesser of its TTL and MINIMUM (RFC 2308 §5), capped.
     Negative(u32),
     /// NXDOMAIN or NODATA without an SOA: not cached (RFC 2308 §5).
     Uncacheable,
@@ -158,8 +159,12 @@ pub struct Stored {
 
 impl Stored {
     /// Reads an accepted response (see [`answers`]), or `None` if it is malformed. Every TTL is
-    /// capped at `max_ttl`, so a client never holds a record longer than we would.
-    pub fn read(response: &[u8], max_ttl: u32) -> Option<Stored> {
+    /// capped at `max_ttl`, so a client never holds a record longer than we would; in a negative
+    /// answer, the authority records' TTLs are capped at its negative TTL — min(SOA TTL, SOA
+    /// MINIMUM, `max_negative_ttl`) — which is what the SOA goes out with (RFC 2308 §3, §5: an
+    /// upstream that sends the SOA's own TTL would have clients hold "does not exist" longer
+    /// than the zone allows, and longer than we do).
+    pub fn read(response: &[u8], max_ttl: u32, max_negative_ttl: u32) -> Option<Stored> {
         let counts = [
             u16_at(response, 6)?,
             u16_at(response, 8)?,
@@ -175,7 +180,14 @@ impl Stored {
         let mut kept = counts;
         let mut min_ttl: Option<u32> = None;
         let mut soa_ttl: Option<u32> = None;
+        // Which of `ttls` are the authority section's.
+        let mut authority = 0..0;
         'sections: for (section, &count) in counts.iter().enumerate() {
+            match section {
+                1 => authority.start = ttls.len(),
+                2 => authority.end = ttls.len(),
+                _ => {}
+            }
             for index in 0..count {
                 let fixed = skip_name(response, pos)?;
                 let rtype = u16_at(response, fixed)?;
@@ -203,7 +215,7 @@ impl Stored {
                 }
                 if section == 1 && rtype == rtype::SOA && rdlength >= 20 {
                     let minimum = soa::minimum(&response[fixed + 10..end]);
-                    soa_ttl = Some(ttl.min(minimum));
+                    soa_ttl = Some(ttl.min(minimum).min(max_negative_ttl));
                 }
                 pos = end;
             }
@@ -225,6 +237,13 @@ impl Stored {
             rcode::NOERROR => Lifetime::Positive(min_ttl.unwrap_or(0)),
             _ => Lifetime::Failure,
         };
+        if let Lifetime::Negative(negative_ttl) = lifetime {
+            for &at in &ttls[authority] {
+                let at = at as usize;
+                let ttl = u32_at(&bytes, at)?.min(negative_ttl);
+                bytes[at..at + 4].copy_from_slice(&ttl.to_be_bytes());
+            }
+        }
         Some(Stored {
             bytes: bytes.into(),
             ttls: ttls.into(),
@@ -461,7 +480,7 @@ mod tests {
 
     #[test]
     fn stored_answers_go_out_with_the_clients_id_case_and_flags_and_counted_down_ttls() {
-        let stored = Stored::read(&upstream_answer(9), 86_400).unwrap();
+        let stored = Stored::read(&upstream_answer(9), 86_400, 3_600).unwrap();
         assert_eq!(stored.lifetime, Lifetime::Positive(300));
         let mut out = Vec::new();
         // No EDNS from the client: no OPT, no AD.
@@ -498,8 +517,44 @@ mod tests {
         m.extend_from_slice(&[0xc0, 16, 0, 6, 0, 1, 0, 0, 14, 16, 0, 24]);
         m.extend_from_slice(&[0xc0, 16, 0xc0, 16]);
         m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 60]);
-        let stored = Stored::read(&m, 86_400).unwrap();
+        let stored = Stored::read(&m, 86_400, 3_600).unwrap();
         assert_eq!(stored.lifetime, Lifetime::Negative(60));
         assert_eq!(stored.rcode(), rcode::NXDOMAIN);
+    }
+
+    /// An upstream NXDOMAIN or NODATA whose SOA has TTL 300 and MINIMUM 4 (and an NSEC of TTL
+    /// 3600): the answer is cached for 4 s, and its authority records go out with 4 counted
+    /// down, not 300 or 3600; `max_negative_ttl` caps both. The answer section keeps its TTLs.
+    #[test]
+    fn negative_answers_go_out_with_the_negative_ttl_counted_down() {
+        for code in [rcode::NXDOMAIN, rcode::NOERROR] {
+            let mut m = 9u16.to_be_bytes().to_vec();
+            m.extend_from_slice(&(QR | RA | code as u16).to_be_bytes());
+            m.extend_from_slice(&[0, 1, 0, 0, 0, 2, 0, 0]);
+            m.extend_from_slice(b"\x03www\x07example\x00\x00\x01\x00\x01");
+            // example SOA, TTL 300 (at 35), MINIMUM 4.
+            m.extend_from_slice(&[0xc0, 16, 0, 6, 0, 1, 0, 0, 1, 44, 0, 24]);
+            m.extend_from_slice(&[0xc0, 16, 0xc0, 16]);
+            m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 4]);
+            // www.example NSEC, TTL 3600 (at 71), next name example, no types.
+            m.extend_from_slice(&[0xc0, 12, 0, 47, 0, 1, 0, 0, 14, 16, 0, 2, 0xc0, 16]);
+            let stored = Stored::read(&m, 86_400, 3_600).unwrap();
+            assert_eq!(stored.lifetime, Lifetime::Negative(4), "rcode {code}");
+            let q = question(RD, None, false);
+            let mut out = Vec::new();
+            stored.write(&mut out, &q, Age::Fresh(0), 512);
+            assert_eq!((u32_at(&out, 35), u32_at(&out, 71)), (Some(4), Some(4)));
+            stored.write(&mut out, &q, Age::Fresh(3), 512);
+            assert_eq!((u32_at(&out, 35), u32_at(&out, 71)), (Some(1), Some(1)));
+            let capped = Stored::read(&m, 86_400, 2).unwrap();
+            assert_eq!(capped.lifetime, Lifetime::Negative(2));
+            capped.write(&mut out, &q, Age::Fresh(0), 512);
+            assert_eq!((u32_at(&out, 35), u32_at(&out, 71)), (Some(2), Some(2)));
+        }
+        // A positive answer's records keep their TTLs.
+        let stored = Stored::read(&upstream_answer(9), 86_400, 4).unwrap();
+        let mut out = Vec::new();
+        stored.write(&mut out, &question(RD, None, false), Age::Fresh(0), 512);
+        assert_eq!(u32_at(&out, 35), Some(300));
     }
 }

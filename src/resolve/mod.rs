@@ -457,10 +457,9 @@ impl Resolver {
         let mut error_response: Option<Stored> = None;
         for addr in self.upstreams.order(upstreams, Instant::now()) {
             let exchanged = upstream::exchange(addr, question, self.settings.timeout).await;
-            let stored = exchanged
-                .as_ref()
-                .ok()
-                .and_then(|bytes| Stored::read(bytes, self.settings.max_ttl));
+            let stored = exchanged.as_ref().ok().and_then(|bytes| {
+                Stored::read(bytes, self.settings.max_ttl, self.settings.max_negative_ttl)
+            });
             self.counters.upstream_result(match (&exchanged, &stored) {
                 (_, Some(stored)) => UpstreamResult::of_rcode(stored.rcode()),
                 (Ok(_) | Err(UpstreamError::Malformed), None) => UpstreamResult::Malformed,

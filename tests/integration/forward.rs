@@ -1525,3 +1525,82 @@ fn forward_skips_a_failing_upstream_and_probes_it_back() {
         .any(|q| question_of(q) == [0, 0, 2, 0, 1]);
     assert!(probed, "the root NS probe reached the skipped upstream");
 }
+
+/// A negative response from an upstream that does not lower its SOA's TTL itself: NXDOMAIN or
+/// NODATA (by `rcode`) with `neg.test. 300 SOA … MINIMUM 4` in the authority section.
+fn negative_response(query: &[u8], rcode: u16) -> Vec<u8> {
+    let mut m = id_of(query).to_be_bytes().to_vec();
+    m.extend_from_slice(&(QR_RA_RD | rcode).to_be_bytes());
+    m.extend_from_slice(&[0, 1, 0, 0, 0, 1, 0, 0]);
+    m.extend_from_slice(question_of(query));
+    let mut rdata = b"\x03ns1\x03neg\x04test\x00\x0ahostmaster\x03neg\x04test\x00".to_vec();
+    for field in [1u32, 3600, 900, 1_209_600, 4] {
+        rdata.extend_from_slice(&field.to_be_bytes());
+    }
+    m.extend_from_slice(b"\x03neg\x04test\x00\x00\x06\x00\x01");
+    m.extend_from_slice(&300u32.to_be_bytes());
+    m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    m.extend_from_slice(&rdata);
+    m
+}
+
+/// RFC 2308 §3 and §5: the SOA of a relayed NXDOMAIN or NODATA goes out with the negative TTL,
+/// min(SOA TTL, MINIMUM) = 4 here, not the SOA's own 300 — else Windows clients and the DCs
+/// that ask us would hold "does not exist" 75 times as long as we do — and a cached answer
+/// counts it down. Over UDP and TCP, from an upstream that sends the SOA's TTL as it is.
+#[test]
+fn forward_negative_answers_carry_the_negative_ttl_counting_down() {
+    let dir = scratch_dir("forward_negative_ttl");
+    let upstream = FakeUpstream::start(Box::new(|socket, query, from| {
+        // NXDOMAIN for nx.neg.test., NODATA for anything else.
+        let nx = question_of(query).starts_with(b"\x02nx\x03neg\x04test\x00");
+        let rcode = if nx { 3 } else { 0 };
+        let _ = socket.send_to(&negative_response(query, rcode), from);
+    }));
+    let config = fault_config(
+        &dir,
+        &[("inside", "127.0.0.2", format!("\"{}\"", upstream.addr), "")],
+    );
+    let server = Server::with_config(&config);
+    let cases = [
+        ("nx.neg.test.", RecordType::A, ResponseCode::NXDomain),
+        ("nodata.neg.test.", RecordType::TXT, ResponseCode::NoError),
+    ];
+    let soa_ttl = |reply: &Message, via: Via| -> u32 {
+        assert!(reply.answers.is_empty(), "{via:?} {reply:?}");
+        assert_eq!(
+            without_ttls(authorities(reply)),
+            ["neg.test. SOA ns1.neg.test. hostmaster.neg.test. 1 3600 900 1209600 4"],
+            "{via:?}"
+        );
+        reply.authorities[0].ttl
+    };
+    let mut first = Vec::new();
+    for (name, rtype, rcode) in cases {
+        let (reply, _) = ask_message(&server, INTERNAL, Via::Udp, &query(name, rtype));
+        assert_eq!(reply.metadata.response_code, rcode, "{name}");
+        let ttl = soa_ttl(&reply, Via::Udp);
+        assert!(
+            ttl <= 4,
+            "{name}: the SOA went out with TTL {ttl}, not the negative TTL 4"
+        );
+        first.push(ttl);
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    for ((name, rtype, rcode), first) in cases.into_iter().zip(first) {
+        for via in [Via::Udp, Via::Tcp] {
+            let (reply, _) = ask_message(&server, INTERNAL, via, &query(name, rtype));
+            assert_eq!(reply.metadata.response_code, rcode, "{name} {via:?}");
+            let ttl = soa_ttl(&reply, via);
+            assert!(
+                ttl + 2 <= first && ttl + 3 >= first,
+                "{name} {via:?}: SOA TTL {first}, then {ttl} about 2 s later from the cache"
+            );
+        }
+    }
+    assert_eq!(
+        upstream.queries().len(),
+        2,
+        "the later answers came from the cache"
+    );
+}

@@ -18,6 +18,8 @@ mod listen;
 mod packaging;
 mod reload;
 mod secondaries;
+mod secondary_keys;
+mod srv_no_service;
 mod transfer;
 mod transport;
 mod views;

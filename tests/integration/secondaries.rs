@@ -112,14 +112,18 @@ fn stand_in_secondary() -> (UdpSocket, u16) {
     (socket, port)
 }
 
-/// `splitdns secondary-config` for one view.
+/// `splitdns secondary-config` for one view (or several, separated by spaces: one BIND server
+/// mirroring them).
 fn secondary_config(dir: &Path, view: &str, software: &str, primary: u16) -> String {
-    let output = splitdns()
+    let mut command = splitdns();
+    command
         .arg("secondary-config")
         .arg("--config")
-        .arg(dir.join("splitdns.toml"))
-        .arg("--view")
-        .arg(view)
+        .arg(dir.join("splitdns.toml"));
+    for view in view.split(' ') {
+        command.arg("--view").arg(view);
+    }
+    let output = command
         .arg("--for")
         .arg(software)
         .arg("--primary")
@@ -497,19 +501,18 @@ fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
         &[("internal", theirs), ("external", theirs)],
     );
     let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
-    let internal = secondary_config(&dir, "internal", "bind", ours);
-    let external = secondary_config(&dir, "external", "bind", ours);
+    // One config for both views, the catch-all external view first: BIND takes the first view
+    // that matches, and the config must pick the views splitdns does whatever their order.
+    let both = secondary_config(&dir, "external internal", "bind", ours);
     let bind_dir = dir.join("bind");
     fs::create_dir_all(&bind_dir).unwrap();
     let d = bind_dir.display();
     // Loopback only, no recursion, no NOTIFYs of its own (they would go to the zones' NS
-    // addresses), no DNSSEC trust anchors to fetch, no control channel. The catch-all external
-    // view is pasted first: BIND takes the first view that matches, and the stanzas must pick
-    // the views splitdns does whatever their order.
+    // addresses), no DNSSEC trust anchors to fetch, no control channel.
     let config = format!(
         "options {{\n\tdirectory \"{d}\";\n\tpid-file \"{d}/named.pid\";\n\tsession-keyfile \"{d}/session.key\";\n\t\
          managed-keys-directory \"{d}\";\n\tlisten-on port {theirs} {{ 127.0.0.1; }};\n\tlisten-on-v6 {{ none; }};\n\t\
-         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{external}\n{internal}"
+         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{both}"
     );
     fs::write(bind_dir.join("named.conf"), config).unwrap();
     let mut command = Command::new(named);

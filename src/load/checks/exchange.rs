@@ -30,7 +30,8 @@ fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
 }
 
 /// Every `_autodiscover._tcp` SRV record: port 443, and a target with an address, not a CNAME
-/// (RFC 2782), in the same view.
+/// (RFC 2782), in the same view. The target `.` is RFC 2782's "no such service here", published
+/// on purpose: information, and nothing else is checked about it.
 pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
@@ -50,6 +51,18 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                                 .about(&owner),
                         );
                     };
+                    if target == [0] {
+                        let domain = name_text(&key[AUTODISCOVER_SRV_PREFIX.len()..]);
+                        let domain = domain.trim_end_matches('.');
+                        report(
+                            "autodiscover-srv-no-service",
+                            Severity::Info,
+                            format!(
+                                "{owner} SRV target . says {domain} offers no Autodiscover over SRV (RFC 2782): Outlook treats it as no SRV record and goes on to its other Autodiscover methods (the SCP in Active Directory, https://{domain}/autodiscover/, https://autodiscover.{domain}/ and its HTTP redirect)"
+                            ),
+                        );
+                        continue;
+                    }
                     if port != AUTODISCOVER_PORT {
                         report(
                             "autodiscover-srv-port",
@@ -58,9 +71,6 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                                 "{owner} SRV uses port {port}: Outlook only connects to Autodiscover on 443"
                             ),
                         );
-                    }
-                    if target == [0] {
-                        continue;
                     }
                     let target_key = target.to_ascii_lowercase();
                     if view.zone_for(&target_key, rtype::A).is_none() {
@@ -95,6 +105,16 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
             }
         }
     }
+}
+
+/// Whether a node's SRV records offer a service: one whose target is not `.`, which RFC 2782
+/// makes "decidedly not available at this domain".
+fn offers_srv(node: &Node) -> bool {
+    node.get(rtype::SRV).is_some_and(|srv| {
+        srv.rdatas
+            .iter()
+            .any(|rdata| srv_port_and_target(&rdata.wire).is_some_and(|(_, target)| target != [0]))
+    })
 }
 
 fn srv_port_and_target(rdata: &[u8]) -> Option<(u16, &[u8])> {
@@ -138,10 +158,8 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
 
 /// Does this view's copy of the zone offer Autodiscover (an SRV record or autodiscover host)?
 fn serves_autodiscover(zone: &ViewZone) -> bool {
-    let srv = crate::load::exchange::autodiscover_srv_owner(&zone.origin).is_some_and(|owner| {
-        zone.node(owner.as_wire())
-            .is_some_and(|n| n.get(rtype::SRV).is_some())
-    });
+    let srv = crate::load::exchange::autodiscover_srv_owner(&zone.origin)
+        .is_some_and(|owner| zone.node(owner.as_wire()).is_some_and(offers_srv));
     let host = zone
         .origin
         .prepend_label(b"autodiscover")
@@ -297,7 +315,8 @@ pub fn zones_only_for_autodiscover_srv(
                         .all(|set| matches!(set.rtype, rtype::SOA | rtype::NS));
                 }
                 if is_autodiscover_srv_owner(key) {
-                    has_srv = true;
+                    // "No Autodiscover over SRV" is no reason to take the domain.
+                    has_srv |= offers_srv(node);
                     return node.rrsets.iter().all(|set| set.rtype == rtype::SRV);
                 }
                 // `_tcp.<domain>`, the empty non-terminal above the SRV.

@@ -374,3 +374,49 @@ fn a_transfer_open_to_anyone_is_warned_about() {
         );
     }
 }
+
+/// `_autodiscover._tcp SRV 0 0 0 .` is RFC 2782's "no such service here", which some admins
+/// publish on purpose in one view: an info finding that says what Outlook does with it, never an
+/// error (which would refuse the data and stop the server), and no other SRV check looks at the
+/// `.` target (no port, target, apex or SRV-only-zone finding).
+#[test]
+fn a_no_service_autodiscover_srv_is_information_not_an_error() {
+    use Severity::*;
+    let found = findings("", "", "_autodiscover._tcp 300 SRV 0 0 0 .\n");
+    assert_eq!(
+        ids(&found),
+        vec![("autodiscover-srv-no-service", Info, Some("internal"))]
+    );
+    assert!(
+        found[0].message.contains("other Autodiscover methods"),
+        "{}",
+        found[0]
+    );
+    assert_eq!(found[0].line, Some(3), "{}", found[0]);
+
+    // A zone that says "no SRV Autodiscover" in every view, with and without a web site at its
+    // apex: it does not serve Autodiscover, so neither the apex nor the SRV-only-zone check
+    // applies.
+    let config =
+        format!("{CONFIG}\n[[zone]]\norigin = \"fabrikam.example\"\nfile = \"fabrikam.zone\"\n");
+    let fabrikam = "$ORIGIN fabrikam.example.\n$TTL 3600\n@ SOA ns1.contoso.example. hostmaster.contoso.example. 1 3600 900 1209600 300\n@ NS ns1.contoso.example.\n_autodiscover._tcp SRV 0 0 0 .\n";
+    for zone in [
+        fabrikam.to_string(),
+        format!("{fabrikam}@ A 203.0.113.80\n"),
+    ] {
+        let found = findings_in(&[
+            ("splitdns.toml", &config),
+            ("shared.zone", SHARED),
+            ("internal.zone", INTERNAL),
+            ("fabrikam.zone", &zone),
+        ]);
+        assert_eq!(
+            ids(&found),
+            vec![
+                ("autodiscover-srv-no-service", Info, Some("external")),
+                ("autodiscover-srv-no-service", Info, Some("internal")),
+            ],
+            "{zone}"
+        );
+    }
+}
