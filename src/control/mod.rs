@@ -8,16 +8,27 @@
 //! Hostile or broken clients cost bounded work: headers must arrive within
 //! [`HEADER_TIMEOUT`] and fit in [`MAX_HEADER_BYTES`] (hyper answers 431 or closes), a
 //! connection lives at most [`CONNECTION_TIMEOUT`], at most [`MAX_CONNECTIONS`] are open at once,
-//! and request bodies are never read. On a loopback listener, a request whose `Host` names
-//! anything but a loopback address or `localhost` is refused (403): a web page the admin opens
-//! cannot reach the listener through DNS rebinding.
+//! and request bodies are never read. They cannot lock the listener out either: a new connection
+//! over the limit closes the oldest one that is not answering a request (idle, or still sending
+//! its header), so a client that holds connections open, or trickles headers, only ever evicts its
+//! own; a fresh request is read at once and is evicted only after [`MAX_CONNECTIONS`] newer
+//! connections came in first. Per-source limits or a slot reserved for loopback would not do:
+//! whoever locks the listener out is a local process, on loopback, and can bind any source in
+//! 127.0.0.0/8. Out of file descriptors (EMFILE), the accept loop closes the oldest idle
+//! connection to free one, or pauses, rather than retrying at once forever.
+//!
+//! On a loopback listener, a request whose `Host` names anything but a loopback address or
+//! `localhost` is refused (403): a web page the admin opens cannot reach the listener through DNS
+//! rebinding.
 
 pub mod metrics;
 pub mod status;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
@@ -25,7 +36,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Prober;
@@ -39,8 +49,13 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Longest a connection may stay open, whatever it does.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
-/// Concurrent connections; more are closed at once.
+/// Connections kept open at once; a new one closes the oldest that is not answering a request.
 pub const MAX_CONNECTIONS: usize = 64;
+/// How long the accept loop waits after an accept error it could do nothing about (out of file
+/// descriptors with no idle connection to close): the same error would come back at once.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Longest the accept loop waits for a connection it closed to let go of its descriptor.
+const CLOSE_WAIT: Duration = Duration::from_millis(100);
 
 /// What the endpoints report on.
 pub struct Control {
@@ -85,28 +100,41 @@ pub async fn serve(
     control: Arc<Control>,
     shutdown: CancellationToken,
 ) {
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let connections = Arc::new(Connections::default());
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    tracing::debug!("control accept error: {e}");
+                    accept_failed(&e, &connections, &shutdown).await;
                     continue;
                 }
             },
             () = shutdown.cancelled() => return,
         };
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::debug!("control connection from {peer} refused: too many open");
+        let Some(admitted) = connections.admit() else {
+            tracing::debug!(
+                "control connection from {peer} refused: {MAX_CONNECTIONS} requests being answered"
+            );
             continue;
         };
         let control = control.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let slot = admitted.slot.clone();
             let service = hyper::service::service_fn(move |request| {
                 let control = control.clone();
-                async move { Ok::<_, Infallible>(route(&control, request).await) }
+                let slot = slot.clone();
+                async move {
+                    let Some(_answering) = Answering::begin(slot) else {
+                        // Chosen for closing an instant ago: the connection is going.
+                        return Ok::<_, Infallible>(text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "too many connections\n",
+                        ));
+                    };
+                    Ok(route(&control, request).await)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -119,10 +147,156 @@ pub async fn serve(
                         tracing::debug!("control connection from {peer}: {e}");
                     }
                 }
+                () = admitted.slot.close.cancelled() => {
+                    tracing::debug!("control connection from {peer} closed for a newer one");
+                }
                 () = shutdown.cancelled() => {}
             }
-            drop(permit);
+            // The socket is closed (the connection future dropped) before `admitted` reports it.
+            drop(admitted);
         });
+    }
+}
+
+/// After a failed accept. A connection reset while it was queued concerns that connection only.
+/// Anything else (out of file descriptors, EMFILE or ENFILE; out of memory) would fail the next
+/// accept the same way at once: the oldest idle connection is closed to free a descriptor, or when
+/// none is idle the loop pauses, so that it never spins.
+async fn accept_failed(
+    error: &std::io::Error,
+    connections: &Connections,
+    shutdown: &CancellationToken,
+) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+    ) {
+        tracing::debug!("control accept error: {error}");
+        return;
+    }
+    if let Some(done) = connections.evict_oldest_idle() {
+        tracing::debug!("control accept error: {error}; closed the oldest idle connection");
+        let _ = tokio::time::timeout(CLOSE_WAIT, done.cancelled_owned()).await;
+        return;
+    }
+    tracing::warn!(
+        "control accept error: {error}; no idle control connection to close, pausing {ACCEPT_PAUSE:?}"
+    );
+    tokio::select! {
+        () = tokio::time::sleep(ACCEPT_PAUSE) => {}
+        () = shutdown.cancelled() => {}
+    }
+}
+
+/// A connection's state: waiting for (or reading) a request, answering one, or chosen for closing.
+const IDLE: u8 = 0;
+const ANSWERING: u8 = 1;
+const CLOSING: u8 = 2;
+
+/// One open control connection.
+struct Slot {
+    /// [`IDLE`], [`ANSWERING`] or [`CLOSING`].
+    state: AtomicU8,
+    /// Cancelled to close the connection.
+    close: CancellationToken,
+    /// Cancelled once the connection's task let go of its socket.
+    done: CancellationToken,
+}
+
+/// The open connections.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    /// The last connection's number.
+    last: u64,
+    /// By number, which is accept order: the first idle one is the oldest.
+    slots: BTreeMap<u64, Arc<Slot>>,
+}
+
+impl Connections {
+    /// Room for a new connection: at [`MAX_CONNECTIONS`], the oldest idle one is closed. `None`
+    /// when every open connection is answering a request.
+    fn admit(self: &Arc<Self>) -> Option<Admitted> {
+        let mut open = self.open.lock().expect("not poisoned");
+        if open.slots.len() >= MAX_CONNECTIONS {
+            Self::evict(&mut open.slots)?;
+        }
+        open.last += 1;
+        let id = open.last;
+        let slot = Arc::new(Slot {
+            state: AtomicU8::new(IDLE),
+            close: CancellationToken::new(),
+            done: CancellationToken::new(),
+        });
+        open.slots.insert(id, slot.clone());
+        Some(Admitted {
+            connections: self.clone(),
+            id,
+            slot,
+        })
+    }
+
+    /// Closes the oldest idle connection; what tells when its socket is closed.
+    fn evict_oldest_idle(&self) -> Option<CancellationToken> {
+        Self::evict(&mut self.open.lock().expect("not poisoned").slots)
+    }
+
+    fn evict(open: &mut BTreeMap<u64, Arc<Slot>>) -> Option<CancellationToken> {
+        let (&id, slot) = open.iter().find(|(_, slot)| {
+            slot.state
+                .compare_exchange(IDLE, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })?;
+        slot.close.cancel();
+        let done = slot.done.clone();
+        open.remove(&id);
+        Some(done)
+    }
+}
+
+/// A connection's place in [`Connections`], given up when its task ends.
+struct Admitted {
+    connections: Arc<Connections>,
+    id: u64,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.connections
+            .open
+            .lock()
+            .expect("not poisoned")
+            .slots
+            .remove(&self.id);
+        self.slot.done.cancel();
+    }
+}
+
+/// While a request is answered its connection is not closed for a newer one.
+struct Answering(Arc<Slot>);
+
+impl Answering {
+    /// `None` if the connection was just chosen for closing.
+    fn begin(slot: Arc<Slot>) -> Option<Answering> {
+        slot.state
+            .compare_exchange(IDLE, ANSWERING, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(Answering(slot))
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.state.store(IDLE, Ordering::Release);
     }
 }
 
@@ -221,7 +395,46 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_host;
+    use super::{Answering, Connections, MAX_CONNECTIONS, loopback_host};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_new_connection_closes_the_oldest_idle_one() {
+        let connections = Arc::new(Connections::default());
+        let admitted: Vec<_> = (0..MAX_CONNECTIONS)
+            .map(|_| connections.admit().expect("room"))
+            .collect();
+        // The oldest is answering a request: the second oldest goes.
+        let answering = Answering::begin(admitted[0].slot.clone()).expect("idle");
+        let newer = connections.admit().expect("an idle one to close");
+        assert!(!admitted[0].slot.close.is_cancelled());
+        assert!(admitted[1].slot.close.is_cancelled());
+        assert!(Answering::begin(admitted[1].slot.clone()).is_none());
+        assert!(admitted[2..].iter().all(|a| !a.slot.close.is_cancelled()));
+        // Its task ends: the socket is reported closed.
+        let done = admitted[1].slot.done.clone();
+        drop(admitted);
+        assert!(done.is_cancelled());
+        drop(answering);
+        assert!(!newer.slot.close.is_cancelled());
+    }
+
+    #[test]
+    fn with_every_connection_answering_a_new_one_is_refused() {
+        let connections = Arc::new(Connections::default());
+        let admitted: Vec<_> = (0..MAX_CONNECTIONS)
+            .map(|_| connections.admit().expect("room"))
+            .collect();
+        let answering: Vec<_> = admitted
+            .iter()
+            .map(|a| Answering::begin(a.slot.clone()).expect("idle"))
+            .collect();
+        assert!(connections.admit().is_none());
+        assert!(connections.evict_oldest_idle().is_none());
+        drop(answering);
+        assert!(connections.admit().is_some());
+        assert!(admitted[0].slot.close.is_cancelled());
+    }
 
     #[test]
     fn only_loopback_hosts_pass() {

@@ -1430,3 +1430,223 @@ fn metrics_show_upstream_results_and_health_states() {
     );
     drop(listening);
 }
+
+/// Raises this process's soft limit on open files to `wanted` (or the hard limit, if lower):
+/// a lock-out test holds well over a thousand sockets.
+fn raise_fd_limit(wanted: libc::rlim_t) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+}
+
+/// A request on a fresh connection, timed: the status, the body and how long it took. A refused
+/// or closed connection is status 0 (and the error as the body) rather than a panic.
+fn timed_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let exchange = || -> std::io::Result<Vec<u8>> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        Ok(raw)
+    };
+    match exchange() {
+        Ok(raw) if !raw.is_empty() => {
+            let (code, body) = split_response(&raw);
+            (code, body, started.elapsed())
+        }
+        Ok(_) => (0, "closed without an answer".into(), started.elapsed()),
+        Err(e) => (0, e.to_string(), started.elapsed()),
+    }
+}
+
+/// Issue 20 item 4: 1,000 idle connections and 200 that send their header a byte at a time (and
+/// reconnect when closed, as a client bent on keeping the listener full would) do not lock the
+/// control listener out: a fresh `GET /status`, `GET /metrics` and `splitdns reload` each succeed
+/// within a second, and DNS answers meanwhile.
+#[test]
+fn control_listener_cannot_be_locked_out() {
+    const IDLE: usize = 1000;
+    const SLOW: usize = 200;
+    raise_fd_limit(4096);
+    let daemon = Daemon::start("lockout", None);
+    let control = daemon.control;
+    let connect = move || TcpStream::connect_timeout(&control, Duration::from_secs(2)).ok();
+
+    let idle: Vec<TcpStream> = (0..IDLE).filter_map(|_| connect()).collect();
+    assert!(
+        idle.len() > IDLE * 9 / 10,
+        "only {} idle connections",
+        idle.len()
+    );
+
+    // The slow clients: one byte of `GET /status HTTP/1.1` per connection every 100 ms, a new
+    // connection for each one the server closed. Bounded: it stops when told, or after 60 s.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (opened, slow_opened) = std::sync::mpsc::channel();
+    let slow = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let head = b"GET /status HTTP/1.1\r\nX-Slow: ";
+            let mut slow: Vec<(Option<TcpStream>, usize)> =
+                (0..SLOW).map(|_| (connect(), 0)).collect();
+            let _ = opened.send(());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut reconnects = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                for (stream, sent) in &mut slow {
+                    let byte = head.get(*sent).copied().unwrap_or(b'a');
+                    let written = stream
+                        .as_mut()
+                        .is_some_and(|s| s.write_all(&[byte]).is_ok());
+                    if written {
+                        *sent += 1;
+                    } else {
+                        *stream = connect();
+                        *sent = 0;
+                        reconnects += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            reconnects
+        }
+    });
+    // Let the slow clients open their connections and send a few bytes each.
+    slow_opened
+        .recv_timeout(GENEROUS)
+        .expect("the slow clients connect");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut failures = Vec::new();
+    for path in ["/status", "/metrics"] {
+        let (code, body, took) = timed_request(control, "GET", path);
+        if code != 200 || took > Duration::from_secs(1) {
+            failures.push(format!(
+                "GET {path}: {code} after {took:?}: {}",
+                body.trim()
+            ));
+        }
+    }
+    let started = Instant::now();
+    let reload = daemon.cli(&["reload"]);
+    let took = started.elapsed();
+    if !reload.status.success() || took > Duration::from_secs(1) {
+        failures.push(format!(
+            "splitdns reload: {} after {took:?}: {}",
+            reload.status,
+            String::from_utf8_lossy(&reload.stderr).trim()
+        ));
+    }
+    if !daemon.answers_within(Duration::from_secs(1)) {
+        failures.push("no DNS answer within 1 s".into());
+    }
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reconnects = slow.join().unwrap();
+    drop(idle);
+    assert!(
+        failures.is_empty(),
+        "locked out ({reconnects} slow reconnects):\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The CPU time (user + system) a process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// Issue 20 item 4, at the server's own file-descriptor limit: with its soft `RLIMIT_NOFILE` a
+/// few above what it holds, connections that exhaust it neither make the accept loop spin (EMFILE
+/// on every try) nor kill the listener: a fresh `GET /status` is answered within a second, DNS
+/// answers, and the listener still works once the connections are gone.
+#[test]
+fn control_listener_survives_its_fd_limit() {
+    let daemon = Daemon::start("fd-limit", None);
+    let pid = daemon.child.id();
+    let open = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as libc::rlim_t;
+    let limit = libc::rlimit {
+        rlim_cur: open + 16,
+        rlim_max: open + 16,
+    };
+    // SAFETY: prlimit reads the struct passed; the old limit is not asked for.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    // More connections than descriptors left: the server's accepts fail with EMFILE.
+    let idle: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect_timeout(&daemon.control, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() >= 90, "only {} connections", idle.len());
+    std::thread::sleep(Duration::from_millis(200));
+
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_time(pid) - before;
+
+    let mut failures = Vec::new();
+    if spent > Duration::from_millis(100) {
+        failures.push(format!(
+            "{spent:?} of CPU in one idle second: the accept loop spins"
+        ));
+    }
+    let (code, body, took) = timed_request(daemon.control, "GET", "/status");
+    if code != 200 || took > Duration::from_secs(1) {
+        failures.push(format!(
+            "GET /status: {code} after {took:?}: {}",
+            body.trim()
+        ));
+    }
+    if !daemon.answers_within(Duration::from_secs(1)) {
+        failures.push("no DNS answer within 1 s".into());
+    }
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, body, took) = timed_request(daemon.control, "GET", "/status");
+    if code != 200 {
+        failures.push(format!(
+            "GET /status once the connections closed: {code} after {took:?}: {}",
+            body.trim()
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "at the fd limit ({} open, limit {}):\n{}\n{}",
+        open,
+        open + 16,
+        failures.join("\n"),
+        daemon.log_text()
+    );
+}
