@@ -17,9 +17,12 @@
 //! 127.0.0.0/8. Out of file descriptors (EMFILE), the accept loop closes the oldest idle
 //! connection to free one, or pauses, rather than retrying at once forever.
 //!
-//! On a loopback listener, a request whose `Host` names anything but a loopback address or
-//! `localhost` is refused (403): a web page the admin opens cannot reach the listener through DNS
-//! rebinding.
+//! Requests name their host as RFC 9112 §3.2 says: an HTTP/1.1 request without `Host`, any with
+//! two, or with a malformed one is answered 400; an absolute-form target's authority is the host
+//! (its `Host` header is then ignored). On a loopback listener, a request for anything but
+//! `localhost`, an address in 127.0.0.0/8 or `[::1]` (with or without a port) is refused (403): a
+//! web page the admin opens cannot reach the listener through DNS rebinding, since the browser
+//! sends the page's name, not the address it resolved to.
 
 pub mod metrics;
 pub mod status;
@@ -321,24 +324,88 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> Reply {
     reply(status, "application/json", body)
 }
 
-/// Whether a `Host` header names this machine's loopback: `localhost`, `127.x.x.x` or `[::1]`,
-/// with or without a port.
-fn loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+/// The host of a `Host` value or of an absolute-form target's authority, `uri-host [ ":" port ]`
+/// (RFC 9110 §7.2, RFC 3986 §3.2.2), without the brackets of an IPv6 literal; `None` when
+/// malformed, userinfo included (RFC 9110 §4.2.4: a recipient treats it as an error).
+fn authority_host(authority: &str) -> Option<&str> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (literal, after) = rest.split_once(']')?;
+            literal.parse::<std::net::Ipv6Addr>().ok()?;
+            let port = match after {
+                "" => None,
+                after => Some(after.strip_prefix(':')?),
+            };
+            (literal, port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            // reg-name (an IPv4 address is one too): unreserved, pct-encoded, sub-delims.
+            let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
+            if host.is_empty() || !host.bytes().all(reg_name) {
+                return None;
+            }
+            (host, port)
+        }
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name
+    port.is_none_or(|port| port.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(host)
+}
+
+/// Whether a host names this machine's loopback: `localhost`, an address in 127.0.0.0/8 or
+/// `::1`. Any address of 127.0.0.0/8 is the loopback as much as 127.0.0.1 (the listener may be
+/// bound to 127.0.0.53), and a name an attacker's DNS can point there never passes: that is
+/// what keeps DNS rebinding out.
+fn loopback_name(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether a `Host` value names this machine's loopback, with or without a port.
+#[cfg(test)]
+fn loopback_host(value: &str) -> bool {
+    authority_host(value).is_some_and(loopback_name)
+}
+
+/// The host a request is for (RFC 9112 §3.2, §3.2.2): the authority of an absolute-form target
+/// (the `Host` header is then ignored), else its one `Host` header; `None` for an HTTP/1.0
+/// request without one. 400 for an HTTP/1.1 request without `Host`, for two `Host` headers, or
+/// for a malformed `Host` or authority.
+fn target_host(request: &Request<Incoming>) -> Result<Option<String>, &'static str> {
+    let mut hosts = request.headers().get_all(hyper::header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err("bad request: more than one Host header\n"),
+        (None, _) if request.version() != hyper::Version::HTTP_10 => {
+            return Err("bad request: no Host header\n");
+        }
+        (None, _) => None,
+        (Some(value), None) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(authority_host)
+                .ok_or("bad request: malformed Host header\n")?,
+        ),
+    };
+    match request.uri().authority() {
+        Some(authority) => authority_host(authority.as_str())
+            .map(|host| Some(host.to_string()))
+            .ok_or("bad request: malformed authority in the request target\n"),
+        None => Ok(host.map(str::to_string)),
+    }
+}
+
 async fn route(control: &Control, request: Request<Incoming>) -> Reply {
-    if control.loopback_only
-        && let Some(host) = request.headers().get(hyper::header::HOST)
-        && !host.to_str().is_ok_and(loopback_host)
-    {
+    let host = match target_host(&request) {
+        Ok(host) => host,
+        Err(why) => return text(StatusCode::BAD_REQUEST, why),
+    };
+    if control.loopback_only && host.is_some_and(|host| !loopback_name(&host)) {
         return text(
             StatusCode::FORBIDDEN,
             "forbidden: this listener answers requests for localhost only\n",
@@ -395,7 +462,7 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use super::{Answering, Connections, MAX_CONNECTIONS, loopback_host};
+    use super::{Answering, Connections, MAX_CONNECTIONS, authority_host, loopback_host};
     use std::sync::Arc;
 
     #[test]
@@ -455,6 +522,36 @@ mod tests {
             "localhost.evil.example",
         ] {
             assert!(!loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_read_as_rfc_3986_authorities() {
+        for (value, host) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("127.0.0.1:9153", "127.0.0.1"),
+            ("127.0.0.1:", "127.0.0.1"),
+            ("LocalHost:9153", "LocalHost"),
+            ("[::1]", "::1"),
+            ("[::1]:9153", "::1"),
+            ("evil.example:80", "evil.example"),
+        ] {
+            assert_eq!(authority_host(value), Some(host), "{value}");
+        }
+        for value in [
+            "",
+            ":9153",
+            "admin@127.0.0.1",
+            "127.0.0.1 evil",
+            "127.0.0.1:x",
+            "127.0.0.1:9153:1",
+            "::1",
+            "[::1",
+            "[::1]x",
+            "[evil.example]",
+            "127.0.0.1/status",
+        ] {
+            assert_eq!(authority_host(value), None, "{value}");
         }
     }
 }

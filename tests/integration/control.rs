@@ -1650,3 +1650,178 @@ fn control_listener_survives_its_fd_limit() {
         daemon.log_text()
     );
 }
+
+/// One raw request on a fresh connection: the status code of the answer (0 if the connection
+/// closed without one) and the answer's first line.
+fn raw_exchange(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the control listener");
+    stream.set_read_timeout(Some(GENEROUS)).unwrap();
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let first = text.lines().next().unwrap_or_default().to_string();
+    let code = first
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (code, first)
+}
+
+/// Issue 20 item 7: the `Host` rules of RFC 9112 §3.2 on the control listener. An HTTP/1.1
+/// request without `Host`, with two, or with a malformed one gets 400; an absolute-form target's
+/// authority is the host checked (the `Host` header is then ignored); on a loopback listener only
+/// `localhost`, 127.0.0.0/8 and `[::1]`, with or without a port, are answered, anything else 403.
+#[test]
+fn control_host_header_follows_rfc_9112() {
+    let daemon = Daemon::start("host-header", None);
+    let control = daemon.control;
+    let port = control.port();
+    let get = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n")
+    };
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("no Host", get("/status", ""), 400),
+        (
+            "two Host headers",
+            get(
+                "/status",
+                &format!("Host: {control}\r\nHost: {control}\r\n"),
+            ),
+            400,
+        ),
+        (
+            "two Host headers, one foreign",
+            get(
+                "/status",
+                &format!("Host: {control}\r\nHost: evil.example\r\n"),
+            ),
+            400,
+        ),
+        ("an empty Host", get("/status", "Host: \r\n"), 400),
+        (
+            "a Host with userinfo",
+            get("/status", "Host: admin@127.0.0.1\r\n"),
+            400,
+        ),
+        (
+            "a Host with a space",
+            get("/status", "Host: 127.0.0.1 evil\r\n"),
+            400,
+        ),
+        (
+            "a Host with a bad port",
+            get("/status", "Host: 127.0.0.1:x\r\n"),
+            400,
+        ),
+        (
+            "absolute-form for a foreign host, Host 127.0.0.1",
+            get("http://evil.example/status", "Host: 127.0.0.1\r\n"),
+            403,
+        ),
+        (
+            "absolute-form for a foreign host with our port, Host ours",
+            get(
+                &format!("http://evil.example:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            403,
+        ),
+        (
+            "absolute-form for 127.0.0.1 with the port",
+            get(
+                &format!("http://127.0.0.1:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            200,
+        ),
+        (
+            "absolute-form for localhost, Host foreign (ignored)",
+            get("http://localhost/status", "Host: evil.example\r\n"),
+            200,
+        ),
+        (
+            "absolute-form with userinfo",
+            get(
+                &format!("http://admin@127.0.0.1:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            400,
+        ),
+        (
+            "absolute-form without Host",
+            get("http://127.0.0.1/status", ""),
+            400,
+        ),
+        ("Host 127.0.0.1", get("/status", "Host: 127.0.0.1\r\n"), 200),
+        (
+            "Host 127.0.0.1:port",
+            get("/status", &format!("Host: {control}\r\n")),
+            200,
+        ),
+        ("Host localhost", get("/status", "Host: localhost\r\n"), 200),
+        (
+            "Host LocalHost:port",
+            get("/status", &format!("Host: LocalHost:{port}\r\n")),
+            200,
+        ),
+        ("Host [::1]", get("/status", "Host: [::1]\r\n"), 200),
+        (
+            "Host [::1]:port",
+            get("/status", &format!("Host: [::1]:{port}\r\n")),
+            200,
+        ),
+        (
+            "Host 127.0.0.2 (loopback)",
+            get("/status", "Host: 127.0.0.2\r\n"),
+            200,
+        ),
+        (
+            "Host evil.example",
+            get("/status", "Host: evil.example\r\n"),
+            403,
+        ),
+        (
+            "Host localhost.evil.example",
+            get(
+                "/status",
+                &format!("Host: localhost.evil.example:{port}\r\n"),
+            ),
+            403,
+        ),
+        ("Host 10.0.0.53", get("/status", "Host: 10.0.0.53\r\n"), 403),
+        (
+            "Host [::ffff:127.0.0.1]",
+            get("/status", "Host: [::ffff:127.0.0.1]\r\n"),
+            403,
+        ),
+        // HTTP/1.0 has no Host requirement (RFC 9112 §3.2 is about HTTP/1.1 requests).
+        (
+            "HTTP/1.0 without Host",
+            "GET /status HTTP/1.0\r\n\r\n".to_string(),
+            200,
+        ),
+        (
+            "HTTP/1.0 with two Host headers",
+            "GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n\r\n".to_string(),
+            400,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, request, expected) in &cases {
+        let (code, line) = raw_exchange(control, request);
+        if code != *expected {
+            wrong.push(format!("{what}: {line:?}, expected {expected}"));
+        }
+    }
+    // The CLI still gets through (it sends `Host: 127.0.0.1:port`).
+    let status = daemon.cli(&["status"]);
+    if !status.status.success() {
+        wrong.push(format!(
+            "splitdns status: {}",
+            String::from_utf8_lossy(&status.stderr)
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
