@@ -1343,3 +1343,398 @@ fn metrics_show_upstream_results_and_health_states() {
     );
     drop(listening);
 }
+
+/// Raises this process's soft limit on open files to `wanted` (or the hard limit, if lower):
+/// a lock-out test holds well over a thousand sockets.
+fn raise_fd_limit(wanted: libc::rlim_t) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+}
+
+/// A request on a fresh connection, timed: the status, the body and how long it took. A refused
+/// or closed connection is status 0 (and the error as the body) rather than a panic.
+fn timed_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let exchange = || -> std::io::Result<Vec<u8>> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        Ok(raw)
+    };
+    match exchange() {
+        Ok(raw) if !raw.is_empty() => {
+            let (code, body) = split_response(&raw);
+            (code, body, started.elapsed())
+        }
+        Ok(_) => (0, "closed without an answer".into(), started.elapsed()),
+        Err(e) => (0, e.to_string(), started.elapsed()),
+    }
+}
+
+/// Issue 20 item 4: 1,000 idle connections and 200 that send their header a byte at a time (and
+/// reconnect when closed, as a client bent on keeping the listener full would) do not lock the
+/// control listener out: a fresh `GET /status`, `GET /metrics` and `splitdns reload` each succeed
+/// within a second, and DNS answers meanwhile.
+#[test]
+fn control_listener_cannot_be_locked_out() {
+    const IDLE: usize = 1000;
+    const SLOW: usize = 200;
+    raise_fd_limit(4096);
+    let daemon = Daemon::start("lockout", None);
+    let control = daemon.control;
+    let connect = move || TcpStream::connect_timeout(&control, Duration::from_secs(2)).ok();
+
+    let idle: Vec<TcpStream> = (0..IDLE).filter_map(|_| connect()).collect();
+    assert!(
+        idle.len() > IDLE * 9 / 10,
+        "only {} idle connections",
+        idle.len()
+    );
+
+    // The slow clients: one byte of `GET /status HTTP/1.1` per connection every 100 ms, a new
+    // connection for each one the server closed. Bounded: it stops when told, or after 60 s.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (opened, slow_opened) = std::sync::mpsc::channel();
+    let slow = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let head = b"GET /status HTTP/1.1\r\nX-Slow: ";
+            let mut slow: Vec<(Option<TcpStream>, usize)> =
+                (0..SLOW).map(|_| (connect(), 0)).collect();
+            let _ = opened.send(());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut reconnects = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                for (stream, sent) in &mut slow {
+                    let byte = head.get(*sent).copied().unwrap_or(b'a');
+                    let written = stream
+                        .as_mut()
+                        .is_some_and(|s| s.write_all(&[byte]).is_ok());
+                    if written {
+                        *sent += 1;
+                    } else {
+                        *stream = connect();
+                        *sent = 0;
+                        reconnects += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            reconnects
+        }
+    });
+    // Let the slow clients open their connections and send a few bytes each.
+    slow_opened
+        .recv_timeout(GENEROUS)
+        .expect("the slow clients connect");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut failures = Vec::new();
+    for path in ["/status", "/metrics"] {
+        let (code, body, took) = timed_request(control, "GET", path);
+        if code != 200 || took > Duration::from_secs(1) {
+            failures.push(format!(
+                "GET {path}: {code} after {took:?}: {}",
+                body.trim()
+            ));
+        }
+    }
+    let started = Instant::now();
+    let reload = daemon.cli(&["reload"]);
+    let took = started.elapsed();
+    if !reload.status.success() || took > Duration::from_secs(1) {
+        failures.push(format!(
+            "splitdns reload: {} after {took:?}: {}",
+            reload.status,
+            String::from_utf8_lossy(&reload.stderr).trim()
+        ));
+    }
+    if !daemon.answers_within(Duration::from_secs(1)) {
+        failures.push("no DNS answer within 1 s".into());
+    }
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reconnects = slow.join().unwrap();
+    drop(idle);
+    assert!(
+        failures.is_empty(),
+        "locked out ({reconnects} slow reconnects):\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The CPU time (user + system) a process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// Issue 20 item 4, at the server's own file-descriptor limit: with its soft `RLIMIT_NOFILE` a
+/// few above what it holds, connections that exhaust it neither make the accept loop spin (EMFILE
+/// on every try) nor kill the listener: a fresh `GET /status` is answered within a second, DNS
+/// answers, and the listener still works once the connections are gone.
+#[test]
+fn control_listener_survives_its_fd_limit() {
+    let daemon = Daemon::start("fd-limit", None);
+    let pid = daemon.child.id();
+    let open = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as libc::rlim_t;
+    let limit = libc::rlimit {
+        rlim_cur: open + 16,
+        rlim_max: open + 16,
+    };
+    // SAFETY: prlimit reads the struct passed; the old limit is not asked for.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    // More connections than descriptors left: the server's accepts fail with EMFILE.
+    let idle: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect_timeout(&daemon.control, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() >= 90, "only {} connections", idle.len());
+    std::thread::sleep(Duration::from_millis(200));
+
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_time(pid) - before;
+
+    let mut failures = Vec::new();
+    if spent > Duration::from_millis(100) {
+        failures.push(format!(
+            "{spent:?} of CPU in one idle second: the accept loop spins"
+        ));
+    }
+    let (code, body, took) = timed_request(daemon.control, "GET", "/status");
+    if code != 200 || took > Duration::from_secs(1) {
+        failures.push(format!(
+            "GET /status: {code} after {took:?}: {}",
+            body.trim()
+        ));
+    }
+    if !daemon.answers_within(Duration::from_secs(1)) {
+        failures.push("no DNS answer within 1 s".into());
+    }
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, body, took) = timed_request(daemon.control, "GET", "/status");
+    if code != 200 {
+        failures.push(format!(
+            "GET /status once the connections closed: {code} after {took:?}: {}",
+            body.trim()
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "at the fd limit ({} open, limit {}):\n{}\n{}",
+        open,
+        open + 16,
+        failures.join("\n"),
+        daemon.log_text()
+    );
+}
+
+/// One raw request on a fresh connection: the status code of the answer (0 if the connection
+/// closed without one) and the answer's first line.
+fn raw_exchange(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the control listener");
+    stream.set_read_timeout(Some(GENEROUS)).unwrap();
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let first = text.lines().next().unwrap_or_default().to_string();
+    let code = first
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (code, first)
+}
+
+/// Issue 20 item 7: the `Host` rules of RFC 9112 §3.2 on the control listener. An HTTP/1.1
+/// request without `Host`, with two, or with a malformed one gets 400; an absolute-form target's
+/// authority is the host checked (the `Host` header is then ignored); on a loopback listener only
+/// `localhost`, 127.0.0.0/8 and `[::1]`, with or without a port, are answered, anything else 403.
+#[test]
+fn control_host_header_follows_rfc_9112() {
+    let daemon = Daemon::start("host-header", None);
+    let control = daemon.control;
+    let port = control.port();
+    let get = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n")
+    };
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("no Host", get("/status", ""), 400),
+        (
+            "two Host headers",
+            get(
+                "/status",
+                &format!("Host: {control}\r\nHost: {control}\r\n"),
+            ),
+            400,
+        ),
+        (
+            "two Host headers, one foreign",
+            get(
+                "/status",
+                &format!("Host: {control}\r\nHost: evil.example\r\n"),
+            ),
+            400,
+        ),
+        ("an empty Host", get("/status", "Host: \r\n"), 400),
+        (
+            "a Host with userinfo",
+            get("/status", "Host: admin@127.0.0.1\r\n"),
+            400,
+        ),
+        (
+            "a Host with a space",
+            get("/status", "Host: 127.0.0.1 evil\r\n"),
+            400,
+        ),
+        (
+            "a Host with a bad port",
+            get("/status", "Host: 127.0.0.1:x\r\n"),
+            400,
+        ),
+        (
+            "absolute-form for a foreign host, Host 127.0.0.1",
+            get("http://evil.example/status", "Host: 127.0.0.1\r\n"),
+            403,
+        ),
+        (
+            "absolute-form for a foreign host with our port, Host ours",
+            get(
+                &format!("http://evil.example:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            403,
+        ),
+        (
+            "absolute-form for 127.0.0.1 with the port",
+            get(
+                &format!("http://127.0.0.1:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            200,
+        ),
+        (
+            "absolute-form for localhost, Host foreign (ignored)",
+            get("http://localhost/status", "Host: evil.example\r\n"),
+            200,
+        ),
+        (
+            "absolute-form with userinfo",
+            get(
+                &format!("http://admin@127.0.0.1:{port}/status"),
+                &format!("Host: {control}\r\n"),
+            ),
+            400,
+        ),
+        (
+            "absolute-form without Host",
+            get("http://127.0.0.1/status", ""),
+            400,
+        ),
+        ("Host 127.0.0.1", get("/status", "Host: 127.0.0.1\r\n"), 200),
+        (
+            "Host 127.0.0.1:port",
+            get("/status", &format!("Host: {control}\r\n")),
+            200,
+        ),
+        ("Host localhost", get("/status", "Host: localhost\r\n"), 200),
+        (
+            "Host LocalHost:port",
+            get("/status", &format!("Host: LocalHost:{port}\r\n")),
+            200,
+        ),
+        ("Host [::1]", get("/status", "Host: [::1]\r\n"), 200),
+        (
+            "Host [::1]:port",
+            get("/status", &format!("Host: [::1]:{port}\r\n")),
+            200,
+        ),
+        (
+            "Host 127.0.0.2 (loopback)",
+            get("/status", "Host: 127.0.0.2\r\n"),
+            200,
+        ),
+        (
+            "Host evil.example",
+            get("/status", "Host: evil.example\r\n"),
+            403,
+        ),
+        (
+            "Host localhost.evil.example",
+            get(
+                "/status",
+                &format!("Host: localhost.evil.example:{port}\r\n"),
+            ),
+            403,
+        ),
+        ("Host 10.0.0.53", get("/status", "Host: 10.0.0.53\r\n"), 403),
+        (
+            "Host [::ffff:127.0.0.1]",
+            get("/status", "Host: [::ffff:127.0.0.1]\r\n"),
+            403,
+        ),
+        // HTTP/1.0 has no Host requirement (RFC 9112 §3.2 is about HTTP/1.1 requests).
+        (
+            "HTTP/1.0 without Host",
+            "GET /status HTTP/1.0\r\n\r\n".to_string(),
+            200,
+        ),
+        (
+            "HTTP/1.0 with two Host headers",
+            "GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n\r\n".to_string(),
+            400,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, request, expected) in &cases {
+        let (code, line) = raw_exchange(control, request);
+        if code != *expected {
+            wrong.push(format!("{what}: {line:?}, expected {expected}"));
+        }
+    }
+    // The CLI still gets through (it sends `Host: 127.0.0.1:port`).
+    let status = daemon.cli(&["status"]);
+    if !status.status.success() {
+        wrong.push(format!(
+            "splitdns status: {}",
+            String::from_utf8_lossy(&status.stderr)
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
