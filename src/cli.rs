@@ -87,7 +87,8 @@ The configuration; zone file paths in it are relative to its directory.
 \fIhttp://127.0.0.1:9153/metrics\fR, \fI/status\fR, \fI/reload\fR
 The control listener, when \fB[control] listen\fR is set.
 .SH SEE ALSO
-\fBsystemctl\fR(1), \fBdig\fR(1), /usr/share/doc/splitdns/README.md
+\fBsystemctl\fR(1), \fBdig\fR(1), /usr/share/doc/splitdns/README.md, and the admin guide by task in
+/usr/share/doc/splitdns/docs/ (installing.md, configuration.md, operations.md and others)
 "#;
 
 /// Writes `splitdns.8` and the completions for bash, zsh and fish into `dir`.
