@@ -80,8 +80,10 @@ fn the_debian_package_metadata_is_complete() {
     let deb = manifest["package"]["metadata"]["deb"].as_table().unwrap();
     let assets = deb["assets"].as_array().unwrap();
     let mut destinations = Vec::new();
+    let mut sources = Vec::new();
     for asset in assets {
         let source = asset[0].as_str().unwrap();
+        sources.push(source.to_string());
         destinations.push(asset[1].as_str().unwrap().to_string());
         // Built or generated at packaging time; everything else is in the repository.
         if !source.starts_with("target/") && !source.starts_with("packaging/generated/") {
@@ -98,6 +100,17 @@ fn the_debian_package_metadata_is_complete() {
             destinations.iter().any(|d| d == needed),
             "nothing installed to {needed}"
         );
+    }
+    // The admin guide ships whole: a page added to docs/ must be added to the assets too.
+    for page in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = page.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let source = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
+            assert!(
+                sources.contains(&source),
+                "{source} is not in the package's assets"
+            );
+        }
     }
     let units = deb["systemd-units"].as_table().unwrap();
     assert_eq!(units["enable"].as_bool(), Some(false), "enabled on install");
