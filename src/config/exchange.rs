@@ -74,38 +74,26 @@ pub(super) fn validate(
         .iter()
         .flat_map(|s| s.internal.iter().copied())
         .collect();
-    let internal_view = view_index(
-        section,
-        &section.internal_view,
-        "internal",
-        !internal.is_empty(),
-        views,
-        cx,
-    );
-    let external_view = view_index(
-        section,
-        &section.external_view,
-        "external",
-        !external.is_empty(),
-        views,
-        cx,
-    );
+    let [internal_view, external_view] = [
+        (&section.internal_view, "internal", !internal.is_empty()),
+        (&section.external_view, "external", !external.is_empty()),
+    ]
+    .map(|(key, default, needed)| view_index(section, key, default, needed, views, cx));
     let srv_domains: Vec<Name> = section
         .srv_domains
         .iter()
         .filter_map(|d| values::domain(d, "srv_domains entry", cx))
         .collect();
-    let health = section
-        .health
-        .as_ref()
-        .and_then(|h| health::check(h.get_ref(), "[exchange.health]", cx));
-    if section.health.is_some() && internal.is_empty() {
-        let span = section.health.as_ref().map_or(0..0, |h| h.span());
-        cx.error(
-            span,
-            "[exchange.health] checks the internal addresses, and this block has none",
-        );
-    }
+    let health = section.health.as_ref().and_then(|h| {
+        let check = health::check(h.get_ref(), "[exchange.health]", cx);
+        if internal.is_empty() {
+            cx.error(
+                h.span(),
+                "[exchange.health] checks the internal addresses, and this block has none",
+            );
+        }
+        check
+    });
     let inside = inside(views, &sites, internal_view, internal.is_empty());
     if cx.erred_since(mark) {
         return None;

@@ -168,17 +168,7 @@ fn from_file(
             return None;
         }
     };
-    let block = match &section.name {
-        Some(name) => blocks.iter().find(|b| {
-            b.name
-                .text
-                .trim_end_matches('.')
-                .eq_ignore_ascii_case(name.get_ref().trim_end_matches('.'))
-        }),
-        None if blocks.len() == 1 => blocks.first(),
-        None => None,
-    };
-    let Some(block) = block else {
+    let Some(block) = pick(&blocks, section.name.as_ref()) else {
         let message = match &section.name {
             Some(name) => format!("{} has no key {:?}", path.display(), name.get_ref()),
             None => format!(
@@ -213,6 +203,23 @@ fn from_file(
             at: place(secret),
         },
     })
+}
+
+/// The block named `name` (as DNS compares names), or the only block when no name is given.
+fn pick<'b>(
+    blocks: &'b [keyfile::KeyBlock],
+    name: Option<&Spanned<String>>,
+) -> Option<&'b keyfile::KeyBlock> {
+    match name {
+        Some(name) => blocks.iter().find(|b| {
+            b.name
+                .text
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(name.get_ref().trim_end_matches('.'))
+        }),
+        None if blocks.len() == 1 => blocks.first(),
+        None => None,
+    }
 }
 
 /// HMAC-SHA256 when none is written.

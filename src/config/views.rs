@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
+use toml::Spanned;
 
 use super::file;
 use super::keys::{self, KeyConfig};
@@ -73,38 +74,12 @@ pub(super) fn validate(
     let mut claimed: HashMap<IpNet, (String, u32)> = HashMap::new();
     for section in raw {
         let name = section.name.get_ref();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            cx.error(
-                section.name.span(),
-                format!("bad view name {name:?}: use letters, digits, '-' and '_'"),
-            );
-        }
-        if views.iter().any(|v| &v.name == name) {
-            cx.error(
-                section.name.span(),
-                format!("view {name:?} is defined twice"),
-            );
-        }
+        check_name(&section.name, &views, cx);
         let clients = clients(section, &mut claimed, cx);
         let public = section.public.unwrap_or(name == "external");
         let rrl = rrl(section.rrl.as_ref(), &clients, cx);
         let recursion = resolver::recursion(section, public, &clients, listen, cx);
-        let view_keys = keys::indexes(&section.keys, keys, "keys", cx);
-        for (index, spanned) in view_keys.iter().zip(&section.keys) {
-            if let Some(other) = selecting.insert(*index, name.clone()) {
-                cx.error(
-                    spanned.span(),
-                    format!(
-                        "key {:?} already selects view {other:?}: a key may select only one view",
-                        spanned.get_ref()
-                    ),
-                );
-            }
-        }
+        let view_keys = selecting_keys(section, keys, &mut selecting, cx);
         let transfer = section
             .transfer
             .as_ref()
@@ -151,6 +126,48 @@ pub(super) fn validate(
         });
     }
     views
+}
+
+/// A view's name: letters, digits, '-' and '_' (it is a metric label, and a key in `[zone.views]`),
+/// and not given twice.
+fn check_name(name: &Spanned<String>, views: &[ViewConfig], cx: &mut Context) {
+    let text = name.get_ref();
+    if text.is_empty()
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        cx.error(
+            name.span(),
+            format!("bad view name {text:?}: use letters, digits, '-' and '_'"),
+        );
+    }
+    if views.iter().any(|v| &v.name == text) {
+        cx.error(name.span(), format!("view {text:?} is defined twice"));
+    }
+}
+
+/// The keys that select a view; one that already selects another view (`selecting`) is an
+/// error naming that view.
+fn selecting_keys(
+    section: &file::ViewSection,
+    keys: &[KeyConfig],
+    selecting: &mut HashMap<usize, String>,
+    cx: &mut Context,
+) -> Vec<usize> {
+    let view_keys = keys::indexes(&section.keys, keys, "keys", cx);
+    for (index, spanned) in view_keys.iter().zip(&section.keys) {
+        if let Some(other) = selecting.insert(*index, section.name.get_ref().clone()) {
+            cx.error(
+                spanned.span(),
+                format!(
+                    "key {:?} already selects view {other:?}: a key may select only one view",
+                    spanned.get_ref()
+                ),
+            );
+        }
+    }
+    view_keys
 }
 
 /// A view's client prefixes; one already `claimed` by a view is an error naming where.
