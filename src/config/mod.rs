@@ -1,10 +1,10 @@
-//! Configuration: reads the strict TOML file format ([`file`]) and validates it into the runtime
-//! types, one section per module: [`server`] (the top-level keys and `[tcp]`), [`keys`],
-//! [`views`] (with [`resolver`] for their recursion), [`zones`], [`exchange`], [`health`],
-//! [`acknowledge`] and [`control`] (with the query log). [`values`] holds what several of them
-//! parse alike; [`locate`] turns spans into positions and carries the errors. Relative paths
-//! resolve against the config file's directory. Every error carries `file:line:column` so that
-//! `check` and start-up report the same, precise message.
+//! Configuration: reads the strict TOML file format ([`file`](mod@file)) and validates it into
+//! the runtime types, one section per module: [`server`] (the top-level keys and `[tcp]`),
+//! [`keys`], [`views`] (with [`resolver`] for their recursion), [`zones`], [`exchange`],
+//! [`health`], [`acknowledge`] and [`control`] (with the query log). [`values`] holds what
+//! several of them parse alike; [`locate`] turns spans into positions and carries the errors.
+//! Relative paths resolve against the config file's directory. Every error carries
+//! `file:line:column` so that `check` and start-up report the same, precise message.
 
 mod acknowledge;
 mod control;
