@@ -388,3 +388,39 @@ impl<'de> serde::Deserializer<'de> for KeyProbe {
         ignored_any
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::section;
+
+    /// Every table the file format has is a section that unknown keys can be reported in, with
+    /// the keys it takes (a new section without an entry would lose "expected one of").
+    #[test]
+    fn every_table_of_the_format_names_its_keys() {
+        const VALUES: &[&str] = &[
+            "listen",
+            "serial_policy",
+            "all_or_nothing",
+            "state_dir",
+            "ixfr_versions",
+        ];
+        let (_, top) = section(&[]).unwrap();
+        for key in top.iter().filter(|k| !VALUES.contains(k)) {
+            let (place, keys) =
+                section(&[key]).unwrap_or_else(|| panic!("no section entry for {key}"));
+            assert!(
+                place.contains(key) && !keys.is_empty(),
+                "{key}: {place} {keys:?}"
+            );
+        }
+        for nested in ["rrl", "forward", "resolver"] {
+            assert!(section(&["view", nested]).is_some(), "[view.{nested}]");
+        }
+        for nested in ["health", "site"] {
+            assert!(
+                section(&["exchange", nested]).is_some(),
+                "[exchange.{nested}]"
+            );
+        }
+    }
+}
