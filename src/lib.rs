@@ -23,6 +23,7 @@ pub mod control;
 mod dns;
 mod health;
 mod heap;
+mod limits;
 mod load;
 mod located;
 mod observe;

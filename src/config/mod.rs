@@ -17,9 +17,9 @@ use toml::de::{DeTable, DeValue};
 
 use crate::dns::name::Name;
 use crate::health::{self, AllDown, Check, Kind, Probe};
+use crate::limits::{RrlPolicy, TcpLimits};
 use crate::located::Located;
 use crate::resolve::Settings as ResolverSettings;
-use crate::server::{RrlPolicy, TcpLimits};
 use crate::view::TransferAcl;
 use crate::wire::tsig::{self, Algorithm};
 

@@ -21,10 +21,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary, Transport};
+pub use crate::limits::{RrlPolicy, TcpLimits};
 use crate::observe::Metrics;
 use crate::resolve::Resolver;
 use crate::view::Snapshot;
-pub use rrl::RrlPolicy;
 
 /// What the server answers from: the snapshot, and the server's own per-view settings that
 /// change with it. Published whole by each reload, read without locks.
@@ -43,26 +43,6 @@ pub struct Published {
 
 /// The state currently served; replaced whole by reloads, read without locks.
 pub type SharedState = Arc<ArcSwap<Published>>;
-
-/// Limits that protect the TCP side (RFC 7766 §6.2.3).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TcpLimits {
-    pub max_connections: usize,
-    /// How long a connection may sit between messages.
-    pub idle_timeout: Duration,
-    /// How long one message may take to arrive once its first byte has (defeats slow senders).
-    pub message_timeout: Duration,
-}
-
-impl Default for TcpLimits {
-    fn default() -> Self {
-        TcpLimits {
-            max_connections: 4096,
-            idle_timeout: Duration::from_secs(10),
-            message_timeout: Duration::from_secs(3),
-        }
-    }
-}
 
 /// Bound sockets, ready to serve.
 pub struct Listeners {
