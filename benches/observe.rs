@@ -61,7 +61,7 @@ fn observe(c: &mut Criterion) {
             .expect("answered");
             observe_query(
                 &counters,
-                &published.view_slots,
+                published.counter_slot(summary.view),
                 &published.snapshot,
                 client,
                 &summary,
@@ -75,7 +75,7 @@ fn observe(c: &mut Criterion) {
         b.iter(|| {
             observe_query(
                 &counters,
-                &published.view_slots,
+                published.counter_slot(summary.view),
                 &published.snapshot,
                 client,
                 black_box(&summary),

@@ -1,19 +1,19 @@
-//! `splitdns serve` (the default command): loads the config, binds the sockets, and wires the
-//! loader, the reloader, the health prober, the control listener and NOTIFY to the server core,
-//! which takes the bound sockets and a shutdown token. Errors are reported here, once.
+//! `splitdns serve` (the default command): loads the config, binds the sockets, goes live with
+//! the load (the same publishing every reload does), and wires the reloader and the control
+//! listener to the server core, which takes the bound sockets and a shutdown token. Errors are
+//! reported here, once.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
-use crate::Prober;
 use crate::commands;
 use crate::control::{self, Control};
-use crate::reload::{self, Reloader};
+use crate::health::Prober;
+use crate::reload::{self, Live, Reloader};
 use crate::server::{self, Listeners};
 use crate::systemd;
 
@@ -41,20 +41,9 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
             failure.origin
         );
     }
-    for notice in &loaded.serial {
-        tracing::warn!("{notice}");
-    }
-    if let Err(e) = loaded.save_serials() {
-        tracing::warn!("{e}");
-    }
-    // At start, every zone of a view with `notify` secondaries: they may have missed changes.
-    let notifies = crate::transfer::notify::due(&loaded.secondaries(), None, &loaded.snapshot);
-    let plan = Arc::new(loaded.health.clone());
-    let metrics = Arc::new(crate::Metrics::default());
-    let (config, published) = loaded.into_published(&metrics.queries);
-    let summary = published.snapshot.summary();
+    let summary = loaded.snapshot.summary();
     let addrs = if listen.is_empty() {
-        config.listen.clone()
+        loaded.config.listen.clone()
     } else {
         listen
     };
@@ -71,18 +60,20 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         .map(ToString::to_string)
         .collect();
     tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
-    let control_listener = match config.control.map(std::net::TcpListener::bind).transpose() {
+    let control = loaded.config.control;
+    let control_listener = match control.map(std::net::TcpListener::bind).transpose() {
         Ok(listener) => listener,
         Err(e) => {
             tracing::error!(
                 "cannot bind the control listener {}: {e}",
-                config.control.map_or(String::new(), |a| a.to_string())
+                control.map_or(String::new(), |a| a.to_string())
             );
             return ExitCode::FAILURE;
         }
     };
 
-    if let Some(log) = &config.query_log {
+    let metrics = Arc::new(crate::Metrics::default());
+    if let Some(log) = &loaded.config.query_log {
         if let Err(e) = metrics.queries.enable_query_log(&log.path, log.sample) {
             tracing::error!("{e}");
             return ExitCode::FAILURE;
@@ -104,31 +95,21 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         }
     };
     let shutdown = CancellationToken::new();
-    let state = Arc::new(ArcSwap::from_pointee(published));
-    let prober = Prober::new();
-    let reloader = Reloader::new(
-        config.path.clone(),
-        state.clone(),
-        config.listen.clone(),
-        listeners.local_addrs(),
-        &config,
-        metrics.clone(),
-        prober.clone(),
-    );
     let served_on = listeners.local_addrs();
     let result = runtime.block_on(async {
-        // The checks start with the config, before the first query.
-        prober.apply(plan);
+        // Once the sockets are bound: the secondaries sent NOTIFY ask at once. The health checks
+        // start with it, before the first query.
+        let (live, config) = Live::start(loaded, metrics, Prober::new());
+        let reloader = Reloader::new(live.clone(), &config, served_on.clone());
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
-        crate::transfer::notify::spawn_all(notifies);
         if let Some(listener) = control_listener {
             let mut control = Control::new(
-                state.clone(),
-                metrics.clone(),
+                live.state.clone(),
+                live.metrics.clone(),
                 reload,
                 served_on,
-                prober.clone(),
+                live.prober.clone(),
             );
             control.address = listener.local_addr().ok();
             control.loopback_only = control.address.is_some_and(|addr| addr.ip().is_loopback());
@@ -155,8 +136,15 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         // The sockets are bound (queries queue in them from now on) and the snapshot is
         // published: the server answers.
         systemd::ready(&summary);
-        let result = server::run(listeners, state, config.tcp, metrics, shutdown).await;
-        prober.stop();
+        let result = server::run(
+            listeners,
+            live.state.clone(),
+            config.tcp,
+            live.metrics.clone(),
+            shutdown,
+        )
+        .await;
+        live.prober.stop();
         result
     });
     match result {

@@ -35,7 +35,7 @@ pub use views::ViewConfig;
 pub use zones::ZoneConfig;
 
 use crate::located::Located;
-use crate::server::TcpLimits;
+use crate::limits::TcpLimits;
 use locate::{Context, Locator, PathSegment};
 
 /// A validated configuration.

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::file;
 use super::locate::Context;
 use super::values::{self, Integer, Min, Seconds};
-use crate::server::TcpLimits;
+use crate::limits::TcpLimits;
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";

@@ -13,7 +13,7 @@ use super::keys::{self, KeyConfig};
 use super::locate::Context;
 use super::resolver::{self, RecursionConfig};
 use super::values::{self, Integer};
-use crate::server::RrlPolicy;
+use crate::limits::RrlPolicy;
 use crate::view::TransferAcl;
 
 /// `[view.rrl]`: identical responses a second to one client network, and how many limited

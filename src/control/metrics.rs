@@ -375,8 +375,8 @@ impl Collector for Forwarding {
             .snapshot
             .views
             .iter()
-            .zip(&published.resolvers)
-            .filter_map(|(view, resolver)| Some((view.name.clone(), resolver.as_deref()?)))
+            .zip(&published.views)
+            .filter_map(|(view, runtime)| Some((view.name.clone(), runtime.resolver.as_deref()?)))
             .collect();
         let view = |name: &String| vec![("view", name.clone())];
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);

@@ -9,7 +9,10 @@
 //!   snapshot's data, or without any is not served (SERVFAIL), while every other zone's changes
 //!   are published. Each such zone is named in [`Loaded::zone_failures`].
 //!
-//! Whoever calls it reports the errors; nothing here prints.
+//! It is pure: a config and files in, a snapshot and findings out. It imports nothing of the
+//! runtime (listeners, counters, resolvers, NOTIFY, the health prober); what a load needs to be
+//! served is added when it is published (`crate::reload::publish`). Whoever calls it reports the
+//! errors; nothing here prints.
 
 pub mod build;
 pub mod checks;
@@ -19,14 +22,9 @@ pub mod history;
 pub mod serial;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::config::{self, Config};
 use crate::located::Located;
-use crate::observe::Registry;
-use crate::resolve::Resolver;
-use crate::server::Published;
-use crate::transfer::notify::Secondaries;
 use crate::view::Snapshot;
 use checks::{Finding, Severity};
 use serial::SerialNotice;
@@ -96,7 +94,7 @@ impl Loaded {
     }
 
     /// Keeps the served serials in the config's `state_dir`, so that a restart never serves a
-    /// lower one. Called by `serve` once it serves this load (never by `check`); without a
+    /// lower one. Called when this load is published (never by `check`); without a
     /// `state_dir`, nothing is written.
     pub fn save_serials(&self) -> Result<(), String> {
         let Some(dir) = &self.config.state_dir else {
@@ -104,65 +102,6 @@ impl Loaded {
         };
         serial::write_state(dir, &self.snapshot)
             .map_err(|e| format!("cannot keep the served serials in {}: {e}", dir.display()))
-    }
-
-    /// Each view's NOTIFY targets and the key that signs them (the view's first key).
-    pub fn secondaries(&self) -> Vec<Secondaries> {
-        self.config
-            .views
-            .iter()
-            .map(|view| Secondaries {
-                notify: view.notify.clone(),
-                source: view.notify_source,
-                key: view
-                    .keys
-                    .first()
-                    .map(|&index| self.config.keys[index].key.clone()),
-            })
-            .collect()
-    }
-
-    /// What the server answers from: the snapshot with each view's rate-limit policy, its
-    /// counter slot in `counters`, and its resolver (new ones: empty caches).
-    pub fn into_published(self, counters: &Registry) -> (Config, Published) {
-        self.into_published_after(counters, None)
-    }
-
-    /// [`Loaded::into_published`] on reload: a recursive view whose name and resolver settings
-    /// are unchanged keeps its resolver, so its cache survives the reload.
-    pub fn into_published_after(
-        self,
-        counters: &Registry,
-        previous: Option<&Published>,
-    ) -> (Config, Published) {
-        let rate_limits = self.config.views.iter().map(|v| v.rrl.clone()).collect();
-        let view_slots = counters.slots_for(&self.snapshot);
-        let resolvers = self
-            .config
-            .views
-            .iter()
-            .map(|view| {
-                let settings = &view.recursion.as_ref()?.settings;
-                let kept = previous.and_then(|previous| {
-                    let index = previous
-                        .snapshot
-                        .views
-                        .iter()
-                        .position(|v| v.name == view.name)?;
-                    previous.resolvers[index]
-                        .clone()
-                        .filter(|resolver| resolver.settings() == settings)
-                });
-                Some(kept.unwrap_or_else(|| Arc::new(Resolver::new(settings.clone()))))
-            })
-            .collect();
-        let published = Published {
-            snapshot: self.snapshot,
-            rate_limits,
-            view_slots,
-            resolvers,
-        };
-        (self.config, published)
     }
 }
 

@@ -33,22 +33,19 @@ pub const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
 /// The view label of the counter slot that view names share once every other slot is taken.
 pub const OVERFLOW_LABEL: &str = "_other";
 
-/// Records one query: `slots` maps the snapshot's view indexes to counter slots (see
-/// [`Registry::slots_for`]); `response` is what was written (sent unless `delivery` says
-/// dropped).
+/// Records one query: `slot` is the counter slot of the view it was routed to (see
+/// [`Registry::slots_for`]), `None` without a view; `response` is what was written (sent unless
+/// `delivery` says dropped).
 pub fn query(
     counters: &LoopCounters,
-    slots: &[u8],
+    slot: Option<u8>,
     snapshot: &Snapshot,
     client: SocketAddr,
     summary: &Summary,
     delivery: Delivery,
     response: &[u8],
 ) {
-    let slot = summary
-        .view
-        .and_then(|index| slots.get(index))
-        .map_or(counters::NO_VIEW_SLOT, |&slot| slot as usize);
+    let slot = slot.map_or(counters::NO_VIEW_SLOT, usize::from);
     let ipv6 = match client.ip() {
         std::net::IpAddr::V4(_) => false,
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_none(),

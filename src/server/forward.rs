@@ -49,7 +49,7 @@ pub fn udp(
     let (Some(view), Next::Forward(to) | Next::Chase(to)) = (summary.view, &summary.next) else {
         return false;
     };
-    let Some(resolver) = state.resolvers[view].clone() else {
+    let Some(resolver) = state.views[view].resolver.clone() else {
         return false;
     };
     let Some(permit) = resolver.admit() else {
@@ -80,7 +80,7 @@ pub fn udp(
         }
         // Rate limiting decides here, as for every UDP answer (a view facing the public with
         // `open_resolver = true` has it on by default).
-        let policy = state.rate_limits[view].as_ref();
+        let policy = state.views[view].rate_limit.as_ref();
         if limiter.apply(policy, client.ip(), identity, &mut response, question_end)
             == Delivery::Dropped
         {
@@ -134,7 +134,10 @@ pub fn answer_from_cache(
     transport: Transport,
     response: &mut Vec<u8>,
 ) -> bool {
-    let Some(resolver) = summary.view.and_then(|view| state.resolvers[view].as_ref()) else {
+    let Some(resolver) = summary
+        .view
+        .and_then(|view| state.views[view].resolver.as_ref())
+    else {
         return false;
     };
     match summary.next {
@@ -162,7 +165,7 @@ pub async fn tcp(
     let (Some(view), Next::Forward(to) | Next::Chase(to)) = (summary.view, &summary.next) else {
         return;
     };
-    let Some(resolver) = state.resolvers[view].clone() else {
+    let Some(resolver) = state.views[view].resolver.clone() else {
         return;
     };
     if answer_from_cache(state, summary, request, Transport::Tcp, response) {

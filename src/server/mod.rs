@@ -21,49 +21,47 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary};
+use crate::limits::RrlPolicy;
+pub use crate::limits::TcpLimits;
 use crate::observe::Metrics;
 use crate::resolve::Resolver;
+use crate::transfer::notify::Secondaries;
 use crate::view::Snapshot;
 use crate::wire::Transport;
-pub use rrl::RrlPolicy;
 
-/// What the server answers from: the snapshot, and the server's own per-view settings that
-/// change with it. Published whole by each reload, read without locks.
+/// What the server answers from: the snapshot, and the server's own state for each of its
+/// views. Published whole by each reload, read without locks.
 #[derive(Debug)]
 pub struct Published {
     pub snapshot: Snapshot,
-    /// Response Rate Limiting per view (indexed like `snapshot.views`), where on.
-    pub rate_limits: Vec<Option<RrlPolicy>>,
-    /// The resolver of each recursive view (indexed like `snapshot.views`): its cache and
-    /// upstream state, kept across reloads while the view's name and settings stay.
-    pub resolvers: Vec<Option<Arc<Resolver>>>,
-    /// Each view's counter slot (indexed like `snapshot.views`): see
-    /// [`crate::observe::Registry::slots_for`].
-    pub view_slots: Vec<u8>,
+    /// One record per view, indexed like `snapshot.views`.
+    pub views: Vec<ViewRuntime>,
+}
+
+impl Published {
+    /// The counter slot of the view a query was routed to (`None`: no view).
+    pub fn counter_slot(&self, view: Option<usize>) -> Option<u8> {
+        self.views.get(view?).map(|runtime| runtime.counter_slot)
+    }
+}
+
+/// What the server runs for one view beside its data, built each time a load is published
+/// (`crate::reload::publish`): a new per-view runtime part is a field here.
+#[derive(Debug)]
+pub struct ViewRuntime {
+    /// Response Rate Limiting, where on.
+    pub rate_limit: Option<RrlPolicy>,
+    /// The resolver of a recursive view: its cache and upstream state, kept across reloads
+    /// while the view's name and settings stay.
+    pub resolver: Option<Arc<Resolver>>,
+    /// The view's counter slot: see [`crate::observe::Registry::slots_for`].
+    pub counter_slot: u8,
+    /// Where NOTIFYs for the view's zones go.
+    pub secondaries: Secondaries,
 }
 
 /// The state currently served; replaced whole by reloads, read without locks.
 pub type SharedState = Arc<ArcSwap<Published>>;
-
-/// Limits that protect the TCP side (RFC 7766 §6.2.3).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TcpLimits {
-    pub max_connections: usize,
-    /// How long a connection may sit between messages.
-    pub idle_timeout: Duration,
-    /// How long one message may take to arrive once its first byte has (defeats slow senders).
-    pub message_timeout: Duration,
-}
-
-impl Default for TcpLimits {
-    fn default() -> Self {
-        TcpLimits {
-            max_connections: 4096,
-            idle_timeout: Duration::from_secs(10),
-            message_timeout: Duration::from_secs(3),
-        }
-    }
-}
 
 /// Bound sockets, ready to serve.
 pub struct Listeners {

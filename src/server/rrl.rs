@@ -11,24 +11,12 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use ipnet::IpNet;
-
+use crate::limits::RrlPolicy;
 use crate::observe::Delivery;
 
 const SLOTS: usize = 1 << 16;
 /// Token bookkeeping is in thousandths of a response, so rates need no floating point.
 const MILLI: u64 = 1000;
-
-/// Response Rate Limiting settings for one view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RrlPolicy {
-    /// Identical responses per second to one client network.
-    pub responses_per_second: u32,
-    /// Every `slip`-th limited response is sent truncated instead of dropped (0: none is).
-    pub slip: u32,
-    /// Client prefixes never limited.
-    pub exempt: Vec<IpNet>,
-}
 
 /// What to do with a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -113,7 +113,7 @@ async fn connection(
         }
         observe::query(
             counters,
-            &current.view_slots,
+            current.counter_slot(summary.view),
             &current.snapshot,
             client,
             &summary,

@@ -105,7 +105,7 @@ pub fn serve(
                     // Counted as forwarded when handed over; the resolver sends the answer.
                     observe::query(
                         counters,
-                        &current.view_slots,
+                        current.counter_slot(summary.view),
                         &current.snapshot,
                         client,
                         &summary,
@@ -118,7 +118,7 @@ pub fn serve(
             let delivery = limiter.apply(
                 summary
                     .view
-                    .and_then(|index| current.rate_limits[index].as_ref()),
+                    .and_then(|index| current.views[index].rate_limit.as_ref()),
                 client.ip(),
                 summary.rrl_identity,
                 response,
@@ -126,7 +126,7 @@ pub fn serve(
             );
             observe::query(
                 counters,
-                &current.view_slots,
+                current.counter_slot(summary.view),
                 &current.snapshot,
                 client,
                 &summary,

@@ -46,15 +46,15 @@ pub struct Secondaries {
 }
 
 /// The NOTIFYs a newly served snapshot calls for: to each view's `notify` addresses
-/// (`secondaries`, indexed like the views), for each of its zones whose serial differs from what
-/// `previous` served (every zone at start).
-pub fn due(
-    secondaries: &[Secondaries],
+/// (`secondaries`, in the order of the views), for each of its zones whose serial differs from
+/// what `previous` served (every zone at start).
+pub fn due<'a>(
+    secondaries: impl IntoIterator<Item = &'a Secondaries>,
     previous: Option<&Snapshot>,
     current: &Snapshot,
 ) -> Vec<Notify> {
     let mut due = Vec::new();
-    for (view_config, view) in secondaries.iter().zip(&current.views) {
+    for (view_config, view) in secondaries.into_iter().zip(&current.views) {
         if view_config.notify.is_empty() {
             continue;
         }

@@ -1353,21 +1353,21 @@ fn forward_resolver_survives_a_reload_with_the_same_settings() {
     let metrics = splitdns::Metrics::default();
     let registry = &metrics.queries;
     let (_, first) = splitdns::load(&config).unwrap().into_published(registry);
-    assert!(first.resolvers[0].is_some() && first.resolvers[1].is_none());
+    assert!(first.views[0].resolver.is_some() && first.views[1].resolver.is_none());
     let (_, same) = splitdns::load(&config)
         .unwrap()
         .into_published_after(registry, Some(&first));
     assert!(Arc::ptr_eq(
-        first.resolvers[0].as_ref().unwrap(),
-        same.resolvers[0].as_ref().unwrap()
+        first.views[0].resolver.as_ref().unwrap(),
+        same.views[0].resolver.as_ref().unwrap()
     ));
     write("2");
     let (_, changed) = splitdns::load(&config)
         .unwrap()
         .into_published_after(registry, Some(&same));
     assert!(!Arc::ptr_eq(
-        same.resolvers[0].as_ref().unwrap(),
-        changed.resolvers[0].as_ref().unwrap()
+        same.views[0].resolver.as_ref().unwrap(),
+        changed.views[0].resolver.as_ref().unwrap()
     ));
 }
 

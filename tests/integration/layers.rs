@@ -145,6 +145,24 @@ fn arrows() -> Arrows {
     arrows
 }
 
+/// Every path that the files of `module` (and below) name, in full (`health::prober::Prober`).
+fn named_by(module: &[&str]) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    modules(&src(), &[], &mut files);
+    let mut named = BTreeSet::new();
+    for (file, path) in &files {
+        if !path.starts_with(&module.iter().map(|s| s.to_string()).collect::<Vec<_>>()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or_default();
+            named.extend(named_paths(code, path).iter().map(|p| p.join("::")));
+        }
+    }
+    named
+}
+
 /// A cycle, if there is one, as the modules on it.
 fn find_cycle(arrows: &Arrows) -> Option<Vec<ModulePath>> {
     fn visit(
@@ -233,4 +251,34 @@ fn the_module_graph_has_the_expected_layers() {
         to(&["resolve"])
     );
     assert!(to(&["server"]).contains("resolve"));
+}
+
+/// The loader is pure: config and files in, snapshot and findings out. It imports nothing of the
+/// runtime (listeners, counters, resolvers, NOTIFY, the health prober), so that `check` runs it
+/// alone; and neither it nor the config knows the server.
+#[test]
+fn the_loader_imports_no_runtime() {
+    let arrows = arrows();
+    let to = |from: &str| -> BTreeSet<String> {
+        arrows
+            .get(&vec![from.to_string()])
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .map(|m| m.join("::"))
+            .collect()
+    };
+    for runtime in [
+        "server", "observe", "resolve", "transfer", "reload", "control",
+    ] {
+        assert!(!to("load").contains(runtime), "load -> {runtime}");
+    }
+    assert!(!to("config").contains("server"), "config -> server");
+    // `health`'s plan is data the loader builds; its prober is the runtime.
+    let prober: Vec<String> = named_by(&["load"])
+        .into_iter()
+        .filter(|path| path.starts_with("health::prober") || path.starts_with("health::Prober"))
+        .collect();
+    assert!(prober.is_empty(), "load names {prober:?}");
+    // The check sees the arrows it forbids: publishing stands on the loader and the server.
+    assert!(to("reload").contains("load") && to("reload").contains("server"));
 }

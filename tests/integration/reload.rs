@@ -688,7 +688,7 @@ fn fifty_edits(test: &str, save: fn(&Path, &str) -> Instant) -> Vec<Answer> {
 fn reload_fifty_edits_in_two_seconds() {
     let foreign = fifty_edits("burst", write_in_place);
     // Not asserted: an in-place rewrite is not atomic, and the kernel can make a truncation
-    // visible before it queues the event the reloader waits for (see src/reload.rs). Seen only
+    // visible before it queues the event the reloader waits for (see src/reload/watch.rs). Seen only
     // under heavy I/O; the rename variant below is held to every answer being a whole edit.
     if !foreign.is_empty() {
         eprintln!(

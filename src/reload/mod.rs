@@ -1,62 +1,33 @@
 //! Live reload. A reload is a transaction: read → parse → validate → build a whole new snapshot
-//! off the query path → swap it in with one atomic store, or log why not and keep serving the
-//! previous one. It is triggered by SIGHUP or by a change to any file the snapshot was built from
-//! (the config, every zone and override file, every `$INCLUDE`), watched through their directories
-//! so that editors that save by rename, and delete-then-create, are seen too.
+//! off the query path → publish it ([`publish`], the one way to go live, which start-up uses too),
+//! or log why not and keep serving the previous one.
 //!
-//! Changes are acted on when a writer closes the file, renames it into place or deletes it — not
-//! on each write, and not on creation (a file is created empty by the `open` that then writes it,
-//! so delete-then-create is acted on at its close); a burst of such events is debounced into one
-//! reload.
-//!
-//! A file being written is not read: from the first write (an `O_TRUNC` open counts) or its
-//! creation until its writer closes it, it counts as being written, and file-change reloads wait
-//! for it (at most [`MAX_WRITE_WAIT`], in case a close event was lost). Events arrive late — the
-//! watcher's thread may not have run yet — so before it looks, the reloader opens the config
-//! file's directory and waits until the watcher has seen that open: events come in order, so
-//! every event queued before has been seen. A reload during which any event came in may have read
-//! a file mid-write: it is dropped and read again once the files settle. SIGHUP reloads at once
-//! (the admin asked for it), but is dropped and redone the same way.
-//!
-//! The control listener's `POST /reload` asks through a [`ReloadHandle`] and is told the result;
-//! SIGHUP, file changes and requests all run the one transaction below. The service manager hears
+//! It is triggered by SIGHUP, by a change to any file the snapshot was built from (`watch`),
+//! and by the control listener's `POST /reload`, which asks through a [`ReloadHandle`] and is
+//! told the result; all run the one transaction below. A file-change reload waits until the
+//! files have settled; a reload during which any file event came in may have read a file
+//! mid-write: it is dropped and read again once the files settle. SIGHUP reloads at once (the
+//! admin asked for it), but is dropped and redone the same way. The service manager hears
 //! RELOADING=1 before it and READY=1 after it.
-//!
-//! What no watcher can see: the kernel makes a write or an `O_TRUNC` truncation visible before it
-//! queues the event for it, and a writer stalled in between (an ext4 truncate waiting on the
-//! journal under heavy I/O) leaves a short file on disk with no event yet. A reload in that window
-//! reads the short file. Saving by rename (what editors, `sed -i` and configuration management
-//! do) is atomic and has no such window.
+
+pub mod publish;
+mod watch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use notify::event::{AccessKind, AccessMode, ModifyKind};
-use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::health::Prober;
 use crate::load::{self, LoadError};
 use crate::located::Located;
-use crate::observe::Metrics;
-use crate::server::SharedState;
 use crate::systemd;
-use crate::transfer::notify as dns_notify;
-
-/// Quiet time after the last file event before reloading: long enough to gather an editor's
-/// burst of events, short enough to serve a change well within a second.
-const DEBOUNCE: Duration = Duration::from_millis(100);
-/// Longest a steady stream of events can hold a reload back.
-const MAX_DELAY: Duration = Duration::from_millis(500);
-/// Longest a file left open mid-write holds a reload back (a stalled writer, or a lost close event).
-const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
-/// Longest [`barrier`] waits for the watcher to catch up (it gives up rather than stall reloads).
-const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
+pub use publish::Live;
+use watch::{FileWatcher, MAX_WRITE_WAIT, barrier, lock, settle};
 
 /// A reload's result: published (with the `file:line` errors of the zones held back), or
 /// refused whole.
@@ -127,7 +98,8 @@ impl ReloadHandle {
 /// Owns the reload transaction for one served snapshot.
 pub struct Reloader {
     config_path: PathBuf,
-    state: SharedState,
+    /// What each load is published to.
+    live: Live,
     /// The config's `listen` when the sockets were bound: they cannot move live.
     listen: Vec<SocketAddr>,
     /// The addresses actually served on (the config's, or `--listen`'s).
@@ -136,38 +108,30 @@ pub struct Reloader {
     started_with: (Option<SocketAddr>, Option<crate::config::QueryLogConfig>),
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
-    metrics: Arc<Metrics>,
     last: Arc<Mutex<Option<ReloadRecord>>>,
-    /// The health checks: each new snapshot's plan is applied before the snapshot is served.
-    prober: Prober,
 }
 
 impl Reloader {
+    /// Reloads what `live` serves, started with `started_with` (served on `bound`).
     pub fn new(
-        config_path: PathBuf,
-        state: SharedState,
-        listen: Vec<SocketAddr>,
-        bound: Vec<SocketAddr>,
+        live: Live,
         started_with: &crate::config::Config,
-        metrics: Arc<Metrics>,
-        prober: Prober,
+        bound: Vec<SocketAddr>,
     ) -> Reloader {
         Reloader {
-            config_path,
-            state,
-            listen,
+            config_path: started_with.path.clone(),
+            live,
+            listen: started_with.listen.clone(),
             bound,
             started_with: (started_with.control, started_with.query_log.clone()),
             failed_files: Vec::new(),
-            metrics,
             last: Arc::default(),
-            prober,
         }
     }
 
     fn record(&self, trigger: Trigger, started: Instant, result: &Outcome) {
         let seconds = started.elapsed().as_secs_f64();
-        self.metrics.reload_seconds.observe(seconds);
+        self.live.metrics.reload_seconds.observe(seconds);
         let errors = match result {
             Ok(held_back) => held_back.clone(),
             Err(error) => error.lines(),
@@ -181,7 +145,7 @@ impl Reloader {
             applied: result.is_ok(),
             seconds,
             errors,
-            serving: self.state.load().snapshot.summary(),
+            serving: self.live.state.load().snapshot.summary(),
         };
         *self
             .last
@@ -212,7 +176,7 @@ impl Reloader {
         if let Some(result) = &result {
             self.record(trigger, started, result);
         }
-        systemd::reloaded(&self.state.load().snapshot.summary());
+        systemd::reloaded(&self.live.state.load().snapshot.summary());
         result
     }
 
@@ -222,7 +186,7 @@ impl Reloader {
         started: Instant,
         stable: impl FnOnce() -> F,
     ) -> Option<Outcome> {
-        let previous = self.state.load_full();
+        let previous = self.live.state.load_full();
         let path = self.config_path.clone();
         let before = previous.clone();
         let loaded =
@@ -253,30 +217,13 @@ impl Reloader {
                         self.config_path.display()
                     );
                 }
-                for notice in &loaded.serial {
-                    tracing::warn!("{notice}");
-                }
-                if let Err(e) = loaded.save_serials() {
-                    tracing::warn!("{e}");
-                }
                 let summary = loaded.snapshot.summary();
                 let held_back: Vec<Located> = loaded
                     .zone_failures
                     .iter()
                     .flat_map(|failure| failure.errors.iter().cloned())
                     .collect();
-                // Addresses that stay keep their state: the new board starts from it, before
-                // the snapshot that reads it is served.
-                self.prober.apply(Arc::new(loaded.health.clone()));
-                let notifies = dns_notify::due(
-                    &loaded.secondaries(),
-                    Some(&previous.snapshot),
-                    &loaded.snapshot,
-                );
-                let (_, published) =
-                    loaded.into_published_after(&self.metrics.queries, Some(&previous));
-                self.state.store(Arc::new(published));
-                dns_notify::spawn_all(notifies);
+                self.live.publish(loaded);
                 // The replaced snapshot goes when its last query or transfer ends; this drops
                 // the reloader's reference, and then gives back what the build and the old
                 // data freed.
@@ -285,12 +232,16 @@ impl Reloader {
                 self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
                 let took = started.elapsed().as_secs_f64() * 1000.0;
                 if held_back.is_empty() {
-                    self.metrics
+                    self.live
+                        .metrics
                         .reloads_succeeded
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!("reloaded on {trigger} in {took:.1} ms: {summary}");
                 } else {
-                    self.metrics.reloads_partial.fetch_add(1, Ordering::Relaxed);
+                    self.live
+                        .metrics
+                        .reloads_partial
+                        .fetch_add(1, Ordering::Relaxed);
                     let lines: Vec<String> = held_back.iter().map(ToString::to_string).collect();
                     tracing::error!(
                         "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones whose files did not load: {}",
@@ -303,7 +254,12 @@ impl Reloader {
                 Ok(held_back.iter().map(ToString::to_string).collect())
             }
             Err(error) => {
-                let failures = self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed) + 1;
+                let failures = self
+                    .live
+                    .metrics
+                    .reloads_failed
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
                 tracing::error!(
                     "reload on {trigger} failed, keeping previous data: {} ({failures} failed reloads so far)",
                     error.lines().join("; ")
@@ -323,7 +279,7 @@ impl Reloader {
 
     /// Every file whose change should trigger a reload.
     pub fn watched_files(&self) -> HashSet<PathBuf> {
-        let state = self.state.load();
+        let state = self.live.state.load();
         std::iter::once(&self.config_path)
             .chain(state.snapshot.files.iter())
             .chain(self.failed_files.iter())
@@ -334,126 +290,6 @@ impl Reloader {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// What the watcher knows about the watched files, shared with its event callback.
-#[derive(Debug, Default)]
-struct Watched {
-    files: HashSet<PathBuf>,
-    /// Watched files written to or created and not closed since: incomplete.
-    writing: HashSet<PathBuf>,
-    /// Counts events about watched files, so that a reload can tell whether any came in while it
-    /// read them.
-    generation: u64,
-    /// The directory [`barrier`] opens (the config file's), and how many opens of it were seen.
-    probe: Option<PathBuf>,
-    probe_opens: u64,
-}
-
-type WatchState = Arc<Mutex<Watched>>;
-
-fn lock(state: &WatchState) -> std::sync::MutexGuard<'_, Watched> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Watches the directories of a set of files, keeps track of which are being written, and sends
-/// `()` when one of the files was closed after writing, renamed or removed.
-struct FileWatcher {
-    watcher: notify::RecommendedWatcher,
-    state: WatchState,
-    dirs: HashSet<PathBuf>,
-}
-
-impl FileWatcher {
-    fn new(events: mpsc::UnboundedSender<()>) -> notify::Result<FileWatcher> {
-        let state = WatchState::default();
-        let watched = state.clone();
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            let Ok(event) = event else { return };
-            let mut watched = lock(&watched);
-            if matches!(event.kind, EventKind::Access(AccessKind::Open(_))) {
-                if watched
-                    .probe
-                    .as_ref()
-                    .is_some_and(|probe| event.paths.contains(probe))
-                {
-                    watched.probe_opens += 1;
-                }
-                return;
-            }
-            let paths: Vec<PathBuf> = event
-                .paths
-                .iter()
-                .filter(|path| watched.files.contains(*path))
-                .cloned()
-                .collect();
-            if paths.is_empty() {
-                return;
-            }
-            watched.generation += 1;
-            match event.kind {
-                // A write has begun, or the `open` that creates a file before writing it: the
-                // file is incomplete until its writer closes it.
-                EventKind::Modify(ModifyKind::Data(_)) | EventKind::Create(_) => {
-                    watched.writing.extend(paths)
-                }
-                EventKind::Access(AccessKind::Close(AccessMode::Write))
-                | EventKind::Remove(_)
-                | EventKind::Modify(ModifyKind::Name(_)) => {
-                    for path in &paths {
-                        watched.writing.remove(path);
-                    }
-                    let _ = events.send(());
-                }
-                _ => {}
-            }
-        })?;
-        Ok(FileWatcher {
-            watcher,
-            state,
-            dirs: HashSet::new(),
-        })
-    }
-
-    /// Watches exactly the directories holding `files` from now on.
-    fn set_files(&mut self, files: HashSet<PathBuf>) {
-        let dirs: HashSet<PathBuf> = files
-            .iter()
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
-            .collect();
-        for gone in self.dirs.difference(&dirs) {
-            let _ = self.watcher.unwatch(gone);
-        }
-        for new in dirs.difference(&self.dirs) {
-            if let Err(e) = self.watcher.watch(new, RecursiveMode::NonRecursive) {
-                tracing::warn!("cannot watch {} for changes: {e}", new.display());
-            }
-        }
-        self.dirs = dirs;
-        let mut watched = lock(&self.state);
-        watched.writing.retain(|path| files.contains(path));
-        watched.files = files;
-    }
-}
-
-/// Returns once the watcher has seen every event queued before the call (it opens the probe
-/// directory and waits for that open to come through), or after [`BARRIER_TIMEOUT`]. Without a
-/// watcher, at once.
-async fn barrier(state: &WatchState) {
-    let (probe, before) = {
-        let watched = lock(state);
-        (watched.probe.clone(), watched.probe_opens)
-    };
-    let Some(probe) = probe else { return };
-    if std::fs::read_dir(&probe).is_err() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + BARRIER_TIMEOUT;
-    while lock(state).probe_opens == before && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 /// Starts watching (SIGHUP and the files) before returning, so that no change made once the
@@ -547,47 +383,5 @@ async fn run(
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());
         }
-    }
-}
-
-/// Waits until file events stop for [`DEBOUNCE`] (at most [`MAX_DELAY`]), swallowing them, and
-/// no watched file is being written (at most [`MAX_WRITE_WAIT`] after `triggered`). Returns the
-/// event count at that moment, for the reload to compare against.
-async fn settle(
-    events: &mut mpsc::UnboundedReceiver<()>,
-    state: &WatchState,
-    triggered: tokio::time::Instant,
-) -> u64 {
-    let started = tokio::time::Instant::now();
-    loop {
-        let quiet = match tokio::time::timeout(DEBOUNCE, events.recv()).await {
-            Ok(Some(())) => false,
-            Ok(None) => return lock(state).generation,
-            Err(_) => true,
-        };
-        if !quiet && started.elapsed() < MAX_DELAY {
-            continue;
-        }
-        barrier(state).await;
-        let mut watched = lock(state);
-        if !watched.writing.is_empty() {
-            let waited = triggered.elapsed();
-            if waited < MAX_WRITE_WAIT {
-                continue;
-            }
-            let files: Vec<String> = watched
-                .writing
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
-            tracing::warn!(
-                "reloading although {} still open for writing after {waited:?}",
-                files.join(", ")
-            );
-            // Forgotten, so that one writer that never closes does not hold every later reload
-            // back too; its next write marks the file again.
-            watched.writing.clear();
-        }
-        return watched.generation;
     }
 }

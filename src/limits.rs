@@ -1,0 +1,38 @@
+//! What the server enforces, as settings: Response Rate Limiting per view and the limits of the
+//! TCP side. Data only, standing on nothing of ours, so that the config that validates them and
+//! the server that enforces them share them without the config knowing the server.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Response Rate Limiting settings for one view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrlPolicy {
+    /// Identical responses per second to one client network.
+    pub responses_per_second: u32,
+    /// Every `slip`-th limited response is sent truncated instead of dropped (0: none is).
+    pub slip: u32,
+    /// Client prefixes never limited.
+    pub exempt: Vec<IpNet>,
+}
+
+/// Limits that protect the TCP side (RFC 7766 §6.2.3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    /// How long a connection may sit between messages.
+    pub idle_timeout: Duration,
+    /// How long one message may take to arrive once its first byte has (defeats slow senders).
+    pub message_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 4096,
+            idle_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(3),
+        }
+    }
+}
