@@ -1,4 +1,4 @@
-//! Answer-building micro-benchmark (issue 5): the whole request path from query bytes to response
+//! Answer-building micro-benchmark: the whole request path from query bytes to response
 //! bytes, `splitdns::answer::respond`, without sockets. Run with `cargo bench --bench answer`.
 //!
 //! Two data sets: the bundled example (`zones/splitdns.toml`: contoso.example in two views plus
@@ -199,7 +199,7 @@ fn big_zone(c: &mut Criterion) {
     group.finish();
 }
 
-/// A health-checked namespace (issue 15) against the same namespace unchecked: the checked one
+/// A health-checked namespace against the same namespace unchecked: the checked one
 /// reads its mask from its cell (one atomic load) and skips the down address while
 /// rotating; the goal is at least 0.95× the plain rate. Nothing is probed: the board's masks are
 /// published by hand, as the prober would after a check failed.

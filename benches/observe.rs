@@ -1,4 +1,4 @@
-//! What counting costs a query (issue 13): the request path alone (`respond`), the same with the
+//! What counting costs a query: the request path alone (`respond`), the same with the
 //! observation stage after it (`observe_query` into a receive loop's own counters, no query log),
 //! and the observation stage alone, on the bundled example. Compare the last with the whole
 //! per-query CPU cost `bench/run` reports for the share. Run with `cargo bench --bench observe`.

@@ -1,4 +1,4 @@
-//! Reload benchmark (issue 3): how long a reload of a 100,000-record zone takes, and how many
+//! Reload benchmark: how long a reload of a 100,000-record zone takes, and how many
 //! queries per second the real server answers while reloads run back to back, against the same
 //! without reloads. Run with `cargo bench --bench reload`.
 //!

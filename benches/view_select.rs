@@ -1,4 +1,4 @@
-//! View selection micro-benchmark (issue 5): `PrefixTable::lookup` with 10,000 client prefixes of
+//! View selection micro-benchmark: `PrefixTable::lookup` with 10,000 client prefixes of
 //! mixed lengths, IPv4 and IPv6, against a two-prefix table. Run with
 //! `cargo bench --bench view_select`.
 //!

@@ -92,7 +92,7 @@ fn bad_cases() -> Vec<BadCase> {
     );
     cases.push(c);
 
-    // The internal resolver (issue 12): an open resolver, a forwarder that is ourselves, and a
+    // The internal resolver: an open resolver, a forwarder that is ourselves, and a
     // recursive view with nowhere to forward are refused where they are written.
     let mut c = case(
         "recursion on a public view",
@@ -182,7 +182,7 @@ fn bad_cases() -> Vec<BadCase> {
     );
     cases.push(c);
 
-    // Health checks (issue 15): each broken key is blamed on its own line.
+    // Health checks: each broken key is blamed on its own line.
     let health = |block: &str| {
         format!(
             "{CONFIG}\n[[health]]\nname = \"mail.contoso.example\"\nview = \"internal\"\n{block}\n"

@@ -1,4 +1,4 @@
-//! Operations (issue 13), judged against the real `splitdns` binary: the control listener's
+//! Operations, judged against the real `splitdns` binary: the control listener's
 //! `/metrics` scraped over HTTP and read by a real Prometheus parser (Debian's
 //! `python3-prometheus-client`, its OpenMetrics parser, since that is the format served);
 //! `/status` compared with the config; `splitdns reload` and `splitdns status` run as an admin
@@ -1386,7 +1386,7 @@ fn timed_request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, Du
     }
 }
 
-/// Issue 20 item 4: 1,000 idle connections and 200 that send their header a byte at a time (and
+/// 1,000 idle connections and 200 that send their header a byte at a time (and
 /// reconnect when closed, as a client bent on keeping the listener full would) do not lock the
 /// control listener out: a fresh `GET /status`, `GET /metrics` and `splitdns reload` each succeed
 /// within a second, and DNS answers meanwhile.
@@ -1494,7 +1494,7 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / per_second)
 }
 
-/// Issue 20 item 4, at the server's own file-descriptor limit: with its soft `RLIMIT_NOFILE` a
+/// At the server's own file-descriptor limit: with its soft `RLIMIT_NOFILE` a
 /// few above what it holds, connections that exhaust it neither make the accept loop spin (EMFILE
 /// on every try) nor kill the listener: a fresh `GET /status` is answered within a second, DNS
 /// answers, and the listener still works once the connections are gone.
@@ -1582,7 +1582,7 @@ fn raw_exchange(addr: SocketAddr, request: &str) -> (u16, String) {
     (code, first)
 }
 
-/// Issue 20 item 7: the `Host` rules of RFC 9112 §3.2 on the control listener. An HTTP/1.1
+/// The `Host` rules of RFC 9112 §3.2 on the control listener. An HTTP/1.1
 /// request without `Host`, with two, or with a malformed one gets 400; an absolute-form target's
 /// authority is the host checked (the `Host` header is then ignored); on a loopback listener only
 /// `localhost`, 127.0.0.0/8 and `[::1]`, with or without a port, are answered, anything else 403.

@@ -1,4 +1,4 @@
-//! `splitdns diff` through the binary (issue 11, item 4): its exit status is diff(1)'s — 0 when
+//! `splitdns diff` through the binary: its exit status is diff(1)'s — 0 when
 //! the two views serve the same data, 1 when they differ, 2 when it could not compare (an
 //! unknown view, a config that does not load) — so scripts can act on it.
 

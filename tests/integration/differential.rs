@@ -1,4 +1,4 @@
-//! The differential check (issue 2, item 5): each zone is served by splitdns in-process and by a
+//! The differential check: each zone is served by splitdns in-process and by a
 //! reference server — Knot DNS (`knotd`) or NSD (`nsd`), a child process on another loopback
 //! port; both get the same queries and their answers are compared — rcode, the AA and TC flags,
 //! and the answer, authority and additional sections as sets of rendered records

@@ -1,4 +1,4 @@
-//! Text encodings an admin's editor may save (issue 11, item 3), through `splitdns check`: a
+//! Text encodings an admin's editor may save, through `splitdns check`: a
 //! zone, included or config file saved by Notepad as "Unicode" (UTF-16, with either byte-order
 //! mark or none) is one error naming the file and what to do, not a record error per line; a
 //! UTF-8 byte-order mark is skipped.

@@ -191,7 +191,7 @@ const MERGE_SHARED: &str = "$ORIGIN contoso.example.\n$TTL 3600\n\
 @ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 203.0.113.53\n\
 autodiscover CNAME mail\nportal A 203.0.113.80\n";
 
-/// Zone-file records win whatever their type (issue 11): `autodiscover CNAME mail` in the shared
+/// Zone-file records win whatever their type: `autodiscover CNAME mail` in the shared
 /// file beside `autodiscover = true` loads, and both views answer the CNAME followed to their own
 /// addresses for mail; an override CNAME replaces a shared A in that view only.
 #[test]

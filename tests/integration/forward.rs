@@ -1,4 +1,4 @@
-//! The internal resolver (issue 12), judged with real upstreams on loopback: Knot serves an
+//! The internal resolver, judged with real upstreams on loopback: Knot serves an
 //! "internet" zone that only Unbound knows (a stub zone; everything else Unbound refuses, so it
 //! never leaves the machine), NSD serves the "AD" zone that only the view's `[[view.forward]]`
 //! knows. So a name of either zone that resolves proves it went through the right upstream, and

@@ -1,4 +1,4 @@
-//! Health-checked round robin and site failover (issue 15), judged with real HTTPS servers on
+//! Health-checked round robin and site failover, judged with real HTTPS servers on
 //! loopback addresses (127.0.0.11 and up; never anything else) and the real `splitdns` binary.
 //!
 //! Each test makes its own CA and certificates (rcgen), starts small Rust HTTPS servers
@@ -43,7 +43,7 @@ const SLACK: Duration = Duration::from_millis(3000);
 const GENEROUS: Duration = Duration::from_secs(10);
 const NAMESPACE: &str = "mail.contoso.example";
 
-/// The longest an address that stops answering may stay in the answers (issue 15: interval ×
+/// The longest an address that stops answering may stay in the answers (interval ×
 /// failures, plus the timeout of the last check), plus slack.
 fn fall_bound() -> Duration {
     INTERVAL * FALL + CHECK_TIMEOUT + SLACK

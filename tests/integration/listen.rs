@@ -1,4 +1,4 @@
-//! Dual-stack listening (issue 11, item 1), through the real binary: `--listen` on an IPv4 and an
+//! Dual-stack listening, through the real binary: `--listen` on an IPv4 and an
 //! IPv6 address with the same port serves both families, and so does the wildcard pair
 //! `0.0.0.0:P` + `[::]:P`, which only starts when IPv6 sockets are IPv6-only (without
 //! IPV6_V6ONLY, `[::]:P` also claims IPv4 port P and the second bind fails). Queries are only

@@ -1,4 +1,4 @@
-//! Packaging (issue 13): the man pages and shell completions are generated from the real CLI
+//! Packaging: the man pages and shell completions are generated from the real CLI
 //! definition by the real binary, render without warnings and parse; the Debian package's
 //! metadata names files that exist and installs nothing that starts by itself.
 

@@ -1,4 +1,4 @@
-//! Live reload (issue 3), judged against the real `splitdns` binary over real UDP on loopback.
+//! Live reload, judged against the real `splitdns` binary over real UDP on loopback.
 //!
 //! The reloader lives in the server process (SIGHUP, file watching), so each test starts its own
 //! `splitdns serve` on a free port with the config and zones below written into its own scratch
@@ -452,7 +452,7 @@ fn reload_syntax_error_keeps_old_data_then_fix_is_served() {
     server.assert_running();
 }
 
-/// One rule for start, reload and `check` (issue 10): a live edit that publishes a private
+/// One rule for start, reload and `check`: a live edit that publishes a private
 /// address to the outside is refused at reload (the old answer keeps serving, one log line names
 /// the finding and its file:line), the same files fail `check`, and a start on them fails too.
 #[test]

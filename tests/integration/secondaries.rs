@@ -1,4 +1,4 @@
-//! Replication to real secondaries (issue 14): the `splitdns` binary serves
+//! Replication to real secondaries: the `splitdns` binary serves
 //! `tests/fixtures/transfer` on a free loopback port and NOTIFYs; BIND (`named`, one server with
 //! two keyed views mirroring both of ours), Knot (`knotd`, the internal view) and NSD (`nsd`, the
 //! external view) are started on other free loopback ports as its secondaries, each configured

@@ -1,4 +1,4 @@
-//! `splitdns secondary-config` names only keys it defines (issue 20): every config it prints, for
+//! `splitdns secondary-config` names only keys it defines: every config it prints, for
 //! BIND, Knot and NSD and for each view of `tests/fixtures/transfer`, defines each TSIG key it
 //! refers to, carries no other view's secret, and is accepted by the secondary's own checker
 //! (`named-checkconf`, `knotc conf-check`, `nsd-checkconf`) when that is installed. One BIND

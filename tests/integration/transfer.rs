@@ -1,4 +1,4 @@
-//! Zone transfers and TSIG (issue 14), over real TCP and UDP on loopback against the in-process
+//! Zone transfers and TSIG, over real TCP and UDP on loopback against the in-process
 //! server with `tests/fixtures/transfer`. Requests are signed, and every signed response — each
 //! message of an AXFR stream included — is verified with hickory-proto's TSIG code, so our TSIG
 //! framing is never checked against itself. What a transfer carries is compared with the view's

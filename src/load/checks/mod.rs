@@ -1,7 +1,6 @@
 //! The checks behind `splitdns check`: the mistakes that break Outlook or leak the inside, found
-//! in the built snapshot before clients find them (see DOMAIN.md, "Mistakes our checks should
-//! catch"). Each finding has a stable id, a severity, the view, and the file:line of the record or
-//! config entry it is about. Checks read the same snapshot `serve` would answer from.
+//! in the built snapshot before clients find them. Each finding has a stable id, a severity, the
+//! view, and the file:line of the record or config entry it is about. Checks read the same snapshot `serve` would answer from.
 
 mod exchange;
 mod health;
