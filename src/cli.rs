@@ -9,9 +9,26 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use crate::commands::check::Format;
 
-/// Used when `--config` is not given: the bundled example, relative to the working directory,
-/// so that `cargo run --release` in the repository serves it.
-pub const DEFAULT_CONFIG: &str = "zones/splitdns.toml";
+/// Where the config is looked for when `--config` is not given, after [`CONFIG_ENV`]: the
+/// bundled example, relative to the working directory, so that `cargo run --release` in a
+/// checkout serves it ...
+pub const CHECKOUT_CONFIG: &str = "zones/splitdns.toml";
+/// ... and then where the package installs it, so that every command on an installed system
+/// finds it from any directory.
+pub const SYSTEM_CONFIG: &str = "/etc/splitdns/splitdns.toml";
+/// The environment variable naming the config when `--config` is not given: for an install
+/// elsewhere, and for scripts that run several commands against one config.
+pub const CONFIG_ENV: &str = "SPLITDNS_CONFIG";
+
+/// No `--config`, no [`CONFIG_ENV`], and neither file of the search exists.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no config file: no --config FILE given, ${CONFIG_ENV} not set, no {CHECKOUT_CONFIG} in the working directory ({}), no {SYSTEM_CONFIG}",
+    .working_dir.display()
+)]
+pub struct ConfigNotFound {
+    pub working_dir: PathBuf,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,7 +99,17 @@ Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors whe
 .SH FILES
 .TP
 \fI/etc/splitdns/splitdns.toml\fR
-The configuration; zone file paths in it are relative to its directory.
+The configuration; zone file paths in it are relative to its directory. Every subcommand
+without \fB\-\-config\fR uses the first of: \fB$SPLITDNS_CONFIG\fR if set;
+\fIzones/splitdns.toml\fR if the working directory has one (the example in a source
+checkout); \fI/etc/splitdns/splitdns.toml\fR.
+.SH ENVIRONMENT
+.TP
+\fBSPLITDNS_CONFIG\fR
+The config file when \fB\-\-config\fR is not given (an empty value counts as unset).
+.TP
+\fBRUST_LOG\fR
+The log filter (default \fBinfo\fR), e.g. \fBsplitdns=debug\fR.
 .TP
 \fIhttp://127.0.0.1:9153/metrics\fR, \fI/status\fR, \fI/reload\fR
 The control listener, when \fB[control] listen\fR is set.
@@ -221,9 +248,48 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ConfigArg {
-    /// The config file; paths in it are relative to its folder.
-    #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    /// The config file; paths in it are relative to its folder. Without it: $SPLITDNS_CONFIG if
+    /// set, else zones/splitdns.toml if the working directory has one (a checkout's example),
+    /// else /etc/splitdns/splitdns.toml (where the package installs it).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The config file the command uses: the first of `--config`, [`CONFIG_ENV`],
+    /// [`CHECKOUT_CONFIG`] (if it exists) and [`SYSTEM_CONFIG`] (if it exists). A path the admin
+    /// named is taken as it is, existing or not, so that a typo is reported as the file it names
+    /// rather than silently replaced by another config.
+    pub fn resolve(&self) -> Result<PathBuf, ConfigNotFound> {
+        search(
+            self.config.as_deref(),
+            std::env::var_os(CONFIG_ENV),
+            |path| path.is_file(),
+        )
+    }
+}
+
+/// [`ConfigArg::resolve`] with the environment and the file system passed in, for the tests.
+fn search(
+    given: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> Result<PathBuf, ConfigNotFound> {
+    if let Some(given) = given {
+        return Ok(given.to_path_buf());
+    }
+    // Set but empty counts as unset: `SPLITDNS_CONFIG= splitdns check` is how a shell clears it
+    // for one command.
+    if let Some(env) = env.filter(|env| !env.is_empty()) {
+        return Ok(PathBuf::from(env));
+    }
+    [CHECKOUT_CONFIG, SYSTEM_CONFIG]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| exists(path))
+        .ok_or_else(|| ConfigNotFound {
+            working_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        })
 }
 
 #[derive(Debug, Args)]
@@ -240,7 +306,41 @@ pub struct ServeArgs {
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use std::path::{Path, PathBuf};
+
+    use super::{CHECKOUT_CONFIG, Cli, SYSTEM_CONFIG, search};
+
+    /// The search order, with the file system and environment faked: the installed system's
+    /// branch (`/etc/splitdns/splitdns.toml` exists) cannot be run for real without writing /etc.
+    #[test]
+    fn the_config_search_order() {
+        let found = |present: &'static [&'static str]| {
+            move |path: &Path| present.iter().any(|p| path == Path::new(p))
+        };
+        let both: &[&str] = &[CHECKOUT_CONFIG, SYSTEM_CONFIG];
+        let given = Path::new("given.toml");
+        let env = || Some("env.toml".into());
+        let ok = |r: Result<PathBuf, _>| r.expect("found");
+        assert_eq!(ok(search(Some(given), env(), found(both))), given);
+        assert_eq!(ok(search(None, env(), found(both))), Path::new("env.toml"));
+        assert_eq!(
+            ok(search(None, Some("".into()), found(both))),
+            Path::new(CHECKOUT_CONFIG)
+        );
+        assert_eq!(
+            ok(search(None, None, found(both))),
+            Path::new(CHECKOUT_CONFIG)
+        );
+        assert_eq!(
+            ok(search(None, None, found(&[SYSTEM_CONFIG]))),
+            Path::new(SYSTEM_CONFIG)
+        );
+        let error = search(None, None, found(&[])).unwrap_err().to_string();
+        assert!(
+            error.contains(CHECKOUT_CONFIG) && error.contains(SYSTEM_CONFIG),
+            "{error}"
+        );
+    }
 
     /// Every argument and option of every subcommand has help text, and so does every
     /// subcommand: `--help` is the first place an admin looks. clap's own `--help`,

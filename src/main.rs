@@ -2,12 +2,13 @@
 //! (`serve` by default, [`commands::serve`]).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use splitdns::cli::{Cli, Command};
+use splitdns::cli::{Cli, Command, ConfigArg, ControlArgs};
 use splitdns::commands;
 
 fn main() -> ExitCode {
@@ -20,24 +21,34 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
-        Some(Command::Check(args)) => {
-            commands::check::run(&args.config.config, args.strict, args.format)
-        }
-        Some(Command::Explain(args)) => commands::explain::run(
-            &args.config.config,
-            args.client,
-            args.key.as_deref(),
-            &args.name,
-            &args.qtype,
-            args.probe,
-        ),
-        Some(Command::Diff(args)) => {
-            commands::diff::run(&args.config.config, &args.view_a, &args.view_b)
-        }
-        Some(Command::Status(args)) => {
-            commands::control::status(args.control.control, &args.control.config.config, args.json)
-        }
-        Some(Command::Reload(args)) => commands::control::reload(args.control, &args.config.config),
+        Some(Command::Check(args)) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::check::run(&path, args.strict, args.format),
+            Err(code) => code,
+        },
+        Some(Command::Explain(args)) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::explain::run(
+                &path,
+                args.client,
+                args.key.as_deref(),
+                &args.name,
+                &args.qtype,
+                args.probe,
+            ),
+            Err(code) => code,
+        },
+        // diff(1)'s status: 2 when it could not compare.
+        Some(Command::Diff(args)) => match config(&args.config, ExitCode::from(2)) {
+            Ok(path) => commands::diff::run(&path, &args.view_a, &args.view_b),
+            Err(code) => code,
+        },
+        Some(Command::Status(args)) => match control_config(&args.control) {
+            Ok(path) => commands::control::status(args.control.control, &path, args.json),
+            Err(code) => code,
+        },
+        Some(Command::Reload(args)) => match control_config(&args) {
+            Ok(path) => commands::control::reload(args.control, &path),
+            Err(code) => code,
+        },
         Some(Command::GenerateDocs { dir }) => match splitdns::cli::generate_docs(&dir) {
             Ok(files) => {
                 for file in files {
@@ -50,13 +61,41 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Some(Command::SecondaryConfig(args)) => commands::secondary::run(
-            &args.config.config,
-            &args.view,
-            args.secondary,
-            args.primary,
-        ),
-        Some(Command::Serve(args)) => commands::serve::run(&args.config.config, args.listen),
-        None => commands::serve::run(&cli.serve.config.config, cli.serve.listen),
+        Some(Command::SecondaryConfig(args)) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::secondary::run(&path, &args.view, args.secondary, args.primary),
+            Err(code) => code,
+        },
+        Some(Command::Serve(args)) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::serve::run(&path, args.listen),
+            Err(code) => code,
+        },
+        None => match config(&cli.serve.config, FAILURE) {
+            Ok(path) => commands::serve::run(&path, cli.serve.listen),
+            Err(code) => code,
+        },
+    }
+}
+
+const FAILURE: ExitCode = ExitCode::FAILURE;
+
+/// The config file the command uses, or the error naming every place looked (reported here,
+/// once) and the exit status `failure`.
+fn config(arg: &ConfigArg, failure: ExitCode) -> Result<PathBuf, ExitCode> {
+    arg.resolve().map_err(|error| {
+        eprintln!("{error}");
+        failure
+    })
+}
+
+/// [`config`] for `status` and `reload`: with `--control` they ask that address and read no
+/// config, so a missing one is no error (the path is then never opened).
+fn control_config(args: &ControlArgs) -> Result<PathBuf, ExitCode> {
+    match (args.control, args.config.resolve()) {
+        (_, Ok(path)) => Ok(path),
+        (Some(_), Err(_)) => Ok(PathBuf::new()),
+        (None, Err(error)) => {
+            eprintln!("{error}");
+            Err(FAILURE)
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! `splitdns explain --client IP NAME [TYPE]`: which view a client gets and why, the exact answer
 //! it would receive (produced by the real request path), and where each record came from. For a
 //! name a recursive view forwards: which forward zone, delegation or forwarders it goes to, and
-//! the upstreams in the order they would be asked (nothing is sent to them). For a
+//! the upstreams in the order they would be asked (nothing is sent to them). For a name the view
+//! refuses because none of its zones holds it, it says so, with the zone of another view that
+//! would hold it (a client in the wrong view) or that no view does. For a
 //! health-checked name it also says, address by address, which are answered and why the others
 //! are not. `explain` runs no probes unless asked (`--probe`: each address checked once, now,
 //! and the answer shaped by those results); without it every address counts as up, as in a
@@ -272,6 +274,15 @@ pub fn render(
         if message.authoritative() { " aa" } else { "" },
         if message.truncated() { " tc" } else { "" },
     );
+    if message.rcode == u16::from(rcode::REFUSED)
+        && let Some((view, route)) = routed
+        && view
+            .zone_for(qname.to_lowercase().as_wire(), qtype)
+            .is_none()
+    {
+        let public = config.views[route.view].public;
+        out.push_str(&not_served(snapshot, view, public, qname, qtype));
+    }
     for (title, records) in [
         ("ANSWER", &message.answer),
         ("AUTHORITY", &message.authority),
@@ -302,6 +313,52 @@ pub fn render(
             ";; the chain continues at {target}, which is forwarded:"
         );
         out.push_str(&forwarding(view, *forward, &target));
+    }
+    out
+}
+
+/// Why a name is REFUSED in a view that does not recurse: no zone of the view holds it. Which
+/// zone of another view would, if any: the usual cause is then a client in the wrong view (its
+/// address in the wrong `clients` list, or a DC forwarding from an address the view lacks).
+fn not_served(snapshot: &Snapshot, view: &View, public: bool, qname: &Name, qtype: u16) -> String {
+    let key = qname.to_lowercase();
+    let zones: Vec<String> = view.zones.iter().map(|z| z.origin.to_string()).collect();
+    let zones = match zones.is_empty() {
+        true => "it has none".to_string(),
+        false => format!("its zones: {}", zones.join(", ")),
+    };
+    let mut out = format!(
+        ";; no zone of view {:?} holds {qname} ({zones}), and the view does not recurse: it answers only for its zones and refuses the rest\n",
+        view.name
+    );
+    let elsewhere: Vec<String> = snapshot
+        .views
+        .iter()
+        .filter(|other| !std::ptr::eq(*other, view))
+        .filter_map(|other| {
+            let zone = other.zone_for(key.as_wire(), qtype)?;
+            Some(format!("zone {} of view {:?}", zone.origin, other.name))
+        })
+        .collect();
+    if elsewhere.is_empty() {
+        // Recursion is advice for an inside view only: on a public one it is an open resolver.
+        let recurse = match public {
+            true => String::new(),
+            false => format!(
+                " (or give view {:?} recursion = true and forwarders)",
+                view.name
+            ),
+        };
+        let _ = writeln!(
+            out,
+            ";; no zone of any view holds it: this server is not authoritative for {qname}; clients should ask a resolver for it{recurse}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            ";; {} would hold it: a client of that view is answered; is this client's address in the right view's clients?",
+            elsewhere.join(", ")
+        );
     }
     out
 }

@@ -234,3 +234,67 @@ file = "z.zone"
     // The other view, and other names, have nothing to say.
     assert!(super::explain::render_health(plan, "external", &name, Some(&results)).is_empty());
 }
+
+/// Issue 21.7: `explain` on a name no zone of the client's view holds says why the answer is
+/// REFUSED (the view's zones, and that it does not recurse), and which zone of which other view
+/// would hold it, if any.
+#[test]
+fn explain_says_why_a_name_is_refused() {
+    let nowhere = explain("10.1.2.3", "www.example.org.", rtype::A);
+    assert!(nowhere.contains("status REFUSED"), "{nowhere}");
+    assert!(
+        nowhere.contains(";; no zone of view \"internal\" holds www.example.org. (its zones: contoso.example., _autodiscover._tcp.fabrikam.example.), and the view does not recurse"),
+        "{nowhere}"
+    );
+    assert!(
+        nowhere.contains(
+            ";; no zone of any view holds it: this server is not authoritative for www.example.org."
+        ),
+        "{nowhere}"
+    );
+
+    let outside = explain("198.51.100.7", "www.example.org.", rtype::A);
+    assert!(
+        outside.contains(
+            "not authoritative for www.example.org.; clients should ask a resolver for it\n"
+        ),
+        "a public view is never advised to recurse: {outside}"
+    );
+    assert!(
+        nowhere.contains("(or give view \"internal\" recursion = true and forwarders)"),
+        "{nowhere}"
+    );
+
+    // A view without fabrikam's SRV zone (as when its copy never loaded): the other view's zone
+    // is named. Views hold every configured zone today, so the snapshot is trimmed by hand.
+    let (config, mut snapshot) = example();
+    let full = std::mem::replace(
+        &mut snapshot.views[0],
+        crate::view::View::new("internal".into(), Vec::new(), false),
+    );
+    snapshot.views[0].clients = full.clients;
+    for zone in full.zones {
+        if !zone.origin.to_string().starts_with("_autodiscover") {
+            snapshot.views[0].add_zone(zone);
+        }
+    }
+    let name = Name::parse("_autodiscover._tcp.fabrikam.example.", None).unwrap();
+    let elsewhere = super::explain::render(
+        &config,
+        &snapshot,
+        "10.1.2.3".parse().unwrap(),
+        None,
+        &name,
+        rtype::SRV,
+    );
+    assert!(elsewhere.contains("status REFUSED"), "{elsewhere}");
+    assert!(
+        elsewhere.contains(
+            ";; zone _autodiscover._tcp.fabrikam.example. of view \"external\" would hold it"
+        ),
+        "{elsewhere}"
+    );
+    // A name that is answered says nothing of the kind.
+    let answered = explain("10.1.2.3", "mail.contoso.example.", rtype::A);
+    assert!(!answered.contains("no zone of"), "{answered}");
+}

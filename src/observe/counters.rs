@@ -12,6 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::tsig_refusals::TsigRefusals;
 use super::{Delivery, OVERFLOW_LABEL, querylog};
 
 use crate::answer::Outcome;
@@ -101,14 +102,22 @@ pub struct LoopCounters {
     /// Log lines handed to the writer, and dropped because it was behind.
     log_queued: AtomicU64,
     log_dropped: AtomicU64,
+    /// The rate limit on TSIG refusal log lines, shared by every loop (see
+    /// [`tsig_refusals`](super::tsig_refusals)); touched only by a request that failed TSIG.
+    tsig_refusals: Arc<TsigRefusals>,
 }
 
 impl LoopCounters {
-    fn new(transport: Transport, log: Option<querylog::Sender>) -> LoopCounters {
+    fn new(
+        transport: Transport,
+        log: Option<querylog::Sender>,
+        tsig_refusals: Arc<TsigRefusals>,
+    ) -> LoopCounters {
         LoopCounters {
             transport,
             views: std::array::from_fn(|_| OnceLock::new()),
             log,
+            tsig_refusals,
             log_tick: AtomicU64::new(0),
             log_queued: AtomicU64::new(0),
             log_dropped: AtomicU64::new(0),
@@ -134,6 +143,10 @@ impl LoopCounters {
 
     pub fn transport(&self) -> Transport {
         self.transport
+    }
+
+    pub fn tsig_refusals(&self) -> &TsigRefusals {
+        &self.tsig_refusals
     }
 
     fn block(&self, slot: usize) -> &ViewBlock {
@@ -205,6 +218,8 @@ pub struct Registry {
     slots: Arc<Mutex<Vec<String>>>,
     /// The query log, when on; each loop registered afterwards gets a sender.
     query_log: OnceLock<querylog::Sender>,
+    /// Handed to every loop registered.
+    tsig_refusals: Arc<TsigRefusals>,
 }
 
 impl Default for Registry {
@@ -212,11 +227,12 @@ impl Default for Registry {
         Registry {
             loops: Mutex::default(),
             retired: [
-                LoopCounters::new(Transport::Udp, None),
-                LoopCounters::new(Transport::Tcp, None),
+                LoopCounters::new(Transport::Udp, None, Arc::default()),
+                LoopCounters::new(Transport::Tcp, None, Arc::default()),
             ],
             slots: Arc::new(Mutex::new(vec![String::new()])),
             query_log: OnceLock::new(),
+            tsig_refusals: Arc::default(),
         }
     }
 }
@@ -253,7 +269,11 @@ pub struct Row {
 impl Registry {
     /// New counters for a loop that starts now; [`Registry::retire`] them when it ends.
     pub fn register(&self, transport: Transport) -> Arc<LoopCounters> {
-        let counters = Arc::new(LoopCounters::new(transport, self.query_log.get().cloned()));
+        let counters = Arc::new(LoopCounters::new(
+            transport,
+            self.query_log.get().cloned(),
+            self.tsig_refusals.clone(),
+        ));
         locked(&self.loops).push(counters.clone());
         counters
     }

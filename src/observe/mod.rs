@@ -3,14 +3,17 @@
 //! delivered — in the receive loop's own counters ([`counters`]), in the optional query log
 //! ([`querylog`], JSON lines written by another thread), and at debug level one log line per
 //! query carrying the view that answered, so `RUST_LOG=splitdns=debug` shows how each client was
-//! routed.
+//! routed. A TSIG refusal over TCP gets an info line, rate-limited per key and source
+//! ([`tsig_refusals`]).
 
 pub mod counters;
 pub mod querylog;
+pub mod tsig_refusals;
 
 use std::net::SocketAddr;
 
 use crate::answer::{Outcome, Summary};
+use crate::dns::rtype;
 use crate::view::Snapshot;
 use crate::wire::Transport;
 use crate::wire::tsig;
@@ -68,14 +71,7 @@ pub fn query(
     // secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
     // datagrams cannot flood the log.
     if summary.outcome == Outcome::NotAuth && counters.transport() == Transport::Tcp {
-        let error = match summary.tsig_error {
-            tsig::error::BADSIG => "BADSIG (wrong secret?)",
-            tsig::error::BADKEY => "BADKEY (key not configured here)",
-            tsig::error::BADTIME => "BADTIME (clocks more than 300 s apart?)",
-            tsig::error::BADTRUNC => "BADTRUNC",
-            _ => "error",
-        };
-        tracing::info!(%client, "TSIG {error}: request answered NOTAUTH");
+        tsig_refused(counters, client, summary, response);
     }
     if tracing::enabled!(tracing::Level::DEBUG) {
         let view = summary
@@ -91,6 +87,45 @@ pub fn query(
             "query"
         );
     }
+}
+
+/// The info line for a TSIG refusal, at most one per key and source a minute
+/// ([`tsig_refusals`]). The key is the owner of the response's TSIG record, which echoes the
+/// request's; reading the response here costs nothing to any query that did not fail.
+fn tsig_refused(counters: &LoopCounters, client: SocketAddr, summary: &Summary, response: &[u8]) {
+    let error = match summary.tsig_error {
+        tsig::error::BADSIG => "BADSIG (wrong secret?)",
+        tsig::error::BADKEY => "BADKEY (key not configured here)",
+        tsig::error::BADTIME => "BADTIME (clocks more than 300 s apart?)",
+        tsig::error::BADTRUNC => "BADTRUNC",
+        _ => "error",
+    };
+    let key = crate::wire::reader::read(response)
+        .and_then(|message| {
+            message
+                .additional
+                .into_iter()
+                .rfind(|r| r.rtype == rtype::TSIG)
+        })
+        .map(|record| record.owner.to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut key_text = String::new();
+    let _ = crate::dns::name::fmt_wire_name(&key, &mut key_text);
+    let every = tsig_refusals::INTERVAL.as_secs();
+    let note = match counters
+        .tsig_refusals()
+        .note(&key, client.ip(), std::time::Instant::now())
+    {
+        tsig_refusals::Verdict::Quiet => return,
+        tsig_refusals::Verdict::Log { suppressed: 0 } => String::new(),
+        tsig_refusals::Verdict::Log { suppressed } => format!(
+            " ({suppressed} more with this key from this address left out since the last such line; one line per {every} s)"
+        ),
+        tsig_refusals::Verdict::LogCrowded { suppressed } => format!(
+            " (too many keys and addresses to track: one line per {every} s for the rest, {suppressed} left out since the last)"
+        ),
+    };
+    tracing::info!(%client, key = %key_text, "TSIG {error}: request answered NOTAUTH{note}");
 }
 
 fn log_entry(

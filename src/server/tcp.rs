@@ -4,11 +4,13 @@
 //! queries, but a query already arriving is read, answered and written (within the message and
 //! idle timeouts), so a stop never cuts an answer in half. A zone transfer is written on a
 //! blocking thread and sent message by message as the connection takes them, so it holds up no
-//! other connection.
+//! other connection. Out of file descriptors (EMFILE), the accept loop pauses between tries
+//! rather than retrying at once forever, and keeps accepting once descriptors are free again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +24,14 @@ use crate::observe::{self, Delivery, LoopCounters, Metrics};
 use crate::transfer;
 use crate::wire::Transport;
 
+/// How long the accept loop waits after an accept error that is not the connection's own (out of
+/// file descriptors or memory): the same error would come back at once, and retrying at once
+/// spins a core while the condition lasts. Short, since connections close within the idle
+/// timeout and free their descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// At most one warning about such errors per this interval.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
+
 pub async fn serve(
     listener: TcpListener,
     snapshot: SharedState,
@@ -30,6 +40,10 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
+    // At the fd limit every closing connection lets one accept through before the next fails:
+    // one warning per interval, counting the failures since the last, rather than a line per try.
+    let mut warned: Option<Instant> = None;
+    let mut failed: u64 = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -37,8 +51,23 @@ pub async fn serve(
         };
         let (stream, client) = match accepted {
             Ok(accepted) => accepted,
-            Err(e) => {
+            Err(e) if concerns_one_connection(&e) => {
                 tracing::debug!("TCP accept error: {e}");
+                continue;
+            }
+            Err(e) => {
+                failed += 1;
+                if warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY) {
+                    tracing::warn!(
+                        "TCP accept error: {e}; {failed} failed accept(s) since the last such warning, each followed by a {ACCEPT_PAUSE:?} pause"
+                    );
+                    warned = Some(Instant::now());
+                    failed = 0;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_PAUSE) => {}
+                    () = shutdown.cancelled() => return,
+                }
                 continue;
             }
         };
@@ -62,6 +91,19 @@ pub async fn serve(
             drop(permit);
         });
     }
+}
+
+/// An accept error about the queued connection itself (reset or aborted by the client before
+/// it was taken), or a spurious wake-up: the next accept is unaffected.
+fn concerns_one_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+    )
 }
 
 async fn connection(

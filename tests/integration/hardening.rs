@@ -715,3 +715,101 @@ fn amplification_of_the_largest_answers_is_reported_and_bounded() {
     println!("largest amplification: {worst:.2}x");
     assert!(worst < 6.0, "amplification {worst:.2}x");
 }
+
+/// The CPU time (user and system) the process has used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: utime is field 14 and stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// One SOA query over a fresh TCP connection, waiting at most `wait` in all: true when a
+/// response comes back.
+fn tcp_answers_within(server: std::net::SocketAddr, wait: Duration) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&server, wait) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(wait));
+    let bytes = query("contoso.example.", RecordType::SOA).to_vec().unwrap();
+    if stream.write_all(&framed(&bytes)).is_err() {
+        return false;
+    }
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).is_ok()
+}
+
+/// RFC 7766 §6.2 asks servers to survive running out of resources. With its soft
+/// `RLIMIT_NOFILE` a few above what it holds, connections that exhaust it must not make the DNS
+/// TCP accept loop spin (EMFILE on every try, at once): the server stays idle, answers UDP, and
+/// takes TCP again once the connections are gone.
+#[test]
+fn tcp_accept_loop_backs_off_at_the_fd_limit() {
+    let dir = scratch_copy("hardening-tcp-fd-limit", &example_dir());
+    let daemon = Daemon::serve(dir.join("splitdns.toml")).control().start();
+    let pid = daemon.child.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as libc::rlim_t;
+    let limit = libc::rlimit {
+        rlim_cur: open + 16,
+        rlim_max: open + 16,
+    };
+    // SAFETY: prlimit reads the struct passed; the old limit is not asked for.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    // More connections than descriptors left: the kernel completes them (the listen backlog),
+    // the server's accepts fail with EMFILE.
+    let idle: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect_timeout(&daemon.dns, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() >= 90, "only {} connections", idle.len());
+    std::thread::sleep(Duration::from_millis(200));
+
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_time(pid) - before;
+
+    let mut failures = Vec::new();
+    if spent > Duration::from_millis(100) {
+        failures.push(format!(
+            "{spent:?} of CPU in one idle second: the accept loop spins"
+        ));
+    }
+    if !daemon.answers_within(EXTERNAL, Duration::from_secs(1)) {
+        failures.push("no UDP answer within 1 s".into());
+    }
+    drop(idle);
+    // The server sees each closed connection's end (or accepts it from the backlog and then
+    // sees it), freeing its descriptors; TCP must work again within a few tries.
+    let answered = (0..20).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        tcp_answers_within(daemon.dns, Duration::from_millis(500))
+    });
+    if !answered {
+        failures.push("no TCP answer once the connections closed".into());
+    }
+    assert!(
+        failures.is_empty(),
+        "at the fd limit ({open} open, limit {}):\n{}\n{}",
+        open + 16,
+        failures.join("\n"),
+        daemon.log_text()
+    );
+}

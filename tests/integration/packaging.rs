@@ -125,3 +125,42 @@ fn the_debian_package_metadata_is_complete() {
         .unwrap();
     assert!(syntax.status.success(), "{syntax:?}");
 }
+
+/// `packaging/build-deb` without cargo-deb stops before building anything and says how to get it
+/// (issue 21.9), instead of failing at the end of a release build. `cargo` is a stand-in that has
+/// no `deb` subcommand and notes every other call.
+#[test]
+fn build_deb_without_cargo_deb_says_how_to_get_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = scratch_dir("packaging-no-cargo-deb");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = dir.join("calls");
+    let cargo = bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nif [ \"$1\" = deb ]; then echo \"error: no such command: \\`deb\\`\" >&2; exit 101; fi\nexit 0\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Only the stand-in and the system's tools: no cargo-deb anywhere on PATH.
+    let output = Command::new("bash")
+        .arg(root.join("packaging/build-deb"))
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("cargo install cargo-deb"), "{stderr}");
+    let called = std::fs::read_to_string(&calls).unwrap_or_default();
+    assert!(
+        !called.lines().any(|line| line.starts_with("build")),
+        "built before checking for cargo-deb: {called}"
+    );
+}

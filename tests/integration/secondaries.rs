@@ -707,6 +707,81 @@ fn a_tsig_failure_over_tcp_is_logged() {
     );
 }
 
+/// A secondary with a wrong secret retries for hours, and anyone who can reach the TCP port can
+/// send badly signed requests: the log line is rate-limited per key and source (issue 21.9),
+/// across connections, so twenty failures from one source with one key leave one line, while
+/// another key or another source still gets its own.
+#[test]
+fn tsig_failure_lines_are_rate_limited_per_key_and_source() {
+    use hickory_proto::rr::TSigner;
+    use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+
+    let splitdns = start_splitdns("secondaries/tsig-log-limit", &[]);
+    let ours = splitdns.port();
+    let refused = |key: &str, from: IpAddr| {
+        let wrong = TSigner::new(
+            b"not the secret".to_vec(),
+            TsigAlgorithm::HmacSha256,
+            Name::from_ascii(key).unwrap(),
+            300,
+        )
+        .unwrap();
+        let mut query = Message::query();
+        query.add_query(Query::query(
+            Name::from_ascii("contoso.example.").unwrap(),
+            RecordType::SOA,
+        ));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        query.finalize(&wrong, now).unwrap();
+        // A fresh connection each time: the limit must hold across connections.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        socket.bind(&SocketAddr::new(from, 0).into()).unwrap();
+        socket.connect(&local(ours).into()).unwrap();
+        let mut stream: std::net::TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(&framed(&query.to_vec().unwrap())).unwrap();
+        let mut length = [0u8; 2];
+        stream.read_exact(&mut length).unwrap();
+        let mut raw = vec![0u8; u16::from_be_bytes(length) as usize];
+        stream.read_exact(&mut raw).unwrap();
+        let reply = Message::from_vec(&raw).unwrap();
+        assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth);
+    };
+    let one = IpAddr::from([127, 0, 0, 1]);
+    let two = IpAddr::from([127, 0, 0, 2]);
+    for _ in 0..20 {
+        refused("internal-xfr.", one);
+    }
+    refused("external-xfr.", one);
+    refused("internal-xfr.", two);
+    // The line is written before the answer is: every one is in the log by now.
+    let log = splitdns.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("answered NOTAUTH"))
+        .collect();
+    let count = |key: &str, from: &str| {
+        lines
+            .iter()
+            .filter(|l| l.contains(key) && l.contains(&format!("{from}:")))
+            .count()
+    };
+    assert_eq!(
+        (
+            count("internal-xfr", "127.0.0.1"),
+            count("external-xfr", "127.0.0.1"),
+            count("internal-xfr", "127.0.0.2"),
+        ),
+        (1, 1, 1),
+        "{log}"
+    );
+}
+
 /// `notify_source`: a secondary takes a NOTIFY only from its primary's address, so a server with
 /// several sends from the one named, not the one the system would pick (127.0.0.1 here).
 #[test]

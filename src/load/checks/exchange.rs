@@ -1,12 +1,13 @@
 //! Checks about how Outlook finds and reaches Exchange: Autodiscover SRV records, wildcards and
-//! apex web servers that intercept Autodiscover, and the namespace's addresses on each side.
+//! apex web servers that intercept Autodiscover, domains with no Autodiscover at all, and the
+//! namespace's addresses on each side.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
-use crate::config::Config;
+use crate::config::{Config, ExchangeConfig};
 use crate::dns::name::{self, Name};
 use crate::dns::rtype;
 use crate::load::exchange::{AUTODISCOVER_PORT, AUTODISCOVER_SRV_PREFIX};
@@ -152,6 +153,129 @@ pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<
                 )
                 .about(&autodiscover));
             }
+        }
+    }
+}
+
+/// Why a domain needs Autodiscover, for the finding's place and advice.
+enum NeedsAutodiscover<'c> {
+    /// The parent domain of this block's namespace.
+    Namespace(&'c ExchangeConfig),
+    /// In this block's `srv_domains`.
+    SrvDomain(&'c ExchangeConfig),
+    /// A zone with an MX at its apex (the record's place) beside an `[[exchange]]` block.
+    MailZone(SourceLoc),
+}
+
+/// A domain Outlook must find Autodiscover for, with neither `autodiscover.<domain>` (A, AAAA or
+/// CNAME) nor an `_autodiscover._tcp.<domain>` SRV in a view: Outlook outside the domain (phones,
+/// Macs, home PCs) then finds nothing and cannot set up a new profile. The domains are each
+/// `[[exchange]]` namespace's parent, the `srv_domains`, and every zone with an MX at its apex
+/// (with an `[[exchange]]` block, a mail domain served here is most likely an accepted domain;
+/// one that is not is acknowledged). A view that holds no zone for either name is skipped: it
+/// does not answer for the domain (another server or its resolver does). `SRV 0 0 0 .` ("no SRV
+/// Autodiscover", RFC 2782) is the admin's explicit word that Outlook is to use the other methods,
+/// so it silences the warning on its own; its info finding says what Outlook then does.
+pub fn domains_without_autodiscover(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(first) = config.exchange.first() else {
+        return;
+    };
+    let block_loc = |block: &ExchangeConfig| SourceLoc {
+        file: std::sync::Arc::new(config.path.clone()),
+        line: block.line,
+    };
+    for view in &snapshot.views {
+        let mut domains: BTreeMap<Name, NeedsAutodiscover> = BTreeMap::new();
+        for block in &config.exchange {
+            if let Some(parent) = block.namespace.parent().filter(|p| !p.is_root()) {
+                domains
+                    .entry(parent)
+                    .or_insert(NeedsAutodiscover::Namespace(block));
+            }
+            for domain in &block.srv_domains {
+                domains
+                    .entry(domain.clone())
+                    .or_insert(NeedsAutodiscover::SrvDomain(block));
+            }
+        }
+        for zone in &view.zones {
+            let mail = zone
+                .node(zone.origin.as_wire())
+                .and_then(|apex| apex.get(rtype::MX))
+                .and_then(|mx| {
+                    // A null MX (RFC 7505, exchange `.`) says the domain takes no mail.
+                    mx.rdatas
+                        .iter()
+                        .find(|rdata| rdata.wire.get(2..) != Some(&[0][..]))
+                });
+            if let Some(rdata) = mail {
+                domains
+                    .entry(zone.origin.to_lowercase())
+                    .or_insert(NeedsAutodiscover::MailZone(rdata.loc.clone()));
+            }
+        }
+        for (domain, why) in domains {
+            let (Ok(host), Some(srv)) = (
+                domain.prepend_label(b"autodiscover"),
+                crate::load::exchange::autodiscover_srv_owner(&domain),
+            ) else {
+                continue;
+            };
+            if view.zone_for(host.as_wire(), rtype::A).is_none()
+                && view.zone_for(srv.as_wire(), rtype::SRV).is_none()
+            {
+                continue;
+            }
+            let has_host = answer_node(view, host.as_wire()).is_some_and(|node| {
+                [rtype::A, rtype::AAAA, rtype::CNAME]
+                    .into_iter()
+                    .any(|t| node.get(t).is_some())
+            });
+            let has_srv = answer_node(view, srv.as_wire())
+                .and_then(|node| node.get(rtype::SRV))
+                .is_some();
+            if has_host || has_srv {
+                continue;
+            }
+            let domain_text = domain.to_string();
+            let domain_text = domain_text.trim_end_matches('.');
+            let (loc, namespace, advice) = match &why {
+                NeedsAutodiscover::Namespace(block) => (
+                    block_loc(block),
+                    &block.namespace,
+                    format!(
+                        "set autodiscover = true in its [[exchange]] block (autodiscover.{domain_text} with the namespace's addresses in each view), or list {domain_text} in its srv_domains"
+                    ),
+                ),
+                NeedsAutodiscover::SrvDomain(block) => (
+                    block_loc(block),
+                    &block.namespace,
+                    "a zone-file record replaced the SRV srv_domains generates".to_string(),
+                ),
+                NeedsAutodiscover::MailZone(loc) => (
+                    loc.clone(),
+                    &first.namespace,
+                    format!(
+                        "list {domain_text} in an [[exchange]] block's srv_domains, which serves that SRV (or, if {domain_text} is not an Exchange accepted domain, acknowledge this finding)"
+                    ),
+                ),
+            };
+            findings.push(
+                Finding::new(
+                    "autodiscover-missing",
+                    Severity::Warning,
+                    Some(&view.name),
+                    Some(&loc),
+                    format!(
+                        "neither autodiscover.{domain_text} nor _autodiscover._tcp.{domain_text} SRV exists in this view: Outlook outside the domain finds no Autodiscover for {domain_text} and new profiles fail; add {srv} SRV 0 0 443 {namespace} — {advice}"
+                    ),
+                )
+                .about(&domain),
+            );
         }
     }
 }

@@ -142,6 +142,7 @@ pub fn run(
     exchange::apex_addresses_probed_by_outlook(config, snapshot, &mut findings);
     exchange::namespace_addresses(config, snapshot, &mut findings);
     exchange::zones_only_for_autodiscover_srv(config, snapshot, &mut findings);
+    exchange::domains_without_autodiscover(config, snapshot, &mut findings);
     split::inside_views_without_ipv6(config, &mut findings);
     health::ttl_longer_than_the_checks(config, &mut findings);
     split::transfers_open_to_anyone(config, snapshot, &mut findings);

@@ -420,3 +420,144 @@ fn a_no_service_autodiscover_srv_is_information_not_an_error() {
         );
     }
 }
+
+/// Issue 21.5: a domain Outlook must find Autodiscover for — an `[[exchange]]` namespace's domain,
+/// a `srv_domains` domain, or a zone with an MX at its apex next to an `[[exchange]]` block —
+/// with neither `autodiscover.<domain>` nor an `_autodiscover._tcp.<domain>` SRV in a view that
+/// serves it: one warning per domain and view, naming the record to add.
+#[test]
+fn a_domain_without_any_autodiscover_is_warned_about() {
+    use Severity::*;
+    let without_srv = SHARED.replace("_autodiscover._tcp SRV 0 0 443 mail\n", "");
+    let exchange = "[[exchange]]\nnamespace = \"mail.contoso.example\"\ninternal = [\"10.0.0.11\"]\nexternal = [\"203.0.113.10\"]\n";
+    let run = |config_extra: &str, shared: &str, internal_extra: &str| {
+        findings_in(&[
+            ("splitdns.toml", &format!("{CONFIG}\n{config_extra}")),
+            ("shared.zone", shared),
+            ("internal.zone", &format!("{INTERNAL}{internal_extra}")),
+        ])
+    };
+    let missing = |found: &[Finding]| -> Vec<(Option<String>, String)> {
+        found
+            .iter()
+            .filter(|f| f.id == "autodiscover-missing")
+            .map(|f| {
+                assert_eq!(f.severity, Warning, "{f}");
+                (f.view.clone(), f.message.clone())
+            })
+            .collect()
+    };
+
+    // The namespace's domain, in both views, at the [[exchange]] block's line.
+    let found = run(exchange, &without_srv, "");
+    let warnings = missing(&found);
+    assert_eq!(
+        warnings
+            .iter()
+            .map(|(v, _)| v.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("external"), Some("internal")],
+        "{:?}",
+        ids(&found)
+    );
+    for (_, message) in &warnings {
+        assert!(
+            message.contains("autodiscover.contoso.example")
+                && message.contains(
+                    "_autodiscover._tcp.contoso.example. SRV 0 0 443 mail.contoso.example."
+                )
+                && message.contains("autodiscover = true"),
+            "{message}"
+        );
+    }
+    let at = found
+        .iter()
+        .find(|f| f.id == "autodiscover-missing")
+        .unwrap();
+    assert_eq!(at.line, Some(17), "{at}");
+    assert!(at.file.as_ref().unwrap().ends_with("splitdns.toml"), "{at}");
+
+    // Only the view without it.
+    let found = run(
+        exchange,
+        &without_srv,
+        "_autodiscover._tcp SRV 0 0 443 mail\n",
+    );
+    assert_eq!(
+        missing(&found)
+            .iter()
+            .map(|(v, _)| v.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("external")]
+    );
+
+    // A zone with mail next to an [[exchange]] block: an accepted domain.
+    let tailspin = "$ORIGIN tailspin.example.\n$TTL 3600\n@ SOA ns1.contoso.example. hostmaster.contoso.example. 1 3600 900 1209600 300\n@ NS ns1.contoso.example.\n@ MX 10 mail.contoso.example.\n";
+    let with_tailspin = format!(
+        "{CONFIG}\n[[zone]]\norigin = \"tailspin.example\"\nfile = \"tailspin.zone\"\n\n{exchange}"
+    );
+    let found = findings_in(&[
+        ("splitdns.toml", &with_tailspin),
+        ("shared.zone", SHARED),
+        ("internal.zone", INTERNAL),
+        ("tailspin.zone", tailspin),
+    ]);
+    let warnings = missing(&found);
+    assert_eq!(warnings.len(), 2, "{:?}", ids(&found));
+    assert!(
+        warnings.iter().all(|(_, m)| m.contains("tailspin.example")
+            && m.contains("srv_domains")
+            && m.contains(
+                "_autodiscover._tcp.tailspin.example. SRV 0 0 443 mail.contoso.example."
+            )),
+        "{warnings:?}"
+    );
+    let at = found
+        .iter()
+        .find(|f| f.id == "autodiscover-missing")
+        .unwrap();
+    assert!(at.file.as_ref().unwrap().ends_with("tailspin.zone"), "{at}");
+
+    // Each of these is Autodiscover (or a deliberate "no SRV Autodiscover"): no warning.
+    let quiet: &[(&str, &str, &str)] = &[
+        // The SRV in the shared file.
+        (exchange, SHARED, ""),
+        // autodiscover = true: autodiscover.contoso.example in both views.
+        (
+            &format!("{exchange}autodiscover = true\n"),
+            &without_srv,
+            "",
+        ),
+        // srv_domains: the SRV generated in every view.
+        (
+            &format!("{exchange}srv_domains = [\"contoso.example\"]\n"),
+            &without_srv,
+            "",
+        ),
+        // A CNAME to the namespace.
+        (
+            exchange,
+            &format!("{without_srv}autodiscover CNAME mail\n"),
+            "",
+        ),
+        // "No SRV Autodiscover" beside the host.
+        (
+            exchange,
+            &format!("{without_srv}autodiscover A 203.0.113.10\n_autodiscover._tcp SRV 0 0 0 .\n"),
+            "",
+        ),
+        // "No SRV Autodiscover" alone: the admin's explicit word (an info finding says what
+        // Outlook does then), not a forgotten record.
+        (
+            exchange,
+            &format!("{without_srv}_autodiscover._tcp SRV 0 0 0 .\n"),
+            "",
+        ),
+        // No [[exchange]] block: nothing says this server serves Exchange.
+        ("", &without_srv, ""),
+    ];
+    for (config, shared, internal) in quiet {
+        let found = run(config, shared, internal);
+        assert_eq!(missing(&found), vec![], "{config:?} {shared:?}");
+    }
+}
