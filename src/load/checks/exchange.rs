@@ -48,7 +48,8 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                     let mut report = |id, severity, message: String| {
                         findings.push(
                             Finding::new(id, severity, Some(&view.name), Some(&rdata.loc), message)
-                                .about(&owner),
+                                .about(&owner)
+                                .in_zone(&zone.origin),
                         );
                     };
                     if target == [0] {
