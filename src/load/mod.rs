@@ -10,7 +10,10 @@
 //!   `all_or_nothing = true`. Otherwise, to serve ([`reload`]), only that zone (or that view's
 //!   copy: its override is broken, or only its copy has the error) is held back: it keeps the
 //!   previous snapshot's data, or without any is not served (SERVFAIL), while every other zone's
-//!   changes are published. Each is named in [`Loaded::zone_failures`]. The checks run again on
+//!   changes are published. Of the zones an error is about (its record's, and for an
+//!   Autodiscover SRV target's error the target's), the copies that changed since the previous
+//!   snapshot are held back — the change that caused it — or, when none did (and at start), its
+//!   record's. Each is named in [`Loaded::zone_failures`]. The checks run again on
 //!   what is then served, until they find no error: a previous copy that fails them under the
 //!   new config (say a view made public) is not served either. So what is served never has an
 //!   error finding — the inside's addresses never reach the outside.
@@ -164,7 +167,7 @@ fn run(
     let mut findings = checks::run(&config, &snapshot, &notes.shadowed, scope);
     let mut refuse = findings
         .iter()
-        .any(|f| f.severity == Severity::Error && (whole || f.view_zone().is_none()));
+        .any(|f| f.severity == Severity::Error && (whole || f.view_zones().is_none()));
     if !refuse {
         let rechecks = Rechecks {
             config: &config,
@@ -207,8 +210,9 @@ struct Rechecks<'a> {
     scope: checks::Scope,
 }
 
-/// What [`hold_back_errors`] did: the copies held back, and the findings about what is served
-/// then (an error among them refuses the load: it is about no one zone).
+/// What [`hold_back_errors`] did: the copies held back, and the findings: the warnings and
+/// information of every run (the first says what the files hold, a later one what is served),
+/// and the errors left (any refuses the load: it is about no one zone).
 struct HeldBack {
     failures: Vec<build::ZoneFailure>,
     findings: Vec<Finding>,
@@ -226,22 +230,42 @@ fn hold_back_errors(
     mut findings: Vec<Finding>,
 ) -> HeldBack {
     let mut failures: Vec<build::ZoneFailure> = Vec::new();
+    let mut said: Vec<Finding> = Vec::new();
     let copies: usize = snapshot.views.iter().map(|v| v.zones.len()).sum();
-    for _ in 0..=2 * copies {
+    'rechecks: for run in 0..=2 * copies {
+        for finding in findings.iter().filter(|f| f.severity != Severity::Error) {
+            // Acknowledgements are judged against the files as written: the first run.
+            let judged = run == 0 || finding.id != "acknowledgement-unused";
+            if judged && !said.contains(finding) {
+                said.push(finding.clone());
+            }
+        }
         let mut found: Vec<(usize, Name, Vec<Located>)> = Vec::new();
         for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
-            let Some((view, origin)) = finding.view_zone() else {
-                return HeldBack { failures, findings };
+            let Some((view, zones)) = finding.view_zones() else {
+                break 'rechecks;
             };
             let Some(index) = snapshot.views.iter().position(|v| v.name == view) else {
-                return HeldBack { failures, findings };
+                break 'rechecks;
             };
-            match found
-                .iter_mut()
-                .find(|(v, o, _)| *v == index && o == origin)
-            {
-                Some((_, _, errors)) => errors.push(finding.located()),
-                None => found.push((index, origin.clone(), vec![finding.located()])),
+            // The change that caused it: of the zones it is about, the copies that changed since
+            // the previous snapshot (an SRV's zone, or its target's); without any, or at start,
+            // its record's.
+            let mut chosen: Vec<&Name> = zones
+                .iter()
+                .filter(|origin| changed(previous, snapshot, view, origin))
+                .collect();
+            if chosen.is_empty() {
+                chosen.push(&zones[0]);
+            }
+            for origin in chosen {
+                match found
+                    .iter_mut()
+                    .find(|(v, o, _)| *v == index && o == origin)
+                {
+                    Some((_, _, errors)) => errors.push(finding.located()),
+                    None => found.push((index, origin.clone(), vec![finding.located()])),
+                }
             }
         }
         if found.is_empty() {
@@ -271,7 +295,31 @@ fn hold_back_errors(
         snapshot.files.sort();
         snapshot.files.dedup();
     }
-    HeldBack { failures, findings }
+    said.extend(
+        findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error),
+    );
+    HeldBack {
+        failures,
+        findings: said,
+    }
+}
+
+/// Whether `view`'s copy of `origin` differs from the one the `previous` snapshot served (a zone
+/// new to the view has changed; at start, with nothing to compare, none has).
+fn changed(previous: Option<&Snapshot>, snapshot: &Snapshot, view: &str, origin: &Name) -> bool {
+    let Some(previous) = previous else {
+        return false;
+    };
+    match (
+        snapshot.view_zone(view, origin),
+        previous.view_zone(view, origin),
+    ) {
+        (Some(now), Some(before)) => now.fingerprint != before.fingerprint,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +460,77 @@ mod tests {
         assert!(matches!(load(&config), Err(LoadError::Refused(_))));
         let config = write_split(&dir, true, true);
         assert!(matches!(reload(&config, None), Err(LoadError::Refused(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Fabrikam's Autodiscover SRV points at contoso's `mail`. A reload whose contoso edit removes
+    /// `mail`'s address holds back contoso (the change that caused the error: its previous copy,
+    /// with `mail`, keeps serving), not fabrikam; a start on those files holds back fabrikam, the
+    /// SRV's zone, and serves contoso.
+    #[test]
+    fn an_srv_target_error_holds_back_the_zone_that_changed() {
+        let dir = scratch("check-error-srv");
+        std::fs::create_dir_all(&dir).unwrap();
+        let contoso = |serial: u32, mail: &str| {
+            format!(
+                "$ORIGIN contoso.example.\n@ 300 SOA ns hm {serial} 2 3 4 5\n@ 300 NS ns\nns 300 A 10.0.0.53\n{mail}"
+            )
+        };
+        std::fs::write(
+            dir.join("contoso.zone"),
+            contoso(1, "mail 300 A 10.0.0.10\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("fabrikam.zone"),
+            "$ORIGIN fabrikam.example.\n@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 10.0.0.53\n\
+             _autodiscover._tcp 300 SRV 0 0 443 mail.contoso.example.\n",
+        )
+        .unwrap();
+        let config = dir.join("splitdns.toml");
+        std::fs::write(
+            &config,
+            "[[view]]\nname = \"inside\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.zone\"\n\
+             [[zone]]\norigin = \"fabrikam.example\"\nfile = \"fabrikam.zone\"\n",
+        )
+        .unwrap();
+        let first = reload(&config, None).unwrap();
+        assert!(first.zone_failures.is_empty());
+        std::fs::write(dir.join("contoso.zone"), contoso(2, "")).unwrap();
+        let held = |loaded: &Loaded| -> Vec<(String, bool)> {
+            loaded.snapshot.views[0]
+                .failed
+                .iter()
+                .map(|f| (f.origin.to_string(), f.stale))
+                .collect()
+        };
+        let contoso = Name::parse("contoso.example.", None).unwrap();
+
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        assert_eq!(held(&second), [("contoso.example.".to_string(), true)]);
+        assert_eq!(
+            second
+                .snapshot
+                .view_zone("inside", &contoso)
+                .map(|z| z.serial),
+            Some(1)
+        );
+        assert!(
+            second.zone_failures[0].errors[0]
+                .message
+                .contains("autodiscover-srv-target-no-address")
+        );
+
+        let start = reload(&config, None).unwrap();
+        assert_eq!(held(&start), [("fabrikam.example.".to_string(), false)]);
+        assert_eq!(
+            start
+                .snapshot
+                .view_zone("inside", &contoso)
+                .map(|z| z.serial),
+            Some(2)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -1,8 +1,8 @@
 //! The checks behind `splitdns check`: the mistakes that break Outlook or leak the inside, found
 //! in the built snapshot before clients find them (see DOMAIN.md, "Mistakes our checks should
 //! catch"). Each finding has a stable id, a severity, the view, and the file:line of the record or
-//! config entry it is about; one about a record also names the record's zone, which is what a
-//! finding of severity error holds back when serving (see `crate::load`). Checks read the same
+//! config entry it is about; one about records also names their zones, which is what a finding
+//! of severity error holds back when serving (see `crate::load`). Checks read the same
 //! snapshot `serve` would answer from.
 
 mod exchange;
@@ -51,11 +51,12 @@ pub struct Finding {
     /// acknowledgement in the config names.
     pub name: Option<String>,
     pub message: String,
-    /// The zone of the record the finding is about, in [`Finding::view`]: an error holds back
-    /// that view's copy of it when serving. `None` for a finding about a view or the config,
-    /// which an error refuses whole. Not in `check`'s JSON: `check` holds nothing back.
+    /// The zones of [`Finding::view`] the finding is about: its record's first, then, for an
+    /// Autodiscover SRV target's finding, the target's. An error holds back that view's copies
+    /// when serving (which of them: see `crate::load`). Empty for a finding about a view or the
+    /// config, which an error refuses whole. Not in `check`'s JSON: `check` holds nothing back.
     #[serde(skip)]
-    pub zone: Option<Name>,
+    pub zones: Vec<Name>,
     /// The comment of the `[[acknowledge]]` block that accepts this finding: shown, but not
     /// counted by `check --strict`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,7 +79,7 @@ impl Finding {
             line: loc.map(|l| l.line),
             name: None,
             message,
-            zone: None,
+            zones: Vec::new(),
             acknowledged: None,
         }
     }
@@ -94,16 +95,22 @@ impl Finding {
         self
     }
 
-    /// The finding, about a record of the view's zone `origin`.
+    /// The finding, about a record of the view's zone `origin` too.
     fn in_zone(mut self, origin: &Name) -> Finding {
-        self.zone = Some(origin.clone());
+        if !self.zones.contains(origin) {
+            self.zones.push(origin.clone());
+        }
         self
     }
 
-    /// The view and the zone whose copy a finding of severity error holds back when serving;
-    /// `None` when it is not about one zone of one view (then it refuses the whole load).
-    pub fn view_zone(&self) -> Option<(&str, &Name)> {
-        Some((self.view.as_deref()?, self.zone.as_ref()?))
+    /// The view and the zones whose copies a finding of severity error may hold back when
+    /// serving, its record's first; `None` when it is not about zones of one view (then it
+    /// refuses the whole load).
+    pub fn view_zones(&self) -> Option<(&str, &[Name])> {
+        match (&self.view, self.zones.is_empty()) {
+            (Some(view), false) => Some((view, &self.zones)),
+            _ => None,
+        }
     }
 }
 
