@@ -13,10 +13,10 @@
 //!   changes are published. Of the zones an error is about (its record's, and for an
 //!   Autodiscover SRV target's error the target's), the copies that changed since the previous
 //!   snapshot are held back — the change that caused it — or, when none did (and at start), its
-//!   record's. Each is named in [`Loaded::zone_failures`]. The checks run again on
-//!   what is then served, until they find no error: a previous copy that fails them under the
-//!   new config (say a view made public) is not served either. So what is served never has an
-//!   error finding — the inside's addresses never reach the outside.
+//!   record's. Each is named in [`Loaded::zone_failures`].
+//! - The checks run again on what is then served, until they find no error: a previous copy that
+//!   fails them under the new config (say a view made public) is not served either. So what is
+//!   served never has an error finding — the inside's addresses never reach the outside.
 //!
 //! It is pure: a config and files in, a snapshot and findings out. It imports nothing of the
 //! runtime (listeners, counters, resolvers, NOTIFY, the health prober); what a load needs to be
