@@ -49,8 +49,9 @@ struct JsonZone {
 
 pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
     let loaded = load::load(config_path);
-    // Findings of severity error refuse the load (as they refuse a start and a reload): they
-    // are reported with the warnings, as findings.
+    // Findings of severity error refuse the load here (a start or reload holds back only the
+    // view's copy of the zone each is about, unless all_or_nothing): they are reported with the
+    // warnings, as findings.
     let (findings, views, errors): (&[Finding], _, _) = match &loaded {
         Ok(loaded) => (&loaded.findings, json_views(&loaded.snapshot), vec![]),
         Err(LoadError::Refused(findings)) => (findings, vec![], vec![]),

@@ -135,13 +135,13 @@ fn describe(status: &Status) -> String {
                     zone.origin,
                     files.join(" + "),
                     if zone.state == "stale" {
-                        ": STALE, its files did not load; the previous data is served"
+                        ": STALE, held back (its files did not load, or the checks found an error); the previous data is served"
                     } else {
                         ""
                     }
                 )),
                 _ => text.push_str(&format!(
-                    "  {} NOT SERVED (SERVFAIL): its files did not load\n",
+                    "  {} NOT SERVED (SERVFAIL): held back (its files did not load, or the checks found an error)\n",
                     zone.origin
                 )),
             }
@@ -157,6 +157,8 @@ fn describe(status: &Status) -> String {
                 "last reload: {} on {}, {} ago, {:.1} ms\n",
                 if reload.ok {
                     "ok"
+                } else if reload.applied {
+                    "PUBLISHED with zones held back"
                 } else {
                     "REFUSED, previous data kept"
                 },

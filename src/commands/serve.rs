@@ -19,8 +19,8 @@ use crate::systemd;
 
 /// Serves `config_path` on `listen`, or on the config's `listen` when that is empty.
 pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
-    // Loaded to serve: a zone whose files do not load is held back on its own (not served),
-    // unless the config says all_or_nothing.
+    // Loaded to serve: a zone whose files do not load, or a view's copy of a zone with a check
+    // error, is held back on its own (not served), unless the config says all_or_nothing.
     let loaded = match crate::reload(config_path, None) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -36,9 +36,14 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         for error in &failure.errors {
             tracing::error!("{error}");
         }
+        let view = failure
+            .view
+            .map(|index| format!(" in view {}", loaded.config.views[index].name))
+            .unwrap_or_default();
         tracing::error!(
-            "zone {} is not served (SERVFAIL) until its files load",
-            failure.origin
+            "zone {} is held back{view}: not served (SERVFAIL) {}",
+            failure.origin,
+            failure.until()
         );
     }
     let summary = loaded.snapshot.summary();

@@ -37,8 +37,9 @@ pub struct ConfigFile {
     /// Check findings the admin has looked at and accepted, each with the reason.
     #[serde(default, rename = "acknowledge")]
     pub acknowledgements: Vec<AcknowledgeSection>,
-    /// Refuse a start or reload when any zone's files do not load (default false: such a zone
-    /// keeps its previous data, or is not served, and the other zones are).
+    /// Refuse a start or reload when any zone's files do not load or a check finds an error
+    /// (default false: such a zone, or that view's copy of it, keeps its previous data, or is
+    /// not served, and the other zones are).
     #[serde(default)]
     pub all_or_nothing: bool,
     /// The control listener (metrics, status, reload); off when absent.

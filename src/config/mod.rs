@@ -59,7 +59,7 @@ pub struct Config {
     pub acknowledgements: Vec<Acknowledgement>,
     /// Where the control listener (metrics, status, reload) listens, if on.
     pub control: Option<SocketAddr>,
-    /// A zone that does not load refuses the whole start or reload.
+    /// A zone that does not load, or a check error, refuses the whole start or reload.
     pub all_or_nothing: bool,
     /// The query log, if on.
     pub query_log: Option<QueryLogConfig>,

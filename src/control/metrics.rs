@@ -353,7 +353,7 @@ impl Collector for Counts {
         gauge(
             &mut encoder,
             ZONE_FAILED,
-            "1 for each zone whose files did not load at the last start or reload, with what is served instead (the previous data, or none: SERVFAIL)",
+            "1 for each zone held back at the last start or reload (its files did not load, or a check error in that view's copy), with what is served instead (the previous data, or none: SERVFAIL)",
             failed,
         )?;
         Ok(())

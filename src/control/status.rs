@@ -34,8 +34,9 @@ pub struct ViewStatus {
 pub struct ZoneStatus {
     /// With the trailing dot.
     pub origin: String,
-    /// "ok"; "stale" (its files did not load at the last start or reload: the previous data is
-    /// served); or "unavailable" (they never loaded: its names get SERVFAIL).
+    /// "ok"; "stale" (held back at the last start or reload — its files did not load, or the
+    /// checks found an error in this view's copy — and the previous data is served); or
+    /// "unavailable" (held back with no previous data: its names get SERVFAIL).
     pub state: String,
     /// What is served (absent when unavailable).
     pub serial: Option<u32>,

@@ -87,6 +87,7 @@ pub fn snapshot(
                 view: None,
                 errors: shared_errors,
                 consequence: None,
+                cause: Cause::Files,
             });
             continue;
         }
@@ -125,6 +126,7 @@ pub fn snapshot(
                     view: Some(index),
                     errors: e,
                     consequence: None,
+                    cause: Cause::Files,
                 }),
             }
         }
@@ -144,22 +146,7 @@ pub fn snapshot(
             if view.failed.iter().any(|f| f.origin == failure.origin) {
                 continue;
             }
-            let kept = previous
-                .and_then(|p| p.view_zone(&view.name, &failure.origin))
-                .cloned();
-            view.add_failed(
-                FailedZone {
-                    origin: failure.origin.clone(),
-                    errors: failure
-                        .errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .chain(failure.consequence.clone())
-                        .collect(),
-                    stale: kept.is_some(),
-                },
-                kept,
-            );
+            hold_back(view, failure, previous);
         }
     }
     if !failures.is_empty()
@@ -185,15 +172,58 @@ pub fn snapshot(
     Ok((Snapshot::new(views, prefixes, files, keys), notes, failures))
 }
 
-/// A zone that did not load or build, in one view (`Some`: only that view's override is at
+/// Holds back `view`'s copy of the zone `failure` names: the `previous` snapshot's copy takes its
+/// place (whether or not the view has one now), or without one the zone is not served (SERVFAIL).
+/// The one way a copy is held back, for a zone file that does not load and for a check error.
+pub fn hold_back(view: &mut View, failure: &ZoneFailure, previous: Option<&Snapshot>) {
+    let kept = previous
+        .and_then(|p| p.view_zone(&view.name, &failure.origin))
+        .cloned();
+    view.add_failed(
+        FailedZone {
+            origin: failure.origin.clone(),
+            errors: failure
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .chain(failure.consequence.clone())
+                .collect(),
+            stale: kept.is_some(),
+        },
+        kept,
+    );
+}
+
+/// A zone held back, in one view (`Some`: only that view's override, or that view's copy, is at
 /// fault) or in all.
 #[derive(Debug, Clone)]
 pub struct ZoneFailure {
     pub origin: Name,
     pub view: Option<usize>,
     pub errors: Vec<Located>,
-    /// Why a zone without errors of its own is held back with another.
+    /// Why a zone without errors of its own is held back with another, or a copy's previous data
+    /// is not served either.
     pub consequence: Option<String>,
+    pub cause: Cause,
+}
+
+/// What holds a zone back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Its files (or the zone it copies its SOA and NS from) did not load or build.
+    Files,
+    /// A check found an error in this view's copy (see `crate::load`'s rule).
+    Checks,
+}
+
+impl ZoneFailure {
+    /// What brings the zone back, for the log line that says it is held back.
+    pub fn until(&self) -> &'static str {
+        match self.cause {
+            Cause::Files => "until its files load",
+            Cause::Checks => "until its check errors are fixed",
+        }
+    }
 }
 
 /// The files a view's copy of a zone comes from: the shared file and the view's override file,
@@ -297,6 +327,7 @@ fn read_zone_files(
                         view: Some(*view),
                         errors: override_errors,
                         consequence: None,
+                        cause: Cause::Files,
                     });
                 } else {
                     errors.extend(override_errors);
@@ -319,6 +350,7 @@ fn read_zone_files(
                 view: None,
                 errors,
                 consequence: None,
+                cause: Cause::Files,
             }),
         }
     }
@@ -360,6 +392,7 @@ fn add_generated(
                         consequence: Some(format!(
                             "held back: it copies the SOA and NS of {target}'s zone, which did not load"
                         )),
+                        cause: Cause::Files,
                     });
                     continue;
                 }

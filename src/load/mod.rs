@@ -1,13 +1,22 @@
 //! The one loader behind `serve`, `check` and reload: config file → validated config → zone
-//! files and `[[exchange]]` records → snapshot → checks. It decides once what may be served:
+//! files and `[[exchange]]` records → snapshot → checks. It decides once what may be served, by
+//! one rule: an error refuses what it is about, not the whole server.
 //!
-//! - a config file that does not load, or a check finding of severity error, refuses the whole
-//!   load — at start-up, at reload (the previous snapshot keeps serving) and in `check`;
-//! - a zone whose files do not load refuses the whole load in `check` ([`load`]) and when the
-//!   config says `all_or_nothing = true`; otherwise, to serve ([`reload`]), only that zone (or
-//!   that view's copy, when only its override is broken) is held back: it keeps the previous
-//!   snapshot's data, or without any is not served (SERVFAIL), while every other zone's changes
-//!   are published. Each such zone is named in [`Loaded::zone_failures`].
+//! - A config file that does not load refuses the whole load — at start-up, at reload (the
+//!   previous snapshot keeps serving) and in `check` — and so does a check finding of severity
+//!   error that is not about one zone of one view (none of today's checks makes one).
+//! - A zone whose files do not load, and a view's copy of a zone that a check finding of severity
+//!   error is about, refuse the whole load in `check` ([`load`]) and when the config says
+//!   `all_or_nothing = true`. Otherwise, to serve ([`reload`]), only that zone (or that view's
+//!   copy: its override is broken, or only its copy has the error) is held back: it keeps the
+//!   previous snapshot's data, or without any is not served (SERVFAIL), while every other zone's
+//!   changes are published. Of the zones an error is about (its record's, and for an
+//!   Autodiscover SRV target's error the target's), the copies that changed since the previous
+//!   snapshot are held back — the change that caused it — or, when none did (and at start), its
+//!   record's. Each is named in [`Loaded::zone_failures`].
+//! - The checks run again on what is then served, until they find no error: a previous copy that
+//!   fails them under the new config (say a view made public) is not served either. So what is
+//!   served never has an error finding — the inside's addresses never reach the outside.
 //!
 //! It is pure: a config and files in, a snapshot and findings out. It imports nothing of the
 //! runtime (listeners, counters, resolvers, NOTIFY, the health prober); what a load needs to be
@@ -24,6 +33,7 @@ pub mod serial;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config};
+use crate::dns::name::Name;
 use crate::located::Located;
 use crate::view::Snapshot;
 use checks::{Finding, Severity};
@@ -35,8 +45,9 @@ pub enum LoadError {
     Config(Vec<Located>),
     #[error("{} error(s) in zone data", .0.len())]
     Zones(Vec<Located>),
-    /// The data loaded, but a check found what must not be served. Holds every finding (errors
-    /// first), so that `check` can still show the warnings.
+    /// The data loaded, but a check found what must not be served, and it is not held back on
+    /// its own (`check`, `all_or_nothing`, or an error about no one zone). Holds every finding
+    /// (errors first), so that `check` can still show the warnings.
     #[error("{} check error(s): not served", .0.iter().filter(|f| f.severity == Severity::Error).count())]
     Refused(Vec<Finding>),
 }
@@ -49,12 +60,7 @@ impl LoadError {
             LoadError::Refused(findings) => findings
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
-                .map(|f| Located {
-                    file: f.file.clone().unwrap_or_default(),
-                    line: f.line.unwrap_or(0),
-                    column: 0,
-                    message: f.headline(),
-                })
+                .map(Finding::located)
                 .collect(),
         }
     }
@@ -77,9 +83,11 @@ pub struct Loaded {
     pub snapshot: Snapshot,
     /// Zones whose content changed on reload without a serial increase.
     pub serial: Vec<SerialNotice>,
-    /// Warnings and information from the checks (none of severity error: those refuse).
+    /// Warnings and information from the checks about what is served (none of severity error:
+    /// those refuse, or are in `zone_failures`).
     pub findings: Vec<Finding>,
-    /// Zones held back because their files did not load (only when loading to serve).
+    /// Zones held back because their files did not load or a check found an error in a view's
+    /// copy (only when loading to serve).
     pub zone_failures: Vec<build::ZoneFailure>,
     /// The health checks to run for this snapshot (none: an empty plan).
     pub health: crate::health::Plan,
@@ -106,26 +114,29 @@ impl Loaded {
 }
 
 /// Reads the config and every zone it names, builds the snapshot and checks it; any file that
-/// does not load refuses the load (what `check` judges).
+/// does not load, and any check error, refuses the load (what `check` judges).
 pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
     run(config_path, None, Purpose::Check)
 }
 
 /// Loads to serve, at start-up (`previous` = `None`) or on reload: a zone whose files do not
-/// load is held back on its own (see the module's rule) unless the config says
-/// `all_or_nothing = true`. With the snapshot being served, content changes without a serial
-/// increase are noticed.
+/// load, and a view's copy of a zone with a check error, is held back on its own (see the
+/// module's rule) unless the config says `all_or_nothing = true`. With the snapshot being
+/// served, content changes without a serial increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
     run(config_path, previous, Purpose::Serve)
 }
 
-/// What a load is for: the two differ in what a broken zone file does and in how much is checked.
+/// What a load is for: the two differ in what a broken zone file or a check error does and in
+/// how much is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
-    /// `check`: any file that does not load refuses the load, and every check runs.
+    /// `check`: any file that does not load and any check error refuse the load, and every
+    /// check runs.
     Check,
-    /// Start-up and reload: a broken zone is held back on its own (unless the config says
-    /// `all_or_nothing`), and only the checks that can refuse or warn run.
+    /// Start-up and reload: a broken zone, or a view's copy with a check error, is held back on
+    /// its own (unless the config says `all_or_nothing`), and only the checks that can refuse
+    /// or warn run.
     Serve,
 }
 
@@ -135,9 +146,10 @@ fn run(
     purpose: Purpose,
 ) -> Result<Loaded, LoadError> {
     let config = config::load(config_path).map_err(LoadError::Config)?;
-    let (mut snapshot, notes, zone_failures) =
+    let (mut snapshot, mut notes, mut zone_failures) =
         build::snapshot(&config, previous).map_err(LoadError::Zones)?;
-    if !zone_failures.is_empty() && (purpose == Purpose::Check || config.all_or_nothing) {
+    let whole = purpose == Purpose::Check || config.all_or_nothing;
+    if !zone_failures.is_empty() && whole {
         let mut errors: Vec<Located> = zone_failures
             .into_iter()
             .flat_map(|failure| failure.errors)
@@ -146,13 +158,39 @@ fn run(
         errors.dedup();
         return Err(LoadError::Zones(errors));
     }
-    let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
     let scope = match purpose {
         Purpose::Check => checks::Scope::Everything,
         Purpose::Serve => checks::Scope::Serving,
     };
-    let findings = checks::run(&config, &snapshot, &notes.shadowed, scope);
-    if findings.iter().any(|f| f.severity == Severity::Error) {
+    // Checked before the health checks are attached: a copy held back is replaced by the
+    // previous snapshot's, which needs the new plan's cells like every other.
+    let mut findings = checks::run(&config, &snapshot, &notes.shadowed, scope);
+    let mut refuse = findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && (whole || f.view_zones().is_none()));
+    if !refuse {
+        let rechecks = Rechecks {
+            config: &config,
+            shadowed: &notes.shadowed,
+            scope,
+        };
+        let held = hold_back_errors(&rechecks, previous, &mut snapshot, findings);
+        // Any error left is about no one zone: what is served never has one.
+        refuse = held.findings.iter().any(|f| f.severity == Severity::Error);
+        findings = held.findings;
+        // A change held back is not served: nothing to say about its serial.
+        notes.serial.retain(|notice| {
+            !held.failures.iter().any(|failure| {
+                failure.origin == notice.zone
+                    && failure
+                        .view
+                        .is_some_and(|v| config.views[v].name == notice.view)
+            })
+        });
+        zone_failures.extend(held.failures);
+    }
+    let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
+    if refuse {
         return Err(LoadError::Refused(findings));
     }
     Ok(Loaded {
@@ -163,6 +201,125 @@ fn run(
         zone_failures,
         health,
     })
+}
+
+/// What the checks run with, to run them again on what is served after a hold-back.
+struct Rechecks<'a> {
+    config: &'a Config,
+    shadowed: &'a [build::Shadowed],
+    scope: checks::Scope,
+}
+
+/// What [`hold_back_errors`] did: the copies held back, and the findings: the warnings and
+/// information of every run (the first says what the files hold, a later one what is served),
+/// and the errors left (any refuses the load: it is about no one zone).
+struct HeldBack {
+    failures: Vec<build::ZoneFailure>,
+    findings: Vec<Finding>,
+}
+
+/// Holds back each view's copy of a zone that an error in `findings` is about — the `previous`
+/// snapshot's copy takes its place, or it is not served — and checks again, until no error is
+/// found. A copy held back whose previous data fails the checks too is then not served. Each copy
+/// changes at most twice (to its previous data, to nothing), and a copy not served has no
+/// findings, so this ends; the bound only guards that reasoning.
+fn hold_back_errors(
+    rechecks: &Rechecks,
+    previous: Option<&Snapshot>,
+    snapshot: &mut Snapshot,
+    mut findings: Vec<Finding>,
+) -> HeldBack {
+    let mut failures: Vec<build::ZoneFailure> = Vec::new();
+    let mut said: Vec<Finding> = Vec::new();
+    let copies: usize = snapshot.views.iter().map(|v| v.zones.len()).sum();
+    'rechecks: for run in 0..=2 * copies {
+        for finding in findings.iter().filter(|f| f.severity != Severity::Error) {
+            // Acknowledgements are judged against the files as written: the first run.
+            let judged = run == 0 || finding.id != "acknowledgement-unused";
+            if judged && !said.contains(finding) {
+                said.push(finding.clone());
+            }
+        }
+        let mut found: Vec<(usize, Name, Vec<Located>)> = Vec::new();
+        for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
+            let Some((view, zones)) = finding.view_zones() else {
+                break 'rechecks;
+            };
+            let Some(index) = snapshot.views.iter().position(|v| v.name == view) else {
+                break 'rechecks;
+            };
+            // The change that caused it: of the zones it is about, the copies that changed since
+            // the previous snapshot (an SRV's zone, or its target's); without any, or at start,
+            // its record's.
+            let mut chosen: Vec<&Name> = zones
+                .iter()
+                .filter(|origin| changed(previous, snapshot, view, origin))
+                .collect();
+            if chosen.is_empty() {
+                chosen.push(&zones[0]);
+            }
+            for origin in chosen {
+                match found
+                    .iter_mut()
+                    .find(|(v, o, _)| *v == index && o == origin)
+                {
+                    Some((_, _, errors)) => errors.push(finding.located()),
+                    None => found.push((index, origin.clone(), vec![finding.located()])),
+                }
+            }
+        }
+        if found.is_empty() {
+            break;
+        }
+        for (index, origin, errors) in found {
+            let view = &mut snapshot.views[index];
+            // Held back before (its files, or a check, this load): the previous data it serves
+            // fails the checks too.
+            let again = view.failed.iter().any(|f| f.origin == origin);
+            let failure = build::ZoneFailure {
+                origin,
+                view: Some(index),
+                errors,
+                consequence: again
+                    .then(|| "its previous data fails the checks too: not served".to_string()),
+                cause: build::Cause::Checks,
+            };
+            build::hold_back(view, &failure, previous.filter(|_| !again));
+            failures.push(failure);
+        }
+        findings = checks::run(rechecks.config, snapshot, rechecks.shadowed, rechecks.scope);
+    }
+    if let Some(previous) = previous.filter(|_| !failures.is_empty()) {
+        // The kept copies' files (and their includes) stay watched.
+        snapshot.files.extend(previous.files.iter().cloned());
+        snapshot.files.sort();
+        snapshot.files.dedup();
+    }
+    said.extend(
+        findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error),
+    );
+    HeldBack {
+        failures,
+        findings: said,
+    }
+}
+
+/// Whether `view`'s copy of `origin` differs from the one the `previous` snapshot served (a zone
+/// new to the view has changed; at start, with nothing to compare, none has).
+fn changed(previous: Option<&Snapshot>, snapshot: &Snapshot, view: &str, origin: &Name) -> bool {
+    let Some(previous) = previous else {
+        return false;
+    };
+    match (
+        snapshot.view_zone(view, origin),
+        previous.view_zone(view, origin),
+    ) {
+        (Some(now), Some(before)) => now.fingerprint != before.fingerprint,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +377,190 @@ mod tests {
             assert_eq!(view.zones.len(), 2, "no zone twice in {}", view.name);
         }
         assert!(matches!(load(&config), Err(LoadError::Zones(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two views, `internal` and `dmz` (`public` as given), serving contoso (whose shared file
+    /// has an inside address on line 5) and fabrikam; the config's path.
+    fn write_split(dir: &Path, dmz_public: bool, all_or_nothing: bool) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let zone = |origin: &str, extra: &str| {
+            format!(
+                "$ORIGIN {origin}.\n@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 203.0.113.53\n{extra}"
+            )
+        };
+        std::fs::write(
+            dir.join("contoso.zone"),
+            zone("contoso.example", "intranet 300 A 10.1.1.1\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("fabrikam.zone"), zone("fabrikam.example", "")).unwrap();
+        let config = dir.join("splitdns.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "all_or_nothing = {all_or_nothing}\n\
+                 [[view]]\nname = \"internal\"\nclients = [\"10.0.0.0/8\"]\n\
+                 [[view]]\nname = \"dmz\"\nclients = [\"0.0.0.0/0\"]\npublic = {dmz_public}\n\
+                 [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.zone\"\n\
+                 [[zone]]\norigin = \"fabrikam.example\"\nfile = \"fabrikam.zone\"\n"
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("splitdns-load-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// At start, a check error about one view's copy holds back that copy (not served) and
+    /// nothing else; `check` and `all_or_nothing = true` refuse the same files.
+    #[test]
+    fn a_check_error_holds_back_that_views_copy_at_start() {
+        let dir = scratch("check-error-start");
+        let config = write_split(&dir, true, false);
+        let loaded = reload(&config, None).unwrap();
+        let held: Vec<(String, Option<usize>, build::Cause)> = loaded
+            .zone_failures
+            .iter()
+            .map(|f| (f.origin.to_string(), f.view, f.cause))
+            .collect();
+        assert_eq!(
+            held,
+            [(
+                "contoso.example.".to_string(),
+                Some(1),
+                build::Cause::Checks
+            )]
+        );
+        assert!(
+            loaded.zone_failures[0].errors[0]
+                .to_string()
+                .contains("contoso.zone:5: error[private-address-in-public-view] (view dmz)")
+        );
+        let contoso = Name::parse("contoso.example.", None).unwrap();
+        let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
+        assert!(loaded.snapshot.view_zone("internal", &contoso).is_some());
+        assert!(loaded.snapshot.view_zone("dmz", &contoso).is_none());
+        assert!(loaded.snapshot.view_zone("dmz", &fabrikam).is_some());
+        let dmz = &loaded.snapshot.views[1];
+        assert_eq!(dmz.failed.len(), 1);
+        assert!(!dmz.failed[0].stale);
+        assert!(loaded.snapshot.views[0].failed.is_empty());
+        assert!(
+            loaded
+                .findings
+                .iter()
+                .all(|f| f.severity != Severity::Error)
+        );
+
+        assert!(matches!(load(&config), Err(LoadError::Refused(_))));
+        let config = write_split(&dir, true, true);
+        assert!(matches!(reload(&config, None), Err(LoadError::Refused(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Fabrikam's Autodiscover SRV points at contoso's `mail`. A reload whose contoso edit removes
+    /// `mail`'s address holds back contoso (the change that caused the error: its previous copy,
+    /// with `mail`, keeps serving), not fabrikam; a start on those files holds back fabrikam, the
+    /// SRV's zone, and serves contoso.
+    #[test]
+    fn an_srv_target_error_holds_back_the_zone_that_changed() {
+        let dir = scratch("check-error-srv");
+        std::fs::create_dir_all(&dir).unwrap();
+        let contoso = |serial: u32, mail: &str| {
+            format!(
+                "$ORIGIN contoso.example.\n@ 300 SOA ns hm {serial} 2 3 4 5\n@ 300 NS ns\nns 300 A 10.0.0.53\n{mail}"
+            )
+        };
+        std::fs::write(
+            dir.join("contoso.zone"),
+            contoso(1, "mail 300 A 10.0.0.10\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("fabrikam.zone"),
+            "$ORIGIN fabrikam.example.\n@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 10.0.0.53\n\
+             _autodiscover._tcp 300 SRV 0 0 443 mail.contoso.example.\n",
+        )
+        .unwrap();
+        let config = dir.join("splitdns.toml");
+        std::fs::write(
+            &config,
+            "[[view]]\nname = \"inside\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"contoso.zone\"\n\
+             [[zone]]\norigin = \"fabrikam.example\"\nfile = \"fabrikam.zone\"\n",
+        )
+        .unwrap();
+        let first = reload(&config, None).unwrap();
+        assert!(first.zone_failures.is_empty());
+        std::fs::write(dir.join("contoso.zone"), contoso(2, "")).unwrap();
+        let held = |loaded: &Loaded| -> Vec<(String, bool)> {
+            loaded.snapshot.views[0]
+                .failed
+                .iter()
+                .map(|f| (f.origin.to_string(), f.stale))
+                .collect()
+        };
+        let contoso = Name::parse("contoso.example.", None).unwrap();
+
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        assert_eq!(held(&second), [("contoso.example.".to_string(), true)]);
+        assert_eq!(
+            second
+                .snapshot
+                .view_zone("inside", &contoso)
+                .map(|z| z.serial),
+            Some(1)
+        );
+        assert!(
+            second.zone_failures[0].errors[0]
+                .message
+                .contains("autodiscover-srv-target-no-address")
+        );
+
+        let start = reload(&config, None).unwrap();
+        assert_eq!(held(&start), [("fabrikam.example.".to_string(), false)]);
+        assert_eq!(
+            start
+                .snapshot
+                .view_zone("inside", &contoso)
+                .map(|z| z.serial),
+            Some(2)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A reload that makes a view public: its previous copy of contoso has the inside address
+    /// too, so it is not served either (the leak stays closed), while fabrikam and the other
+    /// view's contoso are.
+    #[test]
+    fn a_previous_copy_that_fails_the_new_checks_is_not_served() {
+        let dir = scratch("check-error-previous");
+        let config = write_split(&dir, false, false);
+        let first = reload(&config, None).unwrap();
+        assert!(first.zone_failures.is_empty());
+        let config = write_split(&dir, true, false);
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        let contoso = Name::parse("contoso.example.", None).unwrap();
+        let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
+        assert!(second.snapshot.view_zone("dmz", &contoso).is_none());
+        assert!(second.snapshot.view_zone("dmz", &fabrikam).is_some());
+        assert!(second.snapshot.view_zone("internal", &contoso).is_some());
+        let dmz = &second.snapshot.views[1];
+        assert_eq!(dmz.failed.len(), 1);
+        assert!(!dmz.failed[0].stale, "{:?}", dmz.failed);
+        assert!(
+            dmz.failed[0]
+                .errors
+                .iter()
+                .any(|e| e.contains("its previous data fails the checks too")),
+            "{:?}",
+            dmz.failed
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

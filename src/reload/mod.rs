@@ -244,7 +244,7 @@ impl Reloader {
                         .fetch_add(1, Ordering::Relaxed);
                     let lines: Vec<String> = held_back.iter().map(ToString::to_string).collect();
                     tracing::error!(
-                        "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones whose files did not load: {}",
+                        "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones held back (files that did not load, or a view's copy with check errors): {}",
                         lines.join("; ")
                     );
                     tracing::info!(

@@ -85,14 +85,16 @@ pub struct View {
     /// Where names outside the view's zones are forwarded, for a view with `recursion = true`.
     pub recursion: Option<Recursion>,
     by_origin: HashMap<Box<[u8]>, usize>,
-    /// Zones whose files did not load at the last start or reload: served from the previous
-    /// data where there was some, otherwise not served (SERVFAIL).
+    /// Zones held back at the last start or reload (their files did not load, or a check found
+    /// an error in this view's copy): served from the previous data where there was some,
+    /// otherwise not served (SERVFAIL).
     pub failed: Vec<FailedZone>,
     /// Origins (lowercased wire) of the failed zones that have no data at all.
     unavailable: HashMap<Box<[u8]>, ()>,
 }
 
-/// A zone whose files did not load: what went wrong, and whether older data still serves.
+/// A zone held back (its files did not load, or its checks found an error): what went wrong, and
+/// whether older data still serves.
 #[derive(Debug, Clone)]
 pub struct FailedZone {
     pub origin: Name,
@@ -126,15 +128,32 @@ impl View {
         }
     }
 
-    /// Records a zone that did not load; without `previous` data it is not served.
+    /// Records a zone held back: `previous` data takes the place of any copy of it this view has,
+    /// or without it the zone is not served. Held back again (its previous data failing too), it
+    /// keeps every reason given.
     pub fn add_failed(&mut self, failed: FailedZone, previous: Option<ViewZone>) {
-        match previous {
-            Some(zone) => self.add_zone(zone),
-            None => {
-                self.unavailable.insert(failed.origin.as_wire().into(), ());
+        let origin: Box<[u8]> = failed.origin.as_wire().into();
+        let served = self.by_origin.get(&origin).copied();
+        match (previous, served) {
+            (Some(zone), Some(index)) => self.zones[index] = zone,
+            (Some(zone), None) => self.add_zone(zone),
+            (None, served) => {
+                if let Some(index) = served {
+                    self.zones.remove(index);
+                    self.by_origin = (self.zones.iter().enumerate())
+                        .map(|(index, zone)| (zone.origin.as_wire().into(), index))
+                        .collect();
+                }
+                self.unavailable.insert(origin, ());
             }
         }
-        self.failed.push(failed);
+        match self.failed.iter_mut().find(|f| f.origin == failed.origin) {
+            Some(known) => {
+                known.errors.extend(failed.errors);
+                known.stale = failed.stale;
+            }
+            None => self.failed.push(failed),
+        }
     }
 
     /// [`View::zone_for`], telling apart a name in a configured zone that has no data.

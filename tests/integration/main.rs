@@ -14,6 +14,7 @@ mod exchange;
 mod forward;
 mod hardening;
 mod health;
+mod held_back;
 mod layers;
 mod listen;
 mod packaging;

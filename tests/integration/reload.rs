@@ -452,11 +452,13 @@ fn reload_syntax_error_keeps_old_data_then_fix_is_served() {
     server.assert_running();
 }
 
-/// One rule for start, reload and `check`: a live edit that publishes a private
-/// address to the outside is refused at reload (the old answer keeps serving, one log line names
-/// the finding and its file:line), the same files fail `check`, and a start on them fails too.
+/// One rule for start, reload and `check`: a live edit that publishes a private address to the
+/// outside is held back at reload in the external view (the old answer keeps serving there, one
+/// log line names the finding and its file:line), the same files fail `check`, and a start on them
+/// serves everything but the external view's copy of the zone (SERVFAIL) — or, with
+/// `all_or_nothing = true`, fails.
 #[test]
-fn a_private_address_for_the_outside_is_refused_at_reload_check_and_start() {
+fn a_private_address_for_the_outside_is_held_back_at_reload_and_start_and_fails_check() {
     let mut server = Server::start("one-rule", &[]);
     let mut outside = server.client(EXTERNAL);
     let zone = server.path("contoso.example.zone");
@@ -496,8 +498,29 @@ fn a_private_address_for_the_outside_is_refused_at_reload_check_and_start() {
         "{printed}"
     );
 
-    let (status, text) = Daemon::serve(server.config())
+    let second = Daemon::serve(server.config())
         .log(server.path("second-start.log"))
+        .start();
+    let line = second.wait_log(&["contoso.example.zone:8:", "private-address-in-public-view"]);
+    eprintln!("logged: {line}");
+    second.wait_log(&["contoso.example.", "held back in view external", "SERVFAIL"]);
+    let mut outside = Client::new(EXTERNAL, second.dns);
+    assert_eq!(
+        outside.lookup("www.contoso.example."),
+        Answer::Code(ResponseCode::ServFail),
+        "the outside must not get the inside address"
+    );
+    let mut inside = Client::new(INTERNAL, second.dns);
+    assert_eq!(inside.lookup("www.contoso.example."), addrs(&["10.9.9.9"]));
+    let dir = server.dir().to_path_buf();
+    drop(second);
+    drop(server);
+
+    let config = dir.join("splitdns.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, format!("all_or_nothing = true\n{text}")).unwrap();
+    let (status, text) = Daemon::serve(&config)
+        .log(dir.join("third-start.log"))
         .start_fails();
     assert!(!status.success(), "{text}");
     assert!(

@@ -46,11 +46,16 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                     };
                     let owner = name_text(key);
                     let target_text = name_text(target);
-                    let mut report = |id, severity, message: String| {
-                        findings.push(
+                    // A finding about the target is about the target's zone too.
+                    let mut report = |id, severity, message: String, target_zone: Option<&Name>| {
+                        let finding =
                             Finding::new(id, severity, Some(&view.name), Some(&rdata.loc), message)
-                                .about(&owner),
-                        );
+                                .about(&owner)
+                                .in_zone(&zone.origin);
+                        findings.push(match target_zone {
+                            Some(origin) => finding.in_zone(origin),
+                            None => finding,
+                        });
                     };
                     if target == [0] {
                         let domain = name_text(&key[AUTODISCOVER_SRV_PREFIX.len()..]);
@@ -61,6 +66,7 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                             format!(
                                 "{owner} SRV target . says {domain} offers no Autodiscover over SRV (RFC 2782): Outlook treats it as no SRV record and goes on to its other Autodiscover methods (the SCP in Active Directory, https://{domain}/autodiscover/, https://autodiscover.{domain}/ and its HTTP redirect)"
                             ),
+                            None,
                         );
                         continue;
                     }
@@ -71,19 +77,22 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                             format!(
                                 "{owner} SRV uses port {port}: Outlook only connects to Autodiscover on 443"
                             ),
+                            None,
                         );
                     }
                     let target_key = target.to_ascii_lowercase();
-                    if view.zone_for(&target_key, rtype::A).is_none() {
+                    let Some(target_zone) = view.zone_for(&target_key, rtype::A) else {
                         report(
                             "autodiscover-srv-target-not-served",
                             Severity::Warning,
                             format!(
                                 "{owner} SRV target {target_text} is in no zone of this view, so its address cannot be checked here"
                             ),
+                            None,
                         );
                         continue;
-                    }
+                    };
+                    let target_zone = Some(&target_zone.origin);
                     match answer_node(view, &target_key) {
                         Some(node) if node.get(rtype::CNAME).is_some() => report(
                             "autodiscover-srv-target-cname",
@@ -91,6 +100,7 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                             format!(
                                 "{owner} SRV target {target_text} is a CNAME: an SRV target must have its own A/AAAA records (RFC 2782)"
                             ),
+                            target_zone,
                         ),
                         Some(node)
                             if node.get(rtype::A).is_some() || node.get(rtype::AAAA).is_some() => {}
@@ -100,6 +110,7 @@ pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>
                             format!(
                                 "{owner} SRV target {target_text} has no A or AAAA record in this view"
                             ),
+                            target_zone,
                         ),
                     }
                 }

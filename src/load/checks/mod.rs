@@ -1,6 +1,8 @@
 //! The checks behind `splitdns check`: the mistakes that break Outlook or leak the inside, found
 //! in the built snapshot before clients find them. Each finding has a stable id, a severity, the
-//! view, and the file:line of the record or config entry it is about. Checks read the same snapshot `serve` would answer from.
+//! view, and the file:line of the record or config entry it is about; one about records also
+//! names their zones, which is what a finding of severity error holds back when serving (see
+//! `crate::load`). Checks read the same snapshot `serve` would answer from.
 
 mod exchange;
 mod health;
@@ -12,8 +14,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::dns::name::Name;
 use crate::load::build::Shadowed;
-use crate::located::SourceLoc;
+use crate::located::{Located, SourceLoc};
 use crate::view::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -47,6 +50,12 @@ pub struct Finding {
     /// acknowledgement in the config names.
     pub name: Option<String>,
     pub message: String,
+    /// The zones of [`Finding::view`] the finding is about: its record's first, then, for an
+    /// Autodiscover SRV target's finding, the target's. An error holds back that view's copies
+    /// when serving (which of them: see `crate::load`). Empty for a finding about a view or the
+    /// config, which an error refuses whole. Not in `check`'s JSON: `check` holds nothing back.
+    #[serde(skip)]
+    pub zones: Vec<Name>,
     /// The comment of the `[[acknowledge]]` block that accepts this finding: shown, but not
     /// counted by `check --strict`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +78,7 @@ impl Finding {
             line: loc.map(|l| l.line),
             name: None,
             message,
+            zones: Vec::new(),
             acknowledged: None,
         }
     }
@@ -83,6 +93,24 @@ impl Finding {
         self.name = Some(name.to_string());
         self
     }
+
+    /// The finding, about a record of the view's zone `origin` too.
+    fn in_zone(mut self, origin: &Name) -> Finding {
+        if !self.zones.contains(origin) {
+            self.zones.push(origin.clone());
+        }
+        self
+    }
+
+    /// The view and the zones whose copies a finding of severity error may hold back when
+    /// serving, its record's first; `None` when it is not about zones of one view (then it
+    /// refuses the whole load).
+    pub fn view_zones(&self) -> Option<(&str, &[Name])> {
+        match (&self.view, self.zones.is_empty()) {
+            (Some(view), false) => Some((view, &self.zones)),
+            _ => None,
+        }
+    }
 }
 
 impl Finding {
@@ -94,6 +122,16 @@ impl Finding {
             .map(|view| format!(" (view {view})"))
             .unwrap_or_default();
         format!("{}[{}]{view}: {}", self.severity, self.id, self.message)
+    }
+
+    /// The finding as a problem at its `file:line`, as load errors are reported.
+    pub fn located(&self) -> Located {
+        Located {
+            file: self.file.clone().unwrap_or_default(),
+            line: self.line.unwrap_or(0),
+            column: 0,
+            message: self.headline(),
+        }
     }
 }
 
@@ -186,8 +224,8 @@ fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// Marks the findings the config's `[[acknowledge]]` blocks accept (by check id and name), and
-/// reports each block that accepts nothing — including one that names an error, which refuses
-/// the data and so cannot be accepted — among the checks that `scope` ran.
+/// reports each block that accepts nothing — including one that names an error, which holds back
+/// the data it is about and so cannot be accepted — among the checks that `scope` ran.
 fn acknowledge(config: &Config, findings: &mut Vec<Finding>, scope: Scope) {
     let normal = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
     let mut unused = Vec::new();
@@ -209,7 +247,7 @@ fn acknowledge(config: &Config, findings: &mut Vec<Finding>, scope: Scope) {
         let not_run = scope == Scope::Serving && INFORMATION_ONLY.contains(&ack.finding.as_str());
         if !matched && !not_run {
             let why = if error {
-                "an error: errors refuse the data and cannot be acknowledged"
+                "an error: errors hold back the data they are about and cannot be acknowledged"
             } else {
                 "nothing: no such finding about that name (fixed, or mistyped?)"
             };

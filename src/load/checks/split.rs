@@ -52,7 +52,8 @@ pub fn private_addresses_in_public_views(
                                     view.name
                                 ),
                             )
-                            .about(name_text(key)));
+                            .about(name_text(key))
+                            .in_zone(&zone.origin));
                         }
                     }
                 }
