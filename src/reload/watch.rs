@@ -42,8 +42,8 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_millis(500);
 /// Longest a file left open mid-write holds a reload back (a stalled writer, or a lost close event).
 pub(super) const MAX_WRITE_WAIT: Duration = Duration::from_secs(5);
-/// How often a reload asked by SIGHUP or a request looks again while it waits for a writer that
-/// sends no event (one past [`MAX_WRITE_WAIT`]); a close wakes it at once.
+/// How often a reload waiting for a writer looks again when no event comes, so that the wait ends
+/// at its bound; a close wakes it at once.
 const WRITE_POLL: Duration = Duration::from_millis(50);
 /// Longest [`barrier`] waits for the watcher to catch up (it gives up rather than stall reloads).
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -90,12 +90,16 @@ impl FileWatcher {
         let watched = state.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
-
             let mut watched = lock(&watched);
             if event.need_rescan() {
                 // The kernel dropped events (its queue overflowed): a close may be among them, and
-                // what is marked as being written can no longer be trusted.
+                // what is marked as being written, or was last seen, can no longer be trusted.
                 watched.writing.clear();
+                let files: Vec<PathBuf> = watched.files.iter().cloned().collect();
+                for path in files {
+                    let now = look(&path);
+                    watched.seen.insert(path, now);
+                }
                 watched.generation += 1;
                 let _ = events.send(());
                 return;
