@@ -77,6 +77,13 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         }
     };
 
+    // Kept before going live (going live keeps them again): a state_dir that cannot take them
+    // stops the start here, instead of a warning on every reload and a lower serial after the
+    // next restart. The config's check has already refused a missing or read-only one.
+    if let Err(e) = loaded.save_serials() {
+        tracing::error!("{e}; not starting");
+        return ExitCode::FAILURE;
+    }
     let metrics = Arc::new(crate::Metrics::default());
     if let Some(log) = &loaded.config.query_log {
         if let Err(e) = metrics.queries.enable_query_log(&log.path, log.sample) {

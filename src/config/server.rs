@@ -2,7 +2,7 @@
 //! what it keeps across reloads and restarts (serial policy, IXFR versions, state directory).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -10,6 +10,7 @@ use super::file;
 use super::locate::Context;
 use super::values::{self, Integer, Min, Seconds};
 use crate::limits::TcpLimits;
+use crate::located::Located;
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -74,14 +75,82 @@ pub(super) fn ixfr_versions(raw: Option<&Spanned<i64>>, cx: &mut Context) -> usi
 }
 
 /// `state_dir`, or else the directory systemd made for the unit (`StateDirectory=`; the first,
-/// if it lists several).
-pub(super) fn state_dir(raw: Option<&Spanned<String>>, cx: &Context) -> Option<PathBuf> {
-    raw.map(|d| cx.resolve(d.get_ref())).or_else(|| {
-        let dirs = std::env::var_os("STATE_DIRECTORY")?;
-        std::env::split_paths(&dirs)
-            .next()
-            .filter(|d| !d.as_os_str().is_empty())
-    })
+/// if it lists several). It must be a directory this process can write: otherwise every restart
+/// could serve a serial lower than the last one served, which secondaries ignore. One rule, here,
+/// for `serve`, reload and `check`: an error at the `state_dir` line (the whole file for systemd's
+/// directory, which the config does not name). splitdns creates its file in the directory but
+/// never the directory itself, as BIND and Knot do: a typo or an unmounted file system would
+/// otherwise keep the serials somewhere no later start looks.
+pub(super) fn state_dir(raw: Option<&Spanned<String>>, cx: &mut Context) -> Option<PathBuf> {
+    if let Some(raw) = raw {
+        let dir = cx.resolve(raw.get_ref());
+        if let Err(problem) = usable(&dir) {
+            cx.error(
+                raw.span(),
+                format!(
+                    "state_dir {:?} ({}) {problem}",
+                    raw.get_ref(),
+                    dir.display()
+                ),
+            );
+        }
+        return Some(dir);
+    }
+    let dirs = std::env::var_os("STATE_DIRECTORY")?;
+    let dir = std::env::split_paths(&dirs)
+        .next()
+        .filter(|d| !d.as_os_str().is_empty())?;
+    if let Err(problem) = usable(&dir) {
+        cx.push(Located {
+            file: cx.path().to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "the unit's StateDirectory {} (used because state_dir is not set) {problem}",
+                dir.display()
+            ),
+        });
+    }
+    Some(dir)
+}
+
+/// Why a state directory cannot keep the served serials.
+#[derive(Debug, thiserror::Error)]
+enum StateDirProblem {
+    #[error(
+        "does not exist: create it for the user splitdns runs as (e.g. `install -d -m 0750 -o splitdns -g splitdns {}`; under systemd, leave state_dir out and the unit's StateDirectory= is used), or a restart may serve serials lower than those served before",
+        .0.display()
+    )]
+    Missing(PathBuf),
+    #[error("is not a directory")]
+    NotADirectory,
+    #[error("cannot be used: {0}")]
+    Unusable(std::io::Error),
+    #[error("cannot be written ({0}): the served serials could not be kept across restarts")]
+    NotWritable(std::io::Error),
+}
+
+/// Whether `dir` is a directory this process can create files in: tried, with a file of its
+/// own name that is removed at once (permission bits alone say nothing for root, nor for a
+/// read-only mount).
+fn usable(dir: &Path) -> Result<(), StateDirProblem> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StateDirProblem::Missing(dir.to_path_buf()));
+        }
+        Err(e) => return Err(StateDirProblem::Unusable(e)),
+        Ok(meta) if !meta.is_dir() => return Err(StateDirProblem::NotADirectory),
+        Ok(_) => {}
+    }
+    let probe = dir.join(format!(".splitdns-write-test-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(StateDirProblem::NotWritable)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// `[tcp]`. The bounds are the config's; the defaults are the server's own
@@ -116,5 +185,55 @@ pub(super) fn tcp(raw: Option<&file::TcpSection>, cx: &mut Context) -> TcpLimits
             "[tcp] message_timeout",
             cx,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use crate::config::tests::{EXAMPLE, errors_of};
+
+    /// One rule for `serve`, reload and `check`: a state directory that is missing, or sits under
+    /// a file (root ignores permission bits, so that is how a test makes one unwritable), is an
+    /// error at the `state_dir` line; a writable one is not, and the write test leaves nothing.
+    #[test]
+    fn state_dir_must_be_a_writable_directory() {
+        let dir = std::env::temp_dir().join(format!("splitdns-state-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("file"), "").unwrap();
+        let with = |state: &std::path::Path| {
+            errors_of(&format!(
+                "state_dir = {:?}\n{EXAMPLE}",
+                state.display().to_string()
+            ))
+        };
+        let missing = with(&dir.join("missing"));
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].starts_with("/etc/splitdns/splitdns.toml:1:13: state_dir ")
+                && missing[0].contains("does not exist: create it"),
+            "{missing:?}"
+        );
+        let under_a_file = with(&dir.join("file/sub"));
+        assert_eq!(under_a_file.len(), 1, "{under_a_file:?}");
+        assert!(
+            under_a_file[0].contains("cannot be used"),
+            "{under_a_file:?}"
+        );
+        let a_file = with(&dir.join("file"));
+        assert!(a_file[0].ends_with("is not a directory"), "{a_file:?}");
+        let config = parse(
+            &format!("state_dir = {:?}\n{EXAMPLE}", dir.display().to_string()),
+            std::path::Path::new("/etc/splitdns/splitdns.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.state_dir.as_deref(), Some(dir.as_path()));
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "the write test left a file"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

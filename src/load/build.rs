@@ -3,7 +3,7 @@
 //! view's zones (shared data once, a per-view overlay where a view overrides). Every error found
 //! is returned, each at its `file:line`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::history;
@@ -24,10 +24,12 @@ use crate::zonefile::{self, ZoneRecord};
 /// override is at fault) is left out and returned as a [`ZoneFailure`]: that (view, zone) keeps
 /// the `previous` snapshot's copy where there is one, and is otherwise marked as not served.
 /// Whether failures refuse the whole load is the caller's decision. Errors that belong to no one
-/// zone (an `[[exchange]]` block that fits no zone) are returned as `Err`.
+/// zone (an `[[exchange]]` block that fits no zone) are returned as `Err`. The `unfinished` files
+/// (still being written) are not read: each fails the zones that read it with its error.
 pub fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
+    unfinished: &[Located],
 ) -> Result<(Snapshot, BuildNotes, Vec<ZoneFailure>), Vec<Located>> {
     // What was served before: the snapshot being replaced, or at start the serials a previous
     // run kept in the state directory.
@@ -46,7 +48,7 @@ pub fn snapshot(
     let mut failures = Vec::new();
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
-    let mut sources = read_zone_files(config, &mut files, &mut failures);
+    let mut sources = read_zone_files(config, unfinished, &mut files, &mut failures);
     add_generated(config, &mut sources, &mut notes, &mut errors, &mut failures);
     let mut views: Vec<View> = config
         .views
@@ -281,14 +283,30 @@ struct ZoneSource {
 /// line that names it.
 fn read_zone_files(
     config: &Config,
+    unfinished: &[Located],
     files: &mut Vec<PathBuf>,
     failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
     let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<Located>| {
+        if let Some(error) = unfinished_file(unfinished, path) {
+            files.push(path.clone());
+            errors.push(error.clone());
+            return None;
+        }
         match zonefile::load_zone_file(path, origin) {
             Ok(parsed) => {
+                // An `$INCLUDE` still being written holds the zone back with it.
+                let open: Vec<Located> = parsed
+                    .files
+                    .iter()
+                    .filter_map(|file| unfinished_file(unfinished, file).cloned())
+                    .collect();
                 files.extend(parsed.files);
+                if !open.is_empty() {
+                    errors.extend(open);
+                    return None;
+                }
                 Some(parsed.records)
             }
             Err(e) => {
@@ -355,6 +373,17 @@ fn read_zone_files(
         }
     }
     sources
+}
+
+/// The entry of `unfinished` for `file`, if any (paths compared made absolute: the watcher's are).
+pub(super) fn unfinished_file<'a>(unfinished: &'a [Located], file: &Path) -> Option<&'a Located> {
+    if unfinished.is_empty() {
+        return None;
+    }
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    unfinished
+        .iter()
+        .find(|entry| std::path::absolute(&entry.file).is_ok_and(|entry| entry == file))
 }
 
 /// Adds the `[[exchange]]` records to the zones that contain them (as per-view overrides, unless

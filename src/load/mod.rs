@@ -116,7 +116,7 @@ impl Loaded {
 /// Reads the config and every zone it names, builds the snapshot and checks it; any file that
 /// does not load, and any check error, refuses the load (what `check` judges).
 pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
-    run(config_path, None, Purpose::Check)
+    run(config_path, None, Purpose::Check, &[])
 }
 
 /// Loads to serve, at start-up (`previous` = `None`) or on reload: a zone whose files do not
@@ -124,7 +124,18 @@ pub fn load(config_path: &Path) -> Result<Loaded, LoadError> {
 /// module's rule) unless the config says `all_or_nothing = true`. With the snapshot being
 /// served, content changes without a serial increase are noticed.
 pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded, LoadError> {
-    run(config_path, previous, Purpose::Serve)
+    run(config_path, previous, Purpose::Serve, &[])
+}
+
+/// [`reload`] without reading the `unfinished` files (a writer still has them open), each named
+/// by the error that says why: a zone that reads one is held back as if it did not load, and
+/// the config among them refuses the load.
+pub fn reload_without(
+    config_path: &Path,
+    previous: Option<&Snapshot>,
+    unfinished: &[Located],
+) -> Result<Loaded, LoadError> {
+    run(config_path, previous, Purpose::Serve, unfinished)
 }
 
 /// What a load is for: the two differ in what a broken zone file or a check error does and in
@@ -144,10 +155,14 @@ fn run(
     config_path: &Path,
     previous: Option<&Snapshot>,
     purpose: Purpose,
+    unfinished: &[Located],
 ) -> Result<Loaded, LoadError> {
+    if let Some(config_file) = build::unfinished_file(unfinished, config_path) {
+        return Err(LoadError::Config(vec![config_file.clone()]));
+    }
     let config = config::load(config_path).map_err(LoadError::Config)?;
     let (mut snapshot, mut notes, mut zone_failures) =
-        build::snapshot(&config, previous).map_err(LoadError::Zones)?;
+        build::snapshot(&config, previous, unfinished).map_err(LoadError::Zones)?;
     let whole = purpose == Purpose::Check || config.all_or_nothing;
     if !zone_failures.is_empty() && whole {
         let mut errors: Vec<Located> = zone_failures

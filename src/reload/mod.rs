@@ -3,11 +3,13 @@
 //! or log why not and keep serving the previous one.
 //!
 //! It is triggered by SIGHUP, by a change to any file the snapshot was built from (`watch`),
-//! and by the control listener's `POST /reload`, which asks through a [`ReloadHandle`] and is
-//! told the result; all run the one transaction below. A file-change reload waits until the
-//! files have settled; a reload during which any file event came in may have read a file
-//! mid-write: it is dropped and read again once the files settle. SIGHUP reloads at once (the
-//! admin asked for it), but is dropped and redone the same way. The service manager hears
+//! and by the control listener's `POST /reload` (`splitdns reload`, the unit's `ExecReload`),
+//! which asks through a [`ReloadHandle`] and is told the result; all run the one transaction
+//! below, after the one wait: until no watched file is being written (`watch::settle`; a file
+//! change also waits for its burst of events to end). A file still open for writing when the
+//! wait ends is not read: the zones that read it keep their previous data, and the reload's log
+//! line and record say so. A reload during which any other file event came in may have read a
+//! file mid-write: it is dropped and read again once the files settle. The service manager hears
 //! RELOADING=1 before it and READY=1 after it.
 
 pub mod publish;
@@ -27,7 +29,7 @@ use crate::load::{self, LoadError};
 use crate::located::Located;
 use crate::systemd;
 pub use publish::Live;
-use watch::{FileWatcher, MAX_WRITE_WAIT, barrier, lock, settle};
+use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, settle};
 
 /// A reload's result: published (with the `file:line` errors of the zones held back), or
 /// refused whole.
@@ -153,26 +155,23 @@ impl Reloader {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(record);
     }
 
-    /// Runs one reload transaction. The loading and building run on a blocking thread; queries
-    /// keep being answered from the current snapshot until the single swap.
-    pub async fn reload(&mut self, trigger: Trigger) -> Result<(), LoadError> {
-        self.reload_if_stable(trigger, || async { true })
-            .await
-            .unwrap_or(Ok(Vec::new()))
-            .map(|_| ())
-    }
-
-    /// [`Reloader::reload`], unless `stable()`, asked once the files have been read, says they may
+    /// Runs one reload transaction, reading none of `unfinished` (each zone that reads one keeps
+    /// its previous data), unless `stable()`, asked once the files have been read, says they may
     /// have changed meanwhile: then what was read (snapshot or error alike) may come from a
     /// half-written file, and it is dropped without a word (`None`); the current snapshot stays.
+    /// The loading and building run on a blocking thread; queries keep being answered from the
+    /// current snapshot until the single swap.
     async fn reload_if_stable<F: Future<Output = bool>>(
         &mut self,
         trigger: Trigger,
+        unfinished: &[Unfinished],
         stable: impl FnOnce() -> F,
     ) -> Option<Outcome> {
         let started = Instant::now();
         systemd::reloading();
-        let result = self.load_and_swap(trigger, started, stable).await;
+        let result = self
+            .load_and_swap(trigger, started, unfinished, stable)
+            .await;
         if let Some(result) = &result {
             self.record(trigger, started, result);
         }
@@ -184,15 +183,18 @@ impl Reloader {
         &mut self,
         trigger: Trigger,
         started: Instant,
+        unfinished: &[Unfinished],
         stable: impl FnOnce() -> F,
     ) -> Option<Outcome> {
         let previous = self.live.state.load_full();
         let path = self.config_path.clone();
         let before = previous.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || load::reload(&path, Some(&before.snapshot)))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let not_read: Vec<Located> = unfinished.iter().map(not_read).collect();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load::reload_without(&path, Some(&before.snapshot), &not_read)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         if !stable().await {
             tracing::debug!(
                 "files changed while the reload on {trigger} read them; reading again once written"
@@ -288,6 +290,26 @@ impl Reloader {
     }
 }
 
+/// Why a reload did not read `file`, as the error that holds its zones back.
+fn not_read(file: &Unfinished) -> Located {
+    let message = match file.open_for {
+        Some(open_for) => format!(
+            "still open for writing ({:.1} s) when the reload stopped waiting for it: not read, so its zone keeps its previous data",
+            open_for.as_secs_f64()
+        ),
+        None => format!(
+            "written to again while the reload read it, {} s after the reload was asked: not read, so its zone keeps its previous data",
+            MAX_WRITE_WAIT.as_secs()
+        ),
+    };
+    Located {
+        file: file.path.clone(),
+        line: 0,
+        column: 0,
+        message,
+    }
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -342,7 +364,7 @@ async fn run(
         .unwrap_or_default();
     loop {
         let mut reply = None;
-        let mut trigger = tokio::select! {
+        let trigger = tokio::select! {
             () = shutdown.cancelled() => return,
             Some(()) = async { match &mut hangup { Some(h) => h.recv().await, None => std::future::pending().await } } => Trigger::Signal,
             Some(()) = events.recv() => Trigger::FileChange,
@@ -352,28 +374,58 @@ async fn run(
             }
         };
         let triggered = tokio::time::Instant::now();
+        // A file change waits for its burst of events to end; every trigger then waits for the
+        // files being written (see `watch`).
+        let mut debounce = trigger == Trigger::FileChange;
+        // Files that changed while read once the wait was over: not read from then on, so that a
+        // writer that never pauses cannot keep the reload going round (the set only grows, and
+        // there are finitely many watched files).
+        let mut changing: Vec<Unfinished> = Vec::new();
         // Until what was read is known to be whole: files that change while being read are read
         // again once they have settled.
         loop {
-            let generation = match trigger {
-                Trigger::Signal | Trigger::Request => {
-                    barrier(&state).await;
-                    lock(&state).generation
-                }
-                Trigger::FileChange => settle(&mut events, &state, triggered).await,
-            };
+            let settled = settle(&mut events, &state, triggered, debounce).await;
+            let mut unfinished = settled.unfinished;
+            unfinished.extend(
+                changing
+                    .iter()
+                    .filter(|f| unfinished.iter().all(|u| u.path != f.path))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            let generation = settled.generation;
             let stable = || async {
                 barrier(&state).await;
-                let watched = lock(&state);
-                watched.generation == generation
-                    && (trigger != Trigger::FileChange
-                        || triggered.elapsed() >= MAX_WRITE_WAIT
-                        || watched.writing.is_empty())
+                let in_flight = Watched::changed_unseen(&state, &unfinished);
+                if !in_flight.is_empty() && triggered.elapsed() >= MAX_WRITE_WAIT {
+                    Watched::accept(&state, &in_flight);
+                } else if !in_flight.is_empty() {
+                    return false;
+                }
+                lock(&state)
+                    .changed_since(generation)
+                    .all(|path| unfinished.iter().any(|u| &u.path == path))
             };
-            if reloader.reload_if_stable(trigger, stable).await.is_some() {
+            if reloader
+                .reload_if_stable(trigger, &unfinished, stable)
+                .await
+                .is_some()
+            {
                 break;
             }
-            trigger = Trigger::FileChange;
+            if triggered.elapsed() >= MAX_WRITE_WAIT {
+                let watched = lock(&state);
+                changing.extend(
+                    watched
+                        .changed_since(generation)
+                        .filter(|path| unfinished.iter().all(|u| &u.path != *path))
+                        .map(|path| Unfinished {
+                            path: path.clone(),
+                            open_for: None,
+                        }),
+                );
+            }
+            debounce = true;
         }
         if let Some(reply) = reply
             && let Some(record) = reloader.last()

@@ -9,8 +9,8 @@
 //! be busy building something else.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -95,6 +95,16 @@ impl Server {
     /// Writes the standard files (plus `extra` (name, content) pairs, which replace or add) and
     /// starts the server, returning once it answers and its reloader is watching.
     fn start(test: &str, extra: &[(&str, &str)]) -> Server {
+        Server::watching(Daemon::serve(Server::files(test, extra)).start())
+    }
+
+    /// [`Server::start`] with a control listener (`POST /reload`).
+    fn start_with_control(test: &str, extra: &[(&str, &str)]) -> Server {
+        Server::watching(Daemon::serve(Server::files(test, extra)).control().start())
+    }
+
+    /// Writes the standard files and `extra` into the test's scratch directory; returns the config.
+    fn files(test: &str, extra: &[(&str, &str)]) -> std::path::PathBuf {
         let dir = scratch_dir(&format!("reload-{test}"));
         let standard = [
             ("splitdns.toml", CONFIG.to_string()),
@@ -114,11 +124,18 @@ impl Server {
         for (name, text) in extra {
             fs::write(dir.join(name), text).expect("write a test file");
         }
-        let server = Server {
-            daemon: Daemon::serve(dir.join("splitdns.toml")).start(),
-        };
+        dir.join("splitdns.toml")
+    }
+
+    fn watching(daemon: Daemon) -> Server {
+        let server = Server { daemon };
         server.wait_reloader();
         server
+    }
+
+    /// `POST /reload` on the control listener: the status code and the body (the reload record).
+    fn post_reload(&self) -> (u16, String) {
+        post_reload(self.control())
     }
 
     fn client(&self, source: IpAddr) -> Client {
@@ -753,6 +770,221 @@ fn reload_while_another_file_is_being_written_waits_for_it() {
     );
 }
 
+/// `POST /reload` to `control` (what `splitdns reload` and the unit's `ExecReload` send): the
+/// status code and the body.
+fn post_reload(control: SocketAddr) -> (u16, String) {
+    let mut stream = TcpStream::connect(control).expect("connect to the control listener");
+    stream
+        .set_read_timeout(Some(GENEROUS * 2))
+        .expect("set the read timeout");
+    write!(
+        stream,
+        "POST /reload HTTP/1.1\r\nHost: {control}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read the response");
+    let code = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (code, body.to_string())
+}
+
+/// Rewrites of the chunked zone; each takes about [`CHUNK_GAP`] × 3 plus [`REWRITE_PAUSE`].
+const REWRITES: u32 = 20;
+/// The pause between two chunks of one rewrite, the file open all along.
+const CHUNK_GAP: Duration = Duration::from_millis(30);
+/// The pause between two rewrites (the file closed).
+const REWRITE_PAUSE: Duration = Duration::from_millis(60);
+/// The names checked, one per chunk; `last` ends the last chunk.
+const CHUNK_NAMES: [&str; 5] = ["chunk0", "chunk1", "chunk2", "chunk3", "last"];
+
+/// Version `v` of the shared zone in four chunks, each ending at a line end: every prefix of
+/// whole chunks is a valid zone on its own (the first holds the SOA), so a reloader that read the
+/// file part-way would serve it, without the later chunks' names. Every name's address and the
+/// serial say which version they come from.
+fn chunked_zone(v: u32) -> [String; 4] {
+    assert!(v < 256);
+    let address = format!("198.51.100.{v}");
+    let mut chunks: [String; 4] = Default::default();
+    chunks[0] = format!(
+        "$ORIGIN contoso.example.\n\
+         $TTL 3600\n\
+         @     SOA  ns1 hostmaster ( {} 3600 900 1209600 300 )\n\
+         \x20     NS   ns1\n\
+         \x20     NS   ns2\n\
+         ns1   A    203.0.113.53\n\
+         ns2   A    198.51.100.53\n\
+         mail  A    203.0.113.10\n\
+         chunk0 A {address}\n",
+        SERIAL + v
+    );
+    for (k, chunk) in chunks.iter_mut().enumerate().skip(1) {
+        for i in 0..20 {
+            chunk.push_str(&format!("filler{k}-{i} A {address}\n"));
+        }
+        chunk.push_str(&format!("chunk{k} A {address}\n"));
+    }
+    chunks[3].push_str(&format!("last A {address}\n"));
+    chunks
+}
+
+/// The version a name's answer comes from (see [`chunked_zone`]), or the answer when it is not one.
+fn version_of(answer: Answer) -> Result<u32, Answer> {
+    if let Answer::Addrs(list) = &answer
+        && let [address] = &list[..]
+        && let Some(Ok(v)) = address.strip_prefix("198.51.100.").map(str::parse)
+    {
+        return Ok(v);
+    }
+    Err(answer)
+}
+
+/// Issue 20 item 5: an explicit reload waits for writers to close, as the watcher does. A writer
+/// rewrites the shared zone in place ([`REWRITES`] times: open with `O_TRUNC`, four chunks
+/// [`CHUNK_GAP`] apart, close) while four clients loop `POST /reload` (what `splitdns reload` and
+/// `systemctl reload` send); a querier meanwhile checks every answer against the whole file:
+/// each chunk's name and the last name resolve, and their versions lie between the serials asked
+/// before and after them. A reload that read the file part-way serves the later names NXDOMAIN.
+#[test]
+fn reload_requests_never_read_a_zone_being_rewritten_in_place() {
+    let server = Server::start_with_control(
+        "requests-mid-write",
+        &[("contoso.example.zone", &chunked_zone(0).concat())],
+    );
+    let path = server.path("contoso.example.zone");
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for v in 1..=REWRITES {
+                let mut file = File::create(&path).expect("open the zone with O_TRUNC");
+                for (k, chunk) in chunked_zone(v).iter().enumerate() {
+                    if k > 0 {
+                        std::thread::sleep(CHUNK_GAP);
+                    }
+                    file.write_all(chunk.as_bytes()).expect("write a chunk");
+                }
+                drop(file);
+                std::thread::sleep(REWRITE_PAUSE);
+            }
+            done.store(true, Ordering::Relaxed);
+        })
+    };
+    let reloaders: Vec<_> = (0..4)
+        .map(|_| {
+            let (done, control) = (done.clone(), server.control());
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut codes = Vec::new();
+                // Bounded in count and time; the writer ends well within both.
+                while !done.load(Ordering::Relaxed)
+                    && codes.len() < 200
+                    && start.elapsed() < GENEROUS * 3
+                {
+                    codes.push(post_reload(control));
+                }
+                codes
+            })
+        })
+        .collect();
+
+    let mut client = server.client(EXTERNAL);
+    let mut partial = Vec::new();
+    let mut rounds = 0;
+    let start = Instant::now();
+    while !done.load(Ordering::Relaxed) && start.elapsed() < GENEROUS * 3 {
+        rounds += 1;
+        let before = client.serial("contoso.example.").map(|s| s - SERIAL);
+        let versions: Vec<Result<u32, Answer>> = CHUNK_NAMES
+            .iter()
+            .map(|name| version_of(client.lookup(&format!("{name}.contoso.example."))))
+            .collect();
+        let after = client.serial("contoso.example.").map(|s| s - SERIAL);
+        let whole = versions.iter().all(|v| {
+            v.as_ref()
+                .is_ok_and(|v| before.is_some_and(|b| b <= *v) && after.is_some_and(|a| *v <= a))
+        });
+        if !whole && partial.len() < 5 {
+            partial.push(format!(
+                "after {:?}: serial {before:?} then {versions:?} then serial {after:?}",
+                start.elapsed()
+            ));
+        }
+    }
+    writer.join().expect("the writer");
+    let mut answers = Vec::new();
+    for reloader in reloaders {
+        answers.extend(reloader.join().expect("a reload client"));
+    }
+    let refused: Vec<&(u16, String)> = answers.iter().filter(|(code, _)| *code != 200).collect();
+    eprintln!(
+        "{REWRITES} rewrites: {rounds} query rounds, {} reloads asked, {} not 200",
+        answers.len(),
+        refused.len()
+    );
+    assert!(
+        partial.is_empty(),
+        "answers from a file read part-way ({rounds} rounds):\n{}",
+        partial.join("\n")
+    );
+    assert!(
+        answers.len() >= 8,
+        "only {} reloads were asked",
+        answers.len()
+    );
+    assert!(refused.is_empty(), "reloads not applied whole: {refused:?}");
+    // The last version is served whole once the writer is done.
+    let waited = poll_until(GENEROUS, || {
+        client.serial("contoso.example.") == Some(SERIAL + REWRITES)
+    });
+    assert!(waited.is_some(), "the last rewrite was never served");
+    assert_eq!(
+        client.lookup("last.contoso.example."),
+        addrs(&[format!("198.51.100.{REWRITES}").as_str()])
+    );
+}
+
+/// Issue 20 item 5, past the bound: a zone file left open mid-write is waited for at most 5 s;
+/// then `POST /reload` answers 409 naming the file and why, and that zone keeps its previous data
+/// (the first half alone would have been served) until the writer closes the file.
+#[test]
+fn reload_request_past_the_write_bound_keeps_the_zone_and_says_why() {
+    let server = Server::start_with_control("request-past-bound", &[]);
+    let mut file =
+        File::create(server.path("contoso.example.zone")).expect("open the zone for writing");
+    file.write_all(NEW_FIRST_HALF.as_bytes())
+        .expect("write the first half");
+    file.flush().expect("flush");
+    let asked = Instant::now();
+    let (code, body) = server.post_reload();
+    let waited = asked.elapsed();
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        waited >= Duration::from_secs(4) && waited < GENEROUS,
+        "answered after {waited:?}"
+    );
+    assert!(
+        body.contains("contoso.example.zone: still open for writing")
+            && body.contains("keeps its previous data")
+            && body.contains("\"applied\": true"),
+        "{body}"
+    );
+    let mut client = server.client(EXTERNAL);
+    assert_eq!(seen(&mut client), Seen::Old);
+    assert_eq!(client.serial("contoso.example."), Some(SERIAL));
+    server.wait_log(&["ERROR", "contoso.example.zone: still open for writing"]);
+    // Once closed, the whole new zone is served.
+    file.write_all(NEW_SECOND_HALF.as_bytes())
+        .expect("write the second half");
+    drop(file);
+    let waited = poll_until(GENEROUS, || seen(&mut client) == Seen::New);
+    assert!(waited.is_some(), "the completed zone was never served");
+}
+
 #[test]
 fn reload_sighup_moves_clients_to_another_view() {
     let mut server = Server::start("clients", &[]);
@@ -772,7 +1004,15 @@ fn reload_sighup_moves_clients_to_another_view() {
         addrs(&[EXTERNAL_MAIL])
     );
 
+    // SIGHUP waits for the writer, as the watcher does: nothing changes while the file is open.
     server.hangup();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        client.lookup("mail.contoso.example."),
+        addrs(&[EXTERNAL_MAIL]),
+        "SIGHUP read the config while it was open for writing"
+    );
+    drop(held);
     let waited = poll_until(GENEROUS, || {
         client.lookup("mail.contoso.example.") == addrs(&[INTERNAL_MAIL])
     });
@@ -783,7 +1023,6 @@ fn reload_sighup_moves_clients_to_another_view() {
     eprintln!("clients moved {:?} after SIGHUP", waited.unwrap());
     server.wait_log(&["reloaded on SIGHUP"]);
     server.assert_running();
-    drop(held);
     // 127.0.0.2 still inside.
     assert_eq!(
         server.client(INTERNAL).lookup("mail.contoso.example."),
@@ -824,6 +1063,7 @@ fn reload_sighup_serves_a_new_zone() {
     );
 
     server.hangup();
+    drop(held);
     let waited = poll_until(GENEROUS, || {
         client.lookup("www.northwind.example.") == addrs(&["198.51.100.80"])
     });
@@ -839,8 +1079,8 @@ fn reload_sighup_serves_a_new_zone() {
         client.lookup("mail.contoso.example."),
         addrs(&[EXTERNAL_MAIL])
     );
+    server.wait_log(&["reloaded on SIGHUP"]);
     server.assert_running();
-    drop(held);
 }
 
 #[test]
@@ -957,11 +1197,11 @@ fn reload_listen_change_needs_a_restart() {
     let config = CONFIG.replace("127.0.0.1:5353", &format!("127.0.0.1:{other}"));
     let held = write_held_open(&server.path("splitdns.toml"), &config);
     server.hangup();
+    drop(held);
     let line = server.wait_log(&["listen changed", "a restart is needed"]);
     eprintln!("logged: {line}");
     server.wait_log(&["reloaded on SIGHUP"]);
     server.assert_running();
-    drop(held);
     // The old socket still serves.
     let mut client = server.client(INTERNAL);
     assert_eq!(

@@ -806,3 +806,104 @@ fn notify_leaves_from_the_notify_source() {
     };
     assert_eq!(from.ip(), IpAddr::from([127, 0, 0, 9]));
 }
+
+/// The transfer fixture in the scratch directory `test` with `state_dir = "<dir>"` as its first
+/// line (line 1, the value at column 13); returns the config.
+fn fixture_with_state_dir(test: &str, dir: &str) -> PathBuf {
+    let config = scratch_copy(test, &fixture_dir("transfer")).join("splitdns.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(&config, format!("state_dir = \"{dir}\"\n{text}")).unwrap();
+    config
+}
+
+/// `splitdns check` on `config`: whether it passed, and its stdout and stderr.
+fn check(config: &Path) -> (bool, String) {
+    let output = splitdns()
+        .arg("check")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run splitdns check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The line of `text` holding `needle`, failing the test without one.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+/// Issue 20 item 6: a `state_dir` that does not exist refuses the start with an error at its
+/// `file:line`, and `check` says the same (one rule); once the admin creates it, a serial
+/// splitdns raised (an edit without a serial increase, in a view with secondaries) survives a
+/// restart instead of falling back to the file's, which secondaries would ignore.
+#[test]
+fn a_missing_state_dir_refuses_the_start_and_check_then_serials_survive_a_restart() {
+    let config = fixture_with_state_dir("state-dir-missing", "state");
+    let at = format!("{}:1:13: state_dir", config.display());
+    let (status, log) = Daemon::serve(&config).start_fails();
+    assert!(!status.success());
+    let refused = line_with(&log, &at);
+    assert!(refused.contains("does not exist"), "{refused}");
+    let (passed, text) = check(&config);
+    assert!(!passed, "check passed:\n{text}");
+    let checked = line_with(&text, &at);
+    assert_eq!(
+        refused[refused.find(&at).unwrap()..],
+        checked[checked.find(&at).unwrap()..],
+        "start and check disagree"
+    );
+
+    // What the error tells the admin to do.
+    fs::create_dir(config.with_file_name("state")).unwrap();
+    assert!(check(&config).0, "check still fails:\n{}", check(&config).1);
+    let daemon = Daemon::serve(&config).start();
+    let file_serial = soa_serial(daemon.dns, INTERNAL).expect("the internal serial");
+    let internal = config.with_file_name("contoso.example.internal.zone");
+    let zone = fs::read_to_string(&internal).unwrap();
+    fs::write(&internal, zone.replace("10.0.9.9", "10.0.9.10")).unwrap();
+    wait_for(
+        "the edit to be served with a raised serial",
+        || soa_serial(daemon.dns, INTERNAL) == Some(file_serial + 1),
+        &daemon,
+    );
+    drop(daemon);
+
+    let daemon = Daemon::serve(&config).start();
+    assert_eq!(
+        soa_serial(daemon.dns, INTERNAL),
+        Some(file_serial + 1),
+        "the served serial went back at restart"
+    );
+    assert!(!daemon.log_text().contains("cannot keep the served serials"));
+}
+
+/// Issue 20 item 6: a `state_dir` that cannot be written (here under a regular file: root, which
+/// runs the tests, ignores permission bits) refuses the start, and `check`, at its line.
+#[test]
+fn a_state_dir_that_cannot_be_written_refuses_the_start_and_check() {
+    let config = fixture_with_state_dir("state-dir-unwritable", "somefile/sub");
+    fs::write(
+        config.with_file_name("somefile"),
+        "a file, not a directory\n",
+    )
+    .unwrap();
+    let at = format!("{}:1:13: state_dir", config.display());
+    let (status, log) = Daemon::serve(&config).start_fails();
+    assert!(!status.success());
+    let refused = line_with(&log, &at);
+    let (passed, text) = check(&config);
+    assert!(!passed, "check passed:\n{text}");
+    let checked = line_with(&text, &at);
+    assert_eq!(
+        refused[refused.find(&at).unwrap()..],
+        checked[checked.find(&at).unwrap()..],
+        "start and check disagree"
+    );
+}
