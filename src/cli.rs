@@ -41,7 +41,9 @@ pub enum Command {
     /// Exit status as diff's: 0 when the views serve the same data, 1 when they differ, 2 when
     /// they cannot be compared (the config does not load, a view is not defined).
     Diff(DiffArgs),
-    /// Ask the running server what it serves: views, zones, serials, the last reload.
+    /// Ask the running server what it serves: views, zones, serials, health checks, the last
+    /// reload. A monitoring check: one summary line first; exits 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN (the server cannot be asked).
     Status(StatusArgs),
     /// Ask the running server to reload; exits 1 with the file:line errors if it refused.
     Reload(ControlArgs),
@@ -74,7 +76,9 @@ List, name by name, the records that differ between two views.
 .TP
 \fBsplitdns status \-\-config /etc/splitdns/splitdns.toml\fR
 Ask the running server (through the config's \fB[control] listen\fR address, or
-\fB\-\-control 127.0.0.1:9153\fR) for its views, zones, serials and last reload.
+\fB\-\-control 127.0.0.1:9153\fR) for its views, zones, serials, health checks and last
+reload. It is a monitoring check: the first line is the verdict, and the exit status is 0 (OK),
+1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN: the server cannot be asked).
 .TP
 \fBsplitdns reload \-\-config /etc/splitdns/splitdns.toml\fR
 Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors when it refused

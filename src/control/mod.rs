@@ -1,8 +1,7 @@
 //! The control listener: a small HTTP/1.1 server (hyper) for operators and their tools, off the
 //! query path. `GET /metrics` (OpenMetrics text for a scraper that asks for it, else the classic
-//! Prometheus text format; [`metrics`]), `GET /status` (JSON,
-//! [`status`]) and `POST /reload` (the reload transaction of [`crate::reload`], answered with its
-//! result). It is off unless `[control] listen` is set, and loopback-only unless the admin allows
+//! Prometheus text format; [`metrics`]), `GET /status` (JSON, [`status`]) and `POST /reload`
+//! (the reload transaction of [`crate::reload`], answered with its result). It is off unless `[control] listen` is set, and loopback-only unless the admin allows
 //! otherwise, since whoever reaches it can read the configuration and trigger reloads.
 //!
 //! Hostile or broken clients cost bounded work: headers must arrive within
@@ -72,6 +71,8 @@ pub struct Control {
     pub address: Option<SocketAddr>,
     /// Accept only loopback `Host` headers (the listener is on a loopback address).
     pub loopback_only: bool,
+    /// The health checks, for `/status` and the page.
+    pub prober: Prober,
     exposition: metrics::Exposition,
 }
 
@@ -83,7 +84,7 @@ impl Control {
         listen: Vec<SocketAddr>,
         prober: Prober,
     ) -> Control {
-        let exposition = metrics::Exposition::new(state.clone(), metrics.clone(), prober);
+        let exposition = metrics::Exposition::new(state.clone(), metrics.clone(), prober.clone());
         Control {
             state,
             metrics,
@@ -92,6 +93,7 @@ impl Control {
             listen,
             address: None,
             loopback_only: true,
+            prober,
             exposition,
         }
     }

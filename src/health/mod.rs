@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::view::health::HealthBoard;
 pub use probe::probe_once;
-pub use prober::Prober;
+pub use prober::{AddressReport, NameReport, Prober};
 
 /// How one address is checked. Equal probes of one address and server name share one task.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

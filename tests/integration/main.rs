@@ -16,6 +16,7 @@ mod health;
 mod layers;
 mod listen;
 mod packaging;
+mod page;
 mod reload;
 mod secondaries;
 mod secondary_keys;
