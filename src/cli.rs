@@ -88,8 +88,9 @@ Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors whe
 \fI/etc/splitdns/splitdns.toml\fR
 The configuration; zone file paths in it are relative to its directory.
 .TP
-\fIhttp://127.0.0.1:9153/metrics\fR, \fI/status\fR, \fI/reload\fR
-The control listener, when \fB[control] listen\fR is set.
+\fIhttp://127.0.0.1:9153/\fR, \fI/metrics\fR, \fI/status\fR, \fI/reload\fR
+The control listener, when \fB[control] listen\fR is set: the status page, the metrics, the
+status as JSON, and reloads.
 .SH SEE ALSO
 \fBsystemctl\fR(1), \fBdig\fR(1), /usr/share/doc/splitdns/README.md
 "#;

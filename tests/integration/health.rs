@@ -978,7 +978,7 @@ fn an_openssl_server_is_checked_like_exchange() {
 /// view fails back. `splitdns_health_up` carries the site.
 #[test]
 fn status_and_page_follow_failover_and_fail_open() {
-    use crate::page::{get, status_command, status_json};
+    use crate::page::{assert_real_png, get, screenshot, status_command, status_json};
     let pki = Pki::new();
     let leaf = pki.leaf(&[NAMESPACE, "autodiscover.contoso.example"], false);
     let addresses = [ip(91), ip(92), ip(93)];
@@ -1114,6 +1114,35 @@ fn status_and_page_follow_failover_and_fail_open() {
             && l.ends_with(" 0")),
         "{metrics}"
     );
+    // The page: views, zones, sites, addresses, states; rendered where Chromium is.
+    let (code, _, page) = get(control, "/");
+    assert_eq!(code, 200);
+    for expected in [
+        "View internal",
+        "View branch",
+        "View external",
+        "contoso.example.",
+        "Site dc1",
+        "Site dc2",
+        &format!("127.0.0.92:{port}"),
+        "DOWN",
+        "connection refused",
+        "1 address down",
+    ] {
+        assert!(
+            page.contains(expected),
+            "no {expected:?} in the page:\n{page}"
+        );
+    }
+    for _ in 0..20 {
+        let _ = dns.ask(INTERNAL, NAMESPACE, RecordType::A);
+        let _ = dns.ask(ip(5), NAMESPACE, RecordType::A);
+        let _ = dns.ask(crate::common::EXTERNAL, NAMESPACE, RecordType::A);
+    }
+    if let Some(png) = screenshot(&format!("http://{control}/"), &dir, "status-page") {
+        assert_real_png(&png);
+    }
+
     // dc1 all down: the internal view fails over to dc2, in one log line for both names.
     servers[0].set_status(503);
     wait_status("internal failed over", &|s| {

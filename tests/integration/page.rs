@@ -1,19 +1,24 @@
-//! `splitdns status` as a monitoring check (issue 21 item 1), judged against the real `splitdns`
-//! binary: the exit codes a monitoring system reads for OK, WARNING, CRITICAL and UNKNOWN, the
-//! summary line, and the checked addresses and serials in the answer. The health tests
+//! The status page (`GET /` on the control listener, issue 21 item 8) and `splitdns status` as a
+//! monitoring check (item 1), judged against the real `splitdns` binary: the page's content and
+//! its escaping of values from the config, the exit codes a monitoring system reads for OK,
+//! WARNING, CRITICAL and UNKNOWN, and — where Debian's `chromium` is installed — the page
+//! rendered by a real browser, headless, into a screenshot. The health tests
 //! (`health::status_and_page_follow_failover_and_fail_open`) judge the same with real HTTPS
 //! servers behind the checks.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{self, Daemon, free_port, scratch_dir};
 
 /// Upper bound for every wait: start-up, reloads, health checks.
 const GENEROUS: Duration = Duration::from_secs(10);
+/// Longest the headless browser may take to render the page.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One HTTP/1.1 `GET` with `Connection: close`: the status code, the head and the body.
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
@@ -52,6 +57,75 @@ pub fn status_command(control: SocketAddr, args: &[&str]) -> Output {
         .arg(control.to_string())
         .output()
         .expect("run splitdns status")
+}
+
+/// The page rendered by headless Chromium into `<dir>/<name>.png`, with a fresh profile in
+/// `dir`; `None` (and a printed reason) where Chromium is not installed.
+pub fn screenshot(url: &str, dir: &Path, name: &str) -> Option<PathBuf> {
+    let Some(chromium) = common::find_program("chromium") else {
+        println!("not rendered in a browser: chromium is not installed (.ci/run installs it)");
+        return None;
+    };
+    let profile = dir.join(format!("{name}-chromium-profile"));
+    let _ = fs::remove_dir_all(&profile);
+    let png = dir.join(format!("{name}.png"));
+    let _ = fs::remove_file(&png);
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1280,900")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll chromium") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not render {url} within {BROWSER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "chromium exited {status} rendering {url}");
+    Some(png)
+}
+
+/// A screenshot is a PNG of the window's size with more than one colour's worth of content.
+pub fn assert_real_png(png: &Path) {
+    let bytes = fs::read(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        png.display()
+    );
+    // IHDR: width and height, big-endian, after the signature and the chunk's length and type.
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 900), "{}", png.display());
+    // A blank 1280×900 page compresses to a few kilobytes; text, tables and colours do not.
+    assert!(
+        bytes.len() > 30_000,
+        "{} is only {} bytes: a blank page?",
+        png.display(),
+        bytes.len()
+    );
 }
 
 const SERIAL: u32 = 2026120701;
@@ -305,5 +379,101 @@ fn status_exit_codes_follow_monitoring_plugins() {
         "{text}"
     );
     assert_eq!(status_command(control, &["--json"]).status.code(), Some(3));
+    drop(listening);
+}
+
+/// `GET /`: one HTML page with the verdict, each view's zones (serials, state), every checked
+/// address by site with its state and reason, and the last reload with its errors; every value
+/// from the config and the files escaped (a site named with markup, a zone file whose name has
+/// some); it refreshes itself, and its Content-Security-Policy allows no script. Other hosts
+/// than the loopback's are refused as on every endpoint. Where Chromium is installed, it
+/// renders the page headless into a screenshot.
+#[test]
+fn status_page_shows_views_checks_and_reload_escaped() {
+    let port = free_port();
+    let listening = TcpListener::bind(("127.0.0.101", port)).unwrap();
+    let daemon = start("html", port);
+    let control = daemon.control();
+    wait_status(&daemon, "127.0.0.102 down", |s| {
+        s["health_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["address"] == "127.0.0.102" && c["state"] == "down")
+    });
+    // Changed content (raised serial) and a zone held back (stale, with its file:line).
+    write(
+        &daemon,
+        "contoso.example.zone",
+        &zone("contoso.example", SERIAL, "203.0.113.81"),
+    );
+    write(
+        &daemon,
+        "fabrikam&<i>.zone",
+        &format!(
+            "{}oops A 300.1.2.3\n",
+            zone("fabrikam.example", SERIAL + 1, "198.51.100.81")
+        ),
+    );
+    let output = common::splitdns()
+        .args(["reload", "--control", &control.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let (code, head, page) = get(control, "/");
+    assert_eq!(code, 200, "{page}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8")
+            && head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    for expected in [
+        "<meta http-equiv=\"refresh\" content=\"10\">",
+        "WARNING",
+        "View internal",
+        "View external",
+        "contoso.example.",
+        "fabrikam.example.",
+        "STALE",
+        &format!("{}", SERIAL + 1),
+        &format!("127.0.0.101:{port}"),
+        &format!("127.0.0.102:{port}"),
+        "DOWN",
+        "connection refused",
+        "Site &lt;b&gt;dc1&lt;/b&gt;&amp;co",
+        "fabrikam&amp;&lt;i&gt;.zone",
+        "queries/s",
+        "over the last",
+        "PARTLY REFUSED",
+    ] {
+        assert!(
+            page.contains(expected),
+            "no {expected:?} in the page:\n{page}"
+        );
+    }
+    for raw in ["<b>dc1", "<i>.zone", "<script"] {
+        assert!(!page.contains(raw), "{raw:?} not escaped:\n{page}");
+    }
+    if let Some(png) = screenshot(
+        &format!("http://{control}/"),
+        daemon.dir(),
+        "status-page-warning",
+    ) {
+        assert_real_png(&png);
+    }
+
+    let (code, _, body) = get(control, "/nowhere");
+    assert_eq!(code, 404, "{body}");
+    let mut stream = TcpStream::connect(control).unwrap();
+    stream.set_read_timeout(Some(GENEROUS)).unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     drop(listening);
 }
