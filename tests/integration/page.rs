@@ -168,7 +168,7 @@ file = "fabrikam&<i>.zone"
 
 [[exchange]]
 namespace = "mail.contoso.example"
-health = {{ kind = "tcp", port = {port}, interval = 0.2, timeout = 0.2, fall = 1, rise = 1 }}
+health = {{ kind = "tcp", port = {port}, interval = 0.5, timeout = 0.5, fall = 2, rise = 1 }}
 [[exchange.site]]
 name = "<b>dc1</b>&co"
 internal = ["127.0.0.101", "127.0.0.102"]
