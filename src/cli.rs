@@ -58,7 +58,9 @@ pub enum Command {
     /// Exit status as diff's: 0 when the views serve the same data, 1 when they differ, 2 when
     /// they cannot be compared (the config does not load, a view is not defined).
     Diff(DiffArgs),
-    /// Ask the running server what it serves: views, zones, serials, the last reload.
+    /// Ask the running server what it serves: views, zones, serials, health checks, the last
+    /// reload. A monitoring check: one summary line first; exits 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN (the server cannot be asked).
     Status(StatusArgs),
     /// Ask the running server to reload; exits 1 with the file:line errors if it refused.
     Reload(ControlArgs),
@@ -91,7 +93,9 @@ List, name by name, the records that differ between two views.
 .TP
 \fBsplitdns status \-\-config /etc/splitdns/splitdns.toml\fR
 Ask the running server (through the config's \fB[control] listen\fR address, or
-\fB\-\-control 127.0.0.1:9153\fR) for its views, zones, serials and last reload.
+\fB\-\-control 127.0.0.1:9153\fR) for its views, zones, serials, health checks and last
+reload. It is a monitoring check: the first line is the verdict, and the exit status is 0 (OK),
+1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN: the server cannot be asked).
 .TP
 \fBsplitdns reload \-\-config /etc/splitdns/splitdns.toml\fR
 Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors when it refused
@@ -111,8 +115,9 @@ The config file when \fB\-\-config\fR is not given (an empty value counts as uns
 \fBRUST_LOG\fR
 The log filter (default \fBinfo\fR), e.g. \fBsplitdns=debug\fR.
 .TP
-\fIhttp://127.0.0.1:9153/metrics\fR, \fI/status\fR, \fI/reload\fR
-The control listener, when \fB[control] listen\fR is set.
+\fIhttp://127.0.0.1:9153/\fR, \fI/metrics\fR, \fI/status\fR, \fI/reload\fR
+The control listener, when \fB[control] listen\fR is set: the status page, the metrics, the
+status as JSON, and reloads.
 .SH SEE ALSO
 \fBsystemctl\fR(1), \fBdig\fR(1), /usr/share/doc/splitdns/README.md, and the admin guide by task in
 /usr/share/doc/splitdns/docs/ (installing.md, configuration.md, operations.md and others)

@@ -1,5 +1,7 @@
 //! `splitdns status` and `splitdns reload`: ask the running server through its control listener
 //! (`[control] listen` in the config, or `--control ADDR`) and print the answer for a person.
+//! `status` is a monitoring check as Nagios, Icinga and their kin run them: one summary line,
+//! then detail, and the exit code says OK (0), WARNING (1), CRITICAL (2) or UNKNOWN (3).
 //! `reload` exits 1 with the refusing `file:line` errors when the server kept its previous data,
 //! so `systemctl reload` (the unit's `ExecReload`) reports a broken file.
 
@@ -14,7 +16,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::config;
-use crate::control::status::Status;
+use crate::control::status::{CheckedAddress, CheckedName, Status, Verdict, assess};
 use crate::reload::ReloadRecord;
 
 /// Longest the commands wait for the server (a reload of large zones can take seconds).
@@ -81,46 +83,58 @@ fn request(addr: SocketAddr, method: Method, path: &str) -> Result<(StatusCode, 
     })
 }
 
+/// The monitoring plugins' UNKNOWN: the server could not be asked.
+const UNKNOWN: u8 = 3;
+
+/// `splitdns status`: a monitoring check. Exits as monitoring plugins do (0 OK, 1 WARNING,
+/// 2 CRITICAL, 3 UNKNOWN when the server cannot be asked) and prints one summary line first,
+/// then the problems, then what is served; with `--json`, the server's answer as it is (exit
+/// code the same).
 pub fn status(control: Option<SocketAddr>, config_path: &Path, json: bool) -> ExitCode {
     let result = address(control, config_path).and_then(|addr| {
         let (code, body) = request(addr, Method::GET, "/status")?;
         if code != StatusCode::OK {
             return Err(format!("{addr}: {code}: {}", body.trim()));
         }
-        Ok(body)
+        let status = serde_json::from_str::<Status>(&body)
+            .map_err(|e| format!("{addr}: unexpected /status answer ({e})"))?;
+        Ok((body, status))
     });
-    let body = match result {
-        Ok(body) => body,
-        Err(e) => {
+    let (body, status) = match result {
+        Ok(answer) => answer,
+        Err(e) if json => {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(UNKNOWN);
+        }
+        Err(e) => {
+            // Monitoring reads the first line of standard output.
+            println!("SPLITDNS UNKNOWN - {e}");
+            return ExitCode::from(UNKNOWN);
         }
     };
+    // Judged here, not taken from the answer: an older server sends no verdict.
+    let verdict = assess(&status);
     if json {
         print!("{body}");
-        return ExitCode::SUCCESS;
+    } else {
+        print!("{}", describe(&status, &verdict));
     }
-    match serde_json::from_str::<Status>(&body) {
-        Ok(status) => {
-            print!("{}", describe(&status));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("unexpected /status answer ({e}):\n{body}");
-            ExitCode::FAILURE
-        }
-    }
+    ExitCode::from(verdict.code)
 }
 
-/// The status for a person.
-fn describe(status: &Status) -> String {
+/// The status for a person: the verdict's summary line and problems, then what is served.
+fn describe(status: &Status, verdict: &Verdict) -> String {
+    let mut text = format!("{}\n", verdict.summary);
+    for problem in &verdict.problems {
+        text.push_str(&format!("  {}: {}\n", problem.severity, problem.message));
+    }
     let listen: Vec<String> = status.listen.iter().map(ToString::to_string).collect();
-    let mut text = format!(
-        "splitdns {} up {}s, serving on {} (udp+tcp)\n",
+    text.push_str(&format!(
+        "splitdns {} up {}, serving on {} (udp+tcp)\n",
         status.version,
-        status.uptime_seconds,
+        duration(status.uptime_seconds),
         listen.join(", ")
-    );
+    ));
     for view in &status.views {
         text.push_str(&format!(
             "view {} (clients {}):\n",
@@ -130,16 +144,24 @@ fn describe(status: &Status) -> String {
         for zone in &view.zones {
             let files: Vec<String> = zone.files.iter().map(|f| f.display().to_string()).collect();
             match (zone.serial, zone.records) {
-                (Some(serial), Some(records)) => text.push_str(&format!(
-                    "  {} serial {serial} ({records} records) from {}{}\n",
-                    zone.origin,
-                    files.join(" + "),
-                    if zone.state == "stale" {
-                        ": STALE, held back (its files did not load, or the checks found an error); the previous data is served"
-                    } else {
-                        ""
-                    }
-                )),
+                (Some(serial), Some(records)) => {
+                    let file_serial = match zone.file_serial {
+                        Some(file) if file != serial => {
+                            format!(", raised above the file's serial {file}")
+                        }
+                        _ => String::new(),
+                    };
+                    text.push_str(&format!(
+                        "  {} serial {serial} ({records} records){file_serial} from {}{}\n",
+                        zone.origin,
+                        files.join(" + "),
+                        if zone.state == "stale" {
+                            ": STALE, held back (its files did not load, or the checks found an error); the previous data is served"
+                        } else {
+                            ""
+                        }
+                    ))
+                }
                 _ => text.push_str(&format!(
                     "  {} NOT SERVED (SERVFAIL): held back (its files did not load, or the checks found an error)\n",
                     zone.origin
@@ -150,6 +172,7 @@ fn describe(status: &Status) -> String {
             }
         }
     }
+    describe_health(status, &mut text);
     match &status.last_reload {
         None => text.push_str("no reload since start\n"),
         Some(reload) => {
@@ -158,7 +181,7 @@ fn describe(status: &Status) -> String {
                 if reload.ok {
                     "ok"
                 } else if reload.applied {
-                    "PUBLISHED with zones held back"
+                    "PARTLY REFUSED, zones held back"
                 } else {
                     "REFUSED, previous data kept"
                 },
@@ -174,11 +197,117 @@ fn describe(status: &Status) -> String {
     text
 }
 
+/// The health checks: each checked name, what it answers, and its addresses by site; then the
+/// latest events.
+fn describe_health(status: &Status, text: &mut String) {
+    if status.checked_names.is_empty() {
+        return;
+    }
+    text.push_str("health checks:\n");
+    // Names a view checks on the same addresses (the namespace and autodiscover) read as one.
+    let addresses_of = |name: &CheckedName| -> Vec<&CheckedAddress> {
+        status
+            .health_checks
+            .iter()
+            .filter(|c| c.name == name.name && c.view == name.view && c.rtype == name.rtype)
+            .collect()
+    };
+    let same = |a: &CheckedName, b: &CheckedName| {
+        let key = |c: &&CheckedAddress| (c.address, c.port, c.check.clone(), c.site.clone());
+        (&a.view, &a.rtype, &a.state, &a.answering_site, a.since / 10)
+            == (&b.view, &b.rtype, &b.state, &b.answering_site, b.since / 10)
+            && addresses_of(a)
+                .iter()
+                .map(key)
+                .eq(addresses_of(b).iter().map(key))
+    };
+    let mut groups: Vec<Vec<&CheckedName>> = Vec::new();
+    for name in &status.checked_names {
+        match groups.iter_mut().find(|group| same(group[0], name)) {
+            Some(group) => group.push(name),
+            None => groups.push(vec![name]),
+        }
+    }
+    for group in groups {
+        let name = group[0];
+        let what = match name.state.as_str() {
+            "ok" if name.preferred_site.is_empty() => "answering its up addresses".to_string(),
+            "ok" => format!("answering site {} (preferred)", name.preferred_site),
+            "failed-over" => format!(
+                "FAILED OVER: site {} down, answering site {}",
+                name.preferred_site, name.answering_site
+            ),
+            "failing-open" => "FAILING OPEN: every address down, answering all of them".to_string(),
+            "servfail" => "ALL DOWN: answering SERVFAIL".to_string(),
+            other => other.to_string(),
+        };
+        let names: Vec<&str> = group.iter().map(|n| n.name.as_str()).collect();
+        text.push_str(&format!(
+            "  {} {} in view {}: {what} (since {} ago)\n",
+            names.join(", "),
+            name.rtype,
+            name.view,
+            human_age(name.since)
+        ));
+        for check in addresses_of(name) {
+            let site = if check.site.is_empty() {
+                String::new()
+            } else {
+                format!("site {} ", check.site)
+            };
+            let state = match (check.state.as_str(), check.answered) {
+                ("down", false) => "DOWN, left out",
+                ("down", true) => "DOWN, answered (failing open)",
+                (_, false) => "up, standby (another site is answered)",
+                ("unchecked", true) => "not checked yet, answered",
+                (_, true) => "up, answered",
+            };
+            let expiry = match (&check.certificate_expires, check.certificate_expiring) {
+                (Some(date), true) => format!(", CERTIFICATE EXPIRES {date}"),
+                _ => String::new(),
+            };
+            text.push_str(&format!(
+                "    {site}{}: {state}: {} (since {} ago){expiry}\n",
+                SocketAddr::new(check.address, check.port),
+                check.reason,
+                human_age(check.since)
+            ));
+        }
+    }
+    if !status.health_events.is_empty() {
+        text.push_str("health events:\n");
+        for event in &status.health_events {
+            text.push_str(&format!(
+                "  {} ago {}: {}\n",
+                human_age(event.unix_time),
+                event.severity,
+                event.message
+            ));
+        }
+    }
+}
+
+/// Seconds as `1d2h`, `3h4m`, `5m6s` or `7s`.
+fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
 fn human_age(unix_time: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    format!("{}s", now.saturating_sub(unix_time))
+    duration(now.saturating_sub(unix_time))
 }
 
 pub fn reload(control: Option<SocketAddr>, config_path: &Path) -> ExitCode {

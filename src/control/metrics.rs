@@ -1,7 +1,7 @@
 //! `/metrics`: the counters and gauges in the Prometheus exposition format (OpenMetrics text,
 //! written by `prometheus-client`). Metrics are an API, so every name is a constant here; each
 //! family's labels are low-cardinality — view, transport, family, query type, outcome, zone, a
-//! health-checked address from the config — and never a query name or a client address.
+//! health-checked address from the config and its site — and never a query name or a client address.
 //!
 //! The query counters are read by a custom collector that sums the receive loops' own counters
 //! at scrape time ([`crate::observe::Registry::totals`]); the zone gauges are read from the
@@ -448,7 +448,9 @@ impl Collector for Forwarding {
     }
 }
 
-/// The health checks' verdicts: 1 for an address answered, 0 for one left out.
+/// The health checks' verdicts: 1 for an address answered, 0 for one left out. `site` names the
+/// `[[exchange.site]]` that lists the address (empty for a `[[health]]` block's): a dashboard
+/// sums it by site to see a site go down.
 #[derive(Debug)]
 struct Health {
     prober: Prober,
@@ -460,13 +462,14 @@ impl Collector for Health {
             &mut encoder,
             HEALTH_UP,
             "1 while the health check of an address passes (it is answered), 0 while it fails (left out of the answers)",
-            self.prober.states().into_iter().map(|(target, up)| {
+            self.prober.states().into_iter().map(|(target, up, site)| {
                 (
                     vec![
                         ("address", target.address.to_string()),
                         ("port", target.probe.port.to_string()),
                         ("name", target.server_name.clone()),
                         ("check", target.to_string()),
+                        ("site", site),
                     ],
                     i64::from(up),
                 )

@@ -1,8 +1,8 @@
 //! The control listener: a small HTTP/1.1 server (hyper) for operators and their tools, off the
-//! query path. `GET /metrics` (OpenMetrics text for a scraper that asks for it, else the classic
-//! Prometheus text format; [`metrics`]), `GET /status` (JSON,
-//! [`status`]) and `POST /reload` (the reload transaction of [`crate::reload`], answered with its
-//! result). It is off unless `[control] listen` is set, and loopback-only unless the admin allows
+//! query path. `GET /` (the status page, HTML for a person; [`page`]), `GET /metrics`
+//! (OpenMetrics text for a scraper that asks for it, else the classic Prometheus text format;
+//! [`metrics`]), `GET /status` (JSON, [`status`]) and `POST /reload` (the reload transaction of
+//! [`crate::reload`], answered with its result). It is off unless `[control] listen` is set, and loopback-only unless the admin allows
 //! otherwise, since whoever reaches it can read the configuration and trigger reloads.
 //!
 //! Hostile or broken clients cost bounded work: headers must arrive within
@@ -25,6 +25,8 @@
 //! sends the page's name, not the address it resolved to.
 
 pub mod metrics;
+pub mod page;
+pub mod rates;
 pub mod status;
 
 use std::collections::BTreeMap;
@@ -72,6 +74,10 @@ pub struct Control {
     pub address: Option<SocketAddr>,
     /// Accept only loopback `Host` headers (the listener is on a loopback address).
     pub loopback_only: bool,
+    /// The health checks, for `/status` and the page.
+    pub prober: Prober,
+    /// The query counters' recent samples, for the page's rates.
+    pub rates: rates::Rates,
     exposition: metrics::Exposition,
 }
 
@@ -83,7 +89,7 @@ impl Control {
         listen: Vec<SocketAddr>,
         prober: Prober,
     ) -> Control {
-        let exposition = metrics::Exposition::new(state.clone(), metrics.clone(), prober);
+        let exposition = metrics::Exposition::new(state.clone(), metrics.clone(), prober.clone());
         Control {
             state,
             metrics,
@@ -92,6 +98,8 @@ impl Control {
             listen,
             address: None,
             loopback_only: true,
+            prober,
+            rates: rates::Rates::new(),
             exposition,
         }
     }
@@ -104,6 +112,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let connections = Arc::new(Connections::default());
+    tokio::spawn(sample_rates(control.clone(), shutdown.clone()));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -158,6 +167,19 @@ pub async fn serve(
             // The socket is closed (the connection future dropped) before `admitted` reports it.
             drop(admitted);
         });
+    }
+}
+
+/// Samples the query counters for the page's rates, every [`rates::SAMPLE_EVERY`] until
+/// `shutdown`.
+async fn sample_rates(control: Arc<Control>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(rates::SAMPLE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => control.rates.sample(&control.metrics),
+            () = shutdown.cancelled() => return,
+        }
     }
 }
 
@@ -413,12 +435,12 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
     }
     let method = request.method();
     let allowed = match request.uri().path() {
-        "/metrics" | "/status" => Method::GET,
+        "/" | "/metrics" | "/status" => Method::GET,
         "/reload" => Method::POST,
         _ => {
             return text(
                 StatusCode::NOT_FOUND,
-                "not found: try /metrics, /status or POST /reload\n",
+                "not found: try /, /metrics, /status or POST /reload\n",
             );
         }
     };
@@ -451,6 +473,27 @@ async fn route(control: &Control, request: Request<Incoming>) -> Reply {
             )
         }
         "/status" => json(StatusCode::OK, &status::report(control)),
+        "/" => {
+            let mut response = reply(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                page::render(control),
+            );
+            let headers = response.headers_mut();
+            headers.insert(
+                hyper::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(page::CONTENT_SECURITY_POLICY),
+            );
+            headers.insert(
+                hyper::header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            response
+        }
         _ => match control.reload.reload().await {
             // 409: the files conflict with what may be served; the previous data still is.
             Some(record) if !record.ok => json(StatusCode::CONFLICT, &record),

@@ -1,5 +1,8 @@
-//! `/status`: what the server is serving now, as JSON for tools and for `splitdns status`.
-//! Field names are an API: add, never rename.
+//! `/status`: what the server is serving now, as JSON for tools and for `splitdns status`, and
+//! the verdict a monitoring check gives on it ([`assess`]): OK, WARNING or CRITICAL, with one
+//! summary line and the problems behind it. Field names are an API: add, never rename; fields
+//! added since the first version default when absent, so `splitdns status` reads an older
+//! server's answer too.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Control;
+use crate::health::{self, Serving};
 use crate::reload::ReloadRecord;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -20,6 +24,18 @@ pub struct Status {
     pub views: Vec<ViewStatus>,
     /// The last reload since start (`null` before the first).
     pub last_reload: Option<ReloadRecord>,
+    /// Every address of every health-checked name, per view.
+    #[serde(default)]
+    pub health_checks: Vec<CheckedAddress>,
+    /// Every health-checked name (per view and type), and what it answers.
+    #[serde(default)]
+    pub checked_names: Vec<CheckedName>,
+    /// The latest health events (addresses up and down, failovers, fail-open), oldest first.
+    #[serde(default)]
+    pub health_events: Vec<HealthEvent>,
+    /// The monitoring verdict on all of the above (absent from servers before it).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,6 +56,11 @@ pub struct ZoneStatus {
     pub state: String,
     /// What is served (absent when unavailable).
     pub serial: Option<u32>,
+    /// What the zone's files say; below `serial` when splitdns raised the served serial (the
+    /// content changed without a serial increase, and the view has secondaries or
+    /// `serial_policy = "bump"`).
+    #[serde(default)]
+    pub file_serial: Option<u32>,
     pub records: Option<usize>,
     /// The files this view's copy was read from.
     pub files: Vec<PathBuf>,
@@ -47,9 +68,90 @@ pub struct ZoneStatus {
     pub errors: Vec<String>,
 }
 
+/// One address of one health-checked name in one view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckedAddress {
+    /// Without the final dot.
+    pub name: String,
+    pub view: String,
+    /// "A" or "AAAA".
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// The `[[exchange.site]]` listing it; empty when its block names no sites.
+    pub site: String,
+    pub address: std::net::IpAddr,
+    pub port: u16,
+    /// The check, e.g. `https://mail.contoso.com/owa/healthcheck.htm at 10.0.0.11:443`.
+    pub check: String,
+    /// "up", "down", or "unchecked" (no result yet: answered as up).
+    pub state: String,
+    /// Whether it is in the answers now (a down one is while its name fails open; an up one is
+    /// not while its site is not the one answered).
+    pub answered: bool,
+    /// The last check's result: "check passed", or why it failed.
+    pub reason: String,
+    /// When the state last changed (or checking began), in seconds since the Unix epoch.
+    pub since: u64,
+    /// Failed checks in a row (below `fall` while still up).
+    pub failures: u32,
+    /// The certificate's expiry date (`YYYY-MM-DD`), for HTTPS checks that read one.
+    pub certificate_expires: Option<String>,
+    /// Whether that is within the check's `expiry_warning_days`.
+    pub certificate_expiring: bool,
+}
+
+/// One health-checked name (one RRset) in one view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckedName {
+    pub name: String,
+    pub view: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// "ok" (the preferred site's up addresses), "failed-over" (a later site's), "failing-open"
+    /// (every address down: all answered), or "servfail" (every address down: SERVFAIL).
+    pub state: String,
+    pub failing_open: bool,
+    /// The view's preferred site, and the site answered now (empty without sites; the latter
+    /// also when every address is down).
+    pub preferred_site: String,
+    pub answering_site: String,
+    /// When `state` last changed, in seconds since the Unix epoch.
+    pub since: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthEvent {
+    pub unix_time: u64,
+    /// "info", "warning" or "critical".
+    pub severity: String,
+    /// The log line.
+    pub message: String,
+}
+
+/// What a monitoring check makes of the status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    /// "OK", "WARNING" or "CRITICAL".
+    pub status: String,
+    /// The monitoring plugins' exit code: 0, 1 or 2.
+    pub code: u8,
+    /// `SPLITDNS <STATUS> - <what, counted>`.
+    pub summary: String,
+    /// Each problem, the worst first.
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Problem {
+    /// "WARNING" or "CRITICAL".
+    pub severity: String,
+    pub message: String,
+}
+
 pub fn report(control: &Control) -> Status {
     let published = control.state.load();
-    Status {
+    let health = control.prober.report();
+    let mut status = Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_seconds: control.started.elapsed().as_secs(),
         listen: control.listen.clone(),
@@ -70,6 +172,7 @@ pub fn report(control: &Control) -> Status {
                             origin: zone.origin.to_string(),
                             state: if failed.is_some() { "stale" } else { "ok" }.to_string(),
                             serial: Some(zone.serial),
+                            file_serial: Some(zone.file_serial),
                             records: Some(zone.record_count),
                             files: zone.files.clone(),
                             errors: failed.map(|f| f.errors.clone()).unwrap_or_default(),
@@ -83,6 +186,7 @@ pub fn report(control: &Control) -> Status {
                                 origin: failed.origin.to_string(),
                                 state: "unavailable".to_string(),
                                 serial: None,
+                                file_serial: None,
                                 records: None,
                                 files: Vec::new(),
                                 errors: failed.errors.clone(),
@@ -92,5 +196,328 @@ pub fn report(control: &Control) -> Status {
             })
             .collect(),
         last_reload: control.reload.last(),
+        health_checks: health.addresses.iter().map(checked_address).collect(),
+        checked_names: health.names.iter().map(checked_name).collect(),
+        health_events: health
+            .events
+            .iter()
+            .map(|event| HealthEvent {
+                unix_time: event.unix_time,
+                severity: event.severity.name().to_string(),
+                message: event.message.clone(),
+            })
+            .collect(),
+        verdict: None,
+    };
+    status.verdict = Some(assess(&status));
+    status
+}
+
+fn checked_address(report: &health::AddressReport) -> CheckedAddress {
+    let state = match (report.checked, report.up) {
+        (_, false) => "down",
+        (false, true) => "unchecked",
+        (true, true) => "up",
+    };
+    CheckedAddress {
+        name: report.name.clone(),
+        view: report.view.clone(),
+        rtype: report.rtype.to_string(),
+        site: report.site.clone(),
+        address: report.target.address,
+        port: report.target.probe.port,
+        check: report.target.to_string(),
+        state: state.to_string(),
+        answered: report.answered,
+        reason: report.reason.clone(),
+        since: report.since,
+        failures: report.failures,
+        certificate_expires: report.not_after.map(health::cert::date),
+        certificate_expiring: report.expiring,
+    }
+}
+
+fn checked_name(report: &health::NameReport) -> CheckedName {
+    let (state, answering) = match &report.serving {
+        Serving::Preferred => ("ok", report.preferred_site.clone()),
+        Serving::FailedOver { to, .. } => ("failed-over", to.clone()),
+        Serving::FailingOpen => ("failing-open", String::new()),
+        Serving::AllDown => ("servfail", String::new()),
+    };
+    CheckedName {
+        name: report.name.clone(),
+        view: report.view.clone(),
+        rtype: report.rtype.to_string(),
+        state: state.to_string(),
+        failing_open: report.serving == Serving::FailingOpen,
+        preferred_site: report.preferred_site.clone(),
+        answering_site: answering,
+        since: report.since,
+    }
+}
+
+/// `n thing` or `n things`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The monitoring verdict: CRITICAL for a zone copy not served, a checked name failing open or
+/// answering SERVFAIL, or a refused last reload; WARNING for a stale zone copy, an address down,
+/// a name failed over to another site, a certificate expiring, or a reload that held zones back;
+/// else OK.
+pub fn assess(status: &Status) -> Verdict {
+    let mut critical: Vec<(String, Vec<String>)> = Vec::new();
+    let mut warning: Vec<(String, Vec<String>)> = Vec::new();
+    let zones = |state: &str| -> Vec<String> {
+        status
+            .views
+            .iter()
+            .flat_map(|view| {
+                view.zones
+                    .iter()
+                    .filter(move |zone| zone.state == state)
+                    .map(move |zone| {
+                        let why = zone
+                            .errors
+                            .first()
+                            .map_or(String::new(), |e| format!(": {e}"));
+                        format!("zone {} in view {}{why}", zone.origin, view.name)
+                    })
+            })
+            .collect()
+    };
+    let unavailable = zones("unavailable");
+    if !unavailable.is_empty() {
+        critical.push((
+            format!(
+                "{} unavailable (SERVFAIL)",
+                count(unavailable.len(), "zone copy", "zone copies")
+            ),
+            unavailable
+                .into_iter()
+                .map(|z| format!("{z} (never loaded: its names get SERVFAIL)"))
+                .collect(),
+        ));
+    }
+    // Checked names in `state`: how many distinct names, and one line per view.
+    let names = |state: &str| -> (usize, Vec<String>) {
+        let mut distinct: Vec<&str> = Vec::new();
+        let mut views: Vec<(&str, Vec<&str>)> = Vec::new();
+        for name in status.checked_names.iter().filter(|n| n.state == state) {
+            if !distinct.contains(&name.name.as_str()) {
+                distinct.push(&name.name);
+            }
+            match views.iter_mut().find(|(v, _)| *v == name.view) {
+                Some((_, names)) if names.contains(&name.name.as_str()) => {}
+                Some((_, names)) => names.push(&name.name),
+                None => views.push((&name.view, vec![&name.name])),
+            }
+        }
+        let lines = views
+            .iter()
+            .map(|(view, names)| format!("{} in view {view}", names.join(", ")))
+            .collect();
+        (distinct.len(), lines)
+    };
+    let (open, lines) = names("failing-open");
+    if open > 0 {
+        critical.push((
+            format!(
+                "{} failing open",
+                count(open, "checked name", "checked names")
+            ),
+            lines
+                .into_iter()
+                .map(|n| format!("{n}: every address down, failing open (answering all of them)"))
+                .collect(),
+        ));
+    }
+    let (servfail, lines) = names("servfail");
+    if servfail > 0 {
+        critical.push((
+            format!(
+                "{} all down (SERVFAIL)",
+                count(servfail, "checked name", "checked names")
+            ),
+            lines
+                .into_iter()
+                .map(|n| format!("{n}: every address down, answering SERVFAIL"))
+                .collect(),
+        ));
+    }
+    if let Some(reload) = &status.last_reload {
+        let errors = count(reload.errors.len(), "error", "errors");
+        let first = reload
+            .errors
+            .first()
+            .map_or(String::new(), |e| format!(": {e}"));
+        if !reload.applied {
+            critical.push((
+                format!("last reload refused ({errors})"),
+                vec![format!(
+                    "the last reload (on {}) was refused, the previous data is served{first}",
+                    reload.trigger
+                )],
+            ));
+        } else if !reload.ok {
+            warning.push((
+                format!("last reload partly refused ({errors})"),
+                vec![format!(
+                    "the last reload (on {}) held zones back{first}",
+                    reload.trigger
+                )],
+            ));
+        }
+    }
+    let stale = zones("stale");
+    if !stale.is_empty() {
+        warning.push((
+            count(stale.len(), "zone copy stale", "zone copies stale"),
+            stale
+                .into_iter()
+                .map(|z| format!("{z} (stale: the previous data is served)"))
+                .collect(),
+        ));
+    }
+    // Each address once: its sites, the names it serves, why it is down.
+    let mut down: Vec<(SocketAddr, Vec<&str>, Vec<&str>, &str)> = Vec::new();
+    let mut expiring: Vec<String> = Vec::new();
+    for check in &status.health_checks {
+        let address = SocketAddr::new(check.address, check.port);
+        if check.state == "down" {
+            let at = match down.iter().position(|d| d.0 == address) {
+                Some(at) => at,
+                None => {
+                    down.push((address, Vec::new(), Vec::new(), &check.reason));
+                    down.len() - 1
+                }
+            };
+            let (_, sites, names, _) = &mut down[at];
+            if !check.site.is_empty() && !sites.contains(&check.site.as_str()) {
+                sites.push(&check.site);
+            }
+            if !names.contains(&check.name.as_str()) {
+                names.push(&check.name);
+            }
+        }
+        if check.certificate_expiring {
+            let line = format!(
+                "{address} ({}): certificate expires {}",
+                check.name,
+                check.certificate_expires.as_deref().unwrap_or("soon")
+            );
+            if !expiring.contains(&line) {
+                expiring.push(line);
+            }
+        }
+    }
+    let down: Vec<String> = down
+        .into_iter()
+        .map(|(address, sites, names, reason)| {
+            let site = if sites.is_empty() {
+                String::new()
+            } else {
+                format!("site {}: ", sites.join(", "))
+            };
+            format!("{address} ({site}{}) down: {reason}", names.join(", "))
+        })
+        .collect();
+    if !down.is_empty() {
+        warning.push((count(down.len(), "address down", "addresses down"), down));
+    }
+    let mut over: Vec<(&str, &str, &str, Vec<&str>)> = Vec::new();
+    let mut over_names: Vec<&str> = Vec::new();
+    for name in status
+        .checked_names
+        .iter()
+        .filter(|n| n.state == "failed-over")
+    {
+        if !over_names.contains(&name.name.as_str()) {
+            over_names.push(&name.name);
+        }
+        let key = (
+            name.view.as_str(),
+            name.preferred_site.as_str(),
+            name.answering_site.as_str(),
+        );
+        match over.iter_mut().find(|o| (o.0, o.1, o.2) == key) {
+            Some((.., names)) if names.contains(&name.name.as_str()) => {}
+            Some((.., names)) => names.push(&name.name),
+            None => over.push((key.0, key.1, key.2, vec![&name.name])),
+        }
+    }
+    if !over.is_empty() {
+        warning.push((
+            format!(
+                "{} failed over to another site",
+                count(over_names.len(), "name", "names")
+            ),
+            over.into_iter()
+                .map(|(view, from, to, names)| {
+                    format!(
+                        "{} in view {view}: site {from} down, answering site {to}",
+                        names.join(", ")
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if !expiring.is_empty() {
+        warning.push((
+            count(
+                expiring.len(),
+                "certificate expiring",
+                "certificates expiring",
+            ),
+            expiring,
+        ));
+    }
+    let (name, code) = if !critical.is_empty() {
+        ("CRITICAL", 2)
+    } else if !warning.is_empty() {
+        ("WARNING", 1)
+    } else {
+        ("OK", 0)
+    };
+    let mut headlines: Vec<String> = Vec::new();
+    let mut problems = Vec::new();
+    for (severity, list) in [("CRITICAL", critical), ("WARNING", warning)] {
+        for (headline, details) in list {
+            headlines.push(headline);
+            problems.extend(details.into_iter().map(|message| Problem {
+                severity: severity.to_string(),
+                message,
+            }));
+        }
+    }
+    let summary = if headlines.is_empty() {
+        let copies: usize = status.views.iter().map(|v| v.zones.len()).sum();
+        let mut text = format!(
+            "{}, {} served",
+            count(status.views.len(), "view", "views"),
+            count(copies, "zone copy", "zone copies")
+        );
+        let mut addresses: Vec<(std::net::IpAddr, u16)> = status
+            .health_checks
+            .iter()
+            .map(|c| (c.address, c.port))
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        if !addresses.is_empty() {
+            text.push_str(&format!(
+                ", {} up",
+                count(addresses.len(), "checked address", "checked addresses")
+            ));
+        }
+        text
+    } else {
+        headlines.join("; ")
+    };
+    Verdict {
+        status: name.to_string(),
+        code,
+        summary: format!("SPLITDNS {name} - {summary}"),
+        problems,
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::view::health::HealthBoard;
 pub use probe::probe_once;
-pub use prober::Prober;
+pub use prober::{AddressReport, NameReport, Prober};
 
 /// How one address is checked. Equal probes of one address and server name share one task.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -121,7 +121,35 @@ pub struct Slot {
     /// For each record: its site's rank in the view's order (0 is preferred). The answer holds
     /// the up records of the best rank that has any.
     pub ranks: Vec<u8>,
+    /// For each record: its site's name (empty when its block names no sites).
+    pub sites: Vec<String>,
     pub all_down: AllDown,
+}
+
+/// What a checked RRset answers, as an admin names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serving {
+    /// The up addresses of the view's preferred site.
+    Preferred,
+    /// The preferred site is all down: the up addresses of the next site that has any.
+    FailedOver { from: String, to: String },
+    /// Every address is down: every address is answered (`all_down = "all"`).
+    FailingOpen,
+    /// Every address is down: SERVFAIL (`all_down = "servfail"`).
+    AllDown,
+}
+
+impl Slot {
+    /// The name of the site ranked `rank` in this slot's view.
+    pub fn site_of_rank(&self, rank: u8) -> String {
+        self.ranks
+            .iter()
+            .position(|&r| r == rank)
+            .map(|index| self.sites[index].as_str())
+            .filter(|site| !site.is_empty())
+            .unwrap_or("(no site)")
+            .to_string()
+    }
 }
 
 /// Every check a snapshot needs, and the board its answers read.
@@ -171,6 +199,31 @@ impl Plan {
             .collect()
     }
 
+    /// What slot `index` answers when `up(target)` says which targets are up: the same choice
+    /// as [`Plan::masks`], named.
+    pub fn serving(&self, index: usize, up: impl Fn(usize) -> bool) -> Serving {
+        let slot = &self.slots[index];
+        let Some(&preferred) = slot.ranks.iter().min() else {
+            return Serving::Preferred;
+        };
+        let best = slot
+            .targets
+            .iter()
+            .zip(&slot.ranks)
+            .filter(|(target, _)| up(**target))
+            .map(|(_, rank)| *rank)
+            .min();
+        match best {
+            None if slot.all_down == AllDown::All => Serving::FailingOpen,
+            None => Serving::AllDown,
+            Some(best) if best == preferred => Serving::Preferred,
+            Some(best) => Serving::FailedOver {
+                from: slot.site_of_rank(preferred),
+                to: slot.site_of_rank(best),
+            },
+        }
+    }
+
     /// The names (and views) a target's results affect, for log lines.
     pub fn names_of(&self, target: usize) -> String {
         let mut names: Vec<&str> = self
@@ -203,6 +256,7 @@ mod tests {
             view: "internal".into(),
             targets: targets.to_vec(),
             ranks: ranks.to_vec(),
+            sites: ranks.iter().map(|r| format!("dc{}", r + 1)).collect(),
             all_down,
         }
     }
@@ -221,5 +275,27 @@ mod tests {
         assert_eq!(masks(&[1, 2]), [0b110, 0b010, 0b110]);
         assert_eq!(masks(&[2]), [0b100, 0b100, 0b100]);
         assert_eq!(masks(&[]), [0b111, 0b111, 0b000]);
+    }
+
+    /// The same choices, named: the preferred site, a failover to the next site, fail-open
+    /// and SERVFAIL.
+    #[test]
+    fn serving_names_the_choice() {
+        let plan = plan(vec![
+            slot(&[0, 1, 2], &[0, 0, 1], AllDown::All),
+            slot(&[0, 1, 2], &[0, 0, 0], AllDown::ServFail),
+        ]);
+        let serving = |slot: usize, up: &[usize]| plan.serving(slot, |t| up.contains(&t));
+        assert_eq!(serving(0, &[1, 2]), Serving::Preferred);
+        assert_eq!(
+            serving(0, &[2]),
+            Serving::FailedOver {
+                from: "dc1".into(),
+                to: "dc2".into()
+            }
+        );
+        assert_eq!(serving(0, &[]), Serving::FailingOpen);
+        assert_eq!(serving(1, &[]), Serving::AllDown);
+        assert_eq!(serving(1, &[0]), Serving::Preferred);
     }
 }

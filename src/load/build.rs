@@ -72,6 +72,16 @@ pub fn snapshot(
             loc: zone_loc,
         } = source;
         let fingerprints = serial::view_fingerprints(&shared, &overrides);
+        // What the files say, before `enforce` may raise a view's serial (for status reports).
+        let file_serials: Vec<Option<u32>> = overrides
+            .iter()
+            .map(|records| {
+                records
+                    .as_deref()
+                    .and_then(|r| serial::apex_serial(r, &origin))
+                    .or_else(|| serial::apex_serial(&shared, &origin))
+            })
+            .collect();
         notes.serial.extend(serial::enforce(
             config,
             &served,
@@ -113,6 +123,7 @@ pub fn snapshot(
             ) {
                 Ok(mut view_zone) => {
                     view_zone.files = zone_files(config, &origin, index);
+                    view_zone.file_serial = file_serials[index].unwrap_or(view_zone.serial);
                     view_zone.transfer = config.transfer_acl(index, &origin).clone();
                     let transferred = view_zone.transfer != Default::default();
                     if let Some(before) = previous

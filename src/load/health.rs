@@ -39,11 +39,19 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
                     .position(|&site| block.sites[site].internal.contains(&address))
                     .map_or(u8::MAX, |rank| rank.min(254) as u8)
             };
+            let site = |address: IpAddr| {
+                block
+                    .sites
+                    .iter()
+                    .find(|site| site.internal.contains(&address))
+                    .map_or_else(String::new, |site| site.name.clone())
+            };
             let asked = Asked {
                 check,
                 server_name: &server_name,
                 ttl: None,
                 rank: &rank,
+                site: &site,
                 line: block.line,
             };
             for host in std::iter::once(&block.namespace).chain(&block.autodiscover) {
@@ -64,6 +72,7 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
             server_name: &server_name,
             ttl: Some(block.ttl),
             rank: &|_| 0,
+            site: &|_| String::new(),
             line: block.line,
         };
         let mut found = false;
@@ -112,13 +121,14 @@ pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Locate
 
 /// What one config block (an `[[exchange]]` block's, for one inside view, or a `[[health]]`
 /// block) asks of each RRset it names: the check, the server name a probe presents, the TTL the
-/// checked RRset is answered with (`None`: its own), each address's rank, and the block's line
-/// for errors.
+/// checked RRset is answered with (`None`: its own), each address's rank and site name (for
+/// status and the failover log lines), and the block's line for errors.
 struct Asked<'a> {
     check: &'a Check,
     server_name: &'a str,
     ttl: Option<u32>,
     rank: &'a dyn Fn(IpAddr) -> u8,
+    site: &'a dyn Fn(IpAddr) -> String,
     line: u32,
 }
 
@@ -147,6 +157,7 @@ impl Planner {
             server_name,
             ttl,
             rank,
+            site,
             line,
         } = *asked;
         let view_name = snapshot.views[view].name.clone();
@@ -191,6 +202,7 @@ impl Planner {
         }
         let mut targets = Vec::with_capacity(set.rdatas.len());
         let mut ranks = Vec::with_capacity(set.rdatas.len());
+        let mut sites = Vec::with_capacity(set.rdatas.len());
         for rdata in set.rdatas.iter() {
             let address = match <[u8; 4]>::try_from(&rdata.wire[..]) {
                 Ok(v4) => IpAddr::from(v4),
@@ -211,6 +223,7 @@ impl Planner {
             }
             targets.push(index);
             ranks.push(rank(address));
+            sites.push(site(address));
         }
         // The slot's index in the board and in the plan's slots is the same.
         self.plan.board.push(&checked);
@@ -219,6 +232,7 @@ impl Planner {
             view: view_name,
             targets,
             ranks,
+            sites,
             all_down: check.all_down,
         });
         true

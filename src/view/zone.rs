@@ -179,7 +179,11 @@ pub struct ViewZone {
     shared: Arc<ZoneData>,
     overlay: Option<Arc<ZoneData>>,
     pub soa: Arc<RRset>,
+    /// The serial served: the file's, or one splitdns raised above it (see `load::serial`).
     pub serial: u32,
+    /// The serial the zone's files give (the view's override file's SOA, else the shared file's),
+    /// for status reports; the loader fills it in where it raised `serial`.
+    pub file_serial: u32,
     pub record_count: usize,
     /// Digest of the content: the loader compares it across reloads to notice changes.
     pub fingerprint: u64,
@@ -530,6 +534,7 @@ pub fn assemble(
         overlay: overlay.map(Arc::new),
         soa,
         serial,
+        file_serial: serial,
         record_count,
         fingerprint,
         files: Vec::new(),

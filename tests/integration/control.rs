@@ -1231,26 +1231,36 @@ fn rate_limited_responses_are_counted_per_view() {
     }
 }
 
-/// Without a `[control]` section, `status` and `reload` say there is nothing to ask, and exit 1.
+/// Without a `[control]` section, `status` and `reload` say there is nothing to ask: `reload`
+/// exits 1; `status`, a monitoring check, says UNKNOWN on standard output and exits 3.
 #[test]
 fn status_and_reload_without_a_control_listener_say_so() {
     let config = write_files("none", &[]);
     let text = fs::read_to_string(&config).unwrap();
     let without = text.split("[control]").next().unwrap().to_string();
     fs::write(&config, without).unwrap();
-    for command in ["status", "reload"] {
+    for (command, code) in [("status", 3), ("reload", 1)] {
         let output = common::splitdns()
             .args([command, "--config"])
             .arg(&config)
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
-        assert!(
-            stderr.contains("no [control] listen"),
-            "{command}: {stderr}"
-        );
+        let said = match command {
+            "status" => String::from_utf8_lossy(&output.stdout),
+            _ => String::from_utf8_lossy(&output.stderr),
+        };
+        assert_eq!(output.status.code(), Some(code), "{command}: {said}");
+        assert!(said.contains("no [control] listen"), "{command}: {said}");
     }
+    let output = common::splitdns()
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("SPLITDNS UNKNOWN - "),
+        "{output:?}"
+    );
 }
 
 /// The resolvers' and the health checks' metrics, from what real sockets on loopback do: an

@@ -968,3 +968,274 @@ fn an_openssl_server_is_checked_like_exchange() {
     let line = dns.wait_log(&[&format!("127.0.0.71:{port}"), "up -> down"]);
     assert!(line.contains("connection refused"), "{line}");
 }
+
+/// Issue 21 items 1, 7 and 8 with real HTTPS servers: two sites (the internal view prefers dc1,
+/// the branch view dc2). One dc1 server stops: `status` says WARNING and lists every checked
+/// address with its site, view, state, reason and since, and the status page shows it (rendered
+/// by headless Chromium where installed). dc1 all down: the internal view fails over to dc2 —
+/// one log line for both names — and `status` says so; dc2 down too: every name fails open, one
+/// log line, CRITICAL; a dc1 server back: one line each for leaving fail-open, and the internal
+/// view fails back. `splitdns_health_up` carries the site. Each wait is bounded by [`GENEROUS`].
+#[test]
+fn status_and_page_follow_failover_and_fail_open() {
+    use crate::page::{assert_real_png, get, screenshot, status_command, status_json};
+    let pki = Pki::new();
+    let leaf = pki.leaf(&[NAMESPACE, "autodiscover.contoso.example"], false);
+    let addresses = [ip(91), ip(92), ip(93)];
+    let port = free_port_on(&addresses);
+    let servers: Vec<Https> = addresses
+        .iter()
+        .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
+        .collect();
+    for server in &servers {
+        server.start();
+    }
+    let config = format!(
+        "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\nautodiscover = true\nexternal = [\"203.0.113.10\"]\n\
+         health = {{ port = {port}, ca = \"ca.pem\", path = \"/owa/healthcheck.htm\", {} }}\n\
+         [[exchange.site]]\nname = \"dc1\"\ninternal = [\"127.0.0.91\", \"127.0.0.92\"]\n\
+         [[exchange.site]]\nname = \"dc2\"\ninternal = [\"127.0.0.93\"]\n",
+        views("site_order = [\"dc2\", \"dc1\"]"),
+        // What is judged is each state and line, not the timing: checks slow enough that a
+        // busy machine never times out a healthy server, which would add states and lines.
+        patient_timing()
+    );
+    let dir = scratch_dir("health-status-page");
+    fs::write(dir.join("internal.zone"), "$ORIGIN contoso.example.\n").unwrap();
+    fs::write(dir.join("splitdns.toml"), config).unwrap();
+    fs::write(dir.join("contoso.example.zone"), ZONE).unwrap();
+    fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
+    let dns = Splitdns {
+        daemon: Daemon::serve(dir.join("splitdns.toml")).control().start(),
+    };
+    let control = dns.control();
+    let wait_status = |what: &str, done: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + GENEROUS;
+        loop {
+            let status = status_json(control);
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {GENEROUS:?}:\n{status:#}\n{}",
+                dns.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let states = |status: &serde_json::Value| -> Vec<(String, String)> {
+        let mut states: Vec<(String, String)> = status["health_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["address"].as_str().unwrap().to_string(),
+                    c["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        states.sort();
+        states.dedup();
+        states
+    };
+    let all = |state: &str| {
+        addresses
+            .iter()
+            .map(|a| (a.to_string(), state.to_string()))
+            .collect::<Vec<_>>()
+    };
+    wait_status("every address checked", &|s| states(s) == all("up"));
+    let output = status_command(control, &[]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("SPLITDNS OK - 3 views, 3 zone copies served, 3 checked addresses up"),
+        "{text}"
+    );
+
+    // One dc1 server stops: WARNING; every checked address listed, per name and view.
+    servers[1].stop();
+    let status = wait_status("127.0.0.92 down", &|s| {
+        states(s).contains(&("127.0.0.92".into(), "down".into()))
+    });
+    // Two names (the namespace, autodiscover) in two views, three addresses each.
+    let checks = status["health_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 12, "{status:#}");
+    let check = |address: &str, name: &str, view: &str| {
+        checks
+            .iter()
+            .find(|c| c["address"] == address && c["name"] == name && c["view"] == view)
+            .unwrap_or_else(|| panic!("no {address} {name} {view}: {status:#}"))
+    };
+    let down = check("127.0.0.92", "autodiscover.contoso.example", "branch");
+    assert_eq!(
+        (
+            &down["site"],
+            &down["state"],
+            &down["reason"],
+            &down["answered"]
+        ),
+        (
+            &serde_json::json!("dc1"),
+            &serde_json::json!("down"),
+            &serde_json::json!("connection refused"),
+            &serde_json::json!(false)
+        ),
+        "{down:#}"
+    );
+    assert!(down["since"].as_u64().unwrap() > 1_700_000_000);
+    assert_eq!(check("127.0.0.93", NAMESPACE, "branch")["answered"], true);
+    assert_eq!(
+        check("127.0.0.93", NAMESPACE, "internal")["answered"],
+        false
+    );
+    assert_eq!(
+        check("127.0.0.91", NAMESPACE, "internal")["reason"],
+        "check passed"
+    );
+    assert_eq!(
+        check("127.0.0.91", NAMESPACE, "internal")["certificate_expires"],
+        "2040-01-01"
+    );
+    let output = status_command(control, &[]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("SPLITDNS WARNING - 1 address down\n")
+            && text.contains(&format!("site dc1 127.0.0.92:{port}: DOWN, left out: connection refused"))
+            && text.contains(&format!("{NAMESPACE}, autodiscover.contoso.example A in view internal: answering site dc1 (preferred)")),
+        "{text}"
+    );
+    let metrics = get(control, "/metrics").2;
+    assert!(
+        metrics.lines().any(|l| l.starts_with("splitdns_health_up{")
+            && l.contains("address=\"127.0.0.92\"")
+            && l.contains("site=\"dc1\"")
+            && l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // The page: views, zones, sites, addresses, states; rendered where Chromium is.
+    let (code, _, page) = get(control, "/");
+    assert_eq!(code, 200);
+    for expected in [
+        "View internal",
+        "View branch",
+        "View external",
+        "contoso.example.",
+        "Site dc1",
+        "Site dc2",
+        &format!("127.0.0.92:{port}"),
+        "DOWN",
+        "connection refused",
+        "1 address down",
+    ] {
+        assert!(
+            page.contains(expected),
+            "no {expected:?} in the page:\n{page}"
+        );
+    }
+    for _ in 0..20 {
+        let _ = dns.ask(INTERNAL, NAMESPACE, RecordType::A);
+        let _ = dns.ask(ip(5), NAMESPACE, RecordType::A);
+        let _ = dns.ask(crate::common::EXTERNAL, NAMESPACE, RecordType::A);
+    }
+    if let Some(png) = screenshot(&format!("http://{control}/"), &dir, "status-page") {
+        assert_real_png(&png);
+    }
+
+    // dc1 all down: the internal view fails over to dc2, in one log line for both names.
+    servers[0].set_status(503);
+    wait_status("internal failed over", &|s| {
+        s["checked_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["view"] == "internal")
+            .all(|n| n["state"] == "failed-over" && n["answering_site"] == "dc2")
+    });
+    let line = dns.wait_log(&["site dc1 is down: failing over to site dc2"]);
+    assert!(
+        line.contains(&format!(
+            "{NAMESPACE}, autodiscover.contoso.example (view internal)"
+        )),
+        "{line}"
+    );
+    let text = String::from_utf8_lossy(&status_command(control, &[]).stdout).into_owned();
+    assert!(
+        text.starts_with(
+            "SPLITDNS WARNING - 2 addresses down; 2 names failed over to another site\n"
+        ) && text.contains("FAILED OVER: site dc1 down, answering site dc2"),
+        "{text}"
+    );
+
+    // dc2 down too: every name fails open (one line), CRITICAL.
+    servers[2].set_status(503);
+    let status = wait_status("failing open", &|s| {
+        s["checked_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["failing_open"] == true && n["state"] == "failing-open")
+    });
+    assert!(
+        status["health_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["answered"] == true && c["state"] == "down"),
+        "{status:#}"
+    );
+    let line = dns.wait_log(&["every address is down: failing open"]);
+    assert!(
+        line.contains("(view internal)") && line.contains("(view branch)"),
+        "{line}"
+    );
+    let output = status_command(control, &[]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.starts_with("SPLITDNS CRITICAL - 2 checked names failing open; 3 addresses down\n"),
+        "{text}"
+    );
+
+    // A dc1 server back: the internal view leaves fail-open for dc1 (failing back), the branch
+    // view (preferring dc2, still down) for dc1 as its failover.
+    servers[0].set_status(200);
+    wait_status("no longer failing open", &|s| {
+        s["checked_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["failing_open"] == false)
+    });
+    dns.wait_log(&["(view internal)", "no longer failing open"]);
+    dns.wait_log(&[
+        "(view branch)",
+        "no longer failing open, answering site dc1",
+    ]);
+    let events = status_json(control)["health_events"].clone();
+    for expected in [
+        "site dc1 is down: failing over to site dc2",
+        "failing open, answering all of them",
+        "no longer failing open",
+    ] {
+        assert!(
+            events
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["message"].as_str().unwrap().contains(expected)),
+            "no event {expected:?}: {events:#}"
+        );
+    }
+    // Each change is one line, however many names it moved.
+    let log = dns.log_text();
+    assert_eq!(log.matches("failing over to site dc2").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("failing open, answering all").count(),
+        1,
+        "{log}"
+    );
+}

@@ -18,6 +18,7 @@ mod held_back;
 mod layers;
 mod listen;
 mod packaging;
+mod page;
 mod reload;
 mod secondaries;
 mod secondary_keys;
