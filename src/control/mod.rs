@@ -167,6 +167,10 @@ pub async fn serve(
             // The socket is closed (the connection future dropped) before `admitted` reports it.
             drop(admitted);
         });
+        // Let the connections run before the next accept: with a full backlog the loop would
+        // otherwise accept (and evict for) dozens of newer connections before a fresh one had
+        // read the request already waiting in its socket, and close it unanswered.
+        tokio::task::yield_now().await;
     }
 }
 
