@@ -101,10 +101,11 @@ fn the_debian_package_metadata_is_complete() {
             "nothing installed to {needed}"
         );
     }
-    // The admin guide ships whole: a page added to docs/ must be added to the assets too.
+    // The admin guide ships whole: a page (or picture) added to docs/ must be added to the assets
+    // too.
     for page in std::fs::read_dir(root.join("docs")).unwrap() {
         let path = page.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
+        if path.extension().is_some_and(|e| e == "md" || e == "png") {
             let source = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
             assert!(
                 sources.contains(&source),
