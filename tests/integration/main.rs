@@ -21,6 +21,7 @@ mod packaging;
 mod reload;
 mod secondaries;
 mod secondary_keys;
+mod serials;
 mod srv_no_service;
 mod transfer;
 mod transport;
