@@ -23,6 +23,7 @@ mod secondaries;
 mod secondary_keys;
 mod serials;
 mod srv_no_service;
+mod startup;
 mod transfer;
 mod transport;
 mod views;
