@@ -15,7 +15,8 @@ fn send(states: &[NotifyState]) {
     }
 }
 
-/// The sockets are bound and the first snapshot serves: systemd may start what depends on us.
+/// Every socket and file is open and the first snapshot serves: systemd may start what depends
+/// on us. A start that fails before this never sends it (the unit fails instead).
 pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }

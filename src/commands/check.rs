@@ -1,6 +1,7 @@
-//! `splitdns check`: load exactly as `serve` would, then run the Exchange and split-view checks.
-//! Human-readable by default, JSON with `--format json`. Exit status 1 on any load error or
-//! error finding, and on warnings with `--strict`.
+//! `splitdns check`: load exactly as `serve` would, then run the Exchange and split-view checks,
+//! and foresee what would stop `serve` once loaded (a query log it cannot open). Human-readable
+//! by default, JSON with `--format json`. Exit status 1 on any load error, error finding or
+//! foreseen problem, and on warnings with `--strict`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,9 +9,11 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::report_load_error;
+use crate::config::Config;
 use crate::load::checks::{Finding, Severity};
 use crate::load::{self, LoadError};
 use crate::located::Located;
+use crate::observe::querylog;
 use crate::view::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,15 +52,27 @@ struct JsonZone {
 
 pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
     let loaded = load::load(config_path);
+    // What would stop `serve` after a load that passes, as far as it can be told without
+    // opening the server's sockets: the config's rules already refuse a state_dir it cannot use.
+    let foreseen: Vec<Located> = match &loaded {
+        Ok(loaded) => foresee(&loaded.config),
+        Err(_) => Vec::new(),
+    };
     // Findings of severity error refuse the load here (a start or reload holds back only the
     // view's copy of the zone each is about, unless all_or_nothing): they are reported with the
     // warnings, as findings.
     let (findings, views, errors): (&[Finding], _, _) = match &loaded {
-        Ok(loaded) => (&loaded.findings, json_views(&loaded.snapshot), vec![]),
+        Ok(loaded) => (
+            &loaded.findings,
+            json_views(&loaded.snapshot),
+            foreseen.clone(),
+        ),
         Err(LoadError::Refused(findings)) => (findings, vec![], vec![]),
         Err(error) => (&[], vec![], error.problems()),
     };
-    let ok = loaded.is_ok() && !(strict && findings.iter().any(Finding::fails_strict));
+    let ok = loaded.is_ok()
+        && foreseen.is_empty()
+        && !(strict && findings.iter().any(Finding::fails_strict));
     match format {
         Format::Json => {
             let report = JsonReport {
@@ -85,6 +100,9 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                 for finding in findings {
                     println!("{finding}");
                 }
+                for problem in &foreseen {
+                    println!("{problem}");
+                }
                 let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
                 let acknowledged = findings
                     .iter()
@@ -92,7 +110,7 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
                     .count();
                 println!(
                     "{} error(s), {} warning(s){}, {} info{}",
-                    count(Severity::Error),
+                    count(Severity::Error) + foreseen.len(),
                     count(Severity::Warning),
                     if acknowledged > 0 {
                         format!(" ({acknowledged} acknowledged)")
@@ -117,6 +135,18 @@ pub fn run(config_path: &Path, strict: bool, format: Format) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The problems `serve` would stop at after loading `config`: a query log it cannot open (its
+/// directory missing, or not writable), at the `[query_log] path` line.
+fn foresee(config: &Config) -> Vec<Located> {
+    let Some(log) = &config.query_log else {
+        return Vec::new();
+    };
+    match querylog::foresee(&log.path) {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![log.located(format!("{e}; `serve` would not start"))],
     }
 }
 

@@ -1,7 +1,7 @@
-//! `splitdns serve` (the default command): loads the config, binds the sockets, goes live with
-//! the load (the same publishing every reload does), and wires the reloader and the control
-//! listener to the server core, which takes the bound sockets and a shutdown token. Errors are
-//! reported here, once.
+//! `splitdns serve` (the default command): loads the config, opens every socket and file it needs
+//! ([`open`]), goes live with the load (the same publishing every reload does), wires the
+//! reloader and the control listener to the server core, which takes the bound sockets and a
+//! shutdown token, and only then says "serving on" and READY=1. Errors are reported here, once.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::commands;
 use crate::control::{self, Control};
 use crate::health::Prober;
+use crate::load::Loaded;
+use crate::located::Located;
 use crate::reload::{self, Live, Reloader};
 use crate::server::{self, Listeners};
 use crate::systemd;
@@ -52,64 +54,22 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
     } else {
         listen
     };
-    let listeners = match Listeners::bind(&addrs) {
-        Ok(listeners) => listeners,
+    let Opened {
+        runtime,
+        listeners,
+        control_listener,
+        metrics,
+    } = match open(&loaded, &addrs) {
+        Ok(opened) => opened,
         Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let bound: Vec<String> = listeners
-        .local_addrs()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
-    let control = loaded.config.control;
-    let control_listener = match control.map(std::net::TcpListener::bind).transpose() {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::error!(
-                "cannot bind the control listener {}: {e}",
-                control.map_or(String::new(), |a| a.to_string())
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-
-    // Kept before going live (going live keeps them again): a state_dir that cannot take them
-    // stops the start here, instead of a warning on every reload and a lower serial after the
-    // next restart. The config's check has already refused a missing or read-only one.
-    if let Err(e) = loaded.save_serials() {
-        tracing::error!("{e}; not starting");
-        return ExitCode::FAILURE;
-    }
-    let metrics = Arc::new(crate::Metrics::default());
-    if let Some(log) = &loaded.config.query_log {
-        if let Err(e) = metrics.queries.enable_query_log(&log.path, log.sample) {
-            tracing::error!("{e}");
-            return ExitCode::FAILURE;
-        }
-        tracing::info!(
-            "logging one query in {} to {}",
-            log.sample,
-            log.path.display()
-        );
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!("cannot start the runtime: {e}");
+            tracing::error!("{e}; not starting");
             return ExitCode::FAILURE;
         }
     };
     let shutdown = CancellationToken::new();
     let served_on = listeners.local_addrs();
     let result = runtime.block_on(async {
-        // Once the sockets are bound: the secondaries sent NOTIFY ask at once. The health checks
+        // Once everything is open: the secondaries sent NOTIFY ask at once. The health checks
         // start with it, before the first query.
         let (live, config) = Live::start(loaded, metrics, Prober::new());
         let reloader = Reloader::new(live.clone(), &config, served_on.clone());
@@ -120,33 +80,34 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
                 live.state.clone(),
                 live.metrics.clone(),
                 reload,
-                served_on,
+                served_on.clone(),
                 live.prober.clone(),
             );
             control.address = listener.local_addr().ok();
             control.loopback_only = control.address.is_some_and(|addr| addr.ip().is_loopback());
-            match listener
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::TcpListener::from_std(listener))
-            {
-                Ok(listener) => {
-                    if let Ok(addr) = listener.local_addr() {
-                        tracing::info!(
-                            "control listener on http://{addr} (/metrics, /status, POST /reload)"
-                        );
-                    }
-                    tokio::spawn(control::serve(
-                        listener,
-                        Arc::new(control),
-                        shutdown.clone(),
-                    ));
-                }
-                Err(e) => tracing::error!("control listener: {e}"),
+            if let Some(addr) = control.address {
+                tracing::info!(
+                    "control listener on http://{addr} (/metrics, /status, POST /reload)"
+                );
             }
+            tokio::spawn(control::serve(
+                listener,
+                Arc::new(control),
+                shutdown.clone(),
+            ));
+        }
+        if let Some(log) = &config.query_log {
+            tracing::info!(
+                "logging one query in {} to {}",
+                log.sample,
+                log.path.display()
+            );
         }
         systemd::spawn_watchdog(shutdown.clone());
-        // The sockets are bound (queries queue in them from now on) and the snapshot is
-        // published: the server answers.
+        // Every socket and file is open (queries queue in the sockets from now on) and the
+        // snapshot is published: the server answers, and only now says so.
+        let bound: Vec<String> = served_on.iter().map(ToString::to_string).collect();
+        tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
         systemd::ready(&summary);
         let result = server::run(
             listeners,
@@ -169,6 +130,78 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a start opens before it announces anything.
+struct Opened {
+    runtime: tokio::runtime::Runtime,
+    listeners: Listeners,
+    control_listener: Option<tokio::net::TcpListener>,
+    metrics: Arc<crate::Metrics>,
+}
+
+/// What stopped a start whose config loaded: something that could not be opened.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The message names the protocol and the address.
+    #[error("{0}")]
+    Listen(std::io::Error),
+    #[error("cannot bind the control listener {addr}: {source}")]
+    Control {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// At the `[query_log] path` line.
+    #[error("{0}")]
+    QueryLog(Located),
+    #[error("{0}")]
+    Serials(String),
+}
+
+/// Opens every socket and file the server needs — the DNS listeners, the control listener, the
+/// query log — and keeps the served serials, so that a failure stops the start before anything
+/// is announced: no "serving on" line, no READY=1 that systemd would take for a started unit,
+/// no NOTIFY to the secondaries. Any failure is one error, returned whole.
+fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    let listeners = Listeners::bind(addrs).map_err(StartError::Listen)?;
+    let control_listener = match loaded.config.control {
+        None => None,
+        Some(addr) => {
+            // Registered with the runtime's reactor here rather than once it runs: a failure
+            // must come before the start is announced.
+            let _runtime = runtime.enter();
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|listener| {
+                    listener.set_nonblocking(true)?;
+                    tokio::net::TcpListener::from_std(listener)
+                })
+                .map_err(|source| StartError::Control { addr, source })?;
+            Some(listener)
+        }
+    };
+    let metrics = Arc::new(crate::Metrics::default());
+    if let Some(log) = &loaded.config.query_log {
+        metrics
+            .queries
+            .enable_query_log(&log.path, log.sample)
+            .map_err(|e| StartError::QueryLog(log.located(e)))?;
+    }
+    // Kept before going live (going live keeps them again): a state_dir that cannot take them
+    // stops the start here, instead of a warning on every reload and a lower serial after the
+    // next restart. The config's check has already refused a missing or read-only one.
+    loaded.save_serials().map_err(StartError::Serials)?;
+    Ok(Opened {
+        runtime,
+        listeners,
+        control_listener,
+        metrics,
+    })
 }
 
 /// Cancels the server on SIGINT or SIGTERM.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::file;
 use super::locate::Context;
 use super::values::Integer;
+use crate::located::Located;
 
 /// Log one query in this many.
 const SAMPLE: Integer = Integer {
@@ -21,6 +22,18 @@ pub struct QueryLogConfig {
     pub path: PathBuf,
     /// Log one query in `sample`.
     pub sample: u32,
+    /// Where `path` is written (no message): what a problem with the file points at.
+    pub path_at: Located,
+}
+
+impl QueryLogConfig {
+    /// `problem` with the log file, at the `path` key's `file:line:column`.
+    pub fn located(&self, problem: impl std::fmt::Display) -> Located {
+        Located {
+            message: format!("[query_log] path {}: {problem}", self.path.display()),
+            ..self.path_at.clone()
+        }
+    }
 }
 
 /// The control listener's address: loopback unless the admin says otherwise, because whoever
@@ -54,6 +67,7 @@ pub(super) fn control(section: &file::ControlSection, cx: &mut Context) -> Optio
 pub(super) fn query_log(section: &file::QueryLogSection, cx: &mut Context) -> QueryLogConfig {
     QueryLogConfig {
         path: cx.resolve(section.path.get_ref()),
+        path_at: cx.at(section.path.span()),
         sample: SAMPLE.check(section.sample.as_ref(), "[query_log] sample", cx) as u32,
     }
 }

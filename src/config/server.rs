@@ -23,13 +23,15 @@ const IXFR_VERSIONS: Integer = Integer {
 };
 
 /// What to do when a zone's content changes without an SOA serial increase (secondaries would
-/// not notice the change).
+/// not notice the change). A view with secondaries is managed under either (`load::serial`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SerialPolicy {
-    /// Serve the new content and log a warning naming the zone and view.
+    /// Raise the serial past the previous one, with a warning naming the zone and view, only in
+    /// a view with secondaries; serve the others' content with the file's serial, silently
+    /// (nobody transfers them, so nobody misses the change).
     #[default]
     Warn,
-    /// Serve the new content with the serial raised past the previous one.
+    /// Serve the new content with the serial raised past the previous one, in every view.
     Bump,
 }
 

@@ -1,9 +1,12 @@
 //! SOA serial discipline across reloads. Each view's zone carries a fingerprint of its content
 //! (order-independent, and blind to the SOA serial itself); when a reload changes the content but
-//! not the serial, secondaries would never fetch the change, so the builder either warns or — with
-//! `serial_policy = "bump"`, and always for a view transferred to secondaries — serves that view a
-//! serial one past the previous one. With a `state_dir`, the served serials outlive a restart,
-//! so a bumped serial never falls back to the file's.
+//! not the serial, a secondary would never fetch the change. So a view whose serial someone
+//! follows — one transferred to secondaries (a transfer ACL or `notify`), or any view under
+//! `serial_policy = "bump"` — is served a serial one past the previous one, and a notice says so.
+//! A view nobody transfers, under the default policy, is served its file's serial and gets no
+//! notice: no secondary can miss the change, and a line on every edit would only teach admins to
+//! ignore the ones that matter. With a `state_dir`, the served serials outlive a restart, so a
+//! bumped serial never falls back to the file's.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -65,10 +68,10 @@ pub struct Served {
     pub fingerprint: u64,
 }
 
-/// Compares a zone about to be served with what was served before, view by view: content that
-/// changed without a serial increase gets a notice, and when the view's serial is managed
-/// (`serial_policy = "bump"`, or the view is transferred to secondaries) that view's SOA — and
-/// only that view's — is served at one past the previous serial. A serial raised before is kept
+/// Compares a zone about to be served with what was served before, view by view: when content
+/// changed without a serial increase and the view's serial is managed ([`manager`]), that view's
+/// SOA — and only that view's — is served at one past the previous serial, with a notice; an
+/// unmanaged view is served its file's serial, without one. A serial raised before is kept
 /// while the content does not change, whether the view's serial is managed now or not: a served
 /// serial never goes back. A view without its own SOA gets a copy of the
 /// shared one in its overlay, so the other views keep theirs.
@@ -85,7 +88,7 @@ pub fn enforce(
         let Some(before) = previous(&view.name, origin) else {
             continue;
         };
-        let bump = manages_serial(config, index, origin);
+        let manager = manager(config, index, origin);
         let own_soa = overrides[index]
             .as_deref()
             .and_then(|r| apex_serial(r, origin));
@@ -94,22 +97,19 @@ pub fn enforce(
         };
         let changed = before.fingerprint != fingerprints[index];
         let target = if changed && !is_newer(now, before.serial) {
-            let served = if bump {
-                before.serial.wrapping_add(1)
-            } else {
-                now
+            // Unmanaged: the file's serial, as written, and nothing to tell.
+            let Some(why) = manager else {
+                continue;
             };
+            let served = before.serial.wrapping_add(1);
             notices.push(SerialNotice {
                 view: view.name.clone(),
                 zone: origin.clone(),
                 previous: before.serial,
                 file: now,
                 serial: served,
-                bumped: bump,
+                why,
             });
-            if !bump {
-                continue;
-            }
             served
         } else if !changed && is_newer(before.serial, now) {
             // A serial raised earlier is kept rather than going back, managed or not now: a
@@ -133,13 +133,28 @@ pub fn enforce(
     notices
 }
 
-/// Whether splitdns keeps the view's serial rising by itself: under `serial_policy = "bump"`, and
-/// for a view transferred to secondaries (or notifying them), which would otherwise never fetch
-/// a change made without a serial increase.
-pub fn manages_serial(config: &Config, view: usize, origin: &Name) -> bool {
-    config.serial_policy == SerialPolicy::Bump
-        || *config.transfer_acl(view, origin) != Default::default()
+/// Why splitdns keeps a view's serial rising by itself, or `None` when it does not: a view
+/// transferred to secondaries (or notifying them) would otherwise never fetch a change made
+/// without a serial increase, and `serial_policy = "bump"` asks for it in every view.
+pub fn manager(config: &Config, view: usize, origin: &Name) -> Option<Managed> {
+    if *config.transfer_acl(view, origin) != Default::default()
         || !config.views[view].notify.is_empty()
+    {
+        Some(Managed::Secondaries)
+    } else if config.serial_policy == SerialPolicy::Bump {
+        Some(Managed::Policy)
+    } else {
+        None
+    }
+}
+
+/// Why a view's serial is managed (see [`manager`]); a notice names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Managed {
+    /// The view has a transfer ACL or `notify` for the zone.
+    Secondaries,
+    /// `serial_policy = "bump"`.
+    Policy,
 }
 
 /// The file in the state directory that keeps the served serials across restarts.
@@ -215,7 +230,8 @@ pub fn apex_serial(records: &[ZoneRecord], origin: &Name) -> Option<u32> {
         .and_then(|r| read_serial(&r.rdata))
 }
 
-/// A zone whose content changed on reload without a serial increase.
+/// A zone whose content changed on reload without a serial increase, in a view whose serial is
+/// managed: it is served one past the previous serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SerialNotice {
     pub view: String,
@@ -226,32 +242,32 @@ pub struct SerialNotice {
     pub file: u32,
     /// The serial served now.
     pub serial: u32,
-    /// True when `serial_policy = "bump"` raised it.
-    pub bumped: bool,
+    /// Why the serial was raised.
+    pub why: Managed,
 }
 
 impl fmt::Display for SerialNotice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let why = if self.file == self.previous {
-            "without a serial increase".to_string()
+        write!(f, "zone {} (view {}) changed ", self.zone, self.view)?;
+        if self.file == self.previous {
+            f.write_str("without a serial increase")?;
         } else {
-            format!(
-                "and its file's serial {} is not above the one served",
-                self.file
-            )
-        };
-        if self.bumped {
+            // The admin raised the file's serial, but not past what a bump served earlier: say
+            // how far it must go, or the next raise by one changes nothing visible either.
             write!(
                 f,
-                "zone {} (view {}) changed {why}: serving serial {} (was {}; the view has secondaries or serial_policy = \"bump\")",
-                self.zone, self.view, self.serial, self.previous
-            )
-        } else {
-            write!(
-                f,
-                "zone {} (view {}) changed but its SOA serial did not increase (was {}, now {}): secondaries will not pick up the change",
-                self.zone, self.view, self.previous, self.serial
-            )
+                "and its file's serial {} is not above the one served ({})",
+                self.file, self.previous
+            )?;
         }
+        let why = match self.why {
+            Managed::Secondaries => "the view has secondaries",
+            Managed::Policy => "serial_policy = \"bump\"",
+        };
+        write!(
+            f,
+            ": serving serial {} ({why}); the file's serial is served again once it is above {}",
+            self.serial, self.serial
+        )
     }
 }

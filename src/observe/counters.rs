@@ -288,7 +288,11 @@ impl Registry {
     }
 
     /// Turns the query log on for every loop registered from now on (call before serving).
-    pub fn enable_query_log(&self, path: &std::path::Path, sample: u32) -> std::io::Result<()> {
+    pub fn enable_query_log(
+        &self,
+        path: &std::path::Path,
+        sample: u32,
+    ) -> Result<(), querylog::OpenError> {
         let sender = querylog::start(path, sample, self.slots.clone())?;
         let _ = self.query_log.set(sender);
         Ok(())

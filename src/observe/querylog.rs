@@ -8,7 +8,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -60,22 +60,85 @@ impl Sender {
     }
 }
 
+/// Why the query log cannot be opened: at start-up, which it stops, and in `check`, which
+/// foresees it ([`foresee`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The writer creates the file but never its directory (a typo, or a file system not yet
+    /// mounted, would otherwise put the log where nobody looks).
+    #[error(
+        "its directory {} does not exist: create it, writable by the user splitdns runs as",
+        .0.display()
+    )]
+    NoDirectory(PathBuf),
+    #[error("cannot be opened for appending: {0}")]
+    Open(io::Error),
+    #[error("cannot start its writer thread: {0}")]
+    Thread(io::Error),
+}
+
 /// Opens (appends to) the log file and starts the writer thread. `view_names` maps counter slots
 /// to view names (see [`super::Registry`]).
-pub fn start(path: &Path, sample: u32, view_names: Arc<Mutex<Vec<String>>>) -> io::Result<Sender> {
+pub fn start(
+    path: &Path,
+    sample: u32,
+    view_names: Arc<Mutex<Vec<String>>>,
+) -> Result<Sender, OpenError> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("query log {}: {e}", path.display())))?;
+        .map_err(|e| opening(path, e))?;
     let (channel, lines) = sync_channel(QUEUE);
     std::thread::Builder::new()
         .name("query-log".into())
-        .spawn(move || write_lines(lines, BufWriter::new(file), &view_names))?;
+        .spawn(move || write_lines(lines, BufWriter::new(file), &view_names))
+        .map_err(OpenError::Thread)?;
     Ok(Sender {
         channel,
         sample: u64::from(sample.max(1)),
     })
+}
+
+/// Whether [`start`] could open `path`, found without writing to it: an existing file is opened
+/// for appending (and closed), otherwise a file of the process's own name is created in its
+/// directory and removed at once (permission bits alone say nothing for root, nor for a
+/// read-only mount). For `check`, which opens nothing of the server's.
+pub fn foresee(path: &Path) -> Result<(), OpenError> {
+    if path.exists() {
+        return OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(OpenError::Open);
+    }
+    let dir = directory(path);
+    let probe = dir.join(format!(".splitdns-write-test-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| opening(path, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The directory the log file is created in.
+fn directory(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// An error opening `path` (or a file beside it), told apart: a missing directory says which.
+fn opening(path: &Path, error: io::Error) -> OpenError {
+    let dir = directory(path);
+    if error.kind() == io::ErrorKind::NotFound && !dir.is_dir() {
+        OpenError::NoDirectory(dir.to_path_buf())
+    } else {
+        OpenError::Open(error)
+    }
 }
 
 #[derive(Serialize)]
@@ -155,4 +218,46 @@ fn write_line(out: &mut impl Write, entry: &Entry, names: &[String]) -> io::Resu
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check` and the start tell the same story: a missing directory is named as such by both, a
+    /// directory that cannot be (here: under a regular file, since root ignores permission bits)
+    /// is an error for both, and a writable one passes `foresee` without leaving a file behind.
+    #[test]
+    fn foresee_agrees_with_start() {
+        let dir = std::env::temp_dir().join(format!("splitdns-querylog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("file"), "").unwrap();
+        let names = Arc::new(Mutex::new(Vec::new()));
+
+        let missing = dir.join("missing/queries.jsonl");
+        assert!(
+            matches!(foresee(&missing), Err(OpenError::NoDirectory(d)) if d == dir.join("missing"))
+        );
+        assert!(matches!(
+            start(&missing, 1, names.clone()),
+            Err(OpenError::NoDirectory(_))
+        ));
+
+        let under_a_file = dir.join("file/queries.jsonl");
+        assert!(foresee(&under_a_file).is_err());
+        assert!(start(&under_a_file, 1, names.clone()).is_err());
+
+        let fine = dir.join("queries.jsonl");
+        foresee(&fine).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["file"], "foresee left a file behind");
+        start(&fine, 1, names).unwrap();
+        foresee(&fine).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

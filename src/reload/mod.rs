@@ -97,6 +97,21 @@ impl ReloadHandle {
     }
 }
 
+/// The settings only a restart applies, besides `listen`: the control listener's address, and
+/// the query log's file and sampling (not where in the config they are written: an edit above
+/// them moves them without changing them).
+type RestartOnly = (Option<SocketAddr>, Option<(PathBuf, u32)>);
+
+fn restart_only(config: &crate::config::Config) -> RestartOnly {
+    (
+        config.control,
+        config
+            .query_log
+            .as_ref()
+            .map(|log| (log.path.clone(), log.sample)),
+    )
+}
+
 /// Owns the reload transaction for one served snapshot.
 pub struct Reloader {
     config_path: PathBuf,
@@ -107,7 +122,7 @@ pub struct Reloader {
     /// The addresses actually served on (the config's, or `--listen`'s).
     bound: Vec<SocketAddr>,
     /// The config's `[control] listen` and `[query_log]` at start: they too need a restart.
-    started_with: (Option<SocketAddr>, Option<crate::config::QueryLogConfig>),
+    started_with: RestartOnly,
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
     last: Arc<Mutex<Option<ReloadRecord>>>,
@@ -125,7 +140,7 @@ impl Reloader {
             live,
             listen: started_with.listen.clone(),
             bound,
-            started_with: (started_with.control, started_with.query_log.clone()),
+            started_with: restart_only(started_with),
             failed_files: Vec::new(),
             last: Arc::default(),
         }
@@ -212,8 +227,7 @@ impl Reloader {
                         self.bound
                     );
                 }
-                let now = (loaded.config.control, loaded.config.query_log.clone());
-                if now != self.started_with {
+                if restart_only(&loaded.config) != self.started_with {
                     tracing::warn!(
                         "{}: [control] or [query_log] changed: a restart is needed to apply it",
                         self.config_path.display()

@@ -1,5 +1,5 @@
 //! Going live: [`Live::publish`] is the one function that start-up and every reload call to make
-//! a load the served state. It tells the admin about serials that did not increase, keeps the
+//! a load the served state. It tells the admin about the serials it raised, keeps the
 //! served serials, points the health checks at the new plan, builds each view's runtime record
 //! ([`ViewRuntime`]: rate limits, resolver, counter slot, NOTIFY targets), swaps the whole in
 //! with one atomic store, and sends the NOTIFYs the change calls for. A new per-view runtime part

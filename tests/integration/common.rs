@@ -274,6 +274,8 @@ pub struct DaemonBuilder {
     ips: Vec<IpAddr>,
     ephemeral: bool,
     control: bool,
+    /// A control address the test chose (one it holds itself): see [`DaemonBuilder::control_at`].
+    control_at: Option<SocketAddr>,
     env: Vec<(String, Option<String>)>,
     log: Option<PathBuf>,
 }
@@ -287,6 +289,7 @@ impl Daemon {
             ips: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             ephemeral: false,
             control: false,
+            control_at: None,
             env: vec![
                 ("RUST_LOG".into(), Some("info".into())),
                 ("NO_COLOR".into(), Some("1".into())),
@@ -424,6 +427,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Sets the config's `[control] listen` to `addr`, which the test picked (and may hold, to see
+    /// the start refused): no free port is picked, and nothing waits for it to accept.
+    pub fn control_at(mut self, addr: SocketAddr) -> DaemonBuilder {
+        self.control_at = Some(addr);
+        self
+    }
+
     /// Sets an environment variable of the daemon.
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> DaemonBuilder {
         let value = value.as_ref().to_string_lossy().into_owned();
@@ -491,6 +501,14 @@ impl DaemonBuilder {
             false => free_port_on(&self.ips),
         };
         let in_scratch = self.config.starts_with(scratch_root());
+        if let Some(addr) = self.control_at {
+            assert!(
+                in_scratch,
+                "{}: .control_at() rewrites the config; copy it into a scratch directory first",
+                self.config.display()
+            );
+            set_control_listen(&self.config, addr);
+        }
         let control = self.control.then(|| {
             assert!(
                 in_scratch,
@@ -501,7 +519,7 @@ impl DaemonBuilder {
             set_control_listen(&self.config, addr);
             addr
         });
-        if !self.control {
+        if !self.control && self.control_at.is_none() {
             assert_no_fixed_control_port(&self.config);
         }
         let log = self.log.clone().unwrap_or_else(|| {
