@@ -34,8 +34,8 @@ pub use server::SerialPolicy;
 pub use views::ViewConfig;
 pub use zones::ZoneConfig;
 
-use crate::located::Located;
 use crate::limits::TcpLimits;
+use crate::located::Located;
 use locate::{Context, Locator, PathSegment};
 
 /// A validated configuration.
