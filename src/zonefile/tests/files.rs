@@ -1,40 +1,12 @@
 //! Zone files read from disk: `$INCLUDE` nesting, its errors, loops and depth limit, an
 //! unreadable file, and bytes that are not UTF-8.
 
-use std::path::PathBuf;
-
 use super::*;
-
-/// A scratch directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("splitdns-zone-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::scratch::Scratch;
 
 #[test]
 fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
-    let dir = TempDir::new("include");
+    let dir = Scratch::new("zone-include");
     let main = dir.write(
         "main.zone",
         "$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n$INCLUDE sub/hosts.zone\n\
@@ -53,7 +25,7 @@ fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
             let file = r
                 .loc
                 .file
-                .strip_prefix(&dir.0)
+                .strip_prefix(dir.path())
                 .unwrap()
                 .display()
                 .to_string();
@@ -76,7 +48,7 @@ fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
     let files: Vec<PathBuf> = parsed
         .files
         .iter()
-        .map(|f| f.strip_prefix(&dir.0).unwrap().to_path_buf())
+        .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())
         .collect();
     let expected_files = [
         "main.zone",
@@ -90,7 +62,7 @@ fn include_nests_relative_to_the_including_file_and_restores_the_origin() {
 
 #[test]
 fn include_errors_carry_the_included_file_and_loops_are_refused() {
-    let dir = TempDir::new("include-errors");
+    let dir = Scratch::new("zone-include-errors");
     let main = dir.write(
         "main.zone",
         "$TTL 300\n$INCLUDE bad.zone\n$INCLUDE loop.zone\n$INCLUDE\n",
@@ -103,13 +75,13 @@ fn include_errors_carry_the_included_file_and_loops_are_refused() {
         .map(|e| {
             format!(
                 "{}:{}: {}",
-                e.file.strip_prefix(&dir.0).unwrap().display(),
+                e.file.strip_prefix(dir.path()).unwrap().display(),
                 e.line,
                 e.message
             )
         })
         .collect();
-    let looped = dir.0.join("loop.zone");
+    let looped = dir.join("loop.zone");
     assert_eq!(
         errs,
         vec![
@@ -125,7 +97,7 @@ fn include_errors_carry_the_included_file_and_loops_are_refused() {
 
 #[test]
 fn include_depth_is_limited() {
-    let dir = TempDir::new("include-depth");
+    let dir = Scratch::new("zone-include-depth");
     let main = dir.write("main.zone", "$TTL 1\n$INCLUDE 1.zone\n");
     for i in 1..=12 {
         dir.write(
@@ -153,7 +125,7 @@ fn unreadable_zone_file_is_an_error_not_a_panic() {
 
 #[test]
 fn non_utf8_bytes_are_kept() {
-    let dir = TempDir::new("latin1");
+    let dir = Scratch::new("zone-latin1");
     let main = dir.write("main.zone", "");
     std::fs::write(&main, b"$TTL 1\nx TXT caf\xe9\n\xe9 A 192.0.2.1\n").unwrap();
     let parsed = load_zone_file(&main, &n("contoso.example.")).unwrap();
