@@ -33,8 +33,9 @@ pub(super) fn forward(writer: &mut ResponseWriter, to: Forward) -> Next {
 
 /// AXFR or IXFR: only for a zone's apex, only for whom the zone's transfer ACL in this view
 /// permits (REFUSED otherwise, RFC 5936 §4.2 and the default). Over TCP it becomes a
-/// [`transfer::Request`] the listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP only) and IXFR gets the single
-/// current SOA (RFC 1995 §2: it tells the client to ask over TCP, or that it is current).
+/// [`transfer::Request`] the listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP
+/// only) and IXFR gets the single current SOA (RFC 1995 §2: it tells the client to ask over
+/// TCP, or that it is current).
 pub(super) fn transfer_request(
     writer: &mut ResponseWriter,
     query: &Query,

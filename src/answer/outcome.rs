@@ -1,7 +1,7 @@
 //! The vocabulary of the answer stage and its terminal writers: [`Outcome`] (what happened to a
 //! query), [`Next`] (what the server does with it), and one function per outcome that writes
-//! its sections — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`servfail`], [`refused`] —
-//! plus [`truncated`] for whatever did not fit.
+//! its sections — [`answer`], [`referral`], [`nodata`], [`nxdomain`], [`servfail`],
+//! [`refused`] — plus [`truncated`] for whatever did not fit.
 
 use crate::dns::{rcode, rtype, soa};
 use crate::transfer;
