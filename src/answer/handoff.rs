@@ -25,6 +25,7 @@ pub(super) struct Requester<'a> {
 
 /// Not ours, in a recursive view: the resolver takes it. What is written meanwhile is the
 /// SERVFAIL sent if it cannot (too many queries outstanding).
+#[inline]
 pub(super) fn forward(writer: &mut ResponseWriter, to: Forward) -> Next {
     writer.set_authoritative(false);
     writer.set_rcode(rcode::SERVFAIL as u16);
@@ -36,6 +37,7 @@ pub(super) fn forward(writer: &mut ResponseWriter, to: Forward) -> Next {
 /// [`transfer::Request`] the listener streams. Over UDP, AXFR is REFUSED (RFC 5936 §4.2: TCP
 /// only) and IXFR gets the single current SOA (RFC 1995 §2: it tells the client to ask over
 /// TCP, or that it is current).
+#[inline]
 pub(super) fn transfer_request(
     writer: &mut ResponseWriter,
     query: &Query,

@@ -10,6 +10,9 @@
 //! next is one value, [`Next`]: send the response, hand the query to the resolver (in a
 //! recursive view, a name that is not ours), or stream a zone transfer.
 
+// The stages below were one body with `respond` or `resolve` when they shared a file; those
+// marked `#[inline]` stay so now that codegen units may part them. In the release build, as
+// before the split, only `respond`, `chain::resolve` and `rrset`'s writers stand alone.
 mod additional;
 mod chain;
 mod handoff;

@@ -122,6 +122,7 @@ impl Next {
 }
 
 /// The data asked for, with the addresses of any NS, MX or SRV targets as additional data.
+#[inline]
 pub(super) fn answer<'z>(
     writer: &mut ResponseWriter,
     view: &View,
@@ -143,6 +144,7 @@ pub(super) fn answer<'z>(
 
 /// A delegation: the cut's NS set in authority, AA clear, and the addresses of the name servers
 /// (glue) as additional data; truncated when the glue below the cut does not fit (RFC 9471).
+#[inline]
 pub(super) fn referral(
     writer: &mut ResponseWriter,
     zone: &ViewZone,
@@ -163,6 +165,7 @@ pub(super) fn referral(
 }
 
 /// The name exists but has no data of the type asked for: the SOA in authority (RFC 2308 §2.2).
+#[inline]
 pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
     if write_negative_soa(writer, zone).is_err() {
         return truncated(writer, Outcome::NoData);
@@ -171,6 +174,7 @@ pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
 }
 
 /// The name does not exist: NXDOMAIN with the SOA in authority (RFC 2308 §2.1).
+#[inline]
 pub(super) fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
     writer.set_rcode(rcode::NXDOMAIN as u16);
     if write_negative_soa(writer, zone).is_err() {
@@ -183,6 +187,7 @@ pub(super) fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome 
 /// but its data did not load (rather than REFUSED, not ours, or an NXDOMAIN that would be
 /// cached), or every address of a health-checked RRset is down and the admin chose
 /// `all_down = "servfail"` (rather than a NODATA cached for the zone's negative TTL).
+#[inline]
 pub(super) fn servfail(writer: &mut ResponseWriter) -> Outcome {
     writer.set_authoritative(false);
     writer.set_rcode(rcode::SERVFAIL as u16);
@@ -190,6 +195,7 @@ pub(super) fn servfail(writer: &mut ResponseWriter) -> Outcome {
 }
 
 /// Not ours to answer: no view for the client, or a name in no zone of its view.
+#[inline]
 pub(super) fn refused(writer: &mut ResponseWriter) -> Outcome {
     writer.set_authoritative(false);
     writer.set_rcode(rcode::REFUSED as u16);
@@ -197,6 +203,7 @@ pub(super) fn refused(writer: &mut ResponseWriter) -> Outcome {
 }
 
 /// What did not fit: TC set, and the outcome stays what it was (the summary says truncated).
+#[inline]
 pub(super) fn truncated(writer: &mut ResponseWriter, outcome: Outcome) -> Outcome {
     writer.truncate();
     outcome

@@ -13,6 +13,7 @@ use super::handoff::{Requester, forward, transfer_request};
 use super::outcome::{Next, Outcome, refused, servfail};
 
 /// Decides which zone (if any) answers, then resolves the name in it.
+#[inline]
 pub(super) fn route(
     writer: &mut ResponseWriter,
     query: &Query,
@@ -66,6 +67,7 @@ pub(super) fn route(
 
 /// CHAOS-class `version.bind`/`version.server` and `hostname.bind`/`id.server` TXT, for views
 /// that opt in; any other CHAOS name is REFUSED.
+#[inline]
 fn chaos_identity(writer: &mut ResponseWriter, query: &Query, identity: &ChaosIdentity) -> Outcome {
     let rdata = match query.key.as_wire() {
         b"\x07version\x04bind\x00" | b"\x07version\x06server\x00" => &identity.version,
