@@ -13,7 +13,8 @@
 //! query path: `reload` (the reload transaction, and `reload::publish`, the one way start-up and
 //! every reload go live), `control` (the metrics, status and reload endpoint) and `systemd`
 //! (sd_notify). Modules are private: the binary, the integration tests, the benchmarks and the
-//! fuzz targets use what is re-exported below.
+//! fuzz targets use what is re-exported below. Under `cfg(test)` alone, `scratch` gives the unit
+//! tests that write files their directories.
 #![deny(unsafe_code)]
 
 mod address_space;
@@ -31,6 +32,8 @@ mod located;
 mod observe;
 pub mod reload;
 mod resolve;
+#[cfg(test)]
+mod scratch;
 pub mod server;
 pub mod systemd;
 pub mod transfer;

@@ -18,6 +18,7 @@ use crate::wire::writer::{Full, ResponseWriter, Section};
 /// Additional data for the targets of the sets in an answer at `owner`. A target's
 /// address set that the answer itself holds (an ANY answer at a name that is its own MX, say)
 /// is not repeated.
+#[inline]
 pub fn add_target_addresses<'z>(
     writer: &mut ResponseWriter,
     view: &View,
@@ -54,6 +55,7 @@ pub fn add_target_addresses<'z>(
 /// Glue for a referral to `cut`: first the addresses of the name servers below the cut, which
 /// must all fit (`Err(Full)`: the caller truncates, RFC 9471 §2.1), then those of other names in
 /// this zone — sibling glue and the zone's own hosts — which are optional (RFC 9471 §2.2).
+#[inline]
 pub fn add_glue(
     writer: &mut ResponseWriter,
     zone: &ViewZone,

@@ -177,8 +177,7 @@ fn diff_lists_exactly_the_names_that_differ() {
 /// answered and why not: down with its reason, or left out for a preferred site.
 #[test]
 fn explain_says_why_checked_addresses_are_left_out() {
-    let dir = std::env::temp_dir().join(format!("splitdns-explain-health-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = crate::scratch::Scratch::new("explain-health");
     std::fs::write(
         dir.join("z.zone"),
         "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n",
@@ -205,7 +204,7 @@ file = "z.zone"
     )
     .unwrap();
     let loaded = load::load(&dir.join("splitdns.toml")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let name = Name::parse("mail.contoso.example.", None).unwrap();
     let plan = &loaded.health;
     let unprobed = super::explain::render_health(plan, "internal", &name, None);

@@ -332,8 +332,7 @@ mod tests {
     /// file, at its line and column.
     #[test]
     fn key_files_are_read_and_their_errors_located() {
-        let dir = std::env::temp_dir().join(format!("splitdns-keyfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("keyfile");
         let key_file = dir.join("xfr.key");
         std::fs::write(
             &key_file,
@@ -364,6 +363,5 @@ mod tests {
             )),
             "{errors:?}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

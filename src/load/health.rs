@@ -257,8 +257,7 @@ mod tests {
     /// it: the namespace and autodiscover in two inside views share the same three probes.
     #[test]
     fn shared_addresses_get_one_target() {
-        let dir = std::env::temp_dir().join(format!("splitdns-load-health-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
+        let dir = crate::scratch::Scratch::new("load-health");
         std::fs::write(
             dir.join("z.zone"),
             "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n",

@@ -423,14 +423,13 @@ mod tests {
     fn the_query_log_samples_one_in_n_per_loop() {
         let registry = Registry::default();
         let before = registry.register(Transport::Udp);
-        let path =
-            std::env::temp_dir().join(format!("splitdns-sample-{}.jsonl", std::process::id()));
+        let dir = crate::scratch::Scratch::new("sample");
+        let path = dir.join("sample.jsonl");
         registry.enable_query_log(&path, 3).unwrap();
         let after = registry.register(Transport::Udp);
         let sampled = (0..9).filter(|_| after.log_sample().is_some()).count();
         assert_eq!(sampled, 3);
         assert!(before.log_sample().is_none());
-        let _ = std::fs::remove_file(&path);
     }
 
     /// A view keeps its slot across snapshots whatever the order of views; once 62 names have

@@ -1,9 +1,8 @@
 //! Each check against a fixture that triggers it and one that does not.
 
-use std::path::PathBuf;
-
 use super::{Finding, Severity};
 use crate::load::{self, LoadError};
+use crate::scratch::Scratch;
 
 const CONFIG: &str = r#"
 [[view]]
@@ -45,22 +44,16 @@ fn findings(config_extra: &str, shared_extra: &str, internal_extra: &str) -> Vec
 /// Writes `files` (the config is `splitdns.toml`) into a fresh directory, loads it and returns
 /// every finding.
 fn findings_in(files: &[(&str, &str)]) -> Vec<Finding> {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("splitdns-checks-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("checks");
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
     // Findings of severity error refuse the load: they come back as the error.
-    let found = match load::load(&dir.join("splitdns.toml")) {
+    match load::load(&dir.join("splitdns.toml")) {
         Ok(loaded) => loaded.findings,
         Err(LoadError::Refused(findings)) => findings,
         Err(e) => panic!("{:?}", e.lines()),
-    };
-    std::fs::remove_dir_all(&dir).unwrap();
-    found
+    }
 }
 
 fn ids(found: &[Finding]) -> Vec<(&'static str, Severity, Option<&str>)> {

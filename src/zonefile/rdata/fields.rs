@@ -1,12 +1,13 @@
 //! Each RDATA field's two conversions, side by side: `parse` (tokens to wire) and `present`
-//! (wire to text). `present` must write what `parse` reads back to the same octets.
+//! (wire to text). `present` must write what `parse` reads back to the same octets. A field
+//! that is a format of its own keeps both directions in its own module — `loc`, `svcb`, `apl`,
+//! `hip`, and `bitmap` for the NSEC type lists — and its arm here only calls them.
 
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::text::{self, parse_u8, parse_u16, parse_u32};
-use super::{Field, Parser, RdataError, Reader, codec, loc, svcb};
-use crate::dns::name;
+use super::text::{self, parse_u8, parse_u16, parse_u32, push_name, word};
+use super::{Field, Parser, RdataError, Reader, apl, bitmap, codec, hip, loc, svcb};
 use crate::dns::rtype;
 use crate::zonefile::lexer::Token;
 
@@ -54,11 +55,6 @@ const CERT_TYPES: &[(u16, &str)] = &[
     (253, "URI"),
     (254, "OID"),
 ];
-
-/// The token's text if it is not quoted: numbers, mnemonics and encodings never are.
-fn word<'a>(tok: &Token<'a>) -> Option<&'a [u8]> {
-    (!tok.quoted).then_some(tok.text)
-}
 
 fn number_or_mnemonic<T: Copy>(
     tok: &Token<'_>,
@@ -221,7 +217,7 @@ impl Field {
                 for tok in p.rest() {
                     types.push(parse_type(tok).ok_or_else(|| p.bad(tok, what))?);
                 }
-                encode_bitmap(&mut types, &mut p.out);
+                bitmap::encode(&mut types, &mut p.out);
             }
             Field::Remaining => {
                 let tok = p.next(what)?;
@@ -298,12 +294,12 @@ impl Field {
             }
             Field::Apl => {
                 for tok in p.rest() {
-                    parse_apl_item(tok, &mut p.out).ok_or_else(|| p.bad(tok, what))?;
+                    apl::parse_item(tok, &mut p.out).ok_or_else(|| p.bad(tok, what))?;
                 }
             }
             Field::Loc => loc::parse(p)?,
             Field::SvcParams => svcb::parse(p)?,
-            Field::Hip => parse_hip(p)?,
+            Field::Hip => hip::parse(p)?,
         }
         Ok(())
     }
@@ -395,7 +391,7 @@ impl Field {
                 codec::encode_base32hex_into(hash, out);
             }
             Field::Bitmap => {
-                for (i, t) in decode_bitmap(r.rest())?.into_iter().enumerate() {
+                for (i, t) in bitmap::decode(r.rest())?.into_iter().enumerate() {
                     if i > 0 {
                         out.push(' ');
                     }
@@ -441,10 +437,10 @@ impl Field {
                 out.push_str("0x");
                 codec::encode_hex_into(data, out);
             }
-            Field::Apl => present_apl(r, out)?,
+            Field::Apl => apl::present(r, out)?,
             Field::Loc => loc::present(r, out)?,
             Field::SvcParams => svcb::present(r, out)?,
-            Field::Hip => present_hip(r, out)?,
+            Field::Hip => hip::present(r, out)?,
         }
         Some(())
     }
@@ -452,10 +448,6 @@ impl Field {
 
 fn push_num(out: &mut String, v: impl std::fmt::Display) {
     let _ = write!(out, "{v}");
-}
-
-fn push_name(out: &mut String, wire: &[u8]) {
-    let _ = name::fmt_wire_name(wire, out);
 }
 
 fn parse_type(tok: &Token<'_>) -> Option<u16> {
@@ -516,156 +508,4 @@ fn decode_spread(
         });
     }
     Ok(())
-}
-
-/// RFC 4034 §4.1.2: per 256-type window, a bitmap trimmed of trailing zero octets.
-fn encode_bitmap(types: &mut Vec<u16>, out: &mut Vec<u8>) {
-    types.sort_unstable();
-    types.dedup();
-    let mut i = 0;
-    while i < types.len() {
-        let window = (types[i] >> 8) as u8;
-        let mut bits = [0u8; 32];
-        let mut len = 0;
-        while i < types.len() && (types[i] >> 8) as u8 == window {
-            let low = (types[i] & 0xff) as usize;
-            bits[low / 8] |= 0x80 >> (low % 8);
-            len = low / 8 + 1;
-            i += 1;
-        }
-        out.push(window);
-        out.push(len as u8);
-        out.extend_from_slice(&bits[..len]);
-    }
-}
-
-/// The types in a bitmap, if it is well-formed: windows ascending, each 1 to 32 octets with
-/// no trailing zero octet (so that it encodes back identically).
-fn decode_bitmap(mut data: &[u8]) -> Option<Vec<u16>> {
-    let mut types = Vec::new();
-    let mut previous: Option<u8> = None;
-    while let [window, len, rest @ ..] = data {
-        let len = usize::from(*len);
-        if previous.is_some_and(|p| p >= *window) || !(1..=32).contains(&len) {
-            return None;
-        }
-        let bits = rest.get(..len)?;
-        if bits[len - 1] == 0 {
-            return None;
-        }
-        for (i, &octet) in bits.iter().enumerate() {
-            for bit in 0..8 {
-                if octet & (0x80 >> bit) != 0 {
-                    types.push(u16::from(*window) << 8 | (i * 8 + bit) as u16);
-                }
-            }
-        }
-        previous = Some(*window);
-        data = &rest[len..];
-    }
-    data.is_empty().then_some(types)
-}
-
-/// RFC 3123 §5: `[!]afi:address/prefix`, the address trimmed of trailing zero octets.
-fn parse_apl_item(tok: &Token<'_>, out: &mut Vec<u8>) -> Option<()> {
-    let text = std::str::from_utf8(word(tok)?).ok()?;
-    let (negated, text) = match text.strip_prefix('!') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (family, rest) = text.split_once(':')?;
-    let (address, prefix) = rest.rsplit_once('/')?;
-    let family = parse_u16(family.as_bytes())?;
-    let prefix = parse_u8(prefix.as_bytes())?;
-    let octets: Vec<u8> = match family {
-        1 if prefix <= 32 => address.parse::<Ipv4Addr>().ok()?.octets().to_vec(),
-        2 if prefix <= 128 => address.parse::<Ipv6Addr>().ok()?.octets().to_vec(),
-        _ => return None,
-    };
-    let len = octets.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-    out.extend_from_slice(&family.to_be_bytes());
-    out.push(prefix);
-    out.push(len as u8 | if negated { 0x80 } else { 0 });
-    out.extend_from_slice(&octets[..len]);
-    Some(())
-}
-
-fn present_apl(r: &mut Reader<'_>, out: &mut String) -> Option<()> {
-    let mut first = true;
-    while !r.is_empty() {
-        let family = r.u16()?;
-        let prefix = r.u8()?;
-        let flags = r.u8()?;
-        let data = r.take(usize::from(flags & 0x7f))?;
-        if !first {
-            out.push(' ');
-        }
-        first = false;
-        if flags & 0x80 != 0 {
-            out.push('!');
-        }
-        match family {
-            1 if prefix <= 32 && data.len() <= 4 => {
-                let mut octets = [0u8; 4];
-                octets[..data.len()].copy_from_slice(data);
-                let _ = write!(out, "1:{}/{prefix}", Ipv4Addr::from(octets));
-            }
-            2 if prefix <= 128 && data.len() <= 16 => {
-                let mut octets = [0u8; 16];
-                octets[..data.len()].copy_from_slice(data);
-                let _ = write!(out, "2:{}/{prefix}", Ipv6Addr::from(octets));
-            }
-            _ => return None,
-        }
-    }
-    Some(())
-}
-
-/// Text `algorithm HIT public-key [rendezvous-server...]`; wire puts both lengths first.
-fn parse_hip(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
-    let alg_tok = p.next("public key algorithm")?;
-    let alg = word(alg_tok)
-        .and_then(parse_u8)
-        .ok_or_else(|| p.bad(alg_tok, "public key algorithm"))?;
-    let hit_tok = p.next("HIT")?;
-    let mut hit = Vec::new();
-    word(hit_tok)
-        .and_then(|t| codec::decode_hex_into(t, &mut hit))
-        .filter(|()| (1..=255).contains(&hit.len()))
-        .ok_or_else(|| p.bad(hit_tok, "HIT"))?;
-    let key_tok = p.next("public key")?;
-    let mut key = Vec::new();
-    word(key_tok)
-        .and_then(|t| codec::decode_base64_into(t, &mut key))
-        .filter(|()| (1..=usize::from(u16::MAX)).contains(&key.len()))
-        .ok_or_else(|| p.bad(key_tok, "public key"))?;
-    p.out.push(hit.len() as u8);
-    p.out.push(alg);
-    p.out.extend_from_slice(&(key.len() as u16).to_be_bytes());
-    p.out.extend_from_slice(&hit);
-    p.out.extend_from_slice(&key);
-    while p.peek().is_some() {
-        Field::Name.parse(p, "rendezvous server")?;
-    }
-    Ok(())
-}
-
-fn present_hip(r: &mut Reader<'_>, out: &mut String) -> Option<()> {
-    let hit_len = r.u8()?;
-    let alg = r.u8()?;
-    let key_len = r.u16()?;
-    let hit = r.take(hit_len.into())?;
-    let key = r.take(key_len.into())?;
-    if hit.is_empty() || key.is_empty() {
-        return None;
-    }
-    let _ = write!(out, "{alg} ");
-    codec::encode_hex_into(hit, out);
-    out.push(' ');
-    codec::encode_base64_into(key, out);
-    while !r.is_empty() {
-        out.push(' ');
-        push_name(out, r.name()?);
-    }
-    Some(())
 }

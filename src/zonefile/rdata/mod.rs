@@ -5,8 +5,11 @@
 //! walk that same list. That keeps them consistent, which the round-trip guarantee
 //! (`parse(rdata_to_text(wire)) == wire`) depends on.
 
+mod apl;
+mod bitmap;
 mod codec;
 mod fields;
+mod hip;
 mod loc;
 mod svcb;
 pub(crate) mod text;

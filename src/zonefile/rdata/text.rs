@@ -128,6 +128,16 @@ pub fn parse_name(tok: &Token<'_>, origin: &Name) -> Result<Name, String> {
     Name::parse(&token_str(tok.text), Some(origin)).map_err(|e| e.to_string())
 }
 
+/// The token's text if it is not quoted: numbers, mnemonics and encodings never are.
+pub(super) fn word<'a>(tok: &Token<'a>) -> Option<&'a [u8]> {
+    (!tok.quoted).then_some(tok.text)
+}
+
+/// A wire-format name as text.
+pub(super) fn push_name(out: &mut String, wire: &[u8]) {
+    let _ = name::fmt_wire_name(wire, out);
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };

@@ -1,0 +1,285 @@
+//! One zone as a view serves it: the shared records, plus (for a view with an override file) an
+//! overlay of merged nodes that replaces the shared node of the same name. Views that share most
+//! records therefore share them in memory; the overlay only holds the names an override touches
+//! and the empty non-terminals it creates. Every lookup is one or two hash probes by the
+//! lowercased wire name, so no per-query work grows with the zone.
+//!
+//! The node store is `node`, its build from records `build`, the rules every node obeys
+//! `check`; this module holds [`ViewZone`] itself: its assembly from shared data and overlay,
+//! and the lookups and walks over what one view sees.
+
+mod build;
+mod check;
+mod node;
+
+use std::sync::Arc;
+
+use crate::dns::name::Name;
+use crate::dns::{rtype, soa};
+use crate::located::{Located, SourceLoc};
+use crate::view::health::Checked;
+
+pub use build::{build_overlay, build_shared};
+pub use check::check_shared;
+use check::{check_node, record_error};
+pub(crate) use node::canonical_rdata;
+use node::node_of;
+pub use node::{Answered, Node, RRset, Rdata, ZoneData};
+
+/// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
+/// load a zone's files keeps serving the previous copy in the new snapshot.
+#[derive(Debug, Clone)]
+pub struct ViewZone {
+    /// Lowercased origin.
+    pub origin: Name,
+    shared: Arc<ZoneData>,
+    overlay: Option<Arc<ZoneData>>,
+    pub soa: Arc<RRset>,
+    /// The serial served: the file's, or one splitdns raised above it (see `load::serial`).
+    pub serial: u32,
+    /// The serial the zone's files give (the view's override file's SOA, else the shared file's),
+    /// for status reports; the loader fills it in where it raised `serial`.
+    pub file_serial: u32,
+    pub record_count: usize,
+    /// Digest of the content: the loader compares it across reloads to notice changes.
+    pub fingerprint: u64,
+    /// The files this view's copy was read from (the shared file, then the view's override
+    /// file), for status reports; the loader fills it in.
+    pub files: Vec<std::path::PathBuf>,
+    /// The changes that led to this version, for IXFR (empty unless the view is transferred).
+    pub history: Arc<super::history::History>,
+    /// Who may transfer this zone from this view, as the config decided it (the zone's own ACL
+    /// for the view, or the view's): the answer stage only asks it.
+    pub transfer: super::TransferAcl,
+}
+
+impl ViewZone {
+    /// The node at a lowercased wire name, as this view sees it.
+    pub fn node(&self, key: &[u8]) -> Option<&Node> {
+        match &self.overlay {
+            Some(overlay) => overlay.get(key).or_else(|| self.shared.get(key)),
+            None => self.shared.get(key),
+        }
+    }
+
+    /// The names this view's override (or generated records) changed: each merged node with the
+    /// shared node it replaces, if any.
+    pub fn overridden(&self) -> impl Iterator<Item = (&[u8], &Node, Option<&Node>)> {
+        self.overlay
+            .iter()
+            .flat_map(|o| o.nodes.iter())
+            .map(|(key, node)| (&key[..], node, self.shared.get(key)))
+    }
+
+    /// Makes the `rtype` RRset at `key` (a lowercased wire name) health-checked in this view,
+    /// answered with `ttl` when given. The view gets its own copy of the RRset (and of its node),
+    /// so views that share the records are not affected. Returns the checked RRset, or `None`
+    /// when this view has no such RRset at that name (a wildcard does not count).
+    pub fn check_rrset(
+        &mut self,
+        key: &[u8],
+        rtype: u16,
+        ttl: Option<u32>,
+        checked: Checked,
+    ) -> Option<&RRset> {
+        let node = self.node(key)?;
+        let set = node.get(rtype)?;
+        let copy = Arc::new(RRset {
+            rtype,
+            ttl: ttl.unwrap_or(set.ttl),
+            rdatas: set.rdatas.clone(),
+            health: Some(checked),
+        });
+        let rrsets: Vec<Arc<RRset>> = node
+            .rrsets
+            .iter()
+            .map(|existing| {
+                if existing.rtype == rtype {
+                    copy.clone()
+                } else {
+                    existing.clone()
+                }
+            })
+            .collect();
+        // Copy on write: an overlay still shared with the previous snapshot is not changed.
+        let overlay = self.overlay.get_or_insert_with(Arc::default);
+        Arc::make_mut(overlay)
+            .nodes
+            .insert(key.into(), node_of(rrsets));
+        self.node(key)?.get(rtype).map(|set| &**set)
+    }
+
+    /// Every record of this view's zone except the apex SOA, as `(owner key, RRset)`: what a
+    /// transfer sends between the two SOAs.
+    pub fn rrsets(&self) -> impl Iterator<Item = (&[u8], &RRset)> {
+        let origin = self.origin.as_wire();
+        self.nodes().flat_map(move |(key, node)| {
+            node.rrsets
+                .iter()
+                .filter(move |set| !(set.rtype == rtype::SOA && key == origin))
+                .map(move |set| (key, &**set))
+        })
+    }
+
+    /// Every name of this view's zone with its node, overlay names replacing shared ones: the
+    /// overlay's names first, then the shared ones, each in file order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
+        self.nodes_where(|_, _| true)
+    }
+
+    /// The nodes of [`ViewZone::nodes`] that `wanted` accepts. It is asked before a shared node
+    /// is looked up in the overlay, so a check that looks for a few names or records pays that
+    /// hash lookup only for them (a 200,000-name zone is walked at every start and reload).
+    pub fn nodes_where<'z>(
+        &'z self,
+        wanted: impl Fn(&[u8], &Node) -> bool + Copy + 'z,
+    ) -> impl Iterator<Item = (&'z [u8], &'z Node)> + 'z {
+        let overlay = self.overlay.as_ref();
+        let shared = self
+            .shared
+            .nodes
+            .iter()
+            .filter(move |(key, node)| wanted(key, node))
+            .filter(move |(key, _)| overlay.is_none_or(|o| o.get(key).is_none()));
+        overlay
+            .into_iter()
+            .flat_map(|o| o.nodes.iter())
+            .filter(move |(key, node)| wanted(key, node))
+            .chain(shared)
+            .map(|(key, node)| (&key[..], node))
+    }
+}
+
+/// Assembles and checks one view's zone. `zone_loc` names the config entry for errors about the
+/// zone as a whole (no SOA, no NS).
+pub fn assemble(
+    origin: &Name,
+    shared: Arc<ZoneData>,
+    overlay: Option<ZoneData>,
+    zone_loc: &SourceLoc,
+    view_name: &str,
+    fingerprint: u64,
+) -> Result<ViewZone, Vec<Located>> {
+    let mut errors = Vec::new();
+    let zone_error = |message: String| Located::at(zone_loc, message);
+    let apex = match &overlay {
+        Some(o) => o
+            .get(origin.as_wire())
+            .or_else(|| shared.get(origin.as_wire())),
+        None => shared.get(origin.as_wire()),
+    };
+    let soa = apex.and_then(|node| node.get(rtype::SOA)).cloned();
+    let soa = match soa {
+        Some(soa) if soa.rdatas.len() == 1 => Some(soa),
+        Some(soa) => {
+            errors.push(record_error(
+                &soa.rdatas[1],
+                format!("zone {origin} has more than one SOA record"),
+            ));
+            None
+        }
+        None => {
+            errors.push(zone_error(format!(
+                "zone {origin} has no SOA record at its apex (view {view_name})"
+            )));
+            None
+        }
+    };
+    if apex.and_then(|node| node.get(rtype::NS)).is_none() {
+        errors.push(zone_error(format!(
+            "zone {origin} has no NS records at its apex (view {view_name})"
+        )));
+    }
+
+    // Shared nodes are checked by the caller once for all views; here only what the view adds.
+    for (key, node) in overlay.iter().flat_map(|o| o.nodes.iter()) {
+        check_node(key, node, Some(view_name), &mut errors);
+    }
+
+    let soa = match soa {
+        Some(soa) if errors.is_empty() => soa,
+        _ => return Err(errors),
+    };
+    let serial = soa::read_serial(&soa.rdatas[0].wire).unwrap_or(0);
+    let record_count = shared.record_count()
+        + overlay.as_ref().map_or(0, |o| {
+            o.nodes
+                .iter()
+                .map(|(key, node)| {
+                    node.record_count() as isize
+                        - shared.get(key).map_or(0, |n| n.record_count() as isize)
+                })
+                .sum::<isize>()
+        }) as usize;
+    Ok(ViewZone {
+        origin: origin.clone(),
+        shared,
+        overlay: overlay.map(Arc::new),
+        soa,
+        serial,
+        file_serial: serial,
+        record_count,
+        fingerprint,
+        files: Vec::new(),
+        history: Arc::default(),
+        transfer: super::TransferAcl::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::tests::{SHARED, origin, records};
+    use super::*;
+
+    /// A checked RRset answers the records its cell's mask keeps, rotated over those by the
+    /// seed; with nothing kept it answers nothing; a cell that has not been published keeps all.
+    #[test]
+    fn checked_rrsets_answer_the_kept_records_in_rotation() {
+        use crate::view::health::HealthBoard;
+        let mut board = HealthBoard::default();
+        let shared = build_shared(&origin(), records(SHARED));
+        let mut zone = assemble(
+            &origin(),
+            Arc::new(shared),
+            None,
+            &SourceLoc {
+                file: Arc::new("test.toml".into()),
+                line: 1,
+            },
+            "internal",
+            0,
+        )
+        .unwrap();
+        let key = Name::parse("host.example.", None).unwrap();
+        let checked = Checked::new();
+        board.push(&checked);
+        let set = zone
+            .check_rrset(key.as_wire(), rtype::A, Some(30), checked)
+            .unwrap();
+        let firsts = |set: &RRset| -> Vec<Vec<u8>> {
+            (0..4u16)
+                .map(|seed| set.answered(seed).map(|r| r.wire[3]).collect())
+                .collect()
+        };
+        assert_eq!(set.ttl, 30);
+        assert_eq!(
+            firsts(set),
+            [vec![1, 2], vec![2, 1], vec![1, 2], vec![2, 1]]
+        );
+        board.publish(&[0b10]);
+        let set = zone.node(key.as_wire()).unwrap().get(rtype::A).unwrap();
+        assert_eq!(firsts(set), [vec![2], vec![2], vec![2], vec![2]]);
+        board.publish(&[0]);
+        assert_eq!(set.answered(7).len(), 0);
+        // The shared data, which other views read, is not checked.
+        assert!(
+            zone.shared
+                .get(key.as_wire())
+                .unwrap()
+                .get(rtype::A)
+                .unwrap()
+                .health
+                .is_none()
+        );
+    }
+}
