@@ -83,15 +83,16 @@ fn run(dir: &Path) {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime
-                .block_on(server::run(
-                    listeners,
-                    shared,
-                    TcpLimits::default(),
-                    metrics,
-                    shutdown,
-                ))
-                .expect("server");
+            let sockets = runtime
+                .block_on(async { listeners.open() })
+                .expect("open the listeners");
+            runtime.block_on(server::run(
+                sockets,
+                shared,
+                TcpLimits::default(),
+                metrics,
+                shutdown,
+            ));
         })
     };
 

@@ -68,7 +68,7 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let served_on = listeners.local_addrs();
-    let result = runtime.block_on(async {
+    runtime.block_on(async {
         // Once everything is open: the secondaries sent NOTIFY ask at once. The health checks
         // start with it, before the first query.
         let (live, config) = Live::start(loaded, metrics, Prober::new());
@@ -109,7 +109,7 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         let bound: Vec<String> = served_on.iter().map(ToString::to_string).collect();
         tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
         systemd::ready(&summary);
-        let result = server::run(
+        server::run(
             listeners,
             live.state.clone(),
             config.tcp,
@@ -118,24 +118,15 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         )
         .await;
         live.prober.stop();
-        result
     });
-    match result {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
 }
 
 /// What a start opens before it announces anything.
 struct Opened {
     runtime: tokio::runtime::Runtime,
-    listeners: Listeners,
+    listeners: server::Sockets,
     control_listener: Option<tokio::net::TcpListener>,
     metrics: Arc<crate::Metrics>,
 }
@@ -169,13 +160,15 @@ fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
-    let listeners = Listeners::bind(addrs).map_err(StartError::Listen)?;
+    // Registered with the runtime's reactor here rather than once it runs, with a descriptor
+    // for every receive loop: a failure must come before the start is announced.
+    let entered = runtime.enter();
+    let listeners = Listeners::bind(addrs)
+        .and_then(Listeners::open)
+        .map_err(StartError::Listen)?;
     let control_listener = match loaded.config.control {
         None => None,
         Some(addr) => {
-            // Registered with the runtime's reactor here rather than once it runs: a failure
-            // must come before the start is announced.
-            let _runtime = runtime.enter();
             let listener = std::net::TcpListener::bind(addr)
                 .and_then(|listener| {
                     listener.set_nonblocking(true)?;
@@ -185,6 +178,7 @@ fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
             Some(listener)
         }
     };
+    drop(entered);
     let metrics = Arc::new(crate::Metrics::default());
     if let Some(log) = &loaded.config.query_log {
         metrics

@@ -179,27 +179,64 @@ fn respond_guarded(
 /// How long a stop waits for TCP connections to finish the answer they are writing.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The listeners with every descriptor the receive loops take: a clone of each UDP socket per
+/// loop (and one the resolver replies on), the TCP listeners registered with the runtime.
+pub struct Sockets {
+    /// Per UDP socket: one socket per receive loop, and the shared reply socket.
+    udp: Vec<(Vec<std::net::UdpSocket>, Arc<std::net::UdpSocket>)>,
+    tcp: Vec<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Takes every descriptor [`run`] needs, so that a start that cannot have them all (out of
+    /// file descriptors) fails before it says it serves. Call within the runtime.
+    pub fn open(self) -> io::Result<Sockets> {
+        let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut udp = Vec::with_capacity(self.udp.len());
+        for socket in self.udp {
+            // Forwarded answers go out on this clone, from the resolver's tasks.
+            let reply = Arc::new(socket.try_clone()?);
+            let loops = (0..loops_per_socket)
+                .map(|_| socket.try_clone())
+                .collect::<io::Result<Vec<_>>>()?;
+            udp.push((loops, reply));
+        }
+        let tcp = self
+            .tcp
+            .into_iter()
+            .map(tokio::net::TcpListener::from_std)
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Sockets { udp, tcp })
+    }
+}
+
+impl Sockets {
+    /// The addresses served on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.udp
+            .iter()
+            .filter_map(|(_, reply)| reply.local_addr().ok())
+            .collect()
+    }
+}
+
 /// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
 /// receive loop (a thread) per core; each TCP listener one accept task. On shutdown, TCP
 /// connections stop reading new queries but finish the answer in hand; `run` returns once they
 /// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
-    listeners: Listeners,
+    sockets: Sockets,
     snapshot: SharedState,
     limits: TcpLimits,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-) -> io::Result<()> {
+) {
     let mut tasks = tokio::task::JoinSet::new();
-    let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     let runtime = tokio::runtime::Handle::current();
-    for socket in listeners.udp {
-        // Forwarded answers go out on this clone, from the resolver's tasks.
-        let reply = Arc::new(socket.try_clone()?);
-        for _ in 0..loops_per_socket {
-            let socket = socket.try_clone()?;
+    for (loops, reply) in sockets.udp {
+        for socket in loops {
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
             let (runtime, reply) = (runtime.clone(), reply.clone());
@@ -212,8 +249,7 @@ pub async fn run(
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    for listener in listeners.tcp {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
+    for listener in sockets.tcp {
         tasks.spawn(tcp::serve(
             listener,
             snapshot.clone(),
@@ -241,5 +277,4 @@ pub async fn run(
             metrics.tcp_open.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
-    Ok(())
 }

@@ -196,15 +196,16 @@ impl Server {
                     .enable_all()
                     .build()
                     .expect("tokio runtime");
-                runtime
-                    .block_on(server::run(
-                        listeners,
-                        state,
-                        TcpLimits::default(),
-                        metrics,
-                        token,
-                    ))
-                    .expect("server stopped with an error");
+                let sockets = runtime
+                    .block_on(async { listeners.open() })
+                    .expect("open the listeners");
+                runtime.block_on(server::run(
+                    sockets,
+                    state,
+                    TcpLimits::default(),
+                    metrics,
+                    token,
+                ));
             })
             .expect("spawn server thread");
         Server {
