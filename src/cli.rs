@@ -62,7 +62,8 @@ pub enum Command {
     /// reload. A monitoring check: one summary line first; exits 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN (the server cannot be asked).
     Status(StatusArgs),
-    /// Ask the running server to reload; exits 1 with the file:line errors if it refused.
+    /// Ask the running server to reload; prints ok, partial or refused, and exits 1 with the
+    /// file:line errors unless ok.
     Reload(ControlArgs),
     /// Write the man page splitdns(8) and shell completions (bash, zsh, fish) into DIR.
     #[command(hide = true)]
@@ -98,8 +99,9 @@ reload. It is a monitoring check: the first line is the verdict, and the exit st
 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN: the server cannot be asked).
 .TP
 \fBsplitdns reload \-\-config /etc/splitdns/splitdns.toml\fR
-Ask the running server to reload now; exit 1 with the \fIfile:line\fR errors when it refused
-(what \fBsystemctl reload splitdns\fR runs).
+Ask the running server to reload now and print the outcome: \fBok\fR, \fBpartial\fR (zones
+held back) or \fBrefused\fR (previous data kept); exit 1 with the \fIfile:line\fR errors unless
+ok (what \fBsystemctl reload splitdns\fR runs).
 .SH FILES
 .TP
 \fI/etc/splitdns/splitdns.toml\fR

@@ -2,8 +2,9 @@
 //! (`[control] listen` in the config, or `--control ADDR`) and print the answer for a person.
 //! `status` is a monitoring check as Nagios, Icinga and their kin run them: one summary line,
 //! then detail, and the exit code says OK (0), WARNING (1), CRITICAL (2) or UNKNOWN (3).
-//! `reload` exits 1 with the refusing `file:line` errors when the server kept its previous data,
-//! so `systemctl reload` (the unit's `ExecReload`) reports a broken file.
+//! `reload` prints the outcome in the words of [`crate::reload::ReloadOutcome`] and exits 1 with
+//! the `file:line` errors unless it is ok (partial or refused), so `systemctl reload` (the unit's
+//! `ExecReload`) reports a broken file.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,8 +17,8 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::config;
-use crate::control::status::{CheckedAddress, CheckedName, Status, Verdict, assess};
-use crate::reload::ReloadRecord;
+use crate::control::status::{CheckedAddress, CheckedName, Status, Verdict, ZoneState, assess};
+use crate::reload::{ReloadOutcome, ReloadRecord};
 
 /// Longest the commands wait for the server (a reload of large zones can take seconds).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -151,20 +152,22 @@ fn describe(status: &Status, verdict: &Verdict) -> String {
                         }
                         _ => String::new(),
                     };
+                    // An ok copy goes without saying; the others say their state's phrase.
+                    let state = match ZoneState::from_word(&zone.state) {
+                        Some(ZoneState::Ok) => String::new(),
+                        Some(state) => format!(": {}", state.phrase()),
+                        None => format!(": {}", zone.state),
+                    };
                     text.push_str(&format!(
-                        "  {} serial {serial} ({records} records){file_serial} from {}{}\n",
+                        "  {} serial {serial} ({records} records){file_serial} from {}{state}\n",
                         zone.origin,
                         files.join(" + "),
-                        if zone.state == "stale" {
-                            ": STALE, held back (its files did not load, or the checks found an error); the previous data is served"
-                        } else {
-                            ""
-                        }
                     ))
                 }
                 _ => text.push_str(&format!(
-                    "  {} NOT SERVED (SERVFAIL): held back (its files did not load, or the checks found an error)\n",
-                    zone.origin
+                    "  {}: {}\n",
+                    zone.origin,
+                    ZoneState::from_word(&zone.state).map_or(zone.state.as_str(), |s| s.phrase())
                 )),
             }
             for error in &zone.errors {
@@ -177,20 +180,17 @@ fn describe(status: &Status, verdict: &Verdict) -> String {
         None => text.push_str("no reload since start\n"),
         Some(reload) => {
             text.push_str(&format!(
-                "last reload: {} on {}, {} ago, {:.1} ms\n",
-                if reload.ok {
-                    "ok"
-                } else if reload.applied {
-                    "PARTLY REFUSED, zones held back"
-                } else {
-                    "REFUSED, previous data kept"
-                },
+                "last reload: {} (on {}, {} ago, {:.1} ms)\n",
+                reload.outcome(),
                 reload.trigger,
                 human_age(reload.unix_time),
                 reload.seconds * 1000.0
             ));
             for error in &reload.errors {
                 text.push_str(&format!("  {error}\n"));
+            }
+            for finding in &reload.findings {
+                text.push_str(&format!("  {finding}\n"));
             }
         }
     }
@@ -327,30 +327,30 @@ pub fn reload(control: Option<SocketAddr>, config_path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if record.ok {
-        println!(
-            "reloaded in {:.1} ms: {}",
-            record.seconds * 1000.0,
-            record.serving
-        );
+    // `reload: <the outcome's phrase> (<time>[, n errors]): <what is served>`, the words of the
+    // log line, `splitdns status` and the metric label.
+    let outcome = record.outcome();
+    let errors = match record.errors.len() {
+        0 => String::new(),
+        1 => ", 1 error".to_string(),
+        n => format!(", {n} errors"),
+    };
+    let line = format!(
+        "reload: {outcome} ({:.1} ms{errors}): serving {}",
+        record.seconds * 1000.0,
+        record.serving
+    );
+    for finding in &record.findings {
+        eprintln!("{finding}");
+    }
+    if outcome == ReloadOutcome::Ok {
+        println!("{line}");
         ExitCode::SUCCESS
     } else {
         for error in &record.errors {
             eprintln!("{error}");
         }
-        if record.applied {
-            eprintln!(
-                "reloaded, but {} error(s) held zones back (each keeps its previous data, or is not served): {}",
-                record.errors.len(),
-                record.serving
-            );
-        } else {
-            eprintln!(
-                "reload refused ({} error(s)); still serving the previous data: {}",
-                record.errors.len(),
-                record.serving
-            );
-        }
+        eprintln!("{line}");
         ExitCode::FAILURE
     }
 }

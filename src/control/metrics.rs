@@ -1,7 +1,9 @@
 //! `/metrics`: the counters and gauges in the Prometheus exposition format (OpenMetrics text,
 //! written by `prometheus-client`). Metrics are an API, so every name is a constant here; each
 //! family's labels are low-cardinality — view, transport, family, query type, outcome, zone, a
-//! health-checked address from the config and its site — and never a query name or a client address.
+//! health-checked address or name from the config and its site — and never a query name or a
+//! client address. The words in `result` and `state` labels are the ones `/status`, the commands,
+//! the page and the log use ([`ReloadOutcome`], [`ZoneState`], [`NAME_STATES`]).
 //!
 //! The query counters are read by a custom collector that sums the receive loops' own counters
 //! at scrape time ([`crate::observe::Registry::totals`]); the zone gauges are read from the
@@ -19,11 +21,13 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use super::status::{NAME_STATES, ZoneState, name_state, zone_copies};
 use crate::answer::Outcome;
 use crate::health::Prober;
 use crate::observe::FAMILIES;
 use crate::observe::Metrics;
 use crate::observe::counters::qtype_label;
+use crate::reload::ReloadOutcome;
 use crate::resolve::{Resolver, UpstreamResult};
 use crate::server::SharedState;
 use crate::wire::Transport;
@@ -41,13 +45,16 @@ pub const RATE_LIMITED: &str = "splitdns_rate_limited_responses";
 pub const TCP_CONNECTIONS: &str = "splitdns_tcp_connections";
 pub const TCP_OPEN: &str = "splitdns_tcp_connections_open";
 pub const RELOADS: &str = "splitdns_reloads";
+pub const LAST_RELOAD: &str = "splitdns_last_reload";
 pub const RELOAD_DURATION: &str = "splitdns_reload_duration_seconds";
 pub const ZONE_SERIAL: &str = "splitdns_zone_serial";
 pub const ZONE_RECORDS: &str = "splitdns_zone_records";
+pub const ZONE_STATE: &str = "splitdns_zone_state";
 pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
 pub const QUERY_LOG: &str = "splitdns_query_log_lines";
 pub const BUILD: &str = "splitdns_build";
 pub const HEALTH_UP: &str = "splitdns_health_up";
+pub const CHECKED_NAME_STATE: &str = "splitdns_checked_name_state";
 pub const UPSTREAM_RESULTS: &str = "splitdns_upstream_results";
 pub const UPSTREAMS_SKIPPED: &str = "splitdns_upstreams_skipped";
 pub const FORWARD_OVER_LIMIT: &str = "splitdns_forward_over_limit";
@@ -290,24 +297,36 @@ impl Collector for Counts {
             "TCP connections open now",
             [(vec![], m.tcp_open.load(Ordering::Relaxed))],
         )?;
+        let reloads = |outcome: ReloadOutcome| match outcome {
+            ReloadOutcome::Ok => &m.reloads_ok,
+            ReloadOutcome::Partial => &m.reloads_partial,
+            ReloadOutcome::Refused => &m.reloads_refused,
+        };
         counter(
             &mut encoder,
             RELOADS,
-            "Reloads, by result (failure: the previous data kept serving; partial: published, with some zones held back)",
-            [
+            "Reloads, by result: ok; partial (published, with zone copies held back: stale or unavailable); refused (nothing published: the previous data kept)",
+            ReloadOutcome::ALL.map(|outcome| {
                 (
-                    vec![("result", "success".to_string())],
-                    m.reloads_succeeded.load(Ordering::Relaxed),
-                ),
+                    vec![("result", outcome.word().to_string())],
+                    reloads(outcome).load(Ordering::Relaxed),
+                )
+            }),
+        )?;
+        // A state set: one series per outcome, 1 for the last reload's; all 0 before the first.
+        // An alert on it lasts until a reload fixes things, where one on the counter's increase
+        // would end on its own.
+        let last = m.last_reload.load(Ordering::Relaxed);
+        gauge(
+            &mut encoder,
+            LAST_RELOAD,
+            "1 for the last reload's result (ok, partial or refused), 0 for the others; all 0 before the first reload since start",
+            ReloadOutcome::ALL.map(|outcome| {
                 (
-                    vec![("result", "partial".to_string())],
-                    m.reloads_partial.load(Ordering::Relaxed),
-                ),
-                (
-                    vec![("result", "failure".to_string())],
-                    m.reloads_failed.load(Ordering::Relaxed),
-                ),
-            ],
+                    vec![("result", outcome.word().to_string())],
+                    i64::from(last == outcome as u8 + 1),
+                )
+            }),
         )?;
         let published = self.state.load();
         let zones = published.snapshot.views.iter().flat_map(|view| {
@@ -350,10 +369,30 @@ impl Collector for Counts {
                 )
             })
         });
+        let states = published.snapshot.views.iter().flat_map(|view| {
+            zone_copies(view).flat_map(move |(origin, state, _)| {
+                ZoneState::ALL.map(|each| {
+                    (
+                        vec![
+                            ("view", view.name.clone()),
+                            ("zone", origin.clone()),
+                            ("state", each.word().to_string()),
+                        ],
+                        i64::from(each == state),
+                    )
+                })
+            })
+        });
+        gauge(
+            &mut encoder,
+            ZONE_STATE,
+            "1 for each zone copy's state (ok; stale: held back, the previous data served; unavailable: held back, no previous data, SERVFAIL), 0 for the others",
+            states,
+        )?;
         gauge(
             &mut encoder,
             ZONE_FAILED,
-            "1 for each zone held back at the last start or reload (its files did not load, or a check error in that view's copy), with what is served instead (the previous data, or none: SERVFAIL)",
+            "1 for each zone held back at the last start or reload (its files did not load, or a check error in that view's copy), with what is served instead: previous (the copy is stale) or none (unavailable: SERVFAIL); splitdns_zone_state says the same in the words of /status",
             failed,
         )?;
         Ok(())
@@ -450,7 +489,7 @@ impl Collector for Forwarding {
 
 /// The health checks' verdicts: 1 for an address answered, 0 for one left out. `site` names the
 /// `[[exchange.site]]` that lists the address (empty for a `[[health]]` block's): a dashboard
-/// sums it by site to see a site go down.
+/// sums it by site to see a site go down. And what each checked name answers, as a state set.
 #[derive(Debug)]
 struct Health {
     prober: Prober,
@@ -458,6 +497,26 @@ struct Health {
 
 impl Collector for Health {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let names = self.prober.report().names;
+        gauge(
+            &mut encoder,
+            CHECKED_NAME_STATE,
+            "1 for what each health-checked name answers (ok: the preferred site's up addresses; failed-over: a later site's; failing-open: every address down, all answered; servfail: every address down), 0 for the other states",
+            names.iter().flat_map(|report| {
+                let now = name_state(&report.serving);
+                NAME_STATES.map(|state| {
+                    (
+                        vec![
+                            ("view", report.view.clone()),
+                            ("name", report.name.clone()),
+                            ("type", report.rtype.to_string()),
+                            ("state", state.to_string()),
+                        ],
+                        i64::from(state == now),
+                    )
+                })
+            }),
+        )?;
         gauge(
             &mut encoder,
             HEALTH_UP,

@@ -2,8 +2,8 @@
 //! inline, no script and nothing fetched from elsewhere; it reloads itself every
 //! [`REFRESH_SECONDS`]. It shows what `/status` says — the verdict, each view's zones with their
 //! serials and state, every checked address by site, the checked names (failover, fail-open),
-//! the latest health events and the last reload — and each view's query rate over the last
-//! minute ([`super::rates`]). Every value that comes from the config, the zone files or a probe
+//! the latest health events and the last reload with its findings — and each view's query rate
+//! over the last minute ([`super::rates`]). Every value that comes from the config, the zone files or a probe
 //! is HTML-escaped ([`escape`]); the `Content-Security-Policy` the reply carries forbids scripts
 //! in case one ever slipped through.
 
@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 
 use super::Control;
 use super::rates::ViewRate;
-use super::status::{self, CheckedAddress, CheckedName, Status};
+use super::status::{self, CheckedAddress, CheckedName, Status, ZoneState};
+use crate::reload::ReloadOutcome;
 
 /// How often the page reloads itself.
 pub const REFRESH_SECONDS: u32 = 10;
@@ -59,7 +60,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12px ui-monospace,"DejaVu Sans Mono",monospace}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .ok{background:var(--ok-bg);color:var(--ok)}.warn{background:var(--warn-bg);color:var(--warn)}.crit{background:var(--crit-bg);color:var(--crit)}.mute{background:#eaeef2;color:var(--mute)}
-ul.problems{margin:6px 0 0;padding:0;list-style:none}ul.problems li{margin:2px 0}
+ul.problems,ul.findings{margin:6px 0 0;padding:0;list-style:none}ul.problems li,ul.findings li{margin:2px 0}ul.findings{color:var(--warn);font-size:12px}
 td.when{white-space:nowrap;color:var(--mute)}
 .err{color:var(--crit);font-size:12px}.small{color:var(--mute);font-size:12px}
 .events td:first-child{white-space:nowrap}
@@ -130,6 +131,15 @@ fn badge(class: &str, text: &str) -> String {
     format!("<span class=\"badge {class}\">{}</span>", escape(text))
 }
 
+/// A badge with a tooltip: a state's word, and its phrase on hover.
+fn badge_titled(class: &str, text: &str, title: &str) -> String {
+    format!(
+        "<span class=\"badge {class}\" title=\"{}\">{}</span>",
+        escape(title),
+        escape(text)
+    )
+}
+
 fn views(page: &mut String, status: &Status, rates: &[ViewRate], window: std::time::Duration) {
     page.push_str("<div class=\"views\">");
     for view in &status.views {
@@ -170,10 +180,15 @@ fn views(page: &mut String, status: &Status, rates: &[ViewRate], window: std::ti
             "<table><tr><th>zone</th><th class=\"num\" title=\"the SOA serial served\">serial</th><th class=\"num\" title=\"the SOA serial in the zone's files: splitdns serves one raised above it when the content changed without a serial increase and the view has secondaries or serial_policy = bump\">file serial</th><th class=\"num\">records</th></tr>",
         );
         for zone in &view.zones {
-            let state = match zone.state.as_str() {
-                "ok" => badge("ok", "ok"),
-                "stale" => badge("warn", "STALE"),
-                other => badge("crit", &other.to_uppercase()),
+            let state = match ZoneState::from_word(&zone.state) {
+                Some(ZoneState::Ok) => badge("ok", ZoneState::Ok.word()),
+                Some(state @ ZoneState::Stale) => {
+                    badge_titled("warn", state.word(), state.phrase())
+                }
+                Some(state @ ZoneState::Unavailable) => {
+                    badge_titled("crit", state.word(), state.phrase())
+                }
+                None => badge("crit", &zone.state),
             };
             let number = |n: Option<u32>| n.map_or("—".to_string(), |n| n.to_string());
             let file = match (zone.serial, zone.file_serial) {
@@ -358,13 +373,13 @@ fn reload(page: &mut String, status: &Status, now: u64) {
     match &status.last_reload {
         None => page.push_str("<div class=\"small\">none since start</div>"),
         Some(reload) => {
-            let state = if reload.ok {
-                badge("ok", "ok")
-            } else if reload.applied {
-                badge("warn", "PARTLY REFUSED: zones held back")
-            } else {
-                badge("crit", "REFUSED: the previous data is served")
+            let outcome = reload.outcome();
+            let class = match outcome {
+                ReloadOutcome::Ok => "ok",
+                ReloadOutcome::Partial => "warn",
+                ReloadOutcome::Refused => "crit",
             };
+            let state = badge(class, outcome.phrase());
             let _ = write!(
                 page,
                 "<div>{state} on {}, {}, took {:.1} ms</div>",
@@ -380,6 +395,13 @@ fn reload(page: &mut String, status: &Status, now: u64) {
                         "<li class=\"err\"><code>{}</code></li>",
                         escape(error)
                     );
+                }
+                page.push_str("</ul>");
+            }
+            if !reload.findings.is_empty() {
+                page.push_str("<ul class=\"findings\">");
+                for finding in &reload.findings {
+                    let _ = write!(page, "<li><code>{}</code></li>", escape(finding));
                 }
                 page.push_str("</ul>");
             }

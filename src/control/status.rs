@@ -3,6 +3,10 @@
 //! summary line and the problems behind it. Field names are an API: add, never rename; fields
 //! added since the first version default when absent, so `splitdns status` reads an older
 //! server's answer too.
+//!
+//! The words for states are defined once, here ([`ZoneState`], [`NAME_STATES`]) and in
+//! [`crate::reload::ReloadOutcome`]: the JSON, the metrics' labels, `splitdns status`, the page
+//! and the docs all use them, so that a zone copy `stale` on the page is `stale` in the alert.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Control;
 use crate::health::{self, Serving};
-use crate::reload::ReloadRecord;
+use crate::reload::{ReloadOutcome, ReloadRecord};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
@@ -46,13 +50,90 @@ pub struct ViewStatus {
     pub zones: Vec<ZoneStatus>,
 }
 
+/// A zone copy's state (one view's copy of one zone): `ZoneStatus::state`, the `state` label of
+/// `splitdns_zone_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneState {
+    Ok,
+    /// Held back at the last start or reload (its files did not load, or the checks found an
+    /// error in this view's copy): the previous data is served.
+    Stale,
+    /// Held back with no previous data: its names get SERVFAIL.
+    Unavailable,
+}
+
+impl ZoneState {
+    pub const ALL: [ZoneState; 3] = [ZoneState::Ok, ZoneState::Stale, ZoneState::Unavailable];
+
+    /// The word: a JSON value and a metric label value, so never changed.
+    pub fn word(self) -> &'static str {
+        match self {
+            ZoneState::Ok => "ok",
+            ZoneState::Stale => "stale",
+            ZoneState::Unavailable => "unavailable",
+        }
+    }
+
+    /// The word and what it means, as people read it.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            ZoneState::Ok => "ok",
+            ZoneState::Stale => "stale: held back, previous data served",
+            ZoneState::Unavailable => "unavailable: held back, no previous data (SERVFAIL)",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<ZoneState> {
+        ZoneState::ALL
+            .into_iter()
+            .find(|state| state.word() == word)
+    }
+}
+
+/// Every copy `view` has of a zone, with its state: those served first (in the view's order),
+/// then the unavailable ones. What `/status` and `/metrics` both read.
+pub fn zone_copies(
+    view: &crate::view::View,
+) -> impl Iterator<Item = (String, ZoneState, Option<&crate::view::zone::ViewZone>)> {
+    let served = view.zones.iter().map(|zone| {
+        let held = view.failed.iter().any(|f| f.origin == zone.origin);
+        let state = if held {
+            ZoneState::Stale
+        } else {
+            ZoneState::Ok
+        };
+        (zone.origin.to_string(), state, Some(zone))
+    });
+    let unavailable = view
+        .failed
+        .iter()
+        .filter(|f| !f.stale)
+        .map(|f| (f.origin.to_string(), ZoneState::Unavailable, None));
+    served.chain(unavailable)
+}
+
+/// A checked name's states (`CheckedName::state`, the `state` label of
+/// `splitdns_checked_name_state`): the preferred site's up addresses; a later site's; every
+/// address down and all answered; every address down and SERVFAIL.
+pub const NAME_STATES: [&str; 4] = ["ok", "failed-over", "failing-open", "servfail"];
+
+/// The word for what a checked name answers (one of [`NAME_STATES`]).
+pub fn name_state(serving: &Serving) -> &'static str {
+    match serving {
+        Serving::Preferred => NAME_STATES[0],
+        Serving::FailedOver { .. } => NAME_STATES[1],
+        Serving::FailingOpen => NAME_STATES[2],
+        Serving::AllDown => NAME_STATES[3],
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ZoneStatus {
     /// With the trailing dot.
     pub origin: String,
-    /// "ok"; "stale" (held back at the last start or reload — its files did not load, or the
-    /// checks found an error in this view's copy — and the previous data is served); or
-    /// "unavailable" (held back with no previous data: its names get SERVFAIL).
+    /// A [`ZoneState`]'s word: "ok"; "stale" (held back at the last start or reload — its files
+    /// did not load, or the checks found an error in this view's copy — and the previous data is
+    /// served); or "unavailable" (held back with no previous data: its names get SERVFAIL).
     pub state: String,
     /// What is served (absent when unavailable).
     pub serial: Option<u32>,
@@ -163,35 +244,24 @@ pub fn report(control: &Control) -> Status {
             .map(|view| ViewStatus {
                 name: view.name.clone(),
                 clients: view.clients.iter().map(ToString::to_string).collect(),
-                zones: view
-                    .zones
-                    .iter()
-                    .map(|zone| {
-                        let failed = view.failed.iter().find(|f| f.origin == zone.origin);
+                zones: zone_copies(view)
+                    .map(|(origin, state, zone)| {
+                        let errors = view
+                            .failed
+                            .iter()
+                            .find(|f| f.origin.to_string() == origin)
+                            .map(|f| f.errors.clone())
+                            .unwrap_or_default();
                         ZoneStatus {
-                            origin: zone.origin.to_string(),
-                            state: if failed.is_some() { "stale" } else { "ok" }.to_string(),
-                            serial: Some(zone.serial),
-                            file_serial: Some(zone.file_serial),
-                            records: Some(zone.record_count),
-                            files: zone.files.clone(),
-                            errors: failed.map(|f| f.errors.clone()).unwrap_or_default(),
+                            origin,
+                            state: state.word().to_string(),
+                            serial: zone.map(|z| z.serial),
+                            file_serial: zone.map(|z| z.file_serial),
+                            records: zone.map(|z| z.record_count),
+                            files: zone.map(|z| z.files.clone()).unwrap_or_default(),
+                            errors,
                         }
                     })
-                    .chain(
-                        view.failed
-                            .iter()
-                            .filter(|f| !f.stale)
-                            .map(|failed| ZoneStatus {
-                                origin: failed.origin.to_string(),
-                                state: "unavailable".to_string(),
-                                serial: None,
-                                file_serial: None,
-                                records: None,
-                                files: Vec::new(),
-                                errors: failed.errors.clone(),
-                            }),
-                    )
                     .collect(),
             })
             .collect(),
@@ -238,11 +308,11 @@ fn checked_address(report: &health::AddressReport) -> CheckedAddress {
 }
 
 fn checked_name(report: &health::NameReport) -> CheckedName {
-    let (state, answering) = match &report.serving {
-        Serving::Preferred => ("ok", report.preferred_site.clone()),
-        Serving::FailedOver { to, .. } => ("failed-over", to.clone()),
-        Serving::FailingOpen => ("failing-open", String::new()),
-        Serving::AllDown => ("servfail", String::new()),
+    let state = name_state(&report.serving);
+    let answering = match &report.serving {
+        Serving::Preferred => report.preferred_site.clone(),
+        Serving::FailedOver { to, .. } => to.clone(),
+        Serving::FailingOpen | Serving::AllDown => String::new(),
     };
     CheckedName {
         name: report.name.clone(),
@@ -261,42 +331,44 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The monitoring verdict: CRITICAL for a zone copy not served, a checked name failing open or
-/// answering SERVFAIL, or a refused last reload; WARNING for a stale zone copy, an address down,
-/// a name failed over to another site, a certificate expiring, or a reload that held zones back;
-/// else OK.
+/// The monitoring verdict: CRITICAL for a zone copy unavailable, a checked name failing open or
+/// answering SERVFAIL, or a last reload refused; WARNING for a zone copy stale, an address down,
+/// a name failed over to another site, a certificate expiring, or a last reload partial; else OK.
 pub fn assess(status: &Status) -> Verdict {
     let mut critical: Vec<(String, Vec<String>)> = Vec::new();
     let mut warning: Vec<(String, Vec<String>)> = Vec::new();
-    let zones = |state: &str| -> Vec<String> {
+    // `zone Z in view V: <the state's phrase>: <the first error>`.
+    let zones = |state: ZoneState| -> Vec<String> {
         status
             .views
             .iter()
             .flat_map(|view| {
                 view.zones
                     .iter()
-                    .filter(move |zone| zone.state == state)
+                    .filter(move |zone| zone.state == state.word())
                     .map(move |zone| {
                         let why = zone
                             .errors
                             .first()
                             .map_or(String::new(), |e| format!(": {e}"));
-                        format!("zone {} in view {}{why}", zone.origin, view.name)
+                        format!(
+                            "zone {} in view {}: {}{why}",
+                            zone.origin,
+                            view.name,
+                            state.phrase()
+                        )
                     })
             })
             .collect()
     };
-    let unavailable = zones("unavailable");
+    let unavailable = zones(ZoneState::Unavailable);
     if !unavailable.is_empty() {
         critical.push((
             format!(
                 "{} unavailable (SERVFAIL)",
                 count(unavailable.len(), "zone copy", "zone copies")
             ),
-            unavailable
-                .into_iter()
-                .map(|z| format!("{z} (never loaded: its names get SERVFAIL)"))
-                .collect(),
+            unavailable,
         ));
     }
     // Checked names in `state`: how many distinct names, and one line per view.
@@ -351,32 +423,26 @@ pub fn assess(status: &Status) -> Verdict {
             .errors
             .first()
             .map_or(String::new(), |e| format!(": {e}"));
-        if !reload.applied {
-            critical.push((
-                format!("last reload refused ({errors})"),
-                vec![format!(
-                    "the last reload (on {}) was refused, the previous data is served{first}",
-                    reload.trigger
-                )],
-            ));
-        } else if !reload.ok {
-            warning.push((
-                format!("last reload partly refused ({errors})"),
-                vec![format!(
-                    "the last reload (on {}) held zones back{first}",
-                    reload.trigger
-                )],
-            ));
+        let outcome = reload.outcome();
+        let problem = (
+            format!("last reload {} ({errors})", outcome.word()),
+            vec![format!(
+                "last reload (on {}): {}{first}",
+                reload.trigger,
+                outcome.phrase()
+            )],
+        );
+        match outcome {
+            ReloadOutcome::Ok => {}
+            ReloadOutcome::Partial => warning.push(problem),
+            ReloadOutcome::Refused => critical.push(problem),
         }
     }
-    let stale = zones("stale");
+    let stale = zones(ZoneState::Stale);
     if !stale.is_empty() {
         warning.push((
             count(stale.len(), "zone copy stale", "zone copies stale"),
-            stale
-                .into_iter()
-                .map(|z| format!("{z} (stale: the previous data is served)"))
-                .collect(),
+            stale,
         ));
     }
     // Each address once: its sites, the names it serves, why it is down.

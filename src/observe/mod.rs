@@ -171,12 +171,15 @@ pub struct Metrics {
     pub tcp_open: std::sync::atomic::AtomicI64,
     pub tcp_accepted: std::sync::atomic::AtomicU64,
     pub tcp_refused: std::sync::atomic::AtomicU64,
-    /// Reloads by result, and how long each took (success and failure alike).
-    pub reloads_succeeded: std::sync::atomic::AtomicU64,
-    pub reloads_failed: std::sync::atomic::AtomicU64,
-    /// Reloads that published while holding some zones back (their files did not load).
+    /// Reloads by outcome (`crate::reload::ReloadOutcome`), and how long each took (whatever
+    /// the outcome).
+    pub reloads_ok: std::sync::atomic::AtomicU64,
+    pub reloads_refused: std::sync::atomic::AtomicU64,
+    /// Reloads that published while holding some zone copies back.
     pub reloads_partial: std::sync::atomic::AtomicU64,
     pub reload_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// The last reload's outcome: 0 before the first, else its `ReloadOutcome` as 1 + its index.
+    pub last_reload: std::sync::atomic::AtomicU8,
 }
 
 impl Default for Metrics {
@@ -186,9 +189,10 @@ impl Default for Metrics {
             tcp_open: Default::default(),
             tcp_accepted: Default::default(),
             tcp_refused: Default::default(),
-            reloads_succeeded: Default::default(),
-            reloads_failed: Default::default(),
+            reloads_ok: Default::default(),
+            reloads_refused: Default::default(),
             reloads_partial: Default::default(),
+            last_reload: Default::default(),
             // 1 ms to about 16 s: a small zone set reloads in milliseconds, a large one in seconds.
             reload_seconds: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.001, 4.0, 8),

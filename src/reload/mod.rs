@@ -31,9 +31,63 @@ use crate::systemd;
 pub use publish::Live;
 use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, settle};
 
-/// A reload's result: published (with the `file:line` errors of the zones held back), or
-/// refused whole.
-type Outcome = Result<Vec<String>, LoadError>;
+/// A reload's result: published (with the `file:line` errors of the zones held back, and the
+/// findings worth a warning), or refused whole.
+type Outcome = Result<Published, LoadError>;
+
+/// What a published reload leaves to report.
+struct Published {
+    held_back: Vec<String>,
+    findings: Vec<String>,
+}
+
+/// How a reload came out: the one word for it in the log lines, `splitdns reload`,
+/// `splitdns status`, `/status` (`last_reload.outcome`), the metrics (`result` of
+/// `splitdns_reloads_total` and `splitdns_last_reload`) and the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReloadOutcome {
+    /// Everything loaded; the new data is served.
+    Ok,
+    /// Published, but some zone copies were held back: each is stale (its previous data is
+    /// served) or unavailable (no previous data: SERVFAIL); the other zones' changes are served.
+    Partial,
+    /// Nothing published: the previous data is served, all of it.
+    Refused,
+}
+
+impl ReloadOutcome {
+    pub const ALL: [ReloadOutcome; 3] = [
+        ReloadOutcome::Ok,
+        ReloadOutcome::Partial,
+        ReloadOutcome::Refused,
+    ];
+
+    /// The word: a metric label value and a JSON value, so never changed.
+    pub fn word(self) -> &'static str {
+        match self {
+            ReloadOutcome::Ok => "ok",
+            ReloadOutcome::Partial => "partial",
+            ReloadOutcome::Refused => "refused",
+        }
+    }
+
+    /// The word and what it means for what is served, as people read it: the log, the
+    /// commands, the page.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            ReloadOutcome::Ok => "ok",
+            ReloadOutcome::Partial => "partial: zones held back",
+            ReloadOutcome::Refused => "refused: previous data kept",
+        }
+    }
+}
+
+impl std::fmt::Display for ReloadOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.phrase())
+    }
+}
 
 /// What asked for a reload (named in the log line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,16 +114,35 @@ pub struct ReloadRecord {
     /// When it finished, in seconds since the Unix epoch.
     pub unix_time: u64,
     pub trigger: String,
-    /// Whether everything loaded and the new data is served.
+    /// "ok", "partial" or "refused" (see [`ReloadOutcome`]); absent from servers before it, so
+    /// read it with [`ReloadRecord::outcome`], which falls back on `ok` and `applied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ReloadOutcome>,
+    /// Whether everything loaded and the new data is served (outcome "ok").
     pub ok: bool,
-    /// Whether a new snapshot was published: true also when some zones were held back (each
-    /// keeps its previous data, or is not served) while the others' changes were published.
+    /// Whether a new snapshot was published (outcome "ok" or "partial"): true also when some
+    /// zones were held back (each stale or unavailable) while the others' changes were published.
     pub applied: bool,
     pub seconds: f64,
     /// What refused it, or held zones back, one `file:line: message` each.
     pub errors: Vec<String>,
+    /// What else it is worth knowing: the checks' warnings and the serial notices (a zone's
+    /// content changed without a serial increase), one line each. Absent from servers before it.
+    #[serde(default)]
+    pub findings: Vec<String>,
     /// One line with every view's zones and serials, as served after it.
     pub serving: String,
+}
+
+impl ReloadRecord {
+    /// How it came out; from `ok` and `applied` when an older server sent no `outcome`.
+    pub fn outcome(&self) -> ReloadOutcome {
+        self.outcome.unwrap_or(match (self.ok, self.applied) {
+            (true, _) => ReloadOutcome::Ok,
+            (false, true) => ReloadOutcome::Partial,
+            (false, false) => ReloadOutcome::Refused,
+        })
+    }
 }
 
 /// What the control listener holds to ask for reloads and read how the last one went.
@@ -149,21 +222,28 @@ impl Reloader {
     fn record(&self, trigger: Trigger, started: Instant, result: &Outcome) {
         let seconds = started.elapsed().as_secs_f64();
         self.live.metrics.reload_seconds.observe(seconds);
-        let errors = match result {
-            Ok(held_back) => held_back.clone(),
-            Err(error) => error.lines(),
+        let (errors, findings) = match result {
+            Ok(published) => (published.held_back.clone(), published.findings.clone()),
+            Err(error) => (error.lines(), refused_findings(error)),
         };
+        let outcome = outcome_of(result);
         let record = ReloadRecord {
             unix_time: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             trigger: trigger.to_string(),
-            ok: errors.is_empty(),
-            applied: result.is_ok(),
+            outcome: Some(outcome),
+            ok: outcome == ReloadOutcome::Ok,
+            applied: outcome != ReloadOutcome::Refused,
             seconds,
             errors,
+            findings,
             serving: self.live.state.load().snapshot.summary(),
         };
+        self.live
+            .metrics
+            .last_reload
+            .store(outcome as u8 + 1, Ordering::Relaxed);
         *self
             .last
             .lock()
@@ -239,6 +319,12 @@ impl Reloader {
                     .iter()
                     .flat_map(|failure| failure.errors.iter().cloned())
                     .collect();
+                // Taken before publishing, which consumes them (and logs the serial notices).
+                let findings: Vec<String> = loaded
+                    .warnings()
+                    .map(ToString::to_string)
+                    .chain(loaded.serial.iter().map(ToString::to_string))
+                    .collect();
                 self.live.publish(loaded);
                 // The replaced snapshot goes when its last query or transfer ends; this drops
                 // the reloader's reference, and then gives back what the build and the old
@@ -248,11 +334,11 @@ impl Reloader {
                 self.failed_files = held_back.iter().map(|e| e.file.clone()).collect();
                 let took = started.elapsed().as_secs_f64() * 1000.0;
                 if held_back.is_empty() {
-                    self.live
-                        .metrics
-                        .reloads_succeeded
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("reloaded on {trigger} in {took:.1} ms: {summary}");
+                    self.live.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        "reload on {trigger}: {} in {took:.1} ms: {summary}",
+                        ReloadOutcome::Ok
+                    );
                 } else {
                     self.live
                         .metrics
@@ -260,24 +346,26 @@ impl Reloader {
                         .fetch_add(1, Ordering::Relaxed);
                     let lines: Vec<String> = held_back.iter().map(ToString::to_string).collect();
                     tracing::error!(
-                        "reload on {trigger}: keeping previous data (or, without any, not serving) for the zones held back (files that did not load, or a view's copy with check errors): {}",
+                        "reload on {trigger}: {} in {took:.1} ms (each stale: its previous data served; or unavailable: SERVFAIL): {}; serving {summary}",
+                        ReloadOutcome::Partial,
                         lines.join("; ")
                     );
-                    tracing::info!(
-                        "reloaded on {trigger} in {took:.1} ms, those zones held back: {summary}"
-                    );
                 }
-                Ok(held_back.iter().map(ToString::to_string).collect())
+                Ok(Published {
+                    held_back: held_back.iter().map(ToString::to_string).collect(),
+                    findings,
+                })
             }
             Err(error) => {
-                let failures = self
+                let refused = self
                     .live
                     .metrics
-                    .reloads_failed
+                    .reloads_refused
                     .fetch_add(1, Ordering::Relaxed)
                     + 1;
                 tracing::error!(
-                    "reload on {trigger} failed, keeping previous data: {} ({failures} failed reloads so far)",
+                    "reload on {trigger}: {}: {} ({refused} refused reloads so far)",
+                    ReloadOutcome::Refused,
                     error.lines().join("; ")
                 );
                 self.failed_files = error.files();
@@ -301,6 +389,26 @@ impl Reloader {
             .chain(self.failed_files.iter())
             .map(|path| absolute(path))
             .collect()
+    }
+}
+
+fn outcome_of(result: &Outcome) -> ReloadOutcome {
+    match result {
+        Ok(published) if published.held_back.is_empty() => ReloadOutcome::Ok,
+        Ok(_) => ReloadOutcome::Partial,
+        Err(_) => ReloadOutcome::Refused,
+    }
+}
+
+/// The warnings of a reload the checks refused (its errors are the record's `errors`).
+fn refused_findings(error: &LoadError) -> Vec<String> {
+    match error {
+        LoadError::Refused(findings) => findings
+            .iter()
+            .filter(|f| f.severity == load::checks::Severity::Warning)
+            .map(ToString::to_string)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -448,6 +556,41 @@ async fn run(
         }
         if let Some(watcher) = &mut watcher {
             watcher.set_files(reloader.watched_files());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReloadOutcome, ReloadRecord};
+
+    /// An older server sends no `outcome` and no `findings`: the outcome comes from `ok` and
+    /// `applied`, and a new server's record reads back as written.
+    #[test]
+    fn a_record_without_an_outcome_reads_it_from_ok_and_applied() {
+        let old = |ok: bool, applied: bool| -> ReloadRecord {
+            serde_json::from_str(&format!(
+                r#"{{"unix_time":1,"trigger":"SIGHUP","ok":{ok},"applied":{applied},"seconds":0.1,"errors":[],"serving":""}}"#
+            ))
+            .unwrap()
+        };
+        assert_eq!(old(true, true).outcome(), ReloadOutcome::Ok);
+        assert_eq!(old(false, true).outcome(), ReloadOutcome::Partial);
+        assert_eq!(old(false, false).outcome(), ReloadOutcome::Refused);
+        assert!(old(false, true).findings.is_empty());
+
+        let mut record = old(false, true);
+        record.outcome = Some(ReloadOutcome::Partial);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["outcome"], "partial");
+        assert_eq!(json["findings"], serde_json::json!([]));
+        for outcome in ReloadOutcome::ALL {
+            assert_eq!(
+                serde_json::to_value(outcome).unwrap(),
+                outcome.word(),
+                "the JSON value and the metric label are one word"
+            );
+            assert!(outcome.phrase().starts_with(outcome.word()));
         }
     }
 }

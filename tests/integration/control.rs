@@ -624,7 +624,7 @@ fn status_matches_the_config_and_reload_reports_file_and_line() {
         stderr.contains(&format!(
             "{}:1:1: unknown field `serial_polcy`",
             config_path.display()
-        )) && stderr.contains("reload refused"),
+        )) && stderr.contains("reload: refused: previous data kept ("),
         "{stderr}"
     );
     let status: serde_json::Value =
@@ -868,7 +868,7 @@ fn a_broken_zone_keeps_its_data_while_other_changes_are_published() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let broken_at = format!("{}:8:", daemon.dir.join("fabrikam.example.zone").display());
     assert!(
-        stderr.contains(&broken_at) && stderr.contains("held zones back"),
+        stderr.contains(&broken_at) && stderr.contains("reload: partial: zones held back ("),
         "{stderr}"
     );
     for from in [INTERNAL, EXTERNAL] {
@@ -937,6 +937,252 @@ fn a_broken_zone_keeps_its_data_while_other_changes_are_published() {
     );
 }
 
+/// The reload-outcome and zone-state series, read by the real parser in both formats: before any
+/// reload `splitdns_last_reload` is 0 for every result and every copy `ok`; after a partial
+/// reload (a zone file broken) the counter and the state set say `partial` and both copies of the
+/// zone are `stale`; after a refused one (a broken config) they say `refused`, the copies still
+/// `stale`. The alert rules in docs/operations.md read exactly these series.
+#[test]
+fn metrics_name_the_reload_outcome_and_zone_copy_state() {
+    let Some(python) = python_with_prometheus() else {
+        println!(
+            "skipped: python3-prometheus-client is not installed (.ci/run installs it), so /metrics cannot be parsed"
+        );
+        return;
+    };
+    let daemon = Daemon::start("outcome-series", None);
+    // Both formats, the same samples: the strict OpenMetrics parser is what Prometheus is.
+    let scrape_both = || {
+        let (text, classic) = scrape(python, daemon.control, Format::Prometheus);
+        let strict = scrape(python, daemon.control, Format::OpenMetrics).1;
+        for name in ["splitdns_last_reload", "splitdns_zone_state"] {
+            let pick = |samples: &[Sample]| {
+                let mut rows: Vec<_> = samples
+                    .iter()
+                    .filter(|s| s.name == name)
+                    .map(|s| (s.labels.clone(), s.value.to_bits()))
+                    .collect();
+                rows.sort();
+                rows
+            };
+            assert_eq!(pick(&classic), pick(&strict), "{name}:\n{text}");
+        }
+        for sample in classic
+            .iter()
+            .filter(|s| s.family == "splitdns_last_reload")
+        {
+            assert_eq!(sample.kind, "gauge", "{text}");
+        }
+        (text, classic)
+    };
+    // The last reload's state set, and the counter, by result (ok, partial, refused).
+    let read = || {
+        let (text, samples) = scrape_both();
+        let results = ["ok", "partial", "refused"];
+        let last: Vec<f64> = results
+            .iter()
+            .map(|r| value(&samples, "splitdns_last_reload", &[("result", r)]))
+            .collect();
+        let counted: Vec<f64> = results
+            .iter()
+            .map(|r| value(&samples, "splitdns_reloads_total", &[("result", r)]))
+            .collect();
+        (last, counted, text, samples)
+    };
+    let state = |samples: &[Sample], view: &str, zone: &str| -> Vec<&str> {
+        ["ok", "stale", "unavailable"]
+            .into_iter()
+            .filter(|state| {
+                value(
+                    samples,
+                    "splitdns_zone_state",
+                    &[("view", view), ("zone", zone), ("state", state)],
+                ) == 1.0
+            })
+            .collect()
+    };
+
+    // Every reload is `splitdns reload`'s, plus any the file watcher ran on the same edit (same
+    // files, same outcome, unless it caught a two-file edit half-way): counters are compared
+    // as "went up", the state set exactly.
+    let (last, counted, text, samples) = read();
+    assert_eq!(last, [0.0, 0.0, 0.0], "{text}");
+    assert_eq!(counted, [0.0, 0.0, 0.0], "{text}");
+    for view in ["internal", "external"] {
+        for zone in ["contoso.example.", "fabrikam.example."] {
+            assert_eq!(state(&samples, view, zone), ["ok"], "{text}");
+        }
+    }
+
+    let reload = || daemon.cli(&["reload", "--control", &daemon.control.to_string()]);
+    daemon.write("fabrikam.example.zone", &broken_fabrikam(SERIAL + 1));
+    assert_eq!(reload().status.code(), Some(1));
+    let (last, counted, text, samples) = read();
+    assert_eq!(last, [0.0, 1.0, 0.0], "{text}");
+    assert!(
+        counted[0] == 0.0 && counted[1] >= 1.0 && counted[2] == 0.0,
+        "{text}"
+    );
+    let before = counted;
+    for view in ["internal", "external"] {
+        assert_eq!(
+            state(&samples, view, "fabrikam.example."),
+            ["stale"],
+            "{text}"
+        );
+        assert_eq!(state(&samples, view, "contoso.example."), ["ok"], "{text}");
+    }
+
+    let config = daemon.dir.join("splitdns.toml");
+    let good = fs::read_to_string(&config).unwrap();
+    daemon.write("splitdns.toml", &format!("serial_polcy = 1\n{good}"));
+    assert_eq!(reload().status.code(), Some(1));
+    let (last, counted, text, samples) = read();
+    assert_eq!(last, [0.0, 0.0, 1.0], "{text}");
+    assert!(
+        counted[0] == 0.0 && counted[1] == before[1] && counted[2] >= 1.0,
+        "{text}"
+    );
+    let before = counted;
+    for view in ["internal", "external"] {
+        assert_eq!(
+            state(&samples, view, "fabrikam.example."),
+            ["stale"],
+            "{text}"
+        );
+    }
+
+    // Fixed: ok, and every copy ok again.
+    daemon.write("splitdns.toml", &good);
+    daemon.write(
+        "fabrikam.example.zone",
+        &zone("fabrikam.example", SERIAL + 2, "198.51.100.82"),
+    );
+    let output = reload();
+    assert!(output.status.success(), "{output:?}");
+    let (last, counted, text, samples) = read();
+    assert_eq!(last, [1.0, 0.0, 0.0], "{text}");
+    assert!(counted[0] >= 1.0 && counted[2] == before[2], "{text}");
+    for view in ["internal", "external"] {
+        assert_eq!(state(&samples, view, "fabrikam.example."), ["ok"], "{text}");
+    }
+}
+
+/// One word for one outcome: for the same reload, `splitdns reload`'s last line, the log line,
+/// `splitdns status`'s last-reload line and its verdict, `/status`'s `last_reload.outcome`, the
+/// status page and the `result` label of `splitdns_last_reload` all say `ok`, `partial` or
+/// `refused` (with the same phrase where a person reads it). The ok reload also gives a view
+/// secondaries without a `state_dir`: that check warning is among the reload's findings, in
+/// `/status`, `splitdns status`, `splitdns reload` and on the page.
+#[test]
+fn the_words_for_a_reload_agree_everywhere() {
+    let daemon = Daemon::start("words", None);
+    let config = daemon.dir.join("splitdns.toml");
+    let good = fs::read_to_string(&config).unwrap();
+    type Step<'a> = (&'a str, &'a str, Box<dyn Fn(&Daemon) + 'a>);
+    let steps: [Step; 3] = [
+        (
+            "partial",
+            "partial: zones held back",
+            Box::new(|d: &Daemon| d.write("fabrikam.example.zone", &broken_fabrikam(SERIAL + 1))),
+        ),
+        (
+            "refused",
+            "refused: previous data kept",
+            Box::new(|d: &Daemon| d.write("splitdns.toml", &format!("serial_polcy = 1\n{good}"))),
+        ),
+        (
+            "ok",
+            "ok",
+            Box::new(|d: &Daemon| {
+                // Secondaries without a state_dir: a check warning, found by every reload (the
+                // file watcher's too, which may run first), so a finding of this one.
+                let transferred = good.replacen(
+                    "clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]\n",
+                    "clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]\ntransfer = { allow = [\"127.0.0.9/32\"] }\n",
+                    1,
+                );
+                assert_ne!(transferred, good);
+                d.write("splitdns.toml", &transferred);
+                d.write(
+                    "fabrikam.example.zone",
+                    &zone("fabrikam.example", SERIAL + 2, "198.51.100.82"),
+                );
+            }),
+        ),
+    ];
+    // With --control: the commands read no config, which is broken for the refused step.
+    let control = daemon.control.to_string();
+    for (word, phrase, edit) in steps {
+        edit(&daemon);
+        let output = daemon.cli(&["reload", "--control", &control]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.success(), word == "ok", "{said}");
+        // The findings and errors come first (on standard error), then this one line.
+        let summary = said
+            .lines()
+            .filter(|l| l.starts_with("reload: "))
+            .collect::<Vec<_>>();
+        assert!(
+            summary.len() == 1 && summary[0].starts_with(&format!("reload: {phrase} (")),
+            "{word}: splitdns reload said:\n{said}"
+        );
+        daemon.wait_log(&[&format!("reload on request: {phrase}")]);
+
+        let status: serde_json::Value =
+            serde_json::from_str(&http(daemon.control, "GET", "/status").1).unwrap();
+        let last = &status["last_reload"];
+        assert_eq!(last["outcome"], word, "{status}");
+        assert_eq!(last["ok"], word == "ok", "{status}");
+        assert_eq!(last["applied"], word != "refused", "{status}");
+
+        let printed =
+            String::from_utf8_lossy(&daemon.cli(&["status", "--control", &control]).stdout)
+                .into_owned();
+        assert!(
+            printed.contains(&format!("last reload: {phrase} (on request, ")),
+            "{word}: splitdns status said:\n{printed}"
+        );
+        let verdict = printed.lines().next().unwrap_or_default();
+        assert_eq!(
+            verdict.contains(&format!("last reload {word} (")),
+            word != "ok",
+            "{verdict}"
+        );
+
+        let page = http(daemon.control, "GET", "/").1;
+        assert!(
+            page.contains(&format!(">{phrase}</span> on request")),
+            "{word}:\n{page}"
+        );
+
+        let metrics = http(daemon.control, "GET", "/metrics").1;
+        for other in ["ok", "partial", "refused"] {
+            let line = format!(
+                "splitdns_last_reload{{result=\"{other}\"}} {}",
+                u8::from(other == word)
+            );
+            assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
+        }
+
+        let warned = "view \"internal\" has secondaries, but no state_dir";
+        let findings = last["findings"].as_array().unwrap();
+        let found = findings
+            .iter()
+            .any(|f| f.as_str().unwrap().contains(warned));
+        assert_eq!(found, word == "ok", "{status}");
+        if word == "ok" {
+            assert!(printed.contains(warned), "{printed}");
+            assert!(said.contains(warned), "{said}");
+            assert!(page.contains("<ul class=\"findings\">"), "{page}");
+        }
+    }
+}
+
 /// At start, with no previous data: the broken zone is not served (SERVFAIL), the others are;
 /// with `all_or_nothing = true` the server does not start, naming the file and line.
 #[test]
@@ -975,13 +1221,15 @@ fn a_zone_that_never_loaded_gets_servfail_unless_all_or_nothing() {
     assert!(fabrikam["serial"].is_null(), "{status}");
     let printed = String::from_utf8_lossy(&daemon.cli(&["status"]).stdout).into_owned();
     assert!(
-        printed.contains("fabrikam.example. NOT SERVED (SERVFAIL)"),
+        printed.contains("fabrikam.example.: unavailable: held back, no previous data (SERVFAIL)"),
         "{printed}"
     );
     let metrics = http(daemon.control, "GET", "/metrics").1;
     assert!(
         metrics.contains("splitdns_responses_total{view=\"internal\",transport=\"udp\",outcome=\"servfail\",rcode=\"SERVFAIL\"} 1")
-            && metrics.contains("splitdns_zone_load_failed{view=\"internal\",zone=\"fabrikam.example.\",served=\"none\"} 1"),
+            && metrics.contains("splitdns_zone_load_failed{view=\"internal\",zone=\"fabrikam.example.\",served=\"none\"} 1")
+            && metrics.contains("splitdns_zone_state{view=\"internal\",zone=\"fabrikam.example.\",state=\"unavailable\"} 1")
+            && metrics.contains("splitdns_zone_state{view=\"internal\",zone=\"fabrikam.example.\",state=\"stale\"} 0"),
         "{metrics}"
     );
     // `check` still fails on it.
@@ -1747,4 +1995,52 @@ fn control_host_header_follows_rfc_9112() {
         ));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The alert rules docs/operations.md gives: every metric they read is one `/metrics` serves
+/// (its `# TYPE` line is there even before it has a sample), and, where Debian's `prometheus`
+/// package is installed, `promtool check rules` accepts them.
+#[test]
+fn the_guides_alert_rules_read_served_metrics() {
+    let guide =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md"))
+            .unwrap();
+    let rules = guide
+        .split_once("### Alert rules")
+        .and_then(|(_, rest)| rest.split_once("```yaml\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(yaml, _)| yaml.to_string())
+        .expect("an Alert rules section with a yaml block in docs/operations.md");
+    let exprs: Vec<&str> = rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("expr: "))
+        .collect();
+    assert!(exprs.len() >= 4, "{rules}");
+    let daemon = Daemon::start("alert-rules", None);
+    let metrics = http(daemon.control, "GET", "/metrics").1;
+    for expr in &exprs {
+        let names = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("splitdns_"));
+        for name in names {
+            assert!(
+                metrics.contains(&format!("# TYPE {name} ")),
+                "the rule {expr:?} reads {name}, which /metrics does not serve:\n{metrics}"
+            );
+        }
+    }
+    let Some(promtool) = common::find_program("promtool") else {
+        println!(
+            "promtool not installed (Debian package prometheus): the rules' syntax is not checked"
+        );
+        return;
+    };
+    let file = daemon.dir.join("alerts.yml");
+    fs::write(&file, &rules).unwrap();
+    let output = Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("run promtool");
+    assert!(output.status.success(), "promtool check rules: {output:?}");
 }

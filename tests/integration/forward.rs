@@ -799,7 +799,12 @@ fn forward_faults_fail_over_relay_servfail_and_ignore_forged_answers() {
             ("failing", "127.0.0.7", q(&failing), ""),
             ("forged", "127.0.0.8", q(&forger), ""),
             // A long timeout, so that "at once" below is told from it on a loaded machine.
-            ("capped", "127.0.0.9", q(&dead), "max_outstanding = 1\ntimeout = 2.0\n"),
+            (
+                "capped",
+                "127.0.0.9",
+                q(&dead),
+                "max_outstanding = 1\ntimeout = 2.0\n",
+            ),
             (
                 "slow",
                 "127.0.0.10",

@@ -809,7 +809,7 @@ fn a_reload_keeps_states_and_stops_removed_checks() {
     loop {
         // The server answers a moment before its file watcher is installed: an edit in that
         // window goes unseen, so the same file is saved again until a reload shows.
-        if !dns.log_text().contains("reloaded on")
+        if !dns.log_text().contains("reload on file change: ")
             && rewritten.elapsed() > Duration::from_millis(500)
         {
             write(added.clone());
@@ -1199,6 +1199,17 @@ fn status_and_page_follow_failover_and_fail_open() {
         text.starts_with("SPLITDNS CRITICAL - 2 checked names failing open; 3 addresses down\n"),
         "{text}"
     );
+    // The metric an alert reads says it in the same words, per view, name and type.
+    let metrics = get(control, "/metrics").2;
+    for name in status["checked_names"].as_array().unwrap() {
+        for (state, value) in [("failing-open", 1), ("ok", 0), ("servfail", 0)] {
+            let line = format!(
+                "splitdns_checked_name_state{{view={},name={},type={},state=\"{state}\"}} {value}\n",
+                name["view"], name["name"], name["type"]
+            );
+            assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
+        }
+    }
 
     // A dc1 server back: the internal view leaves fail-open for dc1 (failing back), the branch
     // view (preferring dc2, still down) for dc1 as its failover.

@@ -212,14 +212,20 @@ fn a_private_address_outside_holds_back_only_that_views_copy_at_start() {
     }
     let printed = String::from_utf8_lossy(&cli(&config, &["status"]).stdout).into_owned();
     assert!(
-        printed.contains("fabrikam.example. NOT SERVED (SERVFAIL)"),
+        printed.contains("fabrikam.example.: unavailable: held back, no previous data (SERVFAIL)"),
         "{printed}"
     );
     let metrics = get(daemon.control(), "/metrics");
     assert!(
         metrics.contains(
             "splitdns_zone_load_failed{view=\"external\",zone=\"fabrikam.example.\",served=\"none\"} 1"
-        ) && !metrics.contains("splitdns_zone_load_failed{view=\"internal\""),
+        ) && !metrics.contains("splitdns_zone_load_failed{view=\"internal\"")
+            && metrics.contains(
+                "splitdns_zone_state{view=\"external\",zone=\"fabrikam.example.\",state=\"unavailable\"} 1"
+            )
+            && metrics.contains(
+                "splitdns_zone_state{view=\"internal\",zone=\"fabrikam.example.\",state=\"ok\"} 1"
+            ),
         "{metrics}"
     );
 

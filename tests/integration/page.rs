@@ -140,9 +140,9 @@ fn zone(origin: &str, serial: u32, www: &str) -> String {
     )
 }
 
-/// Two views and two zones (one named with markup in its file name), an `[[exchange]]` block
-/// whose site name is markup too, checked over TCP on two loopback addresses: one listens
-/// (`listening` holds it), one does not.
+/// Two views (the internal one with a secondary) and two zones (one named with markup in its
+/// file name), an `[[exchange]]` block whose site name is markup too, checked over TCP on two
+/// loopback addresses: one listens (`listening` holds it), one does not.
 fn start(test: &str, port: u16) -> Daemon {
     let dir = scratch_dir(&format!("page-{test}"));
     let config = format!(
@@ -151,6 +151,8 @@ fn start(test: &str, port: u16) -> Daemon {
 [[view]]
 name = "internal"
 clients = ["127.0.0.2/32"]
+# Secondaries and no state_dir: a check warning every reload finds (the last reload's findings).
+transfer = {{ allow = ["127.0.0.9/32"] }}
 
 [[view]]
 name = "external"
@@ -340,7 +342,7 @@ fn status_exit_codes_follow_monitoring_plugins() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
         text.starts_with(
-            "SPLITDNS WARNING - last reload partly refused (1 error); 2 zone copies stale; 1 address down\n"
+            "SPLITDNS WARNING - last reload partial (1 error); 2 zone copies stale; 1 address down\n"
         ),
         "{text}"
     );
@@ -383,7 +385,8 @@ fn status_exit_codes_follow_monitoring_plugins() {
 }
 
 /// `GET /`: one HTML page with the verdict, each view's zones (serials, state), every checked
-/// address by site with its state and reason, and the last reload with its errors; every value
+/// address by site with its state and reason, and the last reload with its outcome, errors and
+/// findings (a check warning); every value
 /// from the config and the files escaped (a site named with markup, a zone file whose name has
 /// some); it refreshes itself, and its Content-Security-Policy allows no script. Other hosts
 /// than the loopback's are refused as on every endpoint. Where Chromium is installed, it
@@ -435,7 +438,8 @@ fn status_page_shows_views_checks_and_reload_escaped() {
         "View external",
         "contoso.example.",
         "fabrikam.example.",
-        "STALE",
+        ">stale<",
+        "title=\"stale: held back, previous data served\"",
         &format!("{}", SERIAL + 1),
         &format!("127.0.0.101:{port}"),
         &format!("127.0.0.102:{port}"),
@@ -445,7 +449,10 @@ fn status_page_shows_views_checks_and_reload_escaped() {
         "fabrikam&amp;&lt;i&gt;.zone",
         "queries/s",
         "over the last",
-        "PARTLY REFUSED",
+        "partial: zones held back",
+        // The last reload's findings: a check warning.
+        "<ul class=\"findings\">",
+        "view &quot;internal&quot; has secondaries, but no state_dir",
     ] {
         assert!(
             page.contains(expected),

@@ -158,7 +158,7 @@ impl Server {
         let start = Instant::now();
         let deadline = start + GENEROUS;
         let mut next_touch = Instant::now();
-        while self.count_log("reloaded on file change") == 0 {
+        while self.count_log("reload on file change: ") == 0 {
             assert!(
                 Instant::now() < deadline,
                 "the reloader never reacted:\n{}",
@@ -454,7 +454,7 @@ fn reload_syntax_error_keeps_old_data_then_fix_is_served() {
     }
     assert!(asked > 10);
     server.assert_running();
-    let line = server.wait_log(&["keeping previous data", "contoso.example.zone:8:"]);
+    let line = server.wait_log(&["partial: zones held back", "contoso.example.zone:8:"]);
     eprintln!("logged: {line}");
 
     let since = write_in_place(&zone, &shared_zone(SERIAL + 1, "203.0.113.81"));
@@ -490,7 +490,7 @@ fn a_private_address_for_the_outside_is_held_back_at_reload_and_start_and_fails_
     write_in_place(&zone, &leaking);
 
     let line = server.wait_log(&[
-        "keeping previous data",
+        "partial: zones held back",
         "contoso.example.zone:8:",
         "private-address-in-public-view",
     ]);
@@ -640,7 +640,7 @@ fn reload_slow_write_after_delete_is_never_served_partially() {
     let path = server.path("contoso.example.zone");
     fs::remove_file(&path).expect("delete the zone file");
     // Let the reload triggered by the deletion happen (and fail: the file is missing).
-    server.wait_log(&["keeping previous data", "contoso.example.zone"]);
+    server.wait_log(&["partial: zones held back", "contoso.example.zone"]);
     let mut file = File::create(&path).expect("create the zone file");
     file.write_all(NEW_FIRST_HALF.as_bytes())
         .expect("write the first half");
@@ -709,7 +709,7 @@ fn fifty_edits(test: &str, save: fn(&Path, &str) -> Instant) -> Vec<Answer> {
         seen.len()
     );
     assert_eq!(seen.last(), Some(&addrs(&["10.1.0.50"])));
-    let reloads = server.count_log("reloaded on file change");
+    let reloads = server.count_log("reload on file change: ");
     eprintln!(
         "50 edits in {burst:?}: {} queries all answered, {reloads} reloads",
         seen.len()
@@ -1021,7 +1021,7 @@ fn reload_sighup_moves_clients_to_another_view() {
         "127.0.0.3 never moved to the internal view"
     );
     eprintln!("clients moved {:?} after SIGHUP", waited.unwrap());
-    server.wait_log(&["reloaded on SIGHUP"]);
+    server.wait_log(&["reload on SIGHUP: "]);
     server.assert_running();
     // 127.0.0.2 still inside.
     assert_eq!(
@@ -1079,7 +1079,7 @@ fn reload_sighup_serves_a_new_zone() {
         client.lookup("mail.contoso.example."),
         addrs(&[EXTERNAL_MAIL])
     );
-    server.wait_log(&["reloaded on SIGHUP"]);
+    server.wait_log(&["reload on SIGHUP: "]);
     server.assert_running();
 }
 
@@ -1113,7 +1113,10 @@ fn reload_unchanged_serial_without_secondaries_is_not_noticed() {
         since,
         "serial + 1",
     );
-    server.wait_log(&["reloaded", &format!("serial {}", SERIAL + 1)]);
+    server.wait_log(&[
+        "reload on file change: ok",
+        &format!("serial {}", SERIAL + 1),
+    ]);
     // Both reloads are logged by now: neither made a notice, in either view.
     assert_eq!(server.count_log("zone contoso.example. (view"), 0);
     assert_eq!(server.count_log("did not increase"), 0);
@@ -1174,10 +1177,12 @@ fn reload_serial_policy_bump_serves_previous_plus_one() {
     // The policy is taken away (as when a view's transfer ACL is removed for a moment): the
     // raised serial stays rather than going back to the file's, which secondaries holding the
     // raised one would ignore.
-    let reloads = server.count_log("reloaded on");
+    let reloads = server.count_log("reload on file change: ok");
     write_in_place(&server.path("splitdns.toml"), CONFIG);
     assert!(
-        poll_until(GENEROUS, || server.count_log("reloaded on") > reloads).is_some(),
+        poll_until(GENEROUS, || server.count_log("reload on file change: ok")
+            > reloads)
+        .is_some(),
         "the config change was not reloaded"
     );
     assert_eq!(inside.serial("contoso.example."), Some(raised));
@@ -1194,7 +1199,7 @@ fn reload_listen_change_needs_a_restart() {
     drop(held);
     let line = server.wait_log(&["listen changed", "a restart is needed"]);
     eprintln!("logged: {line}");
-    server.wait_log(&["reloaded on SIGHUP"]);
+    server.wait_log(&["reload on SIGHUP: "]);
     server.assert_running();
     // The old socket still serves.
     let mut client = server.client(INTERNAL);

@@ -121,7 +121,7 @@ fn edits_without_secondaries_log_no_serial_notice() {
     let log = daemon.log_text();
     let reloads = log
         .lines()
-        .filter(|l| l.contains("reloaded on request"))
+        .filter(|l| l.contains("reload on request: ok"))
         .count();
     assert_eq!(reloads, 2, "both reloads were not logged:\n{log}");
     for view in ["internal", "external"] {
