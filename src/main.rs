@@ -20,6 +20,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if matches!(
+        cli.command,
+        Some(
+            Command::Check(_)
+                | Command::Diff(_)
+                | Command::SecondaryConfig(_)
+                | Command::GenerateDocs { .. }
+        )
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     match cli.command {
         Some(Command::Check(args)) => match config(&args.config, FAILURE) {
             Ok(path) => commands::check::run(&path, args.strict, args.format),
@@ -77,6 +88,21 @@ fn main() -> ExitCode {
 }
 
 const FAILURE: ExitCode = ExitCode::FAILURE;
+
+/// For the commands that only print (`check … | head`): a reader that closed the pipe ends the
+/// process as it ends `cat`, instead of the panic Rust's ignored SIGPIPE turns into on the next
+/// `println!`. Not for `serve` (a client closing its TCP connection must not stop the server),
+/// nor for the commands that talk to sockets (`status`, `reload`, `explain --probe`), which
+/// report a peer that went away themselves.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: called before any thread is started, with the default disposition, which is
+    // async-signal-safe by definition; nothing in these commands installed a SIGPIPE handler.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
 
 /// The config file the command uses, or the error naming every place looked (reported here,
 /// once) and the exit status `failure`.

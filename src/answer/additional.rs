@@ -79,6 +79,7 @@ pub fn add_glue(
 /// distinct target that `zone_of` finds a zone for; `targets` pairs each with the type of the
 /// record naming it. On the first set that does not fit: rolled back, and `Err(Full)` if the
 /// data is `required`.
+#[inline]
 fn add_addresses<'a, 'z>(
     writer: &mut ResponseWriter,
     targets: impl Iterator<Item = (&'a [u8], u16)> + Clone,
@@ -130,6 +131,7 @@ fn add_addresses<'a, 'z>(
 
 /// The node whose addresses a target has: its own (glue below a cut included), or, when the name
 /// does not exist, the wildcard that would answer a query for it.
+#[inline]
 fn address_node<'z>(zone: &'z ViewZone, key: &[u8]) -> Option<&'z Node> {
     zone.node(key).or_else(|| match zone.find(key, rtype::A) {
         Found::Wildcard(node) => Some(node),

@@ -48,7 +48,7 @@ pub enum LoadError {
     /// The data loaded, but a check found what must not be served, and it is not held back on
     /// its own (`check`, `all_or_nothing`, or an error about no one zone). Holds every finding
     /// (errors first), so that `check` can still show the warnings.
-    #[error("{} check error(s): not served", .0.iter().filter(|f| f.severity == Severity::Error).count())]
+    #[error("{} check error(s): what each is about is not served", .0.iter().filter(|f| f.severity == Severity::Error).count())]
     Refused(Vec<Finding>),
 }
 
@@ -300,7 +300,21 @@ fn hold_back_errors(
                 cause: build::Cause::Checks,
             };
             build::hold_back(view, &failure, previous.filter(|_| !again));
-            failures.push(failure);
+            // A copy held back twice (its previous data failed too) is one failure to report.
+            match failures
+                .iter_mut()
+                .find(|f| f.view == failure.view && f.origin == failure.origin)
+            {
+                Some(earlier) => {
+                    for error in failure.errors {
+                        if !earlier.errors.contains(&error) {
+                            earlier.errors.push(error);
+                        }
+                    }
+                    earlier.consequence = failure.consequence;
+                }
+                None => failures.push(failure),
+            }
         }
         findings = checks::run(rechecks.config, snapshot, rechecks.shadowed, rechecks.scope);
     }

@@ -149,7 +149,12 @@ impl View {
         }
         match self.failed.iter_mut().find(|f| f.origin == failed.origin) {
             Some(known) => {
-                known.errors.extend(failed.errors);
+                // Held back again (its previous data failed too): the same error is said once.
+                for error in failed.errors {
+                    if !known.errors.contains(&error) {
+                        known.errors.push(error);
+                    }
+                }
                 known.stale = failed.stale;
             }
             None => self.failed.push(failed),

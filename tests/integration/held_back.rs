@@ -358,3 +358,49 @@ fn a_reload_keeps_the_leaking_copy_stale_and_publishes_the_rest() {
     );
     assert!(!get(daemon.control(), "/metrics").contains("splitdns_zone_load_failed{"));
 }
+
+/// A copy held back twice in one reload — its new data fails the checks, and so does its previous
+/// data under the new config (the bundled example's internal view made public: its override and
+/// its Client Access servers hold inside addresses) — is one failure: each error is said once,
+/// in the reload's errors and in the zone's.
+#[test]
+fn a_copy_held_back_twice_says_each_error_once() {
+    let dir = common::scratch_copy("held-back-twice", &common::example_dir());
+    let daemon = Daemon::serve(dir.join("splitdns.toml")).control().start();
+    let text = fs::read_to_string(daemon.config()).unwrap();
+    let public = text.replacen(
+        "name = \"internal\"\n",
+        "name = \"internal\"\npublic = true\n",
+        1,
+    );
+    assert_ne!(public, text);
+    save(&dir, "splitdns.toml", &public);
+    let output = cli(daemon.config(), &["reload"]);
+    assert_eq!(output.status.code(), Some(1));
+    // In the bundled example the inside is 127.0.0.1 (127.0.0.2 is outside).
+    let inside: IpAddr = [127, 0, 0, 1].into();
+    assert_eq!(
+        rcode(&daemon, inside, Via::Udp, "mail.contoso.example."),
+        ResponseCode::ServFail,
+        "the internal copy fails the checks under the new config, old data and new"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&get(daemon.control(), "/status")).unwrap();
+    let once = |errors: &serde_json::Value, what: &str| {
+        let errors: Vec<&str> = errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert!(!errors.is_empty(), "{what}: no errors");
+        for (i, error) in errors.iter().enumerate() {
+            assert!(!errors[..i].contains(error), "{what}: said twice: {error}");
+        }
+    };
+    once(&status["last_reload"]["errors"], "the reload's errors");
+    once(
+        &zone_status(&status, "internal", "contoso.example.")["errors"],
+        "the zone's errors",
+    );
+}

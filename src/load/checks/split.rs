@@ -40,13 +40,15 @@ pub fn private_addresses_in_public_views(
                             continue;
                         };
                         if let Some(kind) = non_public_kind(ip) {
+                            // "an RFC 1918 …" is read letter by letter; the other kinds are words.
+                            let article = if kind.starts_with("RFC") { "an" } else { "a" };
                             findings.push(Finding::new(
                                 "private-address-in-public-view",
                                 Severity::Error,
                                 Some(&view.name),
                                 Some(&rdata.loc),
                                 format!(
-                                    "{} {} {ip} is a {kind} address, published in public view {:?}",
+                                    "{} {} {ip} is {article} {kind} address, published in public view {:?}",
                                     name_text(key),
                                     rtype::mnemonic(set.rtype),
                                     view.name

@@ -199,7 +199,7 @@ fn findings_point_at_the_record() {
         .unwrap();
     assert_eq!(finding.line, Some(9));
     assert!(finding.file.as_ref().unwrap().ends_with("shared.zone"));
-    assert!(finding.to_string().contains("shared.zone:9: error[private-address-in-public-view] (view external): db.contoso.example. A 10.9.9.9 is a RFC 1918 private address"), "{finding}");
+    assert!(finding.to_string().contains("shared.zone:9: error[private-address-in-public-view] (view external): db.contoso.example. A 10.9.9.9 is an RFC 1918 private address"), "{finding}");
 }
 
 #[test]
