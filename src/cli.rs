@@ -116,6 +116,7 @@ The config file when \fB\-\-config\fR is not given (an empty value counts as uns
 .TP
 \fBRUST_LOG\fR
 The log filter (default \fBinfo\fR), e.g. \fBsplitdns=debug\fR.
+.SH CONTROL LISTENER
 .TP
 \fIhttp://127.0.0.1:9153/\fR, \fI/metrics\fR, \fI/status\fR, \fI/reload\fR
 The control listener, when \fB[control] listen\fR is set: the status page, the metrics, the

@@ -103,6 +103,15 @@ pub(super) fn state_dir(raw: Option<&Spanned<String>>, cx: &mut Context) -> Opti
         .next()
         .filter(|d| !d.as_os_str().is_empty())?;
     if let Err(problem) = usable(&dir) {
+        // The advice for a missing state_dir (leave it out under systemd) is this case already.
+        let problem = match problem {
+            StateDirProblem::Missing(dir) => format!(
+                "does not exist: systemd creates it when the unit starts; outside systemd, unset \
+                 STATE_DIRECTORY or create it (`install -d -m 0750 -o splitdns -g splitdns {}`)",
+                dir.display()
+            ),
+            other => other.to_string(),
+        };
         cx.push(Located {
             file: cx.path().to_path_buf(),
             line: 0,
