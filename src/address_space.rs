@@ -37,7 +37,7 @@ fn blocks() -> impl Iterator<Item = (IpNet, &'static str)> {
 }
 
 /// Why an address must not be published to the Internet, if it must not.
-pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
     let ip = ip.to_canonical();
     // Most addresses a public view holds are public: the first octet settles it for IPv4
     // before any prefix is compared (the checks ask for every address of a large zone).
@@ -52,7 +52,7 @@ pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
 }
 
 /// Whether a client prefix reaches beyond the non-public blocks (e.g. `0.0.0.0/0`).
-pub fn covers_public_space(prefix: &IpNet) -> bool {
+pub(crate) fn covers_public_space(prefix: &IpNet) -> bool {
     !blocks().any(|(net, _)| net.contains(prefix))
 }
 

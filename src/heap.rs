@@ -12,7 +12,7 @@
 /// old snapshot went.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     let started = std::time::Instant::now();
     // SAFETY: malloc_trim only walks the allocator's own free lists, under its own locks; any
     // thread may call it at any time.

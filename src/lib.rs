@@ -16,6 +16,7 @@
 //! fuzz targets use what is re-exported below. Under `cfg(test)` alone, `scratch` gives the unit
 //! tests that write files their directories.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod address_space;
 mod answer;

@@ -19,7 +19,7 @@ use crate::wire::writer::{Full, ResponseWriter, Section};
 /// address set that the answer itself holds (an ANY answer at a name that is its own MX, say)
 /// is not repeated.
 #[inline]
-pub fn add_target_addresses<'z>(
+pub(super) fn add_target_addresses<'z>(
     writer: &mut ResponseWriter,
     view: &View,
     owner: &[u8],
@@ -56,7 +56,7 @@ pub fn add_target_addresses<'z>(
 /// must all fit (`Err(Full)`: the caller truncates, RFC 9471 §2.1), then those of other names in
 /// this zone — sibling glue and the zone's own hosts — which are optional (RFC 9471 §2.2).
 #[inline]
-pub fn add_glue(
+pub(super) fn add_glue(
     writer: &mut ResponseWriter,
     zone: &ViewZone,
     cut: &[u8],

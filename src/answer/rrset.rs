@@ -11,7 +11,7 @@ use crate::wire::writer::{Full, ResponseWriter, Section};
 /// if it is a round-robin address set. The rotation starts from the query's ID, which clients
 /// choose at random (RFC 5452), so over many queries each address leads equally often, and
 /// answering writes nothing shared.
-pub fn write_rrset(
+pub(super) fn write_rrset(
     writer: &mut ResponseWriter,
     section: Section,
     owner: &[u8],
@@ -21,7 +21,7 @@ pub fn write_rrset(
 }
 
 /// Writes `records` (chosen from `set` by [`RRset::answered`]) under `owner`.
-pub fn write_records(
+pub(super) fn write_records(
     writer: &mut ResponseWriter,
     section: Section,
     owner: &[u8],
@@ -35,7 +35,7 @@ pub fn write_records(
 }
 
 /// The domain name an NS, MX or SRV record points at.
-pub fn target_name(rtype: u16, rdata: &[u8]) -> Option<&[u8]> {
+pub(super) fn target_name(rtype: u16, rdata: &[u8]) -> Option<&[u8]> {
     let names = embedded_names(rtype, rdata);
     if names.count == 0 {
         return None;

@@ -15,7 +15,7 @@ use crate::dns::name::Name;
 use crate::health::Check;
 
 /// TTL of records generated from `[[exchange]]` when the block gives none.
-pub const DEFAULT_EXCHANGE_TTL: u32 = 300;
+pub(super) const DEFAULT_EXCHANGE_TTL: u32 = 300;
 
 /// `ttl`; a checked namespace defaults to [`DEFAULT_CHECKED_TTL`] instead.
 const TTL: Integer = Integer {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
-pub struct ConfigFile {
+pub(super) struct ConfigFile {
     /// Limits for DNS over TCP.
     pub tcp: Option<TcpSection>,
     /// Addresses to serve on, UDP and TCP on each.
@@ -52,7 +52,7 @@ pub struct ConfigFile {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct QueryLogSection {
+pub(super) struct QueryLogSection {
     /// The file lines are appended to (relative to the config's directory).
     pub path: Spanned<String>,
     /// Log one query in this many (default 1: every query).
@@ -60,7 +60,7 @@ pub struct QueryLogSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ControlSection {
+pub(super) struct ControlSection {
     /// HTTP address for `/metrics`, `/status` and `POST /reload`, e.g. "127.0.0.1:9153".
     pub listen: Spanned<String>,
     /// Accept a non-loopback `listen` (anyone who reaches it can read the status and reload).
@@ -69,7 +69,7 @@ pub struct ControlSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ViewSection {
+pub(super) struct ViewSection {
     pub name: Spanned<String>,
     /// Source prefixes this view answers; the most specific prefix over all views wins.
     pub clients: Vec<Spanned<String>>,
@@ -117,7 +117,7 @@ pub struct ViewSection {
 /// A TSIG key: a name, an algorithm and a base64 secret, written here or in a `tsig-keygen`
 /// file (`key "name" { algorithm hmac-sha256; secret "..."; };`).
 #[derive(Debug, Deserialize)]
-pub struct KeySection {
+pub(super) struct KeySection {
     /// Required with `secret`; with `secret_file`, picks a key from the file (default: its only
     /// key).
     pub name: Option<Spanned<String>>,
@@ -130,7 +130,7 @@ pub struct KeySection {
 
 /// Who may transfer: source prefixes, and keys (a request signed with one). Either suffices.
 #[derive(Debug, Deserialize)]
-pub struct TransferSection {
+pub(super) struct TransferSection {
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
     #[serde(default)]
@@ -139,13 +139,13 @@ pub struct TransferSection {
 
 /// Names at and below `zone` are forwarded to `to` (e.g. the AD domain to its DCs).
 #[derive(Debug, Deserialize)]
-pub struct ForwardSection {
+pub(super) struct ForwardSection {
     pub zone: Spanned<String>,
     pub to: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ResolverSection {
+pub(super) struct ResolverSection {
     /// Seconds one try at one upstream may take before the next is tried. Default 1.5.
     pub timeout: Option<Spanned<f64>>,
     /// Longest time an answer is cached, in seconds. Default 86400.
@@ -164,7 +164,7 @@ pub struct ResolverSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RrlSection {
+pub(super) struct RrlSection {
     /// Default: on when the view's clients reach beyond private address space.
     pub enabled: Option<bool>,
     /// Identical responses per second to one client network (/24 or /56). Default 20.
@@ -176,7 +176,7 @@ pub struct RrlSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ZoneSection {
+pub(super) struct ZoneSection {
     pub origin: Spanned<String>,
     /// The records every view shares.
     pub file: Spanned<String>,
@@ -193,7 +193,7 @@ pub struct ZoneSection {
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.
 #[derive(Debug, Deserialize)]
-pub struct ExchangeSection {
+pub(super) struct ExchangeSection {
     /// The one name for OWA, EWS, MAPI, ActiveSync, OAB and Autodiscover.
     pub namespace: Spanned<String>,
     /// Addresses the inside gets, in round robin.
@@ -222,14 +222,14 @@ pub struct ExchangeSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SiteSection {
+pub(super) struct SiteSection {
     pub name: Spanned<String>,
     pub internal: Vec<Spanned<String>>,
 }
 
 /// How addresses are checked. Every key has a default.
 #[derive(Debug, Default, Deserialize)]
-pub struct HealthSection {
+pub(super) struct HealthSection {
     /// "https" (default) or "tcp".
     pub kind: Option<Spanned<String>>,
     pub port: Option<Spanned<i64>>,
@@ -252,7 +252,7 @@ pub struct HealthSection {
 /// A `[[health]]` block: an A/AAAA RRset from the zone files, and how its addresses are checked
 /// (the same keys as `[exchange.health]`).
 #[derive(Debug, Deserialize)]
-pub struct HealthBlockSection {
+pub(super) struct HealthBlockSection {
     pub name: Spanned<String>,
     /// The view whose RRset is checked (default: every view that has one).
     pub view: Option<Spanned<String>>,
@@ -273,7 +273,7 @@ pub struct HealthBlockSection {
 
 impl HealthBlockSection {
     /// The check keys, as in an `[exchange.health]` table.
-    pub fn check(&self) -> HealthSection {
+    pub(super) fn check(&self) -> HealthSection {
         HealthSection {
             kind: self.kind.clone(),
             port: self.port.clone(),
@@ -293,7 +293,7 @@ impl HealthBlockSection {
 /// One `[[acknowledge]]` block: a check finding about one name that the admin has looked at
 /// and accepts, with the reason written next to it.
 #[derive(Debug, Deserialize)]
-pub struct AcknowledgeSection {
+pub(super) struct AcknowledgeSection {
     /// The check's id, as `check` prints it, e.g. "apex-address-probed-by-outlook".
     pub finding: Spanned<String>,
     /// The name (owner) the finding is about, e.g. "contoso.example".
@@ -304,7 +304,7 @@ pub struct AcknowledgeSection {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TcpSection {
+pub(super) struct TcpSection {
     pub max_connections: Option<Spanned<i64>>,
     /// Seconds a connection may stay idle between queries.
     pub idle_timeout: Option<Spanned<f64>>,
@@ -315,7 +315,7 @@ pub struct TcpSection {
 /// The section an unknown key was found in, from the keys leading to it (array indexes left
 /// out): how an admin writes its header, and the keys it takes. `None` for a path that is no
 /// section of ours (not reached: only struct fields can be ignored).
-pub fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])> {
+pub(super) fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static str])> {
     Some(match path {
         [] => ("at the top level", keys_of::<ConfigFile>()),
         ["tcp"] => ("in [tcp]", keys_of::<TcpSection>()),

@@ -15,7 +15,7 @@ use crate::health::{self, AllDown, Check, Kind, Probe};
 
 /// TTL of health-checked RRsets when their block gives none: short enough that a withdrawn
 /// address leaves resolvers' caches within half a minute, long enough to keep DC caches useful.
-pub const DEFAULT_CHECKED_TTL: u32 = 30;
+pub(super) const DEFAULT_CHECKED_TTL: u32 = 30;
 
 const TTL: Integer = Integer {
     min: 0,

@@ -13,14 +13,14 @@
 
 /// One `key` block: each value with its line and column in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyBlock {
+pub(super) struct KeyBlock {
     pub name: Positioned,
     pub algorithm: Option<Positioned>,
     pub secret: Option<Positioned>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Positioned {
+pub(super) struct Positioned {
     pub text: String,
     pub line: u32,
     pub column: u32,
@@ -28,7 +28,7 @@ pub struct Positioned {
 
 /// A syntax error at a line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
+pub(super) struct SyntaxError {
     pub line: u32,
     pub column: u32,
     pub message: String,
@@ -130,7 +130,7 @@ fn tokens(text: &str) -> Result<Vec<(Token, u32, u32)>, SyntaxError> {
 }
 
 /// Reads every `key` block of a key file.
-pub fn parse(text: &str) -> Result<Vec<KeyBlock>, SyntaxError> {
+pub(super) fn parse(text: &str) -> Result<Vec<KeyBlock>, SyntaxError> {
     let tokens = tokens(text)?;
     let mut blocks = Vec::new();
     let mut pos = 0usize;

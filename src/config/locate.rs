@@ -28,7 +28,7 @@ impl Locator<'_> {
         (line, column)
     }
 
-    pub fn error(&self, span: Range<usize>, message: String) -> Located {
+    pub(super) fn error(&self, span: Range<usize>, message: String) -> Located {
         let (line, column) = self.position(span);
         Located {
             file: self.path.to_path_buf(),
@@ -53,50 +53,50 @@ pub(super) struct Mark(usize);
 
 impl<'a> Context<'a> {
     /// A context that starts with `errors` (those found before validation: unknown keys).
-    pub fn new(locate: Locator<'a>, errors: Vec<Located>) -> Self {
+    pub(super) fn new(locate: Locator<'a>, errors: Vec<Located>) -> Self {
         Context { locate, errors }
     }
 
     /// Reports an error at `span` of the config.
-    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         let error = self.locate.error(span, message.into());
         self.errors.push(error);
     }
 
     /// Reports an error located elsewhere (in a key file, or at a place taken earlier).
-    pub fn push(&mut self, error: Located) {
+    pub(super) fn push(&mut self, error: Located) {
         self.errors.push(error);
     }
 
     /// The place of `span`, for an error whose message is not known yet.
-    pub fn at(&self, span: Range<usize>) -> Located {
+    pub(super) fn at(&self, span: Range<usize>) -> Located {
         self.locate.error(span, String::new())
     }
 
-    pub fn line_of(&self, span: Range<usize>) -> u32 {
+    pub(super) fn line_of(&self, span: Range<usize>) -> u32 {
         self.locate.position(span).0
     }
 
     /// A path written in the config, resolved against the config's directory.
-    pub fn resolve(&self, relative: &str) -> PathBuf {
+    pub(super) fn resolve(&self, relative: &str) -> PathBuf {
         let dir = self.locate.path.parent().unwrap_or_else(|| Path::new(""));
         dir.join(relative)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         self.locate.path
     }
 
-    pub fn mark(&self) -> Mark {
+    pub(super) fn mark(&self) -> Mark {
         Mark(self.errors.len())
     }
 
-    pub fn erred_since(&self, mark: Mark) -> bool {
+    pub(super) fn erred_since(&self, mark: Mark) -> bool {
         self.errors.len() > mark.0
     }
 
     /// `value` when nothing was reported, otherwise every error.
-    pub fn finish<T>(self, value: T) -> Result<T, Vec<Located>> {
+    pub(super) fn finish<T>(self, value: T) -> Result<T, Vec<Located>> {
         if self.errors.is_empty() {
             Ok(value)
         } else {

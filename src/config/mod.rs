@@ -25,14 +25,14 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-pub use acknowledge::Acknowledgement;
-pub use control::QueryLogConfig;
-pub use exchange::ExchangeConfig;
-pub use health::HealthConfig;
-pub use keys::KeyConfig;
-pub use server::SerialPolicy;
-pub use views::ViewConfig;
-pub use zones::ZoneConfig;
+pub(crate) use acknowledge::Acknowledgement;
+pub(crate) use control::QueryLogConfig;
+pub(crate) use exchange::ExchangeConfig;
+pub(crate) use health::HealthConfig;
+pub(crate) use keys::KeyConfig;
+pub(crate) use server::SerialPolicy;
+pub(crate) use views::ViewConfig;
+pub(crate) use zones::ZoneConfig;
 
 use crate::limits::TcpLimits;
 use crate::located::Located;
@@ -68,7 +68,7 @@ pub struct Config {
 }
 
 /// Reads and validates a config file, returning every problem found.
-pub fn load(path: &Path) -> Result<Config, Vec<Located>> {
+pub(crate) fn load(path: &Path) -> Result<Config, Vec<Located>> {
     let bytes = std::fs::read(path)
         .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
     parse(text_of(&bytes, path)?, path)

@@ -13,7 +13,7 @@ use crate::limits::TcpLimits;
 use crate::located::Located;
 
 /// The listen address used when the config names none.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
 
 /// Earlier versions of each view's zone kept in memory for IXFR.
 const IXFR_VERSIONS: Integer = Integer {

@@ -28,7 +28,7 @@ pub(super) struct Integer {
 impl Integer {
     /// The value written, or the default when absent. Out of bounds, an error naming `key` and
     /// the bounds, and the default, so that validation goes on.
-    pub fn check(&self, value: Option<&Spanned<i64>>, key: &str, cx: &mut Context) -> i64 {
+    pub(super) fn check(&self, value: Option<&Spanned<i64>>, key: &str, cx: &mut Context) -> i64 {
         match value {
             None => self.default,
             Some(v) if (self.min..=self.max).contains(v.get_ref()) => *v.get_ref(),
@@ -67,7 +67,12 @@ pub(super) enum Min {
 
 impl Seconds {
     /// As [`Integer::check`], for seconds.
-    pub fn check(&self, value: Option<&Spanned<f64>>, key: &str, cx: &mut Context) -> Duration {
+    pub(super) fn check(
+        &self,
+        value: Option<&Spanned<f64>>,
+        key: &str,
+        cx: &mut Context,
+    ) -> Duration {
         let Some(s) = value else {
             return self.default;
         };

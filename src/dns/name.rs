@@ -6,9 +6,9 @@
 use std::fmt;
 
 /// Longest name in wire format (RFC 1035 §2.3.4).
-pub const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_NAME_LEN: usize = 255;
 /// Longest label (RFC 1035 §2.3.4).
-pub const MAX_LABEL_LEN: usize = 63;
+pub(crate) const MAX_LABEL_LEN: usize = 63;
 
 /// An owned, validated, uncompressed wire-format domain name, in its original case.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,7 +158,7 @@ impl Name {
 
 /// Reads one escape after a backslash: `\DDD` (decimal octet) or `\X` (the character itself).
 /// Returns the octet and how many bytes after the backslash it used.
-pub fn parse_escape(rest: &[u8]) -> Option<(u8, usize)> {
+pub(crate) fn parse_escape(rest: &[u8]) -> Option<(u8, usize)> {
     let first = *rest.first()?;
     if first.is_ascii_digit() {
         if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
@@ -174,7 +174,7 @@ pub fn parse_escape(rest: &[u8]) -> Option<(u8, usize)> {
 
 /// Length of the uncompressed wire name at the start of `wire`, or `None` if it is malformed
 /// (a compression pointer, a label over 63 octets, over 255 octets in all, or cut short).
-pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
+pub(crate) fn wire_name_len(wire: &[u8]) -> Option<usize> {
     let mut pos = 0usize;
     loop {
         let len = *wire.get(pos)? as usize;
@@ -193,7 +193,7 @@ pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
 
 /// Byte offset of each label boundary in a validated wire name, from the full name down to
 /// (excluding) the root: `&wire[offset..]` is each ancestor in turn.
-pub fn suffix_offsets(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
+pub(crate) fn suffix_offsets(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut pos = 0usize;
     std::iter::from_fn(move || {
         if wire[pos] == 0 {
@@ -207,7 +207,7 @@ pub fn suffix_offsets(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// Case-insensitive "`name` is `ancestor` or below it", on validated wire names.
-pub fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
+pub(crate) fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
     if ancestor.len() > name.len() {
         return false;
     }
@@ -219,7 +219,7 @@ pub fn is_subdomain(name: &[u8], ancestor: &[u8]) -> bool {
 }
 
 /// Writes a validated wire name in presentation format, escaping as RFC 1035 §5.1 requires.
-pub fn fmt_wire_name(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
+pub(crate) fn fmt_wire_name(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
     if wire.len() <= 1 {
         return f.write_char('.');
     }
@@ -245,20 +245,20 @@ pub fn fmt_wire_name(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
 /// A wire name in a fixed buffer, in its original case: a name the request path builds (a
 /// CNAME or DNAME target) without allocating.
 #[derive(Clone)]
-pub struct NameBuf {
+pub(crate) struct NameBuf {
     buf: [u8; MAX_NAME_LEN],
     len: u8,
 }
 
 impl NameBuf {
     /// Copies a wire name; `None` if it is longer than a name can be.
-    pub fn from_wire(wire: &[u8]) -> Option<NameBuf> {
+    pub(crate) fn from_wire(wire: &[u8]) -> Option<NameBuf> {
         NameBuf::concat(wire, &[])
     }
 
     /// `head` followed by `tail` (a DNAME substitution: the owner's prefix, then the target);
     /// `None` when the result would exceed 255 octets.
-    pub fn concat(head: &[u8], tail: &[u8]) -> Option<NameBuf> {
+    pub(crate) fn concat(head: &[u8], tail: &[u8]) -> Option<NameBuf> {
         let len = head.len() + tail.len();
         if len > MAX_NAME_LEN {
             return None;
@@ -272,7 +272,7 @@ impl NameBuf {
         Some(name)
     }
 
-    pub fn as_wire(&self) -> &[u8] {
+    pub(crate) fn as_wire(&self) -> &[u8] {
         &self.buf[..self.len as usize]
     }
 }
@@ -280,18 +280,18 @@ impl NameBuf {
 /// A lowercased wire name in a fixed buffer: the lookup key for a name, built without
 /// allocating.
 #[derive(Clone)]
-pub struct NameKey(NameBuf);
+pub(crate) struct NameKey(NameBuf);
 
 impl NameKey {
     /// Lowercases a wire name; `None` if it is longer than a name can be (cannot happen for one
     /// that passed [`wire_name_len`]).
-    pub fn from_wire(wire: &[u8]) -> Option<NameKey> {
+    pub(crate) fn from_wire(wire: &[u8]) -> Option<NameKey> {
         let mut name = NameBuf::from_wire(wire)?;
         name.buf[..wire.len()].make_ascii_lowercase();
         Some(NameKey(name))
     }
 
-    pub fn as_wire(&self) -> &[u8] {
+    pub(crate) fn as_wire(&self) -> &[u8] {
         self.0.as_wire()
     }
 }

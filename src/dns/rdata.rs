@@ -6,7 +6,7 @@ use super::rtype::*;
 
 /// Where uncompressed domain names sit inside a type's wire RDATA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EmbeddedNames {
+pub(crate) struct EmbeddedNames {
     /// Offset of each name's first octet; only the first `count` are meaningful.
     pub offsets: [u16; 2],
     pub count: u8,
@@ -16,7 +16,7 @@ pub struct EmbeddedNames {
 
 /// The domain names embedded in `rdata` (for compression, additional-section processing and
 /// canonical lowercasing). Malformed RDATA has none (`count` 0).
-pub fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
+pub(crate) fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
     let (first, two, compressible) = match rtype {
         NS | MD | MF | CNAME | MB | MG | MR | PTR => (Some(0), false, true),
         DNAME | NSEC => (Some(0), false, false),

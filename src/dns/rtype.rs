@@ -3,98 +3,98 @@
 
 use std::borrow::Cow;
 
-pub const A: u16 = 1;
-pub const NS: u16 = 2;
-pub const MD: u16 = 3;
-pub const MF: u16 = 4;
-pub const CNAME: u16 = 5;
-pub const SOA: u16 = 6;
-pub const MB: u16 = 7;
-pub const MG: u16 = 8;
-pub const MR: u16 = 9;
-pub const NULL: u16 = 10;
-pub const WKS: u16 = 11;
-pub const PTR: u16 = 12;
-pub const HINFO: u16 = 13;
-pub const MINFO: u16 = 14;
-pub const MX: u16 = 15;
-pub const TXT: u16 = 16;
-pub const RP: u16 = 17;
-pub const AFSDB: u16 = 18;
-pub const X25: u16 = 19;
-pub const ISDN: u16 = 20;
-pub const RT: u16 = 21;
-pub const NSAP: u16 = 22;
-pub const NSAP_PTR: u16 = 23;
-pub const SIG: u16 = 24;
-pub const KEY: u16 = 25;
-pub const PX: u16 = 26;
-pub const GPOS: u16 = 27;
-pub const AAAA: u16 = 28;
-pub const LOC: u16 = 29;
-pub const NXT: u16 = 30;
-pub const EID: u16 = 31;
-pub const NIMLOC: u16 = 32;
-pub const SRV: u16 = 33;
-pub const ATMA: u16 = 34;
-pub const NAPTR: u16 = 35;
-pub const KX: u16 = 36;
-pub const CERT: u16 = 37;
-pub const A6: u16 = 38;
-pub const DNAME: u16 = 39;
-pub const SINK: u16 = 40;
-pub const OPT: u16 = 41;
-pub const APL: u16 = 42;
-pub const DS: u16 = 43;
-pub const SSHFP: u16 = 44;
-pub const IPSECKEY: u16 = 45;
-pub const RRSIG: u16 = 46;
-pub const NSEC: u16 = 47;
-pub const DNSKEY: u16 = 48;
-pub const DHCID: u16 = 49;
-pub const NSEC3: u16 = 50;
-pub const NSEC3PARAM: u16 = 51;
-pub const TLSA: u16 = 52;
-pub const SMIMEA: u16 = 53;
-pub const HIP: u16 = 55;
-pub const NINFO: u16 = 56;
-pub const RKEY: u16 = 57;
-pub const TALINK: u16 = 58;
-pub const CDS: u16 = 59;
-pub const CDNSKEY: u16 = 60;
-pub const OPENPGPKEY: u16 = 61;
-pub const CSYNC: u16 = 62;
-pub const ZONEMD: u16 = 63;
-pub const SVCB: u16 = 64;
-pub const HTTPS: u16 = 65;
-pub const DSYNC: u16 = 66;
-pub const SPF: u16 = 99;
-pub const UINFO: u16 = 100;
-pub const UID: u16 = 101;
-pub const GID: u16 = 102;
-pub const UNSPEC: u16 = 103;
-pub const NID: u16 = 104;
-pub const L32: u16 = 105;
-pub const L64: u16 = 106;
-pub const LP: u16 = 107;
-pub const EUI48: u16 = 108;
-pub const EUI64: u16 = 109;
-pub const TKEY: u16 = 249;
-pub const TSIG: u16 = 250;
-pub const IXFR: u16 = 251;
-pub const AXFR: u16 = 252;
-pub const MAILB: u16 = 253;
-pub const MAILA: u16 = 254;
-pub const ANY: u16 = 255;
-pub const URI: u16 = 256;
-pub const CAA: u16 = 257;
-pub const AVC: u16 = 258;
-pub const DOA: u16 = 259;
-pub const AMTRELAY: u16 = 260;
-pub const RESINFO: u16 = 261;
-pub const WALLET: u16 = 262;
-pub const TA: u16 = 32768;
-pub const DLV: u16 = 32769;
+pub(crate) const A: u16 = 1;
+pub(crate) const NS: u16 = 2;
+pub(crate) const MD: u16 = 3;
+pub(crate) const MF: u16 = 4;
+pub(crate) const CNAME: u16 = 5;
+pub(crate) const SOA: u16 = 6;
+pub(crate) const MB: u16 = 7;
+pub(crate) const MG: u16 = 8;
+pub(crate) const MR: u16 = 9;
+pub(crate) const NULL: u16 = 10;
+pub(crate) const WKS: u16 = 11;
+pub(crate) const PTR: u16 = 12;
+pub(crate) const HINFO: u16 = 13;
+pub(crate) const MINFO: u16 = 14;
+pub(crate) const MX: u16 = 15;
+pub(crate) const TXT: u16 = 16;
+pub(crate) const RP: u16 = 17;
+pub(crate) const AFSDB: u16 = 18;
+pub(crate) const X25: u16 = 19;
+pub(crate) const ISDN: u16 = 20;
+pub(crate) const RT: u16 = 21;
+pub(crate) const NSAP: u16 = 22;
+pub(crate) const NSAP_PTR: u16 = 23;
+pub(crate) const SIG: u16 = 24;
+pub(crate) const KEY: u16 = 25;
+pub(crate) const PX: u16 = 26;
+pub(crate) const GPOS: u16 = 27;
+pub(crate) const AAAA: u16 = 28;
+pub(crate) const LOC: u16 = 29;
+pub(crate) const NXT: u16 = 30;
+pub(crate) const EID: u16 = 31;
+pub(crate) const NIMLOC: u16 = 32;
+pub(crate) const SRV: u16 = 33;
+pub(crate) const ATMA: u16 = 34;
+pub(crate) const NAPTR: u16 = 35;
+pub(crate) const KX: u16 = 36;
+pub(crate) const CERT: u16 = 37;
+pub(crate) const A6: u16 = 38;
+pub(crate) const DNAME: u16 = 39;
+pub(crate) const SINK: u16 = 40;
+pub(crate) const OPT: u16 = 41;
+pub(crate) const APL: u16 = 42;
+pub(crate) const DS: u16 = 43;
+pub(crate) const SSHFP: u16 = 44;
+pub(crate) const IPSECKEY: u16 = 45;
+pub(crate) const RRSIG: u16 = 46;
+pub(crate) const NSEC: u16 = 47;
+pub(crate) const DNSKEY: u16 = 48;
+pub(crate) const DHCID: u16 = 49;
+pub(crate) const NSEC3: u16 = 50;
+pub(crate) const NSEC3PARAM: u16 = 51;
+pub(crate) const TLSA: u16 = 52;
+pub(crate) const SMIMEA: u16 = 53;
+pub(crate) const HIP: u16 = 55;
+pub(crate) const NINFO: u16 = 56;
+pub(crate) const RKEY: u16 = 57;
+pub(crate) const TALINK: u16 = 58;
+pub(crate) const CDS: u16 = 59;
+pub(crate) const CDNSKEY: u16 = 60;
+pub(crate) const OPENPGPKEY: u16 = 61;
+pub(crate) const CSYNC: u16 = 62;
+pub(crate) const ZONEMD: u16 = 63;
+pub(crate) const SVCB: u16 = 64;
+pub(crate) const HTTPS: u16 = 65;
+pub(crate) const DSYNC: u16 = 66;
+pub(crate) const SPF: u16 = 99;
+pub(crate) const UINFO: u16 = 100;
+pub(crate) const UID: u16 = 101;
+pub(crate) const GID: u16 = 102;
+pub(crate) const UNSPEC: u16 = 103;
+pub(crate) const NID: u16 = 104;
+pub(crate) const L32: u16 = 105;
+pub(crate) const L64: u16 = 106;
+pub(crate) const LP: u16 = 107;
+pub(crate) const EUI48: u16 = 108;
+pub(crate) const EUI64: u16 = 109;
+pub(crate) const TKEY: u16 = 249;
+pub(crate) const TSIG: u16 = 250;
+pub(crate) const IXFR: u16 = 251;
+pub(crate) const AXFR: u16 = 252;
+pub(crate) const MAILB: u16 = 253;
+pub(crate) const MAILA: u16 = 254;
+pub(crate) const ANY: u16 = 255;
+pub(crate) const URI: u16 = 256;
+pub(crate) const CAA: u16 = 257;
+pub(crate) const AVC: u16 = 258;
+pub(crate) const DOA: u16 = 259;
+pub(crate) const AMTRELAY: u16 = 260;
+pub(crate) const RESINFO: u16 = 261;
+pub(crate) const WALLET: u16 = 262;
+pub(crate) const TA: u16 = 32768;
+pub(crate) const DLV: u16 = 32769;
 
 /// Ordered by code so that the common types (all below 60) are found after few comparisons.
 const MNEMONICS: &[(u16, &str)] = &[
@@ -193,7 +193,7 @@ const MNEMONICS: &[(u16, &str)] = &[
 ];
 
 /// The type code for a mnemonic (case-insensitive) or for the RFC 3597 form `TYPEnnnnn`.
-pub fn from_mnemonic(s: &str) -> Option<u16> {
+pub(crate) fn from_mnemonic(s: &str) -> Option<u16> {
     if let Some(&(code, _)) = MNEMONICS.iter().find(|(_, m)| m.eq_ignore_ascii_case(s)) {
         return Some(code);
     }
@@ -205,7 +205,7 @@ pub fn from_mnemonic(s: &str) -> Option<u16> {
 }
 
 /// The mnemonic of a type code, or `TYPEnnnnn` when the code has none.
-pub fn mnemonic(code: u16) -> Cow<'static, str> {
+pub(crate) fn mnemonic(code: u16) -> Cow<'static, str> {
     match MNEMONICS.iter().find(|(c, _)| *c == code) {
         Some(&(_, m)) => Cow::Borrowed(m),
         None => Cow::Owned(format!("TYPE{code}")),
@@ -213,7 +213,7 @@ pub fn mnemonic(code: u16) -> Cow<'static, str> {
 }
 
 /// Types that only make sense in a query or a transaction, never as zone data (RFC 6895 §3.1).
-pub fn is_meta(code: u16) -> bool {
+pub(crate) fn is_meta(code: u16) -> bool {
     matches!(code, OPT | TKEY | TSIG | IXFR | AXFR | MAILB | MAILA | ANY)
 }
 

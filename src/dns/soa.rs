@@ -4,20 +4,20 @@
 use super::name;
 
 /// Byte offset of the SERIAL field in an SOA RDATA (after MNAME and RNAME).
-pub fn serial_offset(rdata: &[u8]) -> Option<usize> {
+pub(crate) fn serial_offset(rdata: &[u8]) -> Option<usize> {
     let mname = name::wire_name_len(rdata)?;
     let rname = name::wire_name_len(rdata.get(mname..)?)?;
     let at = mname + rname;
     (rdata.len() >= at + 20).then_some(at)
 }
 
-pub fn read_serial(rdata: &[u8]) -> Option<u32> {
+pub(crate) fn read_serial(rdata: &[u8]) -> Option<u32> {
     let at = serial_offset(rdata)?;
     Some(u32::from_be_bytes(rdata[at..at + 4].try_into().ok()?))
 }
 
 /// The MINIMUM field (the last 32 bits): the negative-caching TTL of RFC 2308.
-pub fn minimum(rdata: &[u8]) -> u32 {
+pub(crate) fn minimum(rdata: &[u8]) -> u32 {
     rdata
         .len()
         .checked_sub(4)
@@ -27,7 +27,7 @@ pub fn minimum(rdata: &[u8]) -> u32 {
 }
 
 /// RFC 1982 serial number arithmetic: is `a` newer than `b`?
-pub fn is_newer(a: u32, b: u32) -> bool {
+pub(crate) fn is_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 

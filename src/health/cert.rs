@@ -6,7 +6,7 @@ use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 /// Reads a CA file's certificates (PEM `CERTIFICATE` blocks), each usable as a trust anchor.
-pub fn parse_ca_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn parse_ca_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut certificates = Vec::new();
     for item in CertificateDer::pem_slice_iter(pem) {
         let der = item.map_err(|e| format!("not PEM: {e}"))?;
@@ -23,7 +23,7 @@ pub fn parse_ca_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// The trust anchors of a CA file's certificates.
-pub fn root_store(certificates: &[Vec<u8>]) -> RootCertStore {
+pub(crate) fn root_store(certificates: &[Vec<u8>]) -> RootCertStore {
     let mut store = RootCertStore::empty();
     for der in certificates {
         // Checked when the config was loaded.
@@ -33,7 +33,7 @@ pub fn root_store(certificates: &[Vec<u8>]) -> RootCertStore {
 }
 
 /// A certificate's `notBefore` and `notAfter`, in seconds since the Unix epoch.
-pub fn validity(der: &[u8]) -> Option<(i64, i64)> {
+pub(crate) fn validity(der: &[u8]) -> Option<(i64, i64)> {
     let (certificate, _) = element(der, 0x30)?;
     let (mut tbs, _) = element(certificate, 0x30)?;
     // version [0] EXPLICIT (optional), serialNumber, signature, issuer, then validity.
@@ -116,7 +116,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// Unix seconds as `YYYY-MM-DD` (UTC), for log lines.
-pub fn date(seconds: i64) -> String {
+pub(crate) fn date(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     // H. Hinnant's `civil_from_days`.
     let z = days + 719_468;

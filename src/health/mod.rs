@@ -7,7 +7,7 @@
 //!
 //! The settings types ([`Check`], [`Probe`]) are owned here; the config builds them.
 
-pub mod cert;
+pub(crate) mod cert;
 mod probe;
 mod prober;
 mod tls;
@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::view::health::HealthBoard;
-pub use probe::probe_once;
-pub use prober::{AddressReport, NameReport, Prober};
+pub(crate) use probe::probe_once;
+pub use prober::Prober;
+pub(crate) use prober::{AddressReport, NameReport};
 
 /// How one address is checked. Equal probes of one address and server name share one task.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -19,19 +19,19 @@ const MAX_STATUS_LINE: usize = 1024;
 
 /// A check that passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Passed {
+pub(super) struct Passed {
     /// The certificate's `notAfter` (Unix seconds), for HTTPS checks that read one.
     pub not_after: Option<i64>,
 }
 
 /// Everything one target's checks reuse: the TLS client configuration with its verifier.
-pub struct Checker {
+pub(super) struct Checker {
     target: Target,
     tls: Option<(TlsConnector, ServerName<'static>, Arc<Verifier>)>,
 }
 
 impl Checker {
-    pub fn new(target: &Target) -> Result<Checker, String> {
+    pub(super) fn new(target: &Target) -> Result<Checker, String> {
         let tls = match &target.probe.kind {
             Kind::Tcp => None,
             Kind::Https(https) => {
@@ -59,7 +59,7 @@ impl Checker {
     }
 
     /// One check, bounded by the probe's timeout.
-    pub async fn check(&self) -> Result<Passed, String> {
+    pub(super) async fn check(&self) -> Result<Passed, String> {
         match tokio::time::timeout(self.target.probe.timeout, self.unbounded()).await {
             Ok(result) => result,
             Err(_) => Err("timeout".into()),
@@ -136,7 +136,7 @@ fn tls_failure(error: std::io::Error) -> String {
 }
 
 /// Checks `target` once (for `explain --probe`): up, or the reason it is not.
-pub async fn probe_once(target: &Target) -> Result<(), String> {
+pub(crate) async fn probe_once(target: &Target) -> Result<(), String> {
     Checker::new(target)?.check().await.map(|_| ())
 }
 

@@ -20,7 +20,7 @@ use tokio_rustls::rustls::{DigitallySignedStruct, Error, RootCertStore, Signatur
 use super::cert;
 
 #[derive(Debug)]
-pub struct Verifier {
+pub(super) struct Verifier {
     check: bool,
     roots: Option<RootCertStore>,
     algorithms: WebPkiSupportedAlgorithms,
@@ -30,7 +30,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(check: bool, roots: Option<RootCertStore>) -> Arc<Verifier> {
+    pub(super) fn new(check: bool, roots: Option<RootCertStore>) -> Arc<Verifier> {
         Arc::new(Verifier {
             check,
             roots,
@@ -41,7 +41,7 @@ impl Verifier {
     }
 
     /// When the certificate of the last handshake expires, if it was read.
-    pub fn last_not_after(&self) -> Option<i64> {
+    pub(super) fn last_not_after(&self) -> Option<i64> {
         Some(self.not_after.load(Ordering::Relaxed)).filter(|&t| t != i64::MIN)
     }
 }

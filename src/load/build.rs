@@ -26,7 +26,7 @@ use crate::zonefile::{self, ZoneRecord};
 /// Whether failures refuse the whole load is the caller's decision. Errors that belong to no one
 /// zone (an `[[exchange]]` block that fits no zone) are returned as `Err`. The `unfinished` files
 /// (still being written) are not read: each fails the zones that read it with its error.
-pub fn snapshot(
+pub(crate) fn snapshot(
     config: &Config,
     previous: Option<&Snapshot>,
     unfinished: &[Located],
@@ -188,7 +188,7 @@ pub fn snapshot(
 /// Holds back `view`'s copy of the zone `failure` names: the `previous` snapshot's copy takes its
 /// place (whether or not the view has one now), or without one the zone is not served (SERVFAIL).
 /// The one way a copy is held back, for a zone file that does not load and for a check error.
-pub fn hold_back(view: &mut View, failure: &ZoneFailure, previous: Option<&Snapshot>) {
+pub(crate) fn hold_back(view: &mut View, failure: &ZoneFailure, previous: Option<&Snapshot>) {
     let kept = previous
         .and_then(|p| p.view_zone(&view.name, &failure.origin))
         .cloned();
@@ -257,7 +257,7 @@ fn zone_files(config: &Config, origin: &Name, view: usize) -> Vec<PathBuf> {
 
 /// What building a snapshot noticed that is not an error.
 #[derive(Debug, Default)]
-pub struct BuildNotes {
+pub(crate) struct BuildNotes {
     /// Zones whose content changed on reload without a serial increase.
     pub serial: Vec<SerialNotice>,
     /// Generated records that a zone file's records replaced.
@@ -266,7 +266,7 @@ pub struct BuildNotes {
 
 /// An `[[exchange]]` record not served because a zone file has the same owner and type.
 #[derive(Debug, Clone)]
-pub struct Shadowed {
+pub(crate) struct Shadowed {
     pub view: String,
     pub owner: Name,
     /// The type generated, and the type of the file record that replaced it (the same, or CNAME).

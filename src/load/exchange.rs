@@ -14,19 +14,19 @@ use crate::located::SourceLoc;
 use crate::zonefile::ZoneRecord;
 
 /// The service name Outlook asks for (RFC 2782 owner prefix).
-pub const AUTODISCOVER_SRV_PREFIX: &[u8] = b"\x0d_autodiscover\x04_tcp";
+pub(crate) const AUTODISCOVER_SRV_PREFIX: &[u8] = b"\x0d_autodiscover\x04_tcp";
 /// HTTPS: the only port Autodiscover uses.
-pub const AUTODISCOVER_PORT: u16 = 443;
+pub(crate) const AUTODISCOVER_PORT: u16 = 443;
 
 /// A generated record and the view it belongs to (`None`: every view).
 #[derive(Debug, Clone)]
-pub struct Generated {
+pub(crate) struct Generated {
     pub view: Option<usize>,
     pub record: ZoneRecord,
 }
 
 /// Every record the config's `[[exchange]]` blocks imply.
-pub fn generate(config: &Config) -> Vec<Generated> {
+pub(crate) fn generate(config: &Config) -> Vec<Generated> {
     let file = Arc::new(config.path.clone());
     let mut generated = Vec::new();
     for block in &config.exchange {
@@ -103,7 +103,7 @@ fn autodiscover_srv(
 }
 
 /// `_autodiscover._tcp.<domain>`.
-pub fn autodiscover_srv_owner(domain: &Name) -> Option<Name> {
+pub(crate) fn autodiscover_srv_owner(domain: &Name) -> Option<Name> {
     let mut wire = AUTODISCOVER_SRV_PREFIX.to_vec();
     wire.extend_from_slice(domain.as_wire());
     Name::from_wire(&wire).ok()

@@ -17,7 +17,7 @@ use crate::view::health::{Checked, HealthBoard, MAX_CHECKED_RECORDS};
 
 /// Attaches every configured check to `snapshot` and returns the plan, or an error for each
 /// `[[health]]` block whose name has no A or AAAA RRset where it says.
-pub fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Located>> {
+pub(crate) fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Located>> {
     let mut planner = Planner {
         plan: Plan {
             board: HealthBoard::default(),

@@ -14,7 +14,7 @@ use crate::view::zone::{Node, RRset, ViewZone, canonical_rdata};
 /// nothing changed; a fresh one when the serial went back or stayed with different content
 /// (the versions could not be told apart); otherwise the previous history plus this change,
 /// keeping the newest `keep` differences.
-pub fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History> {
+pub(crate) fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<History> {
     if previous.serial == current.serial && previous.fingerprint == current.fingerprint {
         return previous.history.clone();
     }

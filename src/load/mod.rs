@@ -23,12 +23,12 @@
 //! served is added when it is published (`crate::reload::publish`). Whoever calls it reports the
 //! errors; nothing here prints.
 
-pub mod build;
-pub mod checks;
-pub mod exchange;
-pub mod health;
-pub mod history;
-pub mod serial;
+pub(crate) mod build;
+pub(crate) mod checks;
+pub(crate) mod exchange;
+pub(crate) mod health;
+pub(crate) mod history;
+pub(crate) mod serial;
 
 use std::path::{Path, PathBuf};
 
@@ -130,7 +130,7 @@ pub fn reload(config_path: &Path, previous: Option<&Snapshot>) -> Result<Loaded,
 /// [`reload`] without reading the `unfinished` files (a writer still has them open), each named
 /// by the error that says why: a zone that reads one is held back as if it did not load, and
 /// the config among them refuses the load.
-pub fn reload_without(
+pub(crate) fn reload_without(
     config_path: &Path,
     previous: Option<&Snapshot>,
     unfinished: &[Located],

@@ -23,7 +23,7 @@ use crate::zonefile::ZoneRecord;
 
 /// An order-independent digest of a set of records. The SOA serial is left out so that a serial
 /// change alone is not a content change.
-pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
+pub(crate) fn fingerprint(records: &[ZoneRecord]) -> u64 {
     // Fixed seed: fingerprints are compared across reloads within one process.
     let state = foldhash::fast::FixedState::with_seed(0x5eed);
     records.iter().fold(0u64, |sum, record| {
@@ -48,7 +48,10 @@ pub fn fingerprint(records: &[ZoneRecord]) -> u64 {
 
 /// Each view's fingerprint of a zone: the shared file's combined with that view's override file's
 /// (`overrides` is indexed by view).
-pub fn view_fingerprints(shared: &[ZoneRecord], overrides: &[Option<Vec<ZoneRecord>>]) -> Vec<u64> {
+pub(crate) fn view_fingerprints(
+    shared: &[ZoneRecord],
+    overrides: &[Option<Vec<ZoneRecord>>],
+) -> Vec<u64> {
     let shared = fingerprint(shared);
     overrides
         .iter()
@@ -63,7 +66,7 @@ pub fn view_fingerprints(shared: &[ZoneRecord], overrides: &[Option<Vec<ZoneReco
 /// What was served before, for one view's zone: its serial and content fingerprint. From the
 /// snapshot being served (reload), or from the state directory (start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Served {
+pub(crate) struct Served {
     pub serial: u32,
     pub fingerprint: u64,
 }
@@ -75,7 +78,7 @@ pub struct Served {
 /// while the content does not change, whether the view's serial is managed now or not: a served
 /// serial never goes back. A view without its own SOA gets a copy of the
 /// shared one in its overlay, so the other views keep theirs.
-pub fn enforce(
+pub(crate) fn enforce(
     config: &Config,
     previous: &dyn Fn(&str, &Name) -> Option<Served>,
     origin: &Name,
@@ -136,7 +139,7 @@ pub fn enforce(
 /// Why splitdns keeps a view's serial rising by itself, or `None` when it does not: a view
 /// transferred to secondaries (or notifying them) would otherwise never fetch a change made
 /// without a serial increase, and `serial_policy = "bump"` asks for it in every view.
-pub fn manager(config: &Config, view: usize, origin: &Name) -> Option<Managed> {
+pub(crate) fn manager(config: &Config, view: usize, origin: &Name) -> Option<Managed> {
     if *config.transfer_acl(view, origin) != Default::default()
         || !config.views[view].notify.is_empty()
     {
@@ -158,11 +161,11 @@ pub enum Managed {
 }
 
 /// The file in the state directory that keeps the served serials across restarts.
-pub const STATE_FILE: &str = "serials";
+pub(crate) const STATE_FILE: &str = "serials";
 
 /// Reads the served serials a previous run kept: `view zone serial fingerprint` per line. A
 /// missing or unreadable file is an empty state (the first start).
-pub fn read_state(dir: &Path) -> HashMap<(String, Name), Served> {
+pub(crate) fn read_state(dir: &Path) -> HashMap<(String, Name), Served> {
     let mut state = HashMap::new();
     let Ok(text) = std::fs::read_to_string(dir.join(STATE_FILE)) else {
         return state;
@@ -192,7 +195,7 @@ pub fn read_state(dir: &Path) -> HashMap<(String, Name), Served> {
 
 /// Writes the serials `snapshot` serves into the state directory (a new file renamed into
 /// place, so a crash leaves the old state or the new, never half of one).
-pub fn write_state(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+pub(crate) fn write_state(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let mut text = String::from(
         "# splitdns: the serial each view's zone was served with, so that a restart never serves a lower one.\n# view zone serial fingerprint\n",
     );
@@ -211,7 +214,7 @@ pub fn write_state(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
 }
 
 /// Rewrites the serial of the apex SOA record(s) in `records`.
-pub fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
+pub(crate) fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
     for record in records
         .iter_mut()
         .filter(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
@@ -223,7 +226,7 @@ pub fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
 }
 
 /// The serial of the apex SOA in `records`, if there is one.
-pub fn apex_serial(records: &[ZoneRecord], origin: &Name) -> Option<u32> {
+pub(crate) fn apex_serial(records: &[ZoneRecord], origin: &Name) -> Option<u32> {
     records
         .iter()
         .find(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)

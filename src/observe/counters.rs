@@ -23,14 +23,14 @@ use crate::wire::Transport;
 /// How many view slots the counters have. Slot 0 counts clients that matched no view; names
 /// beyond the last slot (a process that saw more than 62 distinct view names) share
 /// [`OVERFLOW_SLOT`].
-pub const VIEW_SLOTS: usize = 64;
+pub(crate) const VIEW_SLOTS: usize = 64;
 /// The slot of queries from clients that match no view (label `view=""`).
-pub const NO_VIEW_SLOT: usize = 0;
+pub(crate) const NO_VIEW_SLOT: usize = 0;
 /// Where view names go once every other slot is taken (label `view="_other"`).
-pub const OVERFLOW_SLOT: usize = VIEW_SLOTS - 1;
+pub(crate) const OVERFLOW_SLOT: usize = VIEW_SLOTS - 1;
 
 /// The query types counted by name; every other type is counted as `other`.
-pub const QTYPES: [(u16, &str); 12] = [
+pub(crate) const QTYPES: [(u16, &str); 12] = [
     (rtype::A, "A"),
     (rtype::AAAA, "AAAA"),
     (rtype::CNAME, "CNAME"),
@@ -45,7 +45,7 @@ pub const QTYPES: [(u16, &str); 12] = [
     (rtype::ANY, "ANY"),
 ];
 /// Label of the slot for every type not in [`QTYPES`] (and for messages without a question).
-pub const OTHER_QTYPE: &str = "other";
+pub(crate) const OTHER_QTYPE: &str = "other";
 const QTYPE_SLOTS: usize = QTYPES.len() + 1;
 
 fn qtype_slot(qtype: u16) -> usize {
@@ -56,7 +56,7 @@ fn qtype_slot(qtype: u16) -> usize {
 }
 
 /// The label of a query-type slot.
-pub fn qtype_label(slot: usize) -> &'static str {
+pub(crate) fn qtype_label(slot: usize) -> &'static str {
     QTYPES.get(slot).map_or(OTHER_QTYPE, |(_, name)| name)
 }
 

@@ -6,9 +6,9 @@
 //! routed. A TSIG refusal over TCP gets an info line, rate-limited per key and source
 //! ([`tsig_refusals`]).
 
-pub mod counters;
-pub mod querylog;
-pub mod tsig_refusals;
+pub(crate) mod counters;
+pub(crate) mod querylog;
+pub(crate) mod tsig_refusals;
 
 use std::net::SocketAddr;
 
@@ -17,7 +17,7 @@ use crate::dns::rtype;
 use crate::view::Snapshot;
 use crate::wire::Transport;
 use crate::wire::tsig;
-pub use counters::{LoopCounters, Registry};
+pub(crate) use counters::{LoopCounters, Registry};
 
 /// What the client got for its query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +31,10 @@ pub enum Delivery {
 }
 
 /// Address families, by index (metric label, query log).
-pub const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
+pub(crate) const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
 
 /// The view label of the counter slot that view names share once every other slot is taken.
-pub const OVERFLOW_LABEL: &str = "_other";
+pub(crate) const OVERFLOW_LABEL: &str = "_other";
 
 /// Records one query: `slot` is the counter slot of the view it was routed to (see
 /// [`Registry::slots_for`]), `None` without a view; `response` is what was written (sent unless

@@ -21,7 +21,7 @@ use crate::dns::{name, rtype};
 use crate::wire::Transport;
 
 /// Lines waiting for the writer; beyond this, new lines are dropped.
-pub const QUEUE: usize = 16 * 1024;
+pub(crate) const QUEUE: usize = 16 * 1024;
 
 /// One query, as a receive loop hands it over (plain data, no allocation).
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub enum OpenError {
 
 /// Opens (appends to) the log file and starts the writer thread. `view_names` maps counter slots
 /// to view names (see [`super::Registry`]).
-pub fn start(
+pub(crate) fn start(
     path: &Path,
     sample: u32,
     view_names: Arc<Mutex<Vec<String>>>,
@@ -104,7 +104,7 @@ pub fn start(
 /// for appending (and closed), otherwise a file of the process's own name is created in its
 /// directory and removed at once (permission bits alone say nothing for root, nor for a
 /// read-only mount). For `check`, which opens nothing of the server's.
-pub fn foresee(path: &Path) -> Result<(), OpenError> {
+pub(crate) fn foresee(path: &Path) -> Result<(), OpenError> {
     if path.exists() {
         return OpenOptions::new()
             .append(true)

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// At most one line per key and source in this long.
-pub const INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 /// Key and source pairs tracked at once. Beyond (a flood from many addresses), new pairs share one
 /// allowance, so the log still gets at most one more line per interval.
 const CAPACITY: usize = 1024;

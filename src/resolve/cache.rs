@@ -16,7 +16,7 @@ use super::message::{Age, Lifetime, Stored};
 
 /// What identifies a cached response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
+pub(super) struct Key {
     /// The question name, lowercased, uncompressed wire format.
     pub name: Box<[u8]>,
     pub qtype: u16,
@@ -27,7 +27,7 @@ pub struct Key {
 
 /// A cached answer (data or negative) and when it came in.
 #[derive(Debug)]
-pub struct Answer {
+pub(super) struct Answer {
     pub stored: Stored,
     pub received: Instant,
     /// Seconds it is fresh for.
@@ -37,7 +37,7 @@ pub struct Answer {
 /// A failed resolution: until `until`, the name is not asked again; `stored` is the upstream's
 /// own error response (SERVFAIL, REFUSED), when there was one.
 #[derive(Debug)]
-pub struct Failure {
+pub(super) struct Failure {
     pub until: Instant,
     pub stored: Option<Stored>,
 }
@@ -45,13 +45,13 @@ pub struct Failure {
 /// One key's state: the last good answer (kept past its TTL for serve-stale) and a recent
 /// failure. A failure does not erase the answer, which is what serve-stale serves.
 #[derive(Debug, Clone, Default)]
-pub struct Entry {
+pub(super) struct Entry {
     pub answer: Option<Arc<Answer>>,
     pub failure: Option<Arc<Failure>>,
 }
 
 /// What the cache has for a question now.
-pub enum Lookup {
+pub(super) enum Lookup {
     /// A fresh answer.
     Fresh(Arc<Answer>, Age),
     /// A failure within its few seconds: an expired answer within the stale window, if any.
@@ -76,13 +76,13 @@ impl Weighter<Key, Entry> for ByBytes {
     }
 }
 
-pub struct Cache {
+pub(super) struct Cache {
     entries: quick_cache::sync::Cache<Key, Entry, ByBytes>,
     settings: Settings,
 }
 
 impl Cache {
-    pub fn new(settings: &Settings) -> Cache {
+    pub(super) fn new(settings: &Settings) -> Cache {
         let bytes = settings.cache_bytes.max(4096);
         Cache {
             // About 512 bytes per entry on average (one answer with a few records).
@@ -91,7 +91,7 @@ impl Cache {
         }
     }
 
-    pub fn lookup(&self, key: &Key, now: Instant) -> Lookup {
+    pub(super) fn lookup(&self, key: &Key, now: Instant) -> Lookup {
         let Some(entry) = self.entries.get(key) else {
             return Lookup::Miss(None);
         };
@@ -112,14 +112,14 @@ impl Cache {
     }
 
     /// Whether an expired answer is still within the serve-stale window.
-    pub fn stale_servable(&self, answer: &Answer, now: Instant) -> bool {
+    pub(super) fn stale_servable(&self, answer: &Answer, now: Instant) -> bool {
         self.settings.serve_stale.is_some_and(|window| {
             now < answer.received + Duration::from_secs(answer.ttl as u64) + window
         })
     }
 
     /// Keeps an upstream response; returns the answer kept, if it is one.
-    pub fn store_answer(&self, key: Key, stored: Stored, now: Instant) -> Arc<Answer> {
+    pub(super) fn store_answer(&self, key: Key, stored: Stored, now: Instant) -> Arc<Answer> {
         let ttl = match stored.lifetime {
             Lifetime::Positive(ttl) => ttl.min(self.settings.max_ttl),
             Lifetime::Negative(ttl) => ttl.min(self.settings.max_negative_ttl),
@@ -145,7 +145,12 @@ impl Cache {
 
     /// Records that resolving `key` failed: it is not asked again for `failure_ttl`, and the
     /// answer held (for serve-stale) stays.
-    pub fn store_failure(&self, key: Key, stored: Option<Stored>, now: Instant) -> Arc<Failure> {
+    pub(super) fn store_failure(
+        &self,
+        key: Key,
+        stored: Option<Stored>,
+        now: Instant,
+    ) -> Arc<Failure> {
         let failure = Arc::new(Failure {
             until: now + Duration::from_secs(self.settings.failure_ttl as u64),
             stored,
@@ -164,7 +169,7 @@ impl Cache {
     }
 
     /// Entries held and their weight in bytes (for tests and `status`).
-    pub fn usage(&self) -> (usize, u64) {
+    pub(super) fn usage(&self) -> (usize, u64) {
         (self.entries.len(), self.entries.weight())
     }
 }

@@ -19,11 +19,11 @@ const AD: u16 = 0x0020;
 const CD: u16 = 0x0010;
 
 /// The TTL a stale answer goes out with (RFC 8767 §4 recommends 30 seconds).
-pub const STALE_TTL: u32 = 30;
+pub(crate) const STALE_TTL: u32 = 30;
 
 /// What a client asked, as far as the forwarder needs it.
 #[derive(Debug, Clone)]
-pub struct Question {
+pub(crate) struct Question {
     pub id: u16,
     /// The client's header flags (RD, AD and CD matter).
     pub flags: u16,
@@ -37,11 +37,11 @@ pub struct Question {
 }
 
 impl Question {
-    pub fn recursion_desired(&self) -> bool {
+    pub(crate) fn recursion_desired(&self) -> bool {
         self.flags & RD != 0
     }
 
-    pub fn checking_disabled(&self) -> bool {
+    pub(crate) fn checking_disabled(&self) -> bool {
         self.flags & CD != 0
     }
 
@@ -55,7 +55,7 @@ impl Question {
 /// The query sent upstream: the client's question under a fresh ID, RD set (upstreams
 /// recurse), AD set (we understand it; whether the client gets it is decided on the way out),
 /// the client's CD, and EDNS(0) with a 1232-byte payload and the client's DO.
-pub fn upstream_query(question: &Question, id: u16) -> Vec<u8> {
+pub(crate) fn upstream_query(question: &Question, id: u16) -> Vec<u8> {
     let mut packet = Vec::with_capacity(HEADER_LEN + question.qname.len() + 15);
     let flags = RD | AD | (question.flags & CD);
     packet.extend_from_slice(&id.to_be_bytes());
@@ -112,7 +112,7 @@ fn skip_name(bytes: &[u8], mut pos: usize) -> Option<usize> {
 /// Whether `response` answers `query_id`'s question: a response (QR), the same ID, one
 /// question equal to ours (name compared without case: a server may echo it lowercased). What
 /// fails this is not the answer we wait for, and is ignored (RFC 5452 §9.1).
-pub fn answers(response: &[u8], query_id: u16, question: &Question) -> bool {
+pub(crate) fn answers(response: &[u8], query_id: u16, question: &Question) -> bool {
     let Some(flags) = u16_at(response, 2) else {
         return false;
     };
@@ -128,13 +128,13 @@ pub fn answers(response: &[u8], query_id: u16, question: &Question) -> bool {
 }
 
 /// Whether an accepted response was truncated (then it is asked again over TCP).
-pub fn is_truncated(response: &[u8]) -> bool {
+pub(crate) fn is_truncated(response: &[u8]) -> bool {
     u16_at(response, 2).is_some_and(|flags| flags & TC != 0)
 }
 
 /// How long a response may be cached, by RFC 2308 and RFC 9520.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifetime {
+pub(crate) enum Lifetime {
     /// Data: the smallest TTL of the answer and authority records.
     Positive(u32),
     /// NXDOMAIN or NODATA with an SOA: the lesser of its TTL and MINIMUM (RFC 2308 §5), capped.
@@ -149,7 +149,7 @@ pub enum Lifetime {
 /// additional records before the OPT record. The OPT record (and anything after it) is left
 /// out: each client gets an OPT of ours, or none if it sent none.
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub(crate) struct Stored {
     bytes: Box<[u8]>,
     /// Offset of each record's TTL field.
     ttls: Box<[u16]>,
@@ -164,7 +164,7 @@ impl Stored {
     /// MINIMUM, `max_negative_ttl`) — which is what the SOA goes out with (RFC 2308 §3, §5: an
     /// upstream that sends the SOA's own TTL would have clients hold "does not exist" longer
     /// than the zone allows, and longer than we do).
-    pub fn read(response: &[u8], max_ttl: u32, max_negative_ttl: u32) -> Option<Stored> {
+    pub(crate) fn read(response: &[u8], max_ttl: u32, max_negative_ttl: u32) -> Option<Stored> {
         let counts = [
             u16_at(response, 6)?,
             u16_at(response, 8)?,
@@ -253,11 +253,11 @@ impl Stored {
     }
 
     /// Bytes held, for the cache's size cap.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.bytes.len() + self.ttls.len() * 2
     }
 
-    pub fn rcode(&self) -> u8 {
+    pub(crate) fn rcode(&self) -> u8 {
         self.bytes[3] & 0x0f
     }
 
@@ -266,7 +266,13 @@ impl Stored {
     /// lowered by `age` seconds (or [`STALE_TTL`] for a stale answer), our OPT record if the
     /// client sent one. If the result does not fit `max_len`, it goes out truncated (TC=1, no
     /// records) so the client asks again over TCP. Returns whether it was truncated.
-    pub fn write(&self, out: &mut Vec<u8>, question: &Question, age: Age, max_len: usize) -> bool {
+    pub(crate) fn write(
+        &self,
+        out: &mut Vec<u8>,
+        question: &Question,
+        age: Age,
+        max_len: usize,
+    ) -> bool {
         out.clear();
         out.extend_from_slice(&self.bytes);
         out[0..2].copy_from_slice(&question.id.to_be_bytes());
@@ -310,7 +316,7 @@ impl Stored {
 }
 
 /// What the resolver found for the target of our CNAME (see [`compose`]).
-pub enum Tail<'a> {
+pub(crate) enum Tail<'a> {
     /// The upstream's answer for the target, this old.
     Answer(&'a Stored, Age),
     /// No answer for the target: this rcode (SERVFAIL when no upstream answered).
@@ -323,7 +329,7 @@ pub enum Tail<'a> {
 /// upstream said about that name: our records, then the upstream's answer and authority
 /// records, with the upstream's rcode (RFC 6604 §3: the rcode is the last name's). AA clear
 /// (part of it is not ours), RA set. Returns whether it had to be truncated.
-pub fn compose(
+pub(crate) fn compose(
     out: &mut Vec<u8>,
     question: &Question,
     target: &Question,
@@ -388,7 +394,7 @@ pub fn compose(
 
 /// How old a cached answer is when it goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Age {
+pub(crate) enum Age {
     /// Within its TTL: this many seconds since it was received.
     Fresh(u32),
     /// Expired, served because no upstream answered (RFC 8767).
@@ -397,7 +403,7 @@ pub enum Age {
 
 /// A response with no records and this code (SERVFAIL when no upstream answered, REFUSED for a
 /// cache-only query that missed), with the client's question, RA set and AA clear.
-pub fn error(out: &mut Vec<u8>, question: &Question, code: u8) {
+pub(crate) fn error(out: &mut Vec<u8>, question: &Question, code: u8) {
     out.clear();
     out.extend_from_slice(&question.id.to_be_bytes());
     let flags = QR | RA | (question.flags & (RD | CD)) | code as u16;

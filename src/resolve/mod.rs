@@ -18,7 +18,7 @@
 //!   the direct loop and costs nothing extra.
 
 mod cache;
-pub mod message;
+pub(crate) mod message;
 mod upstream;
 
 use std::collections::HashMap;
@@ -85,7 +85,7 @@ pub struct Counters {
 
 /// What one upstream try came to: the response code of an answer, or why there was none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamResult {
+pub(crate) enum UpstreamResult {
     NoError,
     NxDomain,
     ServFail,
@@ -101,7 +101,7 @@ pub enum UpstreamResult {
 
 impl UpstreamResult {
     /// In discriminant order: the index of [`Counters::upstream_results`].
-    pub const ALL: [UpstreamResult; 8] = [
+    pub(crate) const ALL: [UpstreamResult; 8] = [
         UpstreamResult::NoError,
         UpstreamResult::NxDomain,
         UpstreamResult::ServFail,
@@ -113,7 +113,7 @@ impl UpstreamResult {
     ];
 
     /// The metrics label.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             UpstreamResult::NoError => "noerror",
             UpstreamResult::NxDomain => "nxdomain",

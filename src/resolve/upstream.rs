@@ -19,7 +19,7 @@ use super::message::{self, Question};
 
 /// Why an upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
+pub(super) enum UpstreamError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     #[error("{0}")]
@@ -29,7 +29,7 @@ pub enum UpstreamError {
 }
 
 /// Asks `upstream` the client's question; returns the accepted response bytes.
-pub async fn exchange(
+pub(super) async fn exchange(
     upstream: SocketAddr,
     question: &Question,
     timeout: Duration,
@@ -119,7 +119,7 @@ impl Health {
 /// Which upstreams keep failing. Shared by a view's queries (touched once per upstream try)
 /// and by the probes of the upstreams being skipped.
 #[derive(Debug, Default)]
-pub struct Upstreams {
+pub(super) struct Upstreams {
     health: Mutex<HashMap<SocketAddr, Health>>,
 }
 
@@ -139,7 +139,11 @@ fn probe_question() -> Question {
 
 /// Asks a skipped upstream every [`PROBE_EVERY`] until it answers (then it is back in its
 /// place) or nobody else holds `upstreams` (the view's resolver was replaced by a reload).
-pub async fn probe(upstreams: std::sync::Arc<Upstreams>, addr: SocketAddr, timeout: Duration) {
+pub(super) async fn probe(
+    upstreams: std::sync::Arc<Upstreams>,
+    addr: SocketAddr,
+    timeout: Duration,
+) {
     let question = probe_question();
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
@@ -169,7 +173,7 @@ impl Upstreams {
     /// `list` in the order to try: those not being skipped first, in configured order, then the
     /// skipped ones (so that when all are down they are still tried, and the first to recover
     /// is found).
-    pub fn order(&self, list: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {
+    pub(super) fn order(&self, list: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {
         let health = self.health.lock().expect("health lock");
         let skipped = |addr: &SocketAddr| health.get(addr).is_some_and(|h| h.skipped_at(now));
         let (mut up, down): (Vec<_>, Vec<_>) = list.iter().copied().partition(|a| !skipped(a));
@@ -178,18 +182,18 @@ impl Upstreams {
     }
 
     /// How many upstreams are being skipped at `now`.
-    pub fn skipped(&self, now: Instant) -> usize {
+    pub(super) fn skipped(&self, now: Instant) -> usize {
         let health = self.health.lock().expect("health lock");
         health.values().filter(|h| h.skipped_at(now)).count()
     }
 
-    pub fn succeeded(&self, addr: SocketAddr) {
+    pub(super) fn succeeded(&self, addr: SocketAddr) {
         self.health.lock().expect("health lock").remove(&addr);
     }
 
     /// Counts a failure; returns true when `addr` has just started being skipped and needs a
     /// [`probe`] (one per upstream at a time).
-    pub fn failed(&self, addr: SocketAddr, now: Instant) -> bool {
+    pub(super) fn failed(&self, addr: SocketAddr, now: Instant) -> bool {
         let mut health = self.health.lock().expect("health lock");
         let entry = health.entry(addr).or_default();
         entry.failures += 1;

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, UdpSocket};
 
 /// Datagrams taken per receive call. NSD and Knot use batches of this order; more only adds
 /// latency to the first response of a long burst.
-pub const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 
 /// Largest UDP payload; a query can never be cut short by our buffer.
 const MAX_DATAGRAM: usize = 65_535;
@@ -20,7 +20,7 @@ const MAX_DATAGRAM: usize = 65_535;
 /// Buffers for one batch. After [`Batch::receive`], queries `0..received()` are valid; the caller
 /// writes each one's response into its [`Batch::slot`] and marks those to send with
 /// [`Batch::queue`], then calls [`Batch::send`].
-pub struct Batch {
+pub(super) struct Batch {
     /// `BATCH` query slots of `MAX_DATAGRAM` bytes in one allocation: large enough to be mapped
     /// lazily, so only the pages queries actually touch cost memory.
     requests: Box<[u8]>,
@@ -35,7 +35,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new() -> Batch {
+    pub(super) fn new() -> Batch {
         Batch {
             requests: vec![0u8; BATCH * MAX_DATAGRAM].into_boxed_slice(),
             lengths: [0; BATCH],
@@ -49,17 +49,17 @@ impl Batch {
     }
 
     /// How many datagrams the last [`Batch::receive`] took.
-    pub fn received(&self) -> usize {
+    pub(super) fn received(&self) -> usize {
         self.received
     }
 
     /// Who sent query `i` (`None` for an address family we do not serve).
-    pub fn peer(&self, i: usize) -> Option<SocketAddr> {
+    pub(super) fn peer(&self, i: usize) -> Option<SocketAddr> {
         self.peers[i]
     }
 
     /// The response buffer for query `i` (and the query itself, for writing from it).
-    pub fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
+    pub(super) fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
         let start = i * MAX_DATAGRAM;
         (
             &self.requests[start..start + self.lengths[i]],
@@ -68,13 +68,13 @@ impl Batch {
     }
 
     /// Marks response `i` to be sent back to the sender of query `i`.
-    pub fn queue(&mut self, i: usize) {
+    pub(super) fn queue(&mut self, i: usize) {
         self.outgoing.push(i);
     }
 
     /// Waits for at least one datagram (up to the socket's read timeout), then takes every
     /// datagram already queued, up to [`BATCH`].
-    pub fn receive(&mut self, socket: &UdpSocket) -> io::Result<()> {
+    pub(super) fn receive(&mut self, socket: &UdpSocket) -> io::Result<()> {
         self.received = 0;
         self.outgoing.clear();
         #[cfg(target_os = "linux")]
@@ -93,7 +93,11 @@ impl Batch {
     /// Sends every queued response and empties the queue (so a batch can be sent in parts). A
     /// response the kernel refuses is skipped (and reported through `on_error`); the rest still
     /// go out.
-    pub fn send(&mut self, socket: &UdpSocket, mut on_error: impl FnMut(SocketAddr, io::Error)) {
+    pub(super) fn send(
+        &mut self,
+        socket: &UdpSocket,
+        mut on_error: impl FnMut(SocketAddr, io::Error),
+    ) {
         #[cfg(target_os = "linux")]
         linux::send(socket, self, &mut on_error);
         #[cfg(not(target_os = "linux"))]
@@ -122,7 +126,7 @@ mod linux {
     /// have headers of their own, so a send never disturbs what the receive left: a response's
     /// header points straight at the address its query came from. Rebuilt before each call from
     /// the batch's buffers, so no pointer outlives the borrow it was taken from.
-    pub struct Headers {
+    pub(super) struct Headers {
         names: Box<[libc::sockaddr_storage; BATCH]>,
         receive_iovecs: Box<[libc::iovec; BATCH]>,
         receive_messages: Box<[libc::mmsghdr; BATCH]>,
@@ -131,7 +135,7 @@ mod linux {
     }
 
     impl Headers {
-        pub fn new() -> Headers {
+        pub(super) fn new() -> Headers {
             // SAFETY: all-zero is a valid value for these plain C structs (null pointers, zero
             // lengths); every field the kernel reads is set before each call.
             unsafe {
@@ -161,7 +165,7 @@ mod linux {
         message
     }
 
-    pub fn receive(socket: &UdpSocket, batch: &mut Batch) -> io::Result<usize> {
+    pub(super) fn receive(socket: &UdpSocket, batch: &mut Batch) -> io::Result<usize> {
         let sys = &mut batch.sys;
         let base = batch.requests.as_mut_ptr();
         for i in 0..BATCH {
@@ -207,7 +211,7 @@ mod linux {
         Ok(received)
     }
 
-    pub fn send(
+    pub(super) fn send(
         socket: &UdpSocket,
         batch: &mut Batch,
         on_error: &mut impl FnMut(SocketAddr, io::Error),

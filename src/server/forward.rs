@@ -18,7 +18,7 @@ use crate::wire::Transport;
 /// runs on, the socket the answer leaves from (a clone of the one the query came in on, so it
 /// comes from the address the client asked), and the rate limiter that decides on the answer as
 /// on every UDP answer.
-pub struct Handoff<'a> {
+pub(super) struct Handoff<'a> {
     pub runtime: &'a tokio::runtime::Handle,
     pub reply: &'a Arc<std::net::UdpSocket>,
     pub limiter: &'a Arc<RateLimiter>,
@@ -38,7 +38,7 @@ struct Handed<'a> {
 
 /// A forwarded query over UDP, handed from a receive loop to the runtime: the loop never waits
 /// on an upstream. `written` is the response the answer stage wrote.
-pub fn udp(
+pub(super) fn udp(
     handoff: &Handoff,
     state: &Arc<Published>,
     client: SocketAddr,
@@ -127,7 +127,7 @@ async fn resolve(
 }
 
 /// The cache's answer to a forwarded query or a chase, written inline when it has one.
-pub fn answer_from_cache(
+pub(super) fn answer_from_cache(
     state: &Published,
     summary: &Summary,
     request: &[u8],
@@ -155,7 +155,7 @@ pub fn answer_from_cache(
 }
 
 /// [`udp`] for TCP: the connection's task waits for the resolver itself.
-pub async fn tcp(
+pub(super) async fn tcp(
     state: &Arc<Published>,
     client: SocketAddr,
     summary: &Summary,

@@ -20,14 +20,14 @@ const MILLI: u64 = 1000;
 
 /// What to do with a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Send,
     /// Send it truncated, with no records.
     Slip,
     Drop,
 }
 
-pub struct RateLimiter {
+pub(super) struct RateLimiter {
     started: Instant,
     keys: Box<[AtomicU64]>,
     /// Per slot: milliseconds since start (upper 32 bits) and tokens in thousandths (lower 32).
@@ -49,7 +49,7 @@ impl Default for RateLimiter {
 impl RateLimiter {
     /// Applies a view's `policy` (none: not limited) to `response` before it is sent: what the
     /// client gets. A slipped response is rewritten in place to its truncated, empty form.
-    pub fn apply(
+    pub(super) fn apply(
         &self,
         policy: Option<&RrlPolicy>,
         client: IpAddr,
@@ -68,7 +68,7 @@ impl RateLimiter {
     }
 
     /// Charges one response of `identity` to `client`'s network under `policy`.
-    pub fn check(&self, policy: &RrlPolicy, client: IpAddr, identity: u64) -> Verdict {
+    pub(super) fn check(&self, policy: &RrlPolicy, client: IpAddr, identity: u64) -> Verdict {
         let client = client.to_canonical();
         if policy.exempt.iter().any(|net| net.contains(&client)) {
             return Verdict::Send;
@@ -131,7 +131,7 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Rewrites a response as the slipped form: header and question only, TC set.
-pub fn slip(response: &mut Vec<u8>, question_end: usize) {
+pub(super) fn slip(response: &mut Vec<u8>, question_end: usize) {
     response.truncate(question_end);
     response[2] |= 0x02;
     response[6..12].fill(0);

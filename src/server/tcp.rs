@@ -32,7 +32,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// At most one warning about such errors per this interval.
 const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
 
-pub async fn serve(
+pub(super) async fn serve(
     listener: TcpListener,
     snapshot: SharedState,
     limits: TcpLimits,

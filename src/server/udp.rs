@@ -28,7 +28,7 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
 /// saturation).
 const SEND_AT_ONCE_UP_TO: usize = 8;
 
-pub fn serve(
+pub(super) fn serve(
     socket: UdpSocket,
     reply: Arc<UdpSocket>,
     state: SharedState,

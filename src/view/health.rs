@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Most records a health-checked RRset may hold: one bit each in a `u64` mask.
-pub const MAX_CHECKED_RECORDS: usize = 64;
+pub(crate) const MAX_CHECKED_RECORDS: usize = 64;
 
 /// Where a health-checked RRset finds its mask.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use crate::dns::name;
 
 /// One record as a transfer sends it: owner (wire), type, TTL, RDATA.
-pub type Record<'r> = (&'r [u8], u16, u32, &'r [u8]);
+pub(crate) type Record<'r> = (&'r [u8], u16, u32, &'r [u8]);
 
 /// Records packed one after another in one allocation, each as its owner (wire), type, TTL,
 /// RDATA length and RDATA. A difference lives as long as the versions after it, while the

@@ -3,12 +3,12 @@
 //! builds it from the config and the zone files, the server publishes it with one atomic swap,
 //! and request paths only ever read it.
 
-pub mod health;
-pub mod history;
-pub mod lookup;
-pub mod prefix;
-pub mod recursion;
-pub mod zone;
+pub(crate) mod health;
+pub(crate) mod history;
+pub(crate) mod lookup;
+pub(crate) mod prefix;
+pub(crate) mod recursion;
+pub(crate) mod zone;
 
 use foldhash::{HashMap, HashMapExt};
 use ipnet::IpNet;
@@ -20,7 +20,7 @@ use crate::dns::name::{self, Name};
 use crate::dns::rtype;
 use crate::wire::tsig::Key;
 use prefix::PrefixTable;
-pub use recursion::{Forward, Recursion};
+pub(crate) use recursion::{Forward, Recursion};
 use zone::ViewZone;
 
 /// Everything needed to answer queries, for all views.

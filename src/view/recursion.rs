@@ -15,7 +15,7 @@ use crate::dns::name::{self, Name, NameKey};
 use crate::dns::rtype;
 
 /// The port delegated name servers are asked on (glue carries addresses only).
-pub const DNS_PORT: u16 = 53;
+pub(crate) const DNS_PORT: u16 = 53;
 
 /// A view's forwarders and conditional forwarders.
 #[derive(Debug)]

@@ -3,16 +3,16 @@
 //! reading a whole message back ([`reader`], for `explain` and tests); the [`Transport`] a
 //! message came over sizes its response. Stands on [`crate::dns`] only.
 
-pub mod query;
+pub(crate) mod query;
 pub mod reader;
 pub mod tsig;
-pub mod writer;
+pub(crate) mod writer;
 
-pub const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
 /// Largest UDP response without EDNS (RFC 1035 §4.2.1).
-pub const MIN_UDP_PAYLOAD: u16 = 512;
+pub(crate) const MIN_UDP_PAYLOAD: u16 = 512;
 /// The EDNS payload size we advertise and cap UDP answers at (DNS Flag Day 2020).
-pub const SERVER_UDP_PAYLOAD: u16 = 1232;
+pub(crate) const SERVER_UDP_PAYLOAD: u16 = 1232;
 
 /// How a message arrived: it decides how large the response may be, and whether it is
 /// truncated to fit.

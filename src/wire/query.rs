@@ -9,7 +9,7 @@ use crate::dns::rtype;
 
 /// A parsed query, borrowing the packet.
 #[derive(Debug)]
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     pub id: u16,
     /// The header's flags (opcode, RD, CD …), as a response echoes them.
     pub flags: u16,
@@ -28,7 +28,7 @@ pub struct Query<'a> {
 
 /// What the client said in its OPT record (RFC 6891).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edns {
+pub(crate) struct Edns {
     /// Advertised UDP payload size, already raised to at least 512.
     pub udp_payload: u16,
     pub version: u8,
@@ -37,7 +37,7 @@ pub struct Edns {
 
 /// Why a packet is not answered as a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     /// Not worth a reply: shorter than a header, or a response (QR=1), which must never be
     /// answered (that would let two servers loop, or reflect traffic).
     Drop,
@@ -51,13 +51,13 @@ pub enum Rejection {
 
 /// Header fields needed to answer even a malformed query.
 #[derive(Debug, Clone, Copy)]
-pub struct Header {
+pub(crate) struct Header {
     pub id: u16,
     pub flags: u16,
 }
 
 impl Header {
-    pub fn read(packet: &[u8]) -> Option<Header> {
+    pub(crate) fn read(packet: &[u8]) -> Option<Header> {
         if packet.len() < HEADER_LEN {
             return None;
         }
@@ -67,11 +67,11 @@ impl Header {
         })
     }
 
-    pub fn is_response(&self) -> bool {
+    pub(crate) fn is_response(&self) -> bool {
         self.flags & 0x8000 != 0
     }
 
-    pub fn opcode(&self) -> u8 {
+    pub(crate) fn opcode(&self) -> u8 {
         ((self.flags >> 11) & 0xf) as u8
     }
 }
@@ -86,7 +86,7 @@ const OPCODE_UPDATE: u8 = 5;
 
 /// Parses a query. Opcodes other than QUERY are rejected once the header is known to be a
 /// request: NOTIFY and UPDATE with REFUSED, the rest with NOTIMP.
-pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
+pub(crate) fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
     let header = Header::read(packet).ok_or(Rejection::Drop)?;
     if header.is_response() {
         return Err(Rejection::Drop);
@@ -174,7 +174,7 @@ pub fn parse(packet: &[u8]) -> Result<Query<'_>, Rejection> {
 }
 
 /// The TSIG record that ends a message (a response to a request we sent), if there is one.
-pub fn tsig_of_response(packet: &[u8]) -> Option<super::tsig::Record<'_>> {
+pub(crate) fn tsig_of_response(packet: &[u8]) -> Option<super::tsig::Record<'_>> {
     let count = |at: usize| u16_at(packet, at).map(usize::from);
     let (qdcount, records) = (count(4)?, count(6)? + count(8)? + count(10)?);
     let mut pos = HEADER_LEN;

@@ -12,7 +12,7 @@ const OPT_RECORD_LEN: usize = 11;
 const MAX_COMPRESSION_TARGETS: usize = 96;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     Answer = 0,
     Authority = 1,
     Additional = 2,
@@ -20,11 +20,11 @@ pub enum Section {
 
 /// The record did not fit; the response is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+pub(crate) struct Full;
 
 /// A point in a response to go back to: lets a caller drop an RRset that only partly fitted.
 #[derive(Debug, Clone, Copy)]
-pub struct Mark {
+pub(crate) struct Mark {
     len: usize,
     counts: [u16; 3],
     target_count: usize,
@@ -33,12 +33,12 @@ pub struct Mark {
 /// The OPT record a response carries (RFC 6891 §6.1.3): the server's payload size, the
 /// extended-rcode bits, version 0 and the client's DO bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptReply {
+pub(crate) struct OptReply {
     pub udp_payload: u16,
     pub dnssec_ok: bool,
 }
 
-pub struct ResponseWriter<'b> {
+pub(crate) struct ResponseWriter<'b> {
     buf: &'b mut Vec<u8>,
     limit: usize,
     counts: [u16; 3],
@@ -56,7 +56,7 @@ impl<'b> ResponseWriter<'b> {
     /// Starts a response to query `id` with the request's `flags` (opcode, RD and CD are echoed),
     /// echoing the question if there is one. `max_len` is the largest message the transport
     /// allows; room for the OPT record is kept back from it.
-    pub fn new(
+    pub(crate) fn new(
         buf: &'b mut Vec<u8>,
         id: u16,
         request_flags: u16,
@@ -93,11 +93,11 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// The ID of the query being answered.
-    pub fn id(&self) -> u16 {
+    pub(crate) fn id(&self) -> u16 {
         u16::from_be_bytes([self.buf[0], self.buf[1]])
     }
 
-    pub fn set_authoritative(&mut self, aa: bool) {
+    pub(crate) fn set_authoritative(&mut self, aa: bool) {
         if aa {
             self.flags |= 0x0400;
         } else {
@@ -106,7 +106,7 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// RA: set by a view that recurses for its clients.
-    pub fn set_recursion_available(&mut self, ra: bool) {
+    pub(crate) fn set_recursion_available(&mut self, ra: bool) {
         if ra {
             self.flags |= 0x0080;
         } else {
@@ -115,16 +115,16 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// The response code, up to 12 bits: the upper 8 travel in the OPT record.
-    pub fn set_rcode(&mut self, rcode: u16) {
+    pub(crate) fn set_rcode(&mut self, rcode: u16) {
         self.rcode = rcode;
     }
 
-    pub fn count(&self, section: Section) -> u16 {
+    pub(crate) fn count(&self, section: Section) -> u16 {
         self.counts[section as usize]
     }
 
     /// Drops every record and sets TC: the client should retry over TCP (RFC 2181 §9).
-    pub fn truncate(&mut self) {
+    pub(crate) fn truncate(&mut self) {
         self.buf.truncate(self.question_end);
         self.counts = [0; 3];
         self.target_count = self.targets[..self.target_count]
@@ -135,7 +135,7 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// Where the response stands now, for [`ResponseWriter::rollback`].
-    pub fn mark(&self) -> Mark {
+    pub(crate) fn mark(&self) -> Mark {
         Mark {
             len: self.buf.len(),
             counts: self.counts,
@@ -144,7 +144,7 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// Removes every record written since `mark` (and the compression targets they added).
-    pub fn rollback(&mut self, mark: Mark) {
+    pub(crate) fn rollback(&mut self, mark: Mark) {
         self.buf.truncate(mark.len);
         self.counts = mark.counts;
         self.target_count = mark.target_count;
@@ -156,21 +156,21 @@ impl<'b> ResponseWriter<'b> {
     /// written is compared with every target: with the targets frozen at the question's few,
     /// writing the 200,000-record benchmark zone's AXFR took about 0.14 s of CPU instead of 0.33 s,
     /// with the same number of bytes.
-    pub fn freeze_targets(&mut self) {
+    pub(crate) fn freeze_targets(&mut self) {
         self.max_targets = self.target_count;
     }
 
     /// The offset just past the question section.
-    pub fn question_end(&self) -> usize {
+    pub(crate) fn question_end(&self) -> usize {
         self.question_end
     }
 
-    pub fn is_truncated(&self) -> bool {
+    pub(crate) fn is_truncated(&self) -> bool {
         self.flags & 0x0200 != 0
     }
 
     /// Appends one IN-class record, or leaves the response untouched and returns [`Full`].
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         section: Section,
         owner: &[u8],
@@ -182,7 +182,7 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// [`Self::push`] for any class.
-    pub fn push_in_class(
+    pub(crate) fn push_in_class(
         &mut self,
         section: Section,
         owner: &[u8],
@@ -227,7 +227,7 @@ impl<'b> ResponseWriter<'b> {
     }
 
     /// Writes the counts, flags and OPT record, and returns the finished message length.
-    pub fn finish(self) -> usize {
+    pub(crate) fn finish(self) -> usize {
         let flags = self.flags | (self.rcode & 0x0f);
         self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
         self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());

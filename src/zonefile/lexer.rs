@@ -54,7 +54,7 @@ pub(crate) struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
-    pub fn new(src: &'a [u8]) -> Self {
+    pub(super) fn new(src: &'a [u8]) -> Self {
         let pos = if src.starts_with(b"\xEF\xBB\xBF") {
             3
         } else {
@@ -66,7 +66,10 @@ impl<'a> Lexer<'a> {
     /// Reads the next non-empty entry into `tokens` (which it clears first); `None` at the end
     /// of the input. After an error the lexer resumes at the next line, so that later entries
     /// are still checked.
-    pub fn next_entry(&mut self, tokens: &mut Vec<Token<'a>>) -> Option<Result<Entry, LexError>> {
+    pub(super) fn next_entry(
+        &mut self,
+        tokens: &mut Vec<Token<'a>>,
+    ) -> Option<Result<Entry, LexError>> {
         loop {
             tokens.clear();
             if self.pos >= self.src.len() {

@@ -10,7 +10,7 @@ mod master;
 pub mod rdata;
 
 use crate::dns::name::Name;
-pub use crate::located::{Located, SourceLoc};
+pub(crate) use crate::located::{Located, SourceLoc};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ pub struct ParsedZoneFile {
 
 /// Reads and parses a zone file for the zone `origin`; `$INCLUDE` paths are relative to the
 /// including file's directory. All errors found are returned (up to a cap), not just the first.
-pub fn load_zone_file(path: &Path, origin: &Name) -> Result<ParsedZoneFile, Vec<Located>> {
+pub(crate) fn load_zone_file(path: &Path, origin: &Name) -> Result<ParsedZoneFile, Vec<Located>> {
     let whole_file = |message: String| {
         vec![Located {
             file: path.to_path_buf(),

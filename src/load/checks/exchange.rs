@@ -33,7 +33,7 @@ fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
 /// Every `_autodiscover._tcp` SRV record: port 443, and a target with an address, not a CNAME
 /// (RFC 2782), in the same view. The target `.` is RFC 2782's "no such service here", published
 /// on purpose: information, and nothing else is checked about it.
-pub fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
             for (key, node) in zone.nodes_where(|key, _| is_autodiscover_srv_owner(key)) {
@@ -138,7 +138,7 @@ fn srv_port_and_target(rdata: &[u8]) -> Option<(u16, &[u8])> {
 
 /// `autodiscover.<zone>` answered by a wildcard: Outlook then talks to whatever the wildcard
 /// points at (usually a web host with the wrong certificate).
-pub fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
             let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else {
@@ -187,7 +187,7 @@ enum NeedsAutodiscover<'c> {
 /// does not answer for the domain (another server or its resolver does). `SRV 0 0 0 .` ("no SRV
 /// Autodiscover", RFC 2782) is the admin's explicit word that Outlook is to use the other methods,
 /// so it silences the warning on its own; its info finding says what Outlook then does.
-pub fn domains_without_autodiscover(
+pub(super) fn domains_without_autodiscover(
     config: &Config,
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
@@ -307,7 +307,7 @@ fn serves_autodiscover(zone: &ViewZone) -> bool {
 
 /// An apex address in a public view of a domain that serves Autodiscover: Outlook probes
 /// `https://<domain>/autodiscover/autodiscover.xml` first, and the web server there answers.
-pub fn apex_addresses_probed_by_outlook(
+pub(super) fn apex_addresses_probed_by_outlook(
     config: &Config,
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
@@ -339,7 +339,11 @@ pub fn apex_addresses_probed_by_outlook(
 /// The namespace should resolve differently inside and outside (else why split?), and to internal
 /// addresses inside (else clients hairpin through the firewall). Namespaces are the `[[exchange]]`
 /// namespaces and every Autodiscover SRV target.
-pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn namespace_addresses(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
     let mut namespaces: BTreeSet<Name> = config
         .exchange
         .iter()
@@ -430,7 +434,7 @@ pub fn namespace_addresses(config: &Config, snapshot: &Snapshot, findings: &mut 
 /// A configured zone that holds nothing but its SOA, its NS and `_autodiscover._tcp` SRV: serving
 /// the whole domain for one name takes over the rest of it (its web site, its mail) for everyone
 /// sent here. `srv_domains` serves only `_autodiscover._tcp.<domain>` instead.
-pub fn zones_only_for_autodiscover_srv(
+pub(super) fn zones_only_for_autodiscover_srv(
     config: &Config,
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,

@@ -12,7 +12,7 @@ const ALWAYS_SHORT_ENOUGH: u64 = 60;
 
 /// A health-checked name answered with a TTL longer than twice the time its checks take to
 /// withdraw an address (and over a minute): the checks then barely matter to clients.
-pub fn ttl_longer_than_the_checks(config: &Config, findings: &mut Vec<Finding>) {
+pub(super) fn ttl_longer_than_the_checks(config: &Config, findings: &mut Vec<Finding>) {
     let file = std::sync::Arc::new(config.path.clone());
     let exchange = config
         .exchange

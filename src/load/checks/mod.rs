@@ -150,7 +150,7 @@ impl std::fmt::Display for Finding {
 
 /// How much to check: what `check` reports, or what serving acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Every check (`splitdns check`).
     Everything,
     /// The checks that can refuse the data (errors) or warn at start-up; not the information
@@ -167,7 +167,7 @@ const INFORMATION_ONLY: [&str; 3] = [
 ];
 
 /// Runs the checks `scope` asks for, most severe first.
-pub fn run(
+pub(crate) fn run(
     config: &Config,
     snapshot: &Snapshot,
     shadowed: &[Shadowed],

@@ -15,7 +15,7 @@ use crate::view::lookup::Found;
 use crate::view::zone::Node;
 
 /// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
-pub fn private_addresses_in_public_views(
+pub(super) fn private_addresses_in_public_views(
     config: &Config,
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
@@ -66,7 +66,7 @@ pub fn private_addresses_in_public_views(
 
 /// Names that exist in one view but are NXDOMAIN in another view of the same zone: what those
 /// clients cannot resolve (the most common split-DNS complaint).
-pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for (index, view) in snapshot.views.iter().enumerate() {
         for zone in &view.zones {
             for (key, node) in zone.nodes() {
@@ -107,7 +107,11 @@ pub fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Finding>)
 }
 
 /// Override RRsets identical to the shared RRset they replace.
-pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn redundant_overrides(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
     for view in &snapshot.views {
         for zone in &view.zones {
             for (key, node, shared) in zone.overridden() {
@@ -142,7 +146,7 @@ pub fn redundant_overrides(config: &Config, snapshot: &Snapshot, findings: &mut 
 
 /// An inside view reached only over IPv4 while the server listens on IPv6 and a public view takes
 /// every IPv6 client: an inside client (or a DC) asking over IPv6 gets the outside's answers.
-pub fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
+pub(super) fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
     let listens_on_ipv6 = config.listen.iter().any(|addr| addr.is_ipv6());
     let public_takes_all_ipv6 = config.views.iter().any(|v| {
         v.public
@@ -176,7 +180,11 @@ pub fn inside_views_without_ipv6(config: &Config, findings: &mut Vec<Finding>) {
 /// A view's zone holding private addresses whose transfer ACL (the zone's for that view, or the
 /// view's) lets a source reaching beyond private address space pull it without a key: the
 /// inside's map for anyone who asks.
-pub fn transfers_open_to_anyone(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn transfers_open_to_anyone(
+    config: &Config,
+    snapshot: &Snapshot,
+    findings: &mut Vec<Finding>,
+) {
     for (index, (view_config, view)) in config.views.iter().zip(&snapshot.views).enumerate() {
         for zone in &view.zones {
             let acl = config.transfer_acl(index, &zone.origin);
@@ -219,7 +227,7 @@ pub fn transfers_open_to_anyone(config: &Config, snapshot: &Snapshot, findings: 
 /// A view with secondaries (transferred, or notifying) without a place to keep the served
 /// serials: a serial raised by splitdns falls back to the file's at restart, and the
 /// secondaries ignore the zone until the file's catches up.
-pub fn serials_not_kept(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+pub(super) fn serials_not_kept(config: &Config, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     if config.state_dir.is_some() {
         return;
     }

@@ -143,7 +143,11 @@ pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
 /// override's RRsets replacing those of the same type. Where either side has a CNAME, which must
 /// stand alone, the override replaces the shared name's data whole: a name can be an address in
 /// one view and an alias in the other.
-pub fn build_overlay(origin: &Name, shared: &ZoneData, records: Vec<ZoneRecord>) -> ZoneData {
+pub(crate) fn build_overlay(
+    origin: &Name,
+    shared: &ZoneData,
+    records: Vec<ZoneRecord>,
+) -> ZoneData {
     let mut nodes = group_into_nodes(records);
     for (key, node) in nodes.iter_mut() {
         let Some(shared_node) = shared.get(key) else {

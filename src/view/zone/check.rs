@@ -56,7 +56,7 @@ fn place(loc: &SourceLoc) -> String {
 }
 
 /// Checks every shared node once (the per-view overlays are checked in [`assemble`]).
-pub fn check_shared(shared: &ZoneData) -> Vec<Located> {
+pub(crate) fn check_shared(shared: &ZoneData) -> Vec<Located> {
     let mut errors = Vec::new();
     for (key, node) in &shared.nodes {
         check_node(key, node, None, &mut errors);

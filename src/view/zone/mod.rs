@@ -19,12 +19,13 @@ use crate::dns::{rtype, soa};
 use crate::located::{Located, SourceLoc};
 use crate::view::health::Checked;
 
-pub use build::{build_overlay, build_shared};
-pub use check::check_shared;
+pub(crate) use build::build_overlay;
+pub use build::build_shared;
+pub(crate) use check::check_shared;
 use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
-pub use node::{Answered, Node, RRset, Rdata, ZoneData};
+pub(crate) use node::{Answered, Node, RRset, Rdata, ZoneData};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
 /// load a zone's files keeps serving the previous copy in the new snapshot.
@@ -152,7 +153,7 @@ impl ViewZone {
 
 /// Assembles and checks one view's zone. `zone_loc` names the config entry for errors about the
 /// zone as a whole (no SOA, no NS).
-pub fn assemble(
+pub(crate) fn assemble(
     origin: &Name,
     shared: Arc<ZoneData>,
     overlay: Option<ZoneData>,

@@ -16,7 +16,7 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// Appends the octets that `text` spells in hex; fails on an odd digit count or a non-digit.
-pub fn decode_hex_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn decode_hex_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -26,7 +26,7 @@ pub fn decode_hex_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-pub fn encode_hex_into(data: &[u8], out: &mut String) {
+pub(super) fn encode_hex_into(data: &[u8], out: &mut String) {
     for &b in data {
         out.push(HEX_DIGITS[usize::from(b >> 4)] as char);
         out.push(HEX_DIGITS[usize::from(b & 15)] as char);
@@ -53,7 +53,7 @@ fn base64_value(c: u8) -> Option<u32> {
 }
 
 /// Appends the octets of base64 `text`. Padding is optional but, when present, must be right.
-pub fn decode_base64_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn decode_base64_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let data_len = text.iter().rposition(|&c| c != b'=').map_or(0, |p| p + 1);
     let padding = text.len() - data_len;
     if padding > 2 || (padding > 0 && !text.len().is_multiple_of(4)) || data_len % 4 == 1 {
@@ -73,7 +73,7 @@ pub fn decode_base64_into(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-pub fn encode_base64_into(data: &[u8], out: &mut String) {
+pub(super) fn encode_base64_into(data: &[u8], out: &mut String) {
     for chunk in data.chunks(3) {
         let mut acc = 0u32;
         for (i, &b) in chunk.iter().enumerate() {
@@ -96,7 +96,7 @@ fn base32hex_value(c: u8) -> Option<u64> {
 }
 
 /// Decodes unpadded base32hex (case-insensitive), as in NSEC3's next hashed owner name.
-pub fn decode_base32hex(text: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn decode_base32hex(text: &[u8]) -> Option<Vec<u8>> {
     // Character counts that leave a partial octet cannot come from whole octets.
     if matches!(text.len() % 8, 1 | 3 | 6) {
         return None;
@@ -114,7 +114,7 @@ pub fn decode_base32hex(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-pub fn encode_base32hex_into(data: &[u8], out: &mut String) {
+pub(super) fn encode_base32hex_into(data: &[u8], out: &mut String) {
     for chunk in data.chunks(5) {
         let mut acc = 0u64;
         for (i, &b) in chunk.iter().enumerate() {

@@ -9,7 +9,7 @@ use crate::dns::name::{self, Name};
 use crate::zonefile::lexer::Token;
 
 /// An unsigned decimal number (digits only), at most `max`.
-pub fn parse_number(text: &[u8], max: u64) -> Option<u64> {
+pub(crate) fn parse_number(text: &[u8], max: u64) -> Option<u64> {
     if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -19,22 +19,22 @@ pub fn parse_number(text: &[u8], max: u64) -> Option<u64> {
     (value <= max).then_some(value)
 }
 
-pub fn parse_u8(text: &[u8]) -> Option<u8> {
+pub(crate) fn parse_u8(text: &[u8]) -> Option<u8> {
     parse_number(text, u8::MAX.into()).map(|v| v as u8)
 }
 
-pub fn parse_u16(text: &[u8]) -> Option<u16> {
+pub(crate) fn parse_u16(text: &[u8]) -> Option<u16> {
     parse_number(text, u16::MAX.into()).map(|v| v as u16)
 }
 
-pub fn parse_u32(text: &[u8]) -> Option<u32> {
+pub(crate) fn parse_u32(text: &[u8]) -> Option<u32> {
     parse_number(text, u32::MAX.into()).map(|v| v as u32)
 }
 
 /// A TTL: plain seconds, or a sequence of numbers each with a unit `w`, `d`, `h`, `m`, `s`
 /// (any case), as BIND's `$TTL 1h30m`. A bare number may not follow a unit (`1h30` is
 /// ambiguous, and BIND rejects it).
-pub fn parse_ttl(text: &[u8]) -> Option<u32> {
+pub(crate) fn parse_ttl(text: &[u8]) -> Option<u32> {
     if let Some(plain) = parse_u32(text) {
         return Some(plain);
     }
@@ -62,7 +62,7 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
 }
 
 /// Decodes `\DDD` and `\X` escapes; other bytes stand for themselves.
-pub fn decode_escapes(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_escapes(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while let Some(&c) = text.get(i) {
@@ -80,7 +80,7 @@ pub fn decode_escapes(text: &[u8]) -> Option<Vec<u8>> {
 
 /// Writes octets for inside a quoted string: `"` and `\` escaped, anything not printable
 /// ASCII as `\DDD`.
-pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push_escaped(out: &mut String, bytes: &[u8]) {
     for &b in bytes {
         match b {
             b'"' | b'\\' => {
@@ -95,7 +95,7 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     }
 }
 
-pub fn push_quoted(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push_quoted(out: &mut String, bytes: &[u8]) {
     out.push('"');
     push_escaped(out, bytes);
     out.push('"');
@@ -103,7 +103,7 @@ pub fn push_quoted(out: &mut String, bytes: &[u8]) {
 
 /// A token as text for `Name::parse`. Zone files need not be UTF-8; octets that are not are
 /// passed on as `\DDD` escapes so that they keep their value.
-pub fn token_str<'a>(text: &'a [u8]) -> Cow<'a, str> {
+pub(crate) fn token_str<'a>(text: &'a [u8]) -> Cow<'a, str> {
     match std::str::from_utf8(text) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => {
@@ -121,7 +121,7 @@ pub fn token_str<'a>(text: &'a [u8]) -> Cow<'a, str> {
 }
 
 /// A domain name field: `@`, relative (to `origin`) or absolute.
-pub fn parse_name(tok: &Token<'_>, origin: &Name) -> Result<Name, String> {
+pub(crate) fn parse_name(tok: &Token<'_>, origin: &Name) -> Result<Name, String> {
     if tok.quoted {
         return Err("a domain name cannot be a quoted string".into());
     }
@@ -164,7 +164,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// An RRSIG timestamp (RFC 4034 §3.2): `YYYYMMDDHHmmSS` in UTC, or seconds since the epoch
 /// when shorter than that. Dates past 2106 wrap modulo 2^32, as serial arithmetic intends.
-pub fn parse_time(text: &[u8]) -> Option<u32> {
+pub(crate) fn parse_time(text: &[u8]) -> Option<u32> {
     if text.len() != 14 {
         return parse_u32(text);
     }
@@ -201,7 +201,7 @@ pub fn parse_time(text: &[u8]) -> Option<u32> {
     Some(seconds.rem_euclid(1 << 32) as u32)
 }
 
-pub fn push_time(out: &mut String, time: u32) {
+pub(crate) fn push_time(out: &mut String, time: u32) {
     let seconds = i64::from(time);
     let (year, month, day) = civil_from_days(seconds / 86400);
     let rem = seconds % 86400;
