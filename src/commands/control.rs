@@ -17,7 +17,9 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::config;
-use crate::control::status::{CheckedAddress, CheckedName, Status, Verdict, ZoneState, assess};
+use crate::control::status::{
+    CheckedAddress, CheckedName, Status, Verdict, ZoneState, assess, duration,
+};
 use crate::reload::{ReloadOutcome, ReloadRecord};
 
 /// Longest the commands wait for the server (a reload of large zones can take seconds).
@@ -284,22 +286,6 @@ fn describe_health(status: &Status, text: &mut String) {
                 event.message
             ));
         }
-    }
-}
-
-/// Seconds as `1d2h`, `3h4m`, `5m6s` or `7s`.
-fn duration(seconds: u64) -> String {
-    let (d, h, m, s) = (
-        seconds / 86_400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m{s}s"),
-        (0, _, _) => format!("{h}h{m}m"),
-        _ => format!("{d}d{h}h"),
     }
 }
 

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use super::Control;
 use super::rates::ViewRate;
-use super::status::{self, CheckedAddress, CheckedName, Status, ZoneState};
+use super::status::{self, CheckedAddress, CheckedName, Status, ZoneState, duration};
 use crate::reload::ReloadOutcome;
 
 /// How often the page reloads itself.
@@ -422,22 +422,6 @@ fn ago(unix_time: u64, now: u64) -> String {
         clock(unix_time),
         duration(now.saturating_sub(unix_time))
     )
-}
-
-/// Seconds as `1d2h`, `3h4m`, `5m6s` or `7s`.
-fn duration(seconds: u64) -> String {
-    let (d, h, m, s) = (
-        seconds / 86_400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m{s}s"),
-        (0, _, _) => format!("{h}h{m}m"),
-        _ => format!("{d}d{h}h"),
-    }
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).

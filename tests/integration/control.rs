@@ -1736,22 +1736,6 @@ fn control_listener_cannot_be_locked_out() {
     );
 }
 
-/// The CPU time (user + system) a process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / per_second)
-}
-
 /// At the server's own file-descriptor limit: with its soft `RLIMIT_NOFILE` a
 /// few above what it holds, connections that exhaust it neither make the accept loop spin (EMFILE
 /// on every try) nor kill the listener: a fresh `GET /status` is answered within a second, DNS
@@ -1761,20 +1745,7 @@ fn control_listener_survives_its_fd_limit() {
     let daemon = Daemon::start("fd-limit", None);
     let pid = daemon.child.id();
     let open = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as libc::rlim_t;
-    let limit = libc::rlimit {
-        rlim_cur: open + 16,
-        rlim_max: open + 16,
-    };
-    // SAFETY: prlimit reads the struct passed; the old limit is not asked for.
-    let set = unsafe {
-        libc::prlimit(
-            pid as libc::pid_t,
-            libc::RLIMIT_NOFILE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    common::limit_open_files(pid, open + 16);
 
     // More connections than descriptors left: the server's accepts fail with EMFILE.
     let idle: Vec<TcpStream> = (0..100)
@@ -1783,9 +1754,9 @@ fn control_listener_survives_its_fd_limit() {
     assert!(idle.len() >= 90, "only {} connections", idle.len());
     std::thread::sleep(Duration::from_millis(200));
 
-    let before = cpu_time(pid);
+    let before = common::cpu_time(pid);
     std::thread::sleep(Duration::from_secs(1));
-    let spent = cpu_time(pid) - before;
+    let spent = common::cpu_time(pid) - before;
 
     let mut failures = Vec::new();
     if spent > Duration::from_millis(100) {

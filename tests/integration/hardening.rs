@@ -716,22 +716,6 @@ fn amplification_of_the_largest_answers_is_reported_and_bounded() {
     assert!(worst < 6.0, "amplification {worst:.2}x");
 }
 
-/// The CPU time (user and system) the process has used so far, from `/proc/PID/stat`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // After the command name in parentheses: utime is field 14 and stime 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / per_second)
-}
-
 /// One SOA query over a fresh TCP connection, waiting at most `wait` in all: true when a
 /// response comes back.
 fn tcp_answers_within(server: std::net::SocketAddr, wait: Duration) -> bool {
@@ -759,20 +743,7 @@ fn tcp_accept_loop_backs_off_at_the_fd_limit() {
     let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .count() as libc::rlim_t;
-    let limit = libc::rlimit {
-        rlim_cur: open + 16,
-        rlim_max: open + 16,
-    };
-    // SAFETY: prlimit reads the struct passed; the old limit is not asked for.
-    let set = unsafe {
-        libc::prlimit(
-            pid as libc::pid_t,
-            libc::RLIMIT_NOFILE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    limit_open_files(pid, open + 16);
 
     // More connections than descriptors left: the kernel completes them (the listen backlog),
     // the server's accepts fail with EMFILE.
