@@ -234,7 +234,7 @@ file = "z.zone"
     assert!(super::explain::render_health(plan, "external", &name, Some(&results)).is_empty());
 }
 
-/// Issue 21.7: `explain` on a name no zone of the client's view holds says why the answer is
+/// `explain` on a name no zone of the client's view holds says why the answer is
 /// REFUSED (the view's zones, and that it does not recurse), and which zone of which other view
 /// would hold it, if any.
 #[test]

@@ -209,9 +209,8 @@ mod tests {
     /// error at the `state_dir` line; a writable one is not, and the write test leaves nothing.
     #[test]
     fn state_dir_must_be_a_writable_directory() {
-        let dir = std::env::temp_dir().join(format!("splitdns-state-dir-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = crate::scratch::Scratch::new("state-dir");
+        let dir = scratch.path();
         std::fs::write(dir.join("file"), "").unwrap();
         let with = |state: &std::path::Path| {
             errors_of(&format!(
@@ -239,12 +238,11 @@ mod tests {
             std::path::Path::new("/etc/splitdns/splitdns.toml"),
         )
         .unwrap();
-        assert_eq!(config.state_dir.as_deref(), Some(dir.as_path()));
+        assert_eq!(config.state_dir.as_deref(), Some(dir));
         assert_eq!(
-            std::fs::read_dir(&dir).unwrap().count(),
+            std::fs::read_dir(dir).unwrap().count(),
             1,
             "the write test left a file"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -354,16 +354,15 @@ fn changed(previous: Option<&Snapshot>, snapshot: &Snapshot, view: &str, origin:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// The bundled example with its namespace zone broken on reload: that zone and the zone
     /// synthesised from it (fabrikam's Autodiscover SRV, which copies its SOA and NS) keep their
     /// previous data in both views; `load` (what `check` runs) refuses the same files.
     #[test]
     fn a_broken_namespace_zone_keeps_itself_and_its_synthesised_zone() {
-        let dir =
-            std::env::temp_dir().join(format!("splitdns-load-isolation-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch::new("load-isolation");
+        let dir = scratch.path();
         let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
         for entry in std::fs::read_dir(&zones).unwrap() {
             let path = entry.unwrap().path();
@@ -406,7 +405,6 @@ mod tests {
             assert_eq!(view.zones.len(), 2, "no zone twice in {}", view.name);
         }
         assert!(matches!(load(&config), Err(LoadError::Zones(_))));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Two views, `internal` and `dmz` (`public` as given), serving contoso (whose shared file
@@ -439,18 +437,13 @@ mod tests {
         config
     }
 
-    fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("splitdns-load-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
     /// At start, a check error about one view's copy holds back that copy (not served) and
     /// nothing else; `check` and `all_or_nothing = true` refuse the same files.
     #[test]
     fn a_check_error_holds_back_that_views_copy_at_start() {
-        let dir = scratch("check-error-start");
-        let config = write_split(&dir, true, false);
+        let scratch = Scratch::new("load-check-error-start");
+        let dir = scratch.path();
+        let config = write_split(dir, true, false);
         let loaded = reload(&config, None).unwrap();
         let held: Vec<(String, Option<usize>, build::Cause)> = loaded
             .zone_failures
@@ -487,9 +480,8 @@ mod tests {
         );
 
         assert!(matches!(load(&config), Err(LoadError::Refused(_))));
-        let config = write_split(&dir, true, true);
+        let config = write_split(dir, true, true);
         assert!(matches!(reload(&config, None), Err(LoadError::Refused(_))));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Fabrikam's Autodiscover SRV points at contoso's `mail`. A reload whose contoso edit removes
@@ -498,8 +490,9 @@ mod tests {
     /// SRV's zone, and serves contoso.
     #[test]
     fn an_srv_target_error_holds_back_the_zone_that_changed() {
-        let dir = scratch("check-error-srv");
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch::new("load-check-error-srv");
+        let dir = scratch.path();
+        std::fs::create_dir_all(dir).unwrap();
         let contoso = |serial: u32, mail: &str| {
             format!(
                 "$ORIGIN contoso.example.\n@ 300 SOA ns hm {serial} 2 3 4 5\n@ 300 NS ns\nns 300 A 10.0.0.53\n{mail}"
@@ -560,7 +553,6 @@ mod tests {
                 .map(|z| z.serial),
             Some(2)
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A reload that makes a view public: its previous copy of contoso has the inside address
@@ -568,11 +560,12 @@ mod tests {
     /// view's contoso are.
     #[test]
     fn a_previous_copy_that_fails_the_new_checks_is_not_served() {
-        let dir = scratch("check-error-previous");
-        let config = write_split(&dir, false, false);
+        let scratch = Scratch::new("load-check-error-previous");
+        let dir = scratch.path();
+        let config = write_split(dir, false, false);
         let first = reload(&config, None).unwrap();
         assert!(first.zone_failures.is_empty());
-        let config = write_split(&dir, true, false);
+        let config = write_split(dir, true, false);
         let second = reload(&config, Some(&first.snapshot)).unwrap();
         let contoso = Name::parse("contoso.example.", None).unwrap();
         let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
@@ -590,6 +583,5 @@ mod tests {
             "{:?}",
             dmz.failed
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -229,9 +229,8 @@ mod tests {
     /// is an error for both, and a writable one passes `foresee` without leaving a file behind.
     #[test]
     fn foresee_agrees_with_start() {
-        let dir = std::env::temp_dir().join(format!("splitdns-querylog-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = crate::scratch::Scratch::new("querylog");
+        let dir = scratch.path();
         std::fs::write(dir.join("file"), "").unwrap();
         let names = Arc::new(Mutex::new(Vec::new()));
 
@@ -250,7 +249,7 @@ mod tests {
 
         let fine = dir.join("queries.jsonl");
         foresee(&fine).unwrap();
-        let mut left: Vec<_> = std::fs::read_dir(&dir)
+        let mut left: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
@@ -258,6 +257,5 @@ mod tests {
         assert_eq!(left, ["file"], "foresee left a file behind");
         start(&fine, 1, names).unwrap();
         foresee(&fine).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,4 +1,4 @@
-//! Where the commands find the config without `--config` (issue 21.3): `$SPLITDNS_CONFIG`, else
+//! Where the commands find the config without `--config`: `$SPLITDNS_CONFIG`, else
 //! `zones/splitdns.toml` in the working directory (a checkout), else the installed
 //! `/etc/splitdns/splitdns.toml` — run through the real binary from scratch working directories.
 

@@ -969,7 +969,7 @@ fn an_openssl_server_is_checked_like_exchange() {
     assert!(line.contains("connection refused"), "{line}");
 }
 
-/// Issue 21 items 1, 7 and 8 with real HTTPS servers: two sites (the internal view prefers dc1,
+/// The status, health events and page with real HTTPS servers: two sites (the internal view prefers dc1,
 /// the branch view dc2). One dc1 server stops: `status` says WARNING and lists every checked
 /// address with its site, view, state, reason and since, and the status page shows it (rendered
 /// by headless Chromium where installed). dc1 all down: the internal view fails over to dc2 —

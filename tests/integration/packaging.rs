@@ -128,7 +128,7 @@ fn the_debian_package_metadata_is_complete() {
 }
 
 /// `packaging/build-deb` without cargo-deb stops before building anything and says how to get it
-/// (issue 21.9), instead of failing at the end of a release build. `cargo` is a stand-in that has
+/// instead of failing at the end of a release build. `cargo` is a stand-in that has
 /// no `deb` subcommand and notes every other call.
 #[test]
 fn build_deb_without_cargo_deb_says_how_to_get_it() {

@@ -1,5 +1,5 @@
-//! The status page (`GET /` on the control listener, issue 21 item 8) and `splitdns status` as a
-//! monitoring check (item 1), judged against the real `splitdns` binary: the page's content and
+//! The status page (`GET /` on the control listener) and `splitdns status` as a
+//! monitoring check, judged against the real `splitdns` binary: the page's content and
 //! its escaping of values from the config, the exit codes a monitoring system reads for OK,
 //! WARNING, CRITICAL and UNKNOWN, and — where Debian's `chromium` is installed — the page
 //! rendered by a real browser, headless, into a screenshot. The health tests

@@ -843,7 +843,7 @@ fn version_of(answer: Answer) -> Result<u32, Answer> {
     Err(answer)
 }
 
-/// Issue 20 item 5: an explicit reload waits for writers to close, as the watcher does. A writer
+/// An explicit reload waits for writers to close, as the watcher does. A writer
 /// rewrites the shared zone in place ([`REWRITES`] times: open with `O_TRUNC`, four chunks
 /// [`CHUNK_GAP`] apart, close) while four clients loop `POST /reload` (what `splitdns reload` and
 /// `systemctl reload` send); a querier meanwhile checks every answer against the whole file:
@@ -948,7 +948,7 @@ fn reload_requests_never_read_a_zone_being_rewritten_in_place() {
     );
 }
 
-/// Issue 20 item 5, past the bound: a zone file left open mid-write is waited for at most 5 s;
+/// Past the bound: a zone file left open mid-write is waited for at most 5 s;
 /// then `POST /reload` answers 409 naming the file and why, and that zone keeps its previous data
 /// (the first half alone would have been served) until the writer closes the file.
 #[test]
@@ -1085,7 +1085,7 @@ fn reload_sighup_serves_a_new_zone() {
 
 /// A view without secondaries, under the default policy: an edit without a serial increase is
 /// served with the serial as written and logs no serial notice (nobody transfers the zone, so
-/// nobody misses the change; issue 21 item 6).
+/// nobody misses the change).
 #[test]
 fn reload_unchanged_serial_without_secondaries_is_not_noticed() {
     let server = Server::start("serial-warn", &[]);

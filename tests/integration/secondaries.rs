@@ -708,7 +708,7 @@ fn a_tsig_failure_over_tcp_is_logged() {
 }
 
 /// A secondary with a wrong secret retries for hours, and anyone who can reach the TCP port can
-/// send badly signed requests: the log line is rate-limited per key and source (issue 21.9),
+/// send badly signed requests: the log line is rate-limited per key and source,
 /// across connections, so twenty failures from one source with one key leave one line, while
 /// another key or another source still gets its own.
 #[test]
@@ -839,7 +839,7 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
 
-/// Issue 20 item 6: a `state_dir` that does not exist refuses the start with an error at its
+/// A `state_dir` that does not exist refuses the start with an error at its
 /// `file:line`, and `check` says the same (one rule); once the admin creates it, a serial
 /// splitdns raised (an edit without a serial increase, in a view with secondaries) survives a
 /// restart instead of falling back to the file's, which secondaries would ignore.
@@ -884,7 +884,7 @@ fn a_missing_state_dir_refuses_the_start_and_check_then_serials_survive_a_restar
     assert!(!daemon.log_text().contains("cannot keep the served serials"));
 }
 
-/// Issue 20 item 6: a `state_dir` that cannot be written (here under a regular file: root, which
+/// A `state_dir` that cannot be written (here under a regular file: root, which
 /// runs the tests, ignores permission bits) refuses the start, and `check`, at its line.
 #[test]
 fn a_state_dir_that_cannot_be_written_refuses_the_start_and_check() {

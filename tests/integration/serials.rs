@@ -1,4 +1,4 @@
-//! Serial notices where they matter (issue 21 item 6), judged against the real `splitdns`
+//! Serial notices where they matter, judged against the real `splitdns`
 //! binary: an edit that leaves the SOA serial as it was gets a log line only in a view whose
 //! serial someone follows — one with secondaries (here `notify`, to a plain UDP socket standing
 //! in for a secondary) or under `serial_policy = "bump"`. A view nobody transfers, under the

@@ -1,4 +1,4 @@
-//! Start-up, judged against the real `splitdns` binary (issue 21 item 4): nothing is announced
+//! Start-up, judged against the real `splitdns` binary: nothing is announced
 //! before everything is open. A query log whose directory is missing, or a control port another
 //! process holds, stops the start with one error line and exit status 1, before any "serving on"
 //! line and before READY=1 reaches the service manager (a `NOTIFY_SOCKET` the test binds itself,

@@ -414,7 +414,7 @@ fn a_no_service_autodiscover_srv_is_information_not_an_error() {
     }
 }
 
-/// Issue 21.5: a domain Outlook must find Autodiscover for — an `[[exchange]]` namespace's domain,
+/// A domain Outlook must find Autodiscover for — an `[[exchange]]` namespace's domain,
 /// a `srv_domains` domain, or a zone with an MX at its apex next to an `[[exchange]]` block —
 /// with neither `autodiscover.<domain>` nor an `_autodiscover._tcp.<domain>` SRV in a view that
 /// serves it: one warning per domain and view, naming the record to add.
