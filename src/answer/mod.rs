@@ -42,16 +42,22 @@ pub struct Summary {
     pub route: Option<Route>,
     /// For [`Outcome::NotAuth`]: the TSIG error (BADKEY, BADSIG, BADTIME, BADTRUNC); else 0.
     pub tsig_error: u16,
-    /// What happens next: send the response, or hand the query on.
+    /// What happens next: send the response, or hand the query on; its outcome is what logs and
+    /// metrics count ([`Summary::outcome`]).
     pub next: Next,
-    /// `next`'s outcome, for logs and metrics.
-    pub outcome: Outcome,
     pub truncated: bool,
     /// What rate limiting counts this response as: the name and type for data, one bucket per
     /// outcome for NXDOMAIN and errors (so random names do not each get a fresh allowance).
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
+}
+
+impl Summary {
+    /// What happened to the query, for logs and metrics.
+    pub fn outcome(&self) -> Outcome {
+        self.next.outcome()
+    }
 }
 
 /// Answers one DNS message from `client`, writing the response into `out`. Returns `None` when
@@ -139,7 +145,6 @@ pub fn respond(
         view: routed.map(|(_, m)| m.view),
         qtype: query.qtype,
         route: routed.map(|(_, m)| m),
-        outcome,
         next,
         truncated,
         tsig_error: 0,
@@ -209,7 +214,6 @@ fn tsig_failure(
         view: None,
         route: None,
         qtype: query.qtype,
-        outcome: Outcome::NotAuth,
         next: Next::Send(Outcome::NotAuth),
         tsig_error: code,
         truncated: false,
@@ -246,7 +250,6 @@ fn header_only(
         view,
         qtype: 0,
         route: None,
-        outcome,
         next: Next::Send(outcome),
         tsig_error: 0,
         truncated: false,

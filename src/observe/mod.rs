@@ -49,6 +49,7 @@ pub fn query(
     response: &[u8],
 ) {
     let slot = slot.map_or(counters::NO_VIEW_SLOT, usize::from);
+    let outcome = summary.outcome();
     let ipv6 = match client.ip() {
         std::net::IpAddr::V4(_) => false,
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().is_none(),
@@ -57,7 +58,7 @@ pub fn query(
         slot,
         ipv6,
         summary.qtype,
-        summary.outcome,
+        outcome,
         summary.truncated,
         delivery,
     );
@@ -70,7 +71,7 @@ pub fn query(
     // A TSIG failure over TCP (where the source cannot be spoofed) is worth the admin's eye: a
     // secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
     // datagrams cannot flood the log.
-    if summary.outcome == Outcome::NotAuth && counters.transport() == Transport::Tcp {
+    if outcome == Outcome::NotAuth && counters.transport() == Transport::Tcp {
         tsig_refused(counters, client, summary, response);
     }
     if tracing::enabled!(tracing::Level::DEBUG) {
@@ -81,7 +82,7 @@ pub fn query(
             %client,
             view,
             transport = ?counters.transport(),
-            outcome = ?summary.outcome,
+            outcome = ?outcome,
             truncated = summary.truncated || delivery == Delivery::Slipped,
             ?delivery,
             "query"
@@ -151,7 +152,7 @@ fn log_entry(
         qname_len: len as u8,
         qtype: summary.qtype,
         transport: counters.transport(),
-        outcome: summary.outcome,
+        outcome: summary.outcome(),
         size: if delivery == Delivery::Dropped {
             0
         } else {

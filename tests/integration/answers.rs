@@ -621,7 +621,7 @@ fn a_truncated_negative_answer_keeps_its_outcome() {
             &mut out,
         )
         .expect("answered");
-        assert_eq!(summary.outcome, outcome, "{name}");
+        assert_eq!(summary.outcome(), outcome, "{name}");
         assert!(
             summary.truncated,
             "{name}: the SOA cannot fit in 512 octets"
@@ -636,7 +636,7 @@ fn a_truncated_negative_answer_keeps_its_outcome() {
         )
         .expect("answered");
         assert_eq!(
-            (tcp.outcome, tcp.truncated),
+            (tcp.outcome(), tcp.truncated),
             (outcome, false),
             "{name} over TCP"
         );
