@@ -31,9 +31,6 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for finding in loaded.warnings() {
-        tracing::warn!("{finding}");
-    }
     for failure in &loaded.zone_failures {
         for error in &failure.errors {
             tracing::error!("{error}");

@@ -1,5 +1,5 @@
 //! Going live: [`Live::publish`] is the one function that start-up and every reload call to make
-//! a load the served state. It tells the admin about the serials it raised, keeps the
+//! a load the served state. It logs the checks' warnings and the serials it raised, keeps the
 //! served serials, points the health checks at the new plan, builds each view's runtime record
 //! ([`ViewRuntime`]: rate limits, resolver, counter slot, NOTIFY targets), swaps the whole in
 //! with one atomic store, and sends the NOTIFYs the change calls for. A new per-view runtime part
@@ -47,6 +47,9 @@ impl Live {
     /// Serves `loaded` in place of what is served now, and returns its config. Call within the
     /// runtime.
     pub fn publish(&self, loaded: Loaded) -> Config {
+        for finding in loaded.warnings() {
+            tracing::warn!("{finding}");
+        }
         for notice in &loaded.serial {
             tracing::warn!("{notice}");
         }
