@@ -152,6 +152,18 @@ struct Https {
     running: Mutex<Option<CancellationToken>>,
 }
 
+/// An HTTPS server with `leaf`'s certificate on `port` of each address, started.
+fn started(addresses: &[IpAddr], port: u16, leaf: &Leaf) -> Vec<Https> {
+    let servers: Vec<Https> = addresses
+        .iter()
+        .map(|a| Https::new(SocketAddr::new(*a, port), leaf))
+        .collect();
+    for server in &servers {
+        server.start();
+    }
+    servers
+}
+
 impl Https {
     fn new(addr: SocketAddr, leaf: &Leaf) -> Https {
         let config = ServerConfig::builder_with_provider(Arc::new(
@@ -404,13 +416,7 @@ fn a_failing_server_leaves_the_rotation_and_comes_back() {
     let leaf = pki.leaf(&[NAMESPACE], false);
     let addresses = [ip(11), ip(12), ip(13)];
     let port = free_port_on(&addresses);
-    let servers: Vec<Https> = addresses
-        .iter()
-        .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
-        .collect();
-    for server in &servers {
-        server.start();
-    }
+    let servers = started(&addresses, port, &leaf);
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.11\", \"127.0.0.12\", \"127.0.0.13\"]\n\
          external = [\"203.0.113.10\"]\nsrv_domains = [\"contoso.example\"]\nhealth = {{ port = {port}, ca = \"ca.pem\", {} }}\n",
@@ -705,13 +711,7 @@ fn two_sites_fail_over_and_back() {
     let leaf = pki.leaf(&[NAMESPACE, "autodiscover.contoso.example"], false);
     let addresses = [ip(41), ip(42), ip(43)];
     let port = free_port_on(&addresses);
-    let servers: Vec<Https> = addresses
-        .iter()
-        .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
-        .collect();
-    for server in &servers {
-        server.start();
-    }
+    let servers = started(&addresses, port, &leaf);
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\nautodiscover = true\nhealth = {{ port = {port}, {} }}\n\
          [[exchange.site]]\nname = \"dc1\"\ninternal = [\"127.0.0.41\", \"127.0.0.42\"]\n\
@@ -846,13 +846,7 @@ fn rotation_over_the_healthy_subset_is_fair() {
     let leaf = pki.leaf(&[NAMESPACE], false);
     let addresses = [ip(61), ip(62), ip(63)];
     let port = free_port_on(&addresses);
-    let servers: Vec<Https> = addresses[..2]
-        .iter()
-        .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
-        .collect();
-    for server in &servers {
-        server.start();
-    }
+    let _servers = started(&addresses[..2], port, &leaf);
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\ninternal = [\"127.0.0.61\", \"127.0.0.62\", \"127.0.0.63\"]\n\
          health = {{ port = {port}, {} }}\n",
@@ -983,13 +977,7 @@ fn status_and_page_follow_failover_and_fail_open() {
     let leaf = pki.leaf(&[NAMESPACE, "autodiscover.contoso.example"], false);
     let addresses = [ip(91), ip(92), ip(93)];
     let port = free_port_on(&addresses);
-    let servers: Vec<Https> = addresses
-        .iter()
-        .map(|a| Https::new(SocketAddr::new(*a, port), &leaf))
-        .collect();
-    for server in &servers {
-        server.start();
-    }
+    let servers = started(&addresses, port, &leaf);
     let config = format!(
         "{}[[exchange]]\nnamespace = \"{NAMESPACE}\"\nautodiscover = true\nexternal = [\"203.0.113.10\"]\n\
          health = {{ port = {port}, ca = \"ca.pem\", path = \"/owa/healthcheck.htm\", {} }}\n\

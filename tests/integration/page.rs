@@ -59,6 +59,14 @@ pub fn status_command(control: SocketAddr, args: &[&str]) -> Output {
         .expect("run splitdns status")
 }
 
+/// `splitdns reload --control <control>`.
+fn reload_command(control: SocketAddr) -> Output {
+    common::splitdns()
+        .args(["reload", "--control", &control.to_string()])
+        .output()
+        .expect("run splitdns reload")
+}
+
 /// The page rendered by headless Chromium into `<dir>/<name>.png`, with a fresh profile in
 /// `dir`; `None` (and a printed reason) where Chromium is not installed.
 pub fn screenshot(url: &str, dir: &Path, name: &str) -> Option<PathBuf> {
@@ -301,10 +309,7 @@ fn status_exit_codes_follow_monitoring_plugins() {
         "contoso.example.zone",
         &zone("contoso.example", SERIAL, "203.0.113.81"),
     );
-    let output = common::splitdns()
-        .args(["reload", "--control", &control.to_string()])
-        .output()
-        .unwrap();
+    let output = reload_command(control);
     assert!(output.status.success(), "{output:?}");
     let status = status_json(control);
     let contoso = &status["views"][1]["zones"][0];
@@ -332,10 +337,7 @@ fn status_exit_codes_follow_monitoring_plugins() {
             zone("fabrikam.example", SERIAL + 1, "198.51.100.81")
         ),
     );
-    let output = common::splitdns()
-        .args(["reload", "--control", &control.to_string()])
-        .output()
-        .unwrap();
+    let output = reload_command(control);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let output = status_command(control, &[]);
     let text = stdout(&output);
@@ -354,10 +356,7 @@ fn status_exit_codes_follow_monitoring_plugins() {
         "splitdns.toml",
         &format!("serial_polcy = 1\n{text}"),
     );
-    let output = common::splitdns()
-        .args(["reload", "--control", &control.to_string()])
-        .output()
-        .unwrap();
+    let output = reload_command(control);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let output = status_command(control, &[]);
     let text = stdout(&output);
@@ -418,10 +417,7 @@ fn status_page_shows_views_checks_and_reload_escaped() {
             zone("fabrikam.example", SERIAL + 1, "198.51.100.81")
         ),
     );
-    let output = common::splitdns()
-        .args(["reload", "--control", &control.to_string()])
-        .output()
-        .unwrap();
+    let output = reload_command(control);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let (code, head, page) = get(control, "/");
     assert_eq!(code, 200, "{page}");
