@@ -657,33 +657,38 @@ fn notify_is_signed_retried_until_answered_and_then_stops() {
     );
 }
 
-/// A transfer signed with a wrong secret over TCP is answered NOTAUTH and leaves a line in the
-/// log that says what is wrong, so the admin setting up a secondary sees it.
-#[test]
-fn a_tsig_failure_over_tcp_is_logged() {
+/// A `contoso.example.` query of `rtype`, signed with `key` and a secret that is not its own.
+fn wrongly_signed(key: &str, rtype: RecordType) -> Vec<u8> {
     use hickory_proto::rr::TSigner;
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
-    let splitdns = start_splitdns("secondaries/tsig-log", &[]);
-    let ours = splitdns.port();
     let wrong = TSigner::new(
         b"not the secret".to_vec(),
         TsigAlgorithm::HmacSha256,
-        Name::from_ascii("internal-xfr.").unwrap(),
+        Name::from_ascii(key).unwrap(),
         300,
     )
     .unwrap();
     let mut query = Message::query();
     query.add_query(Query::query(
         Name::from_ascii("contoso.example.").unwrap(),
-        RecordType::AXFR,
+        rtype,
     ));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     query.finalize(&wrong, now).unwrap();
-    let bytes = query.to_vec().unwrap();
+    query.to_vec().unwrap()
+}
+
+/// A transfer signed with a wrong secret over TCP is answered NOTAUTH and leaves a line in the
+/// log that says what is wrong, so the admin setting up a secondary sees it.
+#[test]
+fn a_tsig_failure_over_tcp_is_logged() {
+    let splitdns = start_splitdns("secondaries/tsig-log", &[]);
+    let ours = splitdns.port();
+    let bytes = wrongly_signed("internal-xfr.", RecordType::AXFR);
     let mut stream = std::net::TcpStream::connect(local(ours)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
@@ -713,29 +718,10 @@ fn a_tsig_failure_over_tcp_is_logged() {
 /// another key or another source still gets its own.
 #[test]
 fn tsig_failure_lines_are_rate_limited_per_key_and_source() {
-    use hickory_proto::rr::TSigner;
-    use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
-
     let splitdns = start_splitdns("secondaries/tsig-log-limit", &[]);
     let ours = splitdns.port();
     let refused = |key: &str, from: IpAddr| {
-        let wrong = TSigner::new(
-            b"not the secret".to_vec(),
-            TsigAlgorithm::HmacSha256,
-            Name::from_ascii(key).unwrap(),
-            300,
-        )
-        .unwrap();
-        let mut query = Message::query();
-        query.add_query(Query::query(
-            Name::from_ascii("contoso.example.").unwrap(),
-            RecordType::SOA,
-        ));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        query.finalize(&wrong, now).unwrap();
+        let query = wrongly_signed(key, RecordType::SOA);
         // A fresh connection each time: the limit must hold across connections.
         let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
         socket.bind(&SocketAddr::new(from, 0).into()).unwrap();
@@ -744,7 +730,7 @@ fn tsig_failure_lines_are_rate_limited_per_key_and_source() {
         stream
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
-        stream.write_all(&framed(&query.to_vec().unwrap())).unwrap();
+        stream.write_all(&framed(&query)).unwrap();
         let mut length = [0u8; 2];
         stream.read_exact(&mut length).unwrap();
         let mut raw = vec![0u8; u16::from_be_bytes(length) as usize];
