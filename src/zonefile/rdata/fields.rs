@@ -7,7 +7,8 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::text::{self, parse_u8, parse_u16, parse_u32, push_name, word};
-use super::{Field, Parser, RdataError, Reader, apl, bitmap, codec, hip, loc, svcb};
+use super::{Field, Parser, RdataError, Reader, apl, codec, hip, loc, svcb};
+use crate::dns::bitmap;
 use crate::dns::rtype;
 use crate::zonefile::lexer::Token;
 

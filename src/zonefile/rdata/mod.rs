@@ -6,7 +6,6 @@
 //! (`parse(rdata_to_text(wire)) == wire`) depends on.
 
 mod apl;
-mod bitmap;
 mod codec;
 mod fields;
 mod hip;

@@ -3,7 +3,7 @@
 //! encode to the same octets.
 
 /// RFC 4034 §4.1.2: per 256-type window, a bitmap trimmed of trailing zero octets.
-pub(super) fn encode(types: &mut Vec<u16>, out: &mut Vec<u8>) {
+pub(crate) fn encode(types: &mut Vec<u16>, out: &mut Vec<u8>) {
     types.sort_unstable();
     types.dedup();
     let mut i = 0;
@@ -25,7 +25,7 @@ pub(super) fn encode(types: &mut Vec<u16>, out: &mut Vec<u8>) {
 
 /// The types in a bitmap, if it is well-formed: windows ascending, each 1 to 32 octets with
 /// no trailing zero octet (so that it encodes back identically).
-pub(super) fn decode(mut data: &[u8]) -> Option<Vec<u16>> {
+pub(crate) fn decode(mut data: &[u8]) -> Option<Vec<u16>> {
     let mut types = Vec::new();
     let mut previous: Option<u8> = None;
     while let [window, len, rest @ ..] = data {
