@@ -1,7 +1,7 @@
 //! The base layer: what every other part of splitdns says about DNS — names and their lookup
 //! keys, record types, classes and response codes, where names sit inside RDATA, the SOA
-//! fields and the NSEC-style type bitmaps. It imports nothing of the project, so the zone-file reader and the message codec can
-//! both stand on it without standing on each other.
+//! fields and the NSEC-style type bitmaps. It imports nothing of the project, so the zone-file
+//! reader and the message codec can both stand on it without standing on each other.
 
 pub(crate) mod bitmap;
 pub(crate) mod name;
