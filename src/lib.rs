@@ -25,6 +25,7 @@ pub mod commands;
 mod config;
 pub mod control;
 mod dns;
+mod dnssec;
 mod health;
 mod heap;
 mod limits;

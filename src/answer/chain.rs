@@ -10,6 +10,7 @@ use crate::wire::Transport;
 use crate::wire::query::Query;
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
+use super::denial::Proofs;
 use super::handoff::forward;
 use super::outcome::{Next, Outcome, answer, nodata, nxdomain, referral, truncated};
 use super::rrset::write_rrset;
@@ -27,6 +28,28 @@ pub(super) fn resolve(
     transport: Transport,
 ) -> Next {
     writer.set_authoritative(true);
+    writer.set_signed(zone.is_signed() && writer.dnssec_ok());
+    let mut proofs = Proofs::default();
+    let next = walk(writer, view, zone, query, transport, &mut proofs);
+    // An answer whose chain ended without writing its proofs (it left the zone, looped, or was
+    // cut short): the authority section follows the chain.
+    if matches!(next, Next::Send(Outcome::Answer) | Next::Chase(_))
+        && !writer.is_truncated()
+        && proofs.write(writer).is_err()
+    {
+        return Next::Send(truncated(writer, Outcome::Answer));
+    }
+    next
+}
+
+fn walk<'z>(
+    writer: &mut ResponseWriter,
+    view: &'z View,
+    zone: &'z ViewZone,
+    query: &Query,
+    transport: Transport,
+    proofs: &mut Proofs<'z>,
+) -> Next {
     let qtype = query.qtype;
     // The current name and its lookup key: the query's own until a CNAME or DNAME leads on, so
     // an answer without a chain copies and lowercases nothing beyond what the reader did.
@@ -46,8 +69,14 @@ pub(super) fn resolve(
         if visited.iter().any(|seen| seen.as_wire() == key.as_wire()) {
             return Next::Send(Outcome::Answer);
         }
-        let next = match zone.find(key.as_wire(), qtype) {
+        let found = zone.find(key.as_wire(), qtype);
+        let wildcard = matches!(found, Found::Wildcard(_));
+        let next = match found {
             Found::Exact(node) | Found::Wildcard(node) => {
+                let signed = writer.signed();
+                if signed && wildcard && (node.get(qtype).is_some() || qtype == rtype::ANY || node.get(rtype::CNAME).is_some()) {
+                    proofs.wildcard_answer(zone, key.as_wire());
+                }
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
                     // RFC 8482 §4.1: over UDP one RRset is enough, which keeps ANY useless as an
                     // amplifier; over TCP the client gets them all.
@@ -61,13 +90,23 @@ pub(super) fn resolve(
                         view,
                         owner,
                         node.rrsets.iter().take(limit).map(|set| &**set),
+                        proofs,
                     ));
                 }
                 if let Some(set) = node.get(qtype) {
-                    return Next::Send(answer(writer, view, owner, std::iter::once(&**set)));
+                    return Next::Send(answer(
+                        writer,
+                        view,
+                        owner,
+                        std::iter::once(&**set),
+                        proofs,
+                    ));
                 }
                 let Some(cname) = node.get(rtype::CNAME) else {
-                    return Next::Send(nodata(writer, zone));
+                    if signed {
+                        proofs.nodata(zone, key.as_wire(), node, wildcard);
+                    }
+                    return Next::Send(nodata(writer, zone, proofs));
                 };
                 if links == MAX_CHAIN {
                     return Next::Send(Outcome::Answer);
@@ -106,7 +145,12 @@ pub(super) fn resolve(
                     Err(Full) => return Next::Send(truncated(writer, Outcome::Answer)),
                 }
             }
-            Found::NxDomain => return Next::Send(nxdomain(writer, zone)),
+            Found::NxDomain => {
+                if writer.signed() {
+                    proofs.nxdomain(zone, key.as_wire());
+                }
+                return Next::Send(nxdomain(writer, zone, proofs));
+            }
         };
         visited.push(key.clone());
         let next_key =

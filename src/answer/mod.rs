@@ -15,6 +15,7 @@
 // before the split, only `respond`, `chain::resolve` and `rrset`'s writers stand alone.
 mod additional;
 mod chain;
+mod denial;
 mod handoff;
 mod outcome;
 mod route;

@@ -10,6 +10,7 @@ use crate::view::{Forward, View};
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
 use super::additional;
+use super::denial::Proofs;
 use super::rrset::{write_records, write_rrset};
 
 /// What happened to a query, for logs and metrics.
@@ -128,6 +129,7 @@ pub(super) fn answer<'z>(
     view: &View,
     owner: &[u8],
     rrsets: impl Iterator<Item = &'z RRset> + Clone,
+    proofs: &mut Proofs<'_>,
 ) -> Outcome {
     for set in rrsets.clone() {
         let records = set.answered(writer.id());
@@ -137,6 +139,9 @@ pub(super) fn answer<'z>(
         if write_records(writer, Section::Answer, owner, set, records).is_err() {
             return truncated(writer, Outcome::Answer);
         }
+    }
+    if proofs.write(writer).is_err() {
+        return truncated(writer, Outcome::Answer);
     }
     additional::add_target_addresses(writer, view, owner, rrsets);
     Outcome::Answer
@@ -157,6 +162,7 @@ pub(super) fn referral(
     }
     let ns = node.get(rtype::NS).expect("a cut has an NS set");
     if write_rrset(writer, Section::Authority, cut, ns).is_err()
+        || write_delegation_proof(writer, cut, node).is_err()
         || additional::add_glue(writer, zone, cut, ns).is_err()
     {
         return truncated(writer, Outcome::Referral);
@@ -164,10 +170,23 @@ pub(super) fn referral(
     Outcome::Referral
 }
 
+/// In a signed referral, the cut's DS set, or the NSEC that shows it has none (an insecure
+/// delegation, RFC 4035 §3.1.4), each with its signatures.
+fn write_delegation_proof(writer: &mut ResponseWriter, cut: &[u8], node: &Node) -> Result<(), Full> {
+    if !writer.signed() {
+        return Ok(());
+    }
+    match (node.get(rtype::DS), &node.nsec) {
+        (Some(ds), _) => write_rrset(writer, Section::Authority, cut, ds),
+        (None, Some(nsec)) => write_rrset(writer, Section::Authority, cut, nsec),
+        (None, None) => Ok(()),
+    }
+}
+
 /// The name exists but has no data of the type asked for: the SOA in authority (RFC 2308 §2.2).
 #[inline]
-pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
-    if write_negative_soa(writer, zone).is_err() {
+pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone, proofs: &mut Proofs<'_>) -> Outcome {
+    if write_negative_soa(writer, zone).is_err() || proofs.write(writer).is_err() {
         return truncated(writer, Outcome::NoData);
     }
     Outcome::NoData
@@ -175,9 +194,9 @@ pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
 
 /// The name does not exist: NXDOMAIN with the SOA in authority (RFC 2308 §2.1).
 #[inline]
-pub(super) fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone) -> Outcome {
+pub(super) fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone, proofs: &mut Proofs<'_>) -> Outcome {
     writer.set_rcode(rcode::NXDOMAIN as u16);
-    if write_negative_soa(writer, zone).is_err() {
+    if write_negative_soa(writer, zone).is_err() || proofs.write(writer).is_err() {
         return truncated(writer, Outcome::NxDomain);
     }
     Outcome::NxDomain
@@ -210,16 +229,20 @@ pub(super) fn truncated(writer: &mut ResponseWriter, outcome: Outcome) -> Outcom
 }
 
 /// The SOA for a negative answer, with the TTL RFC 2308 §3 asks for: the lesser of the SOA's own
-/// TTL and its MINIMUM field.
+/// TTL and its MINIMUM field; in a signed answer its signatures too, at that TTL (RFC 4035
+/// §3.1.3: the original TTL they carry is what validates).
 fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<(), Full> {
     let soa = &zone.soa;
     let rdata = &soa.rdatas[0].wire;
     let ttl = soa.ttl.min(soa::minimum(rdata));
-    writer.push(
-        Section::Authority,
-        zone.origin.as_wire(),
-        rtype::SOA,
-        ttl,
-        rdata,
-    )
+    let origin = zone.origin.as_wire();
+    writer.push(Section::Authority, origin, rtype::SOA, ttl, rdata)?;
+    if writer.signed()
+        && let Some(sigs) = &soa.sigs
+    {
+        for sig in &sigs.full {
+            writer.push(Section::Authority, origin, rtype::RRSIG, ttl, sig)?;
+        }
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;
+use crate::dns::rtype;
 use crate::view::zone::{Answered, RRset};
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
@@ -20,7 +21,8 @@ pub(super) fn write_rrset(
     write_records(writer, section, owner, set, set.answered(writer.id()))
 }
 
-/// Writes `records` (chosen from `set` by [`RRset::answered`]) under `owner`.
+/// Writes `records` (chosen from `set` by [`RRset::answered`]) under `owner`, then, in a signed
+/// answer, the signatures over exactly those records.
 pub(super) fn write_records(
     writer: &mut ResponseWriter,
     section: Section,
@@ -28,8 +30,16 @@ pub(super) fn write_records(
     set: &RRset,
     records: Answered<'_>,
 ) -> Result<(), Full> {
+    let sigs = if writer.signed() {
+        set.signatures(&records)
+    } else {
+        &[]
+    };
     for rdata in records {
         writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
+    }
+    for sig in sigs {
+        writer.push(section, owner, rtype::RRSIG, set.ttl, sig)?;
     }
     Ok(())
 }

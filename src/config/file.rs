@@ -49,6 +49,36 @@ pub(super) struct ConfigFile {
     /// Health checks for A/AAAA RRsets written in zone files.
     #[serde(default, rename = "health")]
     pub health: Vec<HealthBlockSection>,
+    /// How signed zones are signed (`[[dnssec_policy]]`), named by a zone's `dnssec`; one named
+    /// "default" replaces the built-in default.
+    #[serde(default, rename = "dnssec_policy")]
+    pub dnssec_policies: Vec<DnssecPolicySection>,
+}
+
+/// A zone's `dnssec`: `true` (the default policy), `false`, or a policy's name.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum DnssecChoice {
+    On(bool),
+    Policy(String),
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DnssecPolicySection {
+    pub name: Spanned<String>,
+    /// "ecdsap256sha256" (13, the default) or "ed25519" (15).
+    pub algorithm: Option<Spanned<String>>,
+    /// "csk" (one combined key, the default) or "ksk+zsk".
+    pub keys: Option<Spanned<String>>,
+    /// "nsec" (the default) or "nsec3" (RFC 9276: no extra iterations, no salt, no opt-out).
+    pub denial: Option<Spanned<String>>,
+    /// Seconds a new signature is valid (default 14 days).
+    pub signature_validity: Option<Spanned<f64>>,
+    /// Seconds before expiry a signature is made anew (default 7 days).
+    pub signature_refresh: Option<Spanned<f64>>,
+    /// Seconds before signing that a signature's validity starts, for clocks behind ours
+    /// (default 1 hour).
+    pub inception_offset: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +140,9 @@ pub(super) struct ViewSection {
     /// Secondaries (`IP:PORT`) sent a NOTIFY when one of this view's zones changes.
     #[serde(default)]
     pub notify: Vec<Spanned<String>>,
+    /// Serve the zones that are signed signed (default true); false: this view serves them
+    /// unsigned.
+    pub dnssec: Option<Spanned<bool>>,
     /// The address NOTIFYs to secondaries of its family leave from (BIND's `notify-source`).
     pub notify_source: Option<Spanned<String>>,
 }
@@ -189,6 +222,8 @@ pub(super) struct ZoneSection {
     /// (view name → ACL; plain-string keys, as for `views`).
     #[serde(default)]
     pub transfer: BTreeMap<String, TransferSection>,
+    /// Sign the zone: `true` (the default policy) or the name of a `[[dnssec_policy]]`.
+    pub dnssec: Option<Spanned<DnssecChoice>>,
 }
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.
@@ -334,6 +369,7 @@ pub(super) fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static
         ["key"] => ("in [[key]]", keys_of::<KeySection>()),
         ["view", "transfer"] => ("in [view.transfer]", keys_of::<TransferSection>()),
         ["zone", "transfer", _] => ("in [zone.transfer]", keys_of::<TransferSection>()),
+        ["dnssec_policy"] => ("in [[dnssec_policy]]", keys_of::<DnssecPolicySection>()),
         _ => return None,
     })
 }

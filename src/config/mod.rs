@@ -8,6 +8,7 @@
 
 mod acknowledge;
 mod control;
+mod dnssec;
 mod exchange;
 mod file;
 mod health;
@@ -143,7 +144,13 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
     let ixfr_versions = server::ixfr_versions(raw.ixfr_versions.as_ref(), cx);
     let keys = keys::validate(&raw.keys, cx);
     let views = views::validate(&raw.views, &listen, &keys, cx);
-    let zones = zones::validate(&raw.zones, &raw.views, document, &keys, cx);
+    let state_dir = server::state_dir(raw.state_dir.as_ref(), cx);
+    let policies = dnssec::policies(&raw.dnssec_policies, cx);
+    let signing = zones::Signing {
+        policies: &policies,
+        has_state_dir: state_dir.is_some(),
+    };
+    let zones = zones::validate(&raw.zones, &raw.views, document, &keys, &signing, cx);
     let exchange: Vec<ExchangeConfig> = raw
         .exchange
         .iter()
@@ -161,7 +168,7 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
         listen,
         serial_policy,
         ixfr_versions,
-        state_dir: server::state_dir(raw.state_dir.as_ref(), cx),
+        state_dir,
         tcp,
         keys,
         views,

@@ -56,6 +56,8 @@ pub struct ViewConfig {
     pub line: u32,
     /// `[[exchange.site]]` names, preferred first.
     pub site_order: Vec<String>,
+    /// Serves signed zones signed (false: `dnssec = false`, this view serves them unsigned).
+    pub dnssec: bool,
 }
 
 pub(super) fn validate(
@@ -123,6 +125,7 @@ pub(super) fn validate(
                 .flatten()
                 .map(|s| s.get_ref().clone())
                 .collect(),
+            dnssec: section.dnssec.as_ref().is_none_or(|d| *d.get_ref()),
         });
     }
     views

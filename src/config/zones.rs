@@ -4,12 +4,14 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use toml::de::DeTable;
 
 use super::keys::KeyConfig;
 use super::locate::{Context, PathSegment, key_span};
-use super::{Config, file, values, views};
+use super::{Config, dnssec, file, values, views};
+use crate::dnssec::Policy;
 use crate::dns::name::Name;
 use crate::view::TransferAcl;
 
@@ -28,6 +30,14 @@ pub struct ZoneConfig {
     pub override_lines: Vec<u32>,
     /// `(index into Config::views, ACL)` where this zone's transfers differ from the view's.
     pub transfer: Vec<(usize, TransferAcl)>,
+    /// How the zone is signed, when it is (views with `dnssec = false` serve it unsigned).
+    pub dnssec: Option<Arc<Policy>>,
+}
+
+/// What a zone's `dnssec` key is checked against: the policies, and whether keys have a place.
+pub(super) struct Signing<'a> {
+    pub policies: &'a [Arc<Policy>],
+    pub has_state_dir: bool,
 }
 
 impl Config {
@@ -47,6 +57,7 @@ pub(super) fn validate(
     raw_views: &[file::ViewSection],
     document: &DeTable,
     keys: &[KeyConfig],
+    signing: &Signing<'_>,
     cx: &mut Context,
 ) -> Vec<ZoneConfig> {
     let mut zones: Vec<ZoneConfig> = Vec::new();
@@ -103,7 +114,9 @@ pub(super) fn validate(
                 ),
             }
         }
+        let dnssec = dnssec::zone_policy(section.dnssec.as_ref(), signing.policies, signing.has_state_dir, cx);
         zones.push(ZoneConfig {
+            dnssec,
             transfer,
             origin,
             file: cx.resolve(section.file.get_ref()),

@@ -50,6 +50,10 @@ pub(crate) fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<
 fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
     let mut removed = Vec::new();
     let mut added = Vec::new();
+    if before.is_signed() || after.is_signed() {
+        signed_difference(before, after, &mut removed, &mut added);
+        return sorted(removed, added);
+    }
     for (owner, node) in after.nodes() {
         let old = before.node(owner);
         for set in transferred(after, owner, node) {
@@ -74,11 +78,53 @@ fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>
             }
         }
     }
-    // A stable order: the same change is sent the same way every time.
+    sorted(removed, added)
+}
+
+/// A stable order: the same change is sent the same way every time.
+fn sorted<'z>(mut removed: Vec<Record<'z>>, mut added: Vec<Record<'z>>) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
     for list in [&mut removed, &mut added] {
         list.sort_by(|x, y| (x.0, x.1, x.3).cmp(&(y.0, y.1, y.3)));
     }
     (removed, added)
+}
+
+/// [`difference`] where either side is signed: node by node over every record a transfer
+/// carries (signatures and NSEC records included), skipping the nodes whose RRsets and NSEC are
+/// the very same in both (most of them, when a reload kept the signatures).
+fn signed_difference<'z>(
+    before: &'z ViewZone,
+    after: &'z ViewZone,
+    removed: &mut Vec<Record<'z>>,
+    added: &mut Vec<Record<'z>>,
+) {
+    let same_node = |a: &Node, b: &Node| {
+        a.rrsets.len() == b.rrsets.len()
+            && a.rrsets.iter().zip(b.rrsets.iter()).all(|(x, y)| std::sync::Arc::ptr_eq(x, y))
+            && match (&a.nsec, &b.nsec) {
+                (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+                (None, None) => true,
+                _ => false,
+            }
+    };
+    let key = |r: &Record<'_>| (r.1, r.2, canonical_rdata(r.1, r.3).into_owned());
+    for (owner, node) in after.nodes() {
+        let old = before.node(owner);
+        if before.is_signed() == after.is_signed() && old.is_some_and(|old| same_node(old, node)) {
+            continue;
+        }
+        let new: Vec<Record<'z>> = after.node_records(owner, node).collect();
+        let old: Vec<Record<'z>> = old.map(|old| before.node_records(owner, old).collect()).unwrap_or_default();
+        let new_keys: std::collections::HashSet<_> = new.iter().map(key).collect();
+        let old_keys: std::collections::HashSet<_> = old.iter().map(key).collect();
+        removed.extend(old.into_iter().filter(|r| !new_keys.contains(&key(r))));
+        added.extend(new.into_iter().filter(|r| !old_keys.contains(&key(r))));
+    }
+    for (owner, node) in before.nodes() {
+        if after.node(owner).is_none() {
+            removed.extend(before.node_records(owner, node));
+        }
+    }
 }
 
 /// A node's RRsets as a transfer carries them between its SOAs: all but the apex SOA.

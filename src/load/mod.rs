@@ -29,6 +29,7 @@ pub(crate) mod exchange;
 pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod serial;
+pub(crate) mod sign;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,7 @@ use crate::config::{self, Config};
 use crate::dns::name::Name;
 use crate::located::Located;
 use crate::view::Snapshot;
+use crate::dnssec::keyring::Create;
 use checks::{Finding, Severity};
 use serial::SerialNotice;
 
@@ -91,6 +93,9 @@ pub struct Loaded {
     pub zone_failures: Vec<build::ZoneFailure>,
     /// The health checks to run for this snapshot (none: an empty plan).
     pub health: crate::health::Plan,
+    /// When the signed zones must be signed again (Unix seconds): a key's role changes, or
+    /// signatures reach their refresh margin. `None` when nothing is signed.
+    pub signing_due: Option<u64>,
 }
 
 impl Loaded {
@@ -208,6 +213,13 @@ fn run(
     if refuse {
         return Err(LoadError::Refused(findings));
     }
+    // Signed last, over exactly what is served (health-checked sets included). `check` reads
+    // the keys but neither makes them nor signs.
+    let signed = match purpose {
+        Purpose::Check => sign::Signed::default(),
+        Purpose::Serve => sign::sign(&config, &mut snapshot, previous, unix_now(), Create::Yes)
+            .map_err(LoadError::Zones)?,
+    };
     Ok(Loaded {
         config,
         snapshot,
@@ -215,7 +227,15 @@ fn run(
         findings,
         zone_failures,
         health,
+        signing_due: signed.next_due,
     })
+}
+
+/// Seconds since the Unix epoch: the signing clock.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// What the checks run with, to run them again on what is served after a hold-back.

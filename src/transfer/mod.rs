@@ -115,11 +115,9 @@ pub fn write_messages(
         // RFC 5936 §2.2 (and RFC 1995 §4 for an IXFR from a serial not kept): SOA, every
         // other record, SOA.
         _ => {
-            let all = zone.rrsets().flat_map(|(owner, set)| {
-                set.rdatas
-                    .iter()
-                    .map(move |rdata| (owner, set.rtype, set.ttl, &rdata.wire[..]))
-            });
+            let all = zone
+                .nodes()
+                .flat_map(|(owner, node)| zone.node_records(owner, node));
             let records = std::iter::once(current)
                 .chain(all)
                 .chain(std::iter::once(current));

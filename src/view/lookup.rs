@@ -31,6 +31,19 @@ impl ViewZone {
     }
 }
 
+impl ViewZone {
+    /// The closest encloser of `key` (RFC 5155 §1.3): its longest ancestor, or itself, that the
+    /// zone has a node for (an empty non-terminal counts).
+    pub fn closest_encloser<'k>(&self, key: &'k [u8]) -> &'k [u8] {
+        let origin_len = self.origin.as_wire().len();
+        name::suffix_offsets(key)
+            .map(|offset| &key[offset..])
+            .take_while(|suffix| suffix.len() >= origin_len)
+            .find(|suffix| self.node(suffix).is_some())
+            .unwrap_or(&key[key.len() - origin_len..])
+    }
+}
+
 fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
     let origin_len = zone.origin.as_wire().len();
     // Label offsets fit a byte: a wire name is at most 255 octets.

@@ -50,6 +50,8 @@ pub(crate) struct ResponseWriter<'b> {
     rcode: u16,
     opt: Option<OptReply>,
     question_end: usize,
+    /// RRSIGs and denial proofs go in: the client set DO and the zone answering is signed.
+    signed: bool,
 }
 
 impl<'b> ResponseWriter<'b> {
@@ -81,6 +83,7 @@ impl<'b> ResponseWriter<'b> {
             rcode: 0,
             opt,
             question_end: HEADER_LEN,
+            signed: false,
         };
         if let Some((qname, qtype, qclass)) = question {
             writer.write_name(qname);
@@ -90,6 +93,21 @@ impl<'b> ResponseWriter<'b> {
             writer.buf[4..6].copy_from_slice(&1u16.to_be_bytes());
         }
         writer
+    }
+
+    /// Whether the client asked for DNSSEC records (the DO bit, RFC 3225).
+    pub(crate) fn dnssec_ok(&self) -> bool {
+        self.opt.is_some_and(|opt| opt.dnssec_ok)
+    }
+
+    /// From now on RRSIGs and denial proofs are written, when `signed` (the client set DO and
+    /// the zone answering is signed: RFC 4035 §3.1).
+    pub(crate) fn set_signed(&mut self, signed: bool) {
+        self.signed = signed;
+    }
+
+    pub(crate) fn signed(&self) -> bool {
+        self.signed
     }
 
     /// The ID of the query being answered.

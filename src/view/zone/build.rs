@@ -37,6 +37,7 @@ fn group_into_nodes(records: Vec<ZoneRecord>) -> Nodes {
             Entry::Vacant(slot) => {
                 slot.insert(Node {
                     rrsets: rrsets.into_boxed_slice(),
+                    nsec: None,
                 });
             }
             Entry::Occupied(mut slot) => merge_rrsets(slot.get_mut(), rrsets),
@@ -72,6 +73,7 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
             ttl,
             rdatas: rdatas.into_boxed_slice(),
             health: None,
+            sigs: None,
         }));
     }
     rrsets
@@ -136,7 +138,10 @@ fn add_empty_non_terminals(origin: &[u8], exists: impl Fn(&[u8]) -> bool, nodes:
 pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
     let mut nodes = group_into_nodes(records);
     add_empty_non_terminals(origin.as_wire(), |_| false, &mut nodes);
-    ZoneData { nodes }
+    ZoneData {
+        nodes,
+        chain: Box::default(),
+    }
 }
 
 /// Builds a view's overlay: each name the override file touches gets the shared node with the
@@ -162,7 +167,10 @@ pub(crate) fn build_overlay(
         }
     }
     add_empty_non_terminals(origin.as_wire(), |k| shared.get(k).is_some(), &mut nodes);
-    ZoneData { nodes }
+    ZoneData {
+        nodes,
+        chain: Box::default(),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 mod build;
 mod check;
 mod node;
+mod signed;
 
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ pub(crate) use check::check_shared;
 use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
-pub(crate) use node::{Answered, Node, RRset, Rdata, ZoneData};
+pub(crate) use node::{Answered, Node, RRset, Rdata, Signatures, ZoneData};
+pub(crate) use signed::{MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
 /// load a zone's files keeps serving the previous copy in the new snapshot.
@@ -52,12 +54,14 @@ pub struct ViewZone {
     /// Who may transfer this zone from this view, as the config decided it (the zone's own ACL
     /// for the view, or the view's): the answer stage only asks it.
     pub transfer: super::TransferAcl,
+    /// Served signed: RRSIGs and NSEC records are in its answers and transfers.
+    signed: bool,
 }
 
 impl ViewZone {
-    /// Whether this view's copy is served signed (DNSSEC). Nothing is signed yet.
+    /// Whether this view's copy is served signed (DNSSEC).
     pub fn is_signed(&self) -> bool {
-        false
+        self.signed
     }
 
     /// The node at a lowercased wire name, as this view sees it.
@@ -95,6 +99,7 @@ impl ViewZone {
             ttl: ttl.unwrap_or(set.ttl),
             rdatas: set.rdatas.clone(),
             health: Some(checked),
+            sigs: None,
         });
         let rrsets: Vec<Arc<RRset>> = node
             .rrsets
@@ -125,6 +130,33 @@ impl ViewZone {
                 .filter(move |set| !(set.rtype == rtype::SOA && key == origin))
                 .map(move |set| (key, &**set))
         })
+    }
+
+    /// The records a transfer carries for one node of this view's zone, between the two SOAs:
+    /// its RRsets but the apex SOA, and in a signed view each RRset's signatures (the apex SOA's
+    /// too) and the node's NSEC record with its own.
+    pub fn node_records<'z>(&'z self, owner: &'z [u8], node: &'z Node) -> impl Iterator<Item = (&'z [u8], u16, u32, &'z [u8])> + 'z {
+        let apex = owner == self.origin.as_wire();
+        let signed = self.signed;
+        let nsec = node.nsec.as_deref().filter(|_| signed);
+        node.rrsets
+            .iter()
+            .map(|set| &**set)
+            .chain(nsec)
+            .flat_map(move |set| {
+                let records = set
+                    .rdatas
+                    .iter()
+                    .filter(move |_| !(apex && set.rtype == rtype::SOA))
+                    .map(move |rdata| (owner, set.rtype, set.ttl, &rdata.wire[..]));
+                let sigs = set
+                    .sigs
+                    .iter()
+                    .filter(move |_| signed)
+                    .flat_map(|sigs| sigs.full.iter())
+                    .map(move |sig| (owner, rtype::RRSIG, set.ttl, &sig[..]));
+                records.chain(sigs)
+            })
     }
 
     /// Every name of this view's zone with its node, overlay names replacing shared ones: the
@@ -229,6 +261,7 @@ pub(crate) fn assemble(
         files: Vec::new(),
         history: Arc::default(),
         transfer: super::TransferAcl::default(),
+        signed: false,
     })
 }
 

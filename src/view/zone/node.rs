@@ -10,6 +10,7 @@ use crate::dns::name;
 use crate::dns::rdata::embedded_names;
 use crate::dns::rtype;
 use crate::located::SourceLoc;
+use crate::dnssec::Sigs;
 use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
 /// One record's data and where it was written.
@@ -29,6 +30,19 @@ pub struct RRset {
     /// Set for an address RRset whose records are health-checked: which are answered is read
     /// from its cell at answer time.
     pub health: Option<Checked>,
+    /// Its RRSIGs, in a signed zone (shared by every view that serves the set, and kept across
+    /// reloads while they stay good).
+    pub sigs: Option<Arc<Signatures>>,
+}
+
+/// The RRSIG RDATAs over an RRset: one per signing key over all its records, and for a
+/// health-checked set one set over each subset its checks can leave, so that what is answered is
+/// exactly what is signed.
+#[derive(Debug, Default)]
+pub struct Signatures {
+    pub full: Sigs,
+    /// Indexed by the mask of records kept (bit i: record i); empty unless health-checked.
+    pub subsets: Box<[Sigs]>,
 }
 
 impl RRset {
@@ -75,6 +89,29 @@ impl RRset {
             mask,
             next: first,
             remaining: count,
+        }
+    }
+
+    /// The signatures over the records `answered` carries (none in an unsigned zone).
+    pub fn signatures(&self, answered: &Answered<'_>) -> &[Box<[u8]>] {
+        match &self.sigs {
+            None => &[],
+            Some(sigs) if answered.mask == u64::MAX => &sigs.full,
+            Some(sigs) => sigs
+                .subsets
+                .get(answered.mask as usize)
+                .map_or(&[][..], |subset| &subset[..]),
+        }
+    }
+
+    /// A copy of this set with `sigs` in place of its signatures.
+    pub fn with_sigs(&self, sigs: Option<Arc<Signatures>>) -> RRset {
+        RRset {
+            rtype: self.rtype,
+            ttl: self.ttl,
+            rdatas: self.rdatas.clone(),
+            health: self.health.clone(),
+            sigs,
         }
     }
 
@@ -126,6 +163,10 @@ impl ExactSizeIterator for Answered<'_> {}
 #[derive(Debug, Default, Clone)]
 pub struct Node {
     pub rrsets: Box<[Arc<RRset>]>,
+    /// The name's NSEC record (with its signature), where a signed view's chain passes through
+    /// it. Kept beside the RRsets rather than among them: a view that does not sign reads the
+    /// same node and must not see it.
+    pub nsec: Option<Arc<RRset>>,
 }
 
 impl Node {
@@ -155,6 +196,9 @@ pub(super) type Nodes = indexmap::IndexMap<Box<[u8]>, Node, foldhash::fast::Rand
 #[derive(Debug, Default, Clone)]
 pub struct ZoneData {
     pub(super) nodes: Nodes,
+    /// The nodes with an NSEC record (indexes into `nodes`) in canonical order (RFC 4034 §6.1):
+    /// where the record covering a name that does not exist is found. Empty unless signed.
+    pub(super) chain: Box<[u32]>,
 }
 
 impl ZoneData {
@@ -192,5 +236,6 @@ pub(super) fn node_of(mut rrsets: Vec<Arc<RRset>>) -> Node {
     rrsets.sort_by_key(|set| set.rtype);
     Node {
         rrsets: rrsets.into_boxed_slice(),
+        nsec: None,
     }
 }

@@ -1,0 +1,152 @@
+//! The canonical forms DNSSEC signs and orders by (RFC 4034 §6): the order of names in a zone,
+//! the RDATA of a record as it is signed (embedded names lowercased for the types RFC 4034 §6.2
+//! lists, as RFC 6840 §5.1 amends it), and an owner's label count for the RRSIG.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::dns::name::{MAX_NAME_LEN, suffix_offsets};
+use crate::dns::rdata::embedded_names;
+use crate::dns::rtype::*;
+
+/// RFC 4034 §6.1: names compare label by label from the root, each label as lowercased octets
+/// (a label that is a prefix of the other sorts first). Takes validated wire names.
+pub(crate) fn cmp_names(a: &[u8], b: &[u8]) -> Ordering {
+    let (a_starts, a_len) = label_starts(a);
+    let (b_starts, b_len) = label_starts(b);
+    let mut i = a_len;
+    let mut j = b_len;
+    while i > 0 && j > 0 {
+        i -= 1;
+        j -= 1;
+        let a_label = label(a, a_starts[i]);
+        let b_label = label(b, b_starts[j]);
+        let order = a_label
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(b_label.iter().map(u8::to_ascii_lowercase));
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a_len.cmp(&b_len)
+}
+
+fn label_starts(wire: &[u8]) -> ([u8; MAX_NAME_LEN / 2], usize) {
+    let mut starts = [0u8; MAX_NAME_LEN / 2];
+    let mut count = 0;
+    for offset in suffix_offsets(wire) {
+        starts[count] = offset as u8;
+        count += 1;
+    }
+    (starts, count)
+}
+
+fn label(wire: &[u8], start: u8) -> &[u8] {
+    let start = start as usize;
+    &wire[start + 1..start + 1 + wire[start] as usize]
+}
+
+/// The RRSIG Labels field (RFC 4034 §3.1.3): the owner's labels, not counting the root or a
+/// leading `*` (so a wildcard's signature validates the names it answers for).
+pub(crate) fn label_count(owner: &[u8]) -> u8 {
+    let count = suffix_offsets(owner).count();
+    let wildcard = owner.first() == Some(&1) && owner.get(1) == Some(&b'*');
+    (count - usize::from(wildcard)) as u8
+}
+
+/// RDATA in canonical form: the embedded names of the types RFC 4034 §6.2 lists lowercased. RFC
+/// 6840 §5.1 takes NSEC off the list (its next name is signed as written; ours are written
+/// lowercased anyway); SVCB, HTTPS and the types after RFC 3597 are not on it.
+pub(crate) fn rdata(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
+    let listed = matches!(
+        rtype,
+        NS | MD
+            | MF
+            | CNAME
+            | SOA
+            | MB
+            | MG
+            | MR
+            | PTR
+            | MINFO
+            | MX
+            | RP
+            | AFSDB
+            | RT
+            | SIG
+            | PX
+            | NXT
+            | NAPTR
+            | KX
+            | SRV
+            | DNAME
+            | A6
+            | RRSIG
+    );
+    if !listed {
+        return Cow::Borrowed(wire);
+    }
+    let names = embedded_names(rtype, wire);
+    if names.count == 0 {
+        return Cow::Borrowed(wire);
+    }
+    let mut canonical = wire.to_vec();
+    for &offset in &names.offsets[..names.count as usize] {
+        let start = offset as usize;
+        if let Some(len) = crate::dns::name::wire_name_len(&wire[start..]) {
+            canonical[start..start + len].make_ascii_lowercase();
+        }
+    }
+    Cow::Owned(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::name::Name;
+
+    fn wire(text: &str) -> Vec<u8> {
+        Name::parse(text, None).unwrap().as_wire().to_vec()
+    }
+
+    /// The example order of RFC 4034 §6.1.
+    #[test]
+    fn names_sort_as_rfc_4034_shows() {
+        let sorted = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        let names: Vec<Vec<u8>> = sorted.iter().map(|n| wire(n)).collect();
+        for pair in names.windows(2) {
+            assert_eq!(cmp_names(&pair[0], &pair[1]), Ordering::Less);
+            assert_eq!(cmp_names(&pair[1], &pair[0]), Ordering::Greater);
+        }
+        assert_eq!(
+            cmp_names(&wire("A.Example."), &wire("a.example.")),
+            Ordering::Equal
+        );
+    }
+
+    #[test]
+    fn wildcards_do_not_count_their_star() {
+        assert_eq!(label_count(&wire("*.a.example.")), 2);
+        assert_eq!(label_count(&wire("a.example.")), 2);
+        assert_eq!(label_count(&wire(".")), 0);
+    }
+
+    #[test]
+    fn only_listed_types_lowercase_their_names() {
+        let mx = [&[0, 10][..], &wire("Mail.Example.")].concat();
+        assert_eq!(&*rdata(MX, &mx), &[&[0, 10][..], &wire("mail.example.")].concat()[..]);
+        let svcb = [&[0, 1][..], &wire("Target.Example.")].concat();
+        assert_eq!(&*rdata(SVCB, &svcb), &svcb[..]);
+    }
+}

@@ -1,0 +1,123 @@
+//! A zone's keys in the state directory, and what each does at a given moment. The key files are
+//! BIND's (`K<zone>.+<alg>+<tag>.key` and `.private`), and so is the meaning of their timing
+//! metadata: a key is in the DNSKEY set from `Publish` until `Delete`, signs from `Activate`
+//! until `Inactive`, and has its CDS and CDNSKEY published from `SyncPublish` until
+//! `SyncDelete`. What a key does follows from its flags: a key with the SEP bit (257) signs the
+//! key sets, one without (256) the data, and when no active key lacks the bit the SEP keys sign
+//! everything (a combined signing key, CSK). So keys made by `dnssec-keygen` and timed with
+//! `dnssec-settime` are used as they are, and splitdns's own rollovers are key timings too.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Policy;
+use super::key::{self, KeyError, SigningKey, Timing};
+use crate::dns::name::Name;
+
+/// The flags of a key-signing (or combined) key: ZONE and SEP.
+pub(crate) const KSK_FLAGS: u16 = 257;
+/// The flags of a zone-signing key: ZONE.
+pub(crate) const ZSK_FLAGS: u16 = 256;
+
+/// A zone's keys at one moment.
+#[derive(Debug, Default)]
+pub(crate) struct ZoneKeys {
+    /// In the DNSKEY set.
+    pub published: Vec<Arc<SigningKey>>,
+    /// Sign the zone's data.
+    pub data_keys: Vec<Arc<SigningKey>>,
+    /// Sign DNSKEY, CDS and CDNSKEY.
+    pub key_keys: Vec<Arc<SigningKey>>,
+    /// Have their CDS and CDNSKEY published.
+    pub sync: Vec<Arc<SigningKey>>,
+    /// The next moment (Unix seconds) a key's role changes, if any is set.
+    pub next_change: Option<u64>,
+}
+
+/// Whether a missing key set may be made: at start and reload yes, in `check` no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    Yes,
+    No,
+}
+
+/// The keys of `origin` in `dir` at `now`. With none there, `create` makes them as the policy
+/// says (and `Ok(None)` without it). A key whose algorithm differs from the policy's is used all
+/// the same: an algorithm rollover is the admin's, by key timings.
+pub(crate) fn zone_keys(
+    dir: &Path,
+    origin: &Name,
+    policy: &Policy,
+    now: u64,
+    create: Create,
+) -> Result<Option<ZoneKeys>, Vec<KeyError>> {
+    let mut keys = if dir.exists() {
+        key::read_dir(dir, origin)?
+    } else {
+        Vec::new()
+    };
+    if keys.is_empty() {
+        if create == Create::No {
+            return Ok(None);
+        }
+        keys = generate(dir, origin, policy, now).map_err(|e| vec![e])?;
+    }
+    Ok(Some(roles(keys.into_iter().map(Arc::new).collect(), now)))
+}
+
+/// A new key set for `origin`, written to `dir`: one CSK, or a KSK and a ZSK.
+fn generate(dir: &Path, origin: &Name, policy: &Policy, now: u64) -> Result<Vec<SigningKey>, KeyError> {
+    std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(dir.to_path_buf(), e))?;
+    let flags: &[u16] = if policy.split { &[KSK_FLAGS, ZSK_FLAGS] } else { &[KSK_FLAGS] };
+    let mut keys = Vec::new();
+    for &flags in flags {
+        let mut key = SigningKey::generate(origin, policy.algorithm, flags, now)?;
+        let mut timing = key.timing().clone();
+        if flags == KSK_FLAGS {
+            // Nothing is cached of a zone signed for the first time: the parent may take the DS
+            // (RFC 8078 §3) at once.
+            timing.sync_publish = Some(now);
+        }
+        key.set_timing(timing);
+        key.write(dir)?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// What each key does at `now`, by its timing metadata and flags.
+pub(crate) fn roles(keys: Vec<Arc<SigningKey>>, now: u64) -> ZoneKeys {
+    let reached = |at: Option<u64>| at.is_some_and(|t| t <= now);
+    let mut zone = ZoneKeys::default();
+    for key in &keys {
+        let t: &Timing = key.timing();
+        // A key without a Publish or Activate time is published and active from its creation
+        // (what BIND does with a key whose metadata leaves them unset).
+        let published = (t.publish.is_none() || reached(t.publish)) && !reached(t.delete);
+        let active = published && (t.activate.is_none() || reached(t.activate)) && !reached(t.inactive);
+        if published {
+            zone.published.push(key.clone());
+        }
+        if active {
+            if key.is_sep() {
+                zone.key_keys.push(key.clone());
+            } else {
+                zone.data_keys.push(key.clone());
+            }
+        }
+        if key.is_sep() && published && reached(t.sync_publish) && !reached(t.sync_delete) {
+            zone.sync.push(key.clone());
+        }
+        for at in [t.publish, t.activate, t.inactive, t.delete, t.sync_publish, t.sync_delete]
+            .into_iter()
+            .flatten()
+            .filter(|&at| at > now)
+        {
+            zone.next_change = Some(zone.next_change.map_or(at, |next| next.min(at)));
+        }
+    }
+    if zone.data_keys.is_empty() {
+        zone.data_keys = zone.key_keys.clone();
+    }
+    zone
+}

@@ -1,0 +1,147 @@
+//! The signing stage of a load: each zone the config signs gets its keys from the state
+//! directory (made there at its first start), and every view that serves it signed gets its
+//! copy signed — the shared data once for all of them — keeping the signatures the previous
+//! snapshot has for data that did not change. A view whose signatures changed while its serial
+//! did not is served the next serial, where its serial is followed (as for any content change),
+//! so that secondaries fetch the new signatures.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::dns::{rtype, soa};
+use crate::dnssec::key::DigestType;
+use crate::dnssec::keyring::{self, Create, ZoneKeys};
+use crate::dnssec::rrsig::Validity;
+use crate::dnssec::Signer;
+use crate::located::Located;
+use crate::view::Snapshot;
+use crate::view::zone::{RRset, Rdata, SignedShared, Signing};
+
+use super::serial;
+
+/// Where a zone's keys are kept: `keys/` in the state directory.
+pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("keys")
+}
+
+/// TTL of the DNSKEY, CDS and CDNSKEY sets (BIND's `dnskey-ttl` default).
+const DNSKEY_TTL: u32 = 3600;
+
+/// What signing did: the moment the next signing is due (a key's role changes, or the oldest
+/// kept signature reaches its refresh margin), if any zone is signed.
+#[derive(Debug, Default)]
+pub(crate) struct Signed {
+    pub next_due: Option<u64>,
+}
+
+/// Signs every signed zone's copies in `snapshot` at `now`. `create` says whether a zone
+/// without keys gets them (`check` does not make keys, and signs nothing it has none for).
+pub(crate) fn sign(
+    config: &Config,
+    snapshot: &mut Snapshot,
+    previous: Option<&Snapshot>,
+    now: u64,
+    create: Create,
+) -> Result<Signed, Vec<Located>> {
+    let mut signed = Signed::default();
+    let Some(state_dir) = &config.state_dir else {
+        return Ok(signed);
+    };
+    let dir = key_dir(state_dir);
+    let served = previous.is_none().then(|| serial::read_state(state_dir));
+    let mut errors = Vec::new();
+    for zone in &config.zones {
+        let Some(policy) = &zone.dnssec else { continue };
+        let keys = match keyring::zone_keys(&dir, &zone.origin, policy, now, create) {
+            Ok(Some(keys)) => keys,
+            Ok(None) => continue,
+            Err(e) => {
+                // A key error names its file (and line) itself.
+                errors.extend(e.into_iter().map(|e| Located {
+                    file: PathBuf::new(),
+                    line: 0,
+                    column: 0,
+                    message: format!("zone {}: {e}", zone.origin),
+                }));
+                continue;
+            }
+        };
+        let origin = zone.origin.as_wire();
+        let validity = Validity {
+            inception: now.saturating_sub(policy.inception_offset.as_secs()) as u32,
+            expiration: (now + policy.signature_validity.as_secs()) as u32,
+        };
+        let keep_until = (now + policy.signature_refresh.as_secs()) as u32;
+        let signer = Signer::new(origin, keys.data_keys.clone(), keys.key_keys.clone(), validity, keep_until);
+        let apex_sets = apex_sets(&keys, &config.path);
+        let mut made = SignedShared::default();
+        // Signing views first: the views that do not sign read their signed shared copy.
+        let mut order: Vec<usize> = (0..snapshot.views.len()).collect();
+        order.sort_by_key(|&v| !config.views[v].dnssec);
+        for index in order {
+            let view = &mut snapshot.views[index];
+            let view_name = view.name.clone();
+            let Some(view_zone) = view.zones.iter_mut().find(|z| z.origin == zone.origin) else {
+                continue;
+            };
+            if !config.views[index].dnssec {
+                view_zone.share_unsigned(&made);
+                continue;
+            }
+            let nsec_ttl = {
+                let soa = &view_zone.soa;
+                soa.ttl.min(soa::minimum(&soa.rdatas[0].wire))
+            };
+            let signing = Signing {
+                origin,
+                signer: &signer,
+                apex_sets: &apex_sets,
+                nsec_ttl,
+            };
+            let before = previous.and_then(|p| p.view_zone(&view_name, &zone.origin));
+            let count = view_zone.sign(&signing, before, &mut made);
+            let served_serial = before.map(|b| b.serial).or_else(|| {
+                served.as_ref().and_then(|s| s.get(&(view_name.clone(), zone.origin.clone())).map(|s| s.serial))
+            });
+            let followed = serial::manager(config, index, &zone.origin).is_some();
+            if count > 0 && followed && served_serial == Some(view_zone.serial) {
+                view_zone.raise_serial(view_zone.serial.wrapping_add(1), &signing);
+            }
+            if let Some(before) = before.filter(|_| view_zone.transfer != Default::default()) {
+                view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
+            }
+        }
+        let refresh = u64::from(keep_until).saturating_sub(now);
+        let due = [keys.next_change, Some(now + refresh.max(1))].into_iter().flatten().min();
+        signed.next_due = [signed.next_due, due].into_iter().flatten().min();
+    }
+    if errors.is_empty() { Ok(signed) } else { Err(errors) }
+}
+
+/// The apex's key sets: DNSKEY (every published key), and CDS and CDNSKEY for the keys whose
+/// DS the parent is to have (RFC 7344).
+fn apex_sets(keys: &ZoneKeys, config_path: &Path) -> Vec<Arc<RRset>> {
+    let loc = crate::located::SourceLoc {
+        file: Arc::new(config_path.to_path_buf()),
+        line: 0,
+    };
+    let set = |rtype: u16, rdatas: Vec<Vec<u8>>| {
+        Arc::new(RRset {
+            rtype,
+            ttl: DNSKEY_TTL,
+            rdatas: rdatas
+                .into_iter()
+                .map(|wire| Rdata { wire: wire.into_boxed_slice(), loc: loc.clone() })
+                .collect(),
+            health: None,
+            sigs: None,
+        })
+    };
+    let mut sets = vec![set(rtype::DNSKEY, keys.published.iter().map(|k| k.dnskey_rdata().to_vec()).collect())];
+    if !keys.sync.is_empty() {
+        sets.push(set(rtype::CDS, keys.sync.iter().map(|k| k.ds_rdata(DigestType::Sha256)).collect()));
+        sets.push(set(rtype::CDNSKEY, keys.sync.iter().map(|k| k.dnskey_rdata().to_vec()).collect()));
+    }
+    sets
+}

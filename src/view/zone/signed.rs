@@ -1,0 +1,691 @@
+//! Signing a zone's data for the views that serve it signed: every authoritative RRset gets its
+//! RRSIGs, every authoritative name its NSEC, and the apex the key sets. The shared data is
+//! signed once, for all views ([`ZoneData::signed`]); a view with an overlay then signs only what
+//! its overlay changes — its own nodes, and the NSEC records of the shared names whose neighbour
+//! in its chain differs ([`ViewZone::sign_overlay`]). Signatures already made, on the data itself
+//! or on equal data in the previous snapshot, are kept while the signer says they are good, so a
+//! reload signs what changed and a signature refresh signs what is due.
+//!
+//! What is in the NSEC chain (RFC 4035 §2.3): every name that has data and is not below a zone
+//! cut or a DNAME; a cut is in it (its NS is not signed, its DS is), glue and empty non-terminals
+//! are not.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::dns::name::{is_subdomain, suffix_offsets};
+use crate::dns::{bitmap, rtype};
+use crate::dnssec::rrsig::Unsigned;
+use crate::dnssec::{Signer, Sigs, canonical};
+use crate::view::health::MAX_CHECKED_RECORDS;
+
+use super::ViewZone;
+use super::node::{Node, Nodes, RRset, Signatures, ZoneData};
+
+/// Health-checked RRsets of at most this many records are signed in every subset (2^n - 1
+/// signatures); a larger one in a signed zone is refused by the checks.
+pub(crate) const MAX_SIGNED_CHECKED_RECORDS: usize = 8;
+const _: () = assert!(MAX_SIGNED_CHECKED_RECORDS <= MAX_CHECKED_RECORDS);
+
+/// The shared data signed in one load, with the signatures each took: views that share data
+/// share its signed copy.
+#[derive(Default)]
+pub(crate) struct SignedShared {
+    copies: Vec<(Arc<ZoneData>, Arc<ZoneData>, usize)>,
+}
+
+impl SignedShared {
+    fn find(&self, original: &Arc<ZoneData>) -> Option<(Arc<ZoneData>, usize)> {
+        self.copies
+            .iter()
+            .find(|(unsigned, _, _)| Arc::ptr_eq(unsigned, original))
+            .map(|(_, signed, count)| (signed.clone(), *count))
+    }
+}
+
+/// What a signing pass needs besides the data: the signer, the apex's key sets (DNSKEY, CDS,
+/// CDNSKEY, unsigned: they replace any of those types the files have), and the NSEC TTL.
+pub(crate) struct Signing<'a> {
+    pub origin: &'a [u8],
+    pub signer: &'a Signer,
+    pub apex_sets: &'a [Arc<RRset>],
+    pub nsec_ttl: u32,
+}
+
+/// One RRset to sign, by where its result goes.
+struct Job<'d> {
+    owner: &'d [u8],
+    set: &'d RRset,
+    /// For a health-checked set, the subset (mask) this signature covers; `None`: the whole set.
+    subset: Option<u64>,
+}
+
+/// Signs the jobs on every core; results in job order.
+fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
+    let sign = |job: &Job<'_>| -> Sigs {
+        let rdatas: Vec<&[u8]> = match job.subset {
+            None => job.set.rdatas.iter().map(|r| &r.wire[..]).collect(),
+            Some(mask) => (job.set.rdatas.iter().enumerate())
+                .filter(|(i, _)| mask >> i & 1 == 1)
+                .map(|(_, r)| &r.wire[..])
+                .collect(),
+        };
+        signer.sign(Unsigned {
+            owner: job.owner,
+            rtype: job.set.rtype,
+            ttl: job.set.ttl,
+            rdatas: &rdatas,
+        })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs.len() < 64 || threads == 1 {
+        return jobs.iter().map(sign).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(sign).collect::<Vec<Sigs>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("signing does not panic"))
+            .collect()
+    })
+}
+
+/// Whether a node is where a zone cut is (NS below the apex).
+fn is_cut(key: &[u8], origin: &[u8], node: &Node) -> bool {
+    key.len() != origin.len() && node.is_cut()
+}
+
+/// Whether `key` is below a cut or a DNAME, as `node_at` sees the zone.
+fn occluded<'n>(key: &[u8], origin: &[u8], node_at: impl Fn(&[u8]) -> Option<&'n Node>) -> bool {
+    suffix_offsets(key)
+        .skip(1)
+        .map(|offset| &key[offset..])
+        .take_while(|ancestor| ancestor.len() > origin.len())
+        .any(|ancestor| {
+            node_at(ancestor).is_some_and(|n| n.is_cut() || n.get(rtype::DNAME).is_some())
+        })
+}
+
+/// The types an RRset of which is signed at a name: at a cut only DS (the NS set and glue
+/// belong to the child), elsewhere all.
+fn signed_here(cut: bool, set: &RRset) -> bool {
+    !cut || set.rtype == rtype::DS
+}
+
+/// The NSEC RDATA for a name with `node`'s types whose successor in the chain is `next`.
+fn nsec_rdata(next: &[u8], node: &Node, cut: bool) -> Vec<u8> {
+    let mut types: Vec<u16> = node
+        .rrsets
+        .iter()
+        .map(|set| set.rtype)
+        .filter(|&t| !cut || t == rtype::NS || t == rtype::DS)
+        .collect();
+    types.extend([rtype::RRSIG, rtype::NSEC]);
+    let mut rdata = next.to_vec();
+    bitmap::encode(&mut types, &mut rdata);
+    rdata
+}
+
+/// Signatures to keep on `set` at `key`, if any are good: its own, else those of the same data
+/// in `earlier` (a previous snapshot's copy, or the signed shared data).
+fn kept_sigs(
+    signer: &Signer,
+    set: &RRset,
+    key: &[u8],
+    earlier: &[Option<&ZoneData>],
+) -> Option<Arc<Signatures>> {
+    let good = |sigs: &Arc<Signatures>, from: &RRset| {
+        signer.still_good(set.rtype, &sigs.full)
+            && (set.health.is_none() || from.health.is_some())
+            && (set.health.is_none()
+                || sigs.subsets.len() == 1 << set.rdatas.len()
+                    && sigs.subsets[1..]
+                        .iter()
+                        .all(|subset| signer.still_good(set.rtype, subset)))
+    };
+    if let Some(sigs) = set.sigs.as_ref().filter(|sigs| good(sigs, set)) {
+        return Some(sigs.clone());
+    }
+    earlier.iter().flatten().find_map(|data| {
+        let other = data.get(key)?.get(set.rtype)?;
+        let sigs = other.sigs.as_ref()?;
+        (other.same_data(set) && good(sigs, other)).then(|| sigs.clone())
+    })
+}
+
+/// The NSEC to keep for `key` if an earlier copy has the same record with good signatures.
+fn kept_nsec(signer: &Signer, key: &[u8], rdata: &[u8], earlier: &[Option<&ZoneData>]) -> Option<Arc<RRset>> {
+    earlier.iter().flatten().find_map(|data| {
+        let nsec = data.get(key)?.nsec.as_ref()?;
+        let good = nsec.rdatas[0].wire[..] == *rdata
+            && nsec.sigs.as_ref().is_some_and(|s| signer.still_good(rtype::NSEC, &s.full));
+        good.then(|| nsec.clone())
+    })
+}
+
+/// An NSEC RRset (unsigned yet).
+fn nsec_set(rdata: Vec<u8>, ttl: u32, loc: &crate::located::SourceLoc) -> RRset {
+    RRset {
+        rtype: rtype::NSEC,
+        ttl,
+        rdatas: Box::new([super::Rdata {
+            wire: rdata.into_boxed_slice(),
+            loc: loc.clone(),
+        }]),
+        health: None,
+        sigs: None,
+    }
+}
+
+/// The plan for one node: its RRsets (each kept as it is, given kept signatures, or waiting for
+/// jobs) and its NSEC.
+struct NodePlan {
+    rrsets: Vec<SetPlan>,
+    nsec: Option<SetPlan>,
+}
+
+enum SetPlan {
+    /// Served as it is (signed already, or not signed here).
+    Keep(Arc<RRset>),
+    /// The set with these signatures.
+    Kept(Arc<RRset>, Arc<Signatures>),
+    /// Signed by jobs: the whole set at `first`, and for a checked set its `subsets` after it.
+    Sign { set: Arc<RRset>, first: usize, subsets: usize },
+}
+
+impl SetPlan {
+    fn plan<'d>(
+        signer: &Signer,
+        key: &'d [u8],
+        set: &'d Arc<RRset>,
+        earlier: &[Option<&ZoneData>],
+        jobs: &mut Vec<Job<'d>>,
+    ) -> SetPlan {
+        if let Some(sigs) = kept_sigs(signer, set, key, earlier) {
+            return match &set.sigs {
+                Some(own) if Arc::ptr_eq(own, &sigs) => SetPlan::Keep(set.clone()),
+                _ => SetPlan::Kept(set.clone(), sigs),
+            };
+        }
+        let first = jobs.len();
+        jobs.push(Job { owner: key, set, subset: None });
+        let mut subsets = 0;
+        if set.health.is_some() && set.rdatas.len() <= MAX_SIGNED_CHECKED_RECORDS {
+            let all = (1u64 << set.rdatas.len()) - 1;
+            for mask in 1..all {
+                jobs.push(Job { owner: key, set, subset: Some(mask) });
+                subsets += 1;
+            }
+        }
+        SetPlan::Sign { set: set.clone(), first, subsets }
+    }
+
+    fn finish(self, signed: &mut [Option<Sigs>]) -> Arc<RRset> {
+        match self {
+            SetPlan::Keep(set) => set,
+            SetPlan::Kept(set, sigs) => Arc::new(set.with_sigs(Some(sigs))),
+            SetPlan::Sign { set, first, subsets } => {
+                let full = signed[first].take().expect("each job is taken once");
+                let subsets: Box<[Sigs]> = if set.health.is_some() {
+                    let all = 1usize << set.rdatas.len();
+                    let mut masks: Vec<Sigs> = Vec::with_capacity(all);
+                    masks.push(Box::default());
+                    for job in first + 1..first + 1 + subsets {
+                        masks.push(signed[job].take().expect("each job is taken once"));
+                    }
+                    masks.push(full.clone());
+                    masks.into()
+                } else {
+                    Box::default()
+                };
+                Arc::new(set.with_sigs(Some(Arc::new(Signatures { full, subsets }))))
+            }
+        }
+    }
+}
+
+/// Plans a node's RRsets: the apex's key sets replace those of the files, the sets signed at this
+/// kind of name get signatures.
+fn plan_rrsets<'d>(
+    signing: &Signing<'_>,
+    key: &'d [u8],
+    node: &'d Node,
+    earlier: &[Option<&ZoneData>],
+    jobs: &mut Vec<Job<'d>>,
+) -> Vec<SetPlan> {
+    let cut = is_cut(key, signing.origin, node);
+    node.rrsets
+        .iter()
+        .map(|set| {
+            if signed_here(cut, set) {
+                SetPlan::plan(signing.signer, key, set, earlier, jobs)
+            } else {
+                SetPlan::Keep(unsigned(set))
+            }
+        })
+        .collect()
+}
+
+/// `set` without signatures (itself, when it has none).
+fn unsigned(set: &Arc<RRset>) -> Arc<RRset> {
+    match set.sigs {
+        None => set.clone(),
+        Some(_) => Arc::new(set.with_sigs(None)),
+    }
+}
+
+/// `node` with the apex's key sets in place of any the files had.
+fn with_apex_sets(node: &Node, apex_sets: &[Arc<RRset>]) -> Node {
+    let mut rrsets: Vec<Arc<RRset>> = node
+        .rrsets
+        .iter()
+        .filter(|set| !matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY))
+        .cloned()
+        .collect();
+    rrsets.extend(apex_sets.iter().cloned());
+    super::node::node_of(rrsets).with_nsec(node.nsec.clone())
+}
+
+impl Node {
+    fn with_nsec(mut self, nsec: Option<Arc<RRset>>) -> Node {
+        self.nsec = nsec;
+        self
+    }
+}
+
+/// Sorts node indexes into canonical order of their names.
+fn sort_canonical(nodes: &Nodes, indexes: &mut [u32]) {
+    indexes.sort_unstable_by(|&a, &b| {
+        let (a, _) = nodes.get_index(a as usize).expect("an index of this table");
+        let (b, _) = nodes.get_index(b as usize).expect("an index of this table");
+        canonical::cmp_names(a, b)
+    });
+}
+
+impl ZoneData {
+    /// This data signed as the zone it is on its own (the shared data every view reads): the
+    /// apex's key sets added, each authoritative RRset signed and each chain name given its
+    /// NSEC. `previous` is an earlier signed copy whose good signatures are kept.
+    /// Returns it with the number of signatures made.
+    pub(crate) fn signed(&self, signing: &Signing<'_>, previous: Option<&ZoneData>) -> (ZoneData, usize) {
+        let origin = signing.origin;
+        let apex = self.get(origin).map(|node| with_apex_sets(node, signing.apex_sets));
+        let node_at = |key: &[u8]| -> Option<&Node> {
+            if key == origin { apex.as_ref() } else { self.get(key) }
+        };
+        let mut chain: Vec<u32> = (self.nodes.iter().enumerate())
+            .filter(|(_, (key, node))| {
+                let node = if &key[..] == origin { apex.as_ref().unwrap_or(node) } else { node };
+                !node.rrsets.is_empty() && !occluded(key, origin, node_at)
+            })
+            .map(|(index, _)| index as u32)
+            .collect();
+        sort_canonical(&self.nodes, &mut chain);
+        let earlier = [previous];
+        let mut jobs: Vec<Job<'_>> = Vec::new();
+        let mut plans: Vec<Option<NodePlan>> = (0..self.nodes.len()).map(|_| None).collect();
+        let mut nsec_sets: Vec<Arc<RRset>> = Vec::new();
+        for (position, &index) in chain.iter().enumerate() {
+            let (key, node) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            let node = if **key == *origin { apex.as_ref().expect("the apex is in the chain") } else { node };
+            let next = chain[(position + 1) % chain.len()];
+            let (next, _) = self.nodes.get_index(next as usize).expect("chain indexes are nodes");
+            let cut = is_cut(key, origin, node);
+            let rdata = nsec_rdata(next, node, cut);
+            let nsec = match kept_nsec(signing.signer, key, &rdata, &earlier) {
+                Some(nsec) => SetPlan::Keep(nsec),
+                None => {
+                    let loc = &node.rrsets[0].rdatas[0].loc;
+                    nsec_sets.push(Arc::new(nsec_set(rdata, signing.nsec_ttl, loc)));
+                    SetPlan::Sign { set: nsec_sets.last().expect("just pushed").clone(), first: usize::MAX, subsets: 0 }
+                }
+            };
+            plans[index as usize] = Some(NodePlan { rrsets: Vec::new(), nsec: Some(nsec) });
+        }
+        // The RRsets' jobs, then the NSECs' (their sets live in `nsec_sets`, which must not move
+        // while jobs borrow them).
+        for &index in &chain {
+            let (key, node) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            let node = if **key == *origin { apex.as_ref().expect("the apex is in the chain") } else { node };
+            let rrsets = plan_rrsets(signing, key, node, &earlier, &mut jobs);
+            plans[index as usize].as_mut().expect("planned above").rrsets = rrsets;
+        }
+        let mut nsec_jobs = nsec_sets.iter();
+        for &index in &chain {
+            let (key, _) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            let plan = plans[index as usize].as_mut().expect("planned above");
+            if let Some(SetPlan::Sign { first, .. }) = &mut plan.nsec {
+                *first = jobs.len();
+                let set = nsec_jobs.next().expect("one NSEC set per planned NSEC");
+                jobs.push(Job { owner: key, set, subset: None });
+            }
+        }
+        let made = jobs.len();
+        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs).into_iter().map(Some).collect();
+        let mut nodes = Nodes::with_capacity_and_hasher(self.nodes.len(), Default::default());
+        for (index, (key, node)) in self.nodes.iter().enumerate() {
+            let node = match plans[index].take() {
+                Some(plan) => Node {
+                    rrsets: plan.rrsets.into_iter().map(|p| p.finish(&mut signed)).collect(),
+                    nsec: plan.nsec.map(|p| p.finish(&mut signed)),
+                },
+                // Glue and names below a DNAME: served unsigned; an empty non-terminal as is.
+                None => Node {
+                    rrsets: node.rrsets.iter().map(unsigned).collect(),
+                    nsec: None,
+                },
+            };
+            nodes.insert(key.clone(), node);
+        }
+        (ZoneData { nodes, chain: chain.into_boxed_slice() }, made)
+    }
+
+    /// The chain node that precedes `key` in canonical order (the one whose NSEC covers it, when
+    /// `key` is not itself in the chain), for which `usable` holds; walks back over those it
+    /// refuses.
+    fn chain_before(&self, key: &[u8], usable: impl Fn(&[u8], &Node) -> bool) -> Option<(&[u8], &Node)> {
+        if self.chain.is_empty() {
+            return None;
+        }
+        let at = |position: usize| {
+            let (key, node) = self.nodes.get_index(self.chain[position] as usize).expect("chain indexes are nodes");
+            (&key[..], node)
+        };
+        let after = self.chain.partition_point(|&index| {
+            let (name, _) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            canonical::cmp_names(name, key) != Ordering::Greater
+        });
+        // Before the first name (only names outside the zone): the last covers them.
+        let mut position = if after == 0 { self.chain.len() } else { after };
+        for _ in 0..self.chain.len() {
+            position -= 1;
+            let (name, node) = at(position);
+            if usable(name, node) {
+                return Some((name, node));
+            }
+            if position == 0 {
+                position = self.chain.len();
+            }
+        }
+        None
+    }
+}
+
+impl ViewZone {
+    /// Signs what this view's overlay changes over the shared data, which must be signed
+    /// already: its own nodes, and an overlay copy (with the right NSEC) of each shared name
+    /// whose place in this view's chain differs. `previous` is this view's copy in the previous
+    /// snapshot, whose good signatures are kept.
+    /// Returns the number of signatures made.
+    fn sign_overlay(&mut self, signing: &Signing<'_>, previous: Option<&ViewZone>) -> usize {
+        let origin = signing.origin;
+        let Some(overlay) = self.overlay.clone() else {
+            self.refresh_soa();
+            return 0;
+        };
+        let shared = self.shared.clone();
+        // The overlay as this view serves it: the apex's key sets in its apex copy, if it has one.
+        let mut own: Nodes = overlay
+            .nodes
+            .iter()
+            .map(|(key, node)| {
+                let node = if **key == *origin { with_apex_sets(node, signing.apex_sets) } else { node.clone() };
+                (key.clone(), node)
+            })
+            .collect();
+        let view_node = |own: &Nodes, key: &[u8]| -> Option<Node> { own.get(key).or_else(|| shared.get(key)).cloned() };
+        // Cuts and DNAMEs the overlay adds hide the shared names below them; those it removes
+        // bring shared names below them into the chain.
+        let mut hidden: Vec<Box<[u8]>> = Vec::new();
+        let mut revealed: Vec<Box<[u8]>> = Vec::new();
+        for (key, node) in &own {
+            let stops = |n: &Node| is_cut(key, origin, n) || n.get(rtype::DNAME).is_some();
+            let stops_here = stops(node);
+            let stopped_before = shared.get(key).is_some_and(stops);
+            if stops_here && !stopped_before {
+                let start = shared.chain.partition_point(|&index| {
+                    let (name, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
+                    canonical::cmp_names(name, key) != Ordering::Greater
+                });
+                for &index in &shared.chain[start..] {
+                    let (name, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
+                    if !is_subdomain(name, key) {
+                        break;
+                    }
+                    hidden.push(name.clone());
+                }
+            } else if stopped_before && !stops_here {
+                for (name, _) in shared.nodes.iter() {
+                    if **name != **key && is_subdomain(name, key) {
+                        revealed.push(name.clone());
+                    }
+                }
+            }
+        }
+        for name in hidden {
+            if !own.contains_key(&name) {
+                let node = shared.get(&name).expect("a shared name");
+                own.insert(name, Node {
+                    rrsets: node.rrsets.iter().map(unsigned).collect(),
+                    nsec: None,
+                });
+            }
+        }
+        for name in revealed {
+            if !own.contains_key(&name) {
+                let node = shared.get(&name).expect("a shared name").clone();
+                own.insert(name, node);
+            }
+        }
+        // This view's chain: the shared chain without the names the overlay decides, merged with
+        // the overlay's names that are in the chain.
+        let in_chain = |own: &Nodes, key: &[u8], node: &Node| {
+            !node.rrsets.is_empty() && !occluded(key, origin, |k| own.get(k).or_else(|| shared.get(k)))
+        };
+        let mut own_chain: Vec<u32> = (own.iter().enumerate())
+            .filter(|(_, (key, node))| in_chain(&own, key, node))
+            .map(|(index, _)| index as u32)
+            .collect();
+        sort_canonical(&own, &mut own_chain);
+        let mut merged: Vec<(&[u8], bool)> = Vec::with_capacity(shared.chain.len() + own_chain.len());
+        {
+            let mut from_shared = shared.chain.iter().map(|&index| {
+                let (key, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
+                &key[..]
+            }).filter(|key| !own.contains_key(*key)).peekable();
+            let mut from_own = own_chain.iter().map(|&index| {
+                let (key, _) = own.get_index(index as usize).expect("chain indexes are nodes");
+                &key[..]
+            }).peekable();
+            loop {
+                let take_shared = match (from_shared.peek(), from_own.peek()) {
+                    (Some(a), Some(b)) => canonical::cmp_names(a, b) == Ordering::Less,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => break,
+                };
+                if take_shared {
+                    merged.push((from_shared.next().expect("peeked"), false));
+                } else {
+                    merged.push((from_own.next().expect("peeked"), true));
+                }
+            }
+        }
+        // Each name's NSEC in this view: a shared name whose NSEC differs gets an overlay copy.
+        let earlier_own: Option<&ZoneData> = previous.and_then(|p| p.overlay.as_deref());
+        let earlier_shared: Option<&ZoneData> = previous.map(|p| &*p.shared);
+        let mut changed: Vec<(Box<[u8]>, Node, Vec<u8>)> = Vec::new();
+        let mut own_nsec: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (position, &(key, overlaid)) in merged.iter().enumerate() {
+            let next = merged[(position + 1) % merged.len()].0;
+            if overlaid {
+                let (index, _, node) = own.get_full(key).expect("an overlay name");
+                own_nsec.push((index, nsec_rdata(next, node, is_cut(key, origin, node))));
+            } else {
+                let node = view_node(&own, key).expect("a shared name");
+                let rdata = nsec_rdata(next, &node, is_cut(key, origin, &node));
+                let same = node.nsec.as_ref().is_some_and(|nsec| nsec.rdatas[0].wire[..] == rdata[..]);
+                if !same {
+                    changed.push((key.into(), node, rdata));
+                }
+            }
+        }
+        for (key, node, rdata) in changed {
+            let (index, _) = own.insert_full(key, node);
+            own_nsec.push((index, rdata));
+            own_chain.push(index as u32);
+        }
+        sort_canonical(&own, &mut own_chain);
+        // Sign the overlay's RRsets and NSECs, keeping what the signed shared data, or this
+        // view's previous copy, has good for the same data.
+        let earlier = [Some(&*shared), earlier_own, earlier_shared];
+        let mut jobs: Vec<Job<'_>> = Vec::new();
+        let mut nsec_sets: Vec<Option<Arc<RRset>>> = vec![None; own.len()];
+        let mut nsec_kept: Vec<Option<Arc<RRset>>> = vec![None; own.len()];
+        for (index, rdata) in own_nsec {
+            let (key, node) = own.get_index(index).expect("an overlay index");
+            match kept_nsec(signing.signer, key, &rdata, &earlier) {
+                Some(nsec) => nsec_kept[index] = Some(nsec),
+                None => {
+                    let loc = &node.rrsets[0].rdatas[0].loc;
+                    nsec_sets[index] = Some(Arc::new(nsec_set(rdata, signing.nsec_ttl, loc)));
+                }
+            }
+        }
+        let chained: Vec<bool> = {
+            let mut chained = vec![false; own.len()];
+            for &index in &own_chain {
+                chained[index as usize] = true;
+            }
+            chained
+        };
+        let mut plans: Vec<Option<Vec<SetPlan>>> = Vec::with_capacity(own.len());
+        for (index, (key, node)) in own.iter().enumerate() {
+            plans.push(chained[index].then(|| plan_rrsets(signing, key, node, &earlier, &mut jobs)));
+        }
+        let mut nsec_first: Vec<Option<usize>> = vec![None; own.len()];
+        for (index, set) in nsec_sets.iter().enumerate() {
+            if let Some(set) = set {
+                let (key, _) = own.get_index(index).expect("an overlay index");
+                nsec_first[index] = Some(jobs.len());
+                jobs.push(Job { owner: key, set, subset: None });
+            }
+        }
+        let made = jobs.len();
+        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs).into_iter().map(Some).collect();
+        let mut nodes = Nodes::with_capacity_and_hasher(own.len(), Default::default());
+        for (index, (key, node)) in own.iter().enumerate() {
+            let rrsets: Box<[Arc<RRset>]> = match plans[index].take() {
+                Some(plan) => plan.into_iter().map(|p| p.finish(&mut signed)).collect(),
+                None => node.rrsets.clone(),
+            };
+            let nsec = match (nsec_first[index], &nsec_sets[index]) {
+                (Some(first), Some(set)) => Some(SetPlan::Sign { set: set.clone(), first, subsets: 0 }.finish(&mut signed)),
+                _ => nsec_kept[index].clone(),
+            };
+            nodes.insert(key.clone(), Node { rrsets, nsec });
+        }
+        self.overlay = Some(Arc::new(ZoneData { nodes, chain: own_chain.into_boxed_slice() }));
+        self.refresh_soa();
+        made
+    }
+
+    /// Serves this view's copy signed: its shared data signed once for every view that shares
+    /// it (`made` remembers the copies signed in this load), then what its overlay changes.
+    /// `previous` is this view's copy in the snapshot served before. Returns the number of
+    /// signatures made for it (those of shared data counted for each view that reads it).
+    pub(crate) fn sign(&mut self, signing: &Signing<'_>, previous: Option<&ViewZone>, made: &mut SignedShared) -> usize {
+        let count = match made.find(&self.shared) {
+            Some((signed, count)) => {
+                self.shared = signed;
+                count
+            }
+            None => {
+                let (signed, count) = self.shared.signed(signing, previous.map(|p| &*p.shared));
+                let signed = Arc::new(signed);
+                made.copies.push((self.shared.clone(), signed.clone(), count));
+                self.shared = signed;
+                count
+            }
+        };
+        self.signed = true;
+        count + self.sign_overlay(signing, previous)
+    }
+
+    /// For a view that does not sign a zone other views sign: it reads the signed copy of the
+    /// shared data (the signatures take no memory twice; it never writes them), without the
+    /// apex's key sets.
+    pub(crate) fn share_unsigned(&mut self, made: &SignedShared) {
+        if let Some((signed, _)) = made.find(&self.shared) {
+            self.shared = signed;
+            self.without_apex_keys();
+        }
+    }
+
+    /// Serves `serial` in this view's SOA (a copy in its overlay) and signs it: a change of
+    /// signatures alone is a change a secondary must fetch.
+    pub(crate) fn raise_serial(&mut self, serial: u32, signing: &Signing<'_>) {
+        let origin = self.origin.as_wire().to_vec();
+        let Some(apex) = self.node(&origin) else { return };
+        let Some(soa) = apex.get(rtype::SOA) else { return };
+        let mut rdatas = soa.rdatas.clone();
+        if let Some(at) = crate::dns::soa::serial_offset(&rdatas[0].wire) {
+            rdatas[0].wire[at..at + 4].copy_from_slice(&serial.to_be_bytes());
+        }
+        let soa = Arc::new(RRset { rtype: rtype::SOA, ttl: soa.ttl, rdatas, health: None, sigs: None });
+        let rrsets: Vec<Arc<RRset>> = apex.rrsets.iter().map(|set| if set.rtype == rtype::SOA { soa.clone() } else { set.clone() }).collect();
+        let apex = super::node::node_of(rrsets).with_nsec(apex.nsec.clone());
+        let overlay = self.overlay.get_or_insert_with(Arc::default);
+        Arc::make_mut(overlay).nodes.insert(origin.into(), apex);
+        self.serial = serial;
+        self.sign_overlay(signing, None);
+    }
+
+    /// The SOA set served in negative answers: the apex's, signatures and all.
+    fn refresh_soa(&mut self) {
+        if let Some(soa) = self.node(self.origin.as_wire()).and_then(|n| n.get(rtype::SOA)) {
+            self.soa = soa.clone();
+        }
+    }
+
+    /// Takes the key sets out of this view's apex: for a view that does not sign but shares data
+    /// signed for another (it must not publish DNSKEY, CDS or CDNSKEY without signing).
+    pub(crate) fn without_apex_keys(&mut self) {
+        let origin = self.origin.as_wire().to_vec();
+        let Some(apex) = self.node(&origin) else { return };
+        if !apex.rrsets.iter().any(|set| matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY)) {
+            return;
+        }
+        let apex = with_apex_sets(apex, &[]);
+        let overlay = self.overlay.get_or_insert_with(Arc::default);
+        Arc::make_mut(overlay).nodes.insert(origin.into(), apex);
+    }
+
+    /// The NSEC record that covers `key` (a name this view's chain does not have), with its
+    /// owner.
+    pub(crate) fn covering_nsec(&self, key: &[u8]) -> Option<(&[u8], &Arc<RRset>)> {
+        let overlay = self.overlay.as_deref();
+        let from_shared = self.shared.chain_before(key, |name, _| overlay.is_none_or(|o| o.get(name).is_none()));
+        let from_own = overlay.and_then(|o| o.chain_before(key, |_, node| node.nsec.is_some()));
+        let before = |name: &[u8]| canonical::cmp_names(name, key) != Ordering::Greater;
+        let (name, node) = match (from_shared, from_own) {
+            (Some(a), Some(b)) => {
+                // The nearer one before the key; a wrapped one (after the key) loses to one
+                // before it.
+                match (before(a.0), before(b.0)) {
+                    (true, false) => a,
+                    (false, true) => b,
+                    _ => if canonical::cmp_names(a.0, b.0) == Ordering::Greater { a } else { b },
+                }
+            }
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return None,
+        };
+        node.nsec.as_ref().map(|nsec| (name, nsec))
+    }
+}
