@@ -74,7 +74,12 @@ fn walk<'z>(
         let next = match found {
             Found::Exact(node) | Found::Wildcard(node) => {
                 let signed = writer.signed();
-                if signed && wildcard && (node.get(qtype).is_some() || qtype == rtype::ANY || node.get(rtype::CNAME).is_some()) {
+                if signed
+                    && wildcard
+                    && (node.get(qtype).is_some()
+                        || qtype == rtype::ANY
+                        || node.get(rtype::CNAME).is_some())
+                {
                     proofs.wildcard_answer(zone, key.as_wire());
                 }
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {

@@ -20,7 +20,11 @@ pub(super) struct Proofs<'z> {
 
 impl<'z> Proofs<'z> {
     fn add(&mut self, owner: &[u8], nsec: &'z RRset) {
-        if self.records.iter().any(|(known, _)| known.as_wire() == owner) {
+        if self
+            .records
+            .iter()
+            .any(|(known, _)| known.as_wire() == owner)
+        {
             return;
         }
         let owner = NameBuf::from_wire(owner).expect("zone names fit a name");
@@ -42,7 +46,13 @@ impl<'z> Proofs<'z> {
     /// `key` (found as `node`, or through a wildcard) has no data of the type asked: the NSEC at
     /// the name; for an empty non-terminal the one covering it (its successor is below it); for
     /// a wildcard, the one covering `key` and the wildcard's own (RFC 4035 §3.1.3.1, §3.1.3.4).
-    pub(super) fn nodata(&mut self, zone: &'z ViewZone, key: &[u8], node: &'z Node, wildcard: bool) {
+    pub(super) fn nodata(
+        &mut self,
+        zone: &'z ViewZone,
+        key: &[u8],
+        node: &'z Node,
+        wildcard: bool,
+    ) {
         if wildcard {
             self.add_covering(zone, key);
             let encloser = zone.closest_encloser(key);
@@ -76,9 +86,21 @@ impl<'z> Proofs<'z> {
         self.written = true;
         for (owner, nsec) in &self.records {
             let sigs = nsec.sigs.as_ref().map_or(&[][..], |s| &s.full[..]);
-            writer.push(Section::Authority, owner.as_wire(), rtype::NSEC, nsec.ttl, &nsec.rdatas[0].wire)?;
+            writer.push(
+                Section::Authority,
+                owner.as_wire(),
+                rtype::NSEC,
+                nsec.ttl,
+                &nsec.rdatas[0].wire,
+            )?;
             for sig in sigs {
-                writer.push(Section::Authority, owner.as_wire(), rtype::RRSIG, nsec.ttl, sig)?;
+                writer.push(
+                    Section::Authority,
+                    owner.as_wire(),
+                    rtype::RRSIG,
+                    nsec.ttl,
+                    sig,
+                )?;
             }
         }
         Ok(())

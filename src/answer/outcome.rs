@@ -172,7 +172,11 @@ pub(super) fn referral(
 
 /// In a signed referral, the cut's DS set, or the NSEC that shows it has none (an insecure
 /// delegation, RFC 4035 §3.1.4), each with its signatures.
-fn write_delegation_proof(writer: &mut ResponseWriter, cut: &[u8], node: &Node) -> Result<(), Full> {
+fn write_delegation_proof(
+    writer: &mut ResponseWriter,
+    cut: &[u8],
+    node: &Node,
+) -> Result<(), Full> {
     if !writer.signed() {
         return Ok(());
     }
@@ -185,7 +189,11 @@ fn write_delegation_proof(writer: &mut ResponseWriter, cut: &[u8], node: &Node) 
 
 /// The name exists but has no data of the type asked for: the SOA in authority (RFC 2308 §2.2).
 #[inline]
-pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone, proofs: &mut Proofs<'_>) -> Outcome {
+pub(super) fn nodata(
+    writer: &mut ResponseWriter,
+    zone: &ViewZone,
+    proofs: &mut Proofs<'_>,
+) -> Outcome {
     if write_negative_soa(writer, zone).is_err() || proofs.write(writer).is_err() {
         return truncated(writer, Outcome::NoData);
     }
@@ -194,7 +202,11 @@ pub(super) fn nodata(writer: &mut ResponseWriter, zone: &ViewZone, proofs: &mut 
 
 /// The name does not exist: NXDOMAIN with the SOA in authority (RFC 2308 §2.1).
 #[inline]
-pub(super) fn nxdomain(writer: &mut ResponseWriter, zone: &ViewZone, proofs: &mut Proofs<'_>) -> Outcome {
+pub(super) fn nxdomain(
+    writer: &mut ResponseWriter,
+    zone: &ViewZone,
+    proofs: &mut Proofs<'_>,
+) -> Outcome {
     writer.set_rcode(rcode::NXDOMAIN as u16);
     if write_negative_soa(writer, zone).is_err() || proofs.write(writer).is_err() {
         return truncated(writer, Outcome::NxDomain);

@@ -68,8 +68,9 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
     runtime.block_on(async {
         // Once everything is open: the secondaries sent NOTIFY ask at once. The health checks
         // start with it, before the first query.
+        let signing_due = loaded.signing_due;
         let (live, config) = Live::start(loaded, metrics, Prober::new());
-        let reloader = Reloader::new(live.clone(), &config, served_on.clone());
+        let reloader = Reloader::new(live.clone(), &config, served_on.clone(), signing_due);
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
         if let Some(listener) = control_listener {

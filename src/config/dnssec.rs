@@ -35,7 +35,10 @@ pub(super) fn policies(raw: &[file::DnssecPolicySection], cx: &mut Context) -> V
     for section in raw {
         let name = section.name.get_ref();
         if policies.iter().any(|p| p.name == *name) {
-            cx.error(section.name.span(), format!("dnssec_policy {name:?} is defined twice"));
+            cx.error(
+                section.name.span(),
+                format!("dnssec_policy {name:?} is defined twice"),
+            );
             continue;
         }
         let algorithm = match &section.algorithm {
@@ -48,34 +51,57 @@ pub(super) fn policies(raw: &[file::DnssecPolicySection], cx: &mut Context) -> V
                 Algorithm::EcdsaP256Sha256
             }),
         };
-        let split = match section.keys.as_ref().map(|k| (k, k.get_ref().to_ascii_lowercase())) {
+        let split = match section
+            .keys
+            .as_ref()
+            .map(|k| (k, k.get_ref().to_ascii_lowercase()))
+        {
             None => false,
             Some((_, k)) if k == "csk" => false,
             Some((_, k)) if k == "ksk+zsk" => true,
             Some((text, _)) => {
-                cx.error(text.span(), format!("keys = {:?}: use \"csk\" or \"ksk+zsk\"", text.get_ref()));
+                cx.error(
+                    text.span(),
+                    format!("keys = {:?}: use \"csk\" or \"ksk+zsk\"", text.get_ref()),
+                );
                 false
             }
         };
-        let denial = match section.denial.as_ref().map(|d| (d, d.get_ref().to_ascii_lowercase())) {
+        let denial = match section
+            .denial
+            .as_ref()
+            .map(|d| (d, d.get_ref().to_ascii_lowercase()))
+        {
             None => Denial::Nsec,
             Some((_, d)) if d == "nsec" => Denial::Nsec,
             Some((_, d)) if d == "nsec3" => Denial::Nsec3,
             Some((text, _)) => {
-                cx.error(text.span(), format!("denial = {:?}: use \"nsec\" or \"nsec3\"", text.get_ref()));
+                cx.error(
+                    text.span(),
+                    format!("denial = {:?}: use \"nsec\" or \"nsec3\"", text.get_ref()),
+                );
                 Denial::Nsec
             }
         };
-        let signature_validity = VALIDITY.check(section.signature_validity.as_ref(), "signature_validity", cx);
-        let signature_refresh = REFRESH.check(section.signature_refresh.as_ref(), "signature_refresh", cx);
+        let signature_validity = VALIDITY.check(
+            section.signature_validity.as_ref(),
+            "signature_validity",
+            cx,
+        );
+        let signature_refresh =
+            REFRESH.check(section.signature_refresh.as_ref(), "signature_refresh", cx);
         if signature_refresh >= signature_validity {
-            let span = section.signature_refresh.as_ref().map_or(section.name.span(), Spanned::span);
+            let span = section
+                .signature_refresh
+                .as_ref()
+                .map_or(section.name.span(), Spanned::span);
             cx.error(
                 span,
                 format!("signature_refresh ({signature_refresh:?}) must be shorter than signature_validity ({signature_validity:?}): every signature would be made anew at once"),
             );
         }
-        let inception_offset = INCEPTION_OFFSET.check(section.inception_offset.as_ref(), "inception_offset", cx);
+        let inception_offset =
+            INCEPTION_OFFSET.check(section.inception_offset.as_ref(), "inception_offset", cx);
         policies.push(Arc::new(Policy {
             name: name.clone(),
             algorithm,
@@ -107,7 +133,10 @@ pub(super) fn zone_policy(
     };
     let Some(policy) = policies.iter().find(|p| p.name == name) else {
         let known: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
-        cx.error(choice.span(), format!("dnssec = {name:?} names no [[dnssec_policy]]: known are {known:?}"));
+        cx.error(
+            choice.span(),
+            format!("dnssec = {name:?} names no [[dnssec_policy]]: known are {known:?}"),
+        );
         return None;
     };
     if !has_state_dir {

@@ -11,8 +11,8 @@ use toml::de::DeTable;
 use super::keys::KeyConfig;
 use super::locate::{Context, PathSegment, key_span};
 use super::{Config, dnssec, file, values, views};
-use crate::dnssec::Policy;
 use crate::dns::name::Name;
+use crate::dnssec::Policy;
 use crate::view::TransferAcl;
 
 #[derive(Debug, Clone)]
@@ -114,7 +114,12 @@ pub(super) fn validate(
                 ),
             }
         }
-        let dnssec = dnssec::zone_policy(section.dnssec.as_ref(), signing.policies, signing.has_state_dir, cx);
+        let dnssec = dnssec::zone_policy(
+            section.dnssec.as_ref(),
+            signing.policies,
+            signing.has_state_dir,
+            cx,
+        );
         zones.push(ZoneConfig {
             dnssec,
             transfer,

@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn only_listed_types_lowercase_their_names() {
         let mx = [&[0, 10][..], &wire("Mail.Example.")].concat();
-        assert_eq!(&*rdata(MX, &mx), &[&[0, 10][..], &wire("mail.example.")].concat()[..]);
+        assert_eq!(
+            &*rdata(MX, &mx),
+            &[&[0, 10][..], &wire("mail.example.")].concat()[..]
+        );
         let svcb = [&[0, 1][..], &wire("Target.Example.")].concat();
         assert_eq!(&*rdata(SVCB, &svcb), &svcb[..]);
     }

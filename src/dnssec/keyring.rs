@@ -66,9 +66,18 @@ pub(crate) fn zone_keys(
 }
 
 /// A new key set for `origin`, written to `dir`: one CSK, or a KSK and a ZSK.
-fn generate(dir: &Path, origin: &Name, policy: &Policy, now: u64) -> Result<Vec<SigningKey>, KeyError> {
+fn generate(
+    dir: &Path,
+    origin: &Name,
+    policy: &Policy,
+    now: u64,
+) -> Result<Vec<SigningKey>, KeyError> {
     std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(dir.to_path_buf(), e))?;
-    let flags: &[u16] = if policy.split { &[KSK_FLAGS, ZSK_FLAGS] } else { &[KSK_FLAGS] };
+    let flags: &[u16] = if policy.split {
+        &[KSK_FLAGS, ZSK_FLAGS]
+    } else {
+        &[KSK_FLAGS]
+    };
     let mut keys = Vec::new();
     for &flags in flags {
         let mut key = SigningKey::generate(origin, policy.algorithm, flags, now)?;
@@ -94,7 +103,8 @@ pub(crate) fn roles(keys: Vec<Arc<SigningKey>>, now: u64) -> ZoneKeys {
         // A key without a Publish or Activate time is published and active from its creation
         // (what BIND does with a key whose metadata leaves them unset).
         let published = (t.publish.is_none() || reached(t.publish)) && !reached(t.delete);
-        let active = published && (t.activate.is_none() || reached(t.activate)) && !reached(t.inactive);
+        let active =
+            published && (t.activate.is_none() || reached(t.activate)) && !reached(t.inactive);
         if published {
             zone.published.push(key.clone());
         }
@@ -108,10 +118,17 @@ pub(crate) fn roles(keys: Vec<Arc<SigningKey>>, now: u64) -> ZoneKeys {
         if key.is_sep() && published && reached(t.sync_publish) && !reached(t.sync_delete) {
             zone.sync.push(key.clone());
         }
-        for at in [t.publish, t.activate, t.inactive, t.delete, t.sync_publish, t.sync_delete]
-            .into_iter()
-            .flatten()
-            .filter(|&at| at > now)
+        for at in [
+            t.publish,
+            t.activate,
+            t.inactive,
+            t.delete,
+            t.sync_publish,
+            t.sync_delete,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&at| at > now)
         {
             zone.next_change = Some(zone.next_change.map_or(at, |next| next.min(at)));
         }

@@ -5,8 +5,8 @@
 
 pub(crate) mod canonical;
 pub(crate) mod key;
-pub(crate) mod rrsig;
 pub(crate) mod keyring;
+pub(crate) mod rrsig;
 mod signer;
 
 use std::time::Duration;

@@ -28,7 +28,12 @@ pub(crate) struct Unsigned<'a> {
 /// 4034 §3.1, then the signature over them and the RRset in canonical form (§3.1.8.1: records
 /// sorted by canonical RDATA, duplicates once, each with the owner lowercased and the original
 /// TTL).
-pub(crate) fn sign(key: &SigningKey, signer: &[u8], set: Unsigned<'_>, validity: Validity) -> Box<[u8]> {
+pub(crate) fn sign(
+    key: &SigningKey,
+    signer: &[u8],
+    set: Unsigned<'_>,
+    validity: Validity,
+) -> Box<[u8]> {
     let mut rdata = Vec::with_capacity(18 + signer.len() + key.algorithm().signature_len());
     rdata.extend_from_slice(&set.rtype.to_be_bytes());
     rdata.push(key.algorithm().number());

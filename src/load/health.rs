@@ -14,6 +14,7 @@ use crate::health::{Check, Kind, Plan, Slot, Target};
 use crate::located::Located;
 use crate::view::Snapshot;
 use crate::view::health::{Checked, HealthBoard, MAX_CHECKED_RECORDS};
+use crate::view::zone::MAX_SIGNED_CHECKED_RECORDS;
 
 /// Attaches every configured check to `snapshot` and returns the plan, or an error for each
 /// `[[health]]` block whose name has no A or AAAA RRset where it says.
@@ -182,6 +183,13 @@ impl Planner {
         else {
             return false;
         };
+        // Each subset the checks can leave is signed ahead (2^n - 1 signatures per key): a
+        // bound on n keeps signing and memory in step with the unsigned set.
+        let signed = config.views[view].dnssec
+            && config
+                .zones
+                .iter()
+                .any(|z| z.origin == zone.origin && z.dnssec.is_some());
         let checked = Checked::new();
         let Some(set) = zone.check_rrset(key, rtype, ttl, checked.clone()) else {
             return false;
@@ -194,6 +202,19 @@ impl Planner {
                 column: 0,
                 message: format!(
                     "{name} {} has {} records in view {view_name}: at most {MAX_CHECKED_RECORDS} can be health-checked",
+                    rtype::mnemonic(rtype),
+                    set.rdatas.len()
+                ),
+            });
+            return true;
+        }
+        if signed && set.rdatas.len() > MAX_SIGNED_CHECKED_RECORDS {
+            self.errors.push(Located {
+                file: config.path.clone(),
+                line: set.rdatas[0].loc.line,
+                column: 0,
+                message: format!(
+                    "{name} {} has {} records in view {view_name} of a signed zone: at most {MAX_SIGNED_CHECKED_RECORDS} can be health-checked there (each subset the checks can answer is signed ahead); split the name or check fewer addresses",
                     rtype::mnemonic(rtype),
                     set.rdatas.len()
                 ),

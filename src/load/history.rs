@@ -82,7 +82,10 @@ fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>
 }
 
 /// A stable order: the same change is sent the same way every time.
-fn sorted<'z>(mut removed: Vec<Record<'z>>, mut added: Vec<Record<'z>>) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
+fn sorted<'z>(
+    mut removed: Vec<Record<'z>>,
+    mut added: Vec<Record<'z>>,
+) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
     for list in [&mut removed, &mut added] {
         list.sort_by(|x, y| (x.0, x.1, x.3).cmp(&(y.0, y.1, y.3)));
     }
@@ -100,7 +103,10 @@ fn signed_difference<'z>(
 ) {
     let same_node = |a: &Node, b: &Node| {
         a.rrsets.len() == b.rrsets.len()
-            && a.rrsets.iter().zip(b.rrsets.iter()).all(|(x, y)| std::sync::Arc::ptr_eq(x, y))
+            && a.rrsets
+                .iter()
+                .zip(b.rrsets.iter())
+                .all(|(x, y)| std::sync::Arc::ptr_eq(x, y))
             && match (&a.nsec, &b.nsec) {
                 (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
                 (None, None) => true,
@@ -114,7 +120,9 @@ fn signed_difference<'z>(
             continue;
         }
         let new: Vec<Record<'z>> = after.node_records(owner, node).collect();
-        let old: Vec<Record<'z>> = old.map(|old| before.node_records(owner, old).collect()).unwrap_or_default();
+        let old: Vec<Record<'z>> = old
+            .map(|old| before.node_records(owner, old).collect())
+            .unwrap_or_default();
         let new_keys: std::collections::HashSet<_> = new.iter().map(key).collect();
         let old_keys: std::collections::HashSet<_> = old.iter().map(key).collect();
         removed.extend(old.into_iter().filter(|r| !new_keys.contains(&key(r))));

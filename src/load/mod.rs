@@ -35,9 +35,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config};
 use crate::dns::name::Name;
+use crate::dnssec::keyring::Create;
 use crate::located::Located;
 use crate::view::Snapshot;
-use crate::dnssec::keyring::Create;
 use checks::{Finding, Severity};
 use serial::SerialNotice;
 

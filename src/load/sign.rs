@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::dns::{rtype, soa};
+use crate::dnssec::Signer;
 use crate::dnssec::key::DigestType;
 use crate::dnssec::keyring::{self, Create, ZoneKeys};
 use crate::dnssec::rrsig::Validity;
-use crate::dnssec::Signer;
 use crate::located::Located;
 use crate::view::Snapshot;
 use crate::view::zone::{RRset, Rdata, SignedShared, Signing};
@@ -73,9 +73,16 @@ pub(crate) fn sign(
             expiration: (now + policy.signature_validity.as_secs()) as u32,
         };
         let keep_until = (now + policy.signature_refresh.as_secs()) as u32;
-        let signer = Signer::new(origin, keys.data_keys.clone(), keys.key_keys.clone(), validity, keep_until);
+        let signer = Signer::new(
+            origin,
+            keys.data_keys.clone(),
+            keys.key_keys.clone(),
+            validity,
+            keep_until,
+        );
         let apex_sets = apex_sets(&keys, &config.path);
         let mut made = SignedShared::default();
+        let mut earliest: Option<u32> = None;
         // Signing views first: the views that do not sign read their signed shared copy.
         let mut order: Vec<usize> = (0..snapshot.views.len()).collect();
         order.sort_by_key(|&v| !config.views[v].dnssec);
@@ -101,8 +108,15 @@ pub(crate) fn sign(
             };
             let before = previous.and_then(|p| p.view_zone(&view_name, &zone.origin));
             let count = view_zone.sign(&signing, before, &mut made);
+            earliest = [earliest, view_zone.earliest_expiration()]
+                .into_iter()
+                .flatten()
+                .min();
             let served_serial = before.map(|b| b.serial).or_else(|| {
-                served.as_ref().and_then(|s| s.get(&(view_name.clone(), zone.origin.clone())).map(|s| s.serial))
+                served.as_ref().and_then(|s| {
+                    s.get(&(view_name.clone(), zone.origin.clone()))
+                        .map(|s| s.serial)
+                })
             });
             let followed = serial::manager(config, index, &zone.origin).is_some();
             if count > 0 && followed && served_serial == Some(view_zone.serial) {
@@ -112,11 +126,19 @@ pub(crate) fn sign(
                 view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
             }
         }
-        let refresh = u64::from(keep_until).saturating_sub(now);
-        let due = [keys.next_change, Some(now + refresh.max(1))].into_iter().flatten().min();
+        // Made anew a refresh margin before the first signature expires (never sooner than a
+        // second from now: a signature that cannot be kept long enough was just made).
+        let resign = earliest.map(|expires| {
+            (u64::from(expires).saturating_sub(policy.signature_refresh.as_secs())).max(now + 1)
+        });
+        let due = [keys.next_change, resign].into_iter().flatten().min();
         signed.next_due = [signed.next_due, due].into_iter().flatten().min();
     }
-    if errors.is_empty() { Ok(signed) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(signed)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The apex's key sets: DNSKEY (every published key), and CDS and CDNSKEY for the keys whose
@@ -132,16 +154,37 @@ fn apex_sets(keys: &ZoneKeys, config_path: &Path) -> Vec<Arc<RRset>> {
             ttl: DNSKEY_TTL,
             rdatas: rdatas
                 .into_iter()
-                .map(|wire| Rdata { wire: wire.into_boxed_slice(), loc: loc.clone() })
+                .map(|wire| Rdata {
+                    wire: wire.into_boxed_slice(),
+                    loc: loc.clone(),
+                })
                 .collect(),
             health: None,
             sigs: None,
         })
     };
-    let mut sets = vec![set(rtype::DNSKEY, keys.published.iter().map(|k| k.dnskey_rdata().to_vec()).collect())];
+    let mut sets = vec![set(
+        rtype::DNSKEY,
+        keys.published
+            .iter()
+            .map(|k| k.dnskey_rdata().to_vec())
+            .collect(),
+    )];
     if !keys.sync.is_empty() {
-        sets.push(set(rtype::CDS, keys.sync.iter().map(|k| k.ds_rdata(DigestType::Sha256)).collect()));
-        sets.push(set(rtype::CDNSKEY, keys.sync.iter().map(|k| k.dnskey_rdata().to_vec()).collect()));
+        sets.push(set(
+            rtype::CDS,
+            keys.sync
+                .iter()
+                .map(|k| k.ds_rdata(DigestType::Sha256))
+                .collect(),
+        ));
+        sets.push(set(
+            rtype::CDNSKEY,
+            keys.sync
+                .iter()
+                .map(|k| k.dnskey_rdata().to_vec())
+                .collect(),
+        ));
     }
     sets
 }

@@ -96,6 +96,9 @@ pub enum Trigger {
     Signal,
     /// `POST /reload` on the control listener (`splitdns reload`).
     Request,
+    /// Signatures near their refresh margin, or a key's timing reached: the signed zones are
+    /// signed anew (and everything else read again, as any reload does).
+    Signing,
 }
 
 impl std::fmt::Display for Trigger {
@@ -104,6 +107,7 @@ impl std::fmt::Display for Trigger {
             Trigger::FileChange => "file change",
             Trigger::Signal => "SIGHUP",
             Trigger::Request => "request",
+            Trigger::Signing => "signature refresh",
         })
     }
 }
@@ -198,15 +202,19 @@ pub struct Reloader {
     started_with: RestartOnly,
     /// Files a failed reload named: watched too, so that fixing them triggers the next reload.
     failed_files: Vec<PathBuf>,
+    /// When the signed zones are next due to be signed (Unix seconds).
+    signing_due: Option<u64>,
     last: Arc<Mutex<Option<ReloadRecord>>>,
 }
 
 impl Reloader {
-    /// Reloads what `live` serves, started with `started_with` (served on `bound`).
+    /// Reloads what `live` serves, started with `started_with` (served on `bound`, its signed
+    /// zones next due to be signed at `signing_due`).
     pub fn new(
         live: Live,
         started_with: &crate::config::Config,
         bound: Vec<SocketAddr>,
+        signing_due: Option<u64>,
     ) -> Reloader {
         Reloader {
             config_path: started_with.path.clone(),
@@ -215,6 +223,7 @@ impl Reloader {
             bound,
             started_with: restart_only(started_with),
             failed_files: Vec::new(),
+            signing_due,
             last: Arc::default(),
         }
     }
@@ -314,6 +323,7 @@ impl Reloader {
                     );
                 }
                 let summary = loaded.snapshot.summary();
+                self.signing_due = loaded.signing_due;
                 let held_back: Vec<Located> = loaded
                     .zone_failures
                     .iter()
@@ -472,6 +482,19 @@ pub fn spawn(reloader: Reloader, shutdown: CancellationToken) -> ReloadHandle {
     handle
 }
 
+/// Sleeps until `due` (Unix seconds), or for ever. A refused reload keeps the previous due time,
+/// which has passed: it is tried again a minute later rather than at once.
+async fn signing_due(due: Option<u64>) {
+    let Some(due) = due else {
+        return std::future::pending().await;
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let wait = if due > now { due - now } else { 60 };
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+}
+
 async fn run(
     mut reloader: Reloader,
     mut watcher: Option<FileWatcher>,
@@ -494,6 +517,7 @@ async fn run(
                 reply = Some(sender);
                 Trigger::Request
             }
+            () = signing_due(reloader.signing_due) => Trigger::Signing,
         };
         let triggered = tokio::time::Instant::now();
         // A file change waits for its burst of events to end; every trigger then waits for the

@@ -26,7 +26,7 @@ pub(crate) use check::check_shared;
 use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
-pub(crate) use node::{Answered, Node, RRset, Rdata, Signatures, ZoneData};
+pub(crate) use node::{Answered, Node, RRset, Rdata, ZoneData};
 pub(crate) use signed::{MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
@@ -135,7 +135,11 @@ impl ViewZone {
     /// The records a transfer carries for one node of this view's zone, between the two SOAs:
     /// its RRsets but the apex SOA, and in a signed view each RRset's signatures (the apex SOA's
     /// too) and the node's NSEC record with its own.
-    pub fn node_records<'z>(&'z self, owner: &'z [u8], node: &'z Node) -> impl Iterator<Item = (&'z [u8], u16, u32, &'z [u8])> + 'z {
+    pub fn node_records<'z>(
+        &'z self,
+        owner: &'z [u8],
+        node: &'z Node,
+    ) -> impl Iterator<Item = (&'z [u8], u16, u32, &'z [u8])> + 'z {
         let apex = owner == self.origin.as_wire();
         let signed = self.signed;
         let nsec = node.nsec.as_deref().filter(|_| signed);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;
 use crate::dns::rtype;
-use crate::located::SourceLoc;
 use crate::dnssec::Sigs;
+use crate::located::SourceLoc;
 use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
 /// One record's data and where it was written.

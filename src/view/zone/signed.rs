@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::dns::name::{is_subdomain, suffix_offsets};
 use crate::dns::{bitmap, rtype};
-use crate::dnssec::rrsig::Unsigned;
+use crate::dnssec::rrsig::{self, Unsigned};
 use crate::dnssec::{Signer, Sigs, canonical};
 use crate::view::health::MAX_CHECKED_RECORDS;
 
@@ -158,11 +158,19 @@ fn kept_sigs(
 }
 
 /// The NSEC to keep for `key` if an earlier copy has the same record with good signatures.
-fn kept_nsec(signer: &Signer, key: &[u8], rdata: &[u8], earlier: &[Option<&ZoneData>]) -> Option<Arc<RRset>> {
+fn kept_nsec(
+    signer: &Signer,
+    key: &[u8],
+    rdata: &[u8],
+    earlier: &[Option<&ZoneData>],
+) -> Option<Arc<RRset>> {
     earlier.iter().flatten().find_map(|data| {
         let nsec = data.get(key)?.nsec.as_ref()?;
         let good = nsec.rdatas[0].wire[..] == *rdata
-            && nsec.sigs.as_ref().is_some_and(|s| signer.still_good(rtype::NSEC, &s.full));
+            && nsec
+                .sigs
+                .as_ref()
+                .is_some_and(|s| signer.still_good(rtype::NSEC, &s.full));
         good.then(|| nsec.clone())
     })
 }
@@ -194,7 +202,11 @@ enum SetPlan {
     /// The set with these signatures.
     Kept(Arc<RRset>, Arc<Signatures>),
     /// Signed by jobs: the whole set at `first`, and for a checked set its `subsets` after it.
-    Sign { set: Arc<RRset>, first: usize, subsets: usize },
+    Sign {
+        set: Arc<RRset>,
+        first: usize,
+        subsets: usize,
+    },
 }
 
 impl SetPlan {
@@ -212,23 +224,39 @@ impl SetPlan {
             };
         }
         let first = jobs.len();
-        jobs.push(Job { owner: key, set, subset: None });
+        jobs.push(Job {
+            owner: key,
+            set,
+            subset: None,
+        });
         let mut subsets = 0;
         if set.health.is_some() && set.rdatas.len() <= MAX_SIGNED_CHECKED_RECORDS {
             let all = (1u64 << set.rdatas.len()) - 1;
             for mask in 1..all {
-                jobs.push(Job { owner: key, set, subset: Some(mask) });
+                jobs.push(Job {
+                    owner: key,
+                    set,
+                    subset: Some(mask),
+                });
                 subsets += 1;
             }
         }
-        SetPlan::Sign { set: set.clone(), first, subsets }
+        SetPlan::Sign {
+            set: set.clone(),
+            first,
+            subsets,
+        }
     }
 
     fn finish(self, signed: &mut [Option<Sigs>]) -> Arc<RRset> {
         match self {
             SetPlan::Keep(set) => set,
             SetPlan::Kept(set, sigs) => Arc::new(set.with_sigs(Some(sigs))),
-            SetPlan::Sign { set, first, subsets } => {
+            SetPlan::Sign {
+                set,
+                first,
+                subsets,
+            } => {
                 let full = signed[first].take().expect("each job is taken once");
                 let subsets: Box<[Sigs]> = if set.health.is_some() {
                     let all = 1usize << set.rdatas.len();
@@ -311,15 +339,29 @@ impl ZoneData {
     /// apex's key sets added, each authoritative RRset signed and each chain name given its
     /// NSEC. `previous` is an earlier signed copy whose good signatures are kept.
     /// Returns it with the number of signatures made.
-    pub(crate) fn signed(&self, signing: &Signing<'_>, previous: Option<&ZoneData>) -> (ZoneData, usize) {
+    pub(crate) fn signed(
+        &self,
+        signing: &Signing<'_>,
+        previous: Option<&ZoneData>,
+    ) -> (ZoneData, usize) {
         let origin = signing.origin;
-        let apex = self.get(origin).map(|node| with_apex_sets(node, signing.apex_sets));
+        let apex = self
+            .get(origin)
+            .map(|node| with_apex_sets(node, signing.apex_sets));
         let node_at = |key: &[u8]| -> Option<&Node> {
-            if key == origin { apex.as_ref() } else { self.get(key) }
+            if key == origin {
+                apex.as_ref()
+            } else {
+                self.get(key)
+            }
         };
         let mut chain: Vec<u32> = (self.nodes.iter().enumerate())
             .filter(|(_, (key, node))| {
-                let node = if &key[..] == origin { apex.as_ref().unwrap_or(node) } else { node };
+                let node = if &key[..] == origin {
+                    apex.as_ref().unwrap_or(node)
+                } else {
+                    node
+                };
                 !node.rrsets.is_empty() && !occluded(key, origin, node_at)
             })
             .map(|(index, _)| index as u32)
@@ -330,10 +372,20 @@ impl ZoneData {
         let mut plans: Vec<Option<NodePlan>> = (0..self.nodes.len()).map(|_| None).collect();
         let mut nsec_sets: Vec<Arc<RRset>> = Vec::new();
         for (position, &index) in chain.iter().enumerate() {
-            let (key, node) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
-            let node = if **key == *origin { apex.as_ref().expect("the apex is in the chain") } else { node };
+            let (key, node) = self
+                .nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
+            let node = if **key == *origin {
+                apex.as_ref().expect("the apex is in the chain")
+            } else {
+                node
+            };
             let next = chain[(position + 1) % chain.len()];
-            let (next, _) = self.nodes.get_index(next as usize).expect("chain indexes are nodes");
+            let (next, _) = self
+                .nodes
+                .get_index(next as usize)
+                .expect("chain indexes are nodes");
             let cut = is_cut(key, origin, node);
             let rdata = nsec_rdata(next, node, cut);
             let nsec = match kept_nsec(signing.signer, key, &rdata, &earlier) {
@@ -341,36 +393,67 @@ impl ZoneData {
                 None => {
                     let loc = &node.rrsets[0].rdatas[0].loc;
                     nsec_sets.push(Arc::new(nsec_set(rdata, signing.nsec_ttl, loc)));
-                    SetPlan::Sign { set: nsec_sets.last().expect("just pushed").clone(), first: usize::MAX, subsets: 0 }
+                    SetPlan::Sign {
+                        set: nsec_sets.last().expect("just pushed").clone(),
+                        first: usize::MAX,
+                        subsets: 0,
+                    }
                 }
             };
-            plans[index as usize] = Some(NodePlan { rrsets: Vec::new(), nsec: Some(nsec) });
+            plans[index as usize] = Some(NodePlan {
+                rrsets: Vec::new(),
+                nsec: Some(nsec),
+            });
         }
         // The RRsets' jobs, then the NSECs' (their sets live in `nsec_sets`, which must not move
         // while jobs borrow them).
         for &index in &chain {
-            let (key, node) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
-            let node = if **key == *origin { apex.as_ref().expect("the apex is in the chain") } else { node };
+            let (key, node) = self
+                .nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
+            let node = if **key == *origin {
+                apex.as_ref().expect("the apex is in the chain")
+            } else {
+                node
+            };
             let rrsets = plan_rrsets(signing, key, node, &earlier, &mut jobs);
-            plans[index as usize].as_mut().expect("planned above").rrsets = rrsets;
+            plans[index as usize]
+                .as_mut()
+                .expect("planned above")
+                .rrsets = rrsets;
         }
         let mut nsec_jobs = nsec_sets.iter();
         for &index in &chain {
-            let (key, _) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            let (key, _) = self
+                .nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
             let plan = plans[index as usize].as_mut().expect("planned above");
             if let Some(SetPlan::Sign { first, .. }) = &mut plan.nsec {
                 *first = jobs.len();
                 let set = nsec_jobs.next().expect("one NSEC set per planned NSEC");
-                jobs.push(Job { owner: key, set, subset: None });
+                jobs.push(Job {
+                    owner: key,
+                    set,
+                    subset: None,
+                });
             }
         }
         let made = jobs.len();
-        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs).into_iter().map(Some).collect();
+        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut nodes = Nodes::with_capacity_and_hasher(self.nodes.len(), Default::default());
         for (index, (key, node)) in self.nodes.iter().enumerate() {
             let node = match plans[index].take() {
                 Some(plan) => Node {
-                    rrsets: plan.rrsets.into_iter().map(|p| p.finish(&mut signed)).collect(),
+                    rrsets: plan
+                        .rrsets
+                        .into_iter()
+                        .map(|p| p.finish(&mut signed))
+                        .collect(),
                     nsec: plan.nsec.map(|p| p.finish(&mut signed)),
                 },
                 // Glue and names below a DNAME: served unsigned; an empty non-terminal as is.
@@ -381,22 +464,38 @@ impl ZoneData {
             };
             nodes.insert(key.clone(), node);
         }
-        (ZoneData { nodes, chain: chain.into_boxed_slice() }, made)
+        (
+            ZoneData {
+                nodes,
+                chain: chain.into_boxed_slice(),
+            },
+            made,
+        )
     }
 
     /// The chain node that precedes `key` in canonical order (the one whose NSEC covers it, when
     /// `key` is not itself in the chain), for which `usable` holds; walks back over those it
     /// refuses.
-    fn chain_before(&self, key: &[u8], usable: impl Fn(&[u8], &Node) -> bool) -> Option<(&[u8], &Node)> {
+    fn chain_before(
+        &self,
+        key: &[u8],
+        usable: impl Fn(&[u8], &Node) -> bool,
+    ) -> Option<(&[u8], &Node)> {
         if self.chain.is_empty() {
             return None;
         }
         let at = |position: usize| {
-            let (key, node) = self.nodes.get_index(self.chain[position] as usize).expect("chain indexes are nodes");
+            let (key, node) = self
+                .nodes
+                .get_index(self.chain[position] as usize)
+                .expect("chain indexes are nodes");
             (&key[..], node)
         };
         let after = self.chain.partition_point(|&index| {
-            let (name, _) = self.nodes.get_index(index as usize).expect("chain indexes are nodes");
+            let (name, _) = self
+                .nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
             canonical::cmp_names(name, key) != Ordering::Greater
         });
         // Before the first name (only names outside the zone): the last covers them.
@@ -433,11 +532,17 @@ impl ViewZone {
             .nodes
             .iter()
             .map(|(key, node)| {
-                let node = if **key == *origin { with_apex_sets(node, signing.apex_sets) } else { node.clone() };
+                let node = if **key == *origin {
+                    with_apex_sets(node, signing.apex_sets)
+                } else {
+                    node.clone()
+                };
                 (key.clone(), node)
             })
             .collect();
-        let view_node = |own: &Nodes, key: &[u8]| -> Option<Node> { own.get(key).or_else(|| shared.get(key)).cloned() };
+        let view_node = |own: &Nodes, key: &[u8]| -> Option<Node> {
+            own.get(key).or_else(|| shared.get(key)).cloned()
+        };
         // Cuts and DNAMEs the overlay adds hide the shared names below them; those it removes
         // bring shared names below them into the chain.
         let mut hidden: Vec<Box<[u8]>> = Vec::new();
@@ -448,11 +553,17 @@ impl ViewZone {
             let stopped_before = shared.get(key).is_some_and(stops);
             if stops_here && !stopped_before {
                 let start = shared.chain.partition_point(|&index| {
-                    let (name, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
+                    let (name, _) = shared
+                        .nodes
+                        .get_index(index as usize)
+                        .expect("chain indexes are nodes");
                     canonical::cmp_names(name, key) != Ordering::Greater
                 });
                 for &index in &shared.chain[start..] {
-                    let (name, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
+                    let (name, _) = shared
+                        .nodes
+                        .get_index(index as usize)
+                        .expect("chain indexes are nodes");
                     if !is_subdomain(name, key) {
                         break;
                     }
@@ -469,10 +580,13 @@ impl ViewZone {
         for name in hidden {
             if !own.contains_key(&name) {
                 let node = shared.get(&name).expect("a shared name");
-                own.insert(name, Node {
-                    rrsets: node.rrsets.iter().map(unsigned).collect(),
-                    nsec: None,
-                });
+                own.insert(
+                    name,
+                    Node {
+                        rrsets: node.rrsets.iter().map(unsigned).collect(),
+                        nsec: None,
+                    },
+                );
             }
         }
         for name in revealed {
@@ -484,23 +598,38 @@ impl ViewZone {
         // This view's chain: the shared chain without the names the overlay decides, merged with
         // the overlay's names that are in the chain.
         let in_chain = |own: &Nodes, key: &[u8], node: &Node| {
-            !node.rrsets.is_empty() && !occluded(key, origin, |k| own.get(k).or_else(|| shared.get(k)))
+            !node.rrsets.is_empty()
+                && !occluded(key, origin, |k| own.get(k).or_else(|| shared.get(k)))
         };
         let mut own_chain: Vec<u32> = (own.iter().enumerate())
             .filter(|(_, (key, node))| in_chain(&own, key, node))
             .map(|(index, _)| index as u32)
             .collect();
         sort_canonical(&own, &mut own_chain);
-        let mut merged: Vec<(&[u8], bool)> = Vec::with_capacity(shared.chain.len() + own_chain.len());
+        let mut merged: Vec<(&[u8], bool)> =
+            Vec::with_capacity(shared.chain.len() + own_chain.len());
         {
-            let mut from_shared = shared.chain.iter().map(|&index| {
-                let (key, _) = shared.nodes.get_index(index as usize).expect("chain indexes are nodes");
-                &key[..]
-            }).filter(|key| !own.contains_key(*key)).peekable();
-            let mut from_own = own_chain.iter().map(|&index| {
-                let (key, _) = own.get_index(index as usize).expect("chain indexes are nodes");
-                &key[..]
-            }).peekable();
+            let mut from_shared = shared
+                .chain
+                .iter()
+                .map(|&index| {
+                    let (key, _) = shared
+                        .nodes
+                        .get_index(index as usize)
+                        .expect("chain indexes are nodes");
+                    &key[..]
+                })
+                .filter(|key| !own.contains_key(*key))
+                .peekable();
+            let mut from_own = own_chain
+                .iter()
+                .map(|&index| {
+                    let (key, _) = own
+                        .get_index(index as usize)
+                        .expect("chain indexes are nodes");
+                    &key[..]
+                })
+                .peekable();
             loop {
                 let take_shared = match (from_shared.peek(), from_own.peek()) {
                     (Some(a), Some(b)) => canonical::cmp_names(a, b) == Ordering::Less,
@@ -528,7 +657,10 @@ impl ViewZone {
             } else {
                 let node = view_node(&own, key).expect("a shared name");
                 let rdata = nsec_rdata(next, &node, is_cut(key, origin, &node));
-                let same = node.nsec.as_ref().is_some_and(|nsec| nsec.rdatas[0].wire[..] == rdata[..]);
+                let same = node
+                    .nsec
+                    .as_ref()
+                    .is_some_and(|nsec| nsec.rdatas[0].wire[..] == rdata[..]);
                 if !same {
                     changed.push((key.into(), node, rdata));
                 }
@@ -565,18 +697,26 @@ impl ViewZone {
         };
         let mut plans: Vec<Option<Vec<SetPlan>>> = Vec::with_capacity(own.len());
         for (index, (key, node)) in own.iter().enumerate() {
-            plans.push(chained[index].then(|| plan_rrsets(signing, key, node, &earlier, &mut jobs)));
+            plans
+                .push(chained[index].then(|| plan_rrsets(signing, key, node, &earlier, &mut jobs)));
         }
         let mut nsec_first: Vec<Option<usize>> = vec![None; own.len()];
         for (index, set) in nsec_sets.iter().enumerate() {
             if let Some(set) = set {
                 let (key, _) = own.get_index(index).expect("an overlay index");
                 nsec_first[index] = Some(jobs.len());
-                jobs.push(Job { owner: key, set, subset: None });
+                jobs.push(Job {
+                    owner: key,
+                    set,
+                    subset: None,
+                });
             }
         }
         let made = jobs.len();
-        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs).into_iter().map(Some).collect();
+        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut nodes = Nodes::with_capacity_and_hasher(own.len(), Default::default());
         for (index, (key, node)) in own.iter().enumerate() {
             let rrsets: Box<[Arc<RRset>]> = match plans[index].take() {
@@ -584,12 +724,22 @@ impl ViewZone {
                 None => node.rrsets.clone(),
             };
             let nsec = match (nsec_first[index], &nsec_sets[index]) {
-                (Some(first), Some(set)) => Some(SetPlan::Sign { set: set.clone(), first, subsets: 0 }.finish(&mut signed)),
+                (Some(first), Some(set)) => Some(
+                    SetPlan::Sign {
+                        set: set.clone(),
+                        first,
+                        subsets: 0,
+                    }
+                    .finish(&mut signed),
+                ),
                 _ => nsec_kept[index].clone(),
             };
             nodes.insert(key.clone(), Node { rrsets, nsec });
         }
-        self.overlay = Some(Arc::new(ZoneData { nodes, chain: own_chain.into_boxed_slice() }));
+        self.overlay = Some(Arc::new(ZoneData {
+            nodes,
+            chain: own_chain.into_boxed_slice(),
+        }));
         self.refresh_soa();
         made
     }
@@ -598,7 +748,12 @@ impl ViewZone {
     /// it (`made` remembers the copies signed in this load), then what its overlay changes.
     /// `previous` is this view's copy in the snapshot served before. Returns the number of
     /// signatures made for it (those of shared data counted for each view that reads it).
-    pub(crate) fn sign(&mut self, signing: &Signing<'_>, previous: Option<&ViewZone>, made: &mut SignedShared) -> usize {
+    pub(crate) fn sign(
+        &mut self,
+        signing: &Signing<'_>,
+        previous: Option<&ViewZone>,
+        made: &mut SignedShared,
+    ) -> usize {
         let count = match made.find(&self.shared) {
             Some((signed, count)) => {
                 self.shared = signed;
@@ -607,13 +762,25 @@ impl ViewZone {
             None => {
                 let (signed, count) = self.shared.signed(signing, previous.map(|p| &*p.shared));
                 let signed = Arc::new(signed);
-                made.copies.push((self.shared.clone(), signed.clone(), count));
+                made.copies
+                    .push((self.shared.clone(), signed.clone(), count));
                 self.shared = signed;
                 count
             }
         };
         self.signed = true;
         count + self.sign_overlay(signing, previous)
+    }
+
+    /// When the first of this view's signatures expires: the signer must have made it anew a
+    /// refresh margin before.
+    pub(crate) fn earliest_expiration(&self) -> Option<u32> {
+        self.nodes()
+            .flat_map(|(_, node)| node.rrsets.iter().chain(node.nsec.as_ref()))
+            .filter_map(|set| set.sigs.as_deref())
+            .flat_map(|sigs| sigs.full.iter().chain(sigs.subsets.iter().flatten()))
+            .map(|sig| rrsig::expiration(sig))
+            .min()
     }
 
     /// For a view that does not sign a zone other views sign: it reads the signed copy of the
@@ -630,14 +797,34 @@ impl ViewZone {
     /// signatures alone is a change a secondary must fetch.
     pub(crate) fn raise_serial(&mut self, serial: u32, signing: &Signing<'_>) {
         let origin = self.origin.as_wire().to_vec();
-        let Some(apex) = self.node(&origin) else { return };
-        let Some(soa) = apex.get(rtype::SOA) else { return };
+        let Some(apex) = self.node(&origin) else {
+            return;
+        };
+        let Some(soa) = apex.get(rtype::SOA) else {
+            return;
+        };
         let mut rdatas = soa.rdatas.clone();
         if let Some(at) = crate::dns::soa::serial_offset(&rdatas[0].wire) {
             rdatas[0].wire[at..at + 4].copy_from_slice(&serial.to_be_bytes());
         }
-        let soa = Arc::new(RRset { rtype: rtype::SOA, ttl: soa.ttl, rdatas, health: None, sigs: None });
-        let rrsets: Vec<Arc<RRset>> = apex.rrsets.iter().map(|set| if set.rtype == rtype::SOA { soa.clone() } else { set.clone() }).collect();
+        let soa = Arc::new(RRset {
+            rtype: rtype::SOA,
+            ttl: soa.ttl,
+            rdatas,
+            health: None,
+            sigs: None,
+        });
+        let rrsets: Vec<Arc<RRset>> = apex
+            .rrsets
+            .iter()
+            .map(|set| {
+                if set.rtype == rtype::SOA {
+                    soa.clone()
+                } else {
+                    set.clone()
+                }
+            })
+            .collect();
         let apex = super::node::node_of(rrsets).with_nsec(apex.nsec.clone());
         let overlay = self.overlay.get_or_insert_with(Arc::default);
         Arc::make_mut(overlay).nodes.insert(origin.into(), apex);
@@ -647,7 +834,10 @@ impl ViewZone {
 
     /// The SOA set served in negative answers: the apex's, signatures and all.
     fn refresh_soa(&mut self) {
-        if let Some(soa) = self.node(self.origin.as_wire()).and_then(|n| n.get(rtype::SOA)) {
+        if let Some(soa) = self
+            .node(self.origin.as_wire())
+            .and_then(|n| n.get(rtype::SOA))
+        {
             self.soa = soa.clone();
         }
     }
@@ -656,8 +846,14 @@ impl ViewZone {
     /// signed for another (it must not publish DNSKEY, CDS or CDNSKEY without signing).
     pub(crate) fn without_apex_keys(&mut self) {
         let origin = self.origin.as_wire().to_vec();
-        let Some(apex) = self.node(&origin) else { return };
-        if !apex.rrsets.iter().any(|set| matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY)) {
+        let Some(apex) = self.node(&origin) else {
+            return;
+        };
+        if !apex
+            .rrsets
+            .iter()
+            .any(|set| matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY))
+        {
             return;
         }
         let apex = with_apex_sets(apex, &[]);
@@ -669,7 +865,9 @@ impl ViewZone {
     /// owner.
     pub(crate) fn covering_nsec(&self, key: &[u8]) -> Option<(&[u8], &Arc<RRset>)> {
         let overlay = self.overlay.as_deref();
-        let from_shared = self.shared.chain_before(key, |name, _| overlay.is_none_or(|o| o.get(name).is_none()));
+        let from_shared = self
+            .shared
+            .chain_before(key, |name, _| overlay.is_none_or(|o| o.get(name).is_none()));
         let from_own = overlay.and_then(|o| o.chain_before(key, |_, node| node.nsec.is_some()));
         let before = |name: &[u8]| canonical::cmp_names(name, key) != Ordering::Greater;
         let (name, node) = match (from_shared, from_own) {
@@ -679,7 +877,13 @@ impl ViewZone {
                 match (before(a.0), before(b.0)) {
                     (true, false) => a,
                     (false, true) => b,
-                    _ => if canonical::cmp_names(a.0, b.0) == Ordering::Greater { a } else { b },
+                    _ => {
+                        if canonical::cmp_names(a.0, b.0) == Ordering::Greater {
+                            a
+                        } else {
+                            b
+                        }
+                    }
                 }
             }
             (Some(a), None) => a,
