@@ -1,12 +1,16 @@
-//! The proofs a signed answer carries in its authority section (RFC 4035 §3.1.3): the NSEC
-//! records that show a name does not exist (NXDOMAIN: the name and the wildcard that could have
-//! answered it), that it has no data of the type asked (NODATA), or that a wildcard answered
-//! because the name itself does not exist. They are gathered while the chain is walked and
-//! written once the answer section is complete.
+//! The proofs a signed answer carries in its authority section (RFC 4035 §3.1.3, RFC 5155
+//! §7.2): the NSEC or NSEC3 records that show a name does not exist (NXDOMAIN: the name and the
+//! wildcard that could have answered it), that it has no data of the type asked (NODATA), or
+//! that a wildcard answered because the name itself does not exist. They are gathered while the
+//! chain is walked and written once the answer section is complete.
+//!
+//! With NSEC3 a name's absence is shown by its closest encloser proof (§7.2.1): the record
+//! matching the closest encloser (the longest existing ancestor) and the one covering the next
+//! closer name (the ancestor one label longer), whose hash stands for every name below it.
 
-use crate::dns::name::NameBuf;
+use crate::dns::name::{NameBuf, suffix_offsets};
 use crate::dns::rtype;
-use crate::view::zone::{Node, RRset, ViewZone};
+use crate::view::zone::{Node, Nsec3Chain, RRset, ViewZone};
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
 /// The NSEC records a signed answer proves with, each with its owner; empty (and never
@@ -37,10 +41,37 @@ impl<'z> Proofs<'z> {
         }
     }
 
-    /// A wildcard answered `key`: the NSEC covering `key` shows it does not exist itself
-    /// (RFC 4035 §3.1.3.3).
+    fn add_nsec3(&mut self, record: Option<(&[u8], &'z std::sync::Arc<RRset>)>) {
+        if let Some((owner, nsec3)) = record {
+            self.add(owner, nsec3);
+        }
+    }
+
+    /// The NSEC3 records that show `key` does not exist: the closest encloser's and the one
+    /// covering the next closer name. Returns the closest encloser.
+    fn closest_encloser_proof<'k>(
+        &mut self,
+        zone: &'z ViewZone,
+        chain: &'z Nsec3Chain,
+        key: &'k [u8],
+    ) -> &'k [u8] {
+        let encloser = zone.closest_encloser(key);
+        self.add_nsec3(chain.matching(encloser));
+        self.add_nsec3(chain.covering(next_closer(key, encloser)));
+        encloser
+    }
+
+    /// A wildcard answered `key`: the NSEC covering `key` shows it does not exist itself (RFC
+    /// 4035 §3.1.3.3); with NSEC3 the one covering the next closer name (RFC 5155 §7.2.6: the
+    /// wildcard's owner tells the closest encloser).
     pub(super) fn wildcard_answer(&mut self, zone: &'z ViewZone, key: &[u8]) {
-        self.add_covering(zone, key);
+        match zone.nsec3() {
+            None => self.add_covering(zone, key),
+            Some(chain) => {
+                let encloser = zone.closest_encloser(key);
+                self.add_nsec3(chain.covering(next_closer(key, encloser)));
+            }
+        }
     }
 
     /// `key` (found as `node`, or through a wildcard) has no data of the type asked: the NSEC at
@@ -53,6 +84,19 @@ impl<'z> Proofs<'z> {
         node: &'z Node,
         wildcard: bool,
     ) {
+        if let Some(chain) = zone.nsec3() {
+            // RFC 5155 §7.2.3 and §7.2.4 (the name's own record, an empty non-terminal's too),
+            // §7.2.5 (a wildcard's: the closest encloser proof and the wildcard's record).
+            if wildcard {
+                let encloser = self.closest_encloser_proof(zone, chain, key);
+                if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
+                    self.add_nsec3(chain.matching(star.as_wire()));
+                }
+            } else {
+                self.add_nsec3(chain.matching(key));
+            }
+            return;
+        }
         if wildcard {
             self.add_covering(zone, key);
             let encloser = zone.closest_encloser(key);
@@ -72,13 +116,23 @@ impl<'z> Proofs<'z> {
     /// `key` does not exist: the NSEC covering it and the one covering the wildcard at its
     /// closest encloser (RFC 4035 §3.1.3.2).
     pub(super) fn nxdomain(&mut self, zone: &'z ViewZone, key: &[u8]) {
+        if let Some(chain) = zone.nsec3() {
+            // RFC 5155 §7.2.2: the closest encloser proof and the record covering the wildcard
+            // at the closest encloser.
+            let encloser = self.closest_encloser_proof(zone, chain, key);
+            if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
+                self.add_nsec3(chain.covering(star.as_wire()));
+            }
+            return;
+        }
         self.add_covering(zone, key);
         if let Some(star) = NameBuf::concat(b"\x01*", zone.closest_encloser(key)) {
             self.add_covering(zone, star.as_wire());
         }
     }
 
-    /// Writes the proofs (each NSEC with its signatures) into the authority section, once.
+    /// Writes the proofs (each NSEC or NSEC3 with its signatures) into the authority section,
+    /// once.
     pub(super) fn write(&mut self, writer: &mut ResponseWriter) -> Result<(), Full> {
         if self.written {
             return Ok(());
@@ -89,7 +143,7 @@ impl<'z> Proofs<'z> {
             writer.push(
                 Section::Authority,
                 owner.as_wire(),
-                rtype::NSEC,
+                nsec.rtype,
                 nsec.ttl,
                 &nsec.rdatas[0].wire,
             )?;
@@ -105,4 +159,14 @@ impl<'z> Proofs<'z> {
         }
         Ok(())
     }
+}
+
+/// The ancestor of `key` one label longer than its closest encloser `encloser` (RFC 5155 §1.3:
+/// the next closer name); `key` itself when it is one label below.
+fn next_closer<'k>(key: &'k [u8], encloser: &[u8]) -> &'k [u8] {
+    suffix_offsets(key)
+        .map(|offset| &key[offset..])
+        .take_while(|suffix| suffix.len() > encloser.len())
+        .last()
+        .unwrap_or(key)
 }

@@ -162,7 +162,7 @@ pub(super) fn referral(
     }
     let ns = node.get(rtype::NS).expect("a cut has an NS set");
     if write_rrset(writer, Section::Authority, cut, ns).is_err()
-        || write_delegation_proof(writer, cut, node).is_err()
+        || write_delegation_proof(writer, zone, cut, node).is_err()
         || additional::add_glue(writer, zone, cut, ns).is_err()
     {
         return truncated(writer, Outcome::Referral);
@@ -170,20 +170,29 @@ pub(super) fn referral(
     Outcome::Referral
 }
 
-/// In a signed referral, the cut's DS set, or the NSEC that shows it has none (an insecure
-/// delegation, RFC 4035 §3.1.4), each with its signatures.
+/// In a signed referral, the cut's DS set, or the NSEC or NSEC3 record that shows it has none
+/// (an insecure delegation, RFC 4035 §3.1.4, RFC 5155 §7.2.7), each with its signatures.
 fn write_delegation_proof(
     writer: &mut ResponseWriter,
+    zone: &ViewZone,
     cut: &[u8],
     node: &Node,
 ) -> Result<(), Full> {
     if !writer.signed() {
         return Ok(());
     }
-    match (node.get(rtype::DS), &node.nsec) {
-        (Some(ds), _) => write_rrset(writer, Section::Authority, cut, ds),
-        (None, Some(nsec)) => write_rrset(writer, Section::Authority, cut, nsec),
-        (None, None) => Ok(()),
+    if let Some(ds) = node.get(rtype::DS) {
+        return write_rrset(writer, Section::Authority, cut, ds);
+    }
+    match zone.nsec3() {
+        Some(chain) => match chain.matching(cut) {
+            Some((owner, nsec3)) => write_rrset(writer, Section::Authority, owner, nsec3),
+            None => Ok(()),
+        },
+        None => match &node.nsec {
+            Some(nsec) => write_rrset(writer, Section::Authority, cut, nsec),
+            None => Ok(()),
+        },
     }
 }
 

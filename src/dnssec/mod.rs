@@ -6,6 +6,7 @@
 pub(crate) mod canonical;
 pub(crate) mod key;
 pub(crate) mod keyring;
+pub(crate) mod nsec3;
 pub(crate) mod rrsig;
 mod signer;
 

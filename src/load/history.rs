@@ -114,8 +114,8 @@ fn signed_difference<'z>(
             }
     };
     let key = |r: &Record<'_>| (r.1, r.2, canonical_rdata(r.1, r.3).into_owned());
-    for (owner, node) in after.nodes() {
-        let old = before.node(owner);
+    for (owner, node) in after.transfer_nodes() {
+        let old = before.transfer_node(owner);
         if before.is_signed() == after.is_signed() && old.is_some_and(|old| same_node(old, node)) {
             continue;
         }
@@ -128,8 +128,8 @@ fn signed_difference<'z>(
         removed.extend(old.into_iter().filter(|r| !new_keys.contains(&key(r))));
         added.extend(new.into_iter().filter(|r| !old_keys.contains(&key(r))));
     }
-    for (owner, node) in before.nodes() {
-        if after.node(owner).is_none() {
+    for (owner, node) in before.transfer_nodes() {
+        if after.transfer_node(owner).is_none() {
             removed.extend(before.node_records(owner, node));
         }
     }

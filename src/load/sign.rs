@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::dns::{rtype, soa};
-use crate::dnssec::Signer;
 use crate::dnssec::key::DigestType;
 use crate::dnssec::keyring::{self, Create, ZoneKeys};
 use crate::dnssec::rrsig::Validity;
+use crate::dnssec::{Denial, Signer, nsec3};
 use crate::located::Located;
 use crate::view::Snapshot;
 use crate::view::zone::{RRset, Rdata, SignedShared, Signing};
@@ -80,7 +80,9 @@ pub(crate) fn sign(
             validity,
             keep_until,
         );
-        let apex_sets = apex_sets(&keys, &config.path);
+        let nsec3 = policy.denial == Denial::Nsec3;
+        let apex_sets = apex_sets(&keys, nsec3, &config.path);
+        let mut chains = Vec::new();
         let mut made = SignedShared::default();
         let mut earliest: Option<u32> = None;
         // Signing views first: the views that do not sign read their signed shared copy.
@@ -105,9 +107,14 @@ pub(crate) fn sign(
                 signer: &signer,
                 apex_sets: &apex_sets,
                 nsec_ttl,
+                nsec3,
             };
             let before = previous.and_then(|p| p.view_zone(&view_name, &zone.origin));
-            let count = view_zone.sign(&signing, before, &mut made);
+            let mut count = view_zone.sign(&signing, before, &mut made);
+            if nsec3 {
+                count += view_zone.chain_nsec3(&signing, before, &chains);
+                chains.extend(view_zone.nsec3_chain());
+            }
             earliest = [earliest, view_zone.earliest_expiration()]
                 .into_iter()
                 .flatten()
@@ -143,7 +150,7 @@ pub(crate) fn sign(
 
 /// The apex's key sets: DNSKEY (every published key), and CDS and CDNSKEY for the keys whose
 /// DS the parent is to have (RFC 7344).
-fn apex_sets(keys: &ZoneKeys, config_path: &Path) -> Vec<Arc<RRset>> {
+fn apex_sets(keys: &ZoneKeys, nsec3: bool, config_path: &Path) -> Vec<Arc<RRset>> {
     let loc = crate::located::SourceLoc {
         file: Arc::new(config_path.to_path_buf()),
         line: 0,
@@ -151,7 +158,13 @@ fn apex_sets(keys: &ZoneKeys, config_path: &Path) -> Vec<Arc<RRset>> {
     let set = |rtype: u16, rdatas: Vec<Vec<u8>>| {
         Arc::new(RRset {
             rtype,
-            ttl: DNSKEY_TTL,
+            // NSEC3PARAM is for the primary's signer, not for resolvers: not cached (RFC 5155
+            // §4; BIND and Knot give it TTL 0 too).
+            ttl: if rtype == rtype::NSEC3PARAM {
+                0
+            } else {
+                DNSKEY_TTL
+            },
             rdatas: rdatas
                 .into_iter()
                 .map(|wire| Rdata {
@@ -185,6 +198,9 @@ fn apex_sets(keys: &ZoneKeys, config_path: &Path) -> Vec<Arc<RRset>> {
                 .map(|k| k.dnskey_rdata().to_vec())
                 .collect(),
         ));
+    }
+    if nsec3 {
+        sets.push(set(rtype::NSEC3PARAM, vec![nsec3::PARAM_RDATA.to_vec()]));
     }
     sets
 }

@@ -116,7 +116,7 @@ pub fn write_messages(
         // other record, SOA.
         _ => {
             let all = zone
-                .nodes()
+                .transfer_nodes()
                 .flat_map(|(owner, node)| zone.node_records(owner, node));
             let records = std::iter::once(current)
                 .chain(all)

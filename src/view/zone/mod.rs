@@ -11,6 +11,7 @@
 mod build;
 mod check;
 mod node;
+mod nsec3;
 mod signed;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
 pub(crate) use node::{Answered, Node, RRset, Rdata, ZoneData};
+pub(crate) use nsec3::Nsec3Chain;
 pub(crate) use signed::{MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
@@ -56,6 +58,8 @@ pub struct ViewZone {
     pub transfer: super::TransferAcl,
     /// Served signed: RRSIGs and NSEC records are in its answers and transfers.
     signed: bool,
+    /// The NSEC3 chain of a view signed with NSEC3 (its nodes then have no NSEC records).
+    nsec3: Option<Arc<nsec3::Nsec3Chain>>,
 }
 
 impl ViewZone {
@@ -266,6 +270,7 @@ pub(crate) fn assemble(
         history: Arc::default(),
         transfer: super::TransferAcl::default(),
         signed: false,
+        nsec3: None,
     })
 }
 

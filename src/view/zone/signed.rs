@@ -50,18 +50,20 @@ pub(crate) struct Signing<'a> {
     pub signer: &'a Signer,
     pub apex_sets: &'a [Arc<RRset>],
     pub nsec_ttl: u32,
+    /// Denial by NSEC3: no NSEC records; each view gets its chain from [`ViewZone::chain_nsec3`].
+    pub nsec3: bool,
 }
 
 /// One RRset to sign, by where its result goes.
-struct Job<'d> {
-    owner: &'d [u8],
-    set: &'d RRset,
+pub(super) struct Job<'d> {
+    pub owner: &'d [u8],
+    pub set: &'d RRset,
     /// For a health-checked set, the subset (mask) this signature covers; `None`: the whole set.
-    subset: Option<u64>,
+    pub subset: Option<u64>,
 }
 
 /// Signs the jobs on every core; results in job order.
-fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
+pub(super) fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
     let sign = |job: &Job<'_>| -> Sigs {
         let rdatas: Vec<&[u8]> = match job.subset {
             None => job.set.rdatas.iter().map(|r| &r.wire[..]).collect(),
@@ -100,7 +102,11 @@ fn is_cut(key: &[u8], origin: &[u8], node: &Node) -> bool {
 }
 
 /// Whether `key` is below a cut or a DNAME, as `node_at` sees the zone.
-fn occluded<'n>(key: &[u8], origin: &[u8], node_at: impl Fn(&[u8]) -> Option<&'n Node>) -> bool {
+pub(super) fn occluded<'n>(
+    key: &[u8],
+    origin: &[u8],
+    node_at: impl Fn(&[u8]) -> Option<&'n Node>,
+) -> bool {
     suffix_offsets(key)
         .skip(1)
         .map(|offset| &key[offset..])
@@ -112,7 +118,7 @@ fn occluded<'n>(key: &[u8], origin: &[u8], node_at: impl Fn(&[u8]) -> Option<&'n
 
 /// The types an RRset of which is signed at a name: at a cut only DS (the NS set and glue
 /// belong to the child), elsewhere all.
-fn signed_here(cut: bool, set: &RRset) -> bool {
+pub(super) fn signed_here(cut: bool, set: &RRset) -> bool {
     !cut || set.rtype == rtype::DS
 }
 
@@ -177,8 +183,18 @@ fn kept_nsec(
 
 /// An NSEC RRset (unsigned yet).
 fn nsec_set(rdata: Vec<u8>, ttl: u32, loc: &crate::located::SourceLoc) -> RRset {
+    unsigned_set(rtype::NSEC, rdata, ttl, loc)
+}
+
+/// A one-record RRset the signer made (NSEC, NSEC3), unsigned yet.
+pub(super) fn unsigned_set(
+    rtype: u16,
+    rdata: Vec<u8>,
+    ttl: u32,
+    loc: &crate::located::SourceLoc,
+) -> RRset {
     RRset {
-        rtype: rtype::NSEC,
+        rtype,
         ttl,
         rdatas: Box::new([super::Rdata {
             wire: rdata.into_boxed_slice(),
@@ -311,7 +327,12 @@ fn with_apex_sets(node: &Node, apex_sets: &[Arc<RRset>]) -> Node {
     let mut rrsets: Vec<Arc<RRset>> = node
         .rrsets
         .iter()
-        .filter(|set| !matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY))
+        .filter(|set| {
+            !matches!(
+                set.rtype,
+                rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY | rtype::NSEC3PARAM
+            )
+        })
         .cloned()
         .collect();
     rrsets.extend(apex_sets.iter().cloned());
@@ -372,6 +393,13 @@ impl ZoneData {
         let mut plans: Vec<Option<NodePlan>> = (0..self.nodes.len()).map(|_| None).collect();
         let mut nsec_sets: Vec<Arc<RRset>> = Vec::new();
         for (position, &index) in chain.iter().enumerate() {
+            if signing.nsec3 {
+                plans[index as usize] = Some(NodePlan {
+                    rrsets: Vec::new(),
+                    nsec: None,
+                });
+                continue;
+            }
             let (key, node) = self
                 .nodes
                 .get_index(index as usize)
@@ -650,6 +678,9 @@ impl ViewZone {
         let mut changed: Vec<(Box<[u8]>, Node, Vec<u8>)> = Vec::new();
         let mut own_nsec: Vec<(usize, Vec<u8>)> = Vec::new();
         for (position, &(key, overlaid)) in merged.iter().enumerate() {
+            if signing.nsec3 {
+                break;
+            }
             let next = merged[(position + 1) % merged.len()].0;
             if overlaid {
                 let (index, _, node) = own.get_full(key).expect("an overlay name");
@@ -849,11 +880,12 @@ impl ViewZone {
         let Some(apex) = self.node(&origin) else {
             return;
         };
-        if !apex
-            .rrsets
-            .iter()
-            .any(|set| matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY))
-        {
+        if !apex.rrsets.iter().any(|set| {
+            matches!(
+                set.rtype,
+                rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY | rtype::NSEC3PARAM
+            )
+        }) {
             return;
         }
         let apex = with_apex_sets(apex, &[]);
