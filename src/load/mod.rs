@@ -213,13 +213,15 @@ fn run(
     if refuse {
         return Err(LoadError::Refused(findings));
     }
-    // Signed last, over exactly what is served (health-checked sets included). `check` reads
-    // the keys but neither makes them nor signs.
-    let signed = match purpose {
-        Purpose::Check => sign::Signed::default(),
-        Purpose::Serve => sign::sign(&config, &mut snapshot, previous, unix_now(), Create::Yes)
-            .map_err(LoadError::Zones)?,
+    // Signed last, over exactly what is served (health-checked sets included). `check` signs
+    // with the keys there are, so that a key file that would refuse a start fails it, but makes
+    // none.
+    let create = match purpose {
+        Purpose::Check => Create::No,
+        Purpose::Serve => Create::Yes,
     };
+    let signed = sign::sign(&config, &mut snapshot, previous, unix_now(), create)
+        .map_err(LoadError::Zones)?;
     Ok(Loaded {
         config,
         snapshot,

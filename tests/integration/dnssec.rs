@@ -786,3 +786,93 @@ fn signatures_are_made_anew_before_they_expire_under_a_raised_serial() {
         "the SOA's signature is older than the data's"
     );
 }
+
+/// `check` warns about a view that serves a signed zone unsigned and about DNSSEC records in the
+/// file of a zone splitdns signs, each at its file:line; the served zone leaves those records
+/// out, and the opted-out view answers without any DNSSEC record, DO or not.
+#[test]
+fn check_warns_about_unsigned_views_and_dnssec_records_in_zone_files() {
+    let dir = scratch_dir("dnssec_checks");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    fs::write(
+        dir.join("checks.example.zone"),
+        "$ORIGIN checks.example.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 604800 300\n\
+         @ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n\
+         www RRSIG A 13 3 300 20270101000000 20261201000000 12345 checks.example. AAAA\n",
+    )
+    .unwrap();
+    let config = dir.join("splitdns.toml");
+    fs::write(
+        &config,
+        "state_dir = \"state\"\n\n\
+         [[view]]\nname = \"internal\"\nclients = [\"127.0.0.2/32\"]\ndnssec = false\n\n\
+         [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\"]\n\n\
+         [[zone]]\norigin = \"checks.example\"\nfile = \"checks.example.zone\"\ndnssec = true\n",
+    )
+    .unwrap();
+    let output = crate::common::splitdns()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config_text = config.display().to_string();
+    assert!(
+        text.contains(&format!("{config_text}:4:"))
+            && text.contains("warning[signed-zone-unsigned-in-view] (view internal)"),
+        "{text}"
+    );
+    let zone = dir.join("checks.example.zone").display().to_string();
+    assert!(
+        text.contains(&format!("{zone}:7:"))
+            && text.contains("warning[dnssec-records-in-signed-zone]"),
+        "{text}"
+    );
+    let daemon = Daemon::serve(&config).start();
+    let server = daemon.server();
+    let outside = ask_dnssec(
+        &server,
+        EXTERNAL,
+        "www.checks.example.",
+        RecordType::A,
+        true,
+    );
+    let sigs: Vec<_> = outside
+        .answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::RRSIG)
+        .collect();
+    assert_eq!(sigs.len(), 1, "one RRSIG, splitdns's own: {outside}");
+    assert!(
+        !sigs[0].to_string().contains("12345"),
+        "the file's RRSIG served: {outside}"
+    );
+    let inside = ask_dnssec(
+        &server,
+        INTERNAL,
+        "www.checks.example.",
+        RecordType::A,
+        true,
+    );
+    assert!(
+        inside
+            .all_sections()
+            .all(|r| !DNSSEC_TYPES.contains(&r.record_type())),
+        "the unsigned view answers with DNSSEC records: {inside}"
+    );
+    let keys = ask_dnssec(
+        &server,
+        INTERNAL,
+        "checks.example.",
+        RecordType::DNSKEY,
+        true,
+    );
+    assert!(
+        keys.answers.is_empty(),
+        "the unsigned view publishes DNSKEY: {keys}"
+    );
+}

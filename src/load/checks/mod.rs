@@ -6,6 +6,7 @@
 
 mod exchange;
 mod health;
+mod signing;
 mod split;
 
 use std::net::IpAddr;
@@ -185,6 +186,8 @@ pub(crate) fn run(
     health::ttl_longer_than_the_checks(config, &mut findings);
     split::transfers_open_to_anyone(config, snapshot, &mut findings);
     split::serials_not_kept(config, snapshot, &mut findings);
+    signing::signed_zones_served_unsigned(config, snapshot, &mut findings);
+    signing::dnssec_records_in_signed_zones(config, snapshot, &mut findings);
     if scope == Scope::Serving {
         acknowledge(config, &mut findings, scope);
         return sorted(findings);

@@ -116,6 +116,11 @@ pub(super) fn occluded<'n>(
         })
 }
 
+/// The types the signer makes: any a zone file of a signed zone has are left out of what is
+/// served (a zone signed elsewhere loads as the unsigned data it is; `check` says so).
+pub(crate) const MADE_BY_SIGNER: [u16; 4] =
+    [rtype::RRSIG, rtype::NSEC, rtype::NSEC3, rtype::NSEC3PARAM];
+
 /// The types an RRset of which is signed at a name: at a cut only DS (the NS set and glue
 /// belong to the child), elsewhere all.
 pub(super) fn signed_here(cut: bool, set: &RRset) -> bool {
@@ -129,6 +134,7 @@ fn nsec_rdata(next: &[u8], node: &Node, cut: bool) -> Vec<u8> {
         .iter()
         .map(|set| set.rtype)
         .filter(|&t| !cut || t == rtype::NS || t == rtype::DS)
+        .filter(|t| !MADE_BY_SIGNER.contains(t))
         .collect();
     types.extend([rtype::RRSIG, rtype::NSEC]);
     let mut rdata = next.to_vec();
@@ -304,6 +310,7 @@ fn plan_rrsets<'d>(
     let cut = is_cut(key, signing.origin, node);
     node.rrsets
         .iter()
+        .filter(|set| !MADE_BY_SIGNER.contains(&set.rtype))
         .map(|set| {
             if signed_here(cut, set) {
                 SetPlan::plan(signing.signer, key, set, earlier, jobs)
