@@ -11,7 +11,7 @@ use super::file::{self, DnssecChoice};
 use super::locate::Context;
 use super::values::{Min, Seconds};
 use crate::dnssec::key::Algorithm;
-use crate::dnssec::{Denial, Policy};
+use crate::dnssec::{Denial, Policy, Rollover};
 
 const VALIDITY: Seconds = Seconds {
     min: Min::AtLeast(60.0),
@@ -23,6 +23,24 @@ const REFRESH: Seconds = Seconds {
     max: 365.0 * 86400.0,
     default: Duration::from_secs(7 * 86400),
 };
+/// Key lifetimes: 0 is never.
+const LIFETIME: Seconds = Seconds {
+    min: Min::AtLeast(0.0),
+    max: 100.0 * 366.0 * 86400.0,
+    default: Duration::ZERO,
+};
+const ZSK_LIFETIME: Seconds = Seconds {
+    default: Duration::from_secs(30 * 86400),
+    ..LIFETIME
+};
+/// A TTL or delay of the rollover timing (RFC 7583 §3): up to 10 days.
+const fn timing(default: u64) -> Seconds {
+    Seconds {
+        min: Min::AtLeast(0.0),
+        max: 10.0 * 86400.0,
+        default: Duration::from_secs(default),
+    }
+}
 const INCEPTION_OFFSET: Seconds = Seconds {
     min: Min::AtLeast(0.0),
     max: 86400.0,
@@ -102,6 +120,45 @@ pub(super) fn policies(raw: &[file::DnssecPolicySection], cx: &mut Context) -> V
         }
         let inception_offset =
             INCEPTION_OFFSET.check(section.inception_offset.as_ref(), "inception_offset", cx);
+        let dnskey_ttl = timing(3600).check(section.dnskey_ttl.as_ref(), "dnskey_ttl", cx);
+        let propagation_delay =
+            timing(300).check(section.propagation_delay.as_ref(), "propagation_delay", cx);
+        // A successor signs Ipub after it is published: a key must live longer than that, or
+        // its own successor would be due before it signs.
+        let publish_interval = dnskey_ttl + propagation_delay;
+        let lifetime = |value: Option<&Spanned<f64>>,
+                        spec: Seconds,
+                        key: &str,
+                        cx: &mut Context| {
+            let lifetime = spec.check(value, key, cx);
+            if !lifetime.is_zero() && lifetime <= publish_interval {
+                cx.error(
+                    value.map_or(section.name.span(), Spanned::span),
+                    format!("{key} = {} is not longer than dnskey_ttl + propagation_delay ({} s), the time a new key waits before it signs: use 0 for keys that never roll, or a longer lifetime", lifetime.as_secs_f64(), publish_interval.as_secs_f64()),
+                );
+            }
+            (!lifetime.is_zero()).then_some(lifetime)
+        };
+        let key_lifetime = lifetime(section.key_lifetime.as_ref(), LIFETIME, "key_lifetime", cx);
+        let zsk_lifetime = lifetime(
+            section.zsk_lifetime.as_ref(),
+            ZSK_LIFETIME,
+            "zsk_lifetime",
+            cx,
+        );
+        let rollover = Rollover {
+            key_lifetime,
+            zsk_lifetime,
+            dnskey_ttl,
+            propagation_delay,
+            max_zone_ttl: timing(86400).check(section.max_zone_ttl.as_ref(), "max_zone_ttl", cx),
+            parent_ds_ttl: timing(86400).check(section.parent_ds_ttl.as_ref(), "parent_ds_ttl", cx),
+            parent_propagation_delay: timing(3600).check(
+                section.parent_propagation_delay.as_ref(),
+                "parent_propagation_delay",
+                cx,
+            ),
+        };
         policies.push(Arc::new(Policy {
             name: name.clone(),
             algorithm,
@@ -110,6 +167,7 @@ pub(super) fn policies(raw: &[file::DnssecPolicySection], cx: &mut Context) -> V
             signature_validity,
             signature_refresh,
             inception_offset,
+            rollover,
         }));
     }
     if !policies.iter().any(|p| p.name == "default") {

@@ -79,6 +79,20 @@ pub(super) struct DnssecPolicySection {
     /// Seconds before signing that a signature's validity starts, for clocks behind ours
     /// (default 1 hour).
     pub inception_offset: Option<Spanned<f64>>,
+    /// Seconds a KSK or CSK signs before its successor is rolled in (0, the default: never).
+    pub key_lifetime: Option<Spanned<f64>>,
+    /// Seconds a ZSK signs before its successor is rolled in (default 30 days; 0: never).
+    pub zsk_lifetime: Option<Spanned<f64>>,
+    /// The TTL of DNSKEY, CDS and CDNSKEY (default 1 hour).
+    pub dnskey_ttl: Option<Spanned<f64>>,
+    /// Seconds until a change reaches every secondary (default 5 minutes).
+    pub propagation_delay: Option<Spanned<f64>>,
+    /// The longest TTL in the zone, which cached signatures live for (default 1 day).
+    pub max_zone_ttl: Option<Spanned<f64>>,
+    /// The TTL of the DS at the parent (default 1 day).
+    pub parent_ds_ttl: Option<Spanned<f64>>,
+    /// Seconds until a change of the DS reaches every server of the parent (default 1 hour).
+    pub parent_propagation_delay: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

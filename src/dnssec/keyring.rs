@@ -62,7 +62,137 @@ pub(crate) fn zone_keys(
         }
         keys = generate(dir, origin, policy, now).map_err(|e| vec![e])?;
     }
-    Ok(Some(roles(keys.into_iter().map(Arc::new).collect(), now)))
+    let next_roll = match create {
+        Create::Yes => roll(dir, origin, policy, &mut keys, now).map_err(|e| vec![e])?,
+        Create::No => None,
+    };
+    let mut zone = roles(keys.into_iter().map(Arc::new).collect(), now);
+    zone.next_change = [zone.next_change, next_roll].into_iter().flatten().min();
+    Ok(Some(zone))
+}
+
+/// Starts each rollover the policy's lifetimes make due at `now` (RFC 7583): a successor is
+/// published, and signs once its DNSKEY is in every cache (Ipub later). A ZSK's predecessor
+/// stops signing then and leaves the DNSKEY set once its signatures have left the caches
+/// (pre-publication, §3.2.1). A KSK's or CSK's successor signs beside it (both sign what each
+/// signs) and its CDS and CDNSKEY replace the predecessor's, asking the parent to swap the DS;
+/// the predecessor retires only when told the parent has the new DS ([`ds_seen`]), since a
+/// validator holding the old DS needs its signatures until then (double KSK, §3.3.1).
+/// The successor's timing and the predecessor's are written to their files. Returns when the
+/// next rollover is due.
+fn roll(
+    dir: &Path,
+    origin: &Name,
+    policy: &Policy,
+    keys: &mut Vec<SigningKey>,
+    now: u64,
+) -> Result<Option<u64>, KeyError> {
+    let rollover = &policy.rollover;
+    let publish = rollover.publish_interval();
+    let mut next = None;
+    for sep in [true, false] {
+        let lifetime = if sep {
+            rollover.key_lifetime
+        } else {
+            rollover.zsk_lifetime
+        };
+        let Some(lifetime) = lifetime.map(|l| l.as_secs()) else {
+            continue;
+        };
+        let Some(current) = keys
+            .iter()
+            .position(|key| key.is_sep() == sep && signing_without_successor(key, now))
+        else {
+            continue;
+        };
+        let activated = {
+            let t = keys[current].timing();
+            t.activate.or(t.created).unwrap_or(now)
+        };
+        let succeeded = keys.iter().enumerate().any(|(index, key)| {
+            index != current
+                && key.is_sep() == sep
+                && key.timing().delete.is_none()
+                && key.timing().activate.is_some_and(|at| at > activated)
+        });
+        if succeeded {
+            continue;
+        }
+        let due = (activated + lifetime).saturating_sub(publish);
+        if now < due {
+            next = [next, Some(due)].into_iter().flatten().min();
+            continue;
+        }
+        let flags = if sep { KSK_FLAGS } else { ZSK_FLAGS };
+        let mut successor = SigningKey::generate(origin, policy.algorithm, flags, now)?;
+        let activate = if sep {
+            now + publish
+        } else {
+            (now + publish).max(activated + lifetime)
+        };
+        let mut timing = successor.timing().clone();
+        timing.publish = Some(now);
+        timing.activate = Some(activate);
+        let mut retiring = keys[current].timing().clone();
+        if sep {
+            timing.sync_publish = Some(activate);
+            retiring.sync_delete = Some(activate);
+        } else {
+            retiring.inactive = Some(activate);
+            retiring.delete = Some(activate + rollover.retire_interval());
+        }
+        successor.set_timing(timing);
+        keys[current].set_timing(retiring);
+        successor.write(dir)?;
+        keys[current].write(dir)?;
+        tracing::info!(
+            "zone {origin}: {} rollover started: key {} is published and signs from {activate}, replacing key {}",
+            if sep { "KSK/CSK" } else { "ZSK" },
+            successor.tag(),
+            keys[current].tag()
+        );
+        keys.push(successor);
+    }
+    Ok(next)
+}
+
+/// Whether `key` signs at `now` and no rollover has begun to replace it.
+fn signing_without_successor(key: &SigningKey, now: u64) -> bool {
+    let t = key.timing();
+    let reached = |at: Option<u64>| at.is_some_and(|at| at <= now);
+    (t.activate.is_none() || reached(t.activate))
+        && t.inactive.is_none()
+        && t.delete.is_none()
+        && t.sync_delete.is_none()
+}
+
+/// The parent has the DS of the key(s) rolled in for `origin`: each KSK or CSK being replaced
+/// (its CDS withdrawn) stops signing once the old DS has left every cache, and leaves the
+/// DNSKEY set once its signatures have. Returns the tags retired, with when each stops signing.
+pub(crate) fn ds_seen(
+    dir: &Path,
+    origin: &Name,
+    policy: &Policy,
+    now: u64,
+) -> Result<Vec<(u16, u64)>, Vec<KeyError>> {
+    let rollover = &policy.rollover;
+    let mut retired = Vec::new();
+    for mut key in key::read_dir(dir, origin)? {
+        let t = key.timing().clone();
+        let replaced =
+            key.is_sep() && t.sync_delete.is_some_and(|at| at <= now) && t.inactive.is_none();
+        if !replaced {
+            continue;
+        }
+        let inactive = now + rollover.ds_interval();
+        let mut timing = t;
+        timing.inactive = Some(inactive);
+        timing.delete = Some(inactive + rollover.retire_interval());
+        key.set_timing(timing);
+        key.write(dir).map_err(|e| vec![e])?;
+        retired.push((key.tag(), inactive));
+    }
+    Ok(retired)
 }
 
 /// A new key set for `origin`, written to `dir`: one CSK, or a KSK and a ZSK.

@@ -30,6 +30,57 @@ pub struct Policy {
     pub signature_refresh: Duration,
     /// How far before the signing time a signature's validity starts.
     pub inception_offset: Duration,
+    pub rollover: Rollover,
+}
+
+/// When keys roll, and the times a rollover waits on (RFC 7583 §3): BIND's `dnssec-policy`
+/// timing, with its defaults (and Knot's 30-day ZSK lifetime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollover {
+    /// How long a KSK or CSK signs before a successor is rolled in (`None`: never).
+    pub key_lifetime: Option<Duration>,
+    /// How long a ZSK signs before a successor is rolled in (`None`: never).
+    pub zsk_lifetime: Option<Duration>,
+    pub dnskey_ttl: Duration,
+    /// Until a change reaches every secondary.
+    pub propagation_delay: Duration,
+    /// The longest TTL of the zone: how long a cached signature lives.
+    pub max_zone_ttl: Duration,
+    pub parent_ds_ttl: Duration,
+    /// Until a change of the DS reaches every server of the parent.
+    pub parent_propagation_delay: Duration,
+}
+
+impl Default for Rollover {
+    fn default() -> Rollover {
+        Rollover {
+            key_lifetime: None,
+            zsk_lifetime: Some(Duration::from_secs(30 * 86400)),
+            dnskey_ttl: Duration::from_secs(3600),
+            propagation_delay: Duration::from_secs(300),
+            max_zone_ttl: Duration::from_secs(86400),
+            parent_ds_ttl: Duration::from_secs(86400),
+            parent_propagation_delay: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Rollover {
+    /// Before a new key signs: its DNSKEY in every cache (RFC 7583 §3.2.1, Ipub).
+    pub(crate) fn publish_interval(&self) -> u64 {
+        (self.dnskey_ttl + self.propagation_delay).as_secs()
+    }
+
+    /// Before a key that stopped signing leaves the DNSKEY set: every signature it made gone
+    /// from the caches (RFC 7583 §3.2.1, Iret).
+    pub(crate) fn retire_interval(&self) -> u64 {
+        (self.max_zone_ttl + self.propagation_delay).as_secs()
+    }
+
+    /// After the parent has the new DS: the old DS gone from every cache (RFC 7583 §3.3.1).
+    pub(crate) fn ds_interval(&self) -> u64 {
+        (self.parent_ds_ttl + self.parent_propagation_delay).as_secs()
+    }
 }
 
 impl Default for Policy {
@@ -42,6 +93,7 @@ impl Default for Policy {
             signature_validity: Duration::from_secs(14 * 86400),
             signature_refresh: Duration::from_secs(7 * 86400),
             inception_offset: Duration::from_secs(3600),
+            rollover: Rollover::default(),
         }
     }
 }

@@ -25,9 +25,6 @@ pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("keys")
 }
 
-/// TTL of the DNSKEY, CDS and CDNSKEY sets (BIND's `dnskey-ttl` default).
-const DNSKEY_TTL: u32 = 3600;
-
 /// What signing did: the moment the next signing is due (a key's role changes, or the oldest
 /// kept signature reaches its refresh margin), if any zone is signed.
 #[derive(Debug, Default)]
@@ -81,7 +78,8 @@ pub(crate) fn sign(
             keep_until,
         );
         let nsec3 = policy.denial == Denial::Nsec3;
-        let apex_sets = apex_sets(&keys, nsec3, &config.path);
+        let dnskey_ttl = policy.rollover.dnskey_ttl.as_secs() as u32;
+        let apex_sets = apex_sets(&keys, nsec3, dnskey_ttl, &config.path);
         let mut chains = Vec::new();
         let mut made = SignedShared::default();
         let mut earliest: Option<u32> = None;
@@ -150,7 +148,7 @@ pub(crate) fn sign(
 
 /// The apex's key sets: DNSKEY (every published key), and CDS and CDNSKEY for the keys whose
 /// DS the parent is to have (RFC 7344).
-fn apex_sets(keys: &ZoneKeys, nsec3: bool, config_path: &Path) -> Vec<Arc<RRset>> {
+fn apex_sets(keys: &ZoneKeys, nsec3: bool, dnskey_ttl: u32, config_path: &Path) -> Vec<Arc<RRset>> {
     let loc = crate::located::SourceLoc {
         file: Arc::new(config_path.to_path_buf()),
         line: 0,
@@ -163,7 +161,7 @@ fn apex_sets(keys: &ZoneKeys, nsec3: bool, config_path: &Path) -> Vec<Arc<RRset>
             ttl: if rtype == rtype::NSEC3PARAM {
                 0
             } else {
-                DNSKEY_TTL
+                dnskey_ttl
             },
             rdatas: rdatas
                 .into_iter()

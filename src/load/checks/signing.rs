@@ -43,7 +43,7 @@ pub(super) fn signed_zones_served_unsigned(
     }
 }
 
-/// RRSIG, NSEC, NSEC3 and NSEC3PARAM records (and DNSKEY, CDS, CDNSKEY at the apex) in the files
+/// RRSIG, NSEC and NSEC3 records (and DNSKEY, CDS, CDNSKEY, NSEC3PARAM at the apex) in the files
 /// of a zone splitdns signs: reported once per zone file and type.
 pub(super) fn dnssec_records_in_signed_zones(
     config: &Config,
@@ -63,7 +63,10 @@ pub(super) fn dnssec_records_in_signed_zones(
             for (owner, node) in copy.nodes() {
                 for set in node.rrsets.iter() {
                     let at_apex_by_signer = owner == origin
-                        && matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY);
+                        && matches!(
+                            set.rtype,
+                            rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY | rtype::NSEC3PARAM
+                        );
                     if !MADE_BY_SIGNER.contains(&set.rtype) && !at_apex_by_signer {
                         continue;
                     }

@@ -116,10 +116,10 @@ pub(super) fn occluded<'n>(
         })
 }
 
-/// The types the signer makes: any a zone file of a signed zone has are left out of what is
-/// served (a zone signed elsewhere loads as the unsigned data it is; `check` says so).
-pub(crate) const MADE_BY_SIGNER: [u16; 4] =
-    [rtype::RRSIG, rtype::NSEC, rtype::NSEC3, rtype::NSEC3PARAM];
+/// The types the signer makes at any name: any a zone file of a signed zone has are left out of
+/// what is served (a zone signed elsewhere loads as the unsigned data it is; `check` says so).
+/// The apex's own (DNSKEY, CDS, CDNSKEY, NSEC3PARAM) are replaced by [`Signing::apex_sets`].
+pub(crate) const MADE_BY_SIGNER: [u16; 3] = [rtype::RRSIG, rtype::NSEC, rtype::NSEC3];
 
 /// The types an RRset of which is signed at a name: at a cut only DS (the NS set and glue
 /// belong to the child), elsewhere all.
