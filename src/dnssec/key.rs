@@ -48,6 +48,7 @@ pub(crate) struct SigningKey {
     flags: u16,
     tag: u16,
     dnskey: Vec<u8>,
+    pkcs8: Vec<u8>,
     pair: EcdsaKeyPair,
     timing: Timing,
 }
@@ -75,8 +76,21 @@ impl SigningKey {
     ) -> Result<SigningKey, KeyError> {
         let rng = SystemRandom::new();
         let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
+        let t = Timing {
+            created: Some(now),
+            publish: Some(now),
+            activate: Some(now),
+            ..Default::default()
+        };
+        Ok(SigningKey::from_pkcs8(origin, flags, doc.as_ref(), t))
+    }
+    fn from_pkcs8(origin: &Name, flags: u16, pkcs8: &[u8], timing: Timing) -> SigningKey {
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .unwrap();
         let mut dnskey = vec![(flags >> 8) as u8, flags as u8, 3, 13];
         dnskey.extend_from_slice(&pair.public_key().as_ref()[1..]);
         let mut ac: u32 = 0;
@@ -88,20 +102,15 @@ impl SigningKey {
             };
         }
         ac += (ac >> 16) & 0xffff;
-        let t = Timing {
-            created: Some(now),
-            publish: Some(now),
-            activate: Some(now),
-            ..Default::default()
-        };
-        Ok(SigningKey {
+        SigningKey {
             origin: origin.to_lowercase(),
             flags,
             tag: ac as u16,
             dnskey,
+            pkcs8: pkcs8.to_vec(),
             pair,
-            timing: t,
-        })
+            timing,
+        }
     }
     pub(crate) fn origin(&self) -> &Name {
         &self.origin
@@ -146,15 +155,36 @@ impl SigningKey {
     }
     pub(crate) fn write(
         &self,
-        _dir: &std::path::Path,
+        dir: &std::path::Path,
     ) -> Result<(std::path::PathBuf, std::path::PathBuf), KeyError> {
+        let kept = (
+            dir.to_path_buf(),
+            self.origin.clone(),
+            self.flags,
+            self.pkcs8.clone(),
+            self.timing.clone(),
+        );
+        WRITTEN.lock().unwrap_or_else(|p| p.into_inner()).push(kept);
         Ok(Default::default())
     }
 }
+/// Until key files are written, what `write` would have written is kept for the life of the
+/// process, so that a reload signs with the keys made at the start: a key set made anew at each
+/// reload breaks every validating resolver's chain of trust (a restart still does).
+type Written = (std::path::PathBuf, Name, u16, Vec<u8>, Timing);
+static WRITTEN: std::sync::Mutex<Vec<Written>> = std::sync::Mutex::new(Vec::new());
 pub(crate) fn read_dir(
-    _dir: &std::path::Path,
-    _origin: &Name,
+    dir: &std::path::Path,
+    origin: &Name,
 ) -> Result<Vec<SigningKey>, Vec<KeyError>> {
-    Ok(Vec::new())
+    let origin = origin.to_lowercase();
+    let written = WRITTEN.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(written
+        .iter()
+        .filter(|(d, o, ..)| d == dir && *o == origin)
+        .map(|(_, o, flags, pkcs8, timing)| {
+            SigningKey::from_pkcs8(o, *flags, pkcs8, timing.clone())
+        })
+        .collect())
 }
 impl KeyError {}

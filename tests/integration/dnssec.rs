@@ -42,16 +42,16 @@ const COMMON_TYPES: &[RecordType] = &[
 /// How long Unbound may take to start.
 const STARTUP: Duration = Duration::from_secs(10);
 
-/// What the test needs, or why it is skipped.
-struct Tools {
+/// What the tests need, or why they are skipped.
+pub(crate) struct Tools {
     unbound: PathBuf,
-    dig: PathBuf,
+    pub(crate) dig: PathBuf,
     dsfromkey: PathBuf,
     verify: Option<PathBuf>,
     kzonecheck: Option<PathBuf>,
 }
 
-fn tools() -> Option<Tools> {
+pub(crate) fn tools() -> Option<Tools> {
     let mut missing = Vec::new();
     let mut need = |binary: &str, package: &str| {
         let found = find_program(binary);
@@ -133,26 +133,13 @@ fn validate_every_answer(scratch: &str, denial: Denial) {
                 )
             })
             .collect();
-        let unbound = Unbound::start(
-            &tools,
-            &dir,
-            view,
-            source,
-            &origins,
-            &anchors,
-            daemon.port(),
-        );
+        let unbound = Unbound::start(&tools, &dir, view, source, &origins, &anchors, daemon.dns);
         for zone in &zones {
             for (name, rtype) in zone.questions() {
                 asked += judge(&server, source, &unbound, &zones, &name, rtype);
             }
         }
-        let failures: Vec<String> = unbound
-            .log()
-            .lines()
-            .filter(|line| line.contains("validation failure") || line.contains("bogus"))
-            .map(String::from)
-            .collect();
+        let failures = unbound.failures();
         assert!(
             failures.is_empty(),
             "view {view}: Unbound found {} validation failures:\n{}",
@@ -218,7 +205,7 @@ fn judge(
             RData::CNAME(target) => Some(target.0.to_ascii().to_ascii_lowercase()),
             _ => None,
         })
-        .last();
+        .next_back();
     let rcode = direct.metadata.response_code;
     let whole = last.is_none_or(|last| zone_of(&last) == zone_of(name));
     assert!(
@@ -269,7 +256,7 @@ fn ours_to_the_end(zones: &[ZoneNames], name: &str, rtype: RecordType, direct: &
 
 /// One query with EDNS (4096 octets) and the DO bit as given, over UDP and again over TCP when
 /// truncated.
-fn ask_dnssec(
+pub(crate) fn ask_dnssec(
     server: &Server,
     source: IpAddr,
     name: &str,
@@ -435,7 +422,7 @@ fn verify_offline(tools: &Tools, file: &Path, origin: &str) {
 }
 
 /// The DS record of the zone's SEP key, as `dnssec-dsfromkey` computes it from the AXFR.
-fn trust_anchor(tools: &Tools, axfr: &Path, origin: &str) -> String {
+pub(crate) fn trust_anchor(tools: &Tools, axfr: &Path, origin: &str) -> String {
     let output = Command::new(&tools.dsfromkey)
         .args(["-2", "-f"])
         .arg(axfr)
@@ -452,22 +439,25 @@ fn trust_anchor(tools: &Tools, axfr: &Path, origin: &str) -> String {
     text
 }
 
-/// A validating Unbound that sends from `source` (so it gets that view) and knows only splitdns.
-struct Unbound {
+/// A validating Unbound that sends from `source` (so it gets that view) and knows only one
+/// server: splitdns, or a secondary of one of its views.
+pub(crate) struct Unbound {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
 }
 
 impl Unbound {
-    fn start(
+    /// Its files in `dir` are named after `label`; every zone of `origins` and the root are stub
+    /// zones at `stub`.
+    pub(crate) fn start(
         tools: &Tools,
         dir: &Path,
-        view: &str,
+        label: &str,
         source: IpAddr,
         origins: &[String],
         anchors: &[String],
-        splitdns_port: u16,
+        stub: SocketAddr,
     ) -> Unbound {
         let port = free_port();
         let d = dir.display();
@@ -498,13 +488,15 @@ impl Unbound {
         }
         for zone in origins.iter().map(String::as_str).chain(["."]) {
             conf.push_str(&format!(
-                "stub-zone:\n  name: \"{zone}\"\n  stub-addr: 127.0.0.1@{splitdns_port}\n"
+                "stub-zone:\n  name: \"{zone}\"\n  stub-addr: {}@{}\n",
+                stub.ip(),
+                stub.port()
             ));
         }
         conf.push_str("remote-control:\n  control-enable: no\n");
-        let path = dir.join(format!("unbound-{view}.conf"));
+        let path = dir.join(format!("unbound-{label}.conf"));
         fs::write(&path, conf).unwrap();
-        let log = dir.join(format!("unbound-{view}.log"));
+        let log = dir.join(format!("unbound-{label}.log"));
         let child = Command::new(&tools.unbound)
             .arg("-d")
             .arg("-c")
@@ -542,7 +534,7 @@ impl Unbound {
 
     /// A recursive query with DO (over TCP when truncated); not held to what the harness asks of
     /// an authoritative answer.
-    fn ask(&self, name: &str, rtype: RecordType) -> Message {
+    pub(crate) fn ask(&self, name: &str, rtype: RecordType) -> Message {
         let bytes = with_edns(query(name, rtype), 4096, true).to_vec().unwrap();
         let server = Server::remote(self.addr);
         let source = IpAddr::from([127, 0, 0, 1]);
@@ -553,8 +545,17 @@ impl Unbound {
         reply
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The lines of its log that report a validation failure.
+    pub(crate) fn failures(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|line| line.contains("validation failure") || line.contains("bogus"))
+            .map(String::from)
+            .collect()
     }
 }
 

@@ -10,6 +10,7 @@ mod control;
 mod diff_exit;
 mod differential;
 mod dnssec;
+mod dnssec_secondaries;
 mod encoding;
 mod exchange;
 mod forward;

@@ -40,10 +40,10 @@ fn say(line: &str) {
 }
 
 /// A child process with its log; killed on drop, the log printed if the test failed.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     log: PathBuf,
-    name: &'static str,
+    pub(crate) name: &'static str,
 }
 
 impl Process {
@@ -57,7 +57,7 @@ impl Process {
         Process { child, log, name }
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -138,8 +138,77 @@ fn secondary_config(dir: &Path, view: &str, software: &str, primary: u16) -> Str
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Knot (`knotd`) on 127.0.0.1 port `theirs`, a secondary of our `view` on port `ours` (the
+/// config in `dir`), configured with what `splitdns secondary-config` prints; `template` adds
+/// lines (each indented four spaces) to the default zone template.
+pub(crate) fn start_knot(
+    knotd: &Path,
+    dir: &Path,
+    view: &str,
+    ours: u16,
+    theirs: u16,
+    template: &str,
+) -> Process {
+    let stanza = secondary_config(dir, view, "knot", ours);
+    let knot_dir = dir.join("knot");
+    fs::create_dir_all(knot_dir.join("db")).unwrap();
+    let d = knot_dir.display();
+    let config = format!(
+        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{theirs}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
+         database:\n    storage: \"{d}/db\"\n\
+         log:\n  - target: stderr\n    any: info\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n{template}\n{stanza}"
+    );
+    fs::write(knot_dir.join("knot.conf"), config).unwrap();
+    let mut command = Command::new(knotd);
+    command.arg("--config").arg(knot_dir.join("knot.conf"));
+    Process::start("knotd", command, knot_dir.join("knot.log"))
+}
+
+/// NSD on 127.0.0.1 port `theirs`, a secondary of our `view` on port `ours` (the config in
+/// `dir`), configured with what `splitdns secondary-config` prints.
+pub(crate) fn start_nsd(nsd: &Path, dir: &Path, view: &str, ours: u16, theirs: u16) -> Process {
+    let stanza = secondary_config(dir, view, "nsd", ours);
+    let nsd_dir = dir.join("nsd");
+    fs::create_dir_all(&nsd_dir).unwrap();
+    let d = nsd_dir.display();
+    let config = format!(
+        "server:\n    ip-address: 127.0.0.1@{theirs}\n    server-count: 1\n    username: \"\"\n    chroot: \"\"\n    \
+         zonesdir: \"{d}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    \
+         xfrdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    verbosity: 2\n    rrl-ratelimit: 0\n\
+         remote-control:\n    control-enable: no\n\n{stanza}"
+    );
+    fs::write(nsd_dir.join("nsd.conf"), config).unwrap();
+    let mut command = Command::new(nsd);
+    command.arg("-d").arg("-c").arg(nsd_dir.join("nsd.conf"));
+    Process::start("nsd", command, nsd_dir.join("nsd.log"))
+}
+
+/// BIND (`named`) on 127.0.0.1 port `theirs`: one server with two views mirroring our internal
+/// and external views on port `ours` (the config in `dir`), configured with what
+/// `splitdns secondary-config` prints.
+pub(crate) fn start_bind(named: &Path, dir: &Path, ours: u16, theirs: u16) -> Process {
+    // One config for both views, the catch-all external view first: BIND takes the first view
+    // that matches, and the config must pick the views splitdns does whatever their order.
+    let both = secondary_config(dir, "external internal", "bind", ours);
+    let bind_dir = dir.join("bind");
+    fs::create_dir_all(&bind_dir).unwrap();
+    let d = bind_dir.display();
+    // Loopback only, no recursion, no NOTIFYs of its own (they would go to the zones' NS
+    // addresses), no DNSSEC trust anchors to fetch, no control channel.
+    let config = format!(
+        "options {{\n\tdirectory \"{d}\";\n\tpid-file \"{d}/named.pid\";\n\tsession-keyfile \"{d}/session.key\";\n\t\
+         managed-keys-directory \"{d}\";\n\tlisten-on port {theirs} {{ 127.0.0.1; }};\n\tlisten-on-v6 {{ none; }};\n\t\
+         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{both}"
+    );
+    fs::write(bind_dir.join("named.conf"), config).unwrap();
+    let mut command = Command::new(named);
+    command.arg("-g").arg("-c").arg(bind_dir.join("named.conf"));
+    Process::start("named", command, bind_dir.join("named.log"))
+}
+
 /// A program whose log a failure shows: a secondary ([`Process`]) or splitdns ([`Daemon`]).
-trait Logged {
+pub(crate) trait Logged {
     fn name(&self) -> &str;
     fn log_text(&self) -> String;
 }
@@ -162,7 +231,7 @@ impl Logged for Daemon {
     }
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool, log_of: &dyn Logged) {
+pub(crate) fn wait_for(what: &str, mut done: impl FnMut() -> bool, log_of: &dyn Logged) {
     let deadline = Instant::now() + GENEROUS;
     while !done() {
         assert!(
@@ -199,7 +268,7 @@ fn soa_serial(server: SocketAddr, from: IpAddr) -> Option<u32> {
     zone_serial(server, from, "contoso.example.")
 }
 
-fn zone_serial(server: SocketAddr, from: IpAddr, zone: &str) -> Option<u32> {
+pub(crate) fn zone_serial(server: SocketAddr, from: IpAddr, zone: &str) -> Option<u32> {
     let reply = ask(server, from, zone, RecordType::SOA)?;
     if reply.metadata.response_code != ResponseCode::NoError {
         return None;
@@ -325,7 +394,7 @@ fn assert_follows(secondary: (SocketAddr, IpAddr), name: &str, address: &str, lo
     }
 }
 
-fn local(port: u16) -> SocketAddr {
+pub(crate) fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
@@ -352,20 +421,7 @@ fn knot_mirrors_the_internal_view_and_follows_an_edit_by_notify_and_ixfr() {
     let theirs = free_port();
     let splitdns = start_splitdns("secondaries/knot", &[("internal", theirs)]);
     let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
-    let stanza = secondary_config(&dir, "internal", "knot", ours);
-    let knot_dir = dir.join("knot");
-    fs::create_dir_all(knot_dir.join("db")).unwrap();
-    let d = knot_dir.display();
-    let config = format!(
-        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{theirs}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
-         database:\n    storage: \"{d}/db\"\n\
-         log:\n  - target: stderr\n    any: info\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n\n{stanza}"
-    );
-    fs::write(knot_dir.join("knot.conf"), config).unwrap();
-    let mut command = Command::new(knotd);
-    command.arg("--config").arg(knot_dir.join("knot.conf"));
-    let knot = Process::start("knotd", command, knot_dir.join("knot.log"));
+    let knot = start_knot(&knotd, &dir, "internal", ours, theirs, "");
     let serial = soa_serial(local(ours), INTERNAL).unwrap();
     wait_for(
         "knot's initial transfer",
@@ -422,20 +478,7 @@ fn nsd_mirrors_the_external_view_and_ignores_an_internal_edit() {
     let theirs = free_port();
     let splitdns = start_splitdns("secondaries/nsd", &[("external", theirs)]);
     let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
-    let stanza = secondary_config(&dir, "external", "nsd", ours);
-    let nsd_dir = dir.join("nsd");
-    fs::create_dir_all(&nsd_dir).unwrap();
-    let d = nsd_dir.display();
-    let config = format!(
-        "server:\n    ip-address: 127.0.0.1@{theirs}\n    server-count: 1\n    username: \"\"\n    chroot: \"\"\n    \
-         zonesdir: \"{d}\"\n    database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    \
-         xfrdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    verbosity: 2\n    rrl-ratelimit: 0\n\
-         remote-control:\n    control-enable: no\n\n{stanza}"
-    );
-    fs::write(nsd_dir.join("nsd.conf"), config).unwrap();
-    let mut command = Command::new(nsd);
-    command.arg("-d").arg("-c").arg(nsd_dir.join("nsd.conf"));
-    let nsd = Process::start("nsd", command, nsd_dir.join("nsd.log"));
+    let nsd = start_nsd(&nsd, &dir, "external", ours, theirs);
     let serial = soa_serial(local(ours), EXTERNAL).unwrap();
     wait_for(
         "nsd's initial transfer",
@@ -501,23 +544,7 @@ fn bind_mirrors_both_views_with_keyed_views_and_follows_an_internal_edit() {
         &[("internal", theirs), ("external", theirs)],
     );
     let (dir, ours) = (splitdns.dir().to_path_buf(), splitdns.port());
-    // One config for both views, the catch-all external view first: BIND takes the first view
-    // that matches, and the config must pick the views splitdns does whatever their order.
-    let both = secondary_config(&dir, "external internal", "bind", ours);
-    let bind_dir = dir.join("bind");
-    fs::create_dir_all(&bind_dir).unwrap();
-    let d = bind_dir.display();
-    // Loopback only, no recursion, no NOTIFYs of its own (they would go to the zones' NS
-    // addresses), no DNSSEC trust anchors to fetch, no control channel.
-    let config = format!(
-        "options {{\n\tdirectory \"{d}\";\n\tpid-file \"{d}/named.pid\";\n\tsession-keyfile \"{d}/session.key\";\n\t\
-         managed-keys-directory \"{d}\";\n\tlisten-on port {theirs} {{ 127.0.0.1; }};\n\tlisten-on-v6 {{ none; }};\n\t\
-         recursion no;\n\tnotify no;\n\tdnssec-validation no;\n\tminimal-responses yes;\n}};\ncontrols {{ }};\n\n{both}"
-    );
-    fs::write(bind_dir.join("named.conf"), config).unwrap();
-    let mut command = Command::new(named);
-    command.arg("-g").arg("-c").arg(bind_dir.join("named.conf"));
-    let bind = Process::start("named", command, bind_dir.join("named.log"));
+    let bind = start_bind(&named, &dir, ours, theirs);
     let serial = soa_serial(local(ours), INTERNAL).unwrap();
     wait_for(
         "BIND's initial transfers",
