@@ -21,6 +21,9 @@ use super::ViewZone;
 use super::node::{Node, RRset};
 use super::signed::{Job, Signing, occluded, sign_all, signed_here, unsigned_set};
 
+/// A record of the chain: kept (signed already), or made now and waiting for its signatures.
+type Planned = Result<Arc<RRset>, RRset>;
+
 /// The chain, in hash order: each record's hash, and a node at its hashed owner that holds
 /// nothing but the NSEC3 record (in `nsec`, where a transfer looks for it).
 #[derive(Debug, Default)]
@@ -108,7 +111,7 @@ impl ViewZone {
                 entries.push((nsec3::hash(ancestor), types));
             }
         }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by_key(|entry| entry.0);
         entries.dedup_by(|a, b| a.0 == b.0);
         let earlier: Vec<&Nsec3Chain> = previous
             .and_then(|p| p.nsec3.as_deref())
@@ -117,7 +120,7 @@ impl ViewZone {
             .collect();
         let loc = self.soa.rdatas[0].loc.clone();
         let mut hashes = Vec::with_capacity(entries.len());
-        let mut sets: Vec<(Box<[u8]>, Result<Arc<RRset>, RRset>)> =
+        let mut sets: Vec<(Box<[u8]>, Planned)> =
             Vec::with_capacity(entries.len());
         for position in 0..entries.len() {
             let next = entries[(position + 1) % entries.len()].0;

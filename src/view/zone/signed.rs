@@ -284,8 +284,8 @@ impl SetPlan {
                     let all = 1usize << set.rdatas.len();
                     let mut masks: Vec<Sigs> = Vec::with_capacity(all);
                     masks.push(Box::default());
-                    for job in first + 1..first + 1 + subsets {
-                        masks.push(signed[job].take().expect("each job is taken once"));
+                    for sigs in &mut signed[first + 1..first + 1 + subsets] {
+                        masks.push(sigs.take().expect("each job is taken once"));
                     }
                     masks.push(full.clone());
                     masks.into()
