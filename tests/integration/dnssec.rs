@@ -535,14 +535,8 @@ impl Unbound {
     /// A recursive query with DO (over TCP when truncated); not held to what the harness asks of
     /// an authoritative answer.
     pub(crate) fn ask(&self, name: &str, rtype: RecordType) -> Message {
-        let bytes = with_edns(query(name, rtype), 4096, true).to_vec().unwrap();
-        let server = Server::remote(self.addr);
-        let source = IpAddr::from([127, 0, 0, 1]);
-        let mut reply = Message::from_vec(&udp_raw(&server, source, &bytes)).expect("decode");
-        if reply.metadata.truncation {
-            reply = Message::from_vec(&tcp_raw(&server, source, &bytes)).expect("decode");
-        }
-        reply
+        let message = with_edns(query(name, rtype), 4096, true);
+        ask_recursive(&Server::remote(self.addr), IpAddr::from([127, 0, 0, 1]), &message)
     }
 
     pub(crate) fn log(&self) -> String {
@@ -564,6 +558,17 @@ impl Drop for Unbound {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `message` from `source` (over TCP again when truncated), decoded without the harness's checks
+/// of an authoritative-only answer: for a resolver, or a view that recurses.
+fn ask_recursive(server: &Server, source: IpAddr, message: &Message) -> Message {
+    let bytes = message.to_vec().unwrap();
+    let reply = Message::from_vec(&udp_raw(server, source, &bytes)).expect("decode");
+    if !reply.metadata.truncation {
+        return reply;
+    }
+    Message::from_vec(&tcp_raw(server, source, &bytes)).expect("decode")
 }
 
 /// The seed of the random zone: SPLITDNS_TEST_SEED, or the clock.
@@ -875,5 +880,60 @@ fn check_warns_about_unsigned_views_and_dnssec_records_in_zone_files() {
     assert!(
         keys.answers.is_empty(),
         "the unsigned view publishes DNSKEY: {keys}"
+    );
+}
+
+/// A recursive view (the internal resolver) answers its own signed zones signed when asked with
+/// DO, CD or not, and without DNSSEC records when asked without DO.
+#[test]
+fn the_internal_resolver_answers_its_own_zones_signed() {
+    let dir = scratch_dir("dnssec_resolver_view");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    fs::write(
+        dir.join("own.example.zone"),
+        "$ORIGIN own.example.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 604800 300\n\
+         @ NS ns1\nns1 A 192.0.2.53\nwww A 10.0.0.80\n",
+    )
+    .unwrap();
+    // The forwarder is a loopback port nobody answers on: only the view's own zone is asked.
+    let config = dir.join("splitdns.toml");
+    fs::write(
+        &config,
+        format!(
+            "state_dir = \"state\"\n\n\
+             [[view]]\nname = \"internal\"\nclients = [\"127.0.0.2/32\"]\nrecursion = true\n\
+             forwarders = [\"127.0.0.1:{}\"]\n\n\
+             [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\"]\n\n\
+             [[zone]]\norigin = \"own.example\"\nfile = \"own.example.zone\"\ndnssec = true\n\
+             [zone.views]\ninternal = \"own.example.zone\"\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::serve(&config).start();
+    let server = daemon.server();
+    let mut asked = with_edns(query("www.own.example.", RecordType::A), 1232, true);
+    asked.metadata.checking_disabled = true;
+    let reply = ask_recursive(&server, INTERNAL, &asked);
+    assert!(reply.metadata.authoritative && reply.metadata.checking_disabled, "{reply}");
+    let types: Vec<RecordType> = reply.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types, [RecordType::A, RecordType::RRSIG], "{reply}");
+    let missing = ask_recursive(
+        &server,
+        INTERNAL,
+        &with_edns(query("nothing.own.example.", RecordType::A), 1232, true),
+    );
+    assert!(
+        missing.authorities.iter().any(|r| r.record_type() == RecordType::NSEC),
+        "NXDOMAIN without its proof: {missing}"
+    );
+    let plain = ask_recursive(
+        &server,
+        INTERNAL,
+        &with_edns(query("www.own.example.", RecordType::A), 1232, false),
+    );
+    assert!(
+        plain.all_sections().all(|r| !DNSSEC_TYPES.contains(&r.record_type())),
+        "{plain}"
     );
 }
