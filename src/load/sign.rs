@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::dns::name::Name;
 use crate::dns::{rtype, soa};
 use crate::dnssec::key::DigestType;
 use crate::dnssec::keyring::{self, Create, ZoneKeys};
 use crate::dnssec::rrsig::Validity;
-use crate::dnssec::{Denial, Signer, nsec3};
+use crate::dnssec::{Denial, Policy, Signer, nsec3};
 use crate::located::Located;
 use crate::view::Snapshot;
 use crate::view::zone::{RRset, Rdata, SignedShared, Signing};
@@ -23,6 +24,58 @@ use super::serial;
 /// Where a zone's keys are kept: `keys/` in the state directory.
 pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("keys")
+}
+
+/// A zone to sign, and how.
+struct ToSign {
+    origin: Name,
+    policy: Arc<Policy>,
+}
+
+/// The zones with a policy, then the Autodiscover SRV zones `[[exchange]]` synthesises for
+/// accepted domains no `[[zone]]` holds: signed as the namespace's zone is (their own keys; the
+/// domain's DNS host adds their DS, or they stay insecure, which breaks nothing).
+fn signed_zones(config: &Config) -> Vec<ToSign> {
+    let mut zones: Vec<ToSign> = config
+        .zones
+        .iter()
+        .filter_map(|zone| {
+            Some(ToSign {
+                origin: zone.origin.clone(),
+                policy: zone.dnssec.clone()?,
+            })
+        })
+        .collect();
+    for block in &config.exchange {
+        let namespace_policy = config
+            .zones
+            .iter()
+            .filter(|zone| block.namespace.is_subdomain_of(&zone.origin))
+            .max_by_key(|zone| zone.origin.as_wire().len())
+            .and_then(|zone| zone.dnssec.clone());
+        let Some(policy) = namespace_policy else {
+            continue;
+        };
+        for domain in &block.srv_domains {
+            if config
+                .zones
+                .iter()
+                .any(|zone| domain.is_subdomain_of(&zone.origin))
+            {
+                continue;
+            }
+            let Some(origin) = super::exchange::autodiscover_srv_owner(domain) else {
+                continue;
+            };
+            if zones.iter().all(|zone| zone.origin != origin) {
+                zones.push(ToSign {
+                    origin,
+                    policy: policy.clone(),
+                });
+            }
+        }
+    }
+    zones
 }
 
 /// What signing did: the moment the next signing is due (a key's role changes, or the oldest
@@ -48,8 +101,8 @@ pub(crate) fn sign(
     let dir = key_dir(state_dir);
     let served = previous.is_none().then(|| serial::read_state(state_dir));
     let mut errors = Vec::new();
-    for zone in &config.zones {
-        let Some(policy) = &zone.dnssec else { continue };
+    for zone in signed_zones(config) {
+        let policy = &zone.policy;
         let keys = match keyring::zone_keys(&dir, &zone.origin, policy, now, create) {
             Ok(Some(keys)) => keys,
             Ok(None) => continue,

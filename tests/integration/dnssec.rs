@@ -536,7 +536,11 @@ impl Unbound {
     /// an authoritative answer.
     pub(crate) fn ask(&self, name: &str, rtype: RecordType) -> Message {
         let message = with_edns(query(name, rtype), 4096, true);
-        ask_recursive(&Server::remote(self.addr), IpAddr::from([127, 0, 0, 1]), &message)
+        ask_recursive(
+            &Server::remote(self.addr),
+            IpAddr::from([127, 0, 0, 1]),
+            &message,
+        )
     }
 
     pub(crate) fn log(&self) -> String {
@@ -607,9 +611,14 @@ fn write_zones(dir: &Path, seed: u64) -> Vec<String> {
     fs::write(dir.join("random.example.zone"), zone).unwrap();
     fs::write(dir.join("random.example.internal.zone"), overrides).unwrap();
     origins.push("random.example.".into());
+    // The Autodiscover SRV zone [[exchange]] synthesises for an accepted domain no zone holds.
+    origins.push(SYNTHESISED.into());
     origins.sort();
     origins
 }
+
+/// The zone `write_config`'s `[[exchange]]` block makes, signed as its namespace's zone is.
+const SYNTHESISED: &str = "_autodiscover._tcp.northwind.example.";
 
 fn write_config(dir: &Path, origins: &[String], denial: Denial) -> PathBuf {
     fs::create_dir_all(dir.join("state")).unwrap();
@@ -625,7 +634,11 @@ fn write_config(dir: &Path, origins: &[String], denial: Denial) -> PathBuf {
          [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\", \"::/0\"]\n\
          transfer = { allow = [\"127.0.0.0/8\"] }\n[view.rrl]\nenabled = false\n\n",
     );
-    for origin in origins {
+    config.push_str(
+        "[[exchange]]\nnamespace = \"exch.contoso.example\"\ninternal = [\"10.0.0.11\", \"10.0.0.12\"]\n\
+         external = [\"203.0.113.10\"]\nsrv_domains = [\"northwind.example\"]\n\n",
+    );
+    for origin in origins.iter().filter(|origin| *origin != SYNTHESISED) {
         let origin = origin.trim_end_matches('.');
         config.push_str(&format!(
             "[[zone]]\norigin = \"{origin}\"\nfile = \"{origin}.zone\"\ndnssec = {policy}\n"
@@ -915,7 +928,10 @@ fn the_internal_resolver_answers_its_own_zones_signed() {
     let mut asked = with_edns(query("www.own.example.", RecordType::A), 1232, true);
     asked.metadata.checking_disabled = true;
     let reply = ask_recursive(&server, INTERNAL, &asked);
-    assert!(reply.metadata.authoritative && reply.metadata.checking_disabled, "{reply}");
+    assert!(
+        reply.metadata.authoritative && reply.metadata.checking_disabled,
+        "{reply}"
+    );
     let types: Vec<RecordType> = reply.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(types, [RecordType::A, RecordType::RRSIG], "{reply}");
     let missing = ask_recursive(
@@ -924,7 +940,10 @@ fn the_internal_resolver_answers_its_own_zones_signed() {
         &with_edns(query("nothing.own.example.", RecordType::A), 1232, true),
     );
     assert!(
-        missing.authorities.iter().any(|r| r.record_type() == RecordType::NSEC),
+        missing
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NSEC),
         "NXDOMAIN without its proof: {missing}"
     );
     let plain = ask_recursive(
@@ -933,7 +952,9 @@ fn the_internal_resolver_answers_its_own_zones_signed() {
         &with_edns(query("www.own.example.", RecordType::A), 1232, false),
     );
     assert!(
-        plain.all_sections().all(|r| !DNSSEC_TYPES.contains(&r.record_type())),
+        plain
+            .all_sections()
+            .all(|r| !DNSSEC_TYPES.contains(&r.record_type())),
         "{plain}"
     );
 }

@@ -120,8 +120,7 @@ impl ViewZone {
             .collect();
         let loc = self.soa.rdatas[0].loc.clone();
         let mut hashes = Vec::with_capacity(entries.len());
-        let mut sets: Vec<(Box<[u8]>, Planned)> =
-            Vec::with_capacity(entries.len());
+        let mut sets: Vec<(Box<[u8]>, Planned)> = Vec::with_capacity(entries.len());
         for position in 0..entries.len() {
             let next = entries[(position + 1) % entries.len()].0;
             let (hash, types) = &mut entries[position];
