@@ -7,6 +7,9 @@
 //! site all down, the next one answered) and back, and entering and leaving fail-open (every
 //! address down) are each one log line, however many names and views one address change moves,
 //! and are kept, with each address's last result, for `/status` ([`Prober::report`]).
+//!
+//! The plan's DANE checks run beside them ([`super::dane::Runner`]), started, reported and
+//! stopped with them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::dane;
 use super::probe::Checker;
 use super::{Kind, Plan, Serving, Target, cert};
 
@@ -25,6 +29,7 @@ const MAX_EVENTS: usize = 32;
 #[derive(Clone, Default)]
 pub struct Prober {
     shared: Arc<Mutex<Shared>>,
+    dane: dane::Runner,
 }
 
 impl std::fmt::Debug for Prober {
@@ -126,7 +131,9 @@ pub struct NameReport {
 pub struct Report {
     pub addresses: Vec<AddressReport>,
     pub names: Vec<NameReport>,
-    /// The latest events, oldest first.
+    /// Every DANE check.
+    pub dane: Vec<dane::CheckReport>,
+    /// The latest events (the DANE checks' too), oldest first.
     pub events: Vec<Event>,
 }
 
@@ -174,20 +181,26 @@ impl Shared {
 
     /// Logs `message` and keeps it for `/status`.
     fn event(&mut self, severity: Severity, message: String) {
-        match severity {
-            Severity::Info => tracing::info!("{message}"),
-            Severity::Warning => tracing::warn!("{message}"),
-            Severity::Critical => tracing::error!("{message}"),
-        }
-        if self.events.len() == MAX_EVENTS {
-            self.events.pop_front();
-        }
-        self.events.push_back(Event {
-            unix_time: now_unix(),
-            severity,
-            message,
-        });
+        record(&mut self.events, severity, message);
     }
+}
+
+/// Logs `message` and keeps it in `events` for `/status`, the oldest going once there are
+/// [`MAX_EVENTS`].
+pub(in crate::health) fn record(events: &mut VecDeque<Event>, severity: Severity, message: String) {
+    match severity {
+        Severity::Info => tracing::info!("{message}"),
+        Severity::Warning => tracing::warn!("{message}"),
+        Severity::Critical => tracing::error!("{message}"),
+    }
+    if events.len() == MAX_EVENTS {
+        events.pop_front();
+    }
+    events.push_back(Event {
+        unix_time: now_unix(),
+        severity,
+        message,
+    });
 }
 
 /// The names' changes of one publish, grouped so that one address change that moves several
@@ -313,6 +326,7 @@ impl Prober {
             );
             tokio::spawn(run(target.clone(), self.shared.clone(), stop));
         }
+        self.dane.apply(Arc::new(plan.dane.clone()));
         shared.plan = Some(plan);
         shared.publish();
     }
@@ -341,11 +355,13 @@ impl Prober {
     /// events.
     pub fn report(&self) -> Report {
         let shared = lock(&self.shared);
+        let mut report = Report {
+            dane: self.dane.report(),
+            events: self.events(&shared),
+            ..Report::default()
+        };
         let Some(plan) = shared.plan.clone() else {
-            return Report {
-                events: shared.events.iter().cloned().collect(),
-                ..Report::default()
-            };
+            return report;
         };
         let up = |index: usize| {
             shared
@@ -354,7 +370,6 @@ impl Prober {
                 .is_none_or(|running| running.up)
         };
         let masks = plan.masks(up);
-        let mut report = Report::default();
         for (index, slot) in plan.slots.iter().enumerate() {
             let key = slot_key(&plan, index);
             let (serving, since) = shared
@@ -397,12 +412,23 @@ impl Prober {
                 });
             }
         }
-        report.events = shared.events.iter().cloned().collect();
         report
+    }
+
+    /// The latest events of the health and DANE checks, oldest first.
+    fn events(&self, shared: &Shared) -> Vec<Event> {
+        let mut events: Vec<Event> = shared.events.iter().cloned().collect();
+        events.extend(self.dane.events());
+        // Stable: events of one second keep their order.
+        events.sort_by_key(|event| event.unix_time);
+        let extra = events.len().saturating_sub(MAX_EVENTS);
+        events.drain(..extra);
+        events
     }
 
     /// Stops every check.
     pub fn stop(&self) {
+        self.dane.stop();
         let mut shared = lock(&self.shared);
         for running in shared.running.values() {
             running.stop.cancel();
@@ -539,7 +565,7 @@ async fn run(target: Target, shared: Arc<Mutex<Shared>>, stop: CancellationToken
     }
 }
 
-fn now_unix() -> u64 {
+pub(in crate::health) fn now_unix() -> u64 {
     u64::try_from(now()).unwrap_or(0)
 }
 

@@ -13,17 +13,13 @@ use crate::dns::rtype;
 use crate::health::{Check, Kind, Plan, Slot, Target};
 use crate::located::Located;
 use crate::view::Snapshot;
-use crate::view::health::{Checked, HealthBoard, MAX_CHECKED_RECORDS};
+use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
 /// Attaches every configured check to `snapshot` and returns the plan, or an error for each
 /// `[[health]]` block whose name has no A or AAAA RRset where it says.
 pub(crate) fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Located>> {
     let mut planner = Planner {
-        plan: Plan {
-            board: HealthBoard::default(),
-            targets: Vec::new(),
-            slots: Vec::new(),
-        },
+        plan: Plan::empty(),
         index: HashMap::new(),
         checked: HashMap::new(),
         errors: Vec::new(),
