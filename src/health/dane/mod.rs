@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub(crate) use super::presented::Opening;
 pub(crate) use run::Runner;
-pub(crate) use run::CheckReport;
+pub(crate) use run::{CheckReport, State};
 pub(crate) use tlsa::Tlsa;
 
 /// How the checks run (`[dane]`).
