@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::view::health::HealthBoard;
+pub(crate) use presented::chain as presented_chain;
 pub(crate) use probe::probe_once;
 pub use prober::Prober;
 pub(crate) use prober::{AddressReport, NameReport};
