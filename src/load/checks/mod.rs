@@ -4,6 +4,7 @@
 //! names their zones, which is what a finding of severity error holds back when serving (see
 //! `crate::load`). Checks read the same snapshot `serve` would answer from.
 
+mod dane;
 mod exchange;
 mod health;
 mod split;
@@ -185,6 +186,7 @@ pub(crate) fn run(
     health::ttl_longer_than_the_checks(config, &mut findings);
     split::transfers_open_to_anyone(config, snapshot, &mut findings);
     split::serials_not_kept(config, snapshot, &mut findings);
+    dane::tlsa_in_unsigned_zones(config, snapshot, &mut findings);
     if scope == Scope::Serving {
         acknowledge(config, &mut findings, scope);
         return sorted(findings);
