@@ -181,18 +181,17 @@ impl Shared {
 
     /// Logs `message` and keeps it for `/status`.
     fn event(&mut self, severity: Severity, message: String) {
-        record(&mut self.events, severity, message);
+        match severity {
+            Severity::Info => tracing::info!("{message}"),
+            Severity::Warning => tracing::warn!("{message}"),
+            Severity::Critical => tracing::error!("{message}"),
+        }
+        keep(&mut self.events, severity, message);
     }
 }
 
-/// Logs `message` and keeps it in `events` for `/status`, the oldest going once there are
-/// [`MAX_EVENTS`].
-pub(in crate::health) fn record(events: &mut VecDeque<Event>, severity: Severity, message: String) {
-    match severity {
-        Severity::Info => tracing::info!("{message}"),
-        Severity::Warning => tracing::warn!("{message}"),
-        Severity::Critical => tracing::error!("{message}"),
-    }
+/// Keeps `message` in `events` for `/status`, the oldest going once there are [`MAX_EVENTS`].
+pub(in crate::health) fn keep(events: &mut VecDeque<Event>, severity: Severity, message: String) {
     if events.len() == MAX_EVENTS {
         events.pop_front();
     }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::tlsa::{self, Comparison, Tlsa};
 use super::{Check, Plan, Target};
 use crate::health::presented;
-use crate::health::prober::{Event, Severity, now_unix, record};
+use crate::health::prober::{Event, Severity, keep, now_unix};
 
 /// The running checks; cheap to clone (all clones share them).
 #[derive(Clone, Default)]
@@ -201,7 +201,12 @@ impl Shared {
                         change(before.map(|(state, _)| state), &state, &presented)
                     {
                         let message = format!("dane: {}: {detail}", subject(check, target));
-                        record(&mut self.events, severity, message);
+                        match severity {
+                            Severity::Info => tracing::info!("{message}"),
+                            Severity::Warning => tracing::warn!("{message}"),
+                            Severity::Critical => tracing::error!("{message}"),
+                        }
+                        keep(&mut self.events, severity, message);
                     }
                     now
                 }
