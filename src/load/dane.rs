@@ -117,6 +117,85 @@ fn text(wire: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
+
+    /// A signed load's plan: each TLSA RRset of a view that `[dane]` names and that serves the
+    /// zone signed, at its host's A and AAAA there, with STARTTLS on the SMTP ports; nothing in a
+    /// view that serves it unsigned, nor in one `[dane]` leaves out. One target per address,
+    /// port and name, whichever views share it.
+    #[test]
+    fn checks_are_planned_where_a_view_signs_and_dane_asks() {
+        let digest = "0123456789abcdef".repeat(4);
+        let dir = Scratch::new("load-dane");
+        dir.write("state/.keep", "");
+        dir.write(
+            "z.zone",
+            &format!(
+                "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n\
+                 mail A 192.0.2.25\nmail AAAA 2001:db8::25\nwww A 192.0.2.80\n\
+                 _25._tcp.mail TLSA 3 1 1 {digest}\n_443._tcp.www TLSA 2 1 1 {digest}\n\
+                 _443._tcp.nohost TLSA 3 1 1 {digest}\n"
+            ),
+        );
+        let config = dir.write(
+            "splitdns.toml",
+            "state_dir = \"state\"\n\
+             [[view]]\nname = \"inside\"\nclients = [\"10.0.0.0/8\"]\ndnssec = false\n\
+             [[view]]\nname = \"branch\"\nclients = [\"192.168.0.0/16\"]\n\
+             [[view]]\nname = \"outside\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"z.zone\"\ndnssec = true\n\
+             [dane]\nviews = [\"inside\", \"outside\", \"branch\"]\n",
+        );
+        let plan = crate::load::reload(&config, None)
+            .expect("loads")
+            .health
+            .dane;
+        let mut checks: Vec<(String, String, String, Opening)> = plan
+            .checks
+            .iter()
+            .map(|check| {
+                let target = &plan.targets[check.target];
+                (
+                    check.view.clone(),
+                    check.name.clone(),
+                    target.socket().to_string(),
+                    target.opening,
+                )
+            })
+            .collect();
+        checks.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+        let expected = |view: &str| {
+            [
+                (
+                    view,
+                    "_443._tcp.www.contoso.example",
+                    "192.0.2.80:443",
+                    Opening::Tls,
+                ),
+                (
+                    view,
+                    "_25._tcp.mail.contoso.example",
+                    "192.0.2.25:25",
+                    Opening::SmtpStarttls,
+                ),
+                (
+                    view,
+                    "_25._tcp.mail.contoso.example",
+                    "[2001:db8::25]:25",
+                    Opening::SmtpStarttls,
+                ),
+            ]
+            .map(|(v, n, a, o)| (v.to_string(), n.to_string(), a.to_string(), o))
+        };
+        let mut both: Vec<_> = expected("branch")
+            .into_iter()
+            .chain(expected("outside"))
+            .collect();
+        both.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+        assert_eq!(checks, both);
+        assert_eq!(plan.targets.len(), 3, "shared by the two views");
+        assert_eq!(plan.checks[0].records.len(), 1);
+    }
 
     #[test]
     fn tlsa_owners_name_a_port_and_a_host() {

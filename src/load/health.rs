@@ -240,13 +240,16 @@ mod tests {
     use std::path::Path;
 
     /// The network rule: the bundled example (whose addresses are not on this machine) checks
-    /// nothing, so `cargo run --release` sends no probe anywhere.
+    /// nothing, so `cargo run --release` sends no probe anywhere: no health check, no DANE check.
     #[test]
     fn the_bundled_example_checks_nothing() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
         let loaded = crate::load::load(&example).expect("the example loads");
         assert!(loaded.health.targets.is_empty());
         assert!(loaded.health.slots.is_empty());
+        // Nor does it compare any TLSA record: without [dane] nothing connects.
+        assert!(loaded.config.dane.is_none());
+        assert!(loaded.health.dane.targets.is_empty());
     }
 
     /// One target per address, port, server name and check however many names and views use

@@ -268,7 +268,10 @@ mod tests {
             compare(&[next.clone(), current.clone()], &pki.chain),
             Comparison::Match(current.clone())
         );
-        assert_eq!(compare(std::slice::from_ref(&next), &pki.chain), Comparison::Mismatch);
+        assert_eq!(
+            compare(std::slice::from_ref(&next), &pki.chain),
+            Comparison::Mismatch
+        );
         assert_eq!(
             compare(std::slice::from_ref(&pkix), &pki.chain),
             Comparison::NoUsableRecord
