@@ -3,7 +3,7 @@
 //! view (its A and AAAA records, health-checked or not; a HOST with none is not checked). Only
 //! those addresses become targets: the checks reach nothing the zones do not name, and nothing at
 //! all without `[dane]`. A TLSA record in a view that does not sign means nothing to a sender
-//! (RFC 7672 §2.2): it is not compared, and `check` warns about it in a zone no view signs.
+//! (RFC 7672): it is not compared, and `check` warns about it in a zone no view signs.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

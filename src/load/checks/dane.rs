@@ -1,5 +1,5 @@
 //! Checks about DANE: a TLSA record in a zone that no view signs. Senders use TLSA records only
-//! when DNSSEC validates them (RFC 7672 §2.2), so such a record protects nothing, and an admin
+//! when DNSSEC validates them (RFC 6698, RFC 7672), so such a record protects nothing, and an admin
 //! who published it believes otherwise.
 
 use super::{Finding, Severity, name_text};
@@ -48,7 +48,7 @@ pub(super) fn tlsa_in_unsigned_zones(
                         Some(&view.name),
                         Some(&record.loc),
                         format!(
-                            "{owner} TLSA is in zone {}, which no view signs: senders use TLSA records only when DNSSEC validates them (RFC 7672 §2.2); sign the zone (dnssec = true in its [[zone]]) or remove the record",
+                            "{owner} TLSA is in zone {}, which no view signs: senders use TLSA records only when DNSSEC validates them (RFC 6698, RFC 7672); sign the zone (dnssec = true in its [[zone]]) or remove the record",
                             zone.origin
                         ),
                     )
