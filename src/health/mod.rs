@@ -13,6 +13,7 @@
 
 pub(crate) mod cert;
 pub(crate) mod dane;
+mod events;
 mod presented;
 mod probe;
 mod prober;

@@ -11,7 +11,7 @@
 //! The plan's DANE checks run beside them ([`super::dane::Runner`]), started, reported and
 //! stopped with them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,11 +19,9 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::dane;
+use super::events::{self, Event, Events, Severity, now_unix};
 use super::probe::Checker;
 use super::{Kind, Plan, Serving, Target, cert};
-
-/// Events kept for `/status`: enough for the last incident, bounded whatever flaps.
-const MAX_EVENTS: usize = 32;
 
 /// The running checks; cheap to clone (all clones share them).
 #[derive(Clone, Default)]
@@ -45,7 +43,7 @@ struct Shared {
     /// What each checked RRset answers, and since when (Unix seconds).
     serving: HashMap<SlotKey, (Serving, u64)>,
     /// The latest events, oldest first.
-    events: VecDeque<Event>,
+    events: Events,
 }
 
 /// A checked RRset across reloads: its view, owner name and type.
@@ -66,32 +64,6 @@ struct Running {
     /// Whether it expires within the check's `expiry_warning_days`.
     expiring: bool,
     stop: CancellationToken,
-}
-
-/// How much an event matters to whoever watches the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// One change an admin would want to hear about: its log line, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub unix_time: u64,
-    pub severity: Severity,
-    pub message: String,
 }
 
 /// One address of one checked RRset, as `/status` lists it.
@@ -186,20 +158,8 @@ impl Shared {
             Severity::Warning => tracing::warn!("{message}"),
             Severity::Critical => tracing::error!("{message}"),
         }
-        keep(&mut self.events, severity, message);
+        self.events.keep(severity, message);
     }
-}
-
-/// Keeps `message` in `events` for `/status`, the oldest going once there are [`MAX_EVENTS`].
-pub(in crate::health) fn keep(events: &mut VecDeque<Event>, severity: Severity, message: String) {
-    if events.len() == MAX_EVENTS {
-        events.pop_front();
-    }
-    events.push_back(Event {
-        unix_time: now_unix(),
-        severity,
-        message,
-    });
 }
 
 /// The names' changes of one publish, grouped so that one address change that moves several
@@ -416,13 +376,10 @@ impl Prober {
 
     /// The latest events of the health and DANE checks, oldest first.
     fn events(&self, shared: &Shared) -> Vec<Event> {
-        let mut events: Vec<Event> = shared.events.iter().cloned().collect();
-        events.extend(self.dane.events());
-        // Stable: events of one second keep their order.
-        events.sort_by_key(|event| event.unix_time);
-        let extra = events.len().saturating_sub(MAX_EVENTS);
-        events.drain(..extra);
-        events
+        events::merged([
+            shared.events.latest().cloned().collect(),
+            self.dane.events(),
+        ])
     }
 
     /// Stops every check.
@@ -562,10 +519,6 @@ async fn run(target: Target, shared: Arc<Mutex<Shared>>, stop: CancellationToken
             shared.publish();
         }
     }
-}
-
-pub(in crate::health) fn now_unix() -> u64 {
-    u64::try_from(now()).unwrap_or(0)
 }
 
 fn now() -> i64 {

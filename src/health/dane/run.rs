@@ -4,7 +4,7 @@
 //! state (match, mismatch, failed …) is kept with since when; each change is one log line and
 //! one event for `/status`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::time::MissedTickBehavior;
@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::tlsa::{self, Comparison, Tlsa};
 use super::{Check, Plan, Target};
+use crate::health::events::{Event, Events, Severity, now_unix};
 use crate::health::presented;
-use crate::health::prober::{Event, Severity, keep, now_unix};
 
 /// The running checks; cheap to clone (all clones share them).
 #[derive(Clone, Default)]
@@ -35,7 +35,7 @@ struct Shared {
     /// Each check's state and since when (Unix seconds), by view, TLSA owner and target.
     states: HashMap<(String, String, Target), (State, u64)>,
     /// The latest events, oldest first.
-    events: VecDeque<Event>,
+    events: Events,
 }
 
 struct Running {
@@ -155,7 +155,7 @@ impl Runner {
 
     /// The latest events, oldest first.
     pub(crate) fn events(&self) -> Vec<Event> {
-        lock(&self.shared).events.iter().cloned().collect()
+        lock(&self.shared).events.latest().cloned().collect()
     }
 
     /// Stops every check.
@@ -206,7 +206,7 @@ impl Shared {
                             Severity::Warning => tracing::warn!("{message}"),
                             Severity::Critical => tracing::error!("{message}"),
                         }
-                        keep(&mut self.events, severity, message);
+                        self.events.keep(severity, message);
                     }
                     now
                 }
