@@ -197,6 +197,54 @@ mod tests {
         assert_eq!(plan.checks[0].records.len(), 1);
     }
 
+    /// The namespace's `_443._tcp` record is compared at the addresses its `[[exchange]]` block
+    /// gives each view: the internal ones inside, the external one outside.
+    #[test]
+    fn an_exchange_namespace_is_checked_at_the_addresses_its_block_gives() {
+        let digest = "0123456789abcdef".repeat(4);
+        let dir = Scratch::new("load-dane-exchange");
+        dir.write("state/.keep", "");
+        dir.write(
+            "z.zone",
+            &format!(
+                "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.53\n\
+                 _443._tcp.mail TLSA 3 1 1 {digest}\n"
+            ),
+        );
+        let config = dir.write(
+            "splitdns.toml",
+            "state_dir = \"state\"\n\
+             [[view]]\nname = \"internal\"\nclients = [\"10.0.0.0/8\"]\n\
+             [[view]]\nname = \"external\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[exchange]]\nnamespace = \"mail.contoso.example\"\n\
+             internal = [\"10.0.0.11\", \"10.0.0.12\"]\nexternal = [\"203.0.113.10\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"z.zone\"\ndnssec = true\n\
+             [dane]\n",
+        );
+        let plan = crate::load::reload(&config, None)
+            .expect("loads")
+            .health
+            .dane;
+        let checks: Vec<(String, String)> = plan
+            .checks
+            .iter()
+            .map(|check| {
+                let target = &plan.targets[check.target];
+                assert_eq!(target.server_name, "mail.contoso.example");
+                assert_eq!(target.opening, Opening::Tls);
+                (check.view.clone(), target.socket().to_string())
+            })
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("internal".to_string(), "10.0.0.11:443".to_string()),
+                ("internal".to_string(), "10.0.0.12:443".to_string()),
+                ("external".to_string(), "203.0.113.10:443".to_string()),
+            ]
+        );
+    }
+
     #[test]
     fn tlsa_owners_name_a_port_and_a_host() {
         let wire = |text: &str| {
