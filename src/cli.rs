@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`, and
-//! `status` and `reload`, which ask the running server. The man page and the shell completions
+//! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`,
+//! `tlsa`, and `status` and `reload`, which ask the running server. The man page and the shell completions
 //! are generated from this definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
 
 use std::net::{IpAddr, SocketAddr};
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use crate::commands::check::Format;
+pub use crate::commands::tlsa::Starttls;
 
 /// Where the config is looked for when `--config` is not given, after [`CONFIG_ENV`]: the
 /// bundled example, relative to the working directory, so that `cargo run --release` in a
@@ -73,6 +74,13 @@ pub enum Command {
     },
     /// Print the config a BIND, Knot or NSD secondary of one view needs: key, primary, zones.
     SecondaryConfig(SecondaryConfigArgs),
+    /// Print the TLSA records (3 1 1, and 2 1 1 for the issuing CA) that match the certificate
+    /// a server presents now, as zone file lines: what to publish for DANE.
+    ///
+    /// Connects to HOST:PORT (each address of a HOST that is a name) and takes any certificate:
+    /// it reports what is presented, it does not judge it. Exit status 1 when an address could
+    /// not be asked.
+    Tlsa(TlsaArgs),
 }
 
 /// The EXAMPLES, FILES and SEE ALSO sections of the man page (roff).
@@ -102,6 +110,10 @@ reload. It is a monitoring check: the first line is the verdict, and the exit st
 Ask the running server to reload now and print the outcome: \fBok\fR, \fBpartial\fR (zones
 held back) or \fBrefused\fR (previous data kept); exit 1 with the \fIfile:line\fR errors unless
 ok (what \fBsystemctl reload splitdns\fR runs).
+.TP
+\fBsplitdns tlsa \-\-starttls smtp mail.contoso.com:25\fR
+Print the TLSA records for the certificate the MX host presents after STARTTLS, as zone file
+lines for \fI_25._tcp.mail.contoso.com.\fR (see the DANE guide).
 .SH FILES
 .TP
 \fI/etc/splitdns/splitdns.toml\fR
@@ -240,6 +252,20 @@ pub struct ExplainArgs {
     /// would (without it, explain sends nothing and every address counts as up).
     #[arg(long)]
     pub probe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TlsaArgs {
+    /// The server: `mail.contoso.com:25`, `10.0.0.21:25` or `[2001:db8::21]:443`.
+    #[arg(value_name = "HOST:PORT")]
+    pub server: String,
+    /// Speak this protocol before TLS: `smtp` (EHLO, STARTTLS), for ports 25 and 587.
+    #[arg(long, value_enum, value_name = "PROTOCOL")]
+    pub starttls: Option<Starttls>,
+    /// The host the records are for: the owner `_PORT._tcp.NAME.` and the TLS server name (SNI).
+    /// Default: HOST; required when HOST is an address.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

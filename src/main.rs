@@ -76,6 +76,9 @@ fn main() -> ExitCode {
             Ok(path) => commands::secondary::run(&path, &args.view, args.secondary, args.primary),
             Err(code) => code,
         },
+        Some(Command::Tlsa(args)) => {
+            commands::tlsa::run(&args.server, args.starttls, args.name.as_deref())
+        }
         Some(Command::Serve(args)) => match config(&args.config, FAILURE) {
             Ok(path) => commands::serve::run(&path, args.listen),
             Err(code) => code,

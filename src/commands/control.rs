@@ -178,6 +178,7 @@ fn describe(status: &Status, verdict: &Verdict) -> String {
         }
     }
     describe_health(status, &mut text);
+    describe_dane(status, &mut text);
     match &status.last_reload {
         None => text.push_str("no reload since start\n"),
         Some(reload) => {
@@ -285,6 +286,39 @@ fn describe_health(status: &Status, text: &mut String) {
                 event.severity,
                 event.message
             ));
+        }
+    }
+}
+
+/// The DANE checks: each TLSA RRset at each address, and on a mismatch what is presented.
+fn describe_dane(status: &Status, text: &mut String) {
+    if status.dane_checks.is_empty() {
+        return;
+    }
+    text.push_str("dane checks:\n");
+    for check in &status.dane_checks {
+        let how = if check.starttls == "smtp" {
+            " (STARTTLS)"
+        } else {
+            ""
+        };
+        let state = match check.state.as_str() {
+            "match" => "ok",
+            "mismatch" => "MISMATCH",
+            "no-usable-record" => "NO USABLE RECORD",
+            "failed" => "NOT CHECKED",
+            other => other,
+        };
+        text.push_str(&format!(
+            "  {} in view {} at {}{how}: {state}: {} (since {} ago)\n",
+            check.name,
+            check.view,
+            SocketAddr::new(check.address, check.port),
+            check.reason,
+            human_age(check.since)
+        ));
+        if check.state != "match" && !check.presented.is_empty() {
+            text.push_str(&format!("    presents {}\n", check.presented.join(", ")));
         }
     }
 }

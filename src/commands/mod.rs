@@ -1,6 +1,7 @@
 //! The subcommands. `serve` runs the server; `check`, `explain`, `diff` and `secondary-config`
 //! load through the same loader as `serve` and print a report, opening no socket; `status` and
-//! `reload` ask the running server through its control listener ([`control`]). They return the
+//! `reload` ask the running server through its control listener ([`control`]); `tlsa` asks a
+//! TLS server for its certificate chain, reading no config. They return the
 //! process exit status; `main` only dispatches.
 
 pub mod check;
@@ -9,6 +10,7 @@ pub mod diff;
 pub mod explain;
 pub mod secondary;
 pub mod serve;
+pub mod tlsa;
 
 use crate::config::Config;
 use crate::load::LoadError;

@@ -53,6 +53,21 @@ pub(super) struct ConfigFile {
     /// "default" replaces the built-in default.
     #[serde(default, rename = "dnssec_policy")]
     pub dnssec_policies: Vec<DnssecPolicySection>,
+    /// DANE checks: signed views' TLSA records compared with what their servers present; off
+    /// when absent.
+    pub dane: Option<DaneSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DaneSection {
+    /// The views whose TLSA records are compared, connecting to their hosts' addresses in that
+    /// view (default: every view).
+    pub views: Option<Vec<Spanned<String>>>,
+    /// Seconds between checks of one address (default 60), and for one check (default 10).
+    pub interval: Option<Spanned<f64>>,
+    pub timeout: Option<Spanned<f64>>,
+    /// Ports where TLS starts with SMTP's STARTTLS (default 25 and 587).
+    pub smtp_ports: Option<Vec<Spanned<i64>>>,
 }
 
 /// A zone's `dnssec`: `true` (the default policy), `false`, or a policy's name.
@@ -384,6 +399,7 @@ pub(super) fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static
         ["view", "transfer"] => ("in [view.transfer]", keys_of::<TransferSection>()),
         ["zone", "transfer", _] => ("in [zone.transfer]", keys_of::<TransferSection>()),
         ["dnssec_policy"] => ("in [[dnssec_policy]]", keys_of::<DnssecPolicySection>()),
+        ["dane"] => ("in [dane]", keys_of::<DaneSection>()),
         _ => return None,
     })
 }

@@ -1,13 +1,14 @@
 //! Configuration: reads the strict TOML file format ([`file`](mod@file)) and validates it into
 //! the runtime types, one section per module: [`server`] (the top-level keys and `[tcp]`),
 //! [`keys`], [`views`] (with [`resolver`] for their recursion), [`zones`], [`exchange`],
-//! [`health`], [`acknowledge`] and [`control`] (with the query log). [`values`] holds what
+//! [`health`], [`dane`], [`acknowledge`] and [`control`] (with the query log). [`values`] holds what
 //! several of them parse alike; [`locate`] turns spans into positions and carries the errors.
 //! Relative paths resolve against the config file's directory. Every error carries
 //! `file:line:column` so that `check` and start-up report the same, precise message.
 
 mod acknowledge;
 mod control;
+mod dane;
 mod dnssec;
 mod exchange;
 mod file;
@@ -28,6 +29,7 @@ use toml::de::DeTable;
 
 pub(crate) use acknowledge::Acknowledgement;
 pub(crate) use control::QueryLogConfig;
+pub(crate) use dane::DaneConfig;
 pub(crate) use exchange::ExchangeConfig;
 pub(crate) use health::HealthConfig;
 pub(crate) use keys::KeyConfig;
@@ -66,6 +68,8 @@ pub struct Config {
     pub query_log: Option<QueryLogConfig>,
     /// `[[health]]` blocks: checks on RRsets written in zone files.
     pub health: Vec<HealthConfig>,
+    /// `[dane]`: the DANE checks, if on.
+    pub dane: Option<DaneConfig>,
 }
 
 /// Reads and validates a config file, returning every problem found.
@@ -163,6 +167,10 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
         .iter()
         .filter_map(|section| health::validate(section, &views, cx))
         .collect();
+    let dane = raw
+        .dane
+        .as_ref()
+        .and_then(|section| dane::validate(section, &views, cx));
     Config {
         path: cx.path().to_path_buf(),
         listen,
@@ -179,6 +187,7 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
         all_or_nothing: raw.all_or_nothing,
         query_log,
         health,
+        dane,
     }
 }
 

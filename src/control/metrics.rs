@@ -1,14 +1,14 @@
 //! `/metrics`: the counters and gauges in the Prometheus exposition format (OpenMetrics text,
 //! written by `prometheus-client`). Metrics are an API, so every name is a constant here; each
 //! family's labels are low-cardinality — view, transport, family, query type, outcome, zone, a
-//! health-checked address or name from the config and its site — and never a query name or a
-//! client address. The words in `result` and `state` labels are the ones `/status`, the commands,
+//! health-checked address or name from the config and its site, a TLSA owner and its host's
+//! address from the zones — and never a query name or a client address. The words in `result` and `state` labels are the ones `/status`, the commands,
 //! the page and the log use ([`ReloadOutcome`], [`ZoneState`], [`NAME_STATES`]).
 //!
 //! The query counters are read by a custom collector that sums the receive loops' own counters
 //! at scrape time ([`crate::observe::Registry::totals`]); the zone gauges are read from the
 //! snapshot being served, so they are always the published truth; the resolvers' counters and
-//! the health checks' states are read from the resolvers and the prober the same way.
+//! the health and DANE checks' states are read from the resolvers and the prober the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,7 @@ use prometheus_client::registry::Registry;
 use super::status::{NAME_STATES, ZoneState, name_state, zone_copies};
 use crate::answer::Outcome;
 use crate::health::Prober;
+use crate::health::dane::State;
 use crate::observe::FAMILIES;
 use crate::observe::Metrics;
 use crate::observe::counters::qtype_label;
@@ -55,6 +56,7 @@ pub const QUERY_LOG: &str = "splitdns_query_log_lines";
 pub const BUILD: &str = "splitdns_build";
 pub const HEALTH_UP: &str = "splitdns_health_up";
 pub const CHECKED_NAME_STATE: &str = "splitdns_checked_name_state";
+pub const DANE_MATCH: &str = "splitdns_dane_match";
 pub const UPSTREAM_RESULTS: &str = "splitdns_upstream_results";
 pub const UPSTREAMS_SKIPPED: &str = "splitdns_upstreams_skipped";
 pub const FORWARD_OVER_LIMIT: &str = "splitdns_forward_over_limit";
@@ -497,7 +499,27 @@ struct Health {
 
 impl Collector for Health {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let names = self.prober.report().names;
+        let report = self.prober.report();
+        let names = report.names;
+        gauge(
+            &mut encoder,
+            DANE_MATCH,
+            "1 while a signed view's TLSA RRset matches the certificate chain its host presents at an address, 0 while none of its records matches or the chain cannot be had (splitdns status says which); absent until the first check",
+            report
+                .dane
+                .iter()
+                .filter(|check| check.state != State::Unchecked)
+                .map(|check| {
+                    (
+                        vec![
+                            ("view", check.view.clone()),
+                            ("name", check.name.clone()),
+                            ("address", check.target.address.to_string()),
+                        ],
+                        i64::from(matches!(check.state, State::Match(_))),
+                    )
+                }),
+        )?;
         gauge(
             &mut encoder,
             CHECKED_NAME_STATE,

@@ -2,7 +2,8 @@
 //! inline, no script and nothing fetched from elsewhere; it reloads itself every
 //! [`REFRESH_SECONDS`]. It shows what `/status` says — the verdict, each view's zones with their
 //! serials and state, every checked address by site, the checked names (failover, fail-open),
-//! the latest health events and the last reload with its findings — and each view's query rate
+//! each TLSA RRset against what its server presents, the latest health events and the last
+//! reload with its findings — and each view's query rate
 //! over the last minute ([`super::rates`]). Every value that comes from the config, the zone files or a probe
 //! is HTML-escaped ([`escape`]); the `Content-Security-Policy` the reply carries forbids scripts
 //! in case one ever slipped through.
@@ -121,6 +122,7 @@ pub fn render(control: &Control) -> String {
     );
     views(&mut page, &status, &rates, window);
     health(&mut page, &status, now);
+    dane(&mut page, &status, now);
     events(&mut page, &status, now);
     reload(&mut page, &status, now);
     page.push_str("</main></body></html>\n");
@@ -344,6 +346,47 @@ fn health(page: &mut String, status: &Status, now: u64) {
         page.push_str("</table>");
     }
     page.push_str("</section>");
+}
+
+/// Each TLSA RRset at each address: its state, and on a mismatch what the server presents (the
+/// record to publish).
+fn dane(page: &mut String, status: &Status, now: u64) {
+    if status.dane_checks.is_empty() {
+        return;
+    }
+    page.push_str("<section><h2>DANE</h2><table><tr><th>TLSA</th><th>view</th><th>address</th><th>state</th><th>result</th><th>since</th></tr>");
+    for check in &status.dane_checks {
+        let state = match check.state.as_str() {
+            "match" => badge("ok", "match"),
+            "mismatch" => badge("crit", "MISMATCH"),
+            "no-usable-record" => badge("warn", "NO USABLE RECORD"),
+            "failed" => badge("warn", "NOT CHECKED"),
+            other => badge("mute", other),
+        };
+        let presented = if check.state == "match" || check.presented.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<div class=\"small\">presents <code>{}</code></div>",
+                escape(&check.presented.join(", "))
+            )
+        };
+        let _ = write!(
+            page,
+            "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code>{}</td><td>{state}</td><td>{}{presented}</td><td class=\"when\">{}</td></tr>",
+            escape(&check.name),
+            escape(&check.view),
+            escape(&SocketAddr::new(check.address, check.port).to_string()),
+            if check.starttls == "smtp" {
+                " <span class=\"small\">STARTTLS</span>"
+            } else {
+                ""
+            },
+            escape(&check.reason),
+            ago(check.since, now),
+        );
+    }
+    page.push_str("</table></section>");
 }
 
 fn events(page: &mut String, status: &Status, now: u64) {

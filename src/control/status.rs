@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Control;
+use crate::health::dane::State;
 use crate::health::{self, Serving};
 use crate::reload::{ReloadOutcome, ReloadRecord};
 
@@ -34,7 +35,11 @@ pub struct Status {
     /// Every health-checked name (per view and type), and what it answers.
     #[serde(default)]
     pub checked_names: Vec<CheckedName>,
-    /// The latest health events (addresses up and down, failovers, fail-open), oldest first.
+    /// Every DANE check: a signed view's TLSA RRset compared with what one address presents.
+    #[serde(default)]
+    pub dane_checks: Vec<DaneCheck>,
+    /// The latest health events (addresses up and down, failovers, fail-open, DANE), oldest
+    /// first.
     #[serde(default)]
     pub health_events: Vec<HealthEvent>,
     /// The monitoring verdict on all of the above (absent from servers before it).
@@ -200,6 +205,32 @@ pub struct CheckedName {
     pub since: u64,
 }
 
+/// One TLSA RRset of one view, compared with what one address of its host presents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaneCheck {
+    /// The TLSA owner, `_25._tcp.mail.contoso.com`, without the final dot.
+    pub name: String,
+    pub view: String,
+    pub address: std::net::IpAddr,
+    pub port: u16,
+    /// "smtp" when TLS starts with STARTTLS, "tls" when at once.
+    pub starttls: String,
+    /// "match", "mismatch" (no record matches: senders that validate DANE will not deliver),
+    /// "no-usable-record", "failed" (the chain could not be had) or "unchecked".
+    pub state: String,
+    /// The record that matches, or why there is none.
+    pub reason: String,
+    /// When the state last changed, in seconds since the Unix epoch.
+    pub since: u64,
+    /// When the last check finished.
+    pub checked: Option<u64>,
+    /// The records published, as `3 1 1 <hex>`.
+    pub records: Vec<String>,
+    /// What the address presented at the last check, as the records that would match it: `3 1
+    /// 1` for its certificate, `2 1 1` for the issuing CA's when the server sent it.
+    pub presented: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthEvent {
     pub unix_time: u64,
@@ -268,6 +299,7 @@ pub fn report(control: &Control) -> Status {
         last_reload: control.reload.last(),
         health_checks: health.addresses.iter().map(checked_address).collect(),
         checked_names: health.names.iter().map(checked_name).collect(),
+        dane_checks: health.dane.iter().map(dane_check).collect(),
         health_events: health
             .events
             .iter()
@@ -326,6 +358,36 @@ fn checked_name(report: &health::NameReport) -> CheckedName {
     }
 }
 
+fn dane_check(report: &health::dane::CheckReport) -> DaneCheck {
+    let reason = match &report.state {
+        State::Unchecked => "not checked yet".to_string(),
+        State::Match(record) => format!("matches {record}"),
+        State::Mismatch => "no record matches the presented certificate".to_string(),
+        State::NoUsableRecord => {
+            "no record is usable (usage 2 or 3, selector 0 or 1, matching type 0, 1 or 2)"
+                .to_string()
+        }
+        State::Failed(reason) => reason.clone(),
+    };
+    DaneCheck {
+        name: report.name.clone(),
+        view: report.view.clone(),
+        address: report.target.address,
+        port: report.target.port,
+        starttls: match report.target.opening {
+            health::dane::Opening::SmtpStarttls => "smtp",
+            health::dane::Opening::Tls => "tls",
+        }
+        .to_string(),
+        state: report.state.word().to_string(),
+        reason,
+        since: report.since,
+        checked: report.checked,
+        records: report.records.iter().map(ToString::to_string).collect(),
+        presented: report.presented.iter().map(ToString::to_string).collect(),
+    }
+}
+
 /// `n thing` or `n things`.
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -333,7 +395,8 @@ fn count(n: usize, one: &str, many: &str) -> String {
 
 /// The monitoring verdict: CRITICAL for a zone copy unavailable, a checked name failing open or
 /// answering SERVFAIL, or a last reload refused; WARNING for a zone copy stale, an address down,
-/// a name failed over to another site, a certificate expiring, or a last reload partial; else OK.
+/// a name failed over to another site, a certificate expiring, a TLSA RRset that does not match
+/// what its server presents (or cannot be compared), or a last reload partial; else OK.
 pub fn assess(status: &Status) -> Verdict {
     let mut critical: Vec<(String, Vec<String>)> = Vec::new();
     let mut warning: Vec<(String, Vec<String>)> = Vec::new();
@@ -538,6 +601,41 @@ pub fn assess(status: &Status) -> Verdict {
             expiring,
         ));
     }
+    let dane = |states: &[&str]| -> Vec<String> {
+        status
+            .dane_checks
+            .iter()
+            .filter(|check| states.contains(&check.state.as_str()))
+            .map(|check| {
+                let presented = if check.state == "mismatch" && !check.presented.is_empty() {
+                    format!("; it presents {}", check.presented.join(", "))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} (view {}) at {}: {}{presented}",
+                    check.name,
+                    check.view,
+                    SocketAddr::new(check.address, check.port),
+                    check.reason
+                )
+            })
+            .collect()
+    };
+    let mismatched = dane(&["mismatch", "no-usable-record"]);
+    if !mismatched.is_empty() {
+        warning.push((
+            count(mismatched.len(), "DANE mismatch", "DANE mismatches"),
+            mismatched,
+        ));
+    }
+    let failed = dane(&["failed"]);
+    if !failed.is_empty() {
+        warning.push((
+            count(failed.len(), "DANE check failed", "DANE checks failed"),
+            failed,
+        ));
+    }
     let (name, code) = if !critical.is_empty() {
         ("CRITICAL", 2)
     } else if !warning.is_empty() {
@@ -574,6 +672,17 @@ pub fn assess(status: &Status) -> Verdict {
             text.push_str(&format!(
                 ", {} up",
                 count(addresses.len(), "checked address", "checked addresses")
+            ));
+        }
+        let matching = status
+            .dane_checks
+            .iter()
+            .filter(|check| check.state == "match")
+            .count();
+        if matching > 0 {
+            text.push_str(&format!(
+                ", {} matching",
+                count(matching, "TLSA check", "TLSA checks")
             ));
         }
         text

@@ -1,5 +1,8 @@
 //! What the checks need to read from certificates that rustls does not hand out: a certificate's
-//! validity dates (from its DER, RFC 5280 §4.1), and a CA file's certificates (PEM).
+//! validity dates, issuer, subject and public key (from its DER, RFC 5280 §4.1), and a CA file's
+//! certificates (PEM). Read by walking the few DER elements before them rather than by a full
+//! X.509 parser: a DANE report must still name the digest of a certificate that a strict parser
+//! refuses (an unknown critical extension, a version 1 certificate).
 
 use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::rustls::pki_types::CertificateDer;
@@ -32,21 +35,54 @@ pub(crate) fn root_store(certificates: &[Vec<u8>]) -> RootCertStore {
     store
 }
 
-/// A certificate's `notBefore` and `notAfter`, in seconds since the Unix epoch.
-pub(crate) fn validity(der: &[u8]) -> Option<(i64, i64)> {
+/// The fields of a certificate's `TBSCertificate` that the checks read, as DER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fields<'a> {
+    /// The issuer's and the subject's distinguished names, whole elements: a certificate issued
+    /// by another has its issuer equal to that one's subject, byte for byte (RFC 5280 §7.1).
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    /// The `SubjectPublicKeyInfo`, the whole element (tag and length too): what a TLSA record
+    /// with selector 1 is about (RFC 6698 §1.1.3).
+    pub spki: &'a [u8],
+    /// The `Validity` element's content.
+    validity: &'a [u8],
+}
+
+/// Reads the fields of the certificate `der`.
+pub(crate) fn fields(der: &[u8]) -> Option<Fields<'_>> {
     let (certificate, _) = element(der, 0x30)?;
     let (mut tbs, _) = element(certificate, 0x30)?;
-    // version [0] EXPLICIT (optional), serialNumber, signature, issuer, then validity.
+    // version [0] EXPLICIT (optional), serialNumber, signature, issuer, validity, subject, spki.
     if tbs.first() == Some(&0xa0) {
         tbs = element(tbs, 0xa0)?.1;
     }
     let tbs = element(tbs, 0x02)?.1;
     let tbs = element(tbs, 0x30)?.1;
-    let tbs = element(tbs, 0x30)?.1;
-    let (validity, _) = element(tbs, 0x30)?;
-    let (not_before, rest) = time(validity)?;
+    let (issuer, tbs) = whole(tbs, 0x30)?;
+    let (validity, tbs) = element(tbs, 0x30)?;
+    let (subject, tbs) = whole(tbs, 0x30)?;
+    let (spki, _) = whole(tbs, 0x30)?;
+    Some(Fields {
+        issuer,
+        subject,
+        spki,
+        validity,
+    })
+}
+
+/// A certificate's `notBefore` and `notAfter`, in seconds since the Unix epoch.
+pub(crate) fn validity(der: &[u8]) -> Option<(i64, i64)> {
+    let (not_before, rest) = time(fields(der)?.validity)?;
     let (not_after, _) = time(rest)?;
     Some((not_before, not_after))
+}
+
+/// The DER element at the start of `input`, tag and length included, if its tag is `tag`, and
+/// what follows.
+fn whole(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (_, rest) = element(input, tag)?;
+    Some((&input[..input.len() - rest.len()], rest))
 }
 
 /// The content of the DER element at the start of `input` if its tag is `tag`, and what follows.

@@ -5,9 +5,16 @@
 //! stores new masks in the snapshot's health board (one atomic cell per checked RRset, see
 //! `view::health`), which the answer stage reads with one atomic load.
 //!
-//! The settings types ([`Check`], [`Probe`]) are owned here; the config builds them.
+//! The plan's DANE checks ([`dane`]) run in this stage too: they share its prober, its events
+//! and its TLS client, and change no answer.
+//!
+//! The settings types ([`Check`], [`Probe`], [`dane::Settings`]) are owned here; the config
+//! builds them.
 
 pub(crate) mod cert;
+pub(crate) mod dane;
+mod events;
+mod presented;
 mod probe;
 mod prober;
 mod tls;
@@ -18,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::view::health::HealthBoard;
+pub(crate) use presented::chain as presented_chain;
 pub(crate) use probe::probe_once;
 pub use prober::Prober;
 pub(crate) use prober::{AddressReport, NameReport};
@@ -160,6 +168,8 @@ pub struct Plan {
     pub board: HealthBoard,
     pub targets: Vec<Target>,
     pub slots: Vec<Slot>,
+    /// The DANE checks (report-only: no slot, no board cell).
+    pub dane: dane::Plan,
 }
 
 impl Plan {
@@ -169,6 +179,7 @@ impl Plan {
             board: HealthBoard::default(),
             targets: Vec::new(),
             slots: Vec::new(),
+            dane: dane::Plan::default(),
         }
     }
 
@@ -248,6 +259,7 @@ mod tests {
             board: HealthBoard::default(),
             targets: Vec::new(),
             slots,
+            dane: dane::Plan::default(),
         }
     }
 

@@ -124,7 +124,7 @@ fn status(response: &[u8]) -> Option<u16> {
 }
 
 /// The reason a TLS handshake failed: the verifier's own words for a certificate it refused.
-fn tls_failure(error: std::io::Error) -> String {
+pub(super) fn tls_failure(error: std::io::Error) -> String {
     match error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())

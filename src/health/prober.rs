@@ -7,24 +7,27 @@
 //! site all down, the next one answered) and back, and entering and leaving fail-open (every
 //! address down) are each one log line, however many names and views one address change moves,
 //! and are kept, with each address's last result, for `/status` ([`Prober::report`]).
+//!
+//! The plan's DANE checks run beside them ([`super::dane::Runner`]), started, reported and
+//! stopped with them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::dane;
+use super::events::{self, Event, Events, Severity, now_unix};
 use super::probe::Checker;
 use super::{Kind, Plan, Serving, Target, cert};
-
-/// Events kept for `/status`: enough for the last incident, bounded whatever flaps.
-const MAX_EVENTS: usize = 32;
 
 /// The running checks; cheap to clone (all clones share them).
 #[derive(Clone, Default)]
 pub struct Prober {
     shared: Arc<Mutex<Shared>>,
+    dane: dane::Runner,
 }
 
 impl std::fmt::Debug for Prober {
@@ -40,7 +43,7 @@ struct Shared {
     /// What each checked RRset answers, and since when (Unix seconds).
     serving: HashMap<SlotKey, (Serving, u64)>,
     /// The latest events, oldest first.
-    events: VecDeque<Event>,
+    events: Events,
 }
 
 /// A checked RRset across reloads: its view, owner name and type.
@@ -61,32 +64,6 @@ struct Running {
     /// Whether it expires within the check's `expiry_warning_days`.
     expiring: bool,
     stop: CancellationToken,
-}
-
-/// How much an event matters to whoever watches the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// One change an admin would want to hear about: its log line, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub unix_time: u64,
-    pub severity: Severity,
-    pub message: String,
 }
 
 /// One address of one checked RRset, as `/status` lists it.
@@ -126,7 +103,9 @@ pub struct NameReport {
 pub struct Report {
     pub addresses: Vec<AddressReport>,
     pub names: Vec<NameReport>,
-    /// The latest events, oldest first.
+    /// Every DANE check.
+    pub dane: Vec<dane::CheckReport>,
+    /// The latest events (the DANE checks' too), oldest first.
     pub events: Vec<Event>,
 }
 
@@ -179,14 +158,7 @@ impl Shared {
             Severity::Warning => tracing::warn!("{message}"),
             Severity::Critical => tracing::error!("{message}"),
         }
-        if self.events.len() == MAX_EVENTS {
-            self.events.pop_front();
-        }
-        self.events.push_back(Event {
-            unix_time: now_unix(),
-            severity,
-            message,
-        });
+        self.events.keep(severity, message);
     }
 }
 
@@ -313,6 +285,7 @@ impl Prober {
             );
             tokio::spawn(run(target.clone(), self.shared.clone(), stop));
         }
+        self.dane.apply(Arc::new(plan.dane.clone()));
         shared.plan = Some(plan);
         shared.publish();
     }
@@ -341,11 +314,13 @@ impl Prober {
     /// events.
     pub fn report(&self) -> Report {
         let shared = lock(&self.shared);
+        let mut report = Report {
+            dane: self.dane.report(),
+            events: self.events(&shared),
+            ..Report::default()
+        };
         let Some(plan) = shared.plan.clone() else {
-            return Report {
-                events: shared.events.iter().cloned().collect(),
-                ..Report::default()
-            };
+            return report;
         };
         let up = |index: usize| {
             shared
@@ -354,7 +329,6 @@ impl Prober {
                 .is_none_or(|running| running.up)
         };
         let masks = plan.masks(up);
-        let mut report = Report::default();
         for (index, slot) in plan.slots.iter().enumerate() {
             let key = slot_key(&plan, index);
             let (serving, since) = shared
@@ -397,12 +371,20 @@ impl Prober {
                 });
             }
         }
-        report.events = shared.events.iter().cloned().collect();
         report
+    }
+
+    /// The latest events of the health and DANE checks, oldest first.
+    fn events(&self, shared: &Shared) -> Vec<Event> {
+        events::merged([
+            shared.events.latest().cloned().collect(),
+            self.dane.events(),
+        ])
     }
 
     /// Stops every check.
     pub fn stop(&self) {
+        self.dane.stop();
         let mut shared = lock(&self.shared);
         for running in shared.running.values() {
             running.stop.cancel();
@@ -537,10 +519,6 @@ async fn run(target: Target, shared: Arc<Mutex<Shared>>, stop: CancellationToken
             shared.publish();
         }
     }
-}
-
-fn now_unix() -> u64 {
-    u64::try_from(now()).unwrap_or(0)
 }
 
 fn now() -> i64 {

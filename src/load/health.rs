@@ -13,18 +13,14 @@ use crate::dns::rtype;
 use crate::health::{Check, Kind, Plan, Slot, Target};
 use crate::located::Located;
 use crate::view::Snapshot;
-use crate::view::health::{Checked, HealthBoard, MAX_CHECKED_RECORDS};
+use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 use crate::view::zone::MAX_SIGNED_CHECKED_RECORDS;
 
 /// Attaches every configured check to `snapshot` and returns the plan, or an error for each
 /// `[[health]]` block whose name has no A or AAAA RRset where it says.
 pub(crate) fn plan(config: &Config, snapshot: &mut Snapshot) -> Result<Plan, Vec<Located>> {
     let mut planner = Planner {
-        plan: Plan {
-            board: HealthBoard::default(),
-            targets: Vec::new(),
-            slots: Vec::new(),
-        },
+        plan: Plan::empty(),
         index: HashMap::new(),
         checked: HashMap::new(),
         errors: Vec::new(),
@@ -265,13 +261,16 @@ mod tests {
     use std::path::Path;
 
     /// The network rule: the bundled example (whose addresses are not on this machine) checks
-    /// nothing, so `cargo run --release` sends no probe anywhere.
+    /// nothing, so `cargo run --release` sends no probe anywhere: no health check, no DANE check.
     #[test]
     fn the_bundled_example_checks_nothing() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/splitdns.toml");
         let loaded = crate::load::load(&example).expect("the example loads");
         assert!(loaded.health.targets.is_empty());
         assert!(loaded.health.slots.is_empty());
+        // Nor does it compare any TLSA record: without [dane] nothing connects.
+        assert!(loaded.config.dane.is_none());
+        assert!(loaded.health.dane.targets.is_empty());
     }
 
     /// One target per address, port, server name and check however many names and views use

@@ -25,6 +25,7 @@
 
 pub(crate) mod build;
 pub(crate) mod checks;
+pub(crate) mod dane;
 pub(crate) mod exchange;
 pub(crate) mod health;
 pub(crate) mod history;
@@ -209,7 +210,7 @@ fn run(
         });
         zone_failures.extend(held.failures);
     }
-    let health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
+    let mut health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
     if refuse {
         return Err(LoadError::Refused(findings));
     }
@@ -222,6 +223,8 @@ fn run(
     };
     let signed = sign::sign(&config, &mut snapshot, previous, unix_now(), create)
         .map_err(LoadError::Zones)?;
+    // On what is served signed: a TLSA record means something only there.
+    health.dane = dane::plan(&config, &snapshot);
     Ok(Loaded {
         config,
         snapshot,

@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod config_search;
 mod control;
+mod dane;
 mod diff_exit;
 mod differential;
 mod dnssec;

@@ -4,6 +4,7 @@
 //! names their zones, which is what a finding of severity error holds back when serving (see
 //! `crate::load`). Checks read the same snapshot `serve` would answer from.
 
+mod dane;
 mod exchange;
 mod health;
 mod signing;
@@ -188,6 +189,7 @@ pub(crate) fn run(
     split::serials_not_kept(config, snapshot, &mut findings);
     signing::signed_zones_served_unsigned(config, snapshot, &mut findings);
     signing::dnssec_records_in_signed_zones(config, snapshot, &mut findings);
+    dane::tlsa_in_unsigned_zones(config, snapshot, &mut findings);
     if scope == Scope::Serving {
         acknowledge(config, &mut findings, scope);
         return sorted(findings);

@@ -154,6 +154,14 @@ fn each_check_fires_on_its_fixture() {
             "internal",
         ),
         (
+            "tlsa-in-unsigned-zone",
+            "",
+            "_25._tcp.mail TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+            "",
+            Warning,
+            "internal",
+        ),
+        (
             "name-missing-in-view",
             "",
             "",
@@ -188,6 +196,45 @@ fn each_check_fires_on_its_fixture() {
             ids(&found)
         );
     }
+}
+
+/// A TLSA record in a zone no view signs is warned about once, at its line, however many views
+/// share it; in a zone a view signs it is not, even where another view opts out.
+#[test]
+fn tlsa_records_want_a_signed_zone() {
+    let tlsa = "_25._tcp.mail TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+    let warned = |found: &[Finding]| -> Vec<(Option<u32>, Option<String>)> {
+        found
+            .iter()
+            .filter(|f| f.id == "tlsa-in-unsigned-zone")
+            .map(|f| (f.line, f.name.clone()))
+            .collect()
+    };
+    assert_eq!(
+        warned(&findings("", tlsa, "")),
+        [(Some(9), Some("_25._tcp.mail.contoso.example.".to_string()))]
+    );
+    let signed = |internal_opts_out: bool| {
+        let config = format!("state_dir = \".\"\n{CONFIG}").replace(
+            "file = \"shared.zone\"\n",
+            "file = \"shared.zone\"\ndnssec = true\n",
+        );
+        let config = if internal_opts_out {
+            config.replace(
+                "clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]\n",
+                "clients = [\"10.0.0.0/8\", \"127.0.0.2/32\"]\ndnssec = false\n",
+            )
+        } else {
+            config
+        };
+        findings_in(&[
+            ("splitdns.toml", &config),
+            ("shared.zone", &format!("{SHARED}{tlsa}")),
+            ("internal.zone", INTERNAL),
+        ])
+    };
+    assert_eq!(warned(&signed(false)), []);
+    assert_eq!(warned(&signed(true)), []);
 }
 
 #[test]
