@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`, and
-//! `status` and `reload`, which ask the running server. The man page and the shell completions
+//! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`,
+//! `dnssec ds` and `dnssec status`, and `status` and `reload`, which ask the running server. The man page and the shell completions
 //! are generated from this definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
 
 use std::net::{IpAddr, SocketAddr};
@@ -73,6 +73,42 @@ pub enum Command {
     },
     /// Print the config a BIND, Knot or NSD secondary of one view needs: key, primary, zones.
     SecondaryConfig(SecondaryConfigArgs),
+    /// The signed zones' keys, read from their BIND key files in state_dir/keys: the DS records
+    /// for the registrar, and each key's state. Asks no server and makes no key.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnssecCommand {
+    /// Print the DS records of a zone's published key-signing keys (its KSKs, or its CSK): what
+    /// the parent zone's registrar is given.
+    Ds(DsArgs),
+    /// For every signed zone: its policy, and each key's role (KSK, ZSK, CSK), state (pending,
+    /// published, active, retired, removed), whether its CDS is published, and its next timing
+    /// event. Exits 1 when a zone's keys cannot be read.
+    Status(DnssecStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DsArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The signed zone, e.g. contoso.example.
+    #[arg(value_name = "ZONE")]
+    pub zone: String,
+    /// Print each key's DNSKEY record after its DS (what some registrars take instead).
+    #[arg(long)]
+    pub dnskey: bool,
+    /// The DS digest: sha256, what every registry takes, or sha384.
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub digest: crate::commands::dnssec::Digest,
+}
+
+#[derive(Debug, Args)]
+pub struct DnssecStatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// The EXAMPLES, FILES and SEE ALSO sections of the man page (roff).
@@ -102,6 +138,15 @@ reload. It is a monitoring check: the first line is the verdict, and the exit st
 Ask the running server to reload now and print the outcome: \fBok\fR, \fBpartial\fR (zones
 held back) or \fBrefused\fR (previous data kept); exit 1 with the \fIfile:line\fR errors unless
 ok (what \fBsystemctl reload splitdns\fR runs).
+.TP
+\fBsplitdns dnssec ds \-\-config /etc/splitdns/splitdns.toml contoso.example\fR
+Print the DS records of a signed zone's published key-signing keys, for the registrar
+(\fB\-\-dnskey\fR adds their DNSKEY records).
+.TP
+\fBsplitdns dnssec status \-\-config /etc/splitdns/splitdns.toml\fR
+Show each signed zone's keys: role, state, CDS, next timing event. The key files are BIND's,
+in \fIstate_dir\fR/keys: \fBdnssec\-keygen\fR(1) makes keys there and \fBdnssec\-settime\fR(1)
+times them.
 .SH FILES
 .TP
 \fI/etc/splitdns/splitdns.toml\fR

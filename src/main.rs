@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use splitdns::cli::{Cli, Command, ConfigArg, ControlArgs};
+use splitdns::cli::{Cli, Command, ConfigArg, ControlArgs, DnssecCommand};
 use splitdns::commands;
 
 fn main() -> ExitCode {
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Check(_)
                 | Command::Diff(_)
                 | Command::SecondaryConfig(_)
+                | Command::Dnssec(_)
                 | Command::GenerateDocs { .. }
         )
     ) {
@@ -74,6 +75,14 @@ fn main() -> ExitCode {
         },
         Some(Command::SecondaryConfig(args)) => match config(&args.config, FAILURE) {
             Ok(path) => commands::secondary::run(&path, &args.view, args.secondary, args.primary),
+            Err(code) => code,
+        },
+        Some(Command::Dnssec(DnssecCommand::Ds(args))) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::dnssec::ds(&path, &args.zone, args.digest, args.dnskey),
+            Err(code) => code,
+        },
+        Some(Command::Dnssec(DnssecCommand::Status(args))) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::dnssec::status(&path),
             Err(code) => code,
         },
         Some(Command::Serve(args)) => match config(&args.config, FAILURE) {

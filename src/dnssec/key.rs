@@ -77,10 +77,6 @@ impl Algorithm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DigestType {
     Sha256,
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `splitdns dnssec ds` and `status`, next")
-    )]
     Sha384,
 }
 
@@ -129,7 +125,7 @@ const TIMES: [(&str, Slot); 7] = [
 
 impl Timing {
     /// The times that are given, with their tags.
-    fn given(&self) -> Vec<(&'static str, u64)> {
+    pub(crate) fn given(&self) -> Vec<(&'static str, u64)> {
         let mut copy = self.clone();
         TIMES
             .iter()
@@ -468,10 +464,6 @@ impl SigningKey {
     }
 
     /// The DNSKEY record in presentation format, one line.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `splitdns dnssec ds` and `status`, next")
-    )]
     pub(crate) fn dnskey_text(&self, ttl: u32) -> String {
         format!(
             "{} {ttl} IN DNSKEY {} {PROTOCOL} {} {}",
@@ -483,10 +475,6 @@ impl SigningKey {
     }
 
     /// The DS record in presentation format, as `dnssec-dsfromkey` prints it.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `splitdns dnssec ds` and `status`, next")
-    )]
     pub(crate) fn ds_text(&self, digest: DigestType) -> String {
         format!(
             "{} IN DS {} {} {} {}",
@@ -509,22 +497,10 @@ impl SigningKey {
         )
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `splitdns dnssec ds` and `status`, next")
-    )]
-    pub(crate) fn origin(&self) -> &Name {
-        &self.origin
-    }
-
     pub(crate) fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `splitdns dnssec ds` and `status`, next")
-    )]
     pub(crate) fn flags(&self) -> u16 {
         self.flags
     }

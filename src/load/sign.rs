@@ -26,7 +26,7 @@ pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
 }
 
 /// TTL of the DNSKEY, CDS and CDNSKEY sets (BIND's `dnskey-ttl` default).
-const DNSKEY_TTL: u32 = 3600;
+pub(crate) const DNSKEY_TTL: u32 = 3600;
 
 /// What signing did: the moment the next signing is due (a key's role changes, or the oldest
 /// kept signature reaches its refresh margin), if any zone is signed.

@@ -9,6 +9,7 @@ mod config_search;
 mod control;
 mod diff_exit;
 mod differential;
+mod dnssec_keys;
 mod encoding;
 mod exchange;
 mod forward;

@@ -166,7 +166,7 @@ fn generated_keys_are_written_and_read_back() {
             assert_eq!(key_mode & 0o622, 0o600, "{}", key_path.display());
 
             let read = SigningKey::read(&key_path).unwrap();
-            assert_eq!(read.origin(), &origin);
+            assert_eq!(read.origin, origin);
             assert_eq!(read.dnskey_rdata(), key.dnskey_rdata());
             assert_eq!(read.tag(), key.tag());
             assert_eq!(read.timing(), key.timing());
