@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `check`, `explain`, `diff`, `secondary-config`,
-//! `tlsa`, and `status` and `reload`, which ask the running server. The man page and the shell completions
-//! are generated from this definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
+//! `tlsa`, `dnssec ds`, `dnssec status` and `dnssec ds-seen`, and `status` and `reload`, which
+//! ask the running server. The man page and the shell completions are generated from this
+//! definition (`splitdns generate-docs DIR`, hidden; packaging runs it).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -81,6 +82,56 @@ pub enum Command {
     /// it reports what is presented, it does not judge it. Exit status 1 when an address could
     /// not be asked.
     Tlsa(TlsaArgs),
+    /// The signed zones' keys, read from their BIND key files in state_dir/keys: the DS records
+    /// for the registrar, and each key's state. Asks no server and makes no key.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnssecCommand {
+    /// Print the DS records of a zone's published key-signing keys (its KSKs, or its CSK): what
+    /// the parent zone's registrar is given.
+    Ds(DsArgs),
+    /// For every signed zone: its policy, and each key's role (KSK, ZSK, CSK), state (pending,
+    /// published, active, retired, removed), whether its CDS is published, and its next timing
+    /// event. Exits 1 when a zone's keys cannot be read.
+    Status(DnssecStatusArgs),
+    /// The parent now serves the DS of the key a KSK or CSK rollover rolled in: the key it
+    /// replaces stops signing once the old DS has left every cache (parent_ds_ttl +
+    /// parent_propagation_delay), then leaves the DNSKEY set. Asks the running server to reload
+    /// when the config has a [control] listener.
+    DsSeen(DsSeenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DsSeenArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The signed zone, e.g. contoso.example.
+    #[arg(value_name = "ZONE")]
+    pub zone: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DsArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The signed zone, e.g. contoso.example.
+    #[arg(value_name = "ZONE")]
+    pub zone: String,
+    /// Print each key's DNSKEY record after its DS (what some registrars take instead).
+    #[arg(long)]
+    pub dnskey: bool,
+    /// The DS digest: sha256, what every registry takes, or sha384.
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub digest: crate::commands::dnssec::Digest,
+}
+
+#[derive(Debug, Args)]
+pub struct DnssecStatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// The EXAMPLES, FILES and SEE ALSO sections of the man page (roff).
@@ -114,6 +165,14 @@ ok (what \fBsystemctl reload splitdns\fR runs).
 \fBsplitdns tlsa \-\-starttls smtp mail.contoso.com:25\fR
 Print the TLSA records for the certificate the MX host presents after STARTTLS, as zone file
 lines for \fI_25._tcp.mail.contoso.com.\fR (see the DANE guide).
+\fBsplitdns dnssec ds \-\-config /etc/splitdns/splitdns.toml contoso.example\fR
+Print the DS records of a signed zone's published key-signing keys, for the registrar
+(\fB\-\-dnskey\fR adds their DNSKEY records).
+.TP
+\fBsplitdns dnssec status \-\-config /etc/splitdns/splitdns.toml\fR
+Show each signed zone's keys: role, state, CDS, next timing event. The key files are BIND's,
+in \fIstate_dir\fR/keys: \fBdnssec\-keygen\fR(1) makes keys there and \fBdnssec\-settime\fR(1)
+times them.
 .SH FILES
 .TP
 \fI/etc/splitdns/splitdns.toml\fR

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use splitdns::cli::{Cli, Command, ConfigArg, ControlArgs};
+use splitdns::cli::{Cli, Command, ConfigArg, ControlArgs, DnssecCommand};
 use splitdns::commands;
 
 fn main() -> ExitCode {
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Check(_)
                 | Command::Diff(_)
                 | Command::SecondaryConfig(_)
+                | Command::Dnssec(_)
                 | Command::GenerateDocs { .. }
         )
     ) {
@@ -79,6 +80,18 @@ fn main() -> ExitCode {
         Some(Command::Tlsa(args)) => {
             commands::tlsa::run(&args.server, args.starttls, args.name.as_deref())
         }
+        Some(Command::Dnssec(DnssecCommand::Ds(args))) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::dnssec::ds(&path, &args.zone, args.digest, args.dnskey),
+            Err(code) => code,
+        },
+        Some(Command::Dnssec(DnssecCommand::Status(args))) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::dnssec::status(&path),
+            Err(code) => code,
+        },
+        Some(Command::Dnssec(DnssecCommand::DsSeen(args))) => match config(&args.config, FAILURE) {
+            Ok(path) => commands::dnssec::ds_seen(&path, &args.zone),
+            Err(code) => code,
+        },
         Some(Command::Serve(args)) => match config(&args.config, FAILURE) {
             Ok(path) => commands::serve::run(&path, args.listen),
             Err(code) => code,

@@ -3,10 +3,15 @@
 //! `reload` ask the running server through its control listener ([`control`]); `tlsa` asks a
 //! TLS server for its certificate chain, reading no config. They return the
 //! process exit status; `main` only dispatches.
+//! load through the same loader as `serve` and print a report, opening no socket; `dnssec ds`
+//! and `dnssec status` read the config and the signed zones' key files; `status` and `reload`
+//! ask the running server through its control listener ([`control`]). They return the process
+//! exit status; `main` only dispatches.
 
 pub mod check;
 pub mod control;
 pub mod diff;
+pub mod dnssec;
 pub mod explain;
 pub mod secondary;
 pub mod serve;

@@ -210,15 +210,23 @@ fn generate(
     };
     let mut keys = Vec::new();
     for &flags in flags {
-        let mut key = SigningKey::generate(origin, policy.algorithm, flags, now)?;
-        let mut timing = key.timing().clone();
-        if flags == KSK_FLAGS {
-            // Nothing is cached of a zone signed for the first time: the parent may take the DS
-            // (RFC 8078 §3) at once.
-            timing.sync_publish = Some(now);
-        }
-        key.set_timing(timing);
-        key.write(dir)?;
+        // A key whose tag another key of the zone has (one chance in 65536) is made again: the
+        // tag is in the file name.
+        let key = loop {
+            let mut key = SigningKey::generate(origin, policy.algorithm, flags, now)?;
+            let mut timing = key.timing().clone();
+            if flags == KSK_FLAGS {
+                // Nothing is cached of a zone signed for the first time: the parent may take the
+                // DS (RFC 8078 §3) at once.
+                timing.sync_publish = Some(now);
+            }
+            key.set_timing(timing);
+            match key.write(dir) {
+                Ok(_) => break key,
+                Err(KeyError::Occupied(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        };
         keys.push(key);
     }
     Ok(keys)

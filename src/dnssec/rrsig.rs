@@ -82,3 +82,6 @@ pub(crate) fn key_tag(rrsig: &[u8]) -> u16 {
 pub(crate) fn algorithm(rrsig: &[u8]) -> u8 {
     rrsig[2]
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,15 +27,15 @@ pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
 }
 
 /// A zone to sign, and how.
-struct ToSign {
-    origin: Name,
-    policy: Arc<Policy>,
+pub(crate) struct ToSign {
+    pub origin: Name,
+    pub policy: Arc<Policy>,
 }
 
 /// The zones with a policy, then the Autodiscover SRV zones `[[exchange]]` synthesises for
 /// accepted domains no `[[zone]]` holds: signed as the namespace's zone is (their own keys; the
 /// domain's DNS host adds their DS, or they stay insecure, which breaks nothing).
-fn signed_zones(config: &Config) -> Vec<ToSign> {
+pub(crate) fn signed_zones(config: &Config) -> Vec<ToSign> {
     let mut zones: Vec<ToSign> = config
         .zones
         .iter()

@@ -11,6 +11,7 @@ mod dane;
 mod diff_exit;
 mod differential;
 mod dnssec;
+mod dnssec_keys;
 mod dnssec_secondaries;
 mod encoding;
 mod exchange;

@@ -8,29 +8,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::text::{self, parse_u8, parse_u16, parse_u32, push_name, word};
 use super::{Field, Parser, RdataError, Reader, apl, codec, hip, loc, svcb};
-use crate::dns::bitmap;
 use crate::dns::rtype;
+use crate::dns::{SEC_ALGS, bitmap};
 use crate::zonefile::lexer::Token;
-
-/// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
-const SEC_ALGS: &[(u8, &str)] = &[
-    (1, "RSAMD5"),
-    (2, "DH"),
-    (3, "DSA"),
-    (5, "RSASHA1"),
-    (6, "DSA-NSEC3-SHA1"),
-    (7, "RSASHA1-NSEC3-SHA1"),
-    (8, "RSASHA256"),
-    (10, "RSASHA512"),
-    (12, "ECC-GOST"),
-    (13, "ECDSAP256SHA256"),
-    (14, "ECDSAP384SHA384"),
-    (15, "ED25519"),
-    (16, "ED448"),
-    (252, "INDIRECT"),
-    (253, "PRIVATEDNS"),
-    (254, "PRIVATEOID"),
-];
 
 /// DS digest type mnemonics (IANA), with and without the hyphen.
 const DIGEST_TYPES: &[(u8, &str)] = &[

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::dns::name::{self, Name};
+use crate::dns::time;
 use crate::zonefile::lexer::Token;
 
 /// An unsigned decimal number (digits only), at most `max`.
@@ -138,80 +139,17 @@ pub(super) fn push_name(out: &mut String, wire: &[u8]) {
     let _ = name::fmt_wire_name(wire, out);
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// An RRSIG timestamp (RFC 4034 §3.2): `YYYYMMDDHHmmSS` in UTC, or seconds since the epoch
 /// when shorter than that. Dates past 2106 wrap modulo 2^32, as serial arithmetic intends.
 pub(crate) fn parse_time(text: &[u8]) -> Option<u32> {
     if text.len() != 14 {
         return parse_u32(text);
     }
-    let field =
-        |range: std::ops::Range<usize>| parse_number(&text[range], u64::MAX).map(|v| v as i64);
-    let (year, month, day) = (field(0..4)?, field(4..6)?, field(6..8)?);
-    let (hour, minute, second) = (field(8..10)?, field(10..12)?, field(12..14)?);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if year < 1970
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > month_days[(month - 1) as usize]
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-    Some(seconds.rem_euclid(1 << 32) as u32)
+    time::parse_timestamp(text).map(|seconds| seconds as u32)
 }
 
 pub(crate) fn push_time(out: &mut String, time: u32) {
-    let seconds = i64::from(time);
-    let (year, month, day) = civil_from_days(seconds / 86400);
-    let rem = seconds % 86400;
-    let _ = write!(
-        out,
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+    out.push_str(&time::timestamp(u64::from(time)));
 }
 
 #[cfg(test)]
