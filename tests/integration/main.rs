@@ -12,6 +12,7 @@ mod diff_exit;
 mod differential;
 mod dnssec;
 mod dnssec_keys;
+mod dnssec_rollover;
 mod dnssec_secondaries;
 mod encoding;
 mod exchange;
