@@ -50,6 +50,7 @@ pub const LAST_RELOAD: &str = "splitdns_last_reload";
 pub const RELOAD_DURATION: &str = "splitdns_reload_duration_seconds";
 pub const ZONE_SERIAL: &str = "splitdns_zone_serial";
 pub const ZONE_RECORDS: &str = "splitdns_zone_records";
+pub const ZONE_SIGNATURES_EXPIRE: &str = "splitdns_zone_signatures_expire_timestamp_seconds";
 pub const ZONE_STATE: &str = "splitdns_zone_state";
 pub const ZONE_FAILED: &str = "splitdns_zone_load_failed";
 pub const QUERY_LOG: &str = "splitdns_query_log_lines";
@@ -354,7 +355,15 @@ impl Collector for Counts {
             &mut encoder,
             ZONE_RECORDS,
             "Records in each zone as each view serves it",
-            zones.map(|(labels, zone)| (labels, zone.record_count as i64)),
+            zones
+                .clone()
+                .map(|(labels, zone)| (labels, zone.record_count as i64)),
+        )?;
+        gauge(
+            &mut encoder,
+            ZONE_SIGNATURES_EXPIRE,
+            "When the first signature of each signed zone expires as each view serves it (Unix time): alert when it comes near, as the signatures are made anew well before",
+            zones.filter_map(|(labels, zone)| Some((labels, i64::from(zone.signatures_expire?)))),
         )?;
         let failed = published.snapshot.views.iter().flat_map(|view| {
             view.failed.iter().map(move |failed| {

@@ -166,7 +166,8 @@ pub(crate) fn sign(
                 count += view_zone.chain_nsec3(&signing, before, &chains);
                 chains.extend(view_zone.nsec3_chain());
             }
-            earliest = [earliest, view_zone.earliest_expiration()]
+            view_zone.signatures_expire = view_zone.earliest_expiration();
+            earliest = [earliest, view_zone.signatures_expire]
                 .into_iter()
                 .flatten()
                 .min();

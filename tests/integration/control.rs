@@ -175,7 +175,7 @@ impl Daemon {
 }
 
 /// One HTTP/1.1 request with `Connection: close`; the status code and the body.
-fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+pub(crate) fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     http_with(addr, method, path, "")
 }
 

@@ -744,6 +744,20 @@ fn expirations(server: &Server, name: &str, rtype: RecordType) -> Vec<u32> {
         .collect()
 }
 
+/// `splitdns_zone_signatures_expire_timestamp_seconds` of refresh.example. from /metrics.
+fn signatures_expire(daemon: &Daemon) -> u32 {
+    let (code, text) = crate::control::http(daemon.control(), "GET", "/metrics");
+    assert_eq!(code, 200, "{text}");
+    let line = text
+        .lines()
+        .find(|line| {
+            line.starts_with("splitdns_zone_signatures_expire_timestamp_seconds{")
+                && line.contains("zone=\"refresh.example.\"")
+        })
+        .unwrap_or_else(|| panic!("no signature expiry metric:\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 fn serial(server: &Server) -> u32 {
     let reply = exchange(
         server,
@@ -782,13 +796,19 @@ fn signatures_are_made_anew_before_they_expire_under_a_raised_serial() {
          [[zone]]\norigin = \"refresh.example\"\nfile = \"refresh.example.zone\"\ndnssec = \"fast\"\n",
     )
     .unwrap();
-    let daemon = Daemon::serve(&config).start();
+    let daemon = Daemon::serve(&config).control().start();
     let server = daemon.server();
     let before = expirations(&server, "www.refresh.example.", RecordType::A);
     let serial_before = serial(&server);
     assert_eq!(before.len(), 1, "one signature over www A");
+    // Signed in one pass, all expire together: the metric an admin alerts on says when.
+    assert_eq!(signatures_expire(&daemon), before[0]);
     daemon.wait_log(&["reload on signature refresh", "ok"]);
     let after = expirations(&server, "www.refresh.example.", RecordType::A);
+    assert!(
+        signatures_expire(&daemon) > before[0],
+        "the metric did not follow the refresh"
+    );
     assert!(
         after[0] > before[0],
         "www A still signed to expire at {} (was {})",

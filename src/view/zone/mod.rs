@@ -60,6 +60,8 @@ pub struct ViewZone {
     signed: bool,
     /// The NSEC3 chain of a view signed with NSEC3 (its nodes then have no NSEC records).
     nsec3: Option<Arc<nsec3::Nsec3Chain>>,
+    /// When the first of a signed view's signatures expires (Unix seconds), for monitoring.
+    pub signatures_expire: Option<u32>,
 }
 
 impl ViewZone {
@@ -271,6 +273,7 @@ pub(crate) fn assemble(
         transfer: super::TransferAcl::default(),
         signed: false,
         nsec3: None,
+        signatures_expire: None,
     })
 }
 
