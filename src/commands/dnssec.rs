@@ -127,7 +127,13 @@ fn signed_zone(config: &Config, origin: &Name) -> Result<(Name, Arc<Policy>), St
             "{origin} is not signed: its [[zone]] has no `dnssec` (dnssec = true signs it with the default policy)"
         ));
     }
-    let zones: Vec<String> = config.zones.iter().map(|z| z.origin.to_string()).collect();
+    let mut zones: Vec<String> = config.zones.iter().map(|z| z.origin.to_string()).collect();
+    for zone in signed_zones(config) {
+        let zone = zone.origin.to_string();
+        if !zones.contains(&zone) {
+            zones.push(zone);
+        }
+    }
     Err(format!(
         "{origin} is not a zone of {} (its zones: {})",
         config.path.display(),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Policy;
-use super::key::{self, KeyError, SigningKey, Timing};
+use super::key::{self, Algorithm, KeyError, SigningKey, Timing};
 use crate::dns::name::Name;
 
 /// The flags of a key-signing (or combined) key: ZONE and SEP.
@@ -89,6 +89,7 @@ fn roll(
 ) -> Result<Option<u64>, KeyError> {
     let rollover = &policy.rollover;
     let publish = rollover.publish_interval();
+    reshape(dir, origin, policy, keys, now)?;
     let mut next = None;
     for sep in [true, false] {
         let lifetime = if sep {
@@ -124,26 +125,29 @@ fn roll(
             continue;
         }
         let flags = if sep { KSK_FLAGS } else { ZSK_FLAGS };
-        let mut successor = SigningKey::generate(origin, policy.algorithm, flags, now)?;
         let activate = if sep {
             now + publish
         } else {
             (now + publish).max(activated + lifetime)
         };
-        let mut timing = successor.timing().clone();
-        timing.publish = Some(now);
-        timing.activate = Some(activate);
+        // Of its predecessor's algorithm: a change of algorithm is a rollover of its own (RFC
+        // 6781 §4.1.4), not made here.
+        let algorithm = keys[current].algorithm();
+        let successor = make_key(dir, origin, algorithm, flags, now, |timing| {
+            timing.publish = Some(now);
+            timing.activate = Some(activate);
+            if sep {
+                timing.sync_publish = Some(activate);
+            }
+        })?;
         let mut retiring = keys[current].timing().clone();
         if sep {
-            timing.sync_publish = Some(activate);
             retiring.sync_delete = Some(activate);
         } else {
             retiring.inactive = Some(activate);
             retiring.delete = Some(activate + rollover.retire_interval());
         }
-        successor.set_timing(timing);
         keys[current].set_timing(retiring);
-        successor.write(dir)?;
         keys[current].write(dir)?;
         tracing::info!(
             "zone {origin}: {} rollover started: key {} is published and signs from {activate}, replacing key {}",
@@ -154,6 +158,59 @@ fn roll(
         keys.push(successor);
     }
     Ok(next)
+}
+
+/// Brings the keys to the policy's shape. A zone signed by a CSK alone under a policy of
+/// `ksk+zsk` gets a ZSK, published first, which takes the data over from the CSK once its DNSKEY
+/// is cached (the CSK, now a KSK, keeps signing the key sets). A zone with a ZSK under a `csk`
+/// policy has its ZSKs stop signing at once — its KSK, whose DNSKEY every validator holds
+/// already, signs the data from then on — and leave once their signatures have left the caches.
+/// (A change of algorithm is an algorithm rollover, which splitdns leaves to the admin: new keys
+/// take the algorithm of those there are.)
+fn reshape(
+    dir: &Path,
+    origin: &Name,
+    policy: &Policy,
+    keys: &mut Vec<SigningKey>,
+    now: u64,
+) -> Result<(), KeyError> {
+    let rollover = &policy.rollover;
+    let reached = |at: Option<u64>| at.is_some_and(|at| at <= now);
+    let signing_zsk = |key: &SigningKey| {
+        !key.is_sep() && !reached(key.timing().inactive) && !reached(key.timing().delete)
+    };
+    if policy.split && !keys.iter().any(signing_zsk) {
+        let activate = now + rollover.publish_interval();
+        // Of the KSK's algorithm: the zone keeps one algorithm (RFC 6781 §4.1.4).
+        let algorithm = keys
+            .iter()
+            .find(|key| key.is_sep() && !reached(key.timing().inactive))
+            .map_or(policy.algorithm, SigningKey::algorithm);
+        let zsk = make_key(dir, origin, algorithm, ZSK_FLAGS, now, |timing| {
+            timing.publish = Some(now);
+            timing.activate = Some(activate);
+        })?;
+        tracing::info!(
+            "zone {origin}: policy {:?} splits the keys: ZSK {} is published and signs the data from {activate}",
+            policy.name,
+            zsk.tag()
+        );
+        keys.push(zsk);
+    } else if !policy.split {
+        for key in keys.iter_mut().filter(|key| signing_zsk(key)) {
+            let mut timing = key.timing().clone();
+            timing.inactive = Some(now);
+            timing.delete = Some(now + rollover.retire_interval());
+            key.set_timing(timing);
+            key.write(dir)?;
+            tracing::info!(
+                "zone {origin}: policy {:?} has one key: ZSK {} stops signing, the KSK signs the data",
+                policy.name,
+                key.tag()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether `key` signs at `now` and no rollover has begun to replace it.
@@ -210,26 +267,46 @@ fn generate(
     };
     let mut keys = Vec::new();
     for &flags in flags {
-        // A key whose tag another key of the zone has (one chance in 65536) is made again: the
-        // tag is in the file name.
-        let key = loop {
-            let mut key = SigningKey::generate(origin, policy.algorithm, flags, now)?;
-            let mut timing = key.timing().clone();
-            if flags == KSK_FLAGS {
-                // Nothing is cached of a zone signed for the first time: the parent may take the
-                // DS (RFC 8078 §3) at once.
-                timing.sync_publish = Some(now);
-            }
-            key.set_timing(timing);
-            match key.write(dir) {
-                Ok(_) => break key,
-                Err(KeyError::Occupied(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        keys.push(key);
+        keys.push(make_key(
+            dir,
+            origin,
+            policy.algorithm,
+            flags,
+            now,
+            |timing| {
+                if flags == KSK_FLAGS {
+                    // Nothing is cached of a zone signed for the first time: the parent may take the
+                    // DS (RFC 8078 §3) at once.
+                    timing.sync_publish = Some(now);
+                }
+            },
+        )?);
     }
     Ok(keys)
+}
+
+/// A new key of `algorithm`, its timing set by `timed`, written to `dir`. A key whose
+/// tag another key of the zone has (one chance in 65536) is made again: the tag is in the file
+/// name.
+fn make_key(
+    dir: &Path,
+    origin: &Name,
+    algorithm: Algorithm,
+    flags: u16,
+    now: u64,
+    timed: impl Fn(&mut Timing),
+) -> Result<SigningKey, KeyError> {
+    loop {
+        let mut key = SigningKey::generate(origin, algorithm, flags, now)?;
+        let mut timing = key.timing().clone();
+        timed(&mut timing);
+        key.set_timing(timing);
+        match key.write(dir) {
+            Ok(_) => return Ok(key),
+            Err(KeyError::Occupied(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// What each key does at `now`, by its timing metadata and flags.

@@ -41,7 +41,12 @@ pub(crate) async fn chain(
 ) -> Result<Vec<CertificateDer<'static>>, String> {
     match tokio::time::timeout(timeout, unbounded(address, server_name, opening)).await {
         Ok(result) => result,
-        Err(_) => Err("timeout".into()),
+        Err(_) => Err(match opening {
+            Opening::SmtpStarttls => format!(
+                "timeout: no SMTP greeting, STARTTLS or TLS handshake within {timeout:?} (is it an SMTP server?)"
+            ),
+            _ => format!("timeout: no TLS handshake within {timeout:?}"),
+        }),
     }
 }
 

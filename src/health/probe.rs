@@ -130,6 +130,9 @@ pub(super) fn tls_failure(error: std::io::Error) -> String {
         .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
     {
         Some(tokio_rustls::rustls::Error::General(reason)) => reason.clone(),
+        Some(other) if other.to_string().contains("UnsupportedCertVersion") => {
+            "TLS: the certificate is X.509 version 1, which can be read over TLS 1.3 only (the server offers TLS 1.2)".into()
+        }
         Some(other) => format!("TLS: {other}"),
         None => format!("TLS: {error}"),
     }

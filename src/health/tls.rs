@@ -12,8 +12,11 @@ use tokio_rustls::rustls::client::danger::{
 use tokio_rustls::rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
 use tokio_rustls::rustls::crypto::{
     WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
+    verify_tls13_signature_with_raw_key,
 };
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
+};
 use tokio_rustls::rustls::server::ParsedCertificate;
 use tokio_rustls::rustls::{DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
@@ -124,7 +127,21 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
+        match verify_tls13_signature(message, cert, dss, &self.algorithms) {
+            // Reporting what is presented (`tlsa`, DANE): a certificate webpki does not read
+            // (X.509 version 1) still proves its key by the handshake, with the key our reader
+            // finds in it. TLS 1.2 has no such way in rustls.
+            Err(error) if !self.check => match cert::fields(cert) {
+                Some(fields) => verify_tls13_signature_with_raw_key(
+                    message,
+                    &SubjectPublicKeyInfoDer::from(fields.spki),
+                    dss,
+                    &self.algorithms,
+                ),
+                None => Err(error),
+            },
+            verified => verified,
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

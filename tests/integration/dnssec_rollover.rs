@@ -319,3 +319,95 @@ fn wait_for_serial(server: &Server, zone: &str, serial: u32) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A zone signed by a CSK whose policy changes to `ksk+zsk`: a ZSK is published, then takes the
+/// data over; back to `csk`, the ZSK stops signing and the KSK signs the data again. Validated
+/// throughout.
+#[test]
+fn a_policy_change_splits_and_joins_the_keys_with_no_failed_answer() {
+    let Some(tools) = tools() else { return };
+    let dir = scratch_dir("dnssec_policy_change");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    zone_file(&dir, "shape.example.", 1, "");
+    let config = dir.join("splitdns.toml");
+    let write = |keys: &str| {
+        fs::write(
+            &config,
+            format!(
+                "state_dir = \"state\"\n\n[[dnssec_policy]]\nname = \"p\"\nkeys = \"{keys}\"\n{FAST}\n\
+                 [[view]]\nname = \"everyone\"\nclients = [\"0.0.0.0/0\"]\n\n\
+                 [[zone]]\norigin = \"shape.example\"\nfile = \"shape.example.zone\"\ndnssec = \"p\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("csk");
+    let daemon = Daemon::serve(&config).start();
+    let server = daemon.server();
+    let anchor = dnssec_ds(&config, "shape.example");
+    let unbound = Unbound::start(
+        &tools,
+        &dir,
+        "shape",
+        EXTERNAL,
+        &["shape.example.".to_string()],
+        &[anchor],
+        daemon.dns,
+    );
+    let started = Instant::now();
+    let signer_of_www = || {
+        let reply = ask_dnssec(&server, EXTERNAL, "www.shape.example.", RecordType::A, true);
+        reply
+            .answers
+            .iter()
+            .find(|r| r.record_type() == RecordType::RRSIG)
+            .map(|r| {
+                crate::common::render(r)
+                    .split_whitespace()
+                    .nth(9)
+                    .unwrap()
+                    .to_string()
+            })
+            .expect("www A signed")
+    };
+    let csk = signer_of_www();
+    ask_round(&unbound, "shape.example.", started);
+    // Split: the data goes over to a new ZSK once its DNSKEY is cached.
+    write("ksk+zsk");
+    let deadline = Instant::now() + ROLL_LIMIT;
+    while signer_of_www() == csk {
+        assert!(
+            Instant::now() < deadline,
+            "no ZSK took the data over:\n{}",
+            daemon.log_text()
+        );
+        ask_round(&unbound, "shape.example.", started);
+        std::thread::sleep(PACE);
+    }
+    let zsks = || {
+        dnskeys(&server, "shape.example.")
+            .into_iter()
+            .filter(|(_, flags)| *flags == 256)
+            .count()
+    };
+    assert_eq!(zsks(), 1, "one ZSK after the split");
+    ask_round(&unbound, "shape.example.", started);
+    // Joined again: the KSK signs the data at once, the ZSK leaves after its signatures.
+    write("csk");
+    while signer_of_www() != csk || zsks() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the KSK did not take the data back:\n{}",
+            daemon.log_text()
+        );
+        ask_round(&unbound, "shape.example.", started);
+        std::thread::sleep(PACE);
+    }
+    ask_round(&unbound, "shape.example.", started);
+    let failures = unbound.failures();
+    assert!(
+        failures.is_empty(),
+        "validation failures:\n{}",
+        failures.join("\n")
+    );
+}

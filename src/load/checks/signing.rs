@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Finding, Severity, name_text};
 use crate::config::Config;
 use crate::dns::rtype;
+use crate::load::sign::signed_zones;
 use crate::located::SourceLoc;
 use crate::view::Snapshot;
 use crate::view::zone::MADE_BY_SIGNER;
@@ -18,7 +19,7 @@ pub(super) fn signed_zones_served_unsigned(
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
 ) {
-    for zone in config.zones.iter().filter(|zone| zone.dnssec.is_some()) {
+    for zone in signed_zones(config) {
         for (view_config, view) in config.views.iter().zip(&snapshot.views) {
             if view_config.dnssec || !view.zones.iter().any(|z| z.origin == zone.origin) {
                 continue;
