@@ -160,8 +160,11 @@ fn describe(status: &Status, verdict: &Verdict) -> String {
                         Some(state) => format!(": {}", state.phrase()),
                         None => format!(": {}", zone.state),
                     };
+                    let signed = zone.signatures_expire.map_or(String::new(), |expire| {
+                        format!(", signed until {}", crate::dns::time::utc(expire))
+                    });
                     text.push_str(&format!(
-                        "  {} serial {serial} ({records} records){file_serial} from {}{state}\n",
+                        "  {} serial {serial} ({records} records){file_serial}{signed} from {}{state}\n",
                         zone.origin,
                         files.join(" + "),
                     ))

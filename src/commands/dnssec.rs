@@ -173,7 +173,7 @@ pub fn ds_seen(config_path: &Path, zone: &str) -> ExitCode {
     for (tag, inactive) in &retired {
         println!(
             "{origin}: key {tag} stops signing at {} (the old DS gone from every cache), then leaves the DNSKEY set",
-            time::timestamp(*inactive)
+            time::utc(*inactive)
         );
     }
     match config.control {
@@ -321,7 +321,7 @@ fn key_lines(text: &mut String, all: &[Arc<SigningKey>], zone: &ZoneKeys, now: u
             .filter(|&(tag, at)| tag != "Created" && at > now)
             .min_by_key(|&(_, at)| at)
             .map_or("none".to_string(), |(tag, at)| {
-                format!("{tag} {}", when(at))
+                format!("{tag} {}", time::utc(at))
             });
         let _ = writeln!(
             text,
@@ -331,20 +331,6 @@ fn key_lines(text: &mut String, all: &[Arc<SigningKey>], zone: &ZoneKeys, now: u
             key.algorithm().mnemonic(),
         );
     }
-}
-
-/// Unix seconds as `2026-12-07 11:49:10 UTC`.
-fn when(at: u64) -> String {
-    let t = time::timestamp(at);
-    format!(
-        "{}-{}-{} {}:{}:{} UTC",
-        &t[0..4],
-        &t[4..6],
-        &t[6..8],
-        &t[8..10],
-        &t[10..12],
-        &t[12..14]
-    )
 }
 
 fn unix_now() -> u64 {

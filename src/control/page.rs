@@ -202,9 +202,15 @@ fn views(page: &mut String, status: &Status, rates: &[ViewRate], window: std::ti
                 ),
                 (_, file) => number(file),
             };
+            let signed = zone.signatures_expire.map_or(String::new(), |expire| {
+                format!(
+                    " <span class=\"small\" title=\"DNSSEC: the first signature expires then; it is made anew well before\">signed until {}</span>",
+                    crate::dns::time::utc(expire)
+                )
+            });
             let _ = write!(
                 page,
-                "<tr><td><code>{}</code> {state}</td><td class=\"num\">{}</td><td class=\"num\">{file}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td><code>{}</code> {state}{signed}</td><td class=\"num\">{}</td><td class=\"num\">{file}</td><td class=\"num\">{}</td></tr>",
                 escape(&zone.origin),
                 number(zone.serial),
                 zone.records.map_or("—".to_string(), |n| n.to_string()),

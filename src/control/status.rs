@@ -21,6 +21,9 @@ use crate::reload::{ReloadOutcome, ReloadRecord};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
     pub version: String,
+    /// When this report was made (Unix seconds; 0 from servers before it).
+    #[serde(default)]
+    pub unix_time: u64,
     pub uptime_seconds: u64,
     /// The DNS addresses served on (UDP and TCP).
     pub listen: Vec<SocketAddr>,
@@ -148,6 +151,12 @@ pub struct ZoneStatus {
     #[serde(default)]
     pub file_serial: Option<u32>,
     pub records: Option<usize>,
+    /// For a copy served signed: when its first signature expires, and when that signature was
+    /// due to be made anew (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures_expire: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures_refresh_due: Option<u64>,
     /// The files this view's copy was read from.
     pub files: Vec<PathBuf>,
     /// Why the zone is stale or unavailable, one `file:line: message` each.
@@ -265,6 +274,9 @@ pub fn report(control: &Control) -> Status {
     let health = control.prober.report();
     let mut status = Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
         uptime_seconds: control.started.elapsed().as_secs(),
         listen: control.listen.clone(),
         control: control.address,
@@ -289,6 +301,12 @@ pub fn report(control: &Control) -> Status {
                             serial: zone.map(|z| z.serial),
                             file_serial: zone.map(|z| z.file_serial),
                             records: zone.map(|z| z.record_count),
+                            signatures_expire: zone
+                                .and_then(|z| z.signatures_expire)
+                                .map(u64::from),
+                            signatures_refresh_due: zone
+                                .and_then(|z| z.signatures_refresh_due)
+                                .map(u64::from),
                             files: zone.map(|z| z.files.clone()).unwrap_or_default(),
                             errors,
                         }
@@ -388,6 +406,10 @@ fn dane_check(report: &health::dane::CheckReport) -> DaneCheck {
     }
 }
 
+/// How late a signature refresh may be before the verdict says so: a reload is a minute or so
+/// at worst; an hour late, signing has stopped (a config that no longer loads, most likely).
+const SIGNING_GRACE: u64 = 3600;
+
 /// `n thing` or `n things`.
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -396,10 +418,40 @@ fn count(n: usize, one: &str, many: &str) -> String {
 /// The monitoring verdict: CRITICAL for a zone copy unavailable, a checked name failing open or
 /// answering SERVFAIL, or a last reload refused; WARNING for a zone copy stale, an address down,
 /// a name failed over to another site, a certificate expiring, a TLSA RRset that does not match
-/// what its server presents (or cannot be compared), or a last reload partial; else OK.
+/// what its server presents (or cannot be compared), signatures not made anew when due (an hour
+/// late: signing has stopped), or a last reload partial; else OK.
 pub fn assess(status: &Status) -> Verdict {
     let mut critical: Vec<(String, Vec<String>)> = Vec::new();
     let mut warning: Vec<(String, Vec<String>)> = Vec::new();
+    let overdue: Vec<String> = status
+        .views
+        .iter()
+        .flat_map(|view| {
+            view.zones.iter().filter_map(move |zone| {
+                let due = zone.signatures_refresh_due?;
+                (status.unix_time > 0 && due + SIGNING_GRACE < status.unix_time).then(|| {
+                    format!(
+                        "zone {} in view {}: signatures due to be made anew {} ago, the first expires {}",
+                        zone.origin,
+                        view.name,
+                        duration(status.unix_time - due),
+                        zone.signatures_expire
+                            .map_or("soon".to_string(), crate::dns::time::utc)
+                    )
+                })
+            })
+        })
+        .collect();
+    if !overdue.is_empty() {
+        warning.push((
+            count(
+                overdue.len(),
+                "zone's signatures overdue",
+                "zones' signatures overdue",
+            ),
+            overdue,
+        ));
+    }
     // `zone Z in view V: <the state's phrase>: <the first error>`.
     let zones = |state: ZoneState| -> Vec<String> {
         status
@@ -710,5 +762,36 @@ pub fn duration(seconds: u64) -> String {
         (0, 0, _) => format!("{m}m{s}s"),
         (0, _, _) => format!("{h}h{m}m"),
         _ => format!("{d}d{h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A status of one signed zone copy, its signatures due to be made anew at `due`.
+    fn signed_zone_status(now: u64, due: u64) -> Status {
+        let json = format!(
+            r#"{{"version":"0","unix_time":{now},"uptime_seconds":1,"listen":[],"control":null,
+            "views":[{{"name":"external","clients":["0.0.0.0/0"],"zones":[{{"origin":"contoso.example.",
+            "state":"ok","serial":1,"records":5,"files":[],"errors":[],
+            "signatures_expire":{},"signatures_refresh_due":{due}}}]}}],"last_reload":null}}"#,
+            due + 7 * 86400
+        );
+        serde_json::from_str(&json).expect("a status")
+    }
+
+    #[test]
+    fn signatures_not_made_anew_an_hour_after_due_warn() {
+        let now = 1_800_000_000;
+        let on_time = assess(&signed_zone_status(now, now - 60));
+        assert_eq!(on_time.status, "OK", "{on_time:?}");
+        let overdue = assess(&signed_zone_status(now, now - 2 * 3600));
+        assert_eq!(overdue.status, "WARNING", "{overdue:?}");
+        assert!(
+            overdue.summary.contains("1 zone's signatures overdue"),
+            "{}",
+            overdue.summary
+        );
     }
 }

@@ -86,6 +86,20 @@ pub(crate) fn timestamp(seconds: u64) -> String {
     )
 }
 
+/// Unix seconds as `2026-12-07 11:49:10 UTC`, for people.
+pub(crate) fn utc(seconds: u64) -> String {
+    let t = timestamp(seconds);
+    format!(
+        "{}-{}-{} {}:{}:{} UTC",
+        &t[0..4],
+        &t[4..6],
+        &t[6..8],
+        &t[8..10],
+        &t[10..12],
+        &t[12..14]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,6 +167,9 @@ pub(crate) fn sign(
                 chains.extend(view_zone.nsec3_chain());
             }
             view_zone.signatures_expire = view_zone.earliest_expiration();
+            view_zone.signatures_refresh_due = view_zone
+                .signatures_expire
+                .map(|expire| expire.saturating_sub(policy.signature_refresh.as_secs() as u32));
             earliest = [earliest, view_zone.signatures_expire]
                 .into_iter()
                 .flatten()

@@ -809,6 +809,15 @@ fn signatures_are_made_anew_before_they_expire_under_a_raised_serial() {
         signatures_expire(&daemon) > before[0],
         "the metric did not follow the refresh"
     );
+    let status = crate::common::splitdns()
+        .args(["status", "--control", &daemon.control().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success() && text.contains("signed until"),
+        "{text}"
+    );
     assert!(
         after[0] > before[0],
         "www A still signed to expire at {} (was {})",

@@ -62,6 +62,8 @@ pub struct ViewZone {
     nsec3: Option<Arc<nsec3::Nsec3Chain>>,
     /// When the first of a signed view's signatures expires (Unix seconds), for monitoring.
     pub signatures_expire: Option<u32>,
+    /// When that signature is due to be made anew (its policy's refresh margin before).
+    pub signatures_refresh_due: Option<u32>,
 }
 
 impl ViewZone {
@@ -274,6 +276,7 @@ pub(crate) fn assemble(
         signed: false,
         nsec3: None,
         signatures_expire: None,
+        signatures_refresh_due: None,
     })
 }
 
