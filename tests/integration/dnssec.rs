@@ -987,3 +987,115 @@ fn the_internal_resolver_answers_its_own_zones_signed() {
         "{plain}"
     );
 }
+
+/// A health-checked RRset of a signed zone answers the addresses that are up, each subset with
+/// its own signature: a validating resolver finds every answer secure as addresses go down.
+#[test]
+fn health_checked_answers_are_signed_as_answered() {
+    let Some(tools) = tools() else { return };
+    let dir = scratch_dir("dnssec_health");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    let addresses: Vec<IpAddr> = (41..=43)
+        .map(|last| IpAddr::from([127, 0, 0, last]))
+        .collect();
+    let port = crate::common::free_port_on(&addresses);
+    fs::write(
+        dir.join("checked.example.zone"),
+        "$ORIGIN checked.example.\n$TTL 1\n@ SOA ns1 hostmaster 1 3600 900 604800 1\n\
+         @ NS ns1\nns1 A 192.0.2.53\n\
+         www A 127.0.0.41\nwww A 127.0.0.42\nwww A 127.0.0.43\n",
+    )
+    .unwrap();
+    let config = dir.join("splitdns.toml");
+    fs::write(
+        &config,
+        format!(
+            "state_dir = \"state\"\n\n\
+             [[view]]\nname = \"everyone\"\nclients = [\"0.0.0.0/0\"]\n\n\
+             [[zone]]\norigin = \"checked.example\"\nfile = \"checked.example.zone\"\ndnssec = true\n\n\
+             [[health]]\nname = \"www.checked.example\"\nkind = \"tcp\"\nport = {port}\nttl = 1\n\
+             interval = 0.2\ntimeout = 0.2\nfall = 2\nrise = 2\n"
+        ),
+    )
+    .unwrap();
+    // Two of the three up.
+    let mut up: Vec<std::net::TcpListener> = addresses[..2]
+        .iter()
+        .map(|&ip| std::net::TcpListener::bind(SocketAddr::new(ip, port)).unwrap())
+        .collect();
+    let daemon = Daemon::serve(&config).start();
+    let server = daemon.server();
+    let answered = |count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = ask_dnssec(
+                &server,
+                EXTERNAL,
+                "www.checked.example.",
+                RecordType::A,
+                true,
+            );
+            let addresses = reply
+                .answers
+                .iter()
+                .filter(|r| r.record_type() == RecordType::A)
+                .count();
+            if addresses == count {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not {count} addresses: {reply}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    answered(2);
+    let unbound = Unbound::start(
+        &tools,
+        &dir,
+        "health",
+        EXTERNAL,
+        &["checked.example.".to_string()],
+        &[crate::dnssec_rollover::dnssec_ds(
+            &config,
+            "checked.example",
+        )],
+        daemon.dns,
+    );
+    let secure_with = |count: usize| {
+        // The resolver's copy lives a second (TTL 1): asked until it has the new subset.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = unbound.ask("www.checked.example.", RecordType::A);
+            assert!(
+                reply.metadata.authentic_data,
+                "not secure: {reply}\n{}",
+                unbound.log()
+            );
+            let n = reply
+                .answers
+                .iter()
+                .filter(|r| r.record_type() == RecordType::A)
+                .count();
+            if n == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Unbound does not get {count} addresses: {reply}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    secure_with(2);
+    up.pop();
+    answered(1);
+    secure_with(1);
+    up.push(std::net::TcpListener::bind(SocketAddr::new(addresses[2], port)).unwrap());
+    answered(2);
+    secure_with(2);
+    let failures = unbound.failures();
+    assert!(
+        failures.is_empty(),
+        "validation failures:\n{}",
+        failures.join("\n")
+    );
+}

@@ -266,7 +266,7 @@ fn a_csk_rolls_with_its_parent_taking_the_cds_with_no_failed_answer() {
 }
 
 /// `splitdns dnssec ds ZONE`: the DS lines for the registrar.
-fn dnssec_ds(config: &Path, zone: &str) -> String {
+pub(crate) fn dnssec_ds(config: &Path, zone: &str) -> String {
     let output = splitdns()
         .args(["dnssec", "ds", zone, "--config"])
         .arg(config)
