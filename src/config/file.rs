@@ -253,6 +253,10 @@ pub(super) struct ZoneSection {
     pub transfer: BTreeMap<String, TransferSection>,
     /// Sign the zone: `true` (the default policy) or the name of a `[[dnssec_policy]]`.
     pub dnssec: Option<Spanned<DnssecChoice>>,
+    /// Servers of the parent zone (IP:PORT) asked for the zone's DS during a KSK or CSK
+    /// rollover: once all serve the new DS, the old key retires by itself.
+    #[serde(default)]
+    pub parent_agents: Vec<Spanned<String>>,
 }
 
 /// An Exchange namespace described in a few lines; the records it implies are generated.

@@ -32,6 +32,8 @@ pub struct ZoneConfig {
     pub transfer: Vec<(usize, TransferAcl)>,
     /// How the zone is signed, when it is (views with `dnssec = false` serve it unsigned).
     pub dnssec: Option<Arc<Policy>>,
+    /// Servers of the parent zone asked for the DS during a KSK or CSK rollover.
+    pub parent_agents: Vec<std::net::SocketAddr>,
 }
 
 /// What a zone's `dnssec` key is checked against: the policies, and whether keys have a place.
@@ -120,8 +122,21 @@ pub(super) fn validate(
             signing.has_state_dir,
             cx,
         );
+        let parent_agents = section
+            .parent_agents
+            .iter()
+            .filter_map(|addr| {
+                values::parsed(
+                    addr,
+                    "parent agent",
+                    "expected IP:PORT of a server of the parent zone, e.g. \"192.0.2.53:53\"",
+                    cx,
+                )
+            })
+            .collect();
         zones.push(ZoneConfig {
             dnssec,
+            parent_agents,
             transfer,
             origin,
             file: cx.resolve(section.file.get_ref()),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Policy;
-use super::key::{self, Algorithm, KeyError, SigningKey, Timing};
+use super::key::{self, Algorithm, DigestType, KeyError, SigningKey, Timing};
 use crate::dns::name::Name;
 
 /// The flags of a key-signing (or combined) key: ZONE and SEP.
@@ -32,6 +32,17 @@ pub(crate) struct ZoneKeys {
     pub sync: Vec<Arc<SigningKey>>,
     /// The next moment (Unix seconds) a key's role changes, if any is set.
     pub next_change: Option<u64>,
+    /// A KSK or CSK rollover waits for the parent: the DS of the keys rolled in, and of those
+    /// they replace (see [`ds_seen`]).
+    pub awaiting_ds: Option<AwaitingDs>,
+}
+
+/// The DS records (SHA-256 RDATA) a parent serves once a KSK or CSK rollover may go on: the new
+/// keys' present, the old keys' gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AwaitingDs {
+    pub new: Vec<Vec<u8>>,
+    pub old: Vec<Vec<u8>>,
 }
 
 /// Whether a missing key set may be made: at start and reload yes, in `check` no.
@@ -350,6 +361,23 @@ pub(crate) fn roles(keys: Vec<Arc<SigningKey>>, now: u64) -> ZoneKeys {
     }
     if zone.data_keys.is_empty() {
         zone.data_keys = zone.key_keys.clone();
+    }
+    let replaced: Vec<Vec<u8>> = keys
+        .iter()
+        .filter(|key| {
+            key.is_sep() && reached(key.timing().sync_delete) && key.timing().inactive.is_none()
+        })
+        .map(|key| key.ds_rdata(DigestType::Sha256))
+        .collect();
+    if !replaced.is_empty() && !zone.sync.is_empty() {
+        zone.awaiting_ds = Some(AwaitingDs {
+            new: zone
+                .sync
+                .iter()
+                .map(|key| key.ds_rdata(DigestType::Sha256))
+                .collect(),
+            old: replaced,
+        });
     }
     zone
 }

@@ -77,6 +77,12 @@ impl Rollover {
         (self.max_zone_ttl + self.propagation_delay).as_secs()
     }
 
+    /// How often the parent's servers are asked whether they serve a new DS: as often as a
+    /// change of theirs takes to reach them all (at least every second, at most every hour).
+    pub(crate) fn ds_check_interval(&self) -> u64 {
+        self.parent_propagation_delay.as_secs().clamp(1, 3600)
+    }
+
     /// After the parent has the new DS: the old DS gone from every cache (RFC 7583 §3.3.1).
     pub(crate) fn ds_interval(&self) -> u64 {
         (self.parent_ds_ttl + self.parent_propagation_delay).as_secs()

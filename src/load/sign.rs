@@ -5,6 +5,7 @@
 //! did not is served the next serial, where its serial is followed (as for any content change),
 //! so that secondaries fetch the new signatures.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
 pub(crate) struct ToSign {
     pub origin: Name,
     pub policy: Arc<Policy>,
+    /// The parent's servers, asked for the DS during a KSK or CSK rollover.
+    pub parent_agents: Vec<SocketAddr>,
 }
 
 /// The zones with a policy, then the Autodiscover SRV zones `[[exchange]]` synthesises for
@@ -43,6 +46,7 @@ pub(crate) fn signed_zones(config: &Config) -> Vec<ToSign> {
             Some(ToSign {
                 origin: zone.origin.clone(),
                 policy: zone.dnssec.clone()?,
+                parent_agents: zone.parent_agents.clone(),
             })
         })
         .collect();
@@ -71,6 +75,7 @@ pub(crate) fn signed_zones(config: &Config) -> Vec<ToSign> {
                 zones.push(ToSign {
                     origin,
                     policy: policy.clone(),
+                    parent_agents: Vec::new(),
                 });
             }
         }
@@ -193,7 +198,14 @@ pub(crate) fn sign(
         let resign = earliest.map(|expires| {
             (u64::from(expires).saturating_sub(policy.signature_refresh.as_secs())).max(now + 1)
         });
-        let due = [keys.next_change, resign].into_iter().flatten().min();
+        // A rollover waiting for the parent's DS: the parent is asked again then (by the reload
+        // loop, before it signs).
+        let ask_parent = (keys.awaiting_ds.is_some() && !zone.parent_agents.is_empty())
+            .then(|| now + policy.rollover.ds_check_interval());
+        let due = [keys.next_change, resign, ask_parent]
+            .into_iter()
+            .flatten()
+            .min();
         signed.next_due = [signed.next_due, due].into_iter().flatten().min();
     }
     if errors.is_empty() {

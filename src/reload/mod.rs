@@ -12,6 +12,7 @@
 //! file mid-write: it is dropped and read again once the files settle. The service manager hears
 //! RELOADING=1 before it and READY=1 after it.
 
+mod parents;
 pub mod publish;
 mod watch;
 
@@ -519,6 +520,15 @@ async fn run(
             }
             () = signing_due(reloader.signing_due) => Trigger::Signing,
         };
+        if trigger == Trigger::Signing {
+            // A KSK or CSK rollover may wait for the parent: asked first, so that this reload
+            // signs with what it learns.
+            let path = reloader.config_path.clone();
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let _ = tokio::task::spawn_blocking(move || parents::ask(&path, now)).await;
+        }
         let triggered = tokio::time::Instant::now();
         // A file change waits for its burst of events to end; every trigger then waits for the
         // files being written (see `watch`).

@@ -1,7 +1,8 @@
 //! Key rollovers with shortened timers, under a validating Unbound queried throughout: a ZSK
 //! (made by BIND's dnssec-keygen, as the zone's KSK) rolled twice by pre-publication, and a CSK rolled with its parent — the parent zone (served
 //! by splitdns too, its DS the resolver's trust anchor) takes the child's CDS as its new DS, as
-//! a parent that scans CDS does, and `splitdns dnssec ds-seen` then retires the old key. No
+//! a parent that scans CDS does, and `splitdns dnssec ds-seen` (or, asked, the parent's servers)
+//! then retires the old key. No
 //! answer may fail validation at any moment (RFC 7583's timings are what make that so).
 //!
 //! Unbound reaches only splitdns (stub zones), as in `dnssec.rs`.
@@ -163,27 +164,52 @@ fn a_zsk_rolls_twice_by_pre_publication_with_no_failed_answer() {
 
 #[test]
 fn a_csk_rolls_with_its_parent_taking_the_cds_with_no_failed_answer() {
+    csk_rollover("dnssec_csk_rollover", Parent::Told);
+}
+
+#[test]
+fn a_csk_rolls_on_by_itself_once_the_parent_agents_serve_the_new_ds() {
+    csk_rollover("dnssec_csk_rollover_agents", Parent::Asked);
+}
+
+/// How splitdns learns that the parent serves the new DS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parent {
+    /// `splitdns dnssec ds-seen`.
+    Told,
+    /// The zone's `parent_agents` (here splitdns itself, which serves the parent).
+    Asked,
+}
+
+fn csk_rollover(scratch: &str, parent: Parent) {
     let Some(tools) = tools() else { return };
-    let dir = scratch_dir("dnssec_csk_rollover");
+    let dir = scratch_dir(scratch);
     fs::create_dir_all(dir.join("state")).unwrap();
     let delegation = |ds: &str| format!("child NS ns1.child\nns1.child A 192.0.2.54\n{ds}");
     zone_file(&dir, "roll.example.", 1, &delegation(""));
     zone_file(&dir, "child.roll.example.", 1, "");
     let config = dir.join("splitdns.toml");
-    fs::write(
-        &config,
-        format!(
-            "state_dir = \"state\"\n\n\
-             [[dnssec_policy]]\nname = \"steady\"\n{FAST}\n\
-             [[dnssec_policy]]\nname = \"rolling\"\nkey_lifetime = 10\n{FAST}\n\
-             [[view]]\nname = \"everyone\"\nclients = [\"0.0.0.0/0\"]\n\n\
-             [[zone]]\norigin = \"roll.example\"\nfile = \"roll.example.zone\"\ndnssec = \"steady\"\n\n\
-             [[zone]]\norigin = \"child.roll.example\"\nfile = \"child.roll.example.zone\"\ndnssec = \"rolling\"\n"
-        ),
-    )
-    .unwrap();
+    let write_config = |agents: &str| {
+        fs::write(
+            &config,
+            format!(
+                "state_dir = \"state\"\n\n\
+                 [[dnssec_policy]]\nname = \"steady\"\n{FAST}\n\
+                 [[dnssec_policy]]\nname = \"rolling\"\nkey_lifetime = 10\n{FAST}\n\
+                 [[view]]\nname = \"everyone\"\nclients = [\"0.0.0.0/0\"]\n\n\
+                 [[zone]]\norigin = \"roll.example\"\nfile = \"roll.example.zone\"\ndnssec = \"steady\"\n\n\
+                 [[zone]]\norigin = \"child.roll.example\"\nfile = \"child.roll.example.zone\"\ndnssec = \"rolling\"\n{agents}"
+            ),
+        )
+        .unwrap();
+    };
+    write_config("");
     let daemon = Daemon::serve(&config).start();
     let server = daemon.server();
+    if parent == Parent::Asked {
+        write_config(&format!("parent_agents = [\"{}\"]\n", daemon.dns));
+        daemon.wait_log(&["reload on file change", "ok"]);
+    }
     // The registrar's first DS: what `splitdns dnssec ds` prints.
     let ds = dnssec_ds(&config, "child.roll.example");
     let mut serial = 2;
@@ -235,7 +261,12 @@ fn a_csk_rolls_with_its_parent_taking_the_cds_with_no_failed_answer() {
             wait_for_serial(&server, "roll.example.", serial);
             parent_updated = true;
         }
-        if parent_updated && !retired {
+        if parent_updated && !retired && parent == Parent::Asked {
+            retired = daemon
+                .log_text()
+                .contains("every parent agent serves the new DS");
+        }
+        if parent_updated && !retired && parent == Parent::Told {
             let output = splitdns()
                 .args(["dnssec", "ds-seen", "child.roll.example", "--config"])
                 .arg(&config)
