@@ -32,9 +32,16 @@ const _: () = assert!(MAX_SIGNED_CHECKED_RECORDS <= MAX_CHECKED_RECORDS);
 #[derive(Default)]
 pub(crate) struct SignedShared {
     copies: Vec<(Arc<ZoneData>, Arc<ZoneData>, usize)>,
+    /// Signatures made so far in this load (each once, however many views read it).
+    made: usize,
 }
 
 impl SignedShared {
+    /// The signatures made so far in this load: the shared data's and the overlays'.
+    pub(crate) fn made(&self) -> usize {
+        self.made
+    }
+
     fn find(&self, original: &Arc<ZoneData>) -> Option<(Arc<ZoneData>, usize)> {
         self.copies
             .iter()
@@ -805,12 +812,15 @@ impl ViewZone {
                 let signed = Arc::new(signed);
                 made.copies
                     .push((self.shared.clone(), signed.clone(), count));
+                made.made += count;
                 self.shared = signed;
                 count
             }
         };
         self.signed = true;
-        count + self.sign_overlay(signing, previous)
+        let overlay = self.sign_overlay(signing, previous);
+        made.made += overlay;
+        count + overlay
     }
 
     /// When the first of this view's signatures expires: the signer must have made it anew a
@@ -835,14 +845,14 @@ impl ViewZone {
     }
 
     /// Serves `serial` in this view's SOA (a copy in its overlay) and signs it: a change of
-    /// signatures alone is a change a secondary must fetch.
-    pub(crate) fn raise_serial(&mut self, serial: u32, signing: &Signing<'_>) {
+    /// signatures alone is a change a secondary must fetch. Returns the signatures made.
+    pub(crate) fn raise_serial(&mut self, serial: u32, signing: &Signing<'_>) -> usize {
         let origin = self.origin.as_wire().to_vec();
         let Some(apex) = self.node(&origin) else {
-            return;
+            return 0;
         };
         let Some(soa) = apex.get(rtype::SOA) else {
-            return;
+            return 0;
         };
         let mut rdatas = soa.rdatas.clone();
         if let Some(at) = crate::dns::soa::serial_offset(&rdatas[0].wire) {
@@ -870,7 +880,7 @@ impl ViewZone {
         let overlay = self.overlay.get_or_insert_with(Arc::default);
         Arc::make_mut(overlay).nodes.insert(origin.into(), apex);
         self.serial = serial;
-        self.sign_overlay(signing, None);
+        self.sign_overlay(signing, None)
     }
 
     /// The SOA set served in negative answers: the apex's, signatures and all.
