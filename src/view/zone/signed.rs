@@ -172,8 +172,22 @@ fn kept_sigs(
     earlier.iter().flatten().find_map(|data| {
         let other = data.get(key)?.get(set.rtype)?;
         let sigs = other.sigs.as_ref()?;
-        (other.same_data(set) && good(sigs, other)).then(|| sigs.clone())
+        (same_data(other, set) && good(sigs, other)).then(|| sigs.clone())
     })
+}
+
+/// [`RRset::same_data`], first tried by the records' bytes in order: a zone file read again
+/// gives them alike, and that comparison allocates nothing (at every reload it is made for each
+/// RRset of the zone).
+fn same_data(a: &RRset, b: &RRset) -> bool {
+    let alike = a.rtype == b.rtype
+        && a.ttl == b.ttl
+        && a.rdatas.len() == b.rdatas.len()
+        && a.rdatas
+            .iter()
+            .zip(&b.rdatas[..])
+            .all(|(x, y)| x.wire == y.wire);
+    alike || a.same_data(b)
 }
 
 /// The NSEC to keep for `key` if an earlier copy has the same record with good signatures.
@@ -363,13 +377,32 @@ impl Node {
     }
 }
 
-/// Sorts node indexes into canonical order of their names.
+/// Sorts node indexes into canonical order of their names: by each name's sort key, made once
+/// into one buffer ([`canonical::push_sort_key`]), so that each of the n·log n comparisons is a
+/// memcmp within it rather than a walk over two names' labels behind the node table's entries
+/// (for the 200,000-name benchmark zone, 3.6 million comparisons at every load).
 fn sort_canonical(nodes: &Nodes, indexes: &mut [u32]) {
-    indexes.sort_unstable_by(|&a, &b| {
-        let (a, _) = nodes.get_index(a as usize).expect("an index of this table");
-        let (b, _) = nodes.get_index(b as usize).expect("an index of this table");
-        canonical::cmp_names(a, b)
-    });
+    let mut keys: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(indexes.len());
+    for &index in indexes.iter() {
+        let (name, _) = nodes
+            .get_index(index as usize)
+            .expect("an index of this table");
+        canonical::push_sort_key(name, &mut keys);
+        ends.push(keys.len());
+    }
+    let key = |position: u32| {
+        let position = position as usize;
+        let start = if position == 0 { 0 } else { ends[position - 1] };
+        &keys[start..ends[position]]
+    };
+    let mut order: Vec<u32> = (0..indexes.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    let sorted: Vec<u32> = order
+        .iter()
+        .map(|&position| indexes[position as usize])
+        .collect();
+    indexes.copy_from_slice(&sorted);
 }
 
 impl ZoneData {
