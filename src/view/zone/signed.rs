@@ -149,12 +149,24 @@ fn nsec_rdata(next: &[u8], node: &Node, cut: bool) -> Vec<u8> {
     rdata
 }
 
+/// The node at `key` in `data`, looked for first at index `hint`: where it is when `data` was
+/// built from the same files (the previous snapshot's copy, in file order), so that a walk over
+/// the zone reads both tables front to back rather than probing a hash table per name.
+fn node_near<'d>(data: &'d ZoneData, key: &[u8], hint: Option<usize>) -> Option<&'d Node> {
+    match hint.and_then(|at| data.nodes.get_index(at)) {
+        Some((name, node)) if **name == *key => Some(node),
+        _ => data.get(key),
+    }
+}
+
 /// Signatures to keep on `set` at `key`, if any are good: its own, else those of the same data
-/// in `earlier` (a previous snapshot's copy, or the signed shared data).
+/// in `earlier` (a previous snapshot's copy, or the signed shared data; `hint` as for
+/// [`node_near`]).
 fn kept_sigs(
     signer: &Signer,
     set: &RRset,
     key: &[u8],
+    hint: Option<usize>,
     earlier: &[Option<&ZoneData>],
 ) -> Option<Arc<Signatures>> {
     let good = |sigs: &Arc<Signatures>, from: &RRset| {
@@ -170,7 +182,7 @@ fn kept_sigs(
         return Some(sigs.clone());
     }
     earlier.iter().flatten().find_map(|data| {
-        let other = data.get(key)?.get(set.rtype)?;
+        let other = node_near(data, key, hint)?.get(set.rtype)?;
         let sigs = other.sigs.as_ref()?;
         (same_data(other, set) && good(sigs, other)).then(|| sigs.clone())
     })
@@ -190,15 +202,17 @@ fn same_data(a: &RRset, b: &RRset) -> bool {
     alike || a.same_data(b)
 }
 
-/// The NSEC to keep for `key` if an earlier copy has the same record with good signatures.
+/// The NSEC to keep for `key` if an earlier copy has the same record with good signatures
+/// (`hint` as for [`node_near`]).
 fn kept_nsec(
     signer: &Signer,
     key: &[u8],
+    hint: Option<usize>,
     rdata: &[u8],
     earlier: &[Option<&ZoneData>],
 ) -> Option<Arc<RRset>> {
     earlier.iter().flatten().find_map(|data| {
-        let nsec = data.get(key)?.nsec.as_ref()?;
+        let nsec = node_near(data, key, hint)?.nsec.as_ref()?;
         let good = nsec.rdatas[0].wire[..] == *rdata
             && nsec
                 .sigs
@@ -256,11 +270,12 @@ impl SetPlan {
     fn plan<'d>(
         signer: &Signer,
         key: &'d [u8],
+        hint: Option<usize>,
         set: &'d Arc<RRset>,
         earlier: &[Option<&ZoneData>],
         jobs: &mut Vec<Job<'d>>,
     ) -> SetPlan {
-        if let Some(sigs) = kept_sigs(signer, set, key, earlier) {
+        if let Some(sigs) = kept_sigs(signer, set, key, hint, earlier) {
             return match &set.sigs {
                 Some(own) if Arc::ptr_eq(own, &sigs) => SetPlan::Keep(set.clone()),
                 _ => SetPlan::Kept(set.clone(), sigs),
@@ -324,6 +339,7 @@ impl SetPlan {
 fn plan_rrsets<'d>(
     signing: &Signing<'_>,
     key: &'d [u8],
+    hint: Option<usize>,
     node: &'d Node,
     earlier: &[Option<&ZoneData>],
     jobs: &mut Vec<Job<'d>>,
@@ -337,7 +353,7 @@ fn plan_rrsets<'d>(
         })
         .map(|set| {
             if signed_here(cut, set) {
-                SetPlan::plan(signing.signer, key, set, earlier, jobs)
+                SetPlan::plan(signing.signer, key, hint, set, earlier, jobs)
             } else {
                 SetPlan::Keep(unsigned(set))
             }
@@ -438,11 +454,20 @@ impl ZoneData {
             .map(|(index, _)| index as u32)
             .collect();
         sort_canonical(&self.nodes, &mut chain);
+        // The chain's names are planned in the table's (file) order, each NSEC's next name from
+        // its successor in the chain: the walk then reads this table, and the previous copy
+        // looked up at the same index, front to back.
+        let mut next_of: Vec<u32> = vec![u32::MAX; self.nodes.len()];
+        for (position, &index) in chain.iter().enumerate() {
+            next_of[index as usize] = chain[(position + 1) % chain.len()];
+        }
+        let mut walk = chain.clone();
+        walk.sort_unstable();
         let earlier = [previous];
         let mut jobs: Vec<Job<'_>> = Vec::new();
         let mut plans: Vec<Option<NodePlan>> = (0..self.nodes.len()).map(|_| None).collect();
         let mut nsec_sets: Vec<Arc<RRset>> = Vec::new();
-        for (position, &index) in chain.iter().enumerate() {
+        for &index in &walk {
             if signing.nsec3 {
                 plans[index as usize] = Some(NodePlan {
                     rrsets: Vec::new(),
@@ -459,14 +484,14 @@ impl ZoneData {
             } else {
                 node
             };
-            let next = chain[(position + 1) % chain.len()];
             let (next, _) = self
                 .nodes
-                .get_index(next as usize)
+                .get_index(next_of[index as usize] as usize)
                 .expect("chain indexes are nodes");
             let cut = is_cut(key, origin, node);
             let rdata = nsec_rdata(next, node, cut);
-            let nsec = match kept_nsec(signing.signer, key, &rdata, &earlier) {
+            let hint = Some(index as usize);
+            let nsec = match kept_nsec(signing.signer, key, hint, &rdata, &earlier) {
                 Some(nsec) => SetPlan::Keep(nsec),
                 None => {
                     let loc = &node.rrsets[0].rdatas[0].loc;
@@ -485,7 +510,7 @@ impl ZoneData {
         }
         // The RRsets' jobs, then the NSECs' (their sets live in `nsec_sets`, which must not move
         // while jobs borrow them).
-        for &index in &chain {
+        for &index in &walk {
             let (key, node) = self
                 .nodes
                 .get_index(index as usize)
@@ -495,14 +520,21 @@ impl ZoneData {
             } else {
                 node
             };
-            let rrsets = plan_rrsets(signing, key, node, &earlier, &mut jobs);
+            let rrsets = plan_rrsets(
+                signing,
+                key,
+                Some(index as usize),
+                node,
+                &earlier,
+                &mut jobs,
+            );
             plans[index as usize]
                 .as_mut()
                 .expect("planned above")
                 .rrsets = rrsets;
         }
         let mut nsec_jobs = nsec_sets.iter();
-        for &index in &chain {
+        for &index in &walk {
             let (key, _) = self
                 .nodes
                 .get_index(index as usize)
@@ -761,7 +793,7 @@ impl ViewZone {
         let mut nsec_kept: Vec<Option<Arc<RRset>>> = vec![None; own.len()];
         for (index, rdata) in own_nsec {
             let (key, node) = own.get_index(index).expect("an overlay index");
-            match kept_nsec(signing.signer, key, &rdata, &earlier) {
+            match kept_nsec(signing.signer, key, None, &rdata, &earlier) {
                 Some(nsec) => nsec_kept[index] = Some(nsec),
                 None => {
                     let loc = &node.rrsets[0].rdatas[0].loc;
@@ -778,8 +810,9 @@ impl ViewZone {
         };
         let mut plans: Vec<Option<Vec<SetPlan>>> = Vec::with_capacity(own.len());
         for (index, (key, node)) in own.iter().enumerate() {
-            plans
-                .push(chained[index].then(|| plan_rrsets(signing, key, node, &earlier, &mut jobs)));
+            plans.push(
+                chained[index].then(|| plan_rrsets(signing, key, None, node, &earlier, &mut jobs)),
+            );
         }
         let mut nsec_first: Vec<Option<usize>> = vec![None; own.len()];
         for (index, set) in nsec_sets.iter().enumerate() {
