@@ -97,6 +97,9 @@ pub struct Loaded {
     /// When the signed zones must be signed again (Unix seconds): a key's role changes, or
     /// signatures reach their refresh margin. `None` when nothing is signed.
     pub signing_due: Option<u64>,
+    /// What the signing stage did (logged when this load is published); `None` when nothing is
+    /// signed.
+    pub signing: Option<sign::SigningReport>,
 }
 
 impl Loaded {
@@ -233,6 +236,7 @@ fn run(
         zone_failures,
         health,
         signing_due: signed.next_due,
+        signing: signed.report,
     })
 }
 

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::dns::name::Name;
@@ -84,10 +85,37 @@ pub(crate) fn signed_zones(config: &Config) -> Vec<ToSign> {
 }
 
 /// What signing did: the moment the next signing is due (a key's role changes, or the oldest
-/// kept signature reaches its refresh margin), if any zone is signed.
+/// kept signature reaches its refresh margin), if any zone is signed, and what it cost.
 #[derive(Debug, Default)]
 pub(crate) struct Signed {
     pub next_due: Option<u64>,
+    /// `None` when no zone is signed.
+    pub report: Option<SigningReport>,
+}
+
+/// What one signing stage did, for the log line at start-up and at every reload: how many
+/// zones it signed, how long it took, and how many signatures it made (the rest were kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigningReport {
+    pub zones: usize,
+    pub copies: usize,
+    pub made: usize,
+    pub took: Duration,
+}
+
+impl std::fmt::Display for SigningReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "signed {} zone{} ({} view cop{}) in {:.1} ms ({} signatures made)",
+            self.zones,
+            if self.zones == 1 { "" } else { "s" },
+            self.copies,
+            if self.copies == 1 { "y" } else { "ies" },
+            self.took.as_secs_f64() * 1000.0,
+            self.made
+        )
+    }
 }
 
 /// Signs every signed zone's copies in `snapshot` at `now`. `create` says whether a zone
@@ -102,6 +130,13 @@ pub(crate) fn sign(
     let mut signed = Signed::default();
     let Some(state_dir) = &config.state_dir else {
         return Ok(signed);
+    };
+    let started = Instant::now();
+    let mut report = SigningReport {
+        zones: 0,
+        copies: 0,
+        made: 0,
+        took: Duration::ZERO,
     };
     let dir = key_dir(state_dir);
     let served = previous.is_none().then(|| serial::read_state(state_dir));
@@ -166,9 +201,14 @@ pub(crate) fn sign(
                 nsec3,
             };
             let before = previous.and_then(|p| p.view_zone(&view_name, &zone.origin));
+            let made_before = made.made();
             let mut count = view_zone.sign(&signing, before, &mut made);
+            report.made += made.made() - made_before;
+            report.copies += 1;
             if nsec3 {
-                count += view_zone.chain_nsec3(&signing, before, &chains);
+                let chained = view_zone.chain_nsec3(&signing, before, &chains);
+                count += chained;
+                report.made += chained;
                 chains.extend(view_zone.nsec3_chain());
             }
             view_zone.signatures_expire = view_zone.earliest_expiration();
@@ -187,7 +227,7 @@ pub(crate) fn sign(
             });
             let followed = serial::manager(config, index, &zone.origin).is_some();
             if count > 0 && followed && served_serial == Some(view_zone.serial) {
-                view_zone.raise_serial(view_zone.serial.wrapping_add(1), &signing);
+                report.made += view_zone.raise_serial(view_zone.serial.wrapping_add(1), &signing);
             }
             if let Some(before) = before.filter(|_| view_zone.transfer != Default::default()) {
                 view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
@@ -207,6 +247,11 @@ pub(crate) fn sign(
             .flatten()
             .min();
         signed.next_due = [signed.next_due, due].into_iter().flatten().min();
+        report.zones += 1;
+    }
+    if report.zones > 0 {
+        report.took = started.elapsed();
+        signed.report = Some(report);
     }
     if errors.is_empty() {
         Ok(signed)

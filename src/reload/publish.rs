@@ -1,9 +1,9 @@
 //! Going live: [`Live::publish`] is the one function that start-up and every reload call to make
-//! a load the served state. It logs the checks' warnings and the serials it raised, keeps the
-//! served serials, points the health checks at the new plan, builds each view's runtime record
-//! ([`ViewRuntime`]: rate limits, resolver, counter slot, NOTIFY targets), swaps the whole in
-//! with one atomic store, and sends the NOTIFYs the change calls for. A new per-view runtime part
-//! is a field of [`ViewRuntime`] built here, and nowhere else.
+//! a load the served state. It logs the checks' warnings, the serials it raised and what signing
+//! did, keeps the served serials, points the health checks at the new plan, builds each view's
+//! runtime record ([`ViewRuntime`]: rate limits, resolver, counter slot, NOTIFY targets), swaps
+//! the whole in with one atomic store, and sends the NOTIFYs the change calls for. A new per-view
+//! runtime part is a field of [`ViewRuntime`] built here, and nowhere else.
 
 use std::sync::Arc;
 
@@ -52,6 +52,9 @@ impl Live {
         }
         for notice in &loaded.serial {
             tracing::warn!("{notice}");
+        }
+        if let Some(signing) = &loaded.signing {
+            tracing::info!("{signing}");
         }
         if let Err(e) = loaded.save_serials() {
             tracing::warn!("{e}");
