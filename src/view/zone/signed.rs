@@ -347,10 +347,7 @@ fn plan_rrsets<'d>(
     let cut = is_cut(key, signing.origin, node);
     node.rrsets
         .iter()
-        .filter(|set| {
-            !MADE_BY_SIGNER.contains(&set.rtype)
-                || signing.apex_sets.iter().any(|own| Arc::ptr_eq(own, set))
-        })
+        .filter(|set| !MADE_BY_SIGNER.contains(&set.rtype))
         .map(|set| {
             if signed_here(cut, set) {
                 SetPlan::plan(signing.signer, key, hint, set, earlier, jobs)
