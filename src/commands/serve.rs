@@ -70,6 +70,9 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         // start with it, before the first query.
         let signing_due = loaded.signing_due;
         let (live, config) = Live::start(loaded, metrics, Prober::new());
+        // What the load built and dropped on the way (the unsigned copies a signed zone
+        // replaced, the records read) goes back to the system, as after every reload.
+        tokio::task::spawn_blocking(crate::heap::release_free_memory);
         let reloader = Reloader::new(live.clone(), &config, served_on.clone(), signing_due);
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let reload = reload::spawn(reloader, shutdown.clone());
