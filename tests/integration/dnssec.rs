@@ -123,14 +123,24 @@ fn validate_every_answer(scratch: &str, denial: Denial) {
             verify_offline(&tools, &file, origin);
             zones.push(ZoneNames::parse(origin, &text));
         }
+        // The trust anchors are the DS records `splitdns dnssec ds` prints, which must be what
+        // BIND's dnssec-dsfromkey computes from the DNSKEY set the view serves.
         let anchors: Vec<String> = zones
             .iter()
             .map(|zone| {
-                trust_anchor(
+                let ours = crate::dnssec_rollover::dnssec_ds(&config, &zone.origin);
+                let bind = trust_anchor(
                     &tools,
                     &dir.join(format!("{view}.{}axfr", zone.origin)),
                     &zone.origin,
-                )
+                );
+                let words = |text: &str| {
+                    text.split_whitespace()
+                        .map(str::to_ascii_lowercase)
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(words(&ours), words(&bind), "DS of {}", zone.origin);
+                ours
             })
             .collect();
         let unbound = Unbound::start(&tools, &dir, view, source, &origins, &anchors, daemon.dns);
