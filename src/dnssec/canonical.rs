@@ -63,6 +63,35 @@ pub(crate) fn push_sort_key(name: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The first eight octets of `name`'s sort key ([`push_sort_key`]) after its first `skip` labels
+/// from the root (a zone's origin, which every name of the zone shares), zero-padded, as a
+/// big-endian number: names whose prefixes differ are in the order of their prefixes, so a
+/// search compares whole names only among equal prefixes.
+pub(crate) fn key_prefix(name: &[u8], skip: usize) -> u64 {
+    let (starts, count) = label_starts(name);
+    let mut prefix = [0u8; 8];
+    let mut len = 0;
+    'labels: for &start in starts[..count].iter().rev().skip(skip) {
+        let octets = label(name, start).iter().flat_map(|&octet| match octet {
+            0 => [Some(0), Some(1)],
+            octet => [Some(octet.to_ascii_lowercase()), None],
+        });
+        for octet in octets.flatten().chain([0, 0]) {
+            if len == prefix.len() {
+                break 'labels;
+            }
+            prefix[len] = octet;
+            len += 1;
+        }
+    }
+    u64::from_be_bytes(prefix)
+}
+
+/// The number of labels of a wire name, the root not counted.
+pub(crate) fn labels(name: &[u8]) -> usize {
+    suffix_offsets(name).count()
+}
+
 fn label_starts(wire: &[u8]) -> ([u8; MAX_NAME_LEN / 2], usize) {
     let mut starts = [0u8; MAX_NAME_LEN / 2];
     let mut count = 0;
@@ -213,6 +242,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Within a zone, names with different prefixes are in the order of their prefixes.
+    #[test]
+    fn key_prefixes_keep_the_canonical_order_within_a_zone() {
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "\\000.z.example.",
+            "\\000\\000.z.example.",
+            "z.example.",
+            "a\\000.example.",
+            "a\\001.example.",
+            "ab.example.",
+            "host1.Example.",
+            "host10.example.",
+            "host100000.example.",
+            "host100001.example.",
+            "host2.example.",
+            "Host2.sub.example.",
+            "_tcp.example.",
+        ];
+        let skip = labels(&wire("example."));
+        let wires: Vec<Vec<u8>> = names.iter().map(|n| wire(n)).collect();
+        for (a, a_text) in wires.iter().zip(names) {
+            for (b, b_text) in wires.iter().zip(names) {
+                let (pa, pb) = (key_prefix(a, skip), key_prefix(b, skip));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), cmp_names(a, b), "{a_text} against {b_text}");
+                }
+            }
+        }
+        assert_eq!(key_prefix(&wire("example."), skip), 0);
     }
 
     #[test]

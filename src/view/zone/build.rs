@@ -140,7 +140,7 @@ pub fn build_shared(origin: &Name, records: Vec<ZoneRecord>) -> ZoneData {
     add_empty_non_terminals(origin.as_wire(), |_| false, &mut nodes);
     ZoneData {
         nodes,
-        chain: Box::default(),
+        ..ZoneData::default()
     }
 }
 
@@ -169,7 +169,7 @@ pub(crate) fn build_overlay(
     add_empty_non_terminals(origin.as_wire(), |k| shared.get(k).is_some(), &mut nodes);
     ZoneData {
         nodes,
-        chain: Box::default(),
+        ..ZoneData::default()
     }
 }
 

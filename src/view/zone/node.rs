@@ -199,6 +199,11 @@ pub struct ZoneData {
     /// The nodes with an NSEC record (indexes into `nodes`) in canonical order (RFC 4034 §6.1):
     /// where the record covering a name that does not exist is found. Empty unless signed.
     pub(super) chain: Box<[u32]>,
+    /// Each chain name's [`crate::dnssec::canonical::key_prefix`] below the origin (whose
+    /// `chain_skip` labels every name shares): a search over the chain reads this array and
+    /// walks to a node's name only among equal prefixes.
+    pub(super) chain_prefixes: Box<[u64]>,
+    pub(super) chain_skip: u8,
 }
 
 impl ZoneData {

@@ -390,6 +390,19 @@ impl Node {
     }
 }
 
+/// The [`canonical::key_prefix`] of each chain name, in chain order.
+fn chain_prefixes(nodes: &Nodes, chain: &[u32], skip: usize) -> Box<[u64]> {
+    chain
+        .iter()
+        .map(|&index| {
+            let (name, _) = nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
+            canonical::key_prefix(name, skip)
+        })
+        .collect()
+}
+
 /// Sorts node indexes into canonical order of their names: by each name's sort key, made once
 /// into one buffer ([`canonical::push_sort_key`]), so that each of the n·log n comparisons is a
 /// memcmp within it rather than a walk over two names' labels behind the node table's entries
@@ -571,8 +584,11 @@ impl ZoneData {
             };
             nodes.insert(key.clone(), node);
         }
+        let skip = canonical::labels(origin);
         (
             ZoneData {
+                chain_prefixes: chain_prefixes(&nodes, &chain, skip),
+                chain_skip: skip as u8,
                 nodes,
                 chain: chain.into_boxed_slice(),
             },
@@ -598,13 +614,23 @@ impl ZoneData {
                 .expect("chain indexes are nodes");
             (&key[..], node)
         };
-        let after = self.chain.partition_point(|&index| {
-            let (name, _) = self
-                .nodes
-                .get_index(index as usize)
-                .expect("chain indexes are nodes");
-            canonical::cmp_names(name, key) != Ordering::Greater
-        });
+        // The first chain name after `key`: by prefix, and by whole name among equal prefixes.
+        let target = canonical::key_prefix(key, usize::from(self.chain_skip));
+        let (mut low, mut high) = (0, self.chain.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let not_after = match self.chain_prefixes[middle].cmp(&target) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => canonical::cmp_names(at(middle).0, key) != Ordering::Greater,
+            };
+            if not_after {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        let after = low;
         // Before the first name (only names outside the zone): the last covers them.
         let mut position = if after == 0 { self.chain.len() } else { after };
         for _ in 0..self.chain.len() {
@@ -847,7 +873,10 @@ impl ViewZone {
             };
             nodes.insert(key.clone(), Node { rrsets, nsec });
         }
+        let skip = canonical::labels(origin);
         self.overlay = Some(Arc::new(ZoneData {
+            chain_prefixes: chain_prefixes(&nodes, &own_chain, skip),
+            chain_skip: skip as u8,
             nodes,
             chain: own_chain.into_boxed_slice(),
         }));
