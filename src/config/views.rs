@@ -58,6 +58,8 @@ pub struct ViewConfig {
     pub site_order: Vec<String>,
     /// Serves signed zones signed (false: `dnssec = false`, this view serves them unsigned).
     pub dnssec: bool,
+    /// The line of the view's `dnssec` key, where it has one.
+    pub dnssec_line: Option<u32>,
 }
 
 pub(super) fn validate(
@@ -126,6 +128,7 @@ pub(super) fn validate(
                 .map(|s| s.get_ref().clone())
                 .collect(),
             dnssec: section.dnssec.as_ref().is_none_or(|d| *d.get_ref()),
+            dnssec_line: section.dnssec.as_ref().map(|d| cx.line_of(d.span())),
         });
     }
     views

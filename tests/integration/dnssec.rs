@@ -880,7 +880,7 @@ fn check_warns_about_unsigned_views_and_dnssec_records_in_zone_files() {
     );
     let config_text = config.display().to_string();
     assert!(
-        text.contains(&format!("{config_text}:4:"))
+        text.contains(&format!("{config_text}:6:"))
             && text.contains("warning[signed-zone-unsigned-in-view] (view internal)"),
         "{text}"
     );

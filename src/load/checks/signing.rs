@@ -31,7 +31,7 @@ pub(super) fn signed_zones_served_unsigned(
                     Some(&view.name),
                     Some(&SourceLoc {
                         file: Arc::new(config.path.clone()),
-                        line: view_config.line,
+                        line: view_config.dnssec_line.unwrap_or(view_config.line),
                     }),
                     format!(
                         "view {:?} serves {} unsigned (dnssec = false) while other views sign it: a validating resolver of this view's clients that follows the DS at the parent finds every answer bogus (SERVFAIL); let the view sign it, or have those resolvers ask splitdns directly (a forward zone) with a negative trust anchor for {}",
