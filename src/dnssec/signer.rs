@@ -61,6 +61,11 @@ impl Signer {
 
     /// Whether signatures made before can stay on an RRset of `rtype` (whose data has not
     /// changed): exactly one from each key that signs it now, none expiring before the margin.
+    /// Whether a signature expiring at `expiration` is kept (not due to be made anew).
+    pub(crate) fn keeps(&self, expiration: u32) -> bool {
+        (expiration.wrapping_sub(self.keep_until) as i32) > 0
+    }
+
     pub(crate) fn still_good(&self, rtype: u16, sigs: &[Box<[u8]>]) -> bool {
         let keys = self.keys_for(rtype);
         sigs.len() == keys.len()

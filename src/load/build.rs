@@ -91,7 +91,10 @@ pub(crate) fn snapshot(
             &mut overrides,
         ));
 
-        let shared = Arc::new(zone::build_shared(&origin, shared));
+        let content = serial::fingerprint(&shared);
+        let mut shared = zone::build_shared(&origin, shared);
+        shared.content = content;
+        let shared = Arc::new(shared);
         let shared_errors = zone::check_shared(&shared);
         if !shared_errors.is_empty() {
             failures.push(ZoneFailure {

@@ -28,6 +28,27 @@ pub(crate) fn key_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("keys")
 }
 
+/// What a signing pass depends on besides the data, as one number (see [`Signing::identity`]):
+/// which keys sign what, the apex sets they publish, the denial and its TTL.
+fn identity(keys: &ZoneKeys, apex_sets: &[Arc<RRset>], nsec3: bool, nsec_ttl: u32) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for set in [&keys.data_keys, &keys.key_keys] {
+        set.len().hash(&mut hasher);
+        for key in set {
+            key.dnskey_rdata().hash(&mut hasher);
+        }
+    }
+    for set in apex_sets {
+        (set.rtype, set.ttl).hash(&mut hasher);
+        for rdata in set.rdatas.iter() {
+            rdata.wire.hash(&mut hasher);
+        }
+    }
+    (nsec3, nsec_ttl).hash(&mut hasher);
+    hasher.finish()
+}
+
 /// A zone to sign, and how.
 pub(crate) struct ToSign {
     pub origin: Name,
@@ -199,6 +220,7 @@ pub(crate) fn sign(
                 apex_sets: &apex_sets,
                 nsec_ttl,
                 nsec3,
+                identity: identity(&keys, &apex_sets, nsec3, nsec_ttl),
             };
             let before = previous.and_then(|p| p.view_zone(&view_name, &zone.origin));
             let made_before = made.made();

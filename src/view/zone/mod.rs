@@ -64,6 +64,8 @@ pub struct ViewZone {
     pub signatures_expire: Option<u32>,
     /// When that signature is due to be made anew (its policy's refresh margin before).
     pub signatures_refresh_due: Option<u32>,
+    /// The [`Signing::identity`] of the pass that signed it.
+    signed_with: Option<u64>,
 }
 
 impl ViewZone {
@@ -277,6 +279,7 @@ pub(crate) fn assemble(
         nsec3: None,
         signatures_expire: None,
         signatures_refresh_due: None,
+        signed_with: None,
     })
 }
 

@@ -204,6 +204,12 @@ pub struct ZoneData {
     /// walks to a node's name only among equal prefixes.
     pub(super) chain_prefixes: Box<[u64]>,
     pub(super) chain_skip: u8,
+    /// The fingerprint of the records the shared data was built from (0: not known), kept by
+    /// its signed copy: a load whose shared data has the same may take the previous signed copy
+    /// as it is.
+    pub(crate) content: u64,
+    /// When the first signature in it expires (signed data only).
+    pub(crate) earliest: Option<u32>,
 }
 
 impl ZoneData {

@@ -30,6 +30,8 @@ type Planned = Result<Arc<RRset>, RRset>;
 pub(crate) struct Nsec3Chain {
     hashes: Box<[[u8; HASH_LEN]]>,
     nodes: Box<[(Box<[u8]>, Node)]>,
+    /// When the first of its signatures expires.
+    earliest: Option<u32>,
 }
 
 impl Nsec3Chain {
@@ -61,6 +63,11 @@ impl Nsec3Chain {
         };
         let (owner, node) = &self.nodes[index];
         Some((owner, node.nsec.as_ref()?))
+    }
+
+    /// When the first of its signatures expires.
+    pub(crate) fn earliest(&self) -> Option<u32> {
+        self.earliest
     }
 
     /// Each hashed owner with its node, in hash order.
@@ -179,6 +186,7 @@ impl ViewZone {
             .collect();
         self.nsec3 = Some(Arc::new(Nsec3Chain {
             hashes: hashes.into_boxed_slice(),
+            earliest: super::signed::earliest_in(nodes.iter().map(|(_, node)| node)),
             nodes,
         }));
         made

@@ -59,6 +59,10 @@ pub(crate) struct Signing<'a> {
     pub nsec_ttl: u32,
     /// Denial by NSEC3: no NSEC records; each view gets its chain from [`ViewZone::chain_nsec3`].
     pub nsec3: bool,
+    /// What the signatures of this pass depend on besides the data (the keys and what they do,
+    /// the apex sets, the denial and its TTL), as one number: equal in two passes, the same
+    /// data signs the same.
+    pub identity: u64,
 }
 
 /// One RRset to sign, by where its result goes.
@@ -390,6 +394,16 @@ impl Node {
     }
 }
 
+/// When the first signature among `nodes` expires.
+pub(super) fn earliest_in<'n>(nodes: impl Iterator<Item = &'n Node>) -> Option<u32> {
+    nodes
+        .flat_map(|node| node.rrsets.iter().chain(node.nsec.as_ref()))
+        .filter_map(|set| set.sigs.as_deref())
+        .flat_map(|sigs| sigs.full.iter().chain(sigs.subsets.iter().flatten()))
+        .map(|sig| rrsig::expiration(sig))
+        .min()
+}
+
 /// The [`canonical::key_prefix`] of each chain name, in chain order.
 fn chain_prefixes(nodes: &Nodes, chain: &[u32], skip: usize) -> Box<[u64]> {
     chain
@@ -589,8 +603,10 @@ impl ZoneData {
             ZoneData {
                 chain_prefixes: chain_prefixes(&nodes, &chain, skip),
                 chain_skip: skip as u8,
+                earliest: earliest_in(nodes.values()),
                 nodes,
                 chain: chain.into_boxed_slice(),
+                content: self.content,
             },
             made,
         )
@@ -877,8 +893,10 @@ impl ViewZone {
         self.overlay = Some(Arc::new(ZoneData {
             chain_prefixes: chain_prefixes(&nodes, &own_chain, skip),
             chain_skip: skip as u8,
+            earliest: earliest_in(nodes.values()),
             nodes,
             chain: own_chain.into_boxed_slice(),
+            content: 0,
         }));
         self.refresh_soa();
         made
@@ -894,10 +912,26 @@ impl ViewZone {
         previous: Option<&ViewZone>,
         made: &mut SignedShared,
     ) -> usize {
+        // Shared data read from the same records as the previous snapshot's, signed the same way,
+        // none of its signatures due: the previous signed copy serves as it is, unwalked (a
+        // reload for an edit elsewhere signs none of it).
+        let unchanged = previous.filter(|p| {
+            p.signed
+                && p.signed_with == Some(signing.identity)
+                && p.shared.content != 0
+                && p.shared.content == self.shared.content
+                && p.signatures_expire.is_some_and(|e| signing.signer.keeps(e))
+        });
         let count = match made.find(&self.shared) {
             Some((signed, count)) => {
                 self.shared = signed;
                 count
+            }
+            None if unchanged.is_some() => {
+                let signed = unchanged.expect("just checked").shared.clone();
+                made.copies.push((self.shared.clone(), signed.clone(), 0));
+                self.shared = signed;
+                0
             }
             None => {
                 let (signed, count) = self.shared.signed(signing, previous.map(|p| &*p.shared));
@@ -910,20 +944,24 @@ impl ViewZone {
             }
         };
         self.signed = true;
+        self.signed_with = Some(signing.identity);
         let overlay = self.sign_overlay(signing, previous);
         made.made += overlay;
         count + overlay
     }
 
     /// When the first of this view's signatures expires: the signer must have made it anew a
-    /// refresh margin before.
+    /// refresh margin before. From what each part found when it was signed (a shared name the
+    /// overlay replaces counts too: it is made anew with the rest of the shared data).
     pub(crate) fn earliest_expiration(&self) -> Option<u32> {
-        self.nodes()
-            .flat_map(|(_, node)| node.rrsets.iter().chain(node.nsec.as_ref()))
-            .filter_map(|set| set.sigs.as_deref())
-            .flat_map(|sigs| sigs.full.iter().chain(sigs.subsets.iter().flatten()))
-            .map(|sig| rrsig::expiration(sig))
-            .min()
+        [
+            self.shared.earliest,
+            self.overlay.as_ref().and_then(|o| o.earliest),
+            self.nsec3.as_ref().and_then(|c| c.earliest()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// For a view that does not sign a zone other views sign: it reads the signed copy of the
