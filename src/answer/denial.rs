@@ -9,9 +9,10 @@
 //! closer name (the ancestor one label longer), whose hash stands for every name below it.
 
 use crate::dns::name::{NameBuf, suffix_offsets};
-use crate::dns::rtype;
 use crate::view::zone::{Node, Nsec3Chain, RRset, ViewZone};
 use crate::wire::writer::{Full, ResponseWriter, Section};
+
+use super::rrset::write_rrset;
 
 /// The NSEC records a signed answer proves with, each with its owner; empty (and never
 /// allocated) for an answer that is not signed.
@@ -139,23 +140,7 @@ impl<'z> Proofs<'z> {
         }
         self.written = true;
         for (owner, nsec) in &self.records {
-            let sigs = nsec.sigs.as_ref().map_or(&[][..], |s| &s.full[..]);
-            writer.push(
-                Section::Authority,
-                owner.as_wire(),
-                nsec.rtype,
-                nsec.ttl,
-                &nsec.rdatas[0].wire,
-            )?;
-            for sig in sigs {
-                writer.push(
-                    Section::Authority,
-                    owner.as_wire(),
-                    rtype::RRSIG,
-                    nsec.ttl,
-                    sig,
-                )?;
-            }
+            write_rrset(writer, Section::Authority, owner.as_wire(), nsec)?;
         }
         Ok(())
     }

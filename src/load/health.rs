@@ -191,26 +191,24 @@ impl Planner {
             return false;
         };
         self.checked.insert((view, name.clone(), rtype), line);
-        if set.rdatas.len() > MAX_CHECKED_RECORDS {
+        let too_many = if set.rdatas.len() > MAX_CHECKED_RECORDS {
+            Some(format!(
+                "in view {view_name}: at most {MAX_CHECKED_RECORDS} can be health-checked"
+            ))
+        } else if signed && set.rdatas.len() > MAX_SIGNED_CHECKED_RECORDS {
+            Some(format!(
+                "in view {view_name} of a signed zone: at most {MAX_SIGNED_CHECKED_RECORDS} can be health-checked there (each subset the checks can answer is signed ahead); split the name or check fewer addresses"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = too_many {
             self.errors.push(Located {
                 file: config.path.clone(),
                 line: set.rdatas[0].loc.line,
                 column: 0,
                 message: format!(
-                    "{name} {} has {} records in view {view_name}: at most {MAX_CHECKED_RECORDS} can be health-checked",
-                    rtype::mnemonic(rtype),
-                    set.rdatas.len()
-                ),
-            });
-            return true;
-        }
-        if signed && set.rdatas.len() > MAX_SIGNED_CHECKED_RECORDS {
-            self.errors.push(Located {
-                file: config.path.clone(),
-                line: set.rdatas[0].loc.line,
-                column: 0,
-                message: format!(
-                    "{name} {} has {} records in view {view_name} of a signed zone: at most {MAX_SIGNED_CHECKED_RECORDS} can be health-checked there (each subset the checks can answer is signed ahead); split the name or check fewer addresses",
+                    "{name} {} has {} records {why}",
                     rtype::mnemonic(rtype),
                     set.rdatas.len()
                 ),

@@ -168,7 +168,7 @@ impl ViewZone {
                 let set = match set {
                     Ok(kept) => kept,
                     Err(set) => {
-                        let sigs = signed.next().expect("one signature set per job");
+                        let sigs = signed.next().flatten().expect("one signature set per job");
                         Arc::new(set.with_sigs(Some(Arc::new(super::node::Signatures {
                             full: sigs,
                             subsets: Box::default(),

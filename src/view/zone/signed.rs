@@ -73,9 +73,9 @@ pub(super) struct Job<'d> {
     pub subset: Option<u64>,
 }
 
-/// Signs the jobs on every core; results in job order.
-pub(super) fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
-    let sign = |job: &Job<'_>| -> Sigs {
+/// Signs the jobs on every core; results in job order, each for its plan to take once.
+pub(super) fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Option<Sigs>> {
+    let sign = |job: &Job<'_>| -> Option<Sigs> {
         let rdatas: Vec<&[u8]> = match job.subset {
             None => job.set.rdatas.iter().map(|r| &r.wire[..]).collect(),
             Some(mask) => (job.set.rdatas.iter().enumerate())
@@ -83,12 +83,12 @@ pub(super) fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
                 .map(|(_, r)| &r.wire[..])
                 .collect(),
         };
-        signer.sign(Unsigned {
+        Some(signer.sign(Unsigned {
             owner: job.owner,
             rtype: job.set.rtype,
             ttl: job.set.ttl,
             rdatas: &rdatas,
-        })
+        }))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if jobs.len() < 64 || threads == 1 {
@@ -98,7 +98,7 @@ pub(super) fn sign_all(signer: &Signer, jobs: &[Job<'_>]) -> Vec<Sigs> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(sign).collect::<Vec<Sigs>>()))
+            .map(|part| scope.spawn(move || part.iter().map(sign).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -575,10 +575,7 @@ impl ZoneData {
             }
         }
         let made = jobs.len();
-        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut signed = sign_all(signing.signer, &jobs);
         let mut nodes = Nodes::with_capacity_and_hasher(self.nodes.len(), Default::default());
         for (index, (key, node)) in self.nodes.iter().enumerate() {
             let node = match plans[index].take() {
@@ -866,10 +863,7 @@ impl ViewZone {
             }
         }
         let made = jobs.len();
-        let mut signed: Vec<Option<Sigs>> = sign_all(signing.signer, &jobs)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut signed = sign_all(signing.signer, &jobs);
         let mut nodes = Nodes::with_capacity_and_hasher(own.len(), Default::default());
         for (index, (key, node)) in own.iter().enumerate() {
             let rrsets: Box<[Arc<RRset>]> = match plans[index].take() {
