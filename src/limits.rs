@@ -36,3 +36,19 @@ impl Default for TcpLimits {
         }
     }
 }
+
+/// What the encrypted listeners (DNS over TLS and DNS over HTTPS) serve with. Published with
+/// each load, beside the snapshot: a replaced certificate, a new `doh_path` or proxy list takes
+/// effect at the next connection or request, and connections already established keep the
+/// certificate they were opened with.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The certificate chain (the server's own first) and its private key, checked to match.
+    pub key: std::sync::Arc<tokio_rustls::rustls::sign::CertifiedKey>,
+    /// Where DNS over HTTPS answers (`/dns-query`); any other path is 404.
+    pub doh_path: String,
+    /// Peers whose `Forwarded: for=` or `X-Forwarded-For` names the client of a DoH request.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a TLS handshake may take from the connection's accept.
+    pub handshake_timeout: Duration,
+}

@@ -72,8 +72,10 @@ pub(super) fn transfer_request(
             }
             Next::Send(Outcome::Answer)
         }
-        (Transport::Udp, _) => Next::Send(refused(writer)),
-        (Transport::Tcp, qtype) => Next::Transfer(transfer::Request {
+        // A DoH response is one message: an AXFR or IXFR stream has no place in it (RFC 8484
+        // §5.1 leaves transfers to the stream transports).
+        (Transport::Udp | Transport::Doh, _) => Next::Send(refused(writer)),
+        (Transport::Tcp | Transport::Dot, qtype) => Next::Transfer(transfer::Request {
             view: requester.route.map_or(0, |r| r.view),
             origin: zone.origin.as_wire().to_vec(),
             qname: query.qname.to_vec(),

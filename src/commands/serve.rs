@@ -109,6 +109,15 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         // snapshot is published: the server answers, and only now says so.
         let bound: Vec<String> = served_on.iter().map(ToString::to_string).collect();
         tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
+        let (dot, doh) = listeners.tls_addrs();
+        if let Some(tls) = &config.tls {
+            for addr in dot {
+                tracing::info!("DNS over TLS on {addr}");
+            }
+            for addr in doh {
+                tracing::info!("DNS over HTTPS on https://{addr}{}", tls.settings.doh_path);
+            }
+        }
         systemd::ready(&summary);
         server::run(
             listeners,
@@ -165,6 +174,12 @@ fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
     // for every receive loop: a failure must come before the start is announced.
     let entered = runtime.enter();
     let listeners = Listeners::bind(addrs)
+        .and_then(|mut listeners| {
+            if let Some(tls) = &loaded.config.tls {
+                listeners.bind_tls(&tls.dot_listen, &tls.doh_listen)?;
+            }
+            Ok(listeners)
+        })
         .and_then(Listeners::open)
         .map_err(StartError::Listen)?;
     let control_listener = match loaded.config.control {

@@ -56,6 +56,32 @@ pub(super) struct ConfigFile {
     /// DANE checks: signed views' TLSA records compared with what their servers present; off
     /// when absent.
     pub dane: Option<DaneSection>,
+    /// DNS over TLS and DNS over HTTPS; off when absent.
+    pub tls: Option<TlsSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TlsSection {
+    /// PEM certificate chain, the server's certificate first (relative to the config's folder).
+    pub certificate: Spanned<String>,
+    /// PEM private key of that certificate.
+    pub key: Spanned<String>,
+    /// The host name clients are configured with; `check` warns when the certificate does not
+    /// cover it.
+    pub name: Option<Spanned<String>>,
+    /// DNS over TLS addresses, "IP" (port 853) or "IP:PORT" (default: each `listen` IP on 853;
+    /// `[]`: none).
+    pub dot_listen: Option<Vec<Spanned<String>>>,
+    /// DNS over HTTPS addresses, "IP" (port 443) or "IP:PORT" (default: each `listen` IP on 443;
+    /// `[]`: none).
+    pub doh_listen: Option<Vec<Spanned<String>>>,
+    /// The DoH path (default "/dns-query").
+    pub doh_path: Option<Spanned<String>>,
+    /// Reverse proxies (prefixes) whose `Forwarded`/`X-Forwarded-For` header names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// Seconds a TLS handshake may take (default 5).
+    pub handshake_timeout: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -404,6 +430,7 @@ pub(super) fn section(path: &[&str]) -> Option<(&'static str, &'static [&'static
         ["zone", "transfer", _] => ("in [zone.transfer]", keys_of::<TransferSection>()),
         ["dnssec_policy"] => ("in [[dnssec_policy]]", keys_of::<DnssecPolicySection>()),
         ["dane"] => ("in [dane]", keys_of::<DaneSection>()),
+        ["tls"] => ("in [tls]", keys_of::<TlsSection>()),
         _ => return None,
     })
 }

@@ -1,7 +1,7 @@
 //! Configuration: reads the strict TOML file format ([`file`](mod@file)) and validates it into
 //! the runtime types, one section per module: [`server`] (the top-level keys and `[tcp]`),
 //! [`keys`], [`views`] (with [`resolver`] for their recursion), [`zones`], [`exchange`],
-//! [`health`], [`dane`], [`acknowledge`] and [`control`] (with the query log). [`values`] holds what
+//! [`health`], [`dane`], [`tls`], [`acknowledge`] and [`control`] (with the query log). [`values`] holds what
 //! several of them parse alike; [`locate`] turns spans into positions and carries the errors.
 //! Relative paths resolve against the config file's directory. Every error carries
 //! `file:line:column` so that `check` and start-up report the same, precise message.
@@ -18,6 +18,7 @@ mod keys;
 mod locate;
 mod resolver;
 mod server;
+mod tls;
 mod values;
 mod views;
 mod zones;
@@ -34,6 +35,7 @@ pub(crate) use exchange::ExchangeConfig;
 pub(crate) use health::HealthConfig;
 pub(crate) use keys::KeyConfig;
 pub(crate) use server::SerialPolicy;
+pub(crate) use tls::TlsConfig;
 pub(crate) use views::ViewConfig;
 pub(crate) use zones::ZoneConfig;
 
@@ -70,6 +72,8 @@ pub struct Config {
     pub health: Vec<HealthConfig>,
     /// `[dane]`: the DANE checks, if on.
     pub dane: Option<DaneConfig>,
+    /// `[tls]`: DNS over TLS and HTTPS, if on.
+    pub tls: Option<TlsConfig>,
 }
 
 /// Reads and validates a config file, returning every problem found.
@@ -171,6 +175,10 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
         .dane
         .as_ref()
         .and_then(|section| dane::validate(section, &views, cx));
+    let tls = raw
+        .tls
+        .as_ref()
+        .and_then(|section| tls::validate(section, &listen, cx));
     Config {
         path: cx.path().to_path_buf(),
         listen,
@@ -188,6 +196,7 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
         query_log,
         health,
         dane,
+        tls,
     }
 }
 

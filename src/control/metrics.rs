@@ -67,10 +67,7 @@ pub const CACHE_ENTRIES: &str = "splitdns_cache_entries";
 pub const CACHE_BYTES: &str = "splitdns_cache_bytes";
 
 fn transport_label(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-    }
+    transport.label()
 }
 
 /// The registry `/metrics` encodes.

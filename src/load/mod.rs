@@ -213,6 +213,14 @@ fn run(
         });
         zone_failures.extend(held.failures);
     }
+    // The certificate and key are read with the config: a renewed one is a reload, and the
+    // next TLS handshake presents it.
+    if let Some(tls) = &config.tls {
+        snapshot
+            .files
+            .extend([tls.certificate.clone(), tls.key.clone()]);
+    }
+    // (Sorted and deduplicated with the CA files the health checks add.)
     let mut health = health::plan(&config, &mut snapshot).map_err(LoadError::Config)?;
     if refuse {
         return Err(LoadError::Refused(findings));

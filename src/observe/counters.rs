@@ -212,7 +212,7 @@ pub struct Registry {
     loops: Mutex<Vec<Arc<LoopCounters>>>,
     /// What loops that have ended counted (TCP connections), per transport; written only with
     /// `loops` locked.
-    retired: [LoopCounters; 2],
+    retired: [LoopCounters; Transport::ALL.len()],
     /// Slot → view name; grow-only, so a slot never changes name. Shared with the query log's
     /// writer, which names views by slot.
     slots: Arc<Mutex<Vec<String>>>,
@@ -226,10 +226,8 @@ impl Default for Registry {
     fn default() -> Self {
         Registry {
             loops: Mutex::default(),
-            retired: [
-                LoopCounters::new(Transport::Udp, None, Arc::default()),
-                LoopCounters::new(Transport::Tcp, None, Arc::default()),
-            ],
+            retired: Transport::ALL
+                .map(|transport| LoopCounters::new(transport, None, Arc::default())),
             slots: Arc::new(Mutex::new(vec![String::new()])),
             query_log: OnceLock::new(),
             tsig_refusals: Arc::default(),

@@ -68,10 +68,10 @@ pub fn query(
         ));
         counters.count_log(queued);
     }
-    // A TSIG failure over TCP (where the source cannot be spoofed) is worth the admin's eye: a
-    // secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
+    // A TSIG failure over a connection (where the source cannot be spoofed) is worth the admin's
+    // eye: a secondary with a wrong secret or clock. Over UDP it stays at debug, so that forged
     // datagrams cannot flood the log.
-    if outcome == Outcome::NotAuth && counters.transport() == Transport::Tcp {
+    if outcome == Outcome::NotAuth && counters.transport() != Transport::Udp {
         tsig_refused(counters, client, summary, response);
     }
     if tracing::enabled!(tracing::Level::DEBUG) {

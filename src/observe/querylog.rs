@@ -202,10 +202,7 @@ fn write_line(out: &mut impl Write, entry: &Entry, names: &[String]) -> io::Resu
         } else {
             rtype::mnemonic(entry.qtype).into_owned()
         },
-        transport: match entry.transport {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        },
+        transport: entry.transport.label(),
         outcome: entry.outcome.name(),
         rcode: entry.outcome.rcode_name(),
         size: entry.size,

@@ -175,10 +175,15 @@ impl ReloadHandle {
     }
 }
 
-/// The settings only a restart applies, besides `listen`: the control listener's address, and
-/// the query log's file and sampling (not where in the config they are written: an edit above
-/// them moves them without changing them).
-type RestartOnly = (Option<SocketAddr>, Option<(PathBuf, u32)>);
+/// The settings only a restart applies, besides `listen`: the control listener's address, the
+/// query log's file and sampling (not where in the config they are written: an edit above them
+/// moves them without changing them), and the DNS over TLS and HTTPS addresses (the rest of
+/// `[tls]`, the certificate first, a reload applies).
+type RestartOnly = (
+    Option<SocketAddr>,
+    Option<(PathBuf, u32)>,
+    Option<(Vec<SocketAddr>, Vec<SocketAddr>)>,
+);
 
 fn restart_only(config: &crate::config::Config) -> RestartOnly {
     (
@@ -187,6 +192,10 @@ fn restart_only(config: &crate::config::Config) -> RestartOnly {
             .query_log
             .as_ref()
             .map(|log| (log.path.clone(), log.sample)),
+        config
+            .tls
+            .as_ref()
+            .map(|tls| (tls.dot_listen.clone(), tls.doh_listen.clone())),
     )
 }
 
@@ -319,7 +328,7 @@ impl Reloader {
                 }
                 if restart_only(&loaded.config) != self.started_with {
                     tracing::warn!(
-                        "{}: [control] or [query_log] changed: a restart is needed to apply it",
+                        "{}: [control], [query_log] or the [tls] listen addresses changed: a restart is needed to apply it",
                         self.config_path.display()
                     );
                 }

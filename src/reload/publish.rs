@@ -34,6 +34,7 @@ impl Live {
         let nothing = Published {
             snapshot: Snapshot::new(Vec::new(), [], Vec::new(), Vec::new()),
             views: Vec::new(),
+            tls: None,
         };
         let live = Live {
             state: Arc::new(ArcSwap::from_pointee(nothing)),
@@ -114,9 +115,16 @@ impl Loaded {
                 },
             })
             .collect();
+        // The certificate as read by this load: the next TLS handshake presents it.
+        let tls = self
+            .config
+            .tls
+            .as_ref()
+            .map(|tls| Arc::new(tls.settings.clone()));
         let published = Published {
             snapshot: self.snapshot,
             views,
+            tls,
         };
         (self.config, published)
     }

@@ -154,12 +154,14 @@ pub(super) fn answer_from_cache(
     }
 }
 
-/// [`udp`] for TCP: the connection's task waits for the resolver itself.
-pub(super) async fn tcp(
+/// [`udp`] for a connection (TCP, DNS over TLS or HTTPS): its task waits for the resolver
+/// itself.
+pub(super) async fn stream(
     state: &Arc<Published>,
     client: SocketAddr,
     summary: &Summary,
     request: &[u8],
+    transport: Transport,
     response: &mut Vec<u8>,
 ) {
     let (Some(view), Next::Forward(to) | Next::Chase(to)) = (summary.view, &summary.next) else {
@@ -168,7 +170,7 @@ pub(super) async fn tcp(
     let Some(resolver) = state.views[view].resolver.clone() else {
         return;
     };
-    if answer_from_cache(state, summary, request, Transport::Tcp, response) {
+    if answer_from_cache(state, summary, request, transport, response) {
         return;
     }
     let Some(_permit) = resolver.admit() else {
@@ -181,7 +183,7 @@ pub(super) async fn tcp(
         client,
         request,
         ours: ours.as_deref(),
-        transport: Transport::Tcp,
+        transport,
     };
     let mut resolved = Vec::with_capacity(512);
     if resolve(&resolver, state, &handed, &mut resolved).await {

@@ -1,13 +1,16 @@
-//! Listening: binds UDP and TCP sockets, and runs the receive loops that hand each message to
+//! Listening: binds UDP and TCP sockets (and, where configured, DNS over TLS and DNS over HTTPS
+//! ones: [`tls`], [`doh`]), and runs the receive loops that hand each message to
 //! [`crate::answer::respond`] with the snapshot current at that moment, and a recursive view's
 //! names that are not ours to its resolver ([`forward`]). The core takes bound sockets, the
 //! published snapshot and a shutdown token; it knows nothing about config files.
 
 #[allow(unsafe_code)]
 mod datagrams;
+mod doh;
 mod forward;
 mod rrl;
 mod tcp;
+mod tls;
 mod udp;
 
 use std::io;
@@ -22,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary};
 use crate::limits::RrlPolicy;
-pub use crate::limits::TcpLimits;
+pub use crate::limits::{TcpLimits, TlsSettings};
 use crate::observe::Metrics;
 use crate::resolve::Resolver;
 use crate::transfer::notify::Secondaries;
@@ -36,6 +39,9 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// One record per view, indexed like `snapshot.views`.
     pub views: Vec<ViewRuntime>,
+    /// What DNS over TLS and HTTPS serve with (`None`: `[tls]` is off, and their listeners, if
+    /// any are open, refuse every handshake).
+    pub tls: Option<Arc<TlsSettings>>,
 }
 
 impl Published {
@@ -67,6 +73,9 @@ pub type SharedState = Arc<ArcSwap<Published>>;
 pub struct Listeners {
     pub udp: Vec<std::net::UdpSocket>,
     pub tcp: Vec<std::net::TcpListener>,
+    /// DNS over TLS and DNS over HTTPS ([`Listeners::bind_tls`]).
+    pub dot: Vec<std::net::TcpListener>,
+    pub doh: Vec<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -79,7 +88,31 @@ impl Listeners {
             udp.push(u);
             tcp.push(t);
         }
-        Ok(Listeners { udp, tcp })
+        Ok(Listeners {
+            udp,
+            tcp,
+            dot: Vec::new(),
+            doh: Vec::new(),
+        })
+    }
+
+    /// Binds the DNS over TLS and DNS over HTTPS listeners (TCP only; port 0 picks one each).
+    pub fn bind_tls(&mut self, dot: &[SocketAddr], doh: &[SocketAddr]) -> io::Result<()> {
+        let bind = |addr: &SocketAddr, what: &str| {
+            bind_tcp(*addr)
+                .and_then(|listener| {
+                    listener.set_nonblocking(true)?;
+                    Ok(listener)
+                })
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}")))
+        };
+        for addr in dot {
+            self.dot.push(bind(addr, "DNS over TLS")?);
+        }
+        for addr in doh {
+            self.doh.push(bind(addr, "DNS over HTTPS")?);
+        }
+        Ok(())
     }
 
     /// The addresses actually bound (useful after binding port 0).
@@ -185,6 +218,8 @@ pub struct Sockets {
     /// Per UDP socket: one socket per receive loop, and the shared reply socket.
     udp: Vec<(Vec<std::net::UdpSocket>, Arc<std::net::UdpSocket>)>,
     tcp: Vec<tokio::net::TcpListener>,
+    dot: Vec<tokio::net::TcpListener>,
+    doh: Vec<tokio::net::TcpListener>,
 }
 
 impl Listeners {
@@ -201,12 +236,18 @@ impl Listeners {
                 .collect::<io::Result<Vec<_>>>()?;
             udp.push((loops, reply));
         }
-        let tcp = self
-            .tcp
-            .into_iter()
-            .map(tokio::net::TcpListener::from_std)
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(Sockets { udp, tcp })
+        let register = |listeners: Vec<std::net::TcpListener>| {
+            listeners
+                .into_iter()
+                .map(tokio::net::TcpListener::from_std)
+                .collect::<io::Result<Vec<_>>>()
+        };
+        Ok(Sockets {
+            udp,
+            tcp: register(self.tcp)?,
+            dot: register(self.dot)?,
+            doh: register(self.doh)?,
+        })
     }
 }
 
@@ -218,10 +259,22 @@ impl Sockets {
             .filter_map(|(_, reply)| reply.local_addr().ok())
             .collect()
     }
+
+    /// The DNS over TLS and DNS over HTTPS addresses served on.
+    pub fn tls_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let addrs = |listeners: &[tokio::net::TcpListener]| {
+            listeners
+                .iter()
+                .filter_map(|l| l.local_addr().ok())
+                .collect()
+        };
+        (addrs(&self.dot), addrs(&self.doh))
+    }
 }
 
 /// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
-/// receive loop (a thread) per core; each TCP listener one accept task. On shutdown, TCP
+/// receive loop (a thread) per core; each TCP, DNS over TLS and DNS over HTTPS listener one accept
+/// task, all under one connection limit. On shutdown, TCP
 /// connections stop reading new queries but finish the answer in hand; `run` returns once they
 /// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
@@ -249,9 +302,34 @@ pub async fn run(
         }
     }
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    for listener in sockets.tcp {
+    let mut listeners: Vec<_> = sockets
+        .tcp
+        .into_iter()
+        .map(|listener| (listener, tcp::Speaks::Plain))
+        .collect();
+    if !sockets.dot.is_empty() || !sockets.doh.is_empty() {
+        match tls::Acceptors::new(&snapshot) {
+            Ok(acceptors) => {
+                listeners.extend(
+                    sockets
+                        .dot
+                        .into_iter()
+                        .map(|l| (l, tcp::Speaks::Tls(acceptors.dot.clone()))),
+                );
+                listeners.extend(
+                    sockets
+                        .doh
+                        .into_iter()
+                        .map(|l| (l, tcp::Speaks::Tls(acceptors.doh.clone()))),
+                );
+            }
+            Err(e) => tracing::error!("DNS over TLS and HTTPS are not served: {e}"),
+        }
+    }
+    for (listener, speaks) in listeners {
         tasks.spawn(tcp::serve(
             listener,
+            speaks,
             snapshot.clone(),
             limits,
             connections.clone(),

@@ -1,5 +1,6 @@
 //! DNS over TCP (RFC 7766): two-octet length framing, several queries per connection answered in
-//! order, a cap on concurrent connections, an idle timeout between messages and a deadline for
+//! order, a cap on concurrent connections (one cap for plain TCP, DNS over TLS and DNS over HTTPS,
+//! whose listeners run the same accept loop and hand each connection to [`super::tls`]), an idle timeout between messages and a deadline for
 //! each message once it has started to arrive. On shutdown a connection stops waiting for new
 //! queries, but a query already arriving is read, answered and written (within the message and
 //! idle timeouts), so a stop never cuts an answer in half. A zone transfer is written on a
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +33,19 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// At most one warning about such errors per this interval.
 const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// What a listener's connections speak.
+#[derive(Clone)]
+pub(super) enum Speaks {
+    /// DNS over TCP.
+    Plain,
+    /// TLS first, then DNS over TLS or DNS over HTTPS (which of them is the acceptor's).
+    Tls(super::tls::Acceptor),
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn serve(
     listener: TcpListener,
+    speaks: Speaks,
     snapshot: SharedState,
     limits: TcpLimits,
     connections: Arc<Semaphore>,
@@ -82,11 +94,22 @@ pub(super) async fn serve(
         let snapshot = snapshot.clone();
         let shutdown = shutdown.clone();
         let metrics = metrics.clone();
+        let speaks = speaks.clone();
         tokio::spawn(async move {
-            // This connection's own counters: it is their only writer.
-            let counters = metrics.queries.register(Transport::Tcp);
-            connection(stream, client, snapshot, limits, &counters, shutdown).await;
-            metrics.queries.retire(&counters);
+            let _ = stream.set_nodelay(true);
+            match speaks {
+                Speaks::Plain => {
+                    // This connection's own counters: it is their only writer.
+                    let counters = metrics.queries.register(Transport::Tcp);
+                    connection(stream, client, snapshot, limits, &counters, shutdown).await;
+                    metrics.queries.retire(&counters);
+                }
+                Speaks::Tls(acceptor) => {
+                    acceptor
+                        .serve(stream, client, snapshot, limits, &metrics, shutdown)
+                        .await
+                }
+            }
             metrics.tcp_open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -106,15 +129,29 @@ fn concerns_one_connection(error: &std::io::Error) -> bool {
     )
 }
 
-async fn connection(
-    mut stream: TcpStream,
+/// Serves length-framed DNS messages on `stream` until the client goes, a timeout, or the
+/// stop; then closes it (for TLS, with close_notify), within the idle timeout.
+pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     client: SocketAddr,
     snapshot: SharedState,
     limits: TcpLimits,
     counters: &LoopCounters,
     shutdown: CancellationToken,
 ) {
-    let _ = stream.set_nodelay(true);
+    exchange(&mut stream, client, snapshot, limits, counters, shutdown).await;
+    let _ = timeout(limits.idle_timeout, stream.shutdown()).await;
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    client: SocketAddr,
+    snapshot: SharedState,
+    limits: TcpLimits,
+    counters: &LoopCounters,
+    shutdown: CancellationToken,
+) {
+    let transport = counters.transport();
     let mut request = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(4096);
     loop {
@@ -145,13 +182,21 @@ async fn connection(
             &current.snapshot,
             client,
             &request,
-            Transport::Tcp,
+            transport,
             &mut response,
         ) else {
             continue;
         };
         if matches!(summary.next, Next::Forward(_) | Next::Chase(_)) {
-            super::forward::tcp(&current, client, &summary, &request, &mut response).await;
+            super::forward::stream(
+                &current,
+                client,
+                &summary,
+                &request,
+                transport,
+                &mut response,
+            )
+            .await;
         }
         observe::query(
             counters,
@@ -163,7 +208,7 @@ async fn connection(
             &response,
         );
         if let Next::Transfer(request) = summary.next {
-            if !send_transfer(&mut stream, client, current, request, limits).await {
+            if !send_transfer(stream, client, current, request, limits).await {
                 return;
             }
             continue;
@@ -172,7 +217,7 @@ async fn connection(
         let mut framed = Vec::with_capacity(response.len() + 2);
         framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
         framed.extend_from_slice(&response);
-        match timeout(limits.idle_timeout, stream.write_all(&framed)).await {
+        match timeout(limits.idle_timeout, write(stream, &framed)).await {
             Ok(Ok(())) => {}
             _ => return,
         }
@@ -182,8 +227,8 @@ async fn connection(
 /// Streams a zone transfer: the messages are written on a blocking thread (a 200k-record zone
 /// takes a while) into a small channel, so at most a few are in memory, and sent as the
 /// connection takes them. Returns false when the connection failed.
-async fn send_transfer(
-    stream: &mut TcpStream,
+async fn send_transfer<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     client: SocketAddr,
     published: Arc<Published>,
     request: transfer::Request,
@@ -206,7 +251,7 @@ async fn send_transfer(
         framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
         framed.extend_from_slice(&message);
         if !matches!(
-            timeout(limits.idle_timeout, stream.write_all(&framed)).await,
+            timeout(limits.idle_timeout, write(stream, &framed)).await,
             Ok(Ok(()))
         ) {
             ok = false;
@@ -220,4 +265,11 @@ async fn send_transfer(
         Err(e) => tracing::error!("zone transfer to {client} failed: {e}"),
     }
     ok
+}
+
+/// Writes `bytes` and flushes them: a TLS stream may keep what the socket did not take in its
+/// own buffer, and a pipelining client waits for the answer while we wait for its next query.
+async fn write<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
 }

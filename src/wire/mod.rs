@@ -15,11 +15,15 @@ pub(crate) const MIN_UDP_PAYLOAD: u16 = 512;
 pub(crate) const SERVER_UDP_PAYLOAD: u16 = 1232;
 
 /// How a message arrived: it decides how large the response may be, and whether it is
-/// truncated to fit.
+/// truncated to fit; the metrics and the query log name it by [`Transport::label`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Udp,
     Tcp,
+    /// DNS over TLS (RFC 7858): TCP's framing inside TLS.
+    Dot,
+    /// DNS over HTTPS (RFC 8484): one message per HTTP request, no zone transfers.
+    Doh,
 }
 
 impl Transport {
@@ -28,9 +32,27 @@ impl Transport {
     /// without EDNS. The answer stage and the resolver both size by this.
     pub fn max_response_len(self, udp_payload: Option<u16>) -> usize {
         match (self, udp_payload) {
-            (Transport::Tcp, _) => u16::MAX as usize,
+            (Transport::Tcp | Transport::Dot | Transport::Doh, _) => u16::MAX as usize,
             (Transport::Udp, Some(payload)) => payload.min(SERVER_UDP_PAYLOAD) as usize,
             (Transport::Udp, None) => MIN_UDP_PAYLOAD as usize,
         }
     }
+
+    /// The transport's name in the metrics' `transport` label and the query log.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Dot => "dot",
+            Transport::Doh => "doh",
+        }
+    }
+
+    /// Every transport, in the order of their discriminants.
+    pub const ALL: [Transport; 4] = [
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Dot,
+        Transport::Doh,
+    ];
 }
