@@ -9,6 +9,7 @@ mod exchange;
 mod health;
 mod signing;
 mod split;
+mod tls;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -190,6 +191,7 @@ pub(crate) fn run(
     signing::signed_zones_served_unsigned(config, snapshot, &mut findings);
     signing::dnssec_records_in_signed_zones(config, snapshot, &mut findings);
     dane::tlsa_in_unsigned_zones(config, snapshot, &mut findings);
+    tls::certificate(config, unix_now(), &mut findings);
     if scope == Scope::Serving {
         acknowledge(config, &mut findings, scope);
         return sorted(findings);
@@ -215,6 +217,13 @@ pub(crate) fn run(
     }
     acknowledge(config, &mut findings, scope);
     sorted(findings)
+}
+
+/// Seconds since the Unix epoch: what the certificate checks compare dates with.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Most severe first, then by place; without repeats.
