@@ -14,6 +14,7 @@ mod dnssec;
 mod dnssec_keys;
 mod dnssec_rollover;
 mod dnssec_secondaries;
+mod dot;
 mod encoding;
 mod exchange;
 mod forward;
