@@ -279,7 +279,7 @@ impl Collector for Counts {
         counter(
             &mut encoder,
             TCP_CONNECTIONS,
-            "TCP connections accepted, and refused at the connection limit",
+            "TCP connections (DNS over TLS and HTTPS included) accepted, and refused at the connection limit",
             [
                 (
                     vec![("result", "accepted".to_string())],
@@ -294,7 +294,7 @@ impl Collector for Counts {
         gauge(
             &mut encoder,
             TCP_OPEN,
-            "TCP connections open now",
+            "TCP connections open now (DNS over TLS and HTTPS included)",
             [(vec![], m.tcp_open.load(Ordering::Relaxed))],
         )?;
         let reloads = |outcome: ReloadOutcome| match outcome {
