@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType,
@@ -21,7 +22,7 @@ use rcgen::{
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{
-    ClientConfig, ClientConnection, RootCertStore, StreamOwned, crypto::ring,
+    ClientConfig, ClientConnection, HandshakeKind, RootCertStore, StreamOwned, crypto::ring,
 };
 
 use crate::common::{
@@ -278,11 +279,15 @@ fn real_clients_get_their_views_over_tls_and_https() {
     setup.assert_udp_answers();
 }
 
-/// curl POSTing `query` to the DoH listener from `from`, with `headers`: the status, and the
-/// answer's sorted records when it is 200.
-fn curl_doh(setup: &Setup, from: IpAddr, headers: &[&str]) -> Option<(u16, Vec<String>)> {
-    let query = common::query("mail.contoso.example.", RecordType::A);
-    let body = setup.dir.join(format!("query-{}.bin", std::process::id()));
+/// curl POSTing `query` to the DoH listener from `from`, with `headers`: the status, and when it
+/// is 200 the answer's rcode and sorted records.
+fn curl_doh(
+    setup: &Setup,
+    from: IpAddr,
+    query: &hickory_proto::op::Message,
+    headers: &[&str],
+) -> Option<(u16, Option<ResponseCode>, Vec<String>)> {
+    let body = setup.dir.join("query.bin");
     std::fs::write(&body, query.to_vec().unwrap()).unwrap();
     let out_file = setup.dir.join("answer.bin");
     let _ = std::fs::remove_file(&out_file);
@@ -312,10 +317,10 @@ fn curl_doh(setup: &Setup, from: IpAddr, headers: &[&str]) -> Option<(u16, Vec<S
     let out = run("curl", &args)?;
     let status: u16 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     if status != 200 {
-        return Some((status, Vec::new()));
+        return Some((status, None, Vec::new()));
     }
-    let reply = common::decode_reply(&query, &std::fs::read(&out_file).unwrap());
-    Some((status, common::sorted(reply.answer())))
+    let reply = common::decode_reply(query, &std::fs::read(&out_file).unwrap());
+    Some((status, Some(reply.rcode()), common::sorted(reply.answer())))
 }
 
 /// The client a DoH request is answered for: the connection's source, unless that source is a
@@ -335,8 +340,9 @@ fn forwarded_client_address_only_from_a_trusted_proxy() {
         (EXTERNAL, &["x-forwarded-for: 127.0.0.2"], false),
         (INTERNAL, &["forwarded: for=127.0.0.3"], true),
     ];
+    let query = common::query("mail.contoso.example.", RecordType::A);
     for (from, headers, expect_inside) in cases {
-        let Some((status, records)) = curl_doh(&setup, from, headers) else {
+        let Some((status, _, records)) = curl_doh(&setup, from, &query, headers) else {
             return;
         };
         assert_eq!(status, 200, "from {from} with {headers:?}");
@@ -350,9 +356,9 @@ fn forwarded_client_address_only_from_a_trusted_proxy() {
     }
 }
 
-/// A TLS client of our own (rustls), from `from`, trusting only the test CA and offering ALPN
-/// `dot`: the stream, handshake done.
-fn dot_client(setup: &Setup, from: IpAddr) -> StreamOwned<ClientConnection, TcpStream> {
+/// The TLS client configuration of our own client (rustls): trusting only the test CA, offering
+/// ALPN `dot`, remembering sessions for resumption.
+fn client_config(setup: &Setup) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(setup.pki.ca.der().clone()).unwrap();
     let mut config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
@@ -361,8 +367,20 @@ fn dot_client(setup: &Setup, from: IpAddr) -> StreamOwned<ClientConnection, TcpS
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"dot".to_vec()];
-    let connection =
-        ClientConnection::new(Arc::new(config), ServerName::try_from(NAME).unwrap()).unwrap();
+    Arc::new(config)
+}
+
+/// A DoT connection from `from`, handshake done.
+fn dot_client(setup: &Setup, from: IpAddr) -> StreamOwned<ClientConnection, TcpStream> {
+    dot_client_with(setup, from, client_config(setup))
+}
+
+fn dot_client_with(
+    setup: &Setup,
+    from: IpAddr,
+    config: Arc<ClientConfig>,
+) -> StreamOwned<ClientConnection, TcpStream> {
+    let connection = ClientConnection::new(config, ServerName::try_from(NAME).unwrap()).unwrap();
     let mut stream = StreamOwned::new(connection, connect_from(from, setup.dot));
     while stream.conn.is_handshaking() {
         stream
@@ -632,5 +650,44 @@ fn a_bad_certificate_fails_check_and_start() {
         strict.status.code(),
         Some(1),
         "--strict fails on it: {text}"
+    );
+}
+
+/// A client that comes back resumes its TLS session (no full handshake); a zone transfer is
+/// refused over DoH (one message per request) and, over DoT, by the same rules as over TCP (here:
+/// nobody may transfer); a DoT connection left idle is closed after `[tcp] idle_timeout`.
+#[test]
+fn sessions_resume_transfers_follow_tcp_rules_and_idle_connections_close() {
+    let setup = Setup::start("dot-sessions", "[tcp]\nidle_timeout = 1\n");
+    let config = client_config(&setup);
+    let mut first = dot_client_with(&setup, INTERNAL, config.clone());
+    assert_eq!(first.conn.handshake_kind(), Some(HandshakeKind::Full));
+    // Reading an answer also reads the session tickets sent after the handshake.
+    let query = common::query("mail.contoso.example.", RecordType::A);
+    pipelined(&mut first, std::slice::from_ref(&query));
+    let second = dot_client_with(&setup, INTERNAL, config);
+    assert_eq!(second.conn.handshake_kind(), Some(HandshakeKind::Resumed));
+
+    let axfr = common::query("contoso.example.", RecordType::AXFR);
+    let answer = pipelined(&mut first, std::slice::from_ref(&axfr));
+    let reply = common::decode_reply(&axfr, &answer[0]);
+    assert_eq!(reply.rcode(), ResponseCode::Refused, "{}", reply.dump());
+    if let Some((status, rcode, _)) = curl_doh(&setup, INTERNAL, &axfr, &[]) {
+        assert_eq!((status, rcode), (200, Some(ResponseCode::Refused)));
+    }
+
+    // Idle: the server closes (with close_notify) once a second has passed without a query.
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = first.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0)),
+        "expected a clean close, got {read:?} after {:?}",
+        started.elapsed()
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "closed after {took:?} (idle_timeout = 1)"
     );
 }
