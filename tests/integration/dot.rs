@@ -380,15 +380,25 @@ fn dot_client_with(
     from: IpAddr,
     config: Arc<ClientConfig>,
 ) -> StreamOwned<ClientConnection, TcpStream> {
+    tls_client(setup.dot, from, config, b"dot")
+}
+
+/// A TLS connection to `to` from `from` that has agreed on `alpn`, handshake done.
+fn tls_client(
+    to: SocketAddr,
+    from: IpAddr,
+    config: Arc<ClientConfig>,
+    alpn: &[u8],
+) -> StreamOwned<ClientConnection, TcpStream> {
     let connection = ClientConnection::new(config, ServerName::try_from(NAME).unwrap()).unwrap();
-    let mut stream = StreamOwned::new(connection, connect_from(from, setup.dot));
+    let mut stream = StreamOwned::new(connection, connect_from(from, to));
     while stream.conn.is_handshaking() {
         stream
             .conn
             .complete_io(&mut stream.sock)
             .expect("TLS handshake");
     }
-    assert_eq!(stream.conn.alpn_protocol(), Some(&b"dot"[..]));
+    assert_eq!(stream.conn.alpn_protocol(), Some(alpn));
     stream
 }
 
@@ -690,4 +700,50 @@ fn sessions_resume_transfers_follow_tcp_rules_and_idle_connections_close() {
         took >= Duration::from_millis(800) && took < Duration::from_secs(4),
         "closed after {took:?} (idle_timeout = 1)"
     );
+}
+
+/// An HTTP/2 frame larger than the server allows is a connection error: the server answers with
+/// GOAWAY (FRAME_SIZE_ERROR) and closes, and keeps answering everyone else.
+#[test]
+fn an_oversized_http2_frame_gets_goaway() {
+    let setup = Setup::start("dot-h2-frame", "");
+    let mut config = (*client_config(&setup)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut stream = tls_client(setup.doh, EXTERNAL, Arc::new(config), b"h2");
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // An empty SETTINGS frame, then a HEADERS frame header announcing 1 MiB on stream 1 (the
+    // default largest frame is 16 KiB), and some of it.
+    bytes.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    bytes.extend([0x10, 0x00, 0x00, 1, 0x04, 0, 0, 0, 1]);
+    bytes.extend([0u8; 4096]);
+    stream.write_all(&bytes).unwrap();
+    stream.flush().unwrap();
+    let mut received = Vec::new();
+    // Until the close: a few frames at most.
+    for _ in 0..100 {
+        let mut buf = [0u8; 4096];
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+    let mut goaway = None;
+    let mut at = 0;
+    while at + 9 <= received.len() {
+        let length =
+            u32::from_be_bytes([0, received[at], received[at + 1], received[at + 2]]) as usize;
+        let payload = &received[at + 9..(at + 9 + length).min(received.len())];
+        if received[at + 3] == 7 && payload.len() >= 8 {
+            goaway = Some(u32::from_be_bytes([
+                payload[4], payload[5], payload[6], payload[7],
+            ]));
+        }
+        at += 9 + length;
+    }
+    assert_eq!(
+        goaway,
+        Some(6),
+        "expected GOAWAY FRAME_SIZE_ERROR in {received:02x?}"
+    );
+    setup.assert_udp_answers();
 }
