@@ -29,6 +29,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use ipnet::IpNet;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
@@ -75,8 +76,8 @@ pub(super) async fn connection(
         let conn = conn.clone();
         hyper::service::service_fn(move |request| handle(request, conn.clone()))
     };
-    let io = TokioIo::new(stream);
     if h2 {
+        let io = TokioIo::new(RecordPerResponse::new(stream));
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -85,6 +86,7 @@ pub(super) async fn connection(
         let served = builder.serve_connection(io, service);
         drive(served, |c| c.graceful_shutdown(), &conn, shutdown).await;
     } else {
+        let io = TokioIo::new(stream);
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -92,6 +94,110 @@ pub(super) async fn connection(
             .max_buf_size(MAX_HEADERS);
         let served = builder.serve_connection(io, service);
         drive(served, |c| c.graceful_shutdown(), &conn, shutdown).await;
+    }
+}
+
+/// The TLS stream under HTTP/2, ending a TLS record after each frame that ends a stream (a
+/// response's last frame). The h2 codec writes whatever frames it has gathered at once, and a
+/// record holding several responses is read whole by a client that then hands out one response
+/// per read of its socket: dnsperf 2.10 (`-m doh`) leaves the others in its buffer until more
+/// bytes arrive, which in a closed-loop benchmark they never do. One record per response is what
+/// other servers send. Writes are cut only; nothing is buffered or copied.
+struct RecordPerResponse<S> {
+    inner: S,
+    frames: FrameCursor,
+}
+
+/// Where the bytes written so far stand in the HTTP/2 frame sequence (RFC 9113 §4.1).
+#[derive(Clone, Copy, Default)]
+struct FrameCursor {
+    /// The frame header being read, and how much of it.
+    header: [u8; 9],
+    header_len: usize,
+    /// Payload bytes of the current frame still to come.
+    payload_left: usize,
+    /// Whether the current frame is a DATA or HEADERS frame with END_STREAM.
+    ends_stream: bool,
+}
+
+impl FrameCursor {
+    /// Moves over `bytes`; with `stop_at_end_of_stream`, stops after the first frame that ends a
+    /// stream. Returns how many bytes it moved over.
+    fn advance(&mut self, bytes: &[u8], stop_at_end_of_stream: bool) -> usize {
+        let mut at = 0;
+        while at < bytes.len() {
+            if self.header_len < self.header.len() {
+                let take = (self.header.len() - self.header_len).min(bytes.len() - at);
+                self.header[self.header_len..self.header_len + take]
+                    .copy_from_slice(&bytes[at..at + take]);
+                self.header_len += take;
+                at += take;
+                if self.header_len < self.header.len() {
+                    break;
+                }
+                let [l0, l1, l2, kind, flags, ..] = self.header;
+                self.payload_left = u32::from_be_bytes([0, l0, l1, l2]) as usize;
+                // DATA (0) or HEADERS (1) with END_STREAM (0x1).
+                self.ends_stream = kind <= 1 && flags & 0x1 != 0;
+            } else {
+                let take = self.payload_left.min(bytes.len() - at);
+                self.payload_left -= take;
+                at += take;
+            }
+            if self.payload_left == 0 && self.header_len == self.header.len() {
+                self.header_len = 0;
+                if self.ends_stream && stop_at_end_of_stream {
+                    break;
+                }
+            }
+        }
+        at
+    }
+}
+
+impl<S> RecordPerResponse<S> {
+    fn new(inner: S) -> Self {
+        RecordPerResponse {
+            inner,
+            frames: FrameCursor::default(),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for RecordPerResponse<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for RecordPerResponse<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let cut = self.frames.clone().advance(buf, true);
+        let written = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &buf[..cut]))?;
+        self.frames.advance(&buf[..written], false);
+        std::task::Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -466,6 +572,43 @@ mod tests {
         assert_eq!(ip(&chain, proxy), "198.51.100.1");
         let unknown = headers(&[("forwarded", "for=unknown")]);
         assert_eq!(ip(&unknown, proxy), "10.0.0.80");
+    }
+
+    /// Writes are cut after each frame that ends a stream, wherever the write starts.
+    #[test]
+    fn writes_are_cut_after_each_response() {
+        let frame = |kind: u8, flags: u8, payload: usize| {
+            let mut bytes = (payload as u32).to_be_bytes()[1..].to_vec();
+            bytes.extend([kind, flags, 0, 0, 0, 1]);
+            bytes.extend(vec![0xaa; payload]);
+            bytes
+        };
+        // SETTINGS, then two responses: HEADERS + DATA (END_STREAM) each.
+        let mut bytes = frame(4, 0, 6);
+        let first_end = bytes.len() + 9 + 20 + 9 + 33;
+        for _ in 0..2 {
+            bytes.extend(frame(1, 0x4, 20));
+            bytes.extend(frame(0, 0x1, 33));
+        }
+        let mut cursor = FrameCursor::default();
+        assert_eq!(cursor.clone().advance(&bytes, true), first_end);
+        // Written in pieces: each cut still falls at the end of a response.
+        let mut at = 0;
+        let mut cuts = Vec::new();
+        while at < bytes.len() {
+            let end = (at + 7).min(bytes.len());
+            let cut = cursor.clone().advance(&bytes[at..end], true);
+            cursor.advance(&bytes[at..at + cut], false);
+            at += cut;
+            cuts.push(at);
+        }
+        assert!(cuts.contains(&first_end) && cuts.last() == Some(&bytes.len()));
+        // A frame with END_STREAM and no payload ends a response too.
+        let empty = frame(0, 0x1, 0);
+        assert_eq!(
+            FrameCursor::default().advance(&[empty.clone(), empty].concat(), true),
+            9
+        );
     }
 
     #[test]
