@@ -333,15 +333,15 @@ async fn handle(
 }
 
 async fn answer(request: Request<Incoming>, conn: &Conn) -> Result<Response<Full<Bytes>>, Refusal> {
-    let (trusted, path) = {
+    // The settings as published now, read in place (no copy on the query path).
+    let client = {
         let published = conn.snapshot.load();
         let settings = published.tls.as_ref().ok_or(Refusal::Off)?;
-        (settings.trusted_proxies.clone(), settings.doh_path.clone())
+        if request.uri().path() != settings.doh_path {
+            return Err(Refusal::NotFound(settings.doh_path.clone()));
+        }
+        client_of(request.headers(), conn.peer, &settings.trusted_proxies)
     };
-    if request.uri().path() != path {
-        return Err(Refusal::NotFound(path));
-    }
-    let client = client_of(request.headers(), conn.peer, &trusted);
     let message = match *request.method() {
         Method::GET => dns_parameter(request.uri().query())?,
         Method::POST => body(request, conn.limits.message_timeout).await?,
