@@ -180,7 +180,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for RecordPerResponse<S> {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        let cut = self.frames.clone().advance(buf, true);
+        // Where to cut, found on a copy: the cursor moves only over what is written.
+        let mut ahead = self.frames;
+        let cut = ahead.advance(buf, true);
         let written = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &buf[..cut]))?;
         self.frames.advance(&buf[..written], false);
         std::task::Poll::Ready(Ok(written))
@@ -591,13 +593,15 @@ mod tests {
             bytes.extend(frame(0, 0x1, 33));
         }
         let mut cursor = FrameCursor::default();
-        assert_eq!(cursor.clone().advance(&bytes, true), first_end);
+        let mut ahead = cursor;
+        assert_eq!(ahead.advance(&bytes, true), first_end);
         // Written in pieces: each cut still falls at the end of a response.
         let mut at = 0;
         let mut cuts = Vec::new();
         while at < bytes.len() {
             let end = (at + 7).min(bytes.len());
-            let cut = cursor.clone().advance(&bytes[at..end], true);
+            let mut ahead = cursor;
+            let cut = ahead.advance(&bytes[at..end], true);
             cursor.advance(&bytes[at..at + cut], false);
             at += cut;
             cuts.push(at);

@@ -9,6 +9,7 @@ mod datagrams;
 mod doh;
 mod forward;
 mod rrl;
+mod stream;
 mod tcp;
 mod tls;
 mod udp;

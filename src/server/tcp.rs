@@ -1,28 +1,20 @@
-//! DNS over TCP (RFC 7766): two-octet length framing, several queries per connection answered in
-//! order, a cap on concurrent connections (one cap for plain TCP, DNS over TLS and DNS over HTTPS,
-//! whose listeners run the same accept loop and hand each connection to [`super::tls`]), an idle timeout between messages and a deadline for
-//! each message once it has started to arrive. On shutdown a connection stops waiting for new
-//! queries, but a query already arriving is read, answered and written (within the message and
-//! idle timeouts), so a stop never cuts an answer in half. A zone transfer is written on a
-//! blocking thread and sent message by message as the connection takes them, so it holds up no
-//! other connection. Out of file descriptors (EMFILE), the accept loop pauses between tries
-//! rather than retrying at once forever, and keeps accepting once descriptors are free again.
+//! Accepting stream connections: DNS over TCP (RFC 7766), and the DNS over TLS and DNS over
+//! HTTPS listeners, all under one cap on concurrent connections — over it, a new connection is
+//! closed at once. A plain TCP connection is served by [`super::stream`]; one of the encrypted
+//! listeners' goes to [`super::tls`]. Out of file descriptors (EMFILE), the accept loop pauses
+//! between tries rather than retrying at once forever, and keeps accepting once descriptors are
+//! free again.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::{Published, SharedState, TcpLimits};
-use crate::answer::Next;
-use crate::observe::{self, Delivery, LoopCounters, Metrics};
-use crate::transfer;
+use super::{SharedState, TcpLimits};
+use crate::observe::Metrics;
 use crate::wire::Transport;
 
 /// How long the accept loop waits after an accept error that is not the connection's own (out of
@@ -42,7 +34,6 @@ pub(super) enum Speaks {
     Tls(super::tls::Acceptor),
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn serve(
     listener: TcpListener,
     speaks: Speaks,
@@ -101,7 +92,10 @@ pub(super) async fn serve(
                 Speaks::Plain => {
                     // This connection's own counters: it is their only writer.
                     let counters = metrics.queries.register(Transport::Tcp);
-                    connection(stream, client, snapshot, limits, &counters, shutdown).await;
+                    super::stream::connection(
+                        stream, client, snapshot, limits, &counters, shutdown,
+                    )
+                    .await;
                     metrics.queries.retire(&counters);
                 }
                 Speaks::Tls(acceptor) => {
@@ -127,149 +121,4 @@ fn concerns_one_connection(error: &std::io::Error) -> bool {
             | ErrorKind::Interrupted
             | ErrorKind::WouldBlock
     )
-}
-
-/// Serves length-framed DNS messages on `stream` until the client goes, a timeout, or the
-/// stop; then closes it (for TLS, with close_notify), within the idle timeout.
-pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    client: SocketAddr,
-    snapshot: SharedState,
-    limits: TcpLimits,
-    counters: &LoopCounters,
-    shutdown: CancellationToken,
-) {
-    exchange(&mut stream, client, snapshot, limits, counters, shutdown).await;
-    let _ = timeout(limits.idle_timeout, stream.shutdown()).await;
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    client: SocketAddr,
-    snapshot: SharedState,
-    limits: TcpLimits,
-    counters: &LoopCounters,
-    shutdown: CancellationToken,
-) {
-    let transport = counters.transport();
-    let mut request = Vec::with_capacity(512);
-    let mut response = Vec::with_capacity(4096);
-    loop {
-        let mut length = [0u8; 2];
-        // Waiting for a query is where a stop ends the connection.
-        tokio::select! {
-            read = timeout(limits.idle_timeout, stream.read_exact(&mut length[..1])) => match read {
-                Ok(Ok(_)) => {}
-                _ => return,
-            },
-            () = shutdown.cancelled() => return,
-        }
-        let rest = async {
-            stream.read_exact(&mut length[1..]).await?;
-            let len = u16::from_be_bytes(length) as usize;
-            request.resize(len, 0);
-            stream.read_exact(&mut request).await
-        };
-        match timeout(limits.message_timeout, rest).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        if request.is_empty() {
-            return;
-        }
-        let current = snapshot.load_full();
-        let Some(summary) = super::respond_guarded(
-            &current.snapshot,
-            client,
-            &request,
-            transport,
-            &mut response,
-        ) else {
-            continue;
-        };
-        if matches!(summary.next, Next::Forward(_) | Next::Chase(_)) {
-            super::forward::stream(
-                &current,
-                client,
-                &summary,
-                &request,
-                transport,
-                &mut response,
-            )
-            .await;
-        }
-        observe::query(
-            counters,
-            current.counter_slot(summary.view),
-            &current.snapshot,
-            client,
-            &summary,
-            Delivery::Sent,
-            &response,
-        );
-        if let Next::Transfer(request) = summary.next {
-            if !send_transfer(stream, client, current, request, limits).await {
-                return;
-            }
-            continue;
-        }
-        drop(current);
-        let mut framed = Vec::with_capacity(response.len() + 2);
-        framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&response);
-        match timeout(limits.idle_timeout, write(stream, &framed)).await {
-            Ok(Ok(())) => {}
-            _ => return,
-        }
-    }
-}
-
-/// Streams a zone transfer: the messages are written on a blocking thread (a 200k-record zone
-/// takes a while) into a small channel, so at most a few are in memory, and sent as the
-/// connection takes them. Returns false when the connection failed.
-async fn send_transfer<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    client: SocketAddr,
-    published: Arc<Published>,
-    request: transfer::Request,
-    limits: TcpLimits,
-) -> bool {
-    let (sender, mut messages) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let describe = (
-        published.snapshot.views[request.view].name.clone(),
-        request.origin.clone(),
-        request.qtype,
-    );
-    let writer = tokio::task::spawn_blocking(move || {
-        transfer::write_messages(&published.snapshot, &request, |message| {
-            sender.blocking_send(message).is_ok()
-        })
-    });
-    let mut ok = true;
-    while let Some(message) = messages.recv().await {
-        let mut framed = Vec::with_capacity(message.len() + 2);
-        framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&message);
-        if !matches!(
-            timeout(limits.idle_timeout, write(stream, &framed)).await,
-            Ok(Ok(()))
-        ) {
-            ok = false;
-            // Dropping the receiver stops the writer at its next message.
-            break;
-        }
-    }
-    drop(messages);
-    match writer.await {
-        Ok(sent) => transfer::log_sent(client, describe, &sent, ok),
-        Err(e) => tracing::error!("zone transfer to {client} failed: {e}"),
-    }
-    ok
-}
-
-/// Writes `bytes` and flushes them: a TLS stream may keep what the socket did not take in its
-/// own buffer, and a pipelining client waits for the answer while we wait for its next query.
-async fn write<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
 }

@@ -5,7 +5,7 @@
 //! connection on, and a connection keeps the one it was opened with. A handshake is cut off
 //! after `[tls] handshake_timeout` (a client that stalls its hello holds a connection slot
 //! otherwise), or at the stop. After the handshake, DNS over TLS is the plain TCP connection
-//! loop over the TLS stream ([`super::tcp::connection`]); DNS over HTTPS is [`super::doh`].
+//! loop over the TLS stream ([`super::stream::connection`]); DNS over HTTPS is [`super::doh`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,7 +123,8 @@ impl Acceptor {
                 super::doh::connection(stream, client, snapshot, limits, &counters, shutdown).await
             }
             _ => {
-                super::tcp::connection(stream, client, snapshot, limits, &counters, shutdown).await
+                super::stream::connection(stream, client, snapshot, limits, &counters, shutdown)
+                    .await
             }
         }
         metrics.queries.retire(&counters);
