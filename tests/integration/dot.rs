@@ -180,7 +180,7 @@ fn short(output: &std::process::Output) -> Vec<String> {
 /// metrics count the queries under the `dot` and `doh` transports.
 #[test]
 fn real_clients_get_their_views_over_tls_and_https() {
-    let setup = Setup::start("dot-clients", "");
+    let setup = Setup::start("dot-clients", "\n[query_log]\npath = \"queries.jsonl\"\n");
     let ca = setup.ca();
     for (from, expected) in [(INTERNAL, &INSIDE[..]), (EXTERNAL, &OUTSIDE[..])] {
         let common = |port: u16| -> Vec<String> {
@@ -268,12 +268,25 @@ fn real_clients_get_their_views_over_tls_and_https() {
         );
     }
     let (_, metrics) = crate::control::http(setup.daemon.control(), "GET", "/metrics");
-    for transport in ["dot", "doh"] {
-        if find_program("kdig").is_some() || find_program("dig").is_some() {
+    if find_program("kdig").is_some() || find_program("dig").is_some() {
+        for transport in ["dot", "doh"] {
             assert!(
                 metrics.contains(&format!("transport=\"{transport}\"")),
                 "no {transport} queries counted:\n{metrics}"
             );
+            // The query log is written by a thread of its own: give it a moment.
+            let needle = format!("\"transport\":\"{transport}\"");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !std::fs::read_to_string(setup.dir.join("queries.jsonl"))
+                .unwrap_or_default()
+                .contains(&needle)
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "no {transport} line in the query log"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
     setup.assert_udp_answers();
@@ -438,7 +451,8 @@ impl<T: Read + Write> ReadWrite for T {}
 
 /// The certificate is read again when its file is replaced: the next connection is presented
 /// the new one, while a connection made before keeps its own and goes on answering — pipelined
-/// queries included, each answered from the connection's source's view.
+/// queries included, each answered from the connection's source's view. A file that is no
+/// certificate refuses the reload and leaves the one in use.
 #[test]
 fn a_replaced_certificate_is_presented_to_the_next_connection() {
     let setup = Setup::start("dot-renewal", "");
@@ -461,6 +475,17 @@ fn a_replaced_certificate_is_presented_to_the_next_connection() {
         3,
         "the inside's three addresses"
     );
+
+    // A broken file in its place refuses the reload, saying why: the certificate in use stays.
+    let temporary = setup.dir.join("cert.pem.new");
+    std::fs::write(&temporary, "not a certificate\n").unwrap();
+    std::fs::rename(&temporary, setup.dir.join("cert.pem")).unwrap();
+    setup.daemon.wait_log(&[
+        "reload on file change: refused",
+        "[tls] certificate",
+        "no PEM CERTIFICATE block",
+    ]);
+    assert_eq!(presented(&dot_client(&setup, EXTERNAL)), setup.leaf);
 
     // Renewed with the same key, saved by rename as certbot and editors do.
     let (renewed_pem, renewed) = setup.pki.leaf();
@@ -516,8 +541,8 @@ fn closed_within(mut stream: TcpStream) -> Duration {
 
 /// Hostile input on both encrypted listeners, each refused: bytes that are not TLS are answered
 /// by a close, a handshake left half done is cut off after `handshake_timeout`, and DoH requests
-/// that are not what RFC 8484 asks get their status (400, 404, 405, 415, 431). UDP answers
-/// throughout.
+/// that are not what RFC 8484 asks get their status (400, 404, 405, 415, 431), while a good GET
+/// is answered over HTTP/2 and HTTP/1.1 alike. UDP answers throughout.
 #[test]
 fn hostile_input_is_refused_and_udp_keeps_answering() {
     let setup = Setup::start("dot-hostile", "handshake_timeout = 0.5\n");
@@ -542,7 +567,18 @@ fn hostile_input_is_refused_and_udp_keeps_answering() {
 
     let url = |path: &str| format!("https://{NAME}:{}{path}", setup.doh.port());
     let big = format!("x-big: {}", "a".repeat(20_000));
-    let cases: [(&str, Vec<String>, u16); 7] = [
+    let query = common::query("mail.contoso.example.", RecordType::A);
+    let get = format!(
+        "/dns-query?dns={}",
+        data_encoding::BASE64URL_NOPAD.encode(&query.to_vec().unwrap())
+    );
+    let cases: [(&str, Vec<String>, u16); 9] = [
+        ("a good GET, HTTP/2", vec![url(&get)], 200),
+        (
+            "a good GET, HTTP/1.1",
+            vec!["--http1.1".into(), url(&get)],
+            200,
+        ),
         (
             "malformed dns=",
             vec![url("/dns-query?dns=%%%not-base64")],
