@@ -20,7 +20,11 @@ pub struct RrlPolicy {
 /// Limits that protect the TCP side (RFC 7766 §6.2.3).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TcpLimits {
+    /// Connections open at once, TCP, DNS over TLS and DNS over HTTPS together.
     pub max_connections: usize,
+    /// Connections one client address (an IPv4 address, an IPv6 /64) may hold at once, so that
+    /// one client cannot take them all; a DoH reverse proxy in `[tls] trusted_proxies` is exempt.
+    pub max_connections_per_source: usize,
     /// How long a connection may sit between messages.
     pub idle_timeout: Duration,
     /// How long one message may take to arrive once its first byte has (defeats slow senders).
@@ -31,6 +35,7 @@ impl Default for TcpLimits {
     fn default() -> Self {
         TcpLimits {
             max_connections: 4096,
+            max_connections_per_source: 1024,
             idle_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(3),
         }

@@ -399,7 +399,10 @@ pub(super) struct AcknowledgeSection {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TcpSection {
+    /// Connections open at once (TCP, DoT and DoH together).
     pub max_connections: Option<Spanned<i64>>,
+    /// Connections one client address (IPv4 address, IPv6 /64) may hold at once.
+    pub max_connections_per_source: Option<Spanned<i64>>,
     /// Seconds a connection may stay idle between queries.
     pub idle_timeout: Option<Spanned<f64>>,
     /// Seconds one query may take to arrive once it has started.

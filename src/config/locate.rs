@@ -224,7 +224,7 @@ mod tests {
             [
                 "/etc/splitdns/splitdns.toml:5:1: unknown field `clientz` in [[view]] (expected one of: name, clients, public, chaos, rrl, recursion, open_resolver, forwarders, forward, resolver, site_order, keys, transfer, notify, dnssec, notify_source)",
                 "/etc/splitdns/splitdns.toml:14:1: unknown field `files` in [[zone]] (expected one of: origin, file, views, transfer, dnssec, parent_agents)",
-                "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, idle_timeout, message_timeout)",
+                "/etc/splitdns/splitdns.toml:21:1: unknown field `max_conections` in [tcp] (expected one of: max_connections, max_connections_per_source, idle_timeout, message_timeout)",
             ]
         );
     }

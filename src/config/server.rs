@@ -174,6 +174,11 @@ pub(super) fn tcp(raw: Option<&file::TcpSection>, cx: &mut Context) -> TcpLimits
         max: 1_000_000,
         default: defaults.max_connections as i64,
     };
+    let max_connections_per_source = Integer {
+        min: 1,
+        max: 1_000_000,
+        default: defaults.max_connections_per_source as i64,
+    };
     let idle_timeout = Seconds {
         min: Min::Above(0.0),
         max: 3600.0,
@@ -188,6 +193,11 @@ pub(super) fn tcp(raw: Option<&file::TcpSection>, cx: &mut Context) -> TcpLimits
         max_connections: max_connections.check(
             raw.max_connections.as_ref(),
             "[tcp] max_connections",
+            cx,
+        ) as usize,
+        max_connections_per_source: max_connections_per_source.check(
+            raw.max_connections_per_source.as_ref(),
+            "[tcp] max_connections_per_source",
             cx,
         ) as usize,
         idle_timeout: idle_timeout.check(raw.idle_timeout.as_ref(), "[tcp] idle_timeout", cx),

@@ -279,7 +279,7 @@ impl Collector for Counts {
         counter(
             &mut encoder,
             TCP_CONNECTIONS,
-            "TCP connections (DNS over TLS and HTTPS included) accepted, and refused at the connection limit",
+            "TCP connections (DNS over TLS and HTTPS included) accepted, and refused at a connection limit (total or per source)",
             [
                 (
                     vec![("result", "accepted".to_string())],

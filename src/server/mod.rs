@@ -302,7 +302,7 @@ pub async fn run(
             });
         }
     }
-    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let admission = tcp::Admission::new(&limits);
     let mut listeners: Vec<_> = sockets
         .tcp
         .into_iter()
@@ -333,7 +333,7 @@ pub async fn run(
             speaks,
             snapshot.clone(),
             limits,
-            connections.clone(),
+            admission.clone(),
             metrics.clone(),
             shutdown.clone(),
         ));
@@ -347,7 +347,7 @@ pub async fn run(
     }
     // Every connection holds a permit until it has finished: all permits back means all done.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
+    if tokio::time::timeout(SHUTDOWN_GRACE, admission.total.acquire_many(all))
         .await
         .is_err()
     {

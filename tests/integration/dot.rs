@@ -783,3 +783,25 @@ fn an_oversized_http2_frame_gets_goaway() {
     );
     setup.assert_udp_answers();
 }
+
+/// One client address holds at most `[tcp] max_connections_per_source` connections, over TCP,
+/// DoT and DoH together: the next is closed at once, while other addresses, and a trusted DoH
+/// proxy, still connect.
+#[test]
+fn one_source_cannot_take_every_connection() {
+    let setup = Setup::start("dot-per-source", "[tcp]\nmax_connections_per_source = 2\n");
+    let _plain = connect_from(EXTERNAL, setup.daemon.dns);
+    let _encrypted = dot_client(&setup, EXTERNAL);
+    // Given time to be accepted and counted before the next arrives.
+    std::thread::sleep(Duration::from_millis(200));
+    let third = connect_from(EXTERNAL, setup.dot);
+    let took = closed_within(third);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let mut others: Vec<_> = (0..3).map(|_| dot_client(&setup, PROXY)).collect();
+    others.push(dot_client(&setup, INTERNAL));
+    let query = common::query("mail.contoso.example.", RecordType::A);
+    for stream in &mut others {
+        let answer = pipelined(stream, std::slice::from_ref(&query));
+        assert!(!common::decode_reply(&query, &answer[0]).answer().is_empty());
+    }
+}
