@@ -30,7 +30,7 @@ use crate::load::{self, LoadError};
 use crate::located::Located;
 use crate::systemd;
 pub use publish::Live;
-use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, settle};
+use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, quiet_time, settle};
 
 /// A reload's result: published (with the `file:line` errors of the zones held back, and the
 /// findings worth a warning), or refused whole.
@@ -508,6 +508,8 @@ async fn run(
         .as_ref()
         .map(|w| w.state.clone())
         .unwrap_or_default();
+    // When the last reload on a file change finished: a change soon after is part of a burst.
+    let mut last_file_reload = None;
     loop {
         let mut reply = None;
         let trigger = tokio::select! {
@@ -532,7 +534,8 @@ async fn run(
         let triggered = tokio::time::Instant::now();
         // A file change waits for its burst of events to end; every trigger then waits for the
         // files being written (see `watch`).
-        let mut debounce = trigger == Trigger::FileChange;
+        let quiet = quiet_time(last_file_reload);
+        let mut debounce = (trigger == Trigger::FileChange).then_some(quiet);
         // Files that changed while read once the wait was over: not read from then on, so that a
         // writer that never pauses cannot keep the reload going round (the set only grows, and
         // there are finitely many watched files).
@@ -581,7 +584,10 @@ async fn run(
                         }),
                 );
             }
-            debounce = true;
+            debounce = Some(quiet);
+        }
+        if trigger == Trigger::FileChange {
+            last_file_reload = Some(tokio::time::Instant::now());
         }
         if let Some(reply) = reply
             && let Some(record) = reloader.last()

@@ -604,6 +604,7 @@ impl ZoneData {
                 nodes,
                 chain: chain.into_boxed_slice(),
                 content: self.content,
+                walked: Default::default(),
             },
             made,
         )
@@ -891,6 +892,7 @@ impl ViewZone {
             nodes,
             chain: own_chain.into_boxed_slice(),
             content: 0,
+            walked: Default::default(),
         }));
         self.refresh_soa();
         made
