@@ -13,9 +13,9 @@ use crate::config::Config;
 use crate::dns::name::Name;
 use crate::dns::rtype;
 use crate::located::{Located, SourceLoc};
-use crate::view::zone::{self, FileStamp, SharedBuild};
+use crate::view::zone::{self, FileRead, FileStamp, SharedBuild};
 use crate::view::{FailedZone, Recursion, Snapshot, View};
-use crate::zonefile::{self, ZoneRecord};
+use crate::zonefile::{self, ParsedZoneFile, ZoneRecord};
 
 /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
 /// and builds all views. With the `previous` snapshot (on reload), content changes without a
@@ -313,12 +313,12 @@ fn read_zone_files(
     failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
-    // Returns the records and the files read (the file, then its includes).
+    // Returns what was parsed, and the files to watch.
     let read = |path: &PathBuf,
                 origin: &Name,
                 line: u32,
                 errors: &mut Vec<Located>|
-     -> (Option<Vec<ZoneRecord>>, Vec<PathBuf>) {
+     -> (Option<ParsedZoneFile>, Vec<PathBuf>) {
         if let Some(error) = unfinished_file(unfinished, path) {
             errors.push(error.clone());
             return (None, vec![path.clone()]);
@@ -335,7 +335,8 @@ fn read_zone_files(
                     errors.extend(open);
                     return (None, parsed.files);
                 }
-                (Some(parsed.records), parsed.files)
+                let files = parsed.files.clone();
+                (Some(parsed), files)
             }
             Err(e) => {
                 // Watch the missing file anyway, so that creating it triggers a reload.
@@ -358,21 +359,36 @@ fn read_zone_files(
     let mut sources = Vec::new();
     for zone in &config.zones {
         let mut errors = Vec::new();
-        let shared = match unchanged_build(previous_builds, &zone.origin, &zone.file, unfinished) {
+        // Stamps are judged against the moment before reading: a file changed after it is
+        // not trusted to be as read.
+        let read_at = SystemTime::now();
+        let shared = match unchanged_build(
+            previous_builds,
+            &zone.origin,
+            &zone.file,
+            unfinished,
+            read_at,
+        ) {
             Some(build) => {
-                files.extend(build.files.iter().cloned());
+                files.extend(build.read.iter().map(|file| file.path.clone()));
                 Some(build)
             }
             None => {
-                // Stamps taken before reading: a file changed after this moment is not
-                // taken as read by the next load.
-                let read_at = std::time::SystemTime::now();
-                let (records, read_files) =
+                let (parsed, read_files) =
                     read(&zone.file, &zone.origin, zone.file_line, &mut errors);
-                let stamps = stamps(&read_files, read_at);
-                files.extend(read_files.iter().cloned());
-                records.map(|records| {
-                    Arc::new(build_shared(&zone.origin, records, stamps, read_files))
+                files.extend(read_files);
+                parsed.map(|parsed| {
+                    let read = parsed
+                        .files
+                        .into_iter()
+                        .zip(parsed.digests)
+                        .map(|(path, digest)| FileRead {
+                            stamp: settled_stamp(&path, read_at),
+                            path,
+                            digest,
+                        })
+                        .collect();
+                    Arc::new(build_shared(&zone.origin, parsed.records, read))
                 })
             }
         };
@@ -380,9 +396,9 @@ fn read_zone_files(
         let mut failed_overrides = Vec::new();
         for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
             let mut override_errors = Vec::new();
-            let (records, read_files) = read(path, &zone.origin, *line, &mut override_errors);
+            let (parsed, read_files) = read(path, &zone.origin, *line, &mut override_errors);
             files.extend(read_files);
-            overrides[*view] = records;
+            overrides[*view] = parsed.map(|parsed| parsed.records);
             if !override_errors.is_empty() {
                 failed_overrides.push(*view);
                 if shared.is_some() {
@@ -422,28 +438,59 @@ fn read_zone_files(
 }
 
 /// The previous load's build of `origin`'s shared data from `file`, if that file and its
-/// includes are unchanged and none is being written.
+/// includes hold the same bytes and none is being written: known by its stamp where the file had
+/// settled when last read and its stamp is the same, otherwise by reading it and comparing
+/// digests (milliseconds, where parsing and building take a second). The build is returned with
+/// the files' stamps as of `read_at`.
 fn unchanged_build(
     previous_builds: &[Arc<SharedBuild>],
     origin: &Name,
     file: &Path,
     unfinished: &[Located],
+    read_at: SystemTime,
 ) -> Option<Arc<SharedBuild>> {
     let build = previous_builds.iter().find(|b| b.origin == *origin)?;
-    let stamps = build.stamps.as_ref()?;
-    if stamps.first().is_none_or(|(path, _)| path != file) {
+    if build.read.first().is_none_or(|first| first.path != file) {
         return None;
     }
-    let unchanged = stamps.iter().all(|(path, stamp)| {
-        unfinished_file(unfinished, path).is_none() && file_stamp(path).as_ref() == Some(stamp)
-    });
-    unchanged.then(|| build.clone())
+    let mut read = Vec::with_capacity(build.read.len());
+    for before in &build.read {
+        if unfinished_file(unfinished, &before.path).is_some() {
+            return None;
+        }
+        let unchanged = before.stamp.is_some() && file_stamp(&before.path) == before.stamp;
+        if !unchanged {
+            let bytes = std::fs::read(&before.path).ok()?;
+            if zonefile::digest(&bytes) != before.digest {
+                return None;
+            }
+        }
+        read.push(FileRead {
+            stamp: if unchanged {
+                before.stamp
+            } else {
+                settled_stamp(&before.path, read_at)
+            },
+            ..before.clone()
+        });
+    }
+    if read
+        .iter()
+        .zip(&build.read)
+        .all(|(now, before)| now.stamp == before.stamp)
+    {
+        return Some(build.clone());
+    }
+    Some(Arc::new(SharedBuild {
+        read,
+        ..SharedBuild::clone(build)
+    }))
 }
 
-/// The stamps of the files a build read, or `None` if one cannot be trusted to tell a later
-/// change: it was changed within [`STAMP_MARGIN`] of being read (a write in the same tick of
-/// the file system's clock would leave its stamp as it was), or cannot be examined.
-fn stamps(files: &[PathBuf], read_at: SystemTime) -> Option<Vec<(PathBuf, FileStamp)>> {
+/// A file's stamp if it can be trusted to tell a later change: the file last changed more than
+/// [`STAMP_MARGIN`] before `read_at` (a write in the same tick of the file system's clock as the
+/// read would leave the stamp as it was).
+fn settled_stamp(path: &Path, read_at: SystemTime) -> Option<FileStamp> {
     let settled = read_at.checked_sub(STAMP_MARGIN)?;
     let settled = i128::try_from(
         settled
@@ -452,18 +499,13 @@ fn stamps(files: &[PathBuf], read_at: SystemTime) -> Option<Vec<(PathBuf, FileSt
             .as_nanos(),
     )
     .ok()?;
-    files
-        .iter()
-        .map(|path| {
-            let stamp = file_stamp(path)?;
-            (stamp.modified_ns < settled && stamp.changed_ns < settled)
-                .then(|| (path.clone(), stamp))
-        })
-        .collect()
+    let stamp = file_stamp(path)?;
+    (stamp.modified_ns < settled && stamp.changed_ns < settled).then_some(stamp)
 }
 
-/// How long before a read a file must have last changed for its stamp to be kept. Generous:
-/// file system clocks tick in milliseconds or coarser, and a fresh file is read again once.
+/// How long before a read a file must have last changed for its stamp to be trusted. Generous:
+/// file system clocks tick in milliseconds or coarser (FAT's in two seconds); a file changed
+/// more recently is read again and compared by digest.
 const STAMP_MARGIN: Duration = Duration::from_secs(2);
 
 fn file_stamp(path: &Path) -> Option<FileStamp> {
@@ -481,12 +523,7 @@ fn file_stamp(path: &Path) -> Option<FileStamp> {
 
 /// Builds a zone's shared data from its records, keeping what later stages read of the records
 /// (their fingerprint, the apex SOA and NS) and what its checks found.
-fn build_shared(
-    origin: &Name,
-    records: Vec<ZoneRecord>,
-    stamps: Option<Vec<(PathBuf, FileStamp)>>,
-    files: Vec<PathBuf>,
-) -> SharedBuild {
+fn build_shared(origin: &Name, records: Vec<ZoneRecord>, read: Vec<FileRead>) -> SharedBuild {
     let content = serial::fingerprint(&records);
     let apex = records
         .iter()
@@ -500,8 +537,7 @@ fn build_shared(
     let errors = zone::check_shared(&data);
     SharedBuild {
         origin: origin.clone(),
-        stamps,
-        files,
+        read,
         data: Arc::new(data),
         apex,
         errors,
@@ -673,7 +709,7 @@ fn synthesized_zone(
     }
     // Made from the config, not from files: built anew by every load (it is two or three
     // records).
-    let shared = Arc::new(build_shared(apex_name, records, None, Vec::new()));
+    let shared = Arc::new(build_shared(apex_name, records, Vec::new()));
     Some(ZoneSource {
         origin: apex_name.clone(),
         shared,

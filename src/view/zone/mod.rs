@@ -31,7 +31,7 @@ use node::node_of;
 pub(crate) use node::{Answered, Node, PICK_SLOTS, Pick, RRset, Rdata, ZoneData};
 pub(crate) use nsec3::Nsec3Chain;
 pub(crate) use signed::{MADE_BY_SIGNER, MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
-pub(crate) use source::{FileStamp, SharedBuild};
+pub(crate) use source::{FileRead, FileStamp, SharedBuild};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
 /// load a zone's files keeps serving the previous copy in the new snapshot.
