@@ -164,7 +164,11 @@ fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
     // Registered with the runtime's reactor here rather than once it runs, with a descriptor
     // for every receive loop: a failure must come before the start is announced.
     let entered = runtime.enter();
-    let listeners = Listeners::bind(addrs)
+    let loops = loaded
+        .config
+        .listen_loops
+        .unwrap_or_else(server::loops_per_core);
+    let listeners = Listeners::bind(addrs, loops)
         .and_then(Listeners::open)
         .map_err(StartError::Listen)?;
     let control_listener = match loaded.config.control {
