@@ -1,6 +1,6 @@
 //! The top-level keys and `[tcp]`: where the server listens and with how many receive loops, how
-//! long it holds TCP clients, and
-//! what it keeps across reloads and restarts (serial policy, IXFR versions, state directory).
+//! long it holds TCP clients, and what it keeps across reloads and restarts (serial policy, IXFR
+//! versions, state directory).
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;

@@ -145,16 +145,35 @@ fn every_receive_loop_on_one_port_answers() {
     }
 }
 
-/// A second `splitdns serve` on the port a running one serves with two loops exits with
-/// "Address already in use" instead of joining its sockets and taking a share of the queries,
-/// and the first still answers.
+/// How many sockets of `table` (`/proc/net/udp` or `/proc/net/tcp`) are bound to 127.0.0.1 at
+/// `port`; for TCP, listening ones only (state 0A). Each socket is one line, whatever number of
+/// descriptors refer to it.
+fn sockets_on(table: &str, port: u16) -> usize {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string(table)
+        .unwrap_or_else(|e| panic!("{table}: {e}"))
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&local.as_str())
+                && (table.ends_with("udp") || fields.get(3) == Some(&"0A"))
+        })
+        .count()
+}
+
+/// `splitdns serve` with `listen_loops = 3` holds three UDP sockets and three TCP listeners on
+/// its port. A second `splitdns serve` on that port exits with "Address already in use" instead
+/// of joining them and taking a share of the queries, and the first still answers.
 #[test]
 fn a_second_server_on_the_same_port_refuses_to_start() {
     let dir = scratch_copy("listen/second-server", &example_dir());
     let config = dir.join("splitdns.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("listen_loops = 2\n{text}")).unwrap();
+    std::fs::write(&config, format!("listen_loops = 3\n{text}")).unwrap();
     let mut first = Daemon::serve(&config).control().start();
+    assert_eq!(sockets_on("/proc/net/udp", first.port()), 3);
+    assert_eq!(sockets_on("/proc/net/tcp", first.port()), 3);
     let (status, log) = Daemon::serve(&config)
         .port(first.port())
         .control_at(first.control())
@@ -170,4 +189,5 @@ fn a_second_server_on_the_same_port_refuses_to_start() {
     );
     first.assert_running();
     assert!(!mail_addresses(&first.server(), Via::Udp).is_empty());
+    assert_eq!(sockets_on("/proc/net/udp", first.port()), 3);
 }
