@@ -121,11 +121,13 @@ fn respond_guarded(
 /// How long a stop waits for TCP connections to finish the answer they are writing.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The listeners with every descriptor the receive loops take: each loop's UDP socket (and one
-/// the resolver replies on), the TCP listeners registered with the runtime.
+/// The listeners with every descriptor the receive loops take: each loop's UDP socket and the
+/// descriptor of it that forwarded answers go out on, the TCP listeners registered with the
+/// runtime.
 pub struct Sockets {
-    /// Per listen address: one socket per receive loop, and the reply socket.
-    udp: Vec<(Vec<std::net::UdpSocket>, Arc<std::net::UdpSocket>)>,
+    /// Per listen address, per receive loop: its socket, and another descriptor of the same
+    /// socket for the resolver's tasks.
+    udp: Vec<Vec<(std::net::UdpSocket, Arc<std::net::UdpSocket>)>>,
     tcp: Vec<tokio::net::TcpListener>,
 }
 
@@ -136,10 +138,19 @@ impl Listeners {
         let mut udp = Vec::with_capacity(self.groups.len());
         let mut tcp = Vec::new();
         for group in self.groups {
-            // Forwarded answers leave from the listen address, on a descriptor of the first
-            // loop's socket (a group has at least one), from the resolver's tasks.
-            let reply = Arc::new(group.udp[0].try_clone()?);
-            udp.push((group.udp, reply));
+            // Forwarded answers leave from the listen address, on the socket their query came
+            // in on. Not on one socket for all: if a loop ended, a descriptor held elsewhere
+            // would keep its socket in the group, taking its share of the clients with nobody
+            // reading; closed with its loop, the kernel gives that share to the others.
+            let loops = group
+                .udp
+                .into_iter()
+                .map(|socket| {
+                    let reply = Arc::new(socket.try_clone()?);
+                    Ok((socket, reply))
+                })
+                .collect::<io::Result<Vec<_>>>()?;
+            udp.push(loops);
             for listener in group.tcp {
                 tcp.push(tokio::net::TcpListener::from_std(listener)?);
             }
@@ -153,7 +164,7 @@ impl Sockets {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.udp
             .iter()
-            .filter_map(|(_, reply)| reply.local_addr().ok())
+            .filter_map(|loops| loops.first()?.0.local_addr().ok())
             .collect()
     }
 }
@@ -173,11 +184,11 @@ pub async fn run(
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     let runtime = tokio::runtime::Handle::current();
-    for (loops, reply) in sockets.udp {
-        for socket in loops {
+    for loops in sockets.udp {
+        for (socket, reply) in loops {
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            let (runtime, reply) = (runtime.clone(), reply.clone());
+            let runtime = runtime.clone();
             let counters = metrics.queries.register(Transport::Udp);
             tasks.spawn_blocking(move || {
                 udp::serve(
