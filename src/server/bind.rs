@@ -158,8 +158,7 @@ fn sibling(first: &Socket, _: SocketAddr) -> io::Result<Socket> {
 #[cfg(test)]
 mod tests {
     use std::io::ErrorKind;
-    use std::net::{TcpStream, UdpSocket};
-    use std::time::{Duration, Instant};
+    use std::net::UdpSocket;
 
     use super::*;
 
@@ -175,6 +174,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_kernel_spreads_clients_over_every_socket_of_a_group() {
+        use std::net::TcpStream;
+        use std::time::{Duration, Instant};
+
         let group = group(LOOPBACK.parse().unwrap(), loops(4)).unwrap();
         let addr = group.udp[0].local_addr().unwrap();
         assert!(group.udp.iter().all(|s| s.local_addr().unwrap() == addr));
