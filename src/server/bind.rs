@@ -12,8 +12,8 @@
 //! two silently sharing the queries, which `SO_REUSEPORT` on every socket would allow between
 //! processes of the same user. What remains: another program of the same user that sets
 //! `SO_REUSEPORT` itself can still join the group (Linux checks only that the effective user
-//! IDs match). BIND, Knot and NSD live with the same caveat and guard their own second copy with
-//! a lock or PID file; splitdns gets that guard from the bind order.
+//! IDs match), the caveat every server that uses `SO_REUSEPORT` has (BIND, Knot, NSD with
+//! `reuseport: yes`).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
