@@ -22,6 +22,13 @@
                                   milliseconds from the rename to that answer, and the command's own
                                   time (KIND override: overridden hosts; shared: hosts that are not)
   helper.py report RESULTS.tsv    the tables of medians
+  helper.py threads PID           "TID:TICKS:WAKEUPS ..." for every thread of PID (utime+stime,
+                                  voluntary context switches: each is a sleep and a wake-up)
+  helper.py split BEFORE AFTER    from two `threads` lines: the CPU share of the two busiest
+                                  threads in between, "a/b" in percent of the process's CPU,
+                                  and the wake-ups of all threads
+  helper.py loops-report RESULTS.tsv
+                                  bench/loops' table of medians
 """
 
 import os
@@ -67,6 +74,39 @@ def cpu_ticks(pid):
         fields = stat[stat.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total
+
+
+def thread_ticks(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                wakeups = next(int(line.split()[1]) for line in f
+                               if line.startswith("voluntary_ctxt_switches:"))
+        except (OSError, StopIteration):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.append("%s:%d:%d" % (tid, int(fields[11]) + int(fields[12]), wakeups))
+    return " ".join(out)
+
+
+def split(before, after):
+    start = {}
+    for item in before.split():
+        tid, ticks, wakeups = item.split(":")
+        start[tid] = (int(ticks), int(wakeups))
+    ticks, wakeups = [], 0
+    for item in after.split():
+        tid, t, w = item.split(":")
+        t0, w0 = start.get(tid, (0, 0))
+        ticks.append(int(t) - t0)
+        wakeups += int(w) - w0
+    ticks.sort(reverse=True)
+    total = sum(ticks) or 1
+    top = (ticks + [0, 0])[:2]
+    return "%.0f/%.0f %d" % (top[0] * 100 / total, top[1] * 100 / total, wakeups)
 
 
 def core_busy(cpu):
@@ -523,6 +563,52 @@ def million(rows, vals, table):
               % (fmt(load, ".2f") + "×", verdict(load, 0.8, True), fmt(rss, ".2f") + "×", verdict(rss, 0.8, True),
                  fmt(qps, ".2f") + "×", verdict(qps, 1.1, False), fmt(edit_ms, ",.0f"), verdict(edit_ms, 200 - 1e-9, True)))
 
+def loops_report(path):
+    """bench/loops: per placement, medians over rounds of 1 loop and 2 loops, and their ratios."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#") and line.strip():
+                rows.append(line.rstrip("\n").split("\t"))
+    # columns: test placement loops round completed lost qps avg_ms max_ms cpu_us split
+    # wakeups_per_query
+    placements = []
+    for r in rows:
+        if r[1] not in placements:
+            placements.append(r[1])
+    rounds = len({r[3] for r in rows})
+
+    def of(test, placement, loops):
+        return [r for r in rows if r[0] == test and r[1] == placement and r[2] == loops]
+
+    def col(mine, i):
+        return median([float(r[i]) for r in mine])
+
+    print()
+    print("1 receive loop vs 2; medians of %d interleaved rounds" % rounds)
+    print()
+    header = ["placement", "loops", "CPU µs/query at fixed rate", "2 loops / 1", "wake-ups/query",
+              "avg ms", "max ms", "lost (sum)", "busiest two threads' CPU share %, per round",
+              "max qps", "2 loops / 1"]
+    lines = []
+    for placement in placements:
+        base = None
+        for loops in ("1", "2"):
+            fixed, sat = of("fixed", placement, loops), of("sat", placement, loops)
+            cpu, qps = col(fixed, 9), col(sat, 6)
+            if loops == "1":
+                base = (cpu, qps)
+            lines.append([placement, loops, fmt(cpu, ".2f"), "" if loops == "1" else ratio(cpu, base[0]),
+                          fmt(col(fixed, 11), ".2f"), fmt(col(fixed, 7), ".3f"), fmt(col(fixed, 8), ".2f"),
+                          fmt(sum(float(r[5]) for r in fixed), ".0f"), " ".join(r[10] for r in fixed),
+                          fmt(qps, ",.0f"), "" if loops == "1" else ratio(qps, base[1])])
+    widths = [max(len(str(x)) for x in c) for c in zip(header, *lines)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines:
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths)) + " |")
+    print()
+
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
@@ -549,6 +635,12 @@ def main():
         print(parse_dnsperf(args[0]))
     elif cmd == "report":
         report(args[0])
+    elif cmd == "threads":
+        print(thread_ticks(int(args[0])))
+    elif cmd == "split":
+        print(split(args[0], args[1]))
+    elif cmd == "loops-report":
+        loops_report(args[0])
     else:
         print(__doc__, file=sys.stderr)
         return 2

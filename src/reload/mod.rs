@@ -18,6 +18,7 @@ mod watch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -195,8 +196,10 @@ pub struct Reloader {
     config_path: PathBuf,
     /// What each load is published to.
     live: Live,
-    /// The config's `listen` when the sockets were bound: they cannot move live.
+    /// The config's `listen` and `listen_loops` when the sockets were bound: they cannot change
+    /// live.
     listen: Vec<SocketAddr>,
+    listen_loops: Option<NonZeroUsize>,
     /// The addresses actually served on (the config's, or `--listen`'s).
     bound: Vec<SocketAddr>,
     /// The config's `[control] listen` and `[query_log]` at start: they too need a restart.
@@ -221,6 +224,7 @@ impl Reloader {
             config_path: started_with.path.clone(),
             live,
             listen: started_with.listen.clone(),
+            listen_loops: started_with.listen_loops,
             bound,
             started_with: restart_only(started_with),
             failed_files: Vec::new(),
@@ -315,6 +319,12 @@ impl Reloader {
                         self.config_path.display(),
                         loaded.config.listen,
                         self.bound
+                    );
+                }
+                if loaded.config.listen_loops != self.listen_loops {
+                    tracing::warn!(
+                        "{}: listen_loops changed: a restart is needed to apply it",
+                        self.config_path.display(),
                     );
                 }
                 if restart_only(&loaded.config) != self.started_with {

@@ -3,6 +3,7 @@
 //! names that are not ours to its resolver ([`forward`]). The core takes bound sockets, the
 //! published snapshot and a shutdown token; it knows nothing about config files.
 
+mod bind;
 #[allow(unsafe_code)]
 mod datagrams;
 mod forward;
@@ -12,12 +13,12 @@ mod udp;
 
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary};
@@ -63,95 +64,36 @@ pub struct ViewRuntime {
 /// The state currently served; replaced whole by reloads, read without locks.
 pub type SharedState = Arc<ArcSwap<Published>>;
 
-/// Bound sockets, ready to serve.
+/// Bound sockets, ready to serve: per listen address, a UDP socket and a TCP listener for each
+/// receive loop ([`bind`]).
 pub struct Listeners {
-    pub udp: Vec<std::net::UdpSocket>,
-    pub tcp: Vec<std::net::TcpListener>,
+    groups: Vec<bind::Group>,
 }
 
 impl Listeners {
-    /// Binds UDP and TCP on each address. Port 0 picks one free port for both protocols.
-    pub fn bind(addrs: &[SocketAddr]) -> io::Result<Listeners> {
-        let mut udp = Vec::new();
-        let mut tcp = Vec::new();
-        for addr in addrs {
-            let (u, t) = bind_pair(*addr)?;
-            udp.push(u);
-            tcp.push(t);
-        }
-        Ok(Listeners { udp, tcp })
+    /// Binds UDP and TCP on each address, `loops` sockets of each (see [`loops_per_core`]).
+    /// Port 0 picks one free port for both protocols and all the loops.
+    pub fn bind(addrs: &[SocketAddr], loops: NonZeroUsize) -> io::Result<Listeners> {
+        let groups = addrs
+            .iter()
+            .map(|addr| bind::group(*addr, loops))
+            .collect::<io::Result<_>>()?;
+        Ok(Listeners { groups })
     }
 
     /// The addresses actually bound (useful after binding port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
+        self.groups
             .iter()
-            .filter_map(|s| s.local_addr().ok())
+            .filter_map(|group| group.udp.first()?.local_addr().ok())
             .collect()
     }
 }
 
-fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
-    let attempts = if addr.port() == 0 { 20 } else { 1 };
-    let mut last_error = None;
-    for _ in 0..attempts {
-        let udp = bind_udp(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
-        let bound = udp.local_addr()?;
-        match bind_tcp(bound) {
-            Ok(tcp) => {
-                udp.set_nonblocking(true)?;
-                tcp.set_nonblocking(true)?;
-                return Ok((udp, tcp));
-            }
-            // Port 0 gave a UDP port whose TCP twin is taken: try another.
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => {
-                last_error = Some(e)
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot bind TCP {bound}: {e}"),
-                ));
-            }
-        }
-    }
-    Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+/// The number of receive loops when the config sets none: one per core this process may run on.
+pub fn loops_per_core() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
-
-/// A socket for `addr`'s family. An IPv6 socket is IPv6-only, whatever the system default
-/// (`net.ipv6.bindv6only`): otherwise `[::]:53` also takes IPv4 port 53 and the usual pair
-/// `0.0.0.0:53` + `[::]:53` fails with "Address already in use". Each family is then served by
-/// the socket bound for it, as BIND and NSD do.
-fn new_socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    Ok(socket)
-}
-
-/// Like `std::net::UdpSocket::bind` (no address reuse: a second server on the same port fails
-/// to start instead of sharing the queries), but IPv6-only for IPv6.
-fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
-    let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
-}
-
-/// Like `std::net::TcpListener::bind`, but IPv6-only for IPv6. SO_REUSEADDR as std sets it on
-/// Unix: a restart can listen again while the last run's connections sit in TIME_WAIT.
-fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = new_socket(addr, Type::STREAM, Protocol::TCP)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(TCP_BACKLOG)?;
-    Ok(socket.into())
-}
-
-/// Connections the kernel may queue before they are accepted (it caps this at
-/// `net.core.somaxconn`); tokio's `TcpListener::bind` uses the same.
-const TCP_BACKLOG: i32 = 1024;
 
 /// [`answer::respond`], with a panic contained to the one request that caused it: the message
 /// goes unanswered, the error is logged, and the receive loop carries on.
@@ -179,11 +121,13 @@ fn respond_guarded(
 /// How long a stop waits for TCP connections to finish the answer they are writing.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The listeners with every descriptor the receive loops take: a clone of each UDP socket per
-/// loop (and one the resolver replies on), the TCP listeners registered with the runtime.
+/// The listeners with every descriptor the receive loops take: each loop's UDP socket and the
+/// descriptor of it that forwarded answers go out on, the TCP listeners registered with the
+/// runtime.
 pub struct Sockets {
-    /// Per UDP socket: one socket per receive loop, and the shared reply socket.
-    udp: Vec<(Vec<std::net::UdpSocket>, Arc<std::net::UdpSocket>)>,
+    /// Per listen address, per receive loop: its socket, and another descriptor of the same
+    /// socket for the resolver's tasks.
+    udp: Vec<Vec<(std::net::UdpSocket, Arc<std::net::UdpSocket>)>>,
     tcp: Vec<tokio::net::TcpListener>,
 }
 
@@ -191,21 +135,26 @@ impl Listeners {
     /// Takes every descriptor [`run`] needs, so that a start that cannot have them all (out of
     /// file descriptors) fails before it says it serves. Call within the runtime.
     pub fn open(self) -> io::Result<Sockets> {
-        let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut udp = Vec::with_capacity(self.udp.len());
-        for socket in self.udp {
-            // Forwarded answers go out on this clone, from the resolver's tasks.
-            let reply = Arc::new(socket.try_clone()?);
-            let loops = (0..loops_per_socket)
-                .map(|_| socket.try_clone())
+        let mut udp = Vec::with_capacity(self.groups.len());
+        let mut tcp = Vec::new();
+        for group in self.groups {
+            // Forwarded answers leave from the listen address, on the socket their query came
+            // in on. Not on one socket for all: if a loop ended, a descriptor held elsewhere
+            // would keep its socket in the group, taking its share of the clients with nobody
+            // reading; closed with its loop, the kernel gives that share to the others.
+            let loops = group
+                .udp
+                .into_iter()
+                .map(|socket| {
+                    let reply = Arc::new(socket.try_clone()?);
+                    Ok((socket, reply))
+                })
                 .collect::<io::Result<Vec<_>>>()?;
-            udp.push((loops, reply));
+            udp.push(loops);
+            for listener in group.tcp {
+                tcp.push(tokio::net::TcpListener::from_std(listener)?);
+            }
         }
-        let tcp = self
-            .tcp
-            .into_iter()
-            .map(tokio::net::TcpListener::from_std)
-            .collect::<io::Result<Vec<_>>>()?;
         Ok(Sockets { udp, tcp })
     }
 }
@@ -215,13 +164,13 @@ impl Sockets {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.udp
             .iter()
-            .filter_map(|(_, reply)| reply.local_addr().ok())
+            .filter_map(|loops| loops.first()?.0.local_addr().ok())
             .collect()
     }
 }
 
-/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
-/// receive loop (a thread) per core; each TCP listener one accept task. On shutdown, TCP
+/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets its
+/// receive loop (a thread); each TCP listener its accept task, all sharing one connection limit. On shutdown, TCP
 /// connections stop reading new queries but finish the answer in hand; `run` returns once they
 /// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
@@ -235,11 +184,11 @@ pub async fn run(
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     let runtime = tokio::runtime::Handle::current();
-    for (loops, reply) in sockets.udp {
-        for socket in loops {
+    for loops in sockets.udp {
+        for (socket, reply) in loops {
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            let (runtime, reply) = (runtime.clone(), reply.clone());
+            let runtime = runtime.clone();
             let counters = metrics.queries.register(Transport::Udp);
             tasks.spawn_blocking(move || {
                 udp::serve(
