@@ -6,7 +6,7 @@ use super::address_of;
 use crate::address_space::non_public_kind;
 use crate::dns::rtype;
 use crate::load::exchange::AUTODISCOVER_SRV_PREFIX;
-use crate::view::zone::{Node, PICK_SLOTS, Pick};
+use crate::view::zone::{MADE_BY_SIGNER, Node, PICK_SLOTS, Pick};
 
 /// Owners `_autodiscover._tcp.<something>` (the SRV records Outlook asks for).
 pub(crate) const AUTODISCOVER_SRV_OWNERS: Pick = Pick {
@@ -26,7 +26,22 @@ pub(crate) const TLSA_OWNERS: Pick = Pick {
     wanted: |_, node| node.get(rtype::TLSA).is_some(),
 };
 
-const _: () = assert!(PICK_SLOTS == 3, "one slot per kind above");
+/// Nodes with records a signer makes (RRSIG, NSEC, NSEC3; at the apex also DNSKEY, CDS,
+/// CDNSKEY and NSEC3PARAM): in a zone file of a zone splitdns signs, they are left out.
+pub(crate) const SIGNER_RECORDS: Pick = Pick {
+    slot: 3,
+    wanted: |_, node| {
+        node.rrsets.iter().any(|set| {
+            MADE_BY_SIGNER.contains(&set.rtype)
+                || matches!(
+                    set.rtype,
+                    rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY | rtype::NSEC3PARAM
+                )
+        })
+    },
+};
+
+const _: () = assert!(PICK_SLOTS == 4, "one slot per kind above");
 
 /// True for `_autodiscover._tcp.<something>` (lowercased wire).
 pub(super) fn is_autodiscover_srv_owner(key: &[u8]) -> bool {

@@ -228,7 +228,7 @@ pub(crate) struct Pick {
 }
 
 /// How many kinds of [`Pick`] there are at most.
-pub(crate) const PICK_SLOTS: usize = 3;
+pub(crate) const PICK_SLOTS: usize = 4;
 
 /// The results of walks over a [`ZoneData`], each made once.
 #[derive(Debug, Default)]
