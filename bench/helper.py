@@ -12,7 +12,23 @@
   helper.py ask PORT SOURCE NAME TYPE
                                   one query from SOURCE; prints "RCODE addr,addr,..." (A/AAAA/SRV)
   helper.py dnsperf FILE          parses a dnsperf report: "completed lost qps avg_ms max_ms"
+  helper.py edit FORMAT FILE PORT SOURCE KIND HOSTS ROUND [CMD ...]
+                                  a 10-line edit served (the 1M part): changes the A records of 10
+                                  filler hosts in FILE (FORMAT zone: "hostI A addr" lines, the SOA
+                                  serial raised by one if the file has one; geo: Knot's geoip file),
+                                  writes FILE.new and renames it into place, runs CMD if given (a
+                                  reload command), then polls 127.0.0.1:PORT from SOURCE until the
+                                  last changed host answers the new address; prints "MS CMD_MS":
+                                  milliseconds from the rename to that answer, and the command's own
+                                  time (KIND override: overridden hosts; shared: hosts that are not)
   helper.py report RESULTS.tsv    the tables of medians
+  helper.py threads PID           "TID:TICKS:WAKEUPS ..." for every thread of PID (utime+stime,
+                                  voluntary context switches: each is a sleep and a wake-up)
+  helper.py split BEFORE AFTER    from two `threads` lines: the CPU share of the two busiest
+                                  threads in between, "a/b" in percent of the process's CPU,
+                                  and the wake-ups of all threads
+  helper.py loops-report RESULTS.tsv
+                                  bench/loops' table of medians
 """
 
 import os
@@ -58,6 +74,39 @@ def cpu_ticks(pid):
         fields = stat[stat.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total
+
+
+def thread_ticks(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                wakeups = next(int(line.split()[1]) for line in f
+                               if line.startswith("voluntary_ctxt_switches:"))
+        except (OSError, StopIteration):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.append("%s:%d:%d" % (tid, int(fields[11]) + int(fields[12]), wakeups))
+    return " ".join(out)
+
+
+def split(before, after):
+    start = {}
+    for item in before.split():
+        tid, ticks, wakeups = item.split(":")
+        start[tid] = (int(ticks), int(wakeups))
+    ticks, wakeups = [], 0
+    for item in after.split():
+        tid, t, w = item.split(":")
+        t0, w0 = start.get(tid, (0, 0))
+        ticks.append(int(t) - t0)
+        wakeups += int(w) - w0
+    ticks.sort(reverse=True)
+    total = sum(ticks) or 1
+    top = (ticks + [0, 0])[:2]
+    return "%.0f/%.0f %d" % (top[0] * 100 / total, top[1] * 100 / total, wakeups)
 
 
 def core_busy(cpu):
@@ -168,6 +217,81 @@ def wait(port, name, qtype, t0_ns, timeout_s):
     return 1
 
 
+EDIT_LINES = 10
+
+
+def edit_hosts(kind, n, rnd):
+    """The 10 filler hosts an edit changes, spread over the zone and different in each round:
+    overridden ones (50, 150, ...: 1% of the hosts, all with an A record) for the internal
+    override data, or hosts 100j + 11 (an A record, never overridden) for the shared zone."""
+    slots = max(1, n // 100)
+    step = max(1, slots // EDIT_LINES)
+    base = 50 if kind == "override" else 11
+    return sorted({base + 100 * ((k * step + rnd) % slots) for k in range(EDIT_LINES)})
+
+
+def edit(fmt, path, port, source, kind, n, rnd, cmd, timeout_s=60.0, max_polls=30000):
+    """Makes the edit, renames it into place, runs `cmd`, polls for the new answer (bounded in
+    time and count). Returns (ms from the rename to the answer, ms the command took)."""
+    hosts = edit_hosts(kind, n, rnd)
+    address = "192.0.2.%d" % (rnd % 250 + 1)
+    with open(path) as f:
+        lines = f.read().split("\n")
+    todo = {("host%d" % i) if fmt == "zone" else ("host%d.bench.example:" % i): i for i in hosts}
+    changed = 0
+    for idx, line in enumerate(lines):
+        if fmt == "zone":
+            if line.startswith("@ SOA "):
+                fields = line.split()
+                fields[4] = str(int(fields[4]) + 1)  # @ SOA mname rname SERIAL ...
+                lines[idx] = " ".join(fields)
+                continue
+            key = line.split(" ", 1)[0]
+            if key in todo and line.startswith(key + " A "):
+                lines[idx] = "%s A %s" % (key, address)
+                changed += 1
+        elif line in todo:
+            # Knot's geoip file: "hostI.bench.example:", "  - net: SRC/32", "    A: addr"
+            assert lines[idx + 2].startswith("    A: "), "unexpected geoip entry for " + line
+            lines[idx + 2] = "    A: " + address
+            changed += 1
+    if changed != len(hosts):
+        raise SystemExit("edit: %d of the %d hosts found in %s" % (changed, len(hosts), path))
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines))
+    name = "host%d.bench.example" % hosts[-1]
+    t0 = time.monotonic()
+    os.rename(tmp, path)
+    cmd_ms = float("nan")
+    if cmd:
+        import subprocess
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout_s)
+        cmd_ms = (time.monotonic() - t0) * 1000
+        if done.returncode != 0:
+            raise SystemExit("edit: %s failed: %s" % (" ".join(cmd), done.stdout.decode(errors="replace").strip()))
+    deadline = t0 + timeout_s
+    for _ in range(max_polls):
+        try:
+            answer = ask(port, source, name, "A", timeout=0.05)
+        except OSError:
+            answer = None
+        if answer and answer[0] == 0 and address in answer[1]:
+            ms = (time.monotonic() - t0) * 1000
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("edit: %s not answered with %s within %.0f s" % (name, address, timeout_s))
+        time.sleep(0.001)
+    else:
+        raise SystemExit("edit: %s not answered with %s after %d queries" % (name, address, max_polls))
+    # Not timed: every changed host answers the new data (one snapshot, not part of the edit).
+    for i in hosts:
+        answer = ask(port, source, "host%d.bench.example" % i, "A", timeout=0.5)
+        if not (answer and answer[0] == 0 and answer[1] == [address]):
+            raise SystemExit("edit: host%d answers %s after the edit, not %s" % (i, answer, address))
+    return ms, cmd_ms
+
+
 def parse_dnsperf(path):
     text = open(path).read()
 
@@ -246,11 +370,12 @@ def report(path):
     if baseline:
         main_1k.insert(main_1k.index("splitdns") + 1 if "splitdns" in main_1k else len(main_1k), baseline)
 
-    print()
-    print("1k-record zone, two views, UDP, mixed queries; medians of %d interleaved rounds" % rounds)
-    print()
     lines = []
-    for s in main_1k:
+    if any(r[0] == "fixed" for r in rows):
+        print()
+        print("1k-record zone, two views, UDP, mixed queries; medians of %d interleaved rounds" % rounds)
+        print()
+    for s in main_1k if any(r[0] == "fixed" for r in rows) else []:
         cpu = median(vals("fixed", s, "internal", 5))
         avg = median(vals("fixed", s, "internal", 3))
         mx = median(vals("fixed", s, "internal", 4))
@@ -265,9 +390,10 @@ def report(path):
         lines.append([s, fmt(cpu, ".1f"), r_cpu, fmt(avg, ".3f"), fmt(mx, ".2f"), fmt(lost, ".0f"),
                       fmt(q_in, ",.0f"), r_in, fmt(q_ex, ",.0f"), r_ex,
                       "%s/%s" % (fmt(c_in, ".0f"), fmt(c_ex, ".0f"))])
-    table(["server", "CPU µs/query @25k", "vs NSD", "avg ms", "max ms", "lost",
-           "max qps (internal src)", "vs NSD", "max qps (external src)", "vs NSD",
-           "server CPU % at max (int/ext)"], lines)
+    if lines:
+        table(["server", "CPU µs/query @25k", "vs NSD", "avg ms", "max ms", "lost",
+               "max qps (internal src)", "vs NSD", "max qps (external src)", "vs NSD",
+               "server CPU % at max (int/ext)"], lines)
 
     if "floor" in servers:
         floor = median(vals("fixed", "floor", "internal", 5))
@@ -314,6 +440,9 @@ def report(path):
             print("splitdns VmRSS, 200k zone in two views (1%% overridden inside) vs one view: %s vs %s MiB = %s"
                   % (fmt(two / 1024, ".1f"), fmt(one / 1024, ".1f"), ratio(two, one)))
 
+    if any(r[0] == "load1m" for r in rows):
+        million(rows, vals, table)
+
     if any(r[1] == "splitdns-10k" for r in rows):
         print()
         print("splitdns view selection: 10,000 client prefixes vs 3 (1k zone, same rounds)")
@@ -341,7 +470,7 @@ def report(path):
         print(" capacity is 1 / CPU per query)")
     others = []
     for r in rows:
-        if r[0] in ("fixed", "sat", "sat200k") and len(r) > 11:
+        if r[0] in ("fixed", "sat", "sat200k", "sat1m") and len(r) > 11:
             try:
                 others.append(float(r[11]))
             except ValueError:
@@ -351,6 +480,133 @@ def report(path):
         print("Other processes (and hypervisor steal) on the server's core during the tests: median %.0f%%, max %.0f%%%s"
               % (statistics.median(others), max(others),
                  "" if max(others) < 5 else " (a busy machine: latency and max qps are skewed; CPU µs/query much less so)"))
+    print()
+
+
+def million(rows, vals, table):
+    """The 1,000,000-record part (bench/run --million): load, memory, saturation, edits served."""
+    hosts = next((int(r[4]) for r in rows if r[0] == "hosts1m"), 1_000_000)
+    size = "1,000,000" if hosts == 1_000_000 else "{:,}".format(hosts)
+    servers = [s for s in ("splitdns", "knot", "nsd") if any(r[0] == "load1m" and r[1] == s for r in rows)]
+    ref = "knot" if "knot" in servers else None
+    rounds = len({r[3] for r in rows if r[0] == "sat1m"})
+    loads = len({r[3] for r in rows if r[0] == "load1m"})
+
+    def med(test, server, view, col):
+        return median(vals(test, server, view, col))
+
+    def vs_knot(test, server, view, col):
+        return ratio(med(test, server, view, col), med(test, ref, view, col)) if ref else "-"
+
+    print()
+    print("%s-record zone (%s filler hosts), two views, 1%% overridden inside (NSD: one zone, the external"
+          " data); load: median of %d, qps: median of %d interleaved rounds" % (size, size, loads, rounds))
+    print()
+    lines = []
+    for s in servers:
+        lines.append([s, fmt(med("load1m", s, "-", 0), ",.0f"), vs_knot("load1m", s, "-", 0),
+                      fmt(med("mem1m", s, "load", 0) / 1024, ",.0f"), fmt(med("mem1m", s, "queries", 0) / 1024, ",.0f"),
+                      vs_knot("mem1m", s, "queries", 0),
+                      fmt(med("mem1m", s, "load", 1) / 1024, ",.0f"), fmt(med("mem1m", s, "queries", 1) / 1024, ",.0f"),
+                      fmt(med("sat1m", s, "internal", 2), ",.0f"), vs_knot("sat1m", s, "internal", 2),
+                      fmt(med("sat1m", s, "internal", 5), ".2f"), fmt(med("sat1m", s, "internal", 6), ".0f")])
+    table(["server", "load ms", "vs Knot", "VmRSS MiB after load", "after queries", "vs Knot",
+           "PSS MiB after load", "after queries", "mixed max qps (internal src)", "vs Knot",
+           "CPU µs/q at max", "server CPU %"], lines)
+
+    kinds = [("splitdns", "override", "internal override file", "file watcher", "internal", "knot"),
+             ("splitdns", "shared", "shared zone file", "file watcher", "external", "knot"),
+             ("knot", "override", "geoip override file", "`knotc reload`", "internal", "knot"),
+             ("knot", "shared", "zone file", "`knotc zone-reload`", "external", "knot"),
+             ("nsd", "shared", "zone file", "`nsd-control reload`", "external", "knot")]
+    lines = []
+    for s, kind, what, how, src, _ in kinds:
+        served = vals("edit1m", s, kind, 0)
+        if not served:
+            continue
+        spread = [v for v in served if v == v]
+        cmd = med("edit1m", s, kind, 1)
+        log = med("edit1m", s, kind, 2)
+        lines.append([s, what, how, src, fmt(median(served), ",.0f"),
+                      "%s–%s" % (fmt(min(spread), ",.0f"), fmt(max(spread), ",.0f")) if spread else "-",
+                      ratio(median(served), median(vals("edit1m", ref, kind, 0))) if ref else "-",
+                      fmt(cmd, ",.0f"), fmt(log, ",.0f")])
+    if lines:
+        edits = len({r[3] for r in rows if r[0] == "edit1m"})
+        print()
+        print("A 10-line edit beside the %s-record zone: the file renamed into place (and the reload command"
+              " run, for Knot and NSD), to the first answer with the new data; median of %d edit%s"
+              % (size, edits, "" if edits == 1 else "s"))
+        print()
+        table(["server", "file edited", "picked up by", "asked from", "ms to new answer", "range",
+               "vs Knot (same file kind)", "command ms", "reload ms (server's log)"], lines)
+        print("(splitdns's file watcher first waits for the burst of file events to end, src/reload/watch.rs")
+        print(" DEBOUNCE; Knot and NSD reload when told to, and their commands run right after the rename;")
+        print(" Knot's geoip file is module configuration, which `knotc reload` reloads without the zone)")
+    if ref and "splitdns" in servers:
+        def verdict(value, goal, below):
+            if value != value:
+                return "-"
+            return "met" if (value <= goal if below else value >= goal) else "not met"
+
+        def r(test, view, col):
+            a, b = med(test, "splitdns", view, col), med(test, ref, view, col)
+            return a / b if a == a and b == b and b else float("nan")
+
+        load, rss, qps = r("load1m", "-", 0), r("mem1m", "queries", 0), r("sat1m", "internal", 2)
+        edit_ms = median(vals("edit1m", "splitdns", "override", 0))
+        print()
+        if hosts != 1_000_000:
+            print("(the goals below are for 1,000,000 hosts; this run had %s)" % size)
+        print("Goals of issue 23 (this run, splitdns vs Knot): load %s (≤ 0.80×: %s), VmRSS after queries %s"
+              " (≤ 0.80×: %s), mixed qps %s (≥ 1.10×: %s), override edit served in %s ms (< 200 ms: %s)"
+              % (fmt(load, ".2f") + "×", verdict(load, 0.8, True), fmt(rss, ".2f") + "×", verdict(rss, 0.8, True),
+                 fmt(qps, ".2f") + "×", verdict(qps, 1.1, False), fmt(edit_ms, ",.0f"), verdict(edit_ms, 200 - 1e-9, True)))
+
+def loops_report(path):
+    """bench/loops: per placement, medians over rounds of 1 loop and 2 loops, and their ratios."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#") and line.strip():
+                rows.append(line.rstrip("\n").split("\t"))
+    # columns: test placement loops round completed lost qps avg_ms max_ms cpu_us split
+    # wakeups_per_query
+    placements = []
+    for r in rows:
+        if r[1] not in placements:
+            placements.append(r[1])
+    rounds = len({r[3] for r in rows})
+
+    def of(test, placement, loops):
+        return [r for r in rows if r[0] == test and r[1] == placement and r[2] == loops]
+
+    def col(mine, i):
+        return median([float(r[i]) for r in mine])
+
+    print()
+    print("1 receive loop vs 2; medians of %d interleaved rounds" % rounds)
+    print()
+    header = ["placement", "loops", "CPU µs/query at fixed rate", "2 loops / 1", "wake-ups/query",
+              "avg ms", "max ms", "lost (sum)", "busiest two threads' CPU share %, per round",
+              "max qps", "2 loops / 1"]
+    lines = []
+    for placement in placements:
+        base = None
+        for loops in ("1", "2"):
+            fixed, sat = of("fixed", placement, loops), of("sat", placement, loops)
+            cpu, qps = col(fixed, 9), col(sat, 6)
+            if loops == "1":
+                base = (cpu, qps)
+            lines.append([placement, loops, fmt(cpu, ".2f"), "" if loops == "1" else ratio(cpu, base[0]),
+                          fmt(col(fixed, 11), ".2f"), fmt(col(fixed, 7), ".3f"), fmt(col(fixed, 8), ".2f"),
+                          fmt(sum(float(r[5]) for r in fixed), ".0f"), " ".join(r[10] for r in fixed),
+                          fmt(qps, ",.0f"), "" if loops == "1" else ratio(qps, base[1])])
+    widths = [max(len(str(x)) for x in c) for c in zip(header, *lines)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines:
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths)) + " |")
     print()
 
 
@@ -372,10 +628,19 @@ def main():
         else:
             print({0: "NOERROR", 3: "NXDOMAIN", 5: "REFUSED", 2: "SERVFAIL"}.get(answer[0], str(answer[0])),
                   ",".join(sorted(answer[1])))
+    elif cmd == "edit":
+        ms, cmd_ms = edit(args[0], args[1], int(args[2]), args[3], args[4], int(args[5]), int(args[6]), args[7:])
+        print("%.1f %.1f" % (ms, cmd_ms))
     elif cmd == "dnsperf":
         print(parse_dnsperf(args[0]))
     elif cmd == "report":
         report(args[0])
+    elif cmd == "threads":
+        print(thread_ticks(int(args[0])))
+    elif cmd == "split":
+        print(split(args[0], args[1]))
+    elif cmd == "loops-report":
+        loops_report(args[0])
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -73,7 +73,8 @@ fn run(dir: &Path) {
     let metrics = Arc::new(splitdns::Metrics::default());
     let (_, published) = loaded.into_published(&metrics.queries);
     let shared = Arc::new(ArcSwap::from_pointee(published));
-    let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
+    let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], server::loops_per_core())
+        .expect("bind 127.0.0.1:0");
     let addr = listeners.local_addrs()[0];
     let shutdown = CancellationToken::new();
     let server = {

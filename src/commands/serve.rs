@@ -4,6 +4,7 @@
 //! shutdown token, and only then says "serving on" and READY=1. Errors are reported here, once.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,12 +52,16 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
     } else {
         listen
     };
+    let loops = loaded
+        .config
+        .listen_loops
+        .unwrap_or_else(server::loops_per_core);
     let Opened {
         runtime,
         listeners,
         control_listener,
         metrics,
-    } = match open(&loaded, &addrs) {
+    } = match open(&loaded, &addrs, loops) {
         Ok(opened) => opened,
         Err(e) => {
             tracing::error!("{e}; not starting");
@@ -108,7 +113,10 @@ pub fn run(config_path: &Path, listen: Vec<SocketAddr>) -> ExitCode {
         // Every socket and file is open (queries queue in the sockets from now on) and the
         // snapshot is published: the server answers, and only now says so.
         let bound: Vec<String> = served_on.iter().map(ToString::to_string).collect();
-        tracing::info!("serving on {} (udp+tcp); {summary}", bound.join(", "));
+        tracing::info!(
+            "serving on {} (udp+tcp, {loops} receive loop(s) each); {summary}",
+            bound.join(", ")
+        );
         let (dot, doh) = listeners.tls_addrs();
         if let Some(tls) = &config.tls {
             for addr in dot {
@@ -161,11 +169,12 @@ enum StartError {
     Serials(String),
 }
 
-/// Opens every socket and file the server needs — the DNS listeners, the control listener, the
-/// query log — and keeps the served serials, so that a failure stops the start before anything
-/// is announced: no "serving on" line, no READY=1 that systemd would take for a started unit,
-/// no NOTIFY to the secondaries. Any failure is one error, returned whole.
-fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
+/// Opens every socket and file the server needs — the DNS listeners (`loops` sockets of each
+/// protocol per address), the control listener, the query log — and keeps the served serials, so
+/// that a failure stops the start before anything is announced: no "serving on" line, no READY=1
+/// that systemd would take for a started unit, no NOTIFY to the secondaries. Any failure is one
+/// error, returned whole.
+fn open(loaded: &Loaded, addrs: &[SocketAddr], loops: NonZeroUsize) -> Result<Opened, StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -173,7 +182,7 @@ fn open(loaded: &Loaded, addrs: &[SocketAddr]) -> Result<Opened, StartError> {
     // Registered with the runtime's reactor here rather than once it runs, with a descriptor
     // for every receive loop: a failure must come before the start is announced.
     let entered = runtime.enter();
-    let listeners = Listeners::bind(addrs)
+    let listeners = Listeners::bind(addrs, loops)
         .and_then(|mut listeners| {
             if let Some(tls) = &loaded.config.tls {
                 listeners.bind_tls(&tls.dot_listen, &tls.doh_listen)?;

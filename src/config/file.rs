@@ -18,6 +18,9 @@ pub(super) struct ConfigFile {
     /// Addresses to serve on, UDP and TCP on each.
     #[serde(default)]
     pub listen: Vec<Spanned<String>>,
+    /// Receive loops per listen address, each with its own UDP socket and TCP listener
+    /// (default: one per core).
+    pub listen_loops: Option<Spanned<i64>>,
     /// What a reload does when a zone's content changed but its SOA serial did not increase:
     /// "warn" (default) or "bump".
     pub serial_policy: Option<Spanned<String>>,
@@ -500,6 +503,7 @@ mod tests {
     fn every_table_of_the_format_names_its_keys() {
         const VALUES: &[&str] = &[
             "listen",
+            "listen_loops",
             "serial_policy",
             "all_or_nothing",
             "state_dir",

@@ -245,7 +245,7 @@ mod tests {
         let errors = errors_of(&text);
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(
-            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, serial_policy, state_dir, ixfr_versions, key, view, zone, exchange"),
+            errors[0].starts_with("/etc/splitdns/splitdns.toml:2:1: unknown field `forwarders` at the top level (expected one of: tcp, listen, listen_loops, serial_policy, state_dir, ixfr_versions, key, view, zone, exchange"),
             "{errors:?}"
         );
         assert_eq!(

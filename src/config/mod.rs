@@ -24,6 +24,7 @@ mod views;
 mod zones;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
@@ -48,6 +49,8 @@ use locate::{Context, Locator, PathSegment};
 pub struct Config {
     pub path: PathBuf,
     pub listen: Vec<SocketAddr>,
+    /// Receive loops per listen address; `None`: one per core.
+    pub listen_loops: Option<NonZeroUsize>,
     pub serial_policy: SerialPolicy,
     /// Earlier versions of each view's zone kept for IXFR.
     pub ixfr_versions: usize,
@@ -145,6 +148,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Located>> {
 /// `document` is the same file as parsed, for the few keys whose type cannot carry a span.
 fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Config {
     let listen = server::listen(&raw.listen, cx);
+    let listen_loops = server::listen_loops(raw.listen_loops.as_ref(), cx);
     let serial_policy = server::serial_policy(raw.serial_policy.as_ref(), cx);
     let tcp = server::tcp(raw.tcp.as_ref(), cx);
     let control = raw.control.as_ref().and_then(|s| control::control(s, cx));
@@ -182,6 +186,7 @@ fn validate(raw: file::ConfigFile, document: &DeTable, cx: &mut Context) -> Conf
     Config {
         path: cx.path().to_path_buf(),
         listen,
+        listen_loops,
         serial_policy,
         ixfr_versions,
         state_dir,

@@ -1,7 +1,9 @@
-//! The top-level keys and `[tcp]`: where the server listens, how long it holds TCP clients, and
-//! what it keeps across reloads and restarts (serial policy, IXFR versions, state directory).
+//! The top-level keys and `[tcp]`: where the server listens and with how many receive loops, how
+//! long it holds TCP clients, and what it keeps across reloads and restarts (serial policy, IXFR
+//! versions, state directory).
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
@@ -14,6 +16,17 @@ use crate::located::Located;
 
 /// The listen address used when the config names none.
 pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+
+/// `listen_loops`: receive loops per listen address, each with its own UDP socket and TCP
+/// listener. More loops than cores only adds threads and sockets (each loop keeps a 2 MiB batch
+/// buffer, mapped as it is touched). Not written: one per core, counted when the server starts
+/// (`server::loops_per_core`), so the row's default is only what validation goes on with after
+/// an out-of-range value, which refuses the config.
+const LISTEN_LOOPS: Integer = Integer {
+    min: 1,
+    max: 256,
+    default: 1,
+};
 
 /// Earlier versions of each view's zone kept in memory for IXFR.
 const IXFR_VERSIONS: Integer = Integer {
@@ -56,6 +69,12 @@ pub(super) fn listen(raw: &[Spanned<String>], cx: &mut Context) -> Vec<SocketAdd
         );
     }
     listen
+}
+
+/// `listen_loops`, or `None` for one per core.
+pub(super) fn listen_loops(raw: Option<&Spanned<i64>>, cx: &mut Context) -> Option<NonZeroUsize> {
+    let loops = LISTEN_LOOPS.check(Some(raw?), "listen_loops", cx);
+    NonZeroUsize::new(usize::try_from(loops).ok()?)
 }
 
 pub(super) fn serial_policy(raw: Option<&Spanned<String>>, cx: &mut Context) -> SerialPolicy {
@@ -254,5 +273,33 @@ mod tests {
             1,
             "the write test left a file"
         );
+    }
+
+    /// `listen_loops`: absent means one per core (decided at start, so `None` here); 1 to 256
+    /// are taken; 0, 257 and a negative count are errors at the value naming the range.
+    #[test]
+    fn listen_loops_is_one_to_256_or_one_per_core() {
+        let with = |line: &str| {
+            parse(
+                &format!("{line}\n{EXAMPLE}"),
+                std::path::Path::new("/etc/splitdns/splitdns.toml"),
+            )
+        };
+        assert_eq!(with("").unwrap().listen_loops, None);
+        for n in [1, 4, 256] {
+            let config = with(&format!("listen_loops = {n}")).unwrap();
+            assert_eq!(config.listen_loops.map(|l| l.get()), Some(n));
+        }
+        for bad in ["0", "257", "-2"] {
+            let errors = errors_of(&format!("listen_loops = {bad}\n{EXAMPLE}"));
+            assert_eq!(
+                errors,
+                [format!(
+                    "/etc/splitdns/splitdns.toml:1:16: listen_loops = {bad} is out of range: use 1 to 256"
+                )]
+            );
+        }
+        let errors = errors_of(&format!("listen_loops = \"many\"\n{EXAMPLE}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 }

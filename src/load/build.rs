@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use super::history;
 use super::serial::{self, SerialNotice};
@@ -12,9 +13,9 @@ use crate::config::Config;
 use crate::dns::name::Name;
 use crate::dns::rtype;
 use crate::located::{Located, SourceLoc};
-use crate::view::zone;
+use crate::view::zone::{self, FileRead, FileStamp, SharedBuild};
 use crate::view::{FailedZone, Recursion, Snapshot, View};
-use crate::zonefile::{self, ZoneRecord};
+use crate::zonefile::{self, ParsedZoneFile, ZoneRecord};
 
 /// Loads every zone file the config names, adds the records `[[exchange]]` blocks generate,
 /// and builds all views. With the `previous` snapshot (on reload), content changes without a
@@ -48,7 +49,14 @@ pub(crate) fn snapshot(
     let mut failures = Vec::new();
     let mut notes = BuildNotes::default();
     let mut files = vec![config.path.clone()];
-    let mut sources = read_zone_files(config, unfinished, &mut files, &mut failures);
+    let previous_builds = previous.map_or(&[][..], |p| &p.shared_builds[..]);
+    let mut sources = read_zone_files(
+        config,
+        unfinished,
+        previous_builds,
+        &mut files,
+        &mut failures,
+    );
     add_generated(config, &mut sources, &mut notes, &mut errors, &mut failures);
     let mut views: Vec<View> = config
         .views
@@ -63,6 +71,7 @@ pub(crate) fn snapshot(
         })
         .collect();
 
+    let mut builds = Vec::with_capacity(sources.len());
     for source in sources {
         let ZoneSource {
             origin,
@@ -71,7 +80,7 @@ pub(crate) fn snapshot(
             failed_overrides,
             loc: zone_loc,
         } = source;
-        let fingerprints = serial::view_fingerprints(&shared, &overrides);
+        let fingerprints = serial::view_fingerprints(shared.data.content, &overrides);
         // What the files say, before `enforce` may raise a view's serial (for status reports).
         let file_serials: Vec<Option<u32>> = overrides
             .iter()
@@ -79,7 +88,7 @@ pub(crate) fn snapshot(
                 records
                     .as_deref()
                     .and_then(|r| serial::apex_serial(r, &origin))
-                    .or_else(|| serial::apex_serial(&shared, &origin))
+                    .or_else(|| serial::apex_serial(&shared.apex, &origin))
             })
             .collect();
         notes.serial.extend(serial::enforce(
@@ -87,25 +96,22 @@ pub(crate) fn snapshot(
             &served,
             &origin,
             &fingerprints,
-            &shared,
+            &shared.apex,
             &mut overrides,
         ));
 
-        let content = serial::fingerprint(&shared);
-        let mut shared = zone::build_shared(&origin, shared);
-        shared.content = content;
-        let shared = Arc::new(shared);
-        let shared_errors = zone::check_shared(&shared);
-        if !shared_errors.is_empty() {
+        if !shared.errors.is_empty() {
             failures.push(ZoneFailure {
                 origin,
                 view: None,
-                errors: shared_errors,
+                errors: shared.errors.clone(),
                 consequence: None,
                 cause: Cause::Files,
             });
             continue;
         }
+        builds.push(shared.clone());
+        let shared = shared.data.clone();
         for (index, ((view, records), fingerprint)) in views
             .iter_mut()
             .zip(overrides)
@@ -185,7 +191,9 @@ pub(crate) fn snapshot(
             (k.key.clone(), view)
         })
         .collect();
-    Ok((Snapshot::new(views, prefixes, files, keys), notes, failures))
+    let mut snapshot = Snapshot::new(views, prefixes, files, keys);
+    snapshot.shared_builds = builds;
+    Ok((snapshot, notes, failures))
 }
 
 /// Holds back `view`'s copy of the zone `failure` names: the `previous` snapshot's copy takes its
@@ -281,10 +289,11 @@ pub(crate) struct Shadowed {
     pub generated: SourceLoc,
 }
 
-/// One zone's records before building: the shared file's, and each view's override file's.
+/// One zone before building: the shared data (built, or the previous load's), and each view's
+/// override file's records.
 struct ZoneSource {
     origin: Name,
-    shared: Vec<ZoneRecord>,
+    shared: Arc<SharedBuild>,
     /// Indexed by view.
     overrides: Vec<Option<Vec<ZoneRecord>>>,
     /// Views whose override file did not load.
@@ -294,19 +303,25 @@ struct ZoneSource {
 }
 
 /// Reads every configured zone's files. A file that cannot be read is reported at the config
-/// line that names it.
+/// line that names it. A shared file that, with its includes, is unchanged since the previous
+/// load built it is not read: that build is taken as it is.
 fn read_zone_files(
     config: &Config,
     unfinished: &[Located],
+    previous_builds: &[Arc<SharedBuild>],
     files: &mut Vec<PathBuf>,
     failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
-    let mut read = |path: &PathBuf, origin: &Name, line: u32, errors: &mut Vec<Located>| {
+    // Returns what was parsed, and the files to watch.
+    let read = |path: &PathBuf,
+                origin: &Name,
+                line: u32,
+                errors: &mut Vec<Located>|
+     -> (Option<ParsedZoneFile>, Vec<PathBuf>) {
         if let Some(error) = unfinished_file(unfinished, path) {
-            files.push(path.clone());
             errors.push(error.clone());
-            return None;
+            return (None, vec![path.clone()]);
         }
         match zonefile::load_zone_file(path, origin) {
             Ok(parsed) => {
@@ -316,16 +331,15 @@ fn read_zone_files(
                     .iter()
                     .filter_map(|file| unfinished_file(unfinished, file).cloned())
                     .collect();
-                files.extend(parsed.files);
                 if !open.is_empty() {
                     errors.extend(open);
-                    return None;
+                    return (None, parsed.files);
                 }
-                Some(parsed.records)
+                let files = parsed.files.clone();
+                (Some(parsed), files)
             }
             Err(e) => {
                 // Watch the missing file anyway, so that creating it triggers a reload.
-                files.push(path.clone());
                 errors.extend(e.into_iter().map(|error| {
                     if error.line == 0 && &error.file == path {
                         Located {
@@ -338,19 +352,53 @@ fn read_zone_files(
                         error
                     }
                 }));
-                None
+                (None, vec![path.clone()])
             }
         }
     };
     let mut sources = Vec::new();
     for zone in &config.zones {
         let mut errors = Vec::new();
-        let shared = read(&zone.file, &zone.origin, zone.file_line, &mut errors);
+        // Stamps are judged against the moment before reading: a file changed after it is
+        // not trusted to be as read.
+        let read_at = SystemTime::now();
+        let shared = match unchanged_build(
+            previous_builds,
+            &zone.origin,
+            &zone.file,
+            unfinished,
+            read_at,
+        ) {
+            Some(build) => {
+                files.extend(build.read.iter().map(|file| file.path.clone()));
+                Some(build)
+            }
+            None => {
+                let (parsed, read_files) =
+                    read(&zone.file, &zone.origin, zone.file_line, &mut errors);
+                files.extend(read_files);
+                parsed.map(|parsed| {
+                    let read = parsed
+                        .files
+                        .into_iter()
+                        .zip(parsed.digests)
+                        .map(|(path, digest)| FileRead {
+                            stamp: settled_stamp(&path, read_at),
+                            path,
+                            digest,
+                        })
+                        .collect();
+                    Arc::new(build_shared(&zone.origin, parsed.records, read))
+                })
+            }
+        };
         let mut overrides: Vec<Option<Vec<ZoneRecord>>> = vec![None; config.views.len()];
         let mut failed_overrides = Vec::new();
         for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
             let mut override_errors = Vec::new();
-            overrides[*view] = read(path, &zone.origin, *line, &mut override_errors);
+            let (parsed, read_files) = read(path, &zone.origin, *line, &mut override_errors);
+            files.extend(read_files);
+            overrides[*view] = parsed.map(|parsed| parsed.records);
             if !override_errors.is_empty() {
                 failed_overrides.push(*view);
                 if shared.is_some() {
@@ -387,6 +435,113 @@ fn read_zone_files(
         }
     }
     sources
+}
+
+/// The previous load's build of `origin`'s shared data from `file`, if that file and its
+/// includes hold the same bytes and none is being written: known by its stamp where the file had
+/// settled when last read and its stamp is the same, otherwise by reading it and comparing
+/// digests (milliseconds, where parsing and building take a second). The build is returned with
+/// the files' stamps as of `read_at`.
+fn unchanged_build(
+    previous_builds: &[Arc<SharedBuild>],
+    origin: &Name,
+    file: &Path,
+    unfinished: &[Located],
+    read_at: SystemTime,
+) -> Option<Arc<SharedBuild>> {
+    let build = previous_builds.iter().find(|b| b.origin == *origin)?;
+    if build.read.first().is_none_or(|first| first.path != file) {
+        return None;
+    }
+    let mut read = Vec::with_capacity(build.read.len());
+    for before in &build.read {
+        if unfinished_file(unfinished, &before.path).is_some() {
+            return None;
+        }
+        let unchanged = before.stamp.is_some() && file_stamp(&before.path) == before.stamp;
+        if !unchanged {
+            let bytes = std::fs::read(&before.path).ok()?;
+            if zonefile::digest(&bytes) != before.digest {
+                return None;
+            }
+        }
+        read.push(FileRead {
+            stamp: if unchanged {
+                before.stamp
+            } else {
+                settled_stamp(&before.path, read_at)
+            },
+            ..before.clone()
+        });
+    }
+    if read
+        .iter()
+        .zip(&build.read)
+        .all(|(now, before)| now.stamp == before.stamp)
+    {
+        return Some(build.clone());
+    }
+    Some(Arc::new(SharedBuild {
+        read,
+        ..SharedBuild::clone(build)
+    }))
+}
+
+/// A file's stamp if it can be trusted to tell a later change: the file last changed more than
+/// [`STAMP_MARGIN`] before `read_at` (a write in the same tick of the file system's clock as the
+/// read would leave the stamp as it was).
+fn settled_stamp(path: &Path, read_at: SystemTime) -> Option<FileStamp> {
+    let settled = read_at.checked_sub(STAMP_MARGIN)?;
+    let settled = i128::try_from(
+        settled
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()?
+            .as_nanos(),
+    )
+    .ok()?;
+    let stamp = file_stamp(path)?;
+    (stamp.modified_ns < settled && stamp.changed_ns < settled).then_some(stamp)
+}
+
+/// How long before a read a file must have last changed for its stamp to be trusted. Generous:
+/// file system clocks tick in milliseconds or coarser (FAT's in two seconds); a file changed
+/// more recently is read again and compared by digest.
+const STAMP_MARGIN: Duration = Duration::from_secs(2);
+
+fn file_stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+    Some(FileStamp {
+        device: meta.dev(),
+        inode: meta.ino(),
+        len: meta.len(),
+        modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
+        changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
+    })
+}
+
+/// Builds a zone's shared data from its records, keeping what later stages read of the records
+/// (their fingerprint, the apex SOA and NS) and what its checks found.
+fn build_shared(origin: &Name, records: Vec<ZoneRecord>, read: Vec<FileRead>) -> SharedBuild {
+    let content = serial::fingerprint(&records);
+    let apex = records
+        .iter()
+        .filter(|r| {
+            (r.rtype == rtype::SOA || r.rtype == rtype::NS) && r.owner.to_lowercase() == *origin
+        })
+        .cloned()
+        .collect();
+    let mut data = zone::build_shared(origin, records);
+    data.content = content;
+    let errors = zone::check_shared(&data);
+    SharedBuild {
+        origin: origin.clone(),
+        read,
+        data: Arc::new(data),
+        apex,
+        errors,
+    }
 }
 
 /// The entry of `unfinished` for `file`, if any (paths compared made absolute: the watcher's are).
@@ -472,24 +627,29 @@ fn add_generated(
             None => (0..views).collect(),
         };
         for view in targets {
-            let written = source.overrides[view]
+            // A record written in a file wins over a generated one of its type, and a CNAME
+            // written there wins over everything generated at its name.
+            let in_override = source.overrides[view]
                 .iter()
                 .flatten()
-                .chain(source.shared.iter())
-                // A record written in a file wins over a generated one of its type, and a CNAME
-                // written there wins over everything generated at its name.
                 .find(|r| {
                     (r.rtype == record.rtype || r.rtype == rtype::CNAME)
                         && r.owner.to_lowercase() == owner
                         && r.loc.file != record.loc.file
-                });
-            if let Some(file_record) = written {
+                })
+                .map(|r| (r.rtype, r.loc.clone()));
+            let written = in_override.or_else(|| {
+                let node = source.shared.data.get(owner.as_wire())?;
+                let set = node.get(rtype::CNAME).or_else(|| node.get(record.rtype))?;
+                Some((set.rtype, set.rdatas.first()?.loc.clone()))
+            });
+            if let Some((file_rtype, file_record)) = written {
                 notes.shadowed.push(Shadowed {
                     view: config.views[view].name.clone(),
                     owner: owner.clone(),
                     rtype: record.rtype,
-                    file_rtype: file_record.rtype,
-                    file_record: file_record.loc.clone(),
+                    file_rtype,
+                    file_record,
                     generated: record.loc.clone(),
                 });
                 continue;
@@ -538,20 +698,18 @@ fn synthesized_zone(
 ) -> Option<ZoneSource> {
     let target = srv_target(srv)?;
     let model = &sources[containing_zone(sources, &target)?];
-    let apex = |rtype: u16| {
-        model
-            .shared
-            .iter()
-            .filter(move |r| r.rtype == rtype && r.owner.to_lowercase() == model.origin)
-    };
-    let mut shared: Vec<ZoneRecord> = Vec::new();
+    let apex = |rtype: u16| model.shared.apex.iter().filter(move |r| r.rtype == rtype);
+    let mut records: Vec<ZoneRecord> = Vec::new();
     for record in apex(rtype::SOA).take(1).chain(apex(rtype::NS)) {
-        shared.push(ZoneRecord {
+        records.push(ZoneRecord {
             owner: apex_name.clone(),
             loc: srv.loc.clone(),
             ..record.clone()
         });
     }
+    // Made from the config, not from files: built anew by every load (it is two or three
+    // records).
+    let shared = Arc::new(build_shared(apex_name, records, Vec::new()));
     Some(ZoneSource {
         origin: apex_name.clone(),
         shared,

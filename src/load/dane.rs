@@ -25,12 +25,7 @@ pub(crate) fn plan(config: &Config, snapshot: &Snapshot) -> Plan {
     for &view_index in &dane.views {
         let view = &snapshot.views[view_index];
         for zone in view.zones.iter().filter(|zone| zone.is_signed()) {
-            // Only names whose first label starts with `_` are looked at further: the walk costs
-            // one byte compare per name of a large zone.
-            let services = zone.nodes_where(|key, node| {
-                key.get(1) == Some(&b'_') && node.get(rtype::TLSA).is_some()
-            });
-            for (key, node) in services {
+            for (key, node) in zone.picked(super::checks::picks::TLSA_OWNERS) {
                 let Some((port, host)) = service(key) else {
                     continue;
                 };

@@ -46,7 +46,8 @@ pub(crate) fn next(previous: &ViewZone, current: &ViewZone, keep: usize) -> Arc<
 /// Records only `before` has, and records only `after` has (SOA left out). Records compare by
 /// owner, type, TTL and RDATA with embedded names lowercased; a changed TTL is a removal and an
 /// addition, as IXFR carries it. Walked name by name, RRset by RRset: only what differs is
-/// borrowed, so a reload of a large zone with a small change builds nothing zone-sized.
+/// borrowed, so a reload of a large zone with a small change builds nothing zone-sized; when
+/// both read the same shared data, only the names their overlays hold are compared.
 fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>, Vec<Record<'z>>) {
     let mut removed = Vec::new();
     let mut added = Vec::new();
@@ -54,22 +55,14 @@ fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>
         signed_difference(before, after, &mut removed, &mut added);
         return sorted(removed, added);
     }
-    for (owner, node) in after.nodes() {
-        let old = before.node(owner);
-        for set in transferred(after, owner, node) {
-            match old.and_then(|old| old.get(set.rtype)) {
-                Some(old_set) => rrset_difference(owner, old_set, set, &mut removed, &mut added),
-                None => added.extend(changes(owner, set, |_| true)),
-            }
+    if let Some(names) = after.names_differing_from(before) {
+        for owner in names {
+            node_difference(before, after, owner, &mut removed, &mut added);
         }
-        for old_set in old
-            .into_iter()
-            .flat_map(|old| transferred(before, owner, old))
-        {
-            if node.get(old_set.rtype).is_none() {
-                removed.extend(changes(owner, old_set, |_| true));
-            }
-        }
+        return sorted(removed, added);
+    }
+    for (owner, _) in after.nodes() {
+        node_difference(before, after, owner, &mut removed, &mut added);
     }
     for (owner, node) in before.nodes() {
         if after.node(owner).is_none() {
@@ -79,6 +72,35 @@ fn difference<'z>(before: &'z ViewZone, after: &'z ViewZone) -> (Vec<Record<'z>>
         }
     }
     sorted(removed, added)
+}
+
+/// The records at `owner` that only `before` has, and those only `after` has.
+fn node_difference<'z>(
+    before: &'z ViewZone,
+    after: &'z ViewZone,
+    owner: &'z [u8],
+    removed: &mut Vec<Record<'z>>,
+    added: &mut Vec<Record<'z>>,
+) {
+    let old = before.node(owner);
+    let new = after.node(owner);
+    for set in new
+        .into_iter()
+        .flat_map(|node| transferred(after, owner, node))
+    {
+        match old.and_then(|old| old.get(set.rtype)) {
+            Some(old_set) => rrset_difference(owner, old_set, set, removed, added),
+            None => added.extend(changes(owner, set, |_| true)),
+        }
+    }
+    for old_set in old
+        .into_iter()
+        .flat_map(|old| transferred(before, owner, old))
+    {
+        if new.is_none_or(|node| node.get(old_set.rtype).is_none()) {
+            removed.extend(changes(owner, old_set, |_| true));
+        }
+    }
 }
 
 /// A stable order: the same change is sent the same way every time.
@@ -181,4 +203,100 @@ fn changes<'s>(
         .iter()
         .filter(move |rdata| wanted(&rdata.wire))
         .map(move |rdata| (owner, set.rtype, set.ttl, &rdata.wire[..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::name::Name;
+    use crate::located::SourceLoc;
+    use crate::view::zone::{assemble, build_overlay, build_shared};
+    use crate::zonefile::{ZoneRecord, parse_zone_text};
+    use std::path::Path;
+
+    fn records(text: &str) -> Vec<ZoneRecord> {
+        let origin = Name::parse("example.", None).unwrap();
+        parse_zone_text(text, Path::new("test.zone"), &origin)
+            .unwrap()
+            .records
+    }
+
+    /// A view's copy: the shared data with `overlay` (whose content `fingerprint` stands for).
+    fn copy(
+        shared: &Arc<crate::view::zone::ZoneData>,
+        overlay: &str,
+        fingerprint: u64,
+    ) -> ViewZone {
+        let origin = Name::parse("example.", None).unwrap();
+        let overlay = build_overlay(&origin, shared, records(overlay));
+        let loc = SourceLoc {
+            file: Arc::new("test.toml".into()),
+            line: 1,
+        };
+        assemble(
+            &origin,
+            shared.clone(),
+            Some(overlay),
+            &loc,
+            "internal",
+            fingerprint,
+        )
+        .unwrap()
+    }
+
+    /// Two versions of a view's copy that read the same shared data differ only where their
+    /// overlays do: a name only the old overlay had falls back to the shared records, a name only
+    /// the new one has is added, and a changed override is a removal and an addition.
+    #[test]
+    fn versions_on_the_same_shared_data_differ_where_their_overlays_do() {
+        let shared = Arc::new(build_shared(
+            &Name::parse("example.", None).unwrap(),
+            records(
+                "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\nmail A 192.0.2.25\nold A 192.0.2.1\n",
+            ),
+        ));
+        let before = copy(
+            &shared,
+            "$TTL 300\n@ SOA ns hm 1 2 3 4 5\nold A 10.0.0.1\n",
+            1,
+        );
+        let after = copy(
+            &shared,
+            "$TTL 300\n@ SOA ns hm 2 2 3 4 5\nmail A 10.0.0.25\nnew A 10.0.0.2\nnew AAAA fd00::2\n",
+            2,
+        );
+        assert!(after.names_differing_from(&before).is_some());
+        let history = next(&before, &after, 5);
+        let diff = &history.diffs[0];
+        let text = |records: &crate::view::history::Records| {
+            let mut lines: Vec<String> = records
+                .iter()
+                .map(|(owner, rtype, _, rdata)| {
+                    format!(
+                        "{} {} {rdata:?}",
+                        crate::dns::name::Name::from_wire(owner).unwrap(),
+                        rtype
+                    )
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(
+            text(&diff.removed),
+            [
+                "mail.example. 1 [192, 0, 2, 25]",
+                "old.example. 1 [10, 0, 0, 1]"
+            ]
+        );
+        assert_eq!(
+            text(&diff.added),
+            [
+                "mail.example. 1 [10, 0, 0, 25]",
+                "new.example. 1 [10, 0, 0, 2]",
+                "new.example. 28 [253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]",
+                "old.example. 1 [192, 0, 2, 1]"
+            ]
+        );
+    }
 }

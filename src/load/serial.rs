@@ -48,11 +48,7 @@ pub(crate) fn fingerprint(records: &[ZoneRecord]) -> u64 {
 
 /// Each view's fingerprint of a zone: the shared file's combined with that view's override file's
 /// (`overrides` is indexed by view).
-pub(crate) fn view_fingerprints(
-    shared: &[ZoneRecord],
-    overrides: &[Option<Vec<ZoneRecord>>],
-) -> Vec<u64> {
-    let shared = fingerprint(shared);
+pub(crate) fn view_fingerprints(shared: u64, overrides: &[Option<Vec<ZoneRecord>>]) -> Vec<u64> {
     overrides
         .iter()
         .map(|records| {
@@ -77,7 +73,8 @@ pub(crate) struct Served {
 /// unmanaged view is served its file's serial, without one. A serial raised before is kept
 /// while the content does not change, whether the view's serial is managed now or not: a served
 /// serial never goes back. A view without its own SOA gets a copy of the
-/// shared one in its overlay, so the other views keep theirs.
+/// shared one in its overlay, so the other views keep theirs. `shared` holds at least the
+/// shared data's apex SOA.
 pub(crate) fn enforce(
     config: &Config,
     previous: &dyn Fn(&str, &Name) -> Option<Served>,

@@ -18,6 +18,7 @@ mod watch;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,7 @@ use crate::load::{self, LoadError};
 use crate::located::Located;
 use crate::systemd;
 pub use publish::Live;
-use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, settle};
+use watch::{FileWatcher, MAX_WRITE_WAIT, Unfinished, Watched, barrier, lock, quiet_time, settle};
 
 /// A reload's result: published (with the `file:line` errors of the zones held back, and the
 /// findings worth a warning), or refused whole.
@@ -204,8 +205,10 @@ pub struct Reloader {
     config_path: PathBuf,
     /// What each load is published to.
     live: Live,
-    /// The config's `listen` when the sockets were bound: they cannot move live.
+    /// The config's `listen` and `listen_loops` when the sockets were bound: they cannot change
+    /// live.
     listen: Vec<SocketAddr>,
+    listen_loops: Option<NonZeroUsize>,
     /// The addresses actually served on (the config's, or `--listen`'s).
     bound: Vec<SocketAddr>,
     /// The config's `[control] listen` and `[query_log]` at start: they too need a restart.
@@ -230,6 +233,7 @@ impl Reloader {
             config_path: started_with.path.clone(),
             live,
             listen: started_with.listen.clone(),
+            listen_loops: started_with.listen_loops,
             bound,
             started_with: restart_only(started_with),
             failed_files: Vec::new(),
@@ -324,6 +328,12 @@ impl Reloader {
                         self.config_path.display(),
                         loaded.config.listen,
                         self.bound
+                    );
+                }
+                if loaded.config.listen_loops != self.listen_loops {
+                    tracing::warn!(
+                        "{}: listen_loops changed: a restart is needed to apply it",
+                        self.config_path.display(),
                     );
                 }
                 if restart_only(&loaded.config) != self.started_with {
@@ -517,6 +527,8 @@ async fn run(
         .as_ref()
         .map(|w| w.state.clone())
         .unwrap_or_default();
+    // When the last reload on a file change finished: a change soon after is part of a burst.
+    let mut last_file_reload = None;
     loop {
         let mut reply = None;
         let trigger = tokio::select! {
@@ -541,7 +553,8 @@ async fn run(
         let triggered = tokio::time::Instant::now();
         // A file change waits for its burst of events to end; every trigger then waits for the
         // files being written (see `watch`).
-        let mut debounce = trigger == Trigger::FileChange;
+        let quiet = quiet_time(last_file_reload);
+        let mut debounce = (trigger == Trigger::FileChange).then_some(quiet);
         // Files that changed while read once the wait was over: not read from then on, so that a
         // writer that never pauses cannot keep the reload going round (the set only grows, and
         // there are finitely many watched files).
@@ -590,7 +603,10 @@ async fn run(
                         }),
                 );
             }
-            debounce = true;
+            debounce = Some(quiet);
+        }
+        if trigger == Trigger::FileChange {
+            last_file_reload = Some(tokio::time::Instant::now());
         }
         if let Some(reply) = reply
             && let Some(record) = reloader.last()

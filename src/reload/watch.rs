@@ -4,8 +4,9 @@
 //!
 //! Changes are acted on when a writer closes the file, renames it into place or deletes it — not
 //! on each write, and not on creation (a file is created empty by the `open` that then writes it,
-//! so delete-then-create is acted on at its close); a burst of such events is debounced into one
-//! reload.
+//! so delete-then-create is acted on at its close). A change after a quiet spell is read once
+//! the files saved with it have had a moment to follow ([`GATHER`]); changes that keep coming are
+//! debounced into few reloads ([`DEBOUNCE`]).
 //!
 //! A file being written is not read: from the first write (an `O_TRUNC` open counts) or its
 //! creation until its writer closes it, it counts as being written, and every reload — on a file
@@ -35,9 +36,14 @@ use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-/// Quiet time after the last file event before reloading: long enough to gather an editor's
-/// burst of events, short enough to serve a change well within a second.
+/// Quiet time after the last file event before reloading, within a burst of changes (one came
+/// less than this after the last reload on a file change): long enough to gather a script's or
+/// a checkout's stream of saves into few reloads, short enough to serve a change well within a
+/// second.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Quiet time for a change after a quiet spell: enough to gather the other files saved in the
+/// same moment (a checkout, an editor's "save all"), short enough that a save is served at once.
+const GATHER: Duration = Duration::from_millis(20);
 /// Longest a steady stream of events can hold a reload back.
 const MAX_DELAY: Duration = Duration::from_millis(500);
 /// Longest a file left open mid-write holds a reload back (a stalled writer, or a lost close event).
@@ -264,9 +270,19 @@ pub(super) struct Unfinished {
     pub(super) open_for: Option<Duration>,
 }
 
+/// How long file events must stop before a reload on a file change: [`GATHER`] when it starts
+/// after a quiet spell, [`DEBOUNCE`] when it follows the last reload on a file change (finished
+/// at `last`) within that time — a burst.
+pub(super) fn quiet_time(last: Option<tokio::time::Instant>) -> Duration {
+    match last {
+        Some(last) if last.elapsed() < DEBOUNCE => DEBOUNCE,
+        _ => GATHER,
+    }
+}
+
 /// The wait before every reload. With `debounce` (a file change, or a reload read again because
-/// files changed under it), first until file events stop for [`DEBOUNCE`] (at most
-/// [`MAX_DELAY`]), swallowing them. Then, for every trigger, until no watched file is being
+/// files changed under it), first until file events stop for that long (at most [`MAX_DELAY`]),
+/// swallowing them. Then, for every trigger, until no watched file is being
 /// written: each write is waited for at most [`MAX_WRITE_WAIT`] from its first event, and the whole
 /// wait ends at most [`MAX_WRITE_WAIT`] after `triggered`. The files still open then are returned
 /// as [`Settled::unfinished`], with the event count at that moment.
@@ -274,13 +290,13 @@ pub(super) async fn settle(
     events: &mut mpsc::UnboundedReceiver<()>,
     state: &WatchState,
     triggered: tokio::time::Instant,
-    debounce: bool,
+    debounce: Option<Duration>,
 ) -> Settled {
     let started = tokio::time::Instant::now();
-    let mut quiet = !debounce;
+    let mut quiet = debounce.is_none();
     loop {
-        if !quiet {
-            quiet = match tokio::time::timeout(DEBOUNCE, events.recv()).await {
+        if let Some(debounce) = debounce.filter(|_| !quiet) {
+            quiet = match tokio::time::timeout(debounce, events.recv()).await {
                 Ok(Some(())) => started.elapsed() >= MAX_DELAY,
                 Ok(None) | Err(_) => true,
             };

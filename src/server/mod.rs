@@ -4,6 +4,7 @@
 //! names that are not ours to its resolver ([`forward`]). The core takes bound sockets, the
 //! published snapshot and a shutdown token; it knows nothing about config files.
 
+mod bind;
 #[allow(unsafe_code)]
 mod datagrams;
 mod doh;
@@ -16,12 +17,12 @@ mod udp;
 
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{self, Summary};
@@ -70,122 +71,56 @@ pub struct ViewRuntime {
 /// The state currently served; replaced whole by reloads, read without locks.
 pub type SharedState = Arc<ArcSwap<Published>>;
 
-/// Bound sockets, ready to serve.
+/// Bound sockets, ready to serve: per listen address, a UDP socket and a TCP listener for each
+/// receive loop ([`bind`]).
 pub struct Listeners {
-    pub udp: Vec<std::net::UdpSocket>,
-    pub tcp: Vec<std::net::TcpListener>,
+    groups: Vec<bind::Group>,
     /// DNS over TLS and DNS over HTTPS ([`Listeners::bind_tls`]).
-    pub dot: Vec<std::net::TcpListener>,
-    pub doh: Vec<std::net::TcpListener>,
+    dot: Vec<std::net::TcpListener>,
+    doh: Vec<std::net::TcpListener>,
 }
 
 impl Listeners {
-    /// Binds UDP and TCP on each address. Port 0 picks one free port for both protocols.
-    pub fn bind(addrs: &[SocketAddr]) -> io::Result<Listeners> {
-        let mut udp = Vec::new();
-        let mut tcp = Vec::new();
-        for addr in addrs {
-            let (u, t) = bind_pair(*addr)?;
-            udp.push(u);
-            tcp.push(t);
-        }
+    /// Binds UDP and TCP on each address, `loops` sockets of each (see [`loops_per_core`]).
+    /// Port 0 picks one free port for both protocols and all the loops.
+    pub fn bind(addrs: &[SocketAddr], loops: NonZeroUsize) -> io::Result<Listeners> {
+        let groups = addrs
+            .iter()
+            .map(|addr| bind::group(*addr, loops))
+            .collect::<io::Result<_>>()?;
         Ok(Listeners {
-            udp,
-            tcp,
+            groups,
             dot: Vec::new(),
             doh: Vec::new(),
         })
     }
 
-    /// Binds the DNS over TLS and DNS over HTTPS listeners (TCP only; port 0 picks one each).
+    /// Binds the DNS over TLS and DNS over HTTPS listeners: one TCP listener each (one accept
+    /// task hands connections to the runtime's workers; the TLS work is theirs), bound alone.
+    /// Port 0 picks a port for each.
     pub fn bind_tls(&mut self, dot: &[SocketAddr], doh: &[SocketAddr]) -> io::Result<()> {
-        let bind = |addr: &SocketAddr, what: &str| {
-            bind_tcp(*addr)
-                .and_then(|listener| {
-                    listener.set_nonblocking(true)?;
-                    Ok(listener)
-                })
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {what} {addr}: {e}")))
-        };
         for addr in dot {
-            self.dot.push(bind(addr, "DNS over TLS")?);
+            self.dot.push(bind::listener(*addr, "DNS over TLS")?);
         }
         for addr in doh {
-            self.doh.push(bind(addr, "DNS over HTTPS")?);
+            self.doh.push(bind::listener(*addr, "DNS over HTTPS")?);
         }
         Ok(())
     }
 
     /// The addresses actually bound (useful after binding port 0).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
+        self.groups
             .iter()
-            .filter_map(|s| s.local_addr().ok())
+            .filter_map(|group| group.udp.first()?.local_addr().ok())
             .collect()
     }
 }
 
-fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
-    let attempts = if addr.port() == 0 { 20 } else { 1 };
-    let mut last_error = None;
-    for _ in 0..attempts {
-        let udp = bind_udp(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
-        let bound = udp.local_addr()?;
-        match bind_tcp(bound) {
-            Ok(tcp) => {
-                udp.set_nonblocking(true)?;
-                tcp.set_nonblocking(true)?;
-                return Ok((udp, tcp));
-            }
-            // Port 0 gave a UDP port whose TCP twin is taken: try another.
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && addr.port() == 0 => {
-                last_error = Some(e)
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot bind TCP {bound}: {e}"),
-                ));
-            }
-        }
-    }
-    Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+/// The number of receive loops when the config sets none: one per core this process may run on.
+pub fn loops_per_core() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
-
-/// A socket for `addr`'s family. An IPv6 socket is IPv6-only, whatever the system default
-/// (`net.ipv6.bindv6only`): otherwise `[::]:53` also takes IPv4 port 53 and the usual pair
-/// `0.0.0.0:53` + `[::]:53` fails with "Address already in use". Each family is then served by
-/// the socket bound for it, as BIND and NSD do.
-fn new_socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    Ok(socket)
-}
-
-/// Like `std::net::UdpSocket::bind` (no address reuse: a second server on the same port fails
-/// to start instead of sharing the queries), but IPv6-only for IPv6.
-fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
-    let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
-}
-
-/// Like `std::net::TcpListener::bind`, but IPv6-only for IPv6. SO_REUSEADDR as std sets it on
-/// Unix: a restart can listen again while the last run's connections sit in TIME_WAIT.
-fn bind_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = new_socket(addr, Type::STREAM, Protocol::TCP)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(TCP_BACKLOG)?;
-    Ok(socket.into())
-}
-
-/// Connections the kernel may queue before they are accepted (it caps this at
-/// `net.core.somaxconn`); tokio's `TcpListener::bind` uses the same.
-const TCP_BACKLOG: i32 = 1024;
 
 /// [`answer::respond`], with a panic contained to the one request that caused it: the message
 /// goes unanswered, the error is logged, and the receive loop carries on.
@@ -213,11 +148,13 @@ fn respond_guarded(
 /// How long a stop waits for TCP connections to finish the answer they are writing.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The listeners with every descriptor the receive loops take: a clone of each UDP socket per
-/// loop (and one the resolver replies on), the TCP listeners registered with the runtime.
+/// The listeners with every descriptor the receive loops take: each loop's UDP socket and the
+/// descriptor of it that forwarded answers go out on, the TCP listeners registered with the
+/// runtime.
 pub struct Sockets {
-    /// Per UDP socket: one socket per receive loop, and the shared reply socket.
-    udp: Vec<(Vec<std::net::UdpSocket>, Arc<std::net::UdpSocket>)>,
+    /// Per listen address, per receive loop: its socket, and another descriptor of the same
+    /// socket for the resolver's tasks.
+    udp: Vec<Vec<(std::net::UdpSocket, Arc<std::net::UdpSocket>)>>,
     tcp: Vec<tokio::net::TcpListener>,
     dot: Vec<tokio::net::TcpListener>,
     doh: Vec<tokio::net::TcpListener>,
@@ -227,15 +164,25 @@ impl Listeners {
     /// Takes every descriptor [`run`] needs, so that a start that cannot have them all (out of
     /// file descriptors) fails before it says it serves. Call within the runtime.
     pub fn open(self) -> io::Result<Sockets> {
-        let loops_per_socket = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut udp = Vec::with_capacity(self.udp.len());
-        for socket in self.udp {
-            // Forwarded answers go out on this clone, from the resolver's tasks.
-            let reply = Arc::new(socket.try_clone()?);
-            let loops = (0..loops_per_socket)
-                .map(|_| socket.try_clone())
+        let mut udp = Vec::with_capacity(self.groups.len());
+        let mut tcp = Vec::new();
+        for group in self.groups {
+            // Forwarded answers leave from the listen address, on the socket their query came
+            // in on. Not on one socket for all: if a loop ended, a descriptor held elsewhere
+            // would keep its socket in the group, taking its share of the clients with nobody
+            // reading; closed with its loop, the kernel gives that share to the others.
+            let loops = group
+                .udp
+                .into_iter()
+                .map(|socket| {
+                    let reply = Arc::new(socket.try_clone()?);
+                    Ok((socket, reply))
+                })
                 .collect::<io::Result<Vec<_>>>()?;
-            udp.push((loops, reply));
+            udp.push(loops);
+            for listener in group.tcp {
+                tcp.push(tokio::net::TcpListener::from_std(listener)?);
+            }
         }
         let register = |listeners: Vec<std::net::TcpListener>| {
             listeners
@@ -245,7 +192,7 @@ impl Listeners {
         };
         Ok(Sockets {
             udp,
-            tcp: register(self.tcp)?,
+            tcp,
             dot: register(self.dot)?,
             doh: register(self.doh)?,
         })
@@ -257,7 +204,7 @@ impl Sockets {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.udp
             .iter()
-            .filter_map(|(_, reply)| reply.local_addr().ok())
+            .filter_map(|loops| loops.first()?.0.local_addr().ok())
             .collect()
     }
 
@@ -273,9 +220,9 @@ impl Sockets {
     }
 }
 
-/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets one
-/// receive loop (a thread) per core; each TCP, DNS over TLS and DNS over HTTPS listener one accept
-/// task, all under one connection limit. On shutdown, TCP
+/// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets its
+/// receive loop (a thread); each TCP, DNS over TLS and DNS over HTTPS listener its accept task,
+/// all sharing one connection limit. On shutdown, TCP
 /// connections stop reading new queries but finish the answer in hand; `run` returns once they
 /// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
@@ -289,11 +236,11 @@ pub async fn run(
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     let runtime = tokio::runtime::Handle::current();
-    for (loops, reply) in sockets.udp {
-        for socket in loops {
+    for loops in sockets.udp {
+        for (socket, reply) in loops {
             let (snapshot, limiter, shutdown) =
                 (snapshot.clone(), limiter.clone(), shutdown.clone());
-            let (runtime, reply) = (runtime.clone(), reply.clone());
+            let runtime = runtime.clone();
             let counters = metrics.queries.register(Transport::Udp);
             tasks.spawn_blocking(move || {
                 udp::serve(

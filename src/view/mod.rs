@@ -33,6 +33,9 @@ pub struct Snapshot {
     /// The TSIG keys, and for each the view it selects (if a view lists it).
     pub keys: Vec<Arc<Key>>,
     key_views: Vec<Option<usize>>,
+    /// Each zone's shared data with the files it was built from: the next load takes what is
+    /// unchanged from here.
+    pub(crate) shared_builds: Vec<Arc<zone::SharedBuild>>,
 }
 
 /// Who may transfer a zone: a source in `allow`, or a request signed with one of `keys` (indexes
@@ -280,6 +283,7 @@ impl Snapshot {
             files,
             keys,
             key_views,
+            shared_builds: Vec::new(),
         }
     }
 }

@@ -17,8 +17,10 @@ const MAX_ERRORS: usize = 100;
 /// Deeper nesting is a mistake in practice; the cap also bounds the work one file can cause.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
+/// Parses `text`, the contents of `file` (whose bytes as read have the digest `digest`).
 pub(super) fn parse(
     text: &[u8],
+    digest: u64,
     file: &Path,
     zone_origin: &Name,
 ) -> Result<ParsedZoneFile, Vec<Located>> {
@@ -27,6 +29,7 @@ pub(super) fn parse(
         records: Vec::new(),
         errors: Vec::new(),
         files: vec![file.to_path_buf()],
+        digests: vec![digest],
         default_ttl: None,
         last_ttl: None,
         open_files: vec![identity(file)],
@@ -41,6 +44,7 @@ pub(super) fn parse(
         Ok(ParsedZoneFile {
             records: loader.records,
             files: loader.files,
+            digests: loader.digests,
         })
     } else {
         Err(loader.errors)
@@ -53,6 +57,7 @@ struct Loader<'z> {
     records: Vec<ZoneRecord>,
     errors: Vec<Located>,
     files: Vec<PathBuf>,
+    digests: Vec<u64>,
     /// `$TTL`, or the SOA's MINIMUM when the SOA had to supply one (as BIND does).
     default_ttl: Option<u32>,
     /// The last TTL written on a record: RFC 1035's default when there is no `$TTL`.
@@ -243,6 +248,7 @@ impl Loader<'_> {
             }
         };
         self.files.push(target.clone());
+        self.digests.push(super::digest(&bytes));
         // A UTF-16 file is one error, the included file's own (line 0: the file as a whole).
         let bytes = match super::edited_text(&bytes) {
             Ok(text) => text,

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -157,9 +158,7 @@ impl Server {
     }
 
     pub fn with_config(config: &Path) -> Server {
-        let listeners =
-            Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
-        Server::with_listeners(config, listeners)
+        Server::with_listeners(config, loopback_listeners(LOOPS))
     }
 
     /// [`Server::with_config`] on sockets already bound (so that a config can name the port).
@@ -176,9 +175,7 @@ impl Server {
 
     /// Serves what a load (or a reload against an earlier load) produced.
     pub fn with_loaded(loaded: splitdns::Loaded) -> Server {
-        let listeners =
-            Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind 127.0.0.1:0");
-        Server::serve(loaded, listeners)
+        Server::serve(loaded, loopback_listeners(LOOPS))
     }
 
     fn serve(loaded: splitdns::Loaded, listeners: Listeners) -> Server {
@@ -214,6 +211,15 @@ impl Server {
             thread: Some(thread),
         }
     }
+}
+
+/// Receive loops of an in-process server: more than one, so that every test goes through a
+/// socket group, whatever the machine's cores.
+pub const LOOPS: NonZeroUsize = NonZeroUsize::new(2).unwrap();
+
+/// `loops` sockets of each protocol on one free port of 127.0.0.1.
+pub fn loopback_listeners(loops: NonZeroUsize) -> Listeners {
+    Listeners::bind(&["127.0.0.1:0".parse().unwrap()], loops).expect("bind 127.0.0.1:0")
 }
 
 impl Drop for Server {
@@ -274,6 +280,8 @@ pub struct DaemonBuilder {
     config: PathBuf,
     ips: Vec<IpAddr>,
     ephemeral: bool,
+    /// A port the test chose: see [`DaemonBuilder::port`].
+    port: Option<u16>,
     control: bool,
     /// A control address the test chose (one it holds itself): see [`DaemonBuilder::control_at`].
     control_at: Option<SocketAddr>,
@@ -289,6 +297,7 @@ impl Daemon {
             config: config.as_ref().to_path_buf(),
             ips: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             ephemeral: false,
+            port: None,
             control: false,
             control_at: None,
             env: vec![
@@ -419,6 +428,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Listens on `port`, which the test chose (one another server holds, to see the start
+    /// refused), instead of a free one.
+    pub fn port(mut self, port: u16) -> DaemonBuilder {
+        self.port = Some(port);
+        self
+    }
+
     /// Gives the config's `[control] listen` a free loopback port (adding the section if the
     /// config has none), picked afresh on each attempt, and waits for it to accept too. The
     /// config is rewritten in place, so it must be in a scratch directory: copy a shared one
@@ -497,9 +513,10 @@ impl DaemonBuilder {
     }
 
     fn spawn_once(&self) -> Daemon {
-        let port = match self.ephemeral {
-            true => 0,
-            false => free_port_on(&self.ips),
+        let port = match (self.ephemeral, self.port) {
+            (true, _) => 0,
+            (false, Some(port)) => port,
+            (false, None) => free_port_on(&self.ips),
         };
         let in_scratch = self.config.starts_with(scratch_root());
         if let Some(addr) = self.control_at {

@@ -1016,9 +1016,10 @@ fn forward_passes_do_and_cd_on_and_ad_back_only_when_asked() {
 fn forward_loop_between_two_servers_is_broken_with_servfail() {
     let dir = scratch_dir("forward_loop");
     fs::write(dir.join("contoso.example.zone"), CONTOSO_ZONE).unwrap();
-    let bind =
-        || splitdns::server::Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind");
-    let (a, b) = (bind(), bind());
+    let (a, b) = (
+        crate::common::loopback_listeners(crate::common::LOOPS),
+        crate::common::loopback_listeners(crate::common::LOOPS),
+    );
     let (a_addr, b_addr) = (a.local_addrs()[0], b.local_addrs()[0]);
     let write = |name: &str, to: SocketAddr| {
         let path = dir.join(name);

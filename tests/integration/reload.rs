@@ -1189,16 +1189,22 @@ fn reload_serial_policy_bump_serves_previous_plus_one() {
     assert_eq!(outside.serial("contoso.example."), Some(SERIAL + 2));
 }
 
+/// `listen` and `listen_loops` change only with a restart: a reload says so for each and keeps
+/// the sockets it has.
 #[test]
 fn reload_listen_change_needs_a_restart() {
     let mut server = Server::start("listen", &[]);
     let other = free_port();
-    let config = CONFIG.replace("127.0.0.1:5353", &format!("127.0.0.1:{other}"));
+    let config = CONFIG.replace(
+        "listen = [\"127.0.0.1:5353\"]",
+        &format!("listen = [\"127.0.0.1:{other}\"]\nlisten_loops = 3"),
+    );
     let held = write_held_open(&server.path("splitdns.toml"), &config);
     server.hangup();
     drop(held);
     let line = server.wait_log(&["listen changed", "a restart is needed"]);
     eprintln!("logged: {line}");
+    server.wait_log(&["listen_loops changed", "a restart is needed"]);
     server.wait_log(&["reload on SIGHUP: "]);
     server.assert_running();
     // The old socket still serves.

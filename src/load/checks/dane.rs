@@ -31,7 +31,7 @@ pub(super) fn tlsa_in_unsigned_zones(
             let Some(copy) = view.zones.iter().find(|z| z.origin == zone.origin) else {
                 continue;
             };
-            for (key, node) in copy.nodes_where(|_, node| node.get(rtype::TLSA).is_some()) {
+            for (key, node) in copy.picked(super::picks::TLSA_OWNERS) {
                 let Some(record) = node.get(rtype::TLSA).and_then(|set| set.rdatas.first()) else {
                     continue;
                 };

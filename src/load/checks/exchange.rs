@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use super::picks::{self, is_autodiscover_srv_owner};
 use super::{Finding, Severity, address_of, name_text};
 use crate::address_space::non_public_kind;
 use crate::config::{Config, ExchangeConfig};
@@ -15,11 +16,6 @@ use crate::located::SourceLoc;
 use crate::view::lookup::Found;
 use crate::view::zone::{Node, ViewZone};
 use crate::view::{Snapshot, View};
-
-/// True for `_autodiscover._tcp.<something>` (lowercased wire).
-fn is_autodiscover_srv_owner(key: &[u8]) -> bool {
-    key.len() > AUTODISCOVER_SRV_PREFIX.len() && key.starts_with(AUTODISCOVER_SRV_PREFIX)
-}
 
 /// The node a view answers for a name (exact or wildcard), with the zone, if it serves the name.
 fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
@@ -36,7 +32,7 @@ fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
 pub(super) fn autodiscover_srv_records(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (key, node) in zone.nodes_where(|key, _| is_autodiscover_srv_owner(key)) {
+            for (key, node) in zone.picked(picks::AUTODISCOVER_SRV_OWNERS) {
                 let Some(srv) = node.get(rtype::SRV) else {
                     continue;
                 };
@@ -351,7 +347,7 @@ pub(super) fn namespace_addresses(
         .collect();
     for view in &snapshot.views {
         for zone in &view.zones {
-            for (_, node) in zone.nodes_where(|key, _| is_autodiscover_srv_owner(key)) {
+            for (_, node) in zone.picked(picks::AUTODISCOVER_SRV_OWNERS) {
                 for rdata in node
                     .get(rtype::SRV)
                     .into_iter()

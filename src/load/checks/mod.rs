@@ -7,6 +7,7 @@
 mod dane;
 mod exchange;
 mod health;
+pub(crate) mod picks;
 mod signing;
 mod split;
 mod tls;

@@ -61,7 +61,7 @@ pub(super) fn dnssec_records_in_signed_zones(
             if !view_config.dnssec {
                 continue;
             }
-            for (owner, node) in copy.nodes() {
+            for (owner, node) in copy.picked(super::picks::SIGNER_RECORDS) {
                 for set in node.rrsets.iter() {
                     let at_apex_by_signer = owner == origin
                         && matches!(

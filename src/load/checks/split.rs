@@ -12,7 +12,6 @@ use crate::dns::rtype;
 use crate::located::SourceLoc;
 use crate::view::Snapshot;
 use crate::view::lookup::Found;
-use crate::view::zone::Node;
 
 /// Private, shared, loopback or link-local addresses published in a view that faces the Internet.
 pub(super) fn private_addresses_in_public_views(
@@ -20,16 +19,9 @@ pub(super) fn private_addresses_in_public_views(
     snapshot: &Snapshot,
     findings: &mut Vec<Finding>,
 ) {
-    let has_private_address = |_: &[u8], node: &Node| {
-        node.rrsets.iter().any(|set| {
-            set.rdatas.iter().any(|rdata| {
-                address_of(set.rtype, &rdata.wire).is_some_and(|ip| non_public_kind(ip).is_some())
-            })
-        })
-    };
     for view in super::public_views(config, snapshot) {
         for zone in &view.zones {
-            for (key, node) in zone.nodes_where(has_private_address) {
+            for (key, node) in zone.picked(super::picks::NON_PUBLIC_ADDRESSES) {
                 for set in node
                     .rrsets
                     .iter()

@@ -13,6 +13,7 @@ mod check;
 mod node;
 mod nsec3;
 mod signed;
+mod source;
 
 use std::sync::Arc;
 
@@ -27,9 +28,10 @@ pub(crate) use check::check_shared;
 use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
-pub(crate) use node::{Answered, Node, RRset, Rdata, ZoneData};
+pub(crate) use node::{Answered, Node, PICK_SLOTS, Pick, RRset, Rdata, ZoneData};
 pub(crate) use nsec3::Nsec3Chain;
 pub(crate) use signed::{MADE_BY_SIGNER, MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
+pub(crate) use source::{FileRead, FileStamp, SharedBuild};
 
 /// A zone as one view serves it. Cloning is cheap (the data is shared): a reload that cannot
 /// load a zone's files keeps serving the previous copy in the new snapshot.
@@ -173,32 +175,61 @@ impl ViewZone {
             })
     }
 
+    /// When this copy and `before` read the very same shared data (a reload that took it
+    /// unchanged), the only names where they can differ: those either overlay holds, each once.
+    /// `None` when the shared data differs, and every name must be compared.
+    pub fn names_differing_from<'z>(
+        &'z self,
+        before: &'z ViewZone,
+    ) -> Option<impl Iterator<Item = &'z [u8]> + 'z> {
+        if !Arc::ptr_eq(&self.shared, &before.shared) {
+            return None;
+        }
+        let ours = self.overlay.as_ref();
+        let theirs = before
+            .overlay
+            .iter()
+            .flat_map(|o| o.nodes.keys())
+            .filter(move |key| ours.is_none_or(|o| o.get(key).is_none()));
+        Some(
+            ours.into_iter()
+                .flat_map(|o| o.nodes.keys())
+                .chain(theirs)
+                .map(|key| &key[..]),
+        )
+    }
+
     /// Every name of this view's zone with its node, overlay names replacing shared ones: the
     /// overlay's names first, then the shared ones, each in file order.
     pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
-        self.nodes_where(|_, _| true)
-    }
-
-    /// The nodes of [`ViewZone::nodes`] that `wanted` accepts. It is asked before a shared node
-    /// is looked up in the overlay, so a check that looks for a few names or records pays that
-    /// hash lookup only for them (a 200,000-name zone is walked at every start and reload).
-    pub fn nodes_where<'z>(
-        &'z self,
-        wanted: impl Fn(&[u8], &Node) -> bool + Copy + 'z,
-    ) -> impl Iterator<Item = (&'z [u8], &'z Node)> + 'z {
         let overlay = self.overlay.as_ref();
         let shared = self
             .shared
             .nodes
             .iter()
-            .filter(move |(key, node)| wanted(key, node))
             .filter(move |(key, _)| overlay.is_none_or(|o| o.get(key).is_none()));
         overlay
             .into_iter()
             .flat_map(|o| o.nodes.iter())
-            .filter(move |(key, node)| wanted(key, node))
             .chain(shared)
             .map(|(key, node)| (&key[..], node))
+    }
+
+    /// The nodes of [`ViewZone::nodes`] that `pick` wants. The shared data remembers which of
+    /// its nodes those are, so a load that takes it unchanged does not walk it again (a zone of a
+    /// million names is looked through for a few at every start and reload).
+    pub(crate) fn picked(&self, pick: Pick) -> impl Iterator<Item = (&[u8], &Node)> {
+        let overlay = self.overlay.as_ref();
+        let shared = self
+            .shared
+            .picked(pick)
+            .filter(move |(key, _)| overlay.is_none_or(|o| o.get(key).is_none()));
+        overlay
+            .into_iter()
+            .flat_map(|o| o.nodes.iter())
+            .filter(move |(key, node)| (pick.wanted)(key, node))
+            .map(|(key, node)| (&key[..], node))
+            .chain(shared)
     }
 }
 

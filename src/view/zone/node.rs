@@ -4,7 +4,7 @@
 //! and health checks are read here, at answer time, without writing anything.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;
@@ -210,6 +210,39 @@ pub struct ZoneData {
     pub(crate) content: u64,
     /// When the first signature in it expires (signed data only).
     pub(crate) earliest: Option<u32>,
+    /// What walks over every node found, remembered with the data, which never changes: a load
+    /// that takes it unchanged from the previous one does not walk it again.
+    pub(super) walked: Walked,
+}
+
+/// A kind of node that the loader looks for in every zone at every load (TLSA records,
+/// Autodiscover SRV owners, non-public addresses): a walk over every name of the zone, for a
+/// handful of nodes. The nodes each kind picks are remembered in the data's slot for it.
+#[derive(Clone, Copy)]
+pub(crate) struct Pick {
+    /// The slot of [`Walked::picks`] for this kind: one per kind, fixed where the kinds are
+    /// defined.
+    pub slot: usize,
+    /// Whether a node is of this kind, from its name and itself alone.
+    pub wanted: fn(&[u8], &Node) -> bool,
+}
+
+/// How many kinds of [`Pick`] there are at most.
+pub(crate) const PICK_SLOTS: usize = 4;
+
+/// The results of walks over a [`ZoneData`], each made once.
+#[derive(Debug, Default)]
+pub(super) struct Walked {
+    /// Per [`Pick`] slot, the indexes of the nodes it picked.
+    picks: [OnceLock<Box<[u32]>>; PICK_SLOTS],
+    records: OnceLock<usize>,
+}
+
+/// A copy starts with nothing walked: it is made to be changed (copy on write).
+impl Clone for Walked {
+    fn clone(&self) -> Walked {
+        Walked::default()
+    }
 }
 
 impl ZoneData {
@@ -221,7 +254,26 @@ impl ZoneData {
     }
 
     pub(super) fn record_count(&self) -> usize {
-        self.nodes.values().map(Node::record_count).sum()
+        *self
+            .walked
+            .records
+            .get_or_init(|| self.nodes.values().map(Node::record_count).sum())
+    }
+
+    /// The nodes `pick` wants, in file order: found by one walk, the first time it is asked.
+    pub(super) fn picked(&self, pick: Pick) -> impl Iterator<Item = (&[u8], &Node)> {
+        let indexes = self.walked.picks[pick.slot].get_or_init(|| {
+            self.nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, (key, node))| (pick.wanted)(key, node))
+                .map(|(index, _)| u32::try_from(index).expect("fewer than 2^32 names"))
+                .collect()
+        });
+        indexes.iter().filter_map(|&index| {
+            let (key, node) = self.nodes.get_index(index as usize)?;
+            Some((&key[..], node))
+        })
     }
 }
 

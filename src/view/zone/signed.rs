@@ -604,6 +604,7 @@ impl ZoneData {
                 nodes,
                 chain: chain.into_boxed_slice(),
                 content: self.content,
+                walked: Default::default(),
             },
             made,
         )
@@ -686,9 +687,6 @@ impl ViewZone {
                 (key.clone(), node)
             })
             .collect();
-        let view_node = |own: &Nodes, key: &[u8]| -> Option<Node> {
-            own.get(key).or_else(|| shared.get(key)).cloned()
-        };
         // Cuts and DNAMEs the overlay adds hide the shared names below them; those it removes
         // bring shared names below them into the chain.
         let mut hidden: Vec<Box<[u8]>> = Vec::new();
@@ -752,66 +750,105 @@ impl ViewZone {
             .map(|(index, _)| index as u32)
             .collect();
         sort_canonical(&own, &mut own_chain);
-        let mut merged: Vec<(&[u8], bool)> =
-            Vec::with_capacity(shared.chain.len() + own_chain.len());
-        {
-            let mut from_shared = shared
-                .chain
-                .iter()
-                .map(|&index| {
-                    let (key, _) = shared
-                        .nodes
-                        .get_index(index as usize)
-                        .expect("chain indexes are nodes");
-                    &key[..]
-                })
-                .filter(|key| !own.contains_key(*key))
-                .peekable();
-            let mut from_own = own_chain
-                .iter()
-                .map(|&index| {
-                    let (key, _) = own
-                        .get_index(index as usize)
-                        .expect("chain indexes are nodes");
-                    &key[..]
-                })
-                .peekable();
-            loop {
-                let take_shared = match (from_shared.peek(), from_own.peek()) {
-                    (Some(a), Some(b)) => canonical::cmp_names(a, b) == Ordering::Less,
-                    (Some(_), None) => true,
-                    (None, Some(_)) => false,
-                    (None, None) => break,
-                };
-                if take_shared {
-                    merged.push((from_shared.next().expect("peeked"), false));
-                } else {
-                    merged.push((from_own.next().expect("peeked"), true));
+        // Each name's NSEC in this view names its successor in the view's chain: the shared
+        // chain without the names the overlay decides, merged with the overlay's chain names.
+        // Only the overlay's names and the shared names just before a change have a successor
+        // other than in the shared chain: found by binary search, not by walking the chain.
+        let name_at = |index: u32| -> &[u8] {
+            let (key, _) = shared
+                .nodes
+                .get_index(index as usize)
+                .expect("chain indexes are nodes");
+            key
+        };
+        let shared_name = |position: usize| name_at(shared.chain[position]);
+        let own_names: Vec<&[u8]> = own_chain
+            .iter()
+            .map(|&index| {
+                let (key, _) = own.get_index(index as usize).expect("an overlay index");
+                &key[..]
+            })
+            .collect();
+        // The first shared chain position from `position` on whose name the overlay leaves.
+        let kept_from = |mut position: usize| {
+            while position < shared.chain.len() && own.contains_key(shared_name(position)) {
+                position += 1;
+            }
+            (position < shared.chain.len()).then_some(position)
+        };
+        // The first shared chain position whose name sorts after `key`.
+        let shared_after = |key: &[u8]| {
+            shared.chain.partition_point(|&index| {
+                canonical::cmp_names(name_at(index), key) != Ordering::Greater
+            })
+        };
+        let first_in_view = || {
+            let shared_first = kept_from(0).map(shared_name);
+            match (shared_first, own_names.first()) {
+                (Some(a), Some(b)) if canonical::cmp_names(a, b) == Ordering::Less => a,
+                (_, Some(b)) => b,
+                (Some(a), None) => a,
+                (None, None) => origin,
+            }
+        };
+        let successor = |key: &[u8]| -> &[u8] {
+            let shared_next = kept_from(shared_after(key)).map(shared_name);
+            let own_next =
+                own_names
+                    .get(own_names.partition_point(|name| {
+                        canonical::cmp_names(name, key) != Ordering::Greater
+                    }))
+                    .copied();
+            match (shared_next, own_next) {
+                (Some(a), Some(b)) if canonical::cmp_names(a, b) == Ordering::Less => a,
+                (_, Some(b)) => b,
+                (Some(a), None) => a,
+                (None, None) => first_in_view(),
+            }
+        };
+        // The shared names whose successor may have changed: the last one the overlay leaves
+        // before each overlay name, and the last of the chain (its successor wraps round).
+        let mut around: Vec<usize> = Vec::new();
+        for key in own.keys() {
+            let mut position = shared.chain.partition_point(|&index| {
+                canonical::cmp_names(name_at(index), key) == Ordering::Less
+            });
+            while position > 0 {
+                position -= 1;
+                if !own.contains_key(shared_name(position)) {
+                    around.push(position);
+                    break;
                 }
             }
         }
-        // Each name's NSEC in this view: a shared name whose NSEC differs gets an overlay copy.
+        if let Some(last) = (0..shared.chain.len())
+            .rev()
+            .find(|&position| !own.contains_key(shared_name(position)))
+        {
+            around.push(last);
+        }
+        around.sort_unstable();
+        around.dedup();
         let earlier_own: Option<&ZoneData> = previous.and_then(|p| p.overlay.as_deref());
         let earlier_shared: Option<&ZoneData> = previous.map(|p| &*p.shared);
         let mut changed: Vec<(Box<[u8]>, Node, Vec<u8>)> = Vec::new();
         let mut own_nsec: Vec<(usize, Vec<u8>)> = Vec::new();
-        for (position, &(key, overlaid)) in merged.iter().enumerate() {
-            if signing.nsec3 {
-                break;
+        if !signing.nsec3 {
+            for &index in &own_chain {
+                let (key, node) = own.get_index(index as usize).expect("an overlay index");
+                let rdata = nsec_rdata(successor(key), node, is_cut(key, origin, node));
+                own_nsec.push((index as usize, rdata));
             }
-            let next = merged[(position + 1) % merged.len()].0;
-            if overlaid {
-                let (index, _, node) = own.get_full(key).expect("an overlay name");
-                own_nsec.push((index, nsec_rdata(next, node, is_cut(key, origin, node))));
-            } else {
-                let node = view_node(&own, key).expect("a shared name");
-                let rdata = nsec_rdata(next, &node, is_cut(key, origin, &node));
+            for position in around {
+                let key = shared_name(position);
+                let node = shared.get(key).expect("a shared name");
+                let rdata = nsec_rdata(successor(key), node, is_cut(key, origin, node));
                 let same = node
                     .nsec
                     .as_ref()
                     .is_some_and(|nsec| nsec.rdatas[0].wire[..] == rdata[..]);
                 if !same {
-                    changed.push((key.into(), node, rdata));
+                    changed.push((key.into(), node.clone(), rdata));
                 }
             }
         }
@@ -891,6 +928,7 @@ impl ViewZone {
             nodes,
             chain: own_chain.into_boxed_slice(),
             content: 0,
+            walked: Default::default(),
         }));
         self.refresh_soa();
         made
