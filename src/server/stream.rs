@@ -1,6 +1,7 @@
 //! DNS messages over a byte stream, as TCP carries them (RFC 7766) and DNS over TLS inside TLS
-//! (RFC 7858): two-octet length framing, several queries per connection answered in order, an
-//! idle timeout between messages and a deadline for each message once it has started to arrive.
+//! (RFC 7858): two-octet length framing, several queries per connection (answered in turn, but a
+//! query forwarded to a resolver answered when its answer comes, so out of order), an idle
+//! timeout between messages and a deadline for each message once it has started to arrive.
 //! On shutdown a connection stops waiting for new queries, but a query already arriving is read,
 //! answered and written (within the message and idle timeouts), so a stop never cuts an answer in
 //! half. A zone transfer is written on a blocking thread and sent message by message as the
@@ -11,48 +12,82 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use super::{Published, SharedState, TcpLimits};
-use crate::answer::Next;
+use crate::answer::{Next, Summary};
 use crate::observe::{self, Delivery, LoopCounters};
 use crate::transfer;
+use crate::wire::Transport;
+
+/// Forwarded queries one connection may have waiting for the resolver at once. Their answers go
+/// out as they come, and the connection's other queries are answered meanwhile (RFC 7766 §6.2.1.1:
+/// a slow upstream must not hold up the answers behind it); a further one waits to be read.
+const FORWARDS_IN_FLIGHT: usize = 16;
+
+/// An answer ready to go out, with what the observation stage reads of it.
+struct Outgoing {
+    published: Arc<Published>,
+    summary: Summary,
+    response: Vec<u8>,
+}
 
 /// Serves length-framed DNS messages on `stream` until the client goes, a timeout, or the
-/// stop; then closes it (for TLS, with close_notify), within the idle timeout.
-pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// stop; then closes it (for TLS, with close_notify), within the idle timeout. Queries are read
+/// and answered in turn, except those forwarded to a recursive view's resolver: each waits on a
+/// task of its own and its answer is written when it comes, so answers can leave out of order.
+pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     client: SocketAddr,
     snapshot: SharedState,
     limits: TcpLimits,
     counters: &LoopCounters,
     shutdown: CancellationToken,
 ) {
-    exchange(&mut stream, client, snapshot, limits, counters, shutdown).await;
+    let (mut reading, mut writing) = tokio::io::split(stream);
+    let (outgoing, answers) = mpsc::channel(FORWARDS_IN_FLIGHT);
+    tokio::join!(
+        read_queries(
+            &mut reading,
+            client,
+            snapshot,
+            limits,
+            counters.transport(),
+            outgoing,
+            shutdown
+        ),
+        write_answers(&mut writing, client, limits, counters, answers),
+    );
+    let mut stream = reading.unsplit(writing);
     let _ = timeout(limits.idle_timeout, stream.shutdown()).await;
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
+/// Reads queries and answers them, handing each answer to the writer: at once, or from a task
+/// that waits on the resolver. Stops when the client goes, a timeout, the stop, or the writer.
+async fn read_queries<R: AsyncRead + Unpin>(
+    stream: &mut R,
     client: SocketAddr,
     snapshot: SharedState,
     limits: TcpLimits,
-    counters: &LoopCounters,
+    transport: Transport,
+    outgoing: mpsc::Sender<Outgoing>,
     shutdown: CancellationToken,
 ) {
-    let transport = counters.transport();
+    let forwards = Arc::new(Semaphore::new(FORWARDS_IN_FLIGHT));
     let mut request = Vec::with_capacity(512);
-    let mut response = Vec::with_capacity(4096);
     loop {
         let mut length = [0u8; 2];
-        // Waiting for a query is where a stop ends the connection.
+        // Waiting for a query is where a stop ends the connection (answers still owed are
+        // written), and so does a writer that has given up.
         tokio::select! {
             read = timeout(limits.idle_timeout, stream.read_exact(&mut length[..1])) => match read {
                 Ok(Ok(_)) => {}
                 _ => return,
             },
             () = shutdown.cancelled() => return,
+            () = outgoing.closed() => return,
         }
         let rest = async {
             stream.read_exact(&mut length[1..]).await?;
@@ -67,9 +102,10 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         if request.is_empty() {
             return;
         }
-        let current = snapshot.load_full();
+        let published = snapshot.load_full();
+        let mut response = Vec::with_capacity(512);
         let Some(summary) = super::respond_guarded(
-            &current.snapshot,
+            &published.snapshot,
             client,
             &request,
             transport,
@@ -78,32 +114,72 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             continue;
         };
         if matches!(summary.next, Next::Forward(_) | Next::Chase(_)) {
-            super::forward::stream(
-                &current,
-                client,
-                &summary,
-                &request,
-                transport,
-                &mut response,
-            )
-            .await;
+            let Ok(permit) = forwards.clone().acquire_owned().await else {
+                return;
+            };
+            let (outgoing, request) = (outgoing.clone(), request.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                super::forward::stream(
+                    &published,
+                    client,
+                    &summary,
+                    &request,
+                    transport,
+                    &mut response,
+                )
+                .await;
+                let answer = Outgoing {
+                    published,
+                    summary,
+                    response,
+                };
+                let _ = outgoing.send(answer).await;
+            });
+            continue;
         }
+        let answer = Outgoing {
+            published,
+            summary,
+            response,
+        };
+        if outgoing.send(answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes the answers as they come, until every sender (the reader and the forwarding tasks)
+/// is done, or a write fails or stalls.
+async fn write_answers<W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    client: SocketAddr,
+    limits: TcpLimits,
+    counters: &LoopCounters,
+    mut answers: mpsc::Receiver<Outgoing>,
+) {
+    while let Some(Outgoing {
+        published,
+        summary,
+        response,
+    }) = answers.recv().await
+    {
         observe::query(
             counters,
-            current.counter_slot(summary.view),
-            &current.snapshot,
+            published.counter_slot(summary.view),
+            &published.snapshot,
             client,
             &summary,
             Delivery::Sent,
             &response,
         );
         if let Next::Transfer(request) = summary.next {
-            if !send_transfer(stream, client, current, request, limits).await {
+            if !send_transfer(stream, client, published, request, limits).await {
                 return;
             }
             continue;
         }
-        drop(current);
+        drop(published);
         let mut framed = Vec::with_capacity(response.len() + 2);
         framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
         framed.extend_from_slice(&response);

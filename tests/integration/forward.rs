@@ -8,6 +8,7 @@
 //! test whose program is missing prints why and returns.
 
 use std::fs::{self, File};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1610,4 +1611,58 @@ fn forward_negative_answers_carry_the_negative_ttl_counting_down() {
         2,
         "the later answers came from the cache"
     );
+}
+
+/// On one TCP connection, a query the resolver must wait on does not hold up the answers behind
+/// it (RFC 7766 §6.2.1.1): an authoritative answer asked after it comes first, and the forwarded
+/// answer follows when the upstream (which takes 600 ms) gives it.
+#[test]
+fn a_slow_forwarded_query_does_not_hold_up_the_next_answer_on_its_connection() {
+    let dir = scratch_dir("forward_out_of_order");
+    let slow = FakeUpstream::start(Box::new(|socket, query, from| {
+        std::thread::sleep(Duration::from_millis(600));
+        let _ = socket.send_to(
+            &response(query, id_of(query), QR_RA_RD, Some([192, 0, 2, 66])),
+            from,
+        );
+    }));
+    let config = fault_config(
+        &dir,
+        &[(
+            "slow",
+            "127.0.0.9",
+            format!("\"{}\"", slow.addr),
+            "timeout = 2",
+        )],
+    );
+    let server = Server::with_config(&config);
+    let mut stream = tcp_connect(&server, client(9));
+    let mut forwarded = query("www.internet.test.", RecordType::A);
+    forwarded.metadata.id = 1;
+    let mut ours = query("www.contoso.example.", RecordType::A);
+    ours.metadata.id = 2;
+    let started = Instant::now();
+    for message in [&forwarded, &ours] {
+        stream
+            .write_all(&framed(&message.to_vec().unwrap()))
+            .unwrap();
+    }
+    let first = Message::from_vec(&read_framed(&mut stream)).unwrap();
+    let first_after = started.elapsed();
+    let second = Message::from_vec(&read_framed(&mut stream)).unwrap();
+    assert_eq!(first.metadata.id, 2, "the authoritative answer first");
+    assert!(
+        first_after < Duration::from_millis(500),
+        "it waited {first_after:?}"
+    );
+    assert_eq!(
+        first.answers.iter().map(render).collect::<Vec<_>>(),
+        ["www.contoso.example. 3600 A 203.0.113.80"]
+    );
+    assert_eq!(second.metadata.id, 1);
+    assert_eq!(
+        second.answers.iter().map(render).collect::<Vec<_>>(),
+        ["www.internet.test. 60 A 192.0.2.66"]
+    );
+    assert_eq!(slow.queries().len(), 1);
 }
