@@ -241,10 +241,7 @@ pub(super) fn unsigned_set(
     RRset {
         rtype,
         ttl,
-        rdatas: Box::new([super::Rdata {
-            wire: rdata.into_boxed_slice(),
-            loc: loc.clone(),
-        }]),
+        rdatas: smallvec::smallvec![super::Rdata::new(rdata, loc.clone())],
         health: None,
         sigs: None,
     }
@@ -903,7 +900,7 @@ impl ViewZone {
         let mut signed = sign_all(signing.signer, &jobs);
         let mut nodes = Nodes::with_capacity_and_hasher(own.len(), Default::default());
         for (index, (key, node)) in own.iter().enumerate() {
-            let rrsets: Box<[Arc<RRset>]> = match plans[index].take() {
+            let rrsets: super::node::RRsets = match plans[index].take() {
                 Some(plan) => plan.into_iter().map(|p| p.finish(&mut signed)).collect(),
                 None => node.rrsets.clone(),
             };
