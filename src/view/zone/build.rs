@@ -10,7 +10,7 @@ use crate::dns::name::{self, Name, NameKey};
 use crate::dns::rtype;
 use crate::zonefile::ZoneRecord;
 
-use super::node::{Node, Nodes, RRset, Rdata, ZoneData, canonical_rdata, node_of, tight};
+use super::node::{Key, Node, Nodes, RRset, Rdata, ZoneData, canonical_rdata, node_of, tight};
 
 /// Groups records into nodes of RRsets by lowercased owner, then type: duplicates (equal up to
 /// the case of embedded names, RFC 4034 §6.2) are dropped and a set takes its first record's
@@ -123,7 +123,7 @@ fn merge_rrsets(node: &mut Node, later: Vec<Arc<RRset>>) {
 /// Adds an empty node for every ancestor (below `origin`) of the names in `nodes` that neither
 /// `nodes` nor `exists` has, so that empty non-terminals answer NODATA rather than NXDOMAIN.
 fn add_empty_non_terminals(origin: &[u8], exists: impl Fn(&[u8]) -> bool, nodes: &mut Nodes) {
-    let mut missing: Vec<Box<[u8]>> = Vec::new();
+    let mut missing: Vec<Key> = Vec::new();
     for key in nodes.keys() {
         for offset in name::suffix_offsets(key).skip(1) {
             let ancestor = &key[offset..];
