@@ -1,8 +1,26 @@
 //! Where domain names sit inside a type's RDATA: what name compression, additional-section
 //! processing and canonical (lowercased) comparison need to know about each type.
 
+use smallvec::SmallVec;
+
 use super::name;
 use super::rtype::*;
+
+/// Wire RDATA as a zone's records hold it: up to 16 bytes (A, AAAA, a short MX or CNAME) inline,
+/// longer on the heap. 24 bytes, where a boxed slice is 16 plus an allocation of its own (32
+/// bytes with malloc's overhead). Most records of a large zone are addresses: the parser makes
+/// them without an allocation, so the zone built from them leaves no holes in the heap either.
+pub(crate) type Wire = SmallVec<[u8; 16]>;
+
+/// `items` as a small vector: inline when they fit (the vector's buffer is given back), otherwise
+/// in the vector's own buffer trimmed to its length (no spare capacity kept, as in a boxed slice).
+pub(crate) fn tight<A: smallvec::Array>(items: Vec<A::Item>) -> SmallVec<A> {
+    if items.len() <= A::size() {
+        items.into_iter().collect()
+    } else {
+        SmallVec::from_vec(items.into_boxed_slice().into_vec())
+    }
+}
 
 /// Where uncompressed domain names sit inside a type's wire RDATA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

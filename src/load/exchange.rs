@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ExchangeConfig};
 use crate::dns::name::Name;
+use crate::dns::rdata::{Wire, tight};
 use crate::dns::rtype;
 use crate::located::SourceLoc;
 use crate::zonefile::ZoneRecord;
@@ -69,9 +70,9 @@ fn address_record(
     block: &ExchangeConfig,
     loc: &SourceLoc,
 ) -> ZoneRecord {
-    let (rtype, rdata): (u16, Box<[u8]>) = match address {
-        IpAddr::V4(v4) => (rtype::A, v4.octets().into()),
-        IpAddr::V6(v6) => (rtype::AAAA, v6.octets().into()),
+    let (rtype, rdata) = match address {
+        IpAddr::V4(v4) => (rtype::A, Wire::from_slice(&v4.octets())),
+        IpAddr::V6(v6) => (rtype::AAAA, Wire::from_slice(&v6.octets())),
     };
     ZoneRecord {
         owner: host.clone(),
@@ -97,7 +98,7 @@ fn autodiscover_srv(
         owner,
         rtype: rtype::SRV,
         ttl,
-        rdata: rdata.into(),
+        rdata: tight(rdata),
         loc: loc.clone(),
     })
 }

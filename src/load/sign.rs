@@ -301,10 +301,7 @@ fn apex_sets(keys: &ZoneKeys, nsec3: bool, dnskey_ttl: u32, config_path: &Path) 
             },
             rdatas: rdatas
                 .into_iter()
-                .map(|wire| Rdata {
-                    wire: wire.into_boxed_slice(),
-                    loc: loc.clone(),
-                })
+                .map(|wire| Rdata::new(wire, loc.clone()))
                 .collect(),
             health: None,
             sigs: None,

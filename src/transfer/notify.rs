@@ -73,7 +73,7 @@ pub fn due<'a>(
                     view: view.name.clone(),
                     origin: zone.origin.as_wire().into(),
                     soa_ttl: zone.soa.ttl,
-                    soa: zone.soa.rdatas[0].wire.clone(),
+                    soa: zone.soa.rdatas[0].wire[..].into(),
                     serial: zone.serial,
                     key: key.clone(),
                 });

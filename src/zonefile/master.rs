@@ -382,7 +382,7 @@ impl Loader<'_> {
             owner,
             rtype,
             ttl,
-            rdata: rdata.into_boxed_slice(),
+            rdata: crate::dns::rdata::tight(rdata),
             loc: SourceLoc { file: path, line },
         });
     }

@@ -19,8 +19,8 @@ pub struct ZoneRecord {
     pub owner: Name,
     pub rtype: u16,
     pub ttl: u32,
-    /// Uncompressed wire-format RDATA.
-    pub rdata: Box<[u8]>,
+    /// Uncompressed wire-format RDATA (short RDATA inline: no allocation per address record).
+    pub rdata: crate::dns::rdata::Wire,
     pub loc: SourceLoc,
 }
 

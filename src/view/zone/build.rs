@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use crate::dns::name::{self, Name, NameKey};
 use crate::dns::rtype;
-use crate::located::SourceLoc;
 use crate::zonefile::ZoneRecord;
 
-use super::node::{Node, Nodes, RRset, Rdata, ZoneData, canonical_rdata, node_of};
+use super::node::{Key, Node, Nodes, RRset, Rdata, ZoneData, canonical_rdata, node_of, tight};
 
 /// Groups records into nodes of RRsets by lowercased owner, then type: duplicates (equal up to
 /// the case of embedded names, RFC 4034 §6.2) are dropped and a set takes its first record's
@@ -36,7 +35,7 @@ fn group_into_nodes(records: Vec<ZoneRecord>) -> Nodes {
         match nodes.entry(key.as_wire().into()) {
             Entry::Vacant(slot) => {
                 slot.insert(Node {
-                    rrsets: rrsets.into_boxed_slice(),
+                    rrsets: tight(rrsets),
                     nsec: None,
                 });
             }
@@ -66,12 +65,19 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
             loc: first.loc,
         });
         while let Some(record) = records.next_if(|r| r.rtype == rtype) {
-            push_unless_duplicate(rtype, &mut rdatas, record.rdata, record.loc);
+            push_unless_duplicate(
+                rtype,
+                &mut rdatas,
+                Rdata {
+                    wire: record.rdata,
+                    loc: record.loc,
+                },
+            );
         }
         rrsets.push(Arc::new(RRset {
             rtype,
             ttl,
-            rdatas: rdatas.into_boxed_slice(),
+            rdatas: tight(rdatas),
             health: None,
             sigs: None,
         }));
@@ -79,13 +85,13 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
     rrsets
 }
 
-fn push_unless_duplicate(rtype: u16, rdatas: &mut Vec<Rdata>, wire: Box<[u8]>, loc: SourceLoc) {
-    let canonical = canonical_rdata(rtype, &wire);
+fn push_unless_duplicate(rtype: u16, rdatas: &mut Vec<Rdata>, rdata: Rdata) {
+    let canonical = canonical_rdata(rtype, &rdata.wire);
     if !rdatas
         .iter()
         .any(|r| canonical_rdata(rtype, &r.wire) == canonical)
     {
-        rdatas.push(Rdata { wire, loc });
+        rdatas.push(rdata);
     }
 }
 
@@ -104,9 +110,9 @@ fn merge_rrsets(node: &mut Node, later: Vec<Arc<RRset>>) {
                     Arc::into_inner(set).expect("RRsets are not shared while a zone is built");
                 let mut rdatas = std::mem::take(&mut existing.rdatas).into_vec();
                 for rdata in set.rdatas {
-                    push_unless_duplicate(set.rtype, &mut rdatas, rdata.wire, rdata.loc);
+                    push_unless_duplicate(set.rtype, &mut rdatas, rdata);
                 }
-                existing.rdatas = rdatas.into_boxed_slice();
+                existing.rdatas = tight(rdatas);
             }
             None => rrsets.push(set),
         }
@@ -117,7 +123,7 @@ fn merge_rrsets(node: &mut Node, later: Vec<Arc<RRset>>) {
 /// Adds an empty node for every ancestor (below `origin`) of the names in `nodes` that neither
 /// `nodes` nor `exists` has, so that empty non-terminals answer NODATA rather than NXDOMAIN.
 fn add_empty_non_terminals(origin: &[u8], exists: impl Fn(&[u8]) -> bool, nodes: &mut Nodes) {
-    let mut missing: Vec<Box<[u8]>> = Vec::new();
+    let mut missing: Vec<Key> = Vec::new();
     for key in nodes.keys() {
         for offset in name::suffix_offsets(key).skip(1) {
             let ancestor = &key[offset..];

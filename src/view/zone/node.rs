@@ -2,23 +2,54 @@
 //! grouped into nodes ([`Node`]), in a table keyed by lowercased wire name ([`ZoneData`]). An
 //! RRset also decides which of its records one response carries ([`RRset::answered`]): rotation
 //! and health checks are read here, at answer time, without writing anything.
+//!
+//! Most names of a large zone hold one RRset of one short record (a host's A or AAAA), so the
+//! store keeps the first of each inline ([`Wire`], [`Rdatas`], [`RRsets`]): a record's RDATA of
+//! up to 16 bytes sits in its [`Rdata`], a set's first record in its [`RRset`], a node's first
+//! RRset pointer in its [`Node`], and a name of up to 32 bytes in the table's slot ([`Key`]).
+//! That saves four allocations per such record, about 95 bytes with malloc's overhead, and the
+//! parser's RDATA is inline too, so building leaves no 32-byte holes in the heap that nothing
+//! reuses: the 1,000,000-record zone in two views went from 305 to 198 MiB resident. Larger data
+//! spills to the heap as before. Readers see slices (one more branch per access, inline or not:
+//! about 1% more instructions per query).
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
+use smallvec::SmallVec;
+
 use crate::dns::name;
 use crate::dns::rdata::embedded_names;
+pub(crate) use crate::dns::rdata::{Wire, tight};
 use crate::dns::rtype;
 use crate::dnssec::Sigs;
 use crate::located::SourceLoc;
 use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
+/// An RRset's records: the first inline (most RRsets of a large zone hold one), the rest on the
+/// heap.
+pub(super) type Rdatas = SmallVec<[Rdata; 1]>;
+
+/// A node's RRsets: the first pointer inline (most names of a large zone own one type).
+pub(super) type RRsets = SmallVec<[Arc<RRset>; 1]>;
+
 /// One record's data and where it was written.
 #[derive(Debug, Clone)]
 pub struct Rdata {
     /// Uncompressed wire-format RDATA, names in their original case.
-    pub wire: Box<[u8]>,
+    pub wire: Wire,
     pub loc: SourceLoc,
+}
+
+impl Rdata {
+    /// A record from its RDATA: inline when short (the heap buffer is given back), otherwise
+    /// `wire`'s own buffer, trimmed to its length.
+    pub fn new(wire: Vec<u8>, loc: SourceLoc) -> Rdata {
+        Rdata {
+            wire: tight(wire),
+            loc,
+        }
+    }
 }
 
 /// All records of one owner and type, immutable once built.
@@ -26,7 +57,7 @@ pub struct Rdata {
 pub struct RRset {
     pub rtype: u16,
     pub ttl: u32,
-    pub rdatas: Box<[Rdata]>,
+    pub rdatas: Rdatas,
     /// Set for an address RRset whose records are health-checked: which are answered is read
     /// from its cell at answer time.
     pub health: Option<Checked>,
@@ -162,7 +193,7 @@ impl ExactSizeIterator for Answered<'_> {}
 /// The RRsets at one name; empty for an empty non-terminal (which exists: NODATA, not NXDOMAIN).
 #[derive(Debug, Default, Clone)]
 pub struct Node {
-    pub rrsets: Box<[Arc<RRset>]>,
+    pub rrsets: RRsets,
     /// The name's NSEC record (with its signature), where a signed view's chain passes through
     /// it. Kept beside the RRsets rather than among them: a view that does not sign reads the
     /// same node and must not see it.
@@ -185,13 +216,19 @@ impl Node {
 }
 
 /// Nodes by lowercased wire name, kept in the order the zone file wrote them. A node's records
-/// sit behind several pointers (name, RRsets, each RRset, its records, each record's data), all
+/// sit behind pointers (each RRset; a long name, further RRsets and records, long RDATA), all
 /// allocated as the file was read; walking the nodes in that order reads memory front to back,
 /// where a hash table's own order jumps at random and waits for memory at every step. Walks are
 /// what transfers, checks, IXFR differences and `diff` do: the 200,000-name benchmark zone's AXFR
 /// took a third of the time, `check` a little over half. A lookup reads one more index, from a
 /// table a quarter the size; CPU per query over 100,000 random names measured the same.
-pub(super) type Nodes = indexmap::IndexMap<Box<[u8]>, Node, foldhash::fast::RandomState>;
+pub(super) type Nodes = indexmap::IndexMap<Key, Node, foldhash::fast::RandomState>;
+
+/// A node's lowercased wire name, the table's key: up to 32 bytes inline (`host1234.example.com`
+/// is 22), longer on the heap. 40 bytes in the table's slot against a boxed slice's 16 plus an
+/// allocation of 32 to 48 bytes: about 24 bytes less per name, and a lookup compares the name in
+/// the slot it already reads rather than behind one more pointer.
+pub(super) type Key = SmallVec<[u8; 32]>;
 
 #[derive(Debug, Default, Clone)]
 pub struct ZoneData {
@@ -298,7 +335,45 @@ pub(crate) fn canonical_rdata(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
 pub(super) fn node_of(mut rrsets: Vec<Arc<RRset>>) -> Node {
     rrsets.sort_by_key(|set| set.rtype);
     Node {
-        rrsets: rrsets.into_boxed_slice(),
+        rrsets: tight(rrsets),
         nsec: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes the inline storage is chosen for (64-bit): a record with short RDATA needs no
+    /// allocation of its own, a one-record RRset holds it in its own allocation, and a one-RRset
+    /// node adds 8 bytes to its table slot instead of an allocation.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn inline_storage_stays_small() {
+        assert_eq!(size_of::<Wire>(), 24);
+        assert_eq!(size_of::<Rdata>(), 40);
+        assert_eq!(size_of::<RRset>(), 72);
+        assert_eq!(size_of::<Node>(), 32);
+        assert_eq!(size_of::<Key>(), 40);
+    }
+
+    /// Short data goes inline and gives its buffer back; longer data keeps no spare capacity.
+    #[test]
+    fn tight_inlines_what_fits() {
+        let short: Wire = tight(vec![192, 0, 2, 1]);
+        assert!(!short.spilled());
+        let mut long = Vec::with_capacity(64);
+        long.extend_from_slice(&[7u8; 20]);
+        let long: Wire = tight(long);
+        assert!(long.spilled());
+        assert_eq!((long.len(), long.capacity()), (20, 20));
+        let one: Rdatas = tight(vec![Rdata::new(
+            vec![1, 2, 3, 4],
+            SourceLoc {
+                file: Arc::new("z".into()),
+                line: 1,
+            },
+        )]);
+        assert!(!one.spilled());
     }
 }

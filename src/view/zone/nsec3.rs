@@ -178,7 +178,7 @@ impl ViewZone {
                 (
                     owner,
                     Node {
-                        rrsets: Box::default(),
+                        rrsets: Default::default(),
                         nsec: Some(set),
                     },
                 )

@@ -20,7 +20,7 @@ use crate::dnssec::{Signer, Sigs, canonical};
 use crate::view::health::MAX_CHECKED_RECORDS;
 
 use super::ViewZone;
-use super::node::{Node, Nodes, RRset, Signatures, ZoneData};
+use super::node::{Key, Node, Nodes, RRset, Signatures, ZoneData};
 
 /// Health-checked RRsets of at most this many records are signed in every subset (2^n - 1
 /// signatures); a larger one in a signed zone is refused by the checks.
@@ -241,10 +241,7 @@ pub(super) fn unsigned_set(
     RRset {
         rtype,
         ttl,
-        rdatas: Box::new([super::Rdata {
-            wire: rdata.into_boxed_slice(),
-            loc: loc.clone(),
-        }]),
+        rdatas: smallvec::smallvec![super::Rdata::new(rdata, loc.clone())],
         health: None,
         sigs: None,
     }
@@ -689,8 +686,8 @@ impl ViewZone {
             .collect();
         // Cuts and DNAMEs the overlay adds hide the shared names below them; those it removes
         // bring shared names below them into the chain.
-        let mut hidden: Vec<Box<[u8]>> = Vec::new();
-        let mut revealed: Vec<Box<[u8]>> = Vec::new();
+        let mut hidden: Vec<Key> = Vec::new();
+        let mut revealed: Vec<Key> = Vec::new();
         for (key, node) in &own {
             let stops = |n: &Node| is_cut(key, origin, n) || n.get(rtype::DNAME).is_some();
             let stops_here = stops(node);
@@ -831,7 +828,7 @@ impl ViewZone {
         around.dedup();
         let earlier_own: Option<&ZoneData> = previous.and_then(|p| p.overlay.as_deref());
         let earlier_shared: Option<&ZoneData> = previous.map(|p| &*p.shared);
-        let mut changed: Vec<(Box<[u8]>, Node, Vec<u8>)> = Vec::new();
+        let mut changed: Vec<(Key, Node, Vec<u8>)> = Vec::new();
         let mut own_nsec: Vec<(usize, Vec<u8>)> = Vec::new();
         if !signing.nsec3 {
             for &index in &own_chain {
@@ -903,7 +900,7 @@ impl ViewZone {
         let mut signed = sign_all(signing.signer, &jobs);
         let mut nodes = Nodes::with_capacity_and_hasher(own.len(), Default::default());
         for (index, (key, node)) in own.iter().enumerate() {
-            let rrsets: Box<[Arc<RRset>]> = match plans[index].take() {
+            let rrsets: super::node::RRsets = match plans[index].take() {
                 Some(plan) => plan.into_iter().map(|p| p.finish(&mut signed)).collect(),
                 None => node.rrsets.clone(),
             };
