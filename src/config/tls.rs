@@ -68,11 +68,12 @@ pub(super) fn validate(
         (Some(chain), Some(private)) => {
             match CertifiedKey::from_der(chain, private, &ring::default_provider()) {
                 Ok(pair) => Some(pair),
-                Err(e) => {
+                // rustls's own words here are a type name (`KeyMismatch`): the sentence says it.
+                Err(_) => {
                     cx.error(
                         section.key.span(),
                         format!(
-                            "[tls] key {} does not go with certificate {}: {e}",
+                            "[tls] key {} does not go with certificate {}: the key is not the certificate's (a renewal with a new key must replace both files)",
                             key.display(),
                             certificate.display()
                         ),

@@ -163,7 +163,19 @@ impl FileWatcher {
     }
 
     /// Watches exactly the directories holding `files` from now on.
-    pub(super) fn set_files(&mut self, files: HashSet<PathBuf>) {
+    pub(super) fn set_files(&mut self, mut files: HashSet<PathBuf>) {
+        // A file reached through a symlink (certbot's live/ → archive/ layout) is watched at its
+        // target as well: a write through the link changes the target, in the target's directory,
+        // and that directory is the one whose events say so.
+        let targets: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|file| {
+                std::fs::canonicalize(file)
+                    .ok()
+                    .filter(|target| target != file)
+            })
+            .collect();
+        files.extend(targets);
         let dirs: HashSet<PathBuf> = files
             .iter()
             .filter_map(|f| f.parent().map(Path::to_path_buf))
