@@ -168,18 +168,16 @@ def read_name(msg, i):
         i += n + 1
 
 
-def ask(port, source, name, qtype, timeout=0.5):
-    """One UDP query; returns (rcode, [answer data as text]) or None on timeout."""
-    qid = int(time.time() * 1000) & 0xFFFF
-    packet = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0) + encode_name(name) + struct.pack(">HH", TYPES[qtype], 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((source, 0))
-        s.settimeout(timeout)
-        s.sendto(packet, ("127.0.0.1", port))
-        try:
-            msg, _ = s.recvfrom(4096)
-        except OSError:
-            return None
+def query_packet(name, qtype, qid=None):
+    """A query for NAME QTYPE (class IN, no EDNS, RD clear) in wire format; the id from the clock
+    unless given (DoH GETs use 0, RFC 8484 §4.1)."""
+    if qid is None:
+        qid = int(time.time() * 1000) & 0xFFFF
+    return struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0) + encode_name(name) + struct.pack(">HH", TYPES[qtype], 1)
+
+
+def answer_data(msg):
+    """(rcode, [answer data as text]) of a response in wire format."""
     rcode = msg[3] & 0x0F
     ancount = struct.unpack(">H", msg[6:8])[0]
     i = skip_name(msg, 12) + 4
@@ -200,6 +198,20 @@ def ask(port, source, name, qtype, timeout=0.5):
             data.append("type%d" % rtype)
         i += rdlen
     return rcode, data
+
+
+def ask(port, source, name, qtype, timeout=0.5):
+    """One UDP query; returns (rcode, [answer data as text]) or None on timeout."""
+    packet = query_packet(name, qtype)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.sendto(packet, ("127.0.0.1", port))
+        try:
+            msg, _ = s.recvfrom(4096)
+        except OSError:
+            return None
+    return answer_data(msg)
 
 
 def wait(port, name, qtype, t0_ns, timeout_s):
