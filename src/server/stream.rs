@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -75,6 +75,9 @@ async fn read_queries<R: AsyncRead + Unpin>(
     outgoing: mpsc::Sender<Outgoing>,
     shutdown: CancellationToken,
 ) {
+    // Buffered: a message's length and body (and, pipelined, the next messages) come in one
+    // read call rather than three.
+    let mut stream = BufReader::new(stream);
     let forwards = Arc::new(Semaphore::new(FORWARDS_IN_FLIGHT));
     let mut request = Vec::with_capacity(512);
     loop {
