@@ -552,8 +552,8 @@ def million(rows, vals, table):
         print()
         table(["server", "file edited", "picked up by", "asked from", "ms to new answer", "range",
                "vs Knot (same file kind)", "command ms", "reload ms (server's log)"], lines)
-        print("(splitdns's file watcher first waits for the burst of file events to end, src/reload/watch.rs")
-        print(" DEBOUNCE; Knot and NSD reload when told to, and their commands run right after the rename;")
+        print("(splitdns's file watcher first waits 20 ms for other files of the same save, src/reload/watch.rs")
+        print(" GATHER; Knot and NSD reload when told to, and their commands run right after the rename;")
         print(" Knot's geoip file is module configuration, which `knotc reload` reloads without the zone)")
     if ref and "splitdns" in servers:
         def verdict(value, goal, below):

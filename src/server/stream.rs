@@ -27,6 +27,9 @@ use crate::wire::Transport;
 /// a slow upstream must not hold up the answers behind it); a further one waits to be read.
 const FORWARDS_IN_FLIGHT: usize = 16;
 
+/// The read buffer of a connection (see [`read_queries`]).
+const QUERY_BUFFER: usize = 1024;
+
 /// An answer ready to go out, with what the observation stage reads of it.
 struct Outgoing {
     published: Arc<Published>,
@@ -76,8 +79,9 @@ async fn read_queries<R: AsyncRead + Unpin>(
     shutdown: CancellationToken,
 ) {
     // Buffered: a message's length and body (and, pipelined, the next messages) come in one
-    // read call rather than three.
-    let mut stream = BufReader::new(stream);
+    // read call rather than three. 1 KiB holds a burst of ordinary queries; tokio's default
+    // 8 KiB would be most of an idle connection's memory.
+    let mut stream = BufReader::with_capacity(QUERY_BUFFER, stream);
     let forwards = Arc::new(Semaphore::new(FORWARDS_IN_FLIGHT));
     let mut request = Vec::with_capacity(512);
     loop {

@@ -821,3 +821,108 @@ fn one_source_cannot_take_every_connection() {
         assert!(!common::decode_reply(&query, &answer[0]).answer().is_empty());
     }
 }
+
+/// 10,000 connections to the DoT port from ten sources, each sending the first three octets of a
+/// TLS record and nothing more: the server holds them (its limits raised for the test) until the
+/// handshake timeout cuts each off, UDP queries are answered all the while (their latency is
+/// printed), the server's descriptors go back to what they were, and DoT answers afterwards.
+#[test]
+fn a_flood_of_ten_thousand_half_handshakes_is_cut_off_and_udp_keeps_answering() {
+    const FLOOD: usize = 10_000;
+    let setup = Setup::start(
+        "dot-flood",
+        "handshake_timeout = 3\n\n[tcp]\nmax_connections = 12000\nmax_connections_per_source = 1000\n",
+    );
+    let pid = setup.daemon.child.id();
+    let descriptors = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    let before = descriptors();
+    // UDP queries every 10 ms while the flood is opened and held, on a thread of their own.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let (stop, server) = (stop.clone(), setup.daemon.server());
+        std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            // Bounded: stopped by the main thread, at most 2,000 probes (20 s) in any case.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && latencies.len() < 2000 {
+                let asked = Instant::now();
+                let reply = common::ask(
+                    &server,
+                    INTERNAL,
+                    Via::Udp,
+                    "mail.contoso.example.",
+                    RecordType::A,
+                );
+                latencies.push(asked.elapsed());
+                assert_eq!(common::sorted(reply.answer()).len(), 3, "{}", reply.dump());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            latencies
+        })
+    };
+    let opened = Instant::now();
+    let mut flood = Vec::with_capacity(FLOOD);
+    for i in 0..FLOOD {
+        let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + (i % 10) as u8));
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        socket.bind(&SocketAddr::new(from, 0).into()).unwrap();
+        socket
+            .connect_timeout(&setup.dot.into(), Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connection {i} of the flood: {e}"));
+        let mut stream: TcpStream = socket.into();
+        stream.write_all(&[0x16, 0x03, 0x01]).unwrap();
+        flood.push(stream);
+    }
+    let open_took = opened.elapsed();
+    // Every one is cut off at the handshake timeout (3 s after it was accepted).
+    for (i, stream) in flood.iter_mut().enumerate() {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let cut = loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break true,
+                // An alert may come before the close.
+                Ok(_) => continue,
+            }
+        };
+        assert!(cut, "connection {i} was not cut off");
+    }
+    let all_cut = opened.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut latencies = prober
+        .join()
+        .expect("every UDP query answered during the flood");
+    drop(flood);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "{FLOOD} half handshakes opened in {open_took:?}, all cut off {all_cut:?} after the first; \
+         UDP during the flood: {} queries, median {:?}, 99th percentile {:?}, max {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        latencies[latencies.len() - 1]
+    );
+    assert!(latencies.len() >= 50, "too few probes: {}", latencies.len());
+    // The descriptors come back (a few may still be closing).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while descriptors() > before + 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the server holds {} descriptors, {before} before the flood",
+            descriptors()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut after = dot_client(&setup, EXTERNAL);
+    let answers = pipelined(
+        &mut after,
+        &[common::query("mail.contoso.example.", RecordType::A)],
+    );
+    assert_eq!(answers.len(), 1);
+}
