@@ -1101,3 +1101,14 @@ pub fn limit_open_files(pid: u32, files: libc::rlim_t) {
     };
     assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
+
+/// A CA for a test's TLS servers, made afresh (rcgen): the health and DNS over TLS tests sign
+/// their server certificates with it.
+pub fn test_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "splitdns test CA");
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+}
