@@ -766,12 +766,49 @@ impl ViewZone {
                 &key[..]
             })
             .collect();
-        // The first shared chain position from `position` on whose name the overlay leaves.
-        let kept_from = |mut position: usize| {
-            while position < shared.chain.len() && own.contains_key(shared_name(position)) {
-                position += 1;
+        // The shared chain positions whose names the overlay decides, sorted, each with the first
+        // position of its run of consecutive ones and the one after it: stepping over a run is
+        // one search, however many names the overlay replaces in a row.
+        let mut decided: Vec<usize> = own
+            .keys()
+            .filter_map(|key| {
+                let position = shared.chain.partition_point(|&index| {
+                    canonical::cmp_names(name_at(index), key) == Ordering::Less
+                });
+                (position < shared.chain.len() && *shared_name(position) == **key)
+                    .then_some(position)
+            })
+            .collect();
+        decided.sort_unstable();
+        let mut run_first = decided.clone();
+        for i in 1..decided.len() {
+            if decided[i - 1] + 1 == decided[i] {
+                run_first[i] = run_first[i - 1];
             }
+        }
+        let mut run_after: Vec<usize> = decided.iter().map(|&position| position + 1).collect();
+        for i in (0..decided.len().saturating_sub(1)).rev() {
+            if decided[i] + 1 == decided[i + 1] {
+                run_after[i] = run_after[i + 1];
+            }
+        }
+        // The first shared chain position from `position` on whose name the overlay leaves.
+        let kept_from = |position: usize| {
+            let i = decided.partition_point(|&d| d < position);
+            let position = match decided.get(i) {
+                Some(&d) if d == position => run_after[i],
+                _ => position,
+            };
             (position < shared.chain.len()).then_some(position)
+        };
+        // The last shared chain position before `position` whose name the overlay leaves.
+        let kept_before = |position: usize| {
+            let before = position.checked_sub(1)?;
+            let i = decided.partition_point(|&d| d < before);
+            match decided.get(i) {
+                Some(&d) if d == before => run_first[i].checked_sub(1),
+                _ => Some(before),
+            }
         };
         // The first shared chain position whose name sorts after `key`.
         let shared_after = |key: &[u8]| {
@@ -803,34 +840,24 @@ impl ViewZone {
                 (None, None) => first_in_view(),
             }
         };
-        // The shared names whose successor may have changed: the last one the overlay leaves
-        // before each overlay name, and the last of the chain (its successor wraps round).
-        let mut around: Vec<usize> = Vec::new();
-        for key in own.keys() {
-            let mut position = shared.chain.partition_point(|&index| {
-                canonical::cmp_names(name_at(index), key) == Ordering::Less
-            });
-            while position > 0 {
-                position -= 1;
-                if !own.contains_key(shared_name(position)) {
-                    around.push(position);
-                    break;
-                }
-            }
-        }
-        if let Some(last) = (0..shared.chain.len())
-            .rev()
-            .find(|&position| !own.contains_key(shared_name(position)))
-        {
-            around.push(last);
-        }
-        around.sort_unstable();
-        around.dedup();
         let earlier_own: Option<&ZoneData> = previous.and_then(|p| p.overlay.as_deref());
         let earlier_shared: Option<&ZoneData> = previous.map(|p| &*p.shared);
         let mut changed: Vec<(Key, Node, Vec<u8>)> = Vec::new();
         let mut own_nsec: Vec<(usize, Vec<u8>)> = Vec::new();
         if !signing.nsec3 {
+            // The shared names whose successor may have changed: the last one the overlay leaves
+            // before each overlay name, and the last of the chain (its successor wraps round).
+            let mut around: Vec<usize> = own
+                .keys()
+                .filter_map(|key| {
+                    kept_before(shared.chain.partition_point(|&index| {
+                        canonical::cmp_names(name_at(index), key) == Ordering::Less
+                    }))
+                })
+                .chain(kept_before(shared.chain.len()))
+                .collect();
+            around.sort_unstable();
+            around.dedup();
             for &index in &own_chain {
                 let (key, node) = own.get_index(index as usize).expect("an overlay index");
                 let rdata = nsec_rdata(successor(key), node, is_cut(key, origin, node));
