@@ -313,15 +313,16 @@ fn read_zone_files(
     failures: &mut Vec<ZoneFailure>,
 ) -> Vec<ZoneSource> {
     let config_file = Arc::new(config.path.clone());
-    // Returns what was parsed, and the files to watch.
+    // What was parsed (its `files` are the ones to watch), or the files to watch when nothing
+    // was, its errors in `errors`.
     let read = |path: &PathBuf,
                 origin: &Name,
                 line: u32,
                 errors: &mut Vec<Located>|
-     -> (Option<ParsedZoneFile>, Vec<PathBuf>) {
+     -> Result<ParsedZoneFile, Vec<PathBuf>> {
         if let Some(error) = unfinished_file(unfinished, path) {
             errors.push(error.clone());
-            return (None, vec![path.clone()]);
+            return Err(vec![path.clone()]);
         }
         match zonefile::load_zone_file(path, origin) {
             Ok(parsed) => {
@@ -333,10 +334,9 @@ fn read_zone_files(
                     .collect();
                 if !open.is_empty() {
                     errors.extend(open);
-                    return (None, parsed.files);
+                    return Err(parsed.files);
                 }
-                let files = parsed.files.clone();
-                (Some(parsed), files)
+                Ok(parsed)
             }
             Err(e) => {
                 // Watch the missing file anyway, so that creating it triggers a reload.
@@ -352,7 +352,7 @@ fn read_zone_files(
                         error
                     }
                 }));
-                (None, vec![path.clone()])
+                Err(vec![path.clone()])
             }
         }
     };
@@ -373,11 +373,13 @@ fn read_zone_files(
                 files.extend(build.read.iter().map(|file| file.path.clone()));
                 Some(build)
             }
-            None => {
-                let (parsed, read_files) =
-                    read(&zone.file, &zone.origin, zone.file_line, &mut errors);
-                files.extend(read_files);
-                parsed.map(|parsed| {
+            None => match read(&zone.file, &zone.origin, zone.file_line, &mut errors) {
+                Err(watch) => {
+                    files.extend(watch);
+                    None
+                }
+                Ok(parsed) => {
+                    files.extend(parsed.files.iter().cloned());
                     let read = parsed
                         .files
                         .into_iter()
@@ -388,17 +390,24 @@ fn read_zone_files(
                             digest,
                         })
                         .collect();
-                    Arc::new(build_shared(&zone.origin, parsed.records, read))
-                })
-            }
+                    Some(Arc::new(build_shared(&zone.origin, parsed.records, read)))
+                }
+            },
         };
         let mut overrides: Vec<Option<Vec<ZoneRecord>>> = vec![None; config.views.len()];
         let mut failed_overrides = Vec::new();
         for ((view, path), line) in zone.overrides.iter().zip(&zone.override_lines) {
             let mut override_errors = Vec::new();
-            let (parsed, read_files) = read(path, &zone.origin, *line, &mut override_errors);
-            files.extend(read_files);
-            overrides[*view] = parsed.map(|parsed| parsed.records);
+            overrides[*view] = match read(path, &zone.origin, *line, &mut override_errors) {
+                Ok(parsed) => {
+                    files.extend(parsed.files);
+                    Some(parsed.records)
+                }
+                Err(watch) => {
+                    files.extend(watch);
+                    None
+                }
+            };
             if !override_errors.is_empty() {
                 failed_overrides.push(*view);
                 if shared.is_some() {
