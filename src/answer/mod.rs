@@ -15,6 +15,7 @@
 // before the split, only `respond`, `chain::resolve` and `rrset`'s writers stand alone.
 mod additional;
 mod chain;
+mod compiled;
 mod denial;
 mod handoff;
 mod outcome;
@@ -27,8 +28,9 @@ use crate::dns::rcode;
 use crate::view::{Route, Snapshot};
 use crate::wire::query::{self, Query, Rejection};
 use crate::wire::tsig::{self, Failure, ResponseSigner};
-use crate::wire::writer::{OptReply, ResponseWriter};
+use crate::wire::writer::{OptReply, ResponseWriter, Reuse};
 use crate::wire::{self, Transport};
+pub use compiled::{CompiledAnswers, Miss};
 use handoff::Requester;
 pub use outcome::{Next, Outcome};
 use route::route;
@@ -52,6 +54,9 @@ pub struct Summary {
     pub rrl_identity: u64,
     /// Where the question ends in the response (a slipped response keeps only that much).
     pub question_end: usize,
+    /// Whether the response may be sent again to the same request with another ID
+    /// ([`CompiledAnswers`]).
+    pub(crate) reuse: Reuse,
 }
 
 impl Summary {
@@ -126,6 +131,12 @@ pub fn respond(
     let outcome = next.outcome();
     let truncated = writer.is_truncated();
     let question_end = writer.question_end();
+    let mut reuse = writer.reuse();
+    if signed.is_some() || !matches!(next, Next::Send(_)) || transport != Transport::Udp {
+        // A signature is good for one request; forwarded and transferred answers are not ours
+        // to repeat; only UDP answers are compiled.
+        reuse.forbid();
+    }
     writer.finish();
     if let Some((_, key)) = signed {
         // RFC 8945 §5.3: the response to a signed request is signed, whatever it says.
@@ -151,6 +162,7 @@ pub fn respond(
         tsig_error: 0,
         rrl_identity,
         question_end,
+        reuse,
     })
 }
 
@@ -220,6 +232,7 @@ fn tsig_failure(
         truncated: false,
         rrl_identity: 0x100 + code as u64,
         question_end,
+        reuse: Reuse::NEVER,
     }
 }
 
@@ -256,5 +269,6 @@ fn header_only(
         truncated: false,
         rrl_identity: outcome as u64,
         question_end: wire::HEADER_LEN,
+        reuse: Reuse::NEVER,
     }
 }

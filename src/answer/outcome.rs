@@ -134,6 +134,7 @@ pub(super) fn answer<'z>(
     for set in rrsets.clone() {
         let records = set.answered(writer.id());
         if records.len() == 0 && set.health.is_some() {
+            writer.forbid_reuse();
             return servfail(writer);
         }
         if write_records(writer, Section::Answer, owner, set, records).is_err() {

@@ -8,6 +8,9 @@ use crate::dns::rtype;
 use crate::view::zone::{Answered, RRset};
 use crate::wire::writer::{Full, ResponseWriter, Section};
 
+/// Round-robin sets of more records than this are written afresh for every query.
+const MAX_ROTATED_RECORDS: usize = 16;
+
 /// Writes an RRset under `owner`: the records [`RRset::answered`] gives for this query, rotated
 /// if it is a round-robin address set. The rotation starts from the query's ID, which clients
 /// choose at random (RFC 5452), so over many queries each address leads equally often, and
@@ -35,8 +38,31 @@ pub(super) fn write_records(
     } else {
         &[]
     };
-    for rdata in records {
+    if set.health.is_some() {
+        // Which addresses it carries changes with the health checks, not with the data.
+        writer.forbid_reuse();
+    }
+    // Where a round-robin set's RDATAs land, so that a reused response can rotate them.
+    let rotating = set.health.is_none() && set.rotates(records.len());
+    let (start, count) = (records.first(), records.len());
+    let mut offsets = [0usize; MAX_ROTATED_RECORDS];
+    for (k, rdata) in records.enumerate() {
         writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
+        if rotating && k < MAX_ROTATED_RECORDS {
+            offsets[k] = writer.len() - rdata.wire.len();
+        }
+    }
+    if rotating {
+        if count <= MAX_ROTATED_RECORDS
+            && set
+                .rdatas
+                .iter()
+                .all(|r| r.wire.len() == set.rdatas[0].wire.len())
+        {
+            writer.note_rotation(&offsets[..count], set.rdatas[0].wire.len(), start);
+        } else {
+            writer.forbid_reuse();
+        }
     }
     for sig in sigs {
         writer.push(section, owner, rtype::RRSIG, set.ttl, sig)?;

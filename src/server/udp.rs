@@ -1,8 +1,9 @@
 //! The UDP receive loop: datagrams in, at most one datagram out per query (subject to rate
 //! limiting). Each loop owns an OS thread and blocks until queries arrive, then takes every query
 //! already queued as one batch ([`super::datagrams`]): no task spawned, no event-loop round trip,
-//! no allocation, one receive call per burst, and under load one send call per burst too. Loops
-//! notice shutdown within [`SHUTDOWN_POLL`].
+//! no allocation, one receive call per burst, and under load one send call per burst too. A
+//! question asked before is answered from the loop's own [`CompiledAnswers`]. Loops notice
+//! shutdown within [`SHUTDOWN_POLL`].
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::RateLimiter;
-use crate::answer::Next;
+use crate::answer::{CompiledAnswers, Next};
 use crate::observe::{self, Delivery, LoopCounters};
 use crate::wire::Transport;
 
@@ -45,6 +46,7 @@ pub(super) fn serve(
         return;
     }
     let mut batch = Batch::new();
+    let mut compiled = CompiledAnswers::new();
     let handoff = super::forward::Handoff {
         runtime: &runtime,
         reply: &reply,
@@ -79,14 +81,23 @@ pub(super) fn serve(
                 continue;
             };
             let (request, response) = batch.slot(i);
-            let Some(summary) = super::respond_guarded(
-                &current.snapshot,
-                client,
-                request,
-                Transport::Udp,
-                response,
-            ) else {
-                continue;
+            let summary = match compiled.answer(&current.snapshot, client.ip(), request, response) {
+                Ok(summary) => summary,
+                Err(miss) => {
+                    let Some(summary) = super::respond_guarded(
+                        &current.snapshot,
+                        client,
+                        request,
+                        Transport::Udp,
+                        response,
+                    ) else {
+                        continue;
+                    };
+                    if let Some(miss) = miss {
+                        compiled.remember(miss, request, response, &summary);
+                    }
+                    summary
+                }
             };
             if matches!(summary.next, Next::Forward(_) | Next::Chase(_))
                 && !super::forward::answer_from_cache(

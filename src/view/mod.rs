@@ -36,7 +36,13 @@ pub struct Snapshot {
     /// Each zone's shared data with the files it was built from: the next load takes what is
     /// unchanged from here.
     pub(crate) shared_builds: Vec<Arc<zone::SharedBuild>>,
+    /// Different for every snapshot this process builds: what was compiled from one snapshot
+    /// is known stale by it ([`crate::answer::CompiledAnswers`]).
+    pub generation: u64,
 }
+
+/// The next snapshot's [`Snapshot::generation`].
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Who may transfer a zone: a source in `allow`, or a request signed with one of `keys` (indexes
 /// into [`Snapshot::keys`]). Empty (the default): nobody.
@@ -284,6 +290,7 @@ impl Snapshot {
             keys,
             key_views,
             shared_builds: Vec::new(),
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::dns::rdata::embedded_names;
 const OPT_RECORD_LEN: usize = 11;
 /// Names remembered as compression targets; later names simply go uncompressed.
 const MAX_COMPRESSION_TARGETS: usize = 96;
+/// Round-robin sets one reusable response can carry; a response with more is not reused.
+const MAX_ROTATIONS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
@@ -38,6 +40,70 @@ pub(crate) struct OptReply {
     pub dnssec_ok: bool,
 }
 
+/// Where a response's round-robin address set lies, so that the response can be sent again to a
+/// query with another ID, rotated as that ID rotates it: `count` RDATAs of `len` octets, the
+/// first at `first`, the others `stride` apart from `second` (the first record's owner may be
+/// written in full, the others' are then pointers to it). `start` is the record written first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Rotation {
+    pub first: u16,
+    pub second: u16,
+    pub stride: u16,
+    pub len: u8,
+    pub count: u8,
+    pub start: u8,
+}
+
+impl Rotation {
+    /// Where the `k`-th RDATA written lies.
+    pub(crate) fn offset(&self, k: usize) -> usize {
+        match k {
+            0 => self.first as usize,
+            _ => self.second as usize + (k - 1) * self.stride as usize,
+        }
+    }
+}
+
+/// Whether a finished response may be sent again, unchanged but for its ID and its round-robin
+/// sets, to a later query of the same bytes: only when everything the answer holds fitted and
+/// nothing in it depends on the moment (health-checked sets) or on the request's ID other than
+/// through rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reuse {
+    reusable: bool,
+    count: u8,
+    rotations: [Rotation; MAX_ROTATIONS],
+}
+
+impl Reuse {
+    /// A response that is never sent again.
+    pub(crate) const NEVER: Reuse = Reuse {
+        reusable: false,
+        count: 0,
+        rotations: [Rotation {
+            first: 0,
+            second: 0,
+            stride: 0,
+            len: 0,
+            count: 0,
+            start: 0,
+        }; MAX_ROTATIONS],
+    };
+
+    pub(crate) fn reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// The round-robin sets to rotate when the response is sent again.
+    pub(crate) fn rotations(&self) -> &[Rotation] {
+        &self.rotations[..self.count as usize]
+    }
+
+    pub(crate) fn forbid(&mut self) {
+        self.reusable = false;
+    }
+}
+
 pub(crate) struct ResponseWriter<'b> {
     buf: &'b mut Vec<u8>,
     limit: usize,
@@ -52,6 +118,7 @@ pub(crate) struct ResponseWriter<'b> {
     question_end: usize,
     /// RRSIGs and denial proofs go in: the client set DO and the zone answering is signed.
     signed: bool,
+    reuse: Reuse,
 }
 
 impl<'b> ResponseWriter<'b> {
@@ -84,6 +151,10 @@ impl<'b> ResponseWriter<'b> {
             opt,
             question_end: HEADER_LEN,
             signed: false,
+            reuse: Reuse {
+                reusable: true,
+                ..Reuse::NEVER
+            },
         };
         if let Some((qname, qtype, qclass)) = question {
             writer.write_name(qname);
@@ -141,8 +212,50 @@ impl<'b> ResponseWriter<'b> {
         self.counts[section as usize]
     }
 
+    /// Whether, and how, this response can be sent again ([`Reuse`]).
+    pub(crate) fn reuse(&self) -> Reuse {
+        self.reuse
+    }
+
+    /// This response holds what is true only now (health-checked addresses): never reuse it.
+    pub(crate) fn forbid_reuse(&mut self) {
+        self.reuse.reusable = false;
+    }
+
+    /// Notes a round-robin set just written, its records' RDATAs at `offsets` (in the order
+    /// written, all `len` octets), `start` the index of the record written first. A set that is
+    /// not laid out evenly, or one too many, makes the response not reusable.
+    pub(crate) fn note_rotation(&mut self, offsets: &[usize], len: usize, start: usize) {
+        let stride = offsets.get(2).map_or(0, |third| third - offsets[1]);
+        let even = offsets.len() >= 2
+            && offsets
+                .windows(2)
+                .skip(1)
+                .all(|pair| pair[1] - pair[0] == stride);
+        let count = self.reuse.count as usize;
+        if !even || count == MAX_ROTATIONS || offsets.len() > u8::MAX as usize || len > 255 {
+            self.reuse.reusable = false;
+            return;
+        }
+        self.reuse.rotations[count] = Rotation {
+            first: offsets[0] as u16,
+            second: offsets[1] as u16,
+            stride: stride as u16,
+            len: len as u8,
+            count: offsets.len() as u8,
+            start: start as u8,
+        };
+        self.reuse.count += 1;
+    }
+
+    /// The length written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Drops every record and sets TC: the client should retry over TCP (RFC 2181 §9).
     pub(crate) fn truncate(&mut self) {
+        self.reuse.reusable = false;
         self.buf.truncate(self.question_end);
         self.counts = [0; 3];
         self.target_count = self.targets[..self.target_count]
@@ -237,6 +350,9 @@ impl<'b> ResponseWriter<'b> {
         if self.buf.len() > self.limit || rdlength > u16::MAX as usize {
             self.buf.truncate(mark);
             self.target_count = targets_mark;
+            // Whatever the caller does now (truncate, or leave additional data out), the answer
+            // is shaped by this request's size limit.
+            self.reuse.reusable = false;
             return Err(Full);
         }
         self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&(rdlength as u16).to_be_bytes());

@@ -212,10 +212,10 @@ impl Reference {
 }
 
 /// One zone to compare: a short label for scratch directories and messages, its origin and file.
-struct TestZone {
-    label: String,
-    origin: String,
-    file: PathBuf,
+pub(crate) struct TestZone {
+    pub(crate) label: String,
+    pub(crate) origin: String,
+    pub(crate) file: PathBuf,
     /// Whether the file has a `$TTL` directive (see [`DELIBERATE`] on default TTLs).
     states_ttl: bool,
 }
@@ -238,7 +238,7 @@ impl TestZone {
 }
 
 /// `tests/fixtures/differential/<origin>zone`, e.g. `wild.example.zone` for `wild.example.`.
-fn own_zones() -> Vec<TestZone> {
+pub(crate) fn own_zones() -> Vec<TestZone> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/differential");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -257,7 +257,7 @@ fn own_zones() -> Vec<TestZone> {
 
 /// The zones in `../shared/testdata/zones`, with the origin each has in its `SOURCES.md` table,
 /// plus a note for every file that is listed but absent or present but unlisted.
-fn shared_zones() -> Result<(Vec<TestZone>, Vec<String>), String> {
+pub(crate) fn shared_zones() -> Result<(Vec<TestZone>, Vec<String>), String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/zones");
     let sources = dir.join("SOURCES.md");
     if !dir.is_dir() {
@@ -405,7 +405,7 @@ fn compare_zone(reference: Reference, binary: &Path, zone: &TestZone, tally: &mu
 }
 
 /// A config with one view for every client and the zone as its shared file, read in place.
-fn write_splitdns_config(dir: &Path, zone: &TestZone) -> PathBuf {
+pub(crate) fn write_splitdns_config(dir: &Path, zone: &TestZone) -> PathBuf {
     let config = dir.join("splitdns.toml");
     let text = format!(
         "# Written by tests/integration/differential.rs.\n\

@@ -98,7 +98,7 @@ fn validating_resolvers_find_every_answer_of_both_views_secure_with_nsec3() {
 
 /// Authenticated denial of existence, as the policy's `denial` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Denial {
+pub(crate) enum Denial {
     Nsec,
     Nsec3,
 }
@@ -586,7 +586,7 @@ fn ask_recursive(server: &Server, source: IpAddr, message: &Message) -> Message 
 }
 
 /// The seed of the random zone: SPLITDNS_TEST_SEED, or the clock.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     std::env::var("SPLITDNS_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -601,7 +601,7 @@ fn seed() -> u64 {
 /// The zones of the test in `dir`: the differential fixtures, the split fixture's contoso and
 /// fabrikam (with their per-view overrides) and a random zone with a random internal override.
 /// Returns their origins (with the trailing dot).
-fn write_zones(dir: &Path, seed: u64) -> Vec<String> {
+pub(crate) fn write_zones(dir: &Path, seed: u64) -> Vec<String> {
     let mut origins = Vec::new();
     for fixture in ["differential", "split"] {
         for entry in fs::read_dir(fixture_dir(fixture)).unwrap() {
@@ -630,7 +630,7 @@ fn write_zones(dir: &Path, seed: u64) -> Vec<String> {
 /// The zone `write_config`'s `[[exchange]]` block makes, signed as its namespace's zone is.
 const SYNTHESISED: &str = "_autodiscover._tcp.northwind.example.";
 
-fn write_config(dir: &Path, origins: &[String], denial: Denial) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, origins: &[String], denial: Denial) -> PathBuf {
     fs::create_dir_all(dir.join("state")).unwrap();
     let policy = match denial {
         Denial::Nsec => "true",

@@ -5,6 +5,7 @@
 mod answers;
 mod bad_input;
 mod common;
+mod compiled;
 mod config_search;
 mod control;
 mod dane;

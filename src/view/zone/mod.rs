@@ -28,7 +28,7 @@ pub(crate) use check::check_shared;
 use check::{check_node, record_error};
 pub(crate) use node::canonical_rdata;
 use node::node_of;
-pub(crate) use node::{Answered, Node, PICK_SLOTS, Pick, RRset, Rdata, ZoneData};
+pub(crate) use node::{Answered, Node, PICK_SLOTS, Pick, RRset, Rdata, ZoneData, rotation_start};
 pub(crate) use nsec3::Nsec3Chain;
 pub(crate) use signed::{MADE_BY_SIGNER, MAX_SIGNED_CHECKED_RECORDS, SignedShared, Signing};
 pub(crate) use source::{FileRead, FileStamp, SharedBuild};

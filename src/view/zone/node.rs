@@ -101,8 +101,8 @@ impl RRset {
         } else {
             mask.count_ones() as usize
         };
-        let start = if count > 1 && (self.rtype == rtype::A || self.rtype == rtype::AAAA) {
-            seed as usize % count
+        let start = if self.rotates(count) {
+            rotation_start(seed, count)
         } else {
             0
         };
@@ -121,6 +121,11 @@ impl RRset {
             next: first,
             remaining: count,
         }
+    }
+
+    /// Whether `count` answered records of this set rotate: A and AAAA sets of several.
+    pub fn rotates(&self, count: usize) -> bool {
+        count > 1 && (self.rtype == rtype::A || self.rtype == rtype::AAAA)
     }
 
     /// The signatures over the records `answered` carries (none in an unsigned zone).
@@ -158,6 +163,11 @@ impl RRset {
     }
 }
 
+/// Which of `count` rotating records a response to a query with this `seed` (its ID) leads with.
+pub(crate) fn rotation_start(seed: u16, count: usize) -> usize {
+    seed as usize % count
+}
+
 /// The records of an RRset that one response carries: see [`RRset::answered`].
 #[derive(Debug, Clone)]
 pub struct Answered<'a> {
@@ -166,6 +176,13 @@ pub struct Answered<'a> {
     mask: u64,
     next: usize,
     remaining: usize,
+}
+
+impl Answered<'_> {
+    /// The index of the record that comes first.
+    pub fn first(&self) -> usize {
+        self.next
+    }
 }
 
 impl<'a> Iterator for Answered<'a> {

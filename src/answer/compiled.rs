@@ -1,0 +1,175 @@
+//! Answers compiled once and sent again: a receive loop keeps, for the requests it has answered,
+//! the finished response bytes, and answers the same request (the same bytes but for the ID, from
+//! a client of the same view) by copying them, writing the new ID and rotating the round-robin
+//! sets as that ID rotates them — NSD's precompiled answers, made on first use instead of at load.
+//!
+//! Why on first use: compiling every (view, name, type) at load would cost the million-record
+//! zone about as much memory again and its load time, for answers mostly never asked; a busy
+//! server asks the same few thousand questions over and over. Each loop owns its table (nothing
+//! shared, no lock); a new snapshot makes every entry stale ([`Snapshot::generation`]).
+//!
+//! What is compiled is exactly what [`super::respond`] wrote, and only when nothing in it
+//! depends on more than the request's bytes, its view and the snapshot ([`Reuse`]): no TSIG, no
+//! forwarded or transferred answer, no health-checked set, nothing left out or truncated for
+//! size, UDP only. So a compiled answer is the same bytes `respond` would write again — the
+//! `compiled_answers` integration test checks that over every name and type of the example, the
+//! differential and the benchmark zones, in every view.
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use super::{Next, Outcome, Summary};
+use crate::view::Snapshot;
+use crate::view::zone::rotation_start;
+use crate::wire::HEADER_LEN;
+use crate::wire::writer::Reuse;
+
+/// Entries per loop (a power of two: a request's hash picks its one slot). At a few hundred
+/// bytes each, at most about 2 MiB a loop however many names are asked.
+const SLOTS: usize = 4096;
+/// Requests longer than this are answered afresh (a question with EDNS is well under 300).
+const MAX_REQUEST: usize = 512;
+
+/// One loop's compiled answers. See the module documentation.
+pub struct CompiledAnswers {
+    /// The snapshot the entries were compiled from.
+    generation: u64,
+    slots: Box<[Option<Box<Compiled>>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// One compiled answer: the request it answers, the response, and the summary's fields.
+struct Compiled {
+    generation: u64,
+    /// The view the client was in (`u16::MAX`: none).
+    view: u16,
+    /// The request without its ID.
+    request: Vec<u8>,
+    response: Vec<u8>,
+    reuse: Reuse,
+    qtype: u16,
+    outcome: Outcome,
+    rrl_identity: u64,
+    question_end: usize,
+}
+
+/// A request [`CompiledAnswers::answer`] had no answer for: where its answer would go, for
+/// [`CompiledAnswers::remember`].
+#[derive(Debug, Clone, Copy)]
+pub struct Miss {
+    slot: usize,
+    view: u16,
+}
+
+impl Default for CompiledAnswers {
+    fn default() -> Self {
+        CompiledAnswers::new()
+    }
+}
+
+impl CompiledAnswers {
+    pub fn new() -> CompiledAnswers {
+        CompiledAnswers {
+            generation: 0,
+            slots: (0..SLOTS).map(|_| None).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// Writes into `out` the compiled answer to `packet` from `client`, if there is one, and
+    /// returns its summary; otherwise where [`CompiledAnswers::remember`] would keep it (`None`
+    /// when the request is not one to compile).
+    pub fn answer(
+        &mut self,
+        snapshot: &Snapshot,
+        client: IpAddr,
+        packet: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Summary, Option<Miss>> {
+        if packet.len() <= HEADER_LEN || packet.len() > MAX_REQUEST {
+            return Err(None);
+        }
+        self.generation = snapshot.generation;
+        let route = snapshot.view_for(client, None).map(|(_, route)| route);
+        let view = route.map_or(u16::MAX, |route| route.view as u16);
+        let slot = self.hasher.hash_one((view, &packet[2..])) as usize & (SLOTS - 1);
+        let miss = Err(Some(Miss { slot, view }));
+        let Some(compiled) = self.slots[slot].as_deref() else {
+            return miss;
+        };
+        if compiled.generation != snapshot.generation
+            || compiled.view != view
+            || compiled.request != packet[2..]
+        {
+            return miss;
+        }
+        out.clear();
+        out.extend_from_slice(&compiled.response);
+        out[..2].copy_from_slice(&packet[..2]);
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        for rotation in compiled.reuse.rotations() {
+            let count = rotation.count as usize;
+            let len = rotation.len as usize;
+            // Position k holds record (start + k) mod count; the new ID wants record
+            // (new start + k) there, which the compiled response holds `shift` positions on.
+            let shift = (rotation_start(id, count) + count - rotation.start as usize) % count;
+            if shift == 0 {
+                continue;
+            }
+            for k in 0..count {
+                let from = rotation.offset((k + shift) % count);
+                let to = rotation.offset(k);
+                out[to..to + len].copy_from_slice(&compiled.response[from..from + len]);
+            }
+        }
+        Ok(Summary {
+            view: route.map(|route| route.view),
+            qtype: compiled.qtype,
+            route,
+            tsig_error: 0,
+            next: Next::Send(compiled.outcome),
+            truncated: false,
+            rrl_identity: compiled.rrl_identity,
+            question_end: compiled.question_end,
+            reuse: Reuse::NEVER,
+        })
+    }
+
+    /// Keeps `response`, just written by [`super::respond`] for `packet`, as the answer to the
+    /// same request from the same view, if it may be reused ([`Reuse`]).
+    pub fn remember(&mut self, miss: Miss, packet: &[u8], response: &[u8], summary: &Summary) {
+        let Next::Send(outcome) = summary.next else {
+            return;
+        };
+        if !summary.reuse.reusable()
+            || summary.truncated
+            || summary.view.map_or(u16::MAX, |view| view as u16) != miss.view
+        {
+            return;
+        }
+        let compiled = self.slots[miss.slot].get_or_insert_with(|| {
+            Box::new(Compiled {
+                generation: 0,
+                view: 0,
+                request: Vec::new(),
+                response: Vec::new(),
+                reuse: Reuse::NEVER,
+                qtype: 0,
+                outcome,
+                rrl_identity: 0,
+                question_end: 0,
+            })
+        });
+        compiled.generation = self.generation;
+        compiled.view = miss.view;
+        compiled.request.clear();
+        compiled.request.extend_from_slice(&packet[2..]);
+        compiled.response.clear();
+        compiled.response.extend_from_slice(response);
+        compiled.reuse = summary.reuse;
+        compiled.qtype = summary.qtype;
+        compiled.outcome = outcome;
+        compiled.rrl_identity = summary.rrl_identity;
+        compiled.question_end = summary.question_end;
+    }
+}
