@@ -415,6 +415,19 @@ def report(path):
         print("floor at 25k (bench/udp_floor.c: the same recvmmsg/sendmmsg loop, no DNS work): %s µs/query"
               " = %s NSD; above the floor: splitdns %s µs, NSD %s µs"
               % (fmt(floor, ".1f"), ratio(floor, nsd), fmt(ours - floor, ".1f"), fmt(nsd - floor, ".1f")))
+        # Issue 23's floor goals. Queries per core-second at saturation is 1 / CPU per query
+        # there (dnsperf's core, not the server's, is usually the limit on this machine).
+        def per_core_second(server, view):
+            cpu = median(vals("sat", server, view, 5))
+            return 1e6 / cpu if cpu == cpu and cpu > 0 else float("nan")
+        print("against the floor (issue 23: CPU per query at 25k <= 1.05x, queries per core-second"
+              " at saturation >= 0.95x):")
+        for s in [x for x in main_1k if x.startswith("splitdns")] + (["nsd"] if ref else []):
+            cpu = median(vals("fixed", s, "internal", 5))
+            print("  %-16s CPU/query at 25k %s the floor's; queries per core-second at saturation"
+                  " %s (internal src), %s (external src) the floor's"
+                  % (s, ratio(cpu, floor), ratio(per_core_second(s, "internal"), per_core_second("floor", "internal")),
+                     ratio(per_core_second(s, "external"), per_core_second("floor", "external"))))
 
     if baseline:
         print()
