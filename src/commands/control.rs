@@ -30,14 +30,14 @@ fn address(control: Option<SocketAddr>, config_path: &Path) -> Result<SocketAddr
     if let Some(addr) = control {
         return Ok(addr);
     }
-    let config = config::load(config_path).map_err(|errors| {
+    let control = config::control_address(config_path).map_err(|errors| {
         errors
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    config.control.ok_or_else(|| {
+    control.ok_or_else(|| {
         format!(
             "{}: no [control] listen: the running server has no control listener to ask (set one, or pass --control ADDR)",
             config_path.display()

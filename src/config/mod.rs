@@ -86,6 +86,31 @@ pub(crate) fn load(path: &Path) -> Result<Config, Vec<Located>> {
     parse(text_of(&bytes, path)?, path)
 }
 
+/// The `[control] listen` address alone, for the commands that ask a running server
+/// (`status`, `reload`): a mistake elsewhere in the file — a certificate that no longer reads, a
+/// misspelt key — must not keep an admin from asking the server, which still serves what it
+/// loaded before. Only the TOML itself and the `[control]` section are checked.
+pub(crate) fn control_address(path: &Path) -> Result<Option<SocketAddr>, Vec<Located>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
+    let text = text_of(&bytes, path)?;
+    let locate = Locator { text, path };
+    let toml_error = |e: toml::de::Error| {
+        let span = e.span().unwrap_or(0..0);
+        vec![locate.error(span, e.message().trim_end().to_string())]
+    };
+    let document = DeTable::parse(text).map_err(toml_error)?;
+    let raw: file::ConfigFile =
+        serde::Deserialize::deserialize(toml::de::Deserializer::from(document))
+            .map_err(toml_error)?;
+    let mut cx = Context::new(locate, Vec::new());
+    let address = raw
+        .control
+        .as_ref()
+        .and_then(|section| control::control(section, &mut cx));
+    cx.finish(address)
+}
+
 /// An error about the file as a whole (line 0).
 fn whole_file(path: &Path, message: String) -> Located {
     Located {

@@ -478,6 +478,19 @@ fn a_replaced_certificate_is_presented_to_the_next_connection() {
         "no PEM CERTIFICATE block",
     ]);
     assert_eq!(presented(&dot_client(&setup, EXTERNAL)), setup.leaf);
+    // `splitdns status` still asks the running server (the control address is all it reads of
+    // the config), which reports the refused reload.
+    let status = common::splitdns()
+        .args(["status", "--config"])
+        .arg(setup.dir.join("splitdns.toml"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        !printed.starts_with("SPLITDNS UNKNOWN") && printed.contains("refused"),
+        "status with a broken certificate file:\n{printed}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 
     // Renewed with the same key, saved by rename as certbot and editors do.
     let (renewed_pem, renewed) = setup.pki.leaf();
