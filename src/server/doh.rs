@@ -27,13 +27,14 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::{http1, http2};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
+use super::gather::{GatheredWrites, Gathering, Polls};
 use super::{SHUTDOWN_GRACE, SharedState, TcpLimits};
 use crate::answer::Next;
 use crate::observe::{self, Delivery, LoopCounters};
@@ -54,7 +55,7 @@ const MAX_HEADERS: usize = 16 * 1024;
 /// idle timeout, or the stop (which lets requests in progress finish, within
 /// [`SHUTDOWN_GRACE`]).
 pub(super) async fn connection(
-    stream: TlsStream<TcpStream>,
+    mut stream: TlsStream<GatheredWrites<TcpStream>>,
     peer: SocketAddr,
     snapshot: SharedState,
     limits: TcpLimits,
@@ -71,20 +72,27 @@ pub(super) async fn connection(
         started: Instant::now(),
         in_progress: AtomicUsize::new(0),
         last_done: AtomicU64::new(0),
+        gathering: Arc::default(),
     });
     let service = {
         let conn = conn.clone();
         hyper::service::service_fn(move |request| handle(request, conn.clone()))
     };
     if h2 {
+        // The records of the responses answered together leave in one write.
+        stream.get_mut().0.gather(conn.gathering.clone());
         let io = TokioIo::new(RecordPerResponse::new(stream));
-        let mut builder = http2::Builder::new(TokioExecutor::new());
+        let mut builder = http2::Builder::new(InlineFirst);
         builder
             .timer(TokioTimer::new())
             .max_concurrent_streams(MAX_STREAMS)
             .max_header_list_size(MAX_HEADERS as u32);
         let served = builder.serve_connection(io, service);
-        drive(served, |c| c.graceful_shutdown(), &conn, shutdown).await;
+        Polls::new(
+            drive(served, |c| c.graceful_shutdown(), &conn, shutdown),
+            conn.gathering.clone(),
+        )
+        .await;
     } else {
         let io = TokioIo::new(stream);
         let mut builder = http1::Builder::new();
@@ -94,6 +102,31 @@ pub(super) async fn connection(
             .max_buf_size(MAX_HEADERS);
         let served = builder.serve_connection(io, service);
         drive(served, |c| c.graceful_shutdown(), &conn, shutdown).await;
+    }
+}
+
+/// Runs each HTTP/2 stream hyper hands over right away, inside the connection's own poll, and
+/// spawns it on the runtime only if it cannot finish there (a forwarded query waiting for its
+/// upstream, a response waiting for flow-control window). An answer from our own data is
+/// synchronous, so every request that arrived together is answered before the connection next
+/// writes: their responses leave in one write instead of a task, a wake-up and a write each.
+#[derive(Clone, Copy)]
+struct InlineFirst;
+
+impl<F> hyper::rt::Executor<F> for InlineFirst
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        let mut future = Box::pin(future);
+        // No waker is needed for this first poll: a future still pending is spawned, and the
+        // runtime polls it again at once with its own (a future registers its waker anew at
+        // every poll).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if future.as_mut().poll(&mut cx).is_pending() {
+            tokio::spawn(future);
+        }
     }
 }
 
@@ -247,6 +280,8 @@ struct Conn {
     /// Requests being answered now, and when the last one ended (milliseconds from `started`).
     in_progress: AtomicUsize,
     last_done: AtomicU64,
+    /// HTTP/2 responses answered together leave in one write, until a POST ([`Gathering`]).
+    gathering: Arc<Gathering>,
 }
 
 impl Conn {
@@ -346,7 +381,10 @@ async fn answer(request: Request<Incoming>, conn: &Conn) -> Result<Response<Full
     };
     let message = match *request.method() {
         Method::GET => dns_parameter(request.uri().query())?,
-        Method::POST => body(request, conn.limits.message_timeout).await?,
+        Method::POST => {
+            conn.gathering.stop();
+            body(request, conn.limits.message_timeout).await?
+        }
         _ => return Err(Refusal::Method),
     };
     if message.len() < HEADER_LEN {

@@ -9,6 +9,7 @@ mod bind;
 mod datagrams;
 mod doh;
 mod forward;
+mod gather;
 mod rrl;
 mod stream;
 mod tcp;

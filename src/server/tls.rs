@@ -17,6 +17,7 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig, crypto::ring};
 use tokio_util::sync::CancellationToken;
 
+use super::gather::GatheredWrites;
 use super::{SharedState, TcpLimits};
 use crate::observe::Metrics;
 use crate::wire::Transport;
@@ -102,7 +103,7 @@ impl Acceptor {
             return;
         };
         let accepted = tokio::select! {
-            accepted = tokio::time::timeout(handshake_timeout, self.tls.accept(stream)) => accepted,
+            accepted = tokio::time::timeout(handshake_timeout, self.tls.accept(GatheredWrites::new(stream))) => accepted,
             () = shutdown.cancelled() => return,
         };
         let stream = match accepted {

@@ -284,6 +284,112 @@ fn real_clients_get_their_views_over_tls_and_https() {
     setup.assert_udp_answers();
 }
 
+/// Many requests on one HTTP/2 connection at once (curl multiplexing 60 GETs, then 60 POSTs):
+/// every one answered, from the right view, with each response whole — whether the responses
+/// left together in one write (GET) or each as it was answered (a connection that carried a
+/// POST).
+#[test]
+fn many_requests_on_one_http2_connection_are_all_answered() {
+    let setup = Setup::start("doh-multiplexed", "");
+    let Some(_) = find_program("curl") else {
+        println!("skipped: curl is not installed");
+        return;
+    };
+    for (from, expected) in [(INTERNAL, &INSIDE[..]), (EXTERNAL, &OUTSIDE[..])] {
+        for method in ["GET", "POST"] {
+            let mut args: Vec<String> = [
+                "-s",
+                "--http2",
+                "--parallel",
+                "--parallel-max",
+                "60",
+                "--max-time",
+                "10",
+                "--interface",
+                &from.to_string(),
+                "--cacert",
+                &setup.ca(),
+                "--resolve",
+                &format!("{NAME}:{}:127.0.0.1", setup.doh.port()),
+            ]
+            .map(String::from)
+            .to_vec();
+            let mut queries = Vec::new();
+            for i in 0..60u16 {
+                let mut query = common::query("mail.contoso.example.", RecordType::A);
+                query.metadata.id = i;
+                let wire = query.to_vec().unwrap();
+                let out = setup.dir.join(format!("answer-{method}-{from}-{i}.bin"));
+                let _ = std::fs::remove_file(&out);
+                let url = format!("https://{NAME}:{}/dns-query", setup.doh.port());
+                if method == "GET" {
+                    args.push(format!(
+                        "{url}?dns={}",
+                        data_encoding::BASE64URL_NOPAD.encode(&wire)
+                    ));
+                } else {
+                    let body = setup.dir.join(format!("query-{i}.bin"));
+                    std::fs::write(&body, &wire).unwrap();
+                    args.extend([
+                        "-H".into(),
+                        "content-type: application/dns-message".into(),
+                        "--data-binary".into(),
+                        format!("@{}", body.display()),
+                        url,
+                    ]);
+                }
+                args.extend(["-o".into(), out.display().to_string()]);
+                if method == "POST" && i < 59 {
+                    args.push("--next".into());
+                    args.extend(
+                        [
+                            "-s",
+                            "--http2",
+                            "--max-time",
+                            "10",
+                            "--interface",
+                            &from.to_string(),
+                            "--cacert",
+                            &setup.ca(),
+                            "--resolve",
+                            &format!("{NAME}:{}:127.0.0.1", setup.doh.port()),
+                        ]
+                        .map(String::from),
+                    );
+                }
+                queries.push((query, out));
+            }
+            let started = Instant::now();
+            let out = run("curl", &args).expect("curl");
+            assert!(
+                out.status.success(),
+                "curl {method} from {from}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for (query, file) in &queries {
+                let answer = std::fs::read(file)
+                    .unwrap_or_else(|e| panic!("{method} {}: {e}", file.display()));
+                let reply = common::decode_reply(query, &answer);
+                let addresses: Vec<String> = common::sorted(reply.answer())
+                    .iter()
+                    .filter_map(|record| record.rsplit(' ').next().map(String::from))
+                    .collect();
+                assert_eq!(
+                    addresses, expected,
+                    "{method} from {from}, ID {}",
+                    query.metadata.id
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "60 {method} requests took {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    setup.assert_udp_answers();
+}
+
 /// curl POSTing `query` to the DoH listener from `from`, with `headers`: the status, and when it
 /// is 200 the answer's rcode and sorted records.
 fn curl_doh(
