@@ -24,8 +24,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Past this much gathered, a write first sends what is gathered (a large response, or many).
 const MAX_GATHERED: usize = 64 * 1024;
-/// What the buffer keeps between flushes.
-const KEPT_CAPACITY: usize = 4 * 1024;
 
 pub(super) struct GatheredWrites<S> {
     inner: S,
@@ -79,27 +77,28 @@ impl Gathering {
     }
 }
 
-/// A future whose polls are counted, for [`GatheredWrites`] to tell one poll from the next.
-pub(super) struct Polls<F> {
-    inner: Pin<Box<F>>,
-    gathering: Arc<Gathering>,
+pin_project_lite::pin_project! {
+    /// A future whose polls are counted, for [`GatheredWrites`] to tell one poll from the next.
+    pub(super) struct Polls<F> {
+        #[pin]
+        inner: F,
+        gathering: Arc<Gathering>,
+    }
 }
 
 impl<F: Future> Polls<F> {
     pub(super) fn new(inner: F, gathering: Arc<Gathering>) -> Self {
-        Polls {
-            inner: Box::pin(inner),
-            gathering,
-        }
+        Polls { inner, gathering }
     }
 }
 
 impl<F: Future> Future for Polls<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.gathering.polls.fetch_add(1, Ordering::Relaxed);
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.gathering.polls.fetch_add(1, Ordering::Relaxed);
+        this.inner.poll(cx)
     }
 }
 
@@ -114,12 +113,9 @@ impl<S: AsyncWrite + Unpin> GatheredWrites<S> {
             self.sent += n;
         }
         self.sent = 0;
-        if self.gathered.capacity() > KEPT_CAPACITY {
-            // An idle connection keeps no more than a typical burst's worth.
-            self.gathered = Vec::new();
-        } else {
-            self.gathered.clear();
-        }
+        // Given back at once: most connections sit idle between bursts, and an allocation per
+        // write costs little beside the write.
+        self.gathered = Vec::new();
         Poll::Ready(Ok(()))
     }
 }
