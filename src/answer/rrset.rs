@@ -33,7 +33,7 @@ pub(super) fn write_records(
     let sigs = if writer.signed() {
         set.signatures(&records)
     } else {
-        &[]
+        Default::default()
     };
     for rdata in records {
         writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;

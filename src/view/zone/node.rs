@@ -22,7 +22,7 @@ use crate::dns::name;
 use crate::dns::rdata::embedded_names;
 pub(crate) use crate::dns::rdata::{Wire, tight};
 use crate::dns::rtype;
-use crate::dnssec::Sigs;
+use crate::dnssec::{SigIter, Sigs};
 use crate::located::SourceLoc;
 use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
@@ -61,19 +61,64 @@ pub struct RRset {
     /// Set for an address RRset whose records are health-checked: which are answered is read
     /// from its cell at answer time.
     pub health: Option<Checked>,
-    /// Its RRSIGs, in a signed zone (shared by every view that serves the set, and kept across
-    /// reloads while they stay good).
-    pub sigs: Option<Arc<Signatures>>,
+    /// Its RRSIGs, in a signed zone (kept across reloads while they stay good).
+    pub sigs: Option<Signatures>,
 }
 
 /// The RRSIG RDATAs over an RRset: one per signing key over all its records, and for a
 /// health-checked set one set over each subset its checks can leave, so that what is answered is
-/// exactly what is signed.
-#[derive(Debug, Default)]
-pub struct Signatures {
-    pub full: Sigs,
-    /// Indexed by the mask of records kept (bit i: record i); empty unless health-checked.
-    pub subsets: Box<[Sigs]>,
+/// exactly what is signed. Packed in one allocation (a signed zone has one per RRset and per
+/// NSEC record): the whole set's [`Sigs`], then for a health-checked set of n records those over
+/// each subset mask from 1 to 2^n - 2 in mask order (mask 0 answers no record, and the mask of
+/// all is the whole set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signatures(Box<[u8]>);
+
+impl Signatures {
+    /// Over the whole set only (a set that is not health-checked).
+    pub(crate) fn whole(sigs: Sigs) -> Signatures {
+        Signatures(sigs.into_bytes())
+    }
+
+    /// Over the whole set, then over each subset in mask order from 1.
+    pub(crate) fn with_subsets<'a>(
+        whole: &Sigs,
+        subsets: impl IntoIterator<Item = &'a Sigs>,
+    ) -> Signatures {
+        let mut packed = whole.as_bytes().to_vec();
+        for subset in subsets {
+            packed.extend_from_slice(subset.as_bytes());
+        }
+        Signatures(packed.into_boxed_slice())
+    }
+
+    /// The signatures over every record of the set.
+    pub fn full(&self) -> SigIter<'_> {
+        SigIter::over(&self.0)
+    }
+
+    /// Each packed set of signatures: the whole set's, then the subsets' in mask order from 1.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = SigIter<'_>> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let group = SigIter::over(rest);
+            rest = &rest[SigIter::packed_len(rest)..];
+            Some(group)
+        })
+    }
+
+    /// The signatures over the records `mask` keeps (none for none; a mask of every record is
+    /// read as [`Signatures::full`] by the caller). Health-checked sets only: a walk over at most
+    /// 2^8 short headers.
+    fn subset(&self, mask: u64) -> SigIter<'_> {
+        match usize::try_from(mask) {
+            Ok(0) | Err(_) => SigIter::default(),
+            Ok(index) => self.groups().nth(index).unwrap_or_default(),
+        }
+    }
 }
 
 impl RRset {
@@ -124,19 +169,16 @@ impl RRset {
     }
 
     /// The signatures over the records `answered` carries (none in an unsigned zone).
-    pub fn signatures(&self, answered: &Answered<'_>) -> &[Box<[u8]>] {
+    pub fn signatures(&self, answered: &Answered<'_>) -> SigIter<'_> {
         match &self.sigs {
-            None => &[],
-            Some(sigs) if answered.mask == u64::MAX => &sigs.full,
-            Some(sigs) => sigs
-                .subsets
-                .get(answered.mask as usize)
-                .map_or(&[][..], |subset| &subset[..]),
+            None => SigIter::default(),
+            Some(sigs) if answered.mask == u64::MAX => sigs.full(),
+            Some(sigs) => sigs.subset(answered.mask),
         }
     }
 
     /// A copy of this set with `sigs` in place of its signatures.
-    pub fn with_sigs(&self, sigs: Option<Arc<Signatures>>) -> RRset {
+    pub fn with_sigs(&self, sigs: Option<Signatures>) -> RRset {
         RRset {
             rtype: self.rtype,
             ttl: self.ttl,
@@ -345,14 +387,16 @@ mod tests {
     use super::*;
 
     /// The sizes the inline storage is chosen for (64-bit): a record with short RDATA needs no
-    /// allocation of its own, a one-record RRset holds it in its own allocation, and a one-RRset
-    /// node adds 8 bytes to its table slot instead of an allocation.
+    /// allocation of its own, a one-record RRset holds it in its own allocation (80 bytes: its
+    /// signatures' box is 16, where a pointer to a box of boxes was 8 and took three
+    /// allocations), and a one-RRset node adds 8 bytes to its table slot instead of an
+    /// allocation.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn inline_storage_stays_small() {
         assert_eq!(size_of::<Wire>(), 24);
         assert_eq!(size_of::<Rdata>(), 40);
-        assert_eq!(size_of::<RRset>(), 72);
+        assert_eq!(size_of::<RRset>(), 80);
         assert_eq!(size_of::<Node>(), 32);
         assert_eq!(size_of::<Key>(), 40);
     }

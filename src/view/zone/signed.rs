@@ -163,6 +163,14 @@ fn node_near<'d>(data: &'d ZoneData, key: &[u8], hint: Option<usize>) -> Option<
     }
 }
 
+/// Good signatures found for an RRset.
+enum Good {
+    /// Its own.
+    Own,
+    /// A copy of those over the same data elsewhere.
+    Copied(Signatures),
+}
+
 /// Signatures to keep on `set` at `key`, if any are good: its own, else those of the same data
 /// in `earlier` (a previous snapshot's copy, or the signed shared data; `hint` as for
 /// [`node_near`]).
@@ -172,23 +180,29 @@ fn kept_sigs(
     key: &[u8],
     hint: Option<usize>,
     earlier: &[Option<&ZoneData>],
-) -> Option<Arc<Signatures>> {
-    let good = |sigs: &Arc<Signatures>, from: &RRset| {
-        signer.still_good(set.rtype, &sigs.full)
+) -> Option<Good> {
+    // A health-checked set has the whole set's signatures and those of each subset but none and
+    // all: 2^n - 1 in all.
+    let groups = 1usize
+        .checked_shl(set.rdatas.len() as u32)
+        .map_or(0, |all| all - 1);
+    let good = |sigs: &Signatures, from: &RRset| {
+        signer.still_good(set.rtype, sigs.full())
             && (set.health.is_none() || from.health.is_some())
             && (set.health.is_none()
-                || sigs.subsets.len() == 1 << set.rdatas.len()
-                    && sigs.subsets[1..]
-                        .iter()
+                || sigs.groups().count() == groups
+                    && sigs
+                        .groups()
+                        .skip(1)
                         .all(|subset| signer.still_good(set.rtype, subset)))
     };
-    if let Some(sigs) = set.sigs.as_ref().filter(|sigs| good(sigs, set)) {
-        return Some(sigs.clone());
+    if set.sigs.as_ref().is_some_and(|sigs| good(sigs, set)) {
+        return Some(Good::Own);
     }
     earlier.iter().flatten().find_map(|data| {
         let other = node_near(data, key, hint)?.get(set.rtype)?;
         let sigs = other.sigs.as_ref()?;
-        (same_data(other, set) && good(sigs, other)).then(|| sigs.clone())
+        (same_data(other, set) && good(sigs, other)).then(|| Good::Copied(sigs.clone()))
     })
 }
 
@@ -221,7 +235,7 @@ fn kept_nsec(
             && nsec
                 .sigs
                 .as_ref()
-                .is_some_and(|s| signer.still_good(rtype::NSEC, &s.full));
+                .is_some_and(|s| signer.still_good(rtype::NSEC, s.full()));
         good.then(|| nsec.clone())
     })
 }
@@ -258,7 +272,7 @@ enum SetPlan {
     /// Served as it is (signed already, or not signed here).
     Keep(Arc<RRset>),
     /// The set with these signatures.
-    Kept(Arc<RRset>, Arc<Signatures>),
+    Kept(Arc<RRset>, Signatures),
     /// Signed by jobs: the whole set at `first`, and for a checked set its `subsets` after it.
     Sign {
         set: Arc<RRset>,
@@ -276,11 +290,10 @@ impl SetPlan {
         earlier: &[Option<&ZoneData>],
         jobs: &mut Vec<Job<'d>>,
     ) -> SetPlan {
-        if let Some(sigs) = kept_sigs(signer, set, key, hint, earlier) {
-            return match &set.sigs {
-                Some(own) if Arc::ptr_eq(own, &sigs) => SetPlan::Keep(set.clone()),
-                _ => SetPlan::Kept(set.clone(), sigs),
-            };
+        match kept_sigs(signer, set, key, hint, earlier) {
+            Some(Good::Own) => return SetPlan::Keep(set.clone()),
+            Some(Good::Copied(sigs)) => return SetPlan::Kept(set.clone(), sigs),
+            None => {}
         }
         let first = jobs.len();
         jobs.push(Job {
@@ -317,19 +330,16 @@ impl SetPlan {
                 subsets,
             } => {
                 let full = signed[first].take().expect("each job is taken once");
-                let subsets: Box<[Sigs]> = if set.health.is_some() {
-                    let all = 1usize << set.rdatas.len();
-                    let mut masks: Vec<Sigs> = Vec::with_capacity(all);
-                    masks.push(Box::default());
-                    for sigs in &mut signed[first + 1..first + 1 + subsets] {
-                        masks.push(sigs.take().expect("each job is taken once"));
-                    }
-                    masks.push(full.clone());
-                    masks.into()
+                let sigs = if set.health.is_some() {
+                    let subsets: Vec<Sigs> = signed[first + 1..first + 1 + subsets]
+                        .iter_mut()
+                        .map(|sigs| sigs.take().expect("each job is taken once"))
+                        .collect();
+                    Signatures::with_subsets(&full, &subsets)
                 } else {
-                    Box::default()
+                    Signatures::whole(full)
                 };
-                Arc::new(set.with_sigs(Some(Arc::new(Signatures { full, subsets }))))
+                Arc::new(set.with_sigs(Some(sigs)))
             }
         }
     }
@@ -395,9 +405,9 @@ impl Node {
 pub(super) fn earliest_in<'n>(nodes: impl Iterator<Item = &'n Node>) -> Option<u32> {
     nodes
         .flat_map(|node| node.rrsets.iter().chain(node.nsec.as_ref()))
-        .filter_map(|set| set.sigs.as_deref())
-        .flat_map(|sigs| sigs.full.iter().chain(sigs.subsets.iter().flatten()))
-        .map(|sig| rrsig::expiration(sig))
+        .filter_map(|set| set.sigs.as_ref())
+        .flat_map(|sigs| sigs.groups().flatten())
+        .map(rrsig::expiration)
         .min()
 }
 
