@@ -255,6 +255,7 @@ pub(crate) fn sign(
                 view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
             }
         }
+        share_signed_sets(snapshot, previous, &made, origin);
         // Made anew a refresh margin before the first signature expires (never sooner than a
         // second from now: a signature that cannot be kept long enough was just made).
         let resign = earliest.map(|expires| {
@@ -279,6 +280,33 @@ pub(crate) fn sign(
         Ok(signed)
     } else {
         Err(errors)
+    }
+}
+
+/// Points the builds the next load starts from at the signed sets, rather than keeping unsigned
+/// ones beside them: each build of shared data signed anew, and each build made anew whose data
+/// signed the same as before (its signed copy taken as it was: a comment edited). A build
+/// taken from the previous load whose signed copy was too shares its sets already.
+fn share_signed_sets(
+    snapshot: &mut Snapshot,
+    previous: Option<&Snapshot>,
+    made: &SignedShared,
+    origin: &[u8],
+) {
+    let previous_builds = previous.map_or(&[][..], |p| &p.shared_builds[..]);
+    for (unsigned, signed, anew) in made.copies() {
+        if !anew
+            && previous_builds
+                .iter()
+                .any(|build| Arc::ptr_eq(&build.data, unsigned))
+        {
+            continue;
+        }
+        for build in snapshot.shared_builds.iter_mut() {
+            if Arc::ptr_eq(&build.data, unsigned) {
+                *build = Arc::new(build.with_data(unsigned.sharing_sets_of(signed, origin)));
+            }
+        }
     }
 }
 
@@ -334,4 +362,84 @@ fn apex_sets(keys: &ZoneKeys, nsec3: bool, dnskey_ttl: u32, config_path: &Path) 
         sets.push(set(rtype::NSEC3PARAM, vec![nsec3::PARAM_RDATA.to_vec()]));
     }
     sets
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::dns::name::Name;
+    use crate::dns::rtype;
+    use crate::load::{Loaded, reload};
+    use crate::scratch::Scratch;
+    use crate::view::zone::SharedBuild;
+
+    /// The build a signed load keeps for the next one holds the signed RRsets rather than
+    /// unsigned ones beside them (its apex keeps the files' sets: the signer's key sets are not
+    /// theirs). A reload with the files unchanged keeps that build; one with the shared file
+    /// edited keeps a build that shares the sets of the new signed copy.
+    #[test]
+    fn the_kept_build_shares_the_signed_sets() {
+        let dir = Scratch::new("sign-kept-build");
+        dir.write("state/.keep", "");
+        let zone = |serial: u32, extra: &str| {
+            format!(
+                "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h {serial} 2 3 4 5\n NS ns\n\
+                 ns A 192.0.2.53\nwww A 192.0.2.80\nsub NS ns.sub\nns.sub A 192.0.2.54\n{extra}"
+            )
+        };
+        dir.write("z.zone", &zone(1, ""));
+        dir.write(
+            "inside.zone",
+            "$ORIGIN contoso.example.\nwww 300 A 10.0.0.80\n",
+        );
+        let config = dir.write(
+            "splitdns.toml",
+            "state_dir = \"state\"\n\
+             [[view]]\nname = \"inside\"\nclients = [\"10.0.0.0/8\"]\n\
+             [[view]]\nname = \"outside\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"z.zone\"\ndnssec = true\n\
+             [zone.views]\ninside = \"inside.zone\"\n",
+        );
+        let origin = Name::parse("contoso.example.", None).unwrap();
+        // `sets_signed`: how many sets outside the apex are (the cut's NS and its glue are not).
+        let kept = |loaded: &Loaded, sets_signed: usize| -> Arc<SharedBuild> {
+            let build = (loaded.snapshot.shared_builds.iter())
+                .find(|build| build.origin == origin)
+                .unwrap();
+            let signed = loaded.snapshot.view_zone("outside", &origin).unwrap();
+            assert!(signed.is_signed());
+            let mut with_sigs = 0;
+            for (key, node) in signed.nodes() {
+                let ours = build.data.get(key).unwrap();
+                for set in node.rrsets.iter() {
+                    let own = ours.get(set.rtype);
+                    if key == origin.as_wire() {
+                        let signers =
+                            matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY);
+                        assert_eq!(own.is_none(), signers, "apex type {}", set.rtype);
+                        continue;
+                    }
+                    assert!(
+                        Arc::ptr_eq(own.unwrap(), set),
+                        "type {} at {key:?}",
+                        set.rtype
+                    );
+                    with_sigs += usize::from(set.sigs.is_some());
+                }
+            }
+            assert_eq!(with_sigs, sets_signed);
+            build.clone()
+        };
+
+        let first = reload(&config, None).unwrap();
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        assert!(Arc::ptr_eq(&kept(&first, 2).data, &kept(&second, 2).data));
+        dir.write("z.zone", &zone(2, "mail A 192.0.2.25\n"));
+        let third = reload(&config, Some(&second.snapshot)).unwrap();
+        let edited = kept(&third, 3);
+        assert!(!Arc::ptr_eq(&kept(&second, 2).data, &edited.data));
+        let mail = Name::parse("mail.contoso.example.", None).unwrap();
+        assert!(edited.data.get(mail.as_wire()).is_some());
+    }
 }

@@ -31,9 +31,19 @@ const _: () = assert!(MAX_SIGNED_CHECKED_RECORDS <= MAX_CHECKED_RECORDS);
 /// share its signed copy.
 #[derive(Default)]
 pub(crate) struct SignedShared {
-    copies: Vec<(Arc<ZoneData>, Arc<ZoneData>, usize)>,
+    copies: Vec<SignedCopy>,
     /// Signatures made so far in this load (each once, however many views read it).
     made: usize,
+}
+
+/// One shared data's signed copy in a load.
+struct SignedCopy {
+    unsigned: Arc<ZoneData>,
+    signed: Arc<ZoneData>,
+    /// The signatures its signing made.
+    made: usize,
+    /// Signed in this load, rather than taken as it was from the previous snapshot.
+    anew: bool,
 }
 
 impl SignedShared {
@@ -45,8 +55,16 @@ impl SignedShared {
     fn find(&self, original: &Arc<ZoneData>) -> Option<(Arc<ZoneData>, usize)> {
         self.copies
             .iter()
-            .find(|(unsigned, _, _)| Arc::ptr_eq(unsigned, original))
-            .map(|(_, signed, count)| (signed.clone(), *count))
+            .find(|copy| Arc::ptr_eq(&copy.unsigned, original))
+            .map(|copy| (copy.signed.clone(), copy.made))
+    }
+
+    /// The shared data signed in this load, each with its signed copy and whether that was
+    /// signed anew (rather than taken as it was from the previous snapshot).
+    pub(crate) fn copies(&self) -> impl Iterator<Item = (&Arc<ZoneData>, &ZoneData, bool)> {
+        self.copies
+            .iter()
+            .map(|copy| (&copy.unsigned, &*copy.signed, copy.anew))
     }
 }
 
@@ -206,18 +224,22 @@ fn kept_sigs(
     })
 }
 
-/// [`RRset::same_data`], first tried by the records' bytes in order: a zone file read again
-/// gives them alike, and that comparison allocates nothing (at every reload it is made for each
-/// RRset of the zone).
+/// [`RRset::same_data`], first tried by the records' bytes in order ([`same_bytes`]).
 fn same_data(a: &RRset, b: &RRset) -> bool {
-    let alike = a.rtype == b.rtype
+    same_bytes(a, b) || a.same_data(b)
+}
+
+/// The same type, TTL and records, byte for byte in the same order: a zone file read again gives
+/// them so, and the comparison allocates nothing (at every reload it is made for each RRset of
+/// the zone).
+fn same_bytes(a: &RRset, b: &RRset) -> bool {
+    a.rtype == b.rtype
         && a.ttl == b.ttl
         && a.rdatas.len() == b.rdatas.len()
         && a.rdatas
             .iter()
             .zip(&b.rdatas[..])
-            .all(|(x, y)| x.wire == y.wire);
-    alike || a.same_data(b)
+            .all(|(x, y)| x.wire == y.wire)
 }
 
 /// The NSEC to keep for `key` if an earlier copy has the same record with good signatures
@@ -617,6 +639,40 @@ impl ZoneData {
         )
     }
 
+    /// This data (the unsigned shared data of the zone at `origin`) with each RRset that
+    /// `signed`, its signed copy, holds with the same records taken from there. The snapshot
+    /// keeps the unsigned data for the next load (a reload whose files are unchanged starts from
+    /// it); pointing at the signed sets, it costs its node table only, not a second RRset beside
+    /// each signed one. Its sets then carry signatures: the next signing keeps them while they are
+    /// good, and whatever reads it as unsigned data writes none (a view that does not sign, a
+    /// transfer from one). The apex keeps its own sets: the signed copy's are the signer's.
+    pub(crate) fn sharing_sets_of(&self, signed: &ZoneData, origin: &[u8]) -> ZoneData {
+        // A copy of the table (its hash index copied, not rebuilt), whose sets are then swapped.
+        let mut nodes = self.nodes.clone();
+        for (index, (key, node)) in nodes.iter_mut().enumerate() {
+            if **key == *origin {
+                continue;
+            }
+            let Some(theirs) = node_near(signed, key, Some(index)) else {
+                continue;
+            };
+            for set in node.rrsets.iter_mut() {
+                if let Some(same) = theirs.get(set.rtype).filter(|s| same_bytes(s, set)) {
+                    *set = same.clone();
+                }
+            }
+        }
+        ZoneData {
+            nodes,
+            chain: self.chain.clone(),
+            chain_prefixes: self.chain_prefixes.clone(),
+            chain_skip: self.chain_skip,
+            content: self.content,
+            earliest: self.earliest,
+            walked: self.walked.same_names(),
+        }
+    }
+
     /// The chain node that precedes `key` in canonical order (the one whose NSEC covers it, when
     /// `key` is not itself in the chain), for which `usable` holds; walks back over those it
     /// refuses.
@@ -995,15 +1051,24 @@ impl ViewZone {
             }
             None if unchanged.is_some() => {
                 let signed = unchanged.expect("just checked").shared.clone();
-                made.copies.push((self.shared.clone(), signed.clone(), 0));
+                made.copies.push(SignedCopy {
+                    unsigned: self.shared.clone(),
+                    signed: signed.clone(),
+                    made: 0,
+                    anew: false,
+                });
                 self.shared = signed;
                 0
             }
             None => {
                 let (signed, count) = self.shared.signed(signing, previous.map(|p| &*p.shared));
                 let signed = Arc::new(signed);
-                made.copies
-                    .push((self.shared.clone(), signed.clone(), count));
+                made.copies.push(SignedCopy {
+                    unsigned: self.shared.clone(),
+                    signed: signed.clone(),
+                    made: count,
+                    anew: true,
+                });
                 made.made += count;
                 self.shared = signed;
                 count

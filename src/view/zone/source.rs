@@ -27,6 +27,16 @@ pub(crate) struct SharedBuild {
     pub errors: Vec<Located>,
 }
 
+impl SharedBuild {
+    /// The same build with `data` (the same records) in place of its own.
+    pub(crate) fn with_data(&self, data: ZoneData) -> SharedBuild {
+        SharedBuild {
+            data: Arc::new(data),
+            ..self.clone()
+        }
+    }
+}
+
 /// One file a build read.
 #[derive(Debug, Clone)]
 pub(crate) struct FileRead {
