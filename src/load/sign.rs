@@ -255,7 +255,7 @@ pub(crate) fn sign(
                 view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
             }
         }
-        share_signed_sets(snapshot, previous, &made, origin);
+        keep_beside_signed(snapshot, &made, origin);
         // Made anew a refresh margin before the first signature expires (never sooner than a
         // second from now: a signature that cannot be kept long enough was just made).
         let resign = earliest.map(|expires| {
@@ -283,28 +283,13 @@ pub(crate) fn sign(
     }
 }
 
-/// Points the builds the next load starts from at the signed sets, rather than keeping unsigned
-/// ones beside them: each build of shared data signed anew, and each build made anew whose data
-/// signed the same as before (its signed copy taken as it was: a comment edited). A build
-/// taken from the previous load whose signed copy was too shares its sets already.
-fn share_signed_sets(
-    snapshot: &mut Snapshot,
-    previous: Option<&Snapshot>,
-    made: &SignedShared,
-    origin: &[u8],
-) {
-    let previous_builds = previous.map_or(&[][..], |p| &p.shared_builds[..]);
-    for (unsigned, signed, anew) in made.copies() {
-        if !anew
-            && previous_builds
-                .iter()
-                .any(|build| Arc::ptr_eq(&build.data, unsigned))
-        {
-            continue;
-        }
+/// Keeps the builds of the shared data signed in this load beside their signed copies (see
+/// `KeptUnsigned`), rather than as unsigned tables and RRsets beside the signed ones.
+fn keep_beside_signed(snapshot: &mut Snapshot, made: &SignedShared, origin: &[u8]) {
+    for (unsigned, signed) in made.copies() {
         for build in snapshot.shared_builds.iter_mut() {
-            if Arc::ptr_eq(&build.data, unsigned) {
-                *build = Arc::new(build.with_data(unsigned.sharing_sets_of(signed, origin)));
+            if let Some(kept) = build.beside_signed(unsigned, signed, origin) {
+                *build = Arc::new(kept);
             }
         }
     }
@@ -374,10 +359,11 @@ mod tests {
     use crate::scratch::Scratch;
     use crate::view::zone::SharedBuild;
 
-    /// The build a signed load keeps for the next one holds the signed RRsets rather than
-    /// unsigned ones beside them (its apex keeps the files' sets: the signer's key sets are not
-    /// theirs). A reload with the files unchanged keeps that build; one with the shared file
-    /// edited keeps a build that shares the sets of the new signed copy.
+    /// The build a signed load keeps for the next one is kept beside the signed copy: read
+    /// again, its data has the signed RRsets rather than unsigned ones beside them, no NSEC
+    /// records, and at the apex the files' sets (the signer's key sets are not theirs). So after
+    /// a reload with the files unchanged, and after one with the shared file edited; beside
+    /// another signed zone, whose build is kept beside its own copy.
     #[test]
     fn the_kept_build_shares_the_signed_sets() {
         let dir = Scratch::new("sign-kept-build");
@@ -393,13 +379,19 @@ mod tests {
             "inside.zone",
             "$ORIGIN contoso.example.\nwww 300 A 10.0.0.80\n",
         );
+        // A second signed zone: each zone's build is kept beside its own copy.
+        dir.write(
+            "f.zone",
+            "$ORIGIN fabrikam.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.5\n",
+        );
         let config = dir.write(
             "splitdns.toml",
             "state_dir = \"state\"\n\
              [[view]]\nname = \"inside\"\nclients = [\"10.0.0.0/8\"]\n\
              [[view]]\nname = \"outside\"\nclients = [\"0.0.0.0/0\"]\n\
              [[zone]]\norigin = \"contoso.example\"\nfile = \"z.zone\"\ndnssec = true\n\
-             [zone.views]\ninside = \"inside.zone\"\n",
+             [zone.views]\ninside = \"inside.zone\"\n\
+             [[zone]]\norigin = \"fabrikam.example\"\nfile = \"f.zone\"\ndnssec = true\n",
         );
         let origin = Name::parse("contoso.example.", None).unwrap();
         // `sets_signed`: how many sets outside the apex are (the cut's NS and its glue are not).
@@ -407,11 +399,14 @@ mod tests {
             let build = (loaded.snapshot.shared_builds.iter())
                 .find(|build| build.origin == origin)
                 .unwrap();
+            let read = build.for_load();
+            assert!(!Arc::ptr_eq(build, &read), "kept beside the signed copy");
             let signed = loaded.snapshot.view_zone("outside", &origin).unwrap();
             assert!(signed.is_signed());
             let mut with_sigs = 0;
             for (key, node) in signed.nodes() {
-                let ours = build.data.get(key).unwrap();
+                let ours = read.data().get(key).unwrap();
+                assert!(ours.nsec.is_none());
                 for set in node.rrsets.iter() {
                     let own = ours.get(set.rtype);
                     if key == origin.as_wire() {
@@ -429,17 +424,23 @@ mod tests {
                 }
             }
             assert_eq!(with_sigs, sets_signed);
-            build.clone()
+            read
         };
 
         let first = reload(&config, None).unwrap();
+        let at_start = kept(&first, 2);
         let second = reload(&config, Some(&first.snapshot)).unwrap();
-        assert!(Arc::ptr_eq(&kept(&first, 2).data, &kept(&second, 2).data));
+        let unchanged = kept(&second, 2);
+        assert_eq!(at_start.data().content, unchanged.data().content);
         dir.write("z.zone", &zone(2, "mail A 192.0.2.25\n"));
         let third = reload(&config, Some(&second.snapshot)).unwrap();
         let edited = kept(&third, 3);
-        assert!(!Arc::ptr_eq(&kept(&second, 2).data, &edited.data));
         let mail = Name::parse("mail.contoso.example.", None).unwrap();
-        assert!(edited.data.get(mail.as_wire()).is_some());
+        assert!(edited.data().get(mail.as_wire()).is_some());
+        let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
+        let other = (third.snapshot.shared_builds.iter())
+            .find(|build| build.origin == fabrikam)
+            .unwrap();
+        assert!(!Arc::ptr_eq(other, &other.for_load()));
     }
 }

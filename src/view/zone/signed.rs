@@ -20,7 +20,7 @@ use crate::dnssec::{Signer, Sigs, canonical};
 use crate::view::health::MAX_CHECKED_RECORDS;
 
 use super::ViewZone;
-use super::node::{Key, Node, Nodes, RRset, Signatures, ZoneData};
+use super::node::{Key, Node, Nodes, RRset, Signatures, Walked, ZoneData};
 
 /// Health-checked RRsets of at most this many records are signed in every subset (2^n - 1
 /// signatures); a larger one in a signed zone is refused by the checks.
@@ -42,8 +42,6 @@ struct SignedCopy {
     signed: Arc<ZoneData>,
     /// The signatures its signing made.
     made: usize,
-    /// Signed in this load, rather than taken as it was from the previous snapshot.
-    anew: bool,
 }
 
 impl SignedShared {
@@ -59,12 +57,100 @@ impl SignedShared {
             .map(|copy| (copy.signed.clone(), copy.made))
     }
 
-    /// The shared data signed in this load, each with its signed copy and whether that was
-    /// signed anew (rather than taken as it was from the previous snapshot).
-    pub(crate) fn copies(&self) -> impl Iterator<Item = (&Arc<ZoneData>, &ZoneData, bool)> {
+    /// The shared data signed in this load, each with its signed copy.
+    pub(crate) fn copies(&self) -> impl Iterator<Item = (&Arc<ZoneData>, &Arc<ZoneData>)> {
         self.copies
             .iter()
-            .map(|copy| (&copy.unsigned, &*copy.signed, copy.anew))
+            .map(|copy| (&copy.unsigned, &copy.signed))
+    }
+}
+
+/// Unsigned shared data kept by a snapshot for a zone it serves signed, as its signed copy and
+/// the nodes where the two differ by more than NSEC records: the apex (the signed copy's has the
+/// signer's key sets) and names whose records from the files the signer leaves out. A reload
+/// whose files are unchanged starts from the unsigned data; kept so, it costs that handful of
+/// nodes rather than a second node table, and a second RRset per signed one, beside the signed
+/// copy. [`KeptUnsigned::unsigned`] makes the table again (a copy of the signed copy's, its hash
+/// index copied, not rebuilt) once per load that reads it. Its RRsets are the signed copy's,
+/// signatures and all: the next signing keeps them while they are good, and whatever reads the
+/// data unsigned writes none (a view that does not sign, a transfer from one).
+#[derive(Debug)]
+pub(crate) struct KeptUnsigned {
+    signed: Arc<ZoneData>,
+    /// Each differing node as the unsigned data has it (with the signed copy's sets where the
+    /// records are the same), by name.
+    differing: Box<[(Key, Node)]>,
+    /// What walks over the unsigned data found, when its names are in the signed copy's order.
+    walked: Walked,
+}
+
+impl KeptUnsigned {
+    /// `unsigned` (the shared data of the zone at `origin`) kept beside `signed`, its signed
+    /// copy; `None` when their names differ.
+    pub(crate) fn new(
+        unsigned: &ZoneData,
+        signed: &Arc<ZoneData>,
+        origin: &[u8],
+    ) -> Option<KeptUnsigned> {
+        if unsigned.nodes.len() != signed.nodes.len() {
+            return None;
+        }
+        let mut differing = Vec::new();
+        let mut same_order = true;
+        for (index, (key, node)) in unsigned.nodes.iter().enumerate() {
+            // Signed from this data, the copy has its names at the same indexes.
+            let (at, theirs) = match signed.nodes.get_index(index) {
+                Some((name, theirs)) if **name == **key => (index, theirs),
+                _ => {
+                    let (at, _, theirs) = signed.nodes.get_full(&key[..])?;
+                    (at, theirs)
+                }
+            };
+            same_order &= at == index;
+            let rrsets: super::node::RRsets = if **key == *origin {
+                node.rrsets.clone()
+            } else {
+                (node.rrsets.iter())
+                    .map(|set| {
+                        let same = theirs.get(set.rtype).filter(|s| same_bytes(s, set));
+                        same.unwrap_or(set).clone()
+                    })
+                    .collect()
+            };
+            let same = rrsets.len() == theirs.rrsets.len()
+                && (rrsets.iter().zip(theirs.rrsets.iter())).all(|(a, b)| Arc::ptr_eq(a, b));
+            if !same {
+                differing.push((key.clone(), Node { rrsets, nsec: None }));
+            }
+        }
+        Some(KeptUnsigned {
+            signed: signed.clone(),
+            differing: differing.into_boxed_slice(),
+            walked: if same_order {
+                unsigned.walked.same_names()
+            } else {
+                Walked::default()
+            },
+        })
+    }
+
+    /// The unsigned data again, for a load that reads it.
+    pub(crate) fn unsigned(&self) -> ZoneData {
+        let mut nodes = self.signed.nodes.clone();
+        for node in nodes.values_mut() {
+            node.nsec = None;
+        }
+        for (key, node) in &self.differing {
+            if let Some(slot) = nodes.get_mut(&key[..]) {
+                *slot = node.clone();
+            }
+        }
+        ZoneData {
+            nodes,
+            content: self.signed.content,
+            walked: self.walked.same_names(),
+            ..ZoneData::default()
+        }
     }
 }
 
@@ -639,40 +725,6 @@ impl ZoneData {
         )
     }
 
-    /// This data (the unsigned shared data of the zone at `origin`) with each RRset that
-    /// `signed`, its signed copy, holds with the same records taken from there. The snapshot
-    /// keeps the unsigned data for the next load (a reload whose files are unchanged starts from
-    /// it); pointing at the signed sets, it costs its node table only, not a second RRset beside
-    /// each signed one. Its sets then carry signatures: the next signing keeps them while they are
-    /// good, and whatever reads it as unsigned data writes none (a view that does not sign, a
-    /// transfer from one). The apex keeps its own sets: the signed copy's are the signer's.
-    pub(crate) fn sharing_sets_of(&self, signed: &ZoneData, origin: &[u8]) -> ZoneData {
-        // A copy of the table (its hash index copied, not rebuilt), whose sets are then swapped.
-        let mut nodes = self.nodes.clone();
-        for (index, (key, node)) in nodes.iter_mut().enumerate() {
-            if **key == *origin {
-                continue;
-            }
-            let Some(theirs) = node_near(signed, key, Some(index)) else {
-                continue;
-            };
-            for set in node.rrsets.iter_mut() {
-                if let Some(same) = theirs.get(set.rtype).filter(|s| same_bytes(s, set)) {
-                    *set = same.clone();
-                }
-            }
-        }
-        ZoneData {
-            nodes,
-            chain: self.chain.clone(),
-            chain_prefixes: self.chain_prefixes.clone(),
-            chain_skip: self.chain_skip,
-            content: self.content,
-            earliest: self.earliest,
-            walked: self.walked.same_names(),
-        }
-    }
-
     /// The chain node that precedes `key` in canonical order (the one whose NSEC covers it, when
     /// `key` is not itself in the chain), for which `usable` holds; walks back over those it
     /// refuses.
@@ -1055,7 +1107,6 @@ impl ViewZone {
                     unsigned: self.shared.clone(),
                     signed: signed.clone(),
                     made: 0,
-                    anew: false,
                 });
                 self.shared = signed;
                 0
@@ -1067,7 +1118,6 @@ impl ViewZone {
                     unsigned: self.shared.clone(),
                     signed: signed.clone(),
                     made: count,
-                    anew: true,
                 });
                 made.made += count;
                 self.shared = signed;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::ZoneData;
+use super::signed::KeptUnsigned;
 use crate::dns::name::Name;
 use crate::located::Located;
 use crate::zonefile::ZoneRecord;
@@ -18,8 +19,7 @@ pub(crate) struct SharedBuild {
     pub origin: Name,
     /// The file, then its includes, as read (empty when not built from files: never reused).
     pub read: Vec<FileRead>,
-    /// The built data, unsigned (its `content` is set).
-    pub data: Arc<ZoneData>,
+    data: Unsigned,
     /// The apex SOA and NS records as written, in file order: the serial policy and the
     /// zones synthesised for Autodiscover SRV read them.
     pub apex: Vec<ZoneRecord>,
@@ -27,13 +27,83 @@ pub(crate) struct SharedBuild {
     pub errors: Vec<Located>,
 }
 
+/// The built data, unsigned (its `content` is set).
+#[derive(Debug, Clone)]
+enum Unsigned {
+    Built(Arc<ZoneData>),
+    /// Kept by a snapshot that serves it signed (see [`KeptUnsigned`]).
+    BesideSigned(Arc<KeptUnsigned>),
+}
+
 impl SharedBuild {
-    /// The same build with `data` (the same records) in place of its own.
-    pub(crate) fn with_data(&self, data: ZoneData) -> SharedBuild {
+    pub(crate) fn new(
+        origin: Name,
+        read: Vec<FileRead>,
+        data: ZoneData,
+        apex: Vec<ZoneRecord>,
+        errors: Vec<Located>,
+    ) -> SharedBuild {
         SharedBuild {
-            data: Arc::new(data),
+            origin,
+            read,
+            data: Unsigned::Built(Arc::new(data)),
+            apex,
+            errors,
+        }
+    }
+
+    /// The unsigned data, in a load: every build a load holds was made by it or taken through
+    /// [`SharedBuild::for_load`], and only the snapshot it publishes keeps one beside its signed
+    /// copy ([`SharedBuild::beside_signed`]).
+    pub(crate) fn data(&self) -> &Arc<ZoneData> {
+        match &self.data {
+            Unsigned::Built(data) => data,
+            Unsigned::BesideSigned(_) => {
+                panic!("a build kept beside its signed copy is read through for_load")
+            }
+        }
+    }
+
+    /// This build (a previous snapshot's) as a load reads it: its unsigned data made again if it
+    /// was kept beside its signed copy.
+    pub(crate) fn for_load(self: &Arc<Self>) -> Arc<SharedBuild> {
+        match &self.data {
+            Unsigned::Built(_) => self.clone(),
+            Unsigned::BesideSigned(kept) => Arc::new(SharedBuild {
+                data: Unsigned::Built(Arc::new(kept.unsigned())),
+                ..SharedBuild::clone(self)
+            }),
+        }
+    }
+
+    /// The same build, its files' stamps as `read` found them.
+    pub(crate) fn with_read(&self, read: Vec<FileRead>) -> SharedBuild {
+        SharedBuild {
+            read,
             ..self.clone()
         }
+    }
+
+    /// This build as a snapshot that serves `signed`, the signed copy of `unsigned`, keeps it:
+    /// beside that copy. `None` when its data is not `unsigned` (another zone's, or kept beside
+    /// its copy already), or when the copy's names differ from its own.
+    pub(crate) fn beside_signed(
+        &self,
+        unsigned: &Arc<ZoneData>,
+        signed: &Arc<ZoneData>,
+        origin: &[u8],
+    ) -> Option<SharedBuild> {
+        let Unsigned::Built(data) = &self.data else {
+            return None;
+        };
+        if !Arc::ptr_eq(data, unsigned) {
+            return None;
+        }
+        let kept = KeptUnsigned::new(data, signed, origin)?;
+        Some(SharedBuild {
+            data: Unsigned::BesideSigned(Arc::new(kept)),
+            ..self.clone()
+        })
     }
 }
 
