@@ -363,7 +363,7 @@ pub(super) fn unsigned_set(
     RRset {
         rtype,
         ttl,
-        rdatas: smallvec::smallvec![super::Rdata::new(rdata, loc.clone())],
+        rdatas: super::node::Rdatas::One(super::Rdata::new(rdata, loc.clone())),
         health: None,
         sigs: None,
     }
