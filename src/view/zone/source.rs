@@ -33,6 +33,11 @@ enum Unsigned {
     Built(Arc<ZoneData>),
     /// Kept by a snapshot that serves it signed (see [`KeptUnsigned`]).
     BesideSigned(Arc<KeptUnsigned>),
+    /// Made again from what a previous snapshot kept, for a load.
+    Made {
+        data: Arc<ZoneData>,
+        from: Arc<KeptUnsigned>,
+    },
 }
 
 impl SharedBuild {
@@ -57,7 +62,7 @@ impl SharedBuild {
     /// copy ([`SharedBuild::beside_signed`]).
     pub(crate) fn data(&self) -> &Arc<ZoneData> {
         match &self.data {
-            Unsigned::Built(data) => data,
+            Unsigned::Built(data) | Unsigned::Made { data, .. } => data,
             Unsigned::BesideSigned(_) => {
                 panic!("a build kept beside its signed copy is read through for_load")
             }
@@ -68,9 +73,12 @@ impl SharedBuild {
     /// was kept beside its signed copy.
     pub(crate) fn for_load(self: &Arc<Self>) -> Arc<SharedBuild> {
         match &self.data {
-            Unsigned::Built(_) => self.clone(),
+            Unsigned::Built(_) | Unsigned::Made { .. } => self.clone(),
             Unsigned::BesideSigned(kept) => Arc::new(SharedBuild {
-                data: Unsigned::Built(Arc::new(kept.unsigned())),
+                data: Unsigned::Made {
+                    data: Arc::new(kept.unsigned()),
+                    from: kept.clone(),
+                },
                 ..SharedBuild::clone(self)
             }),
         }
@@ -85,23 +93,29 @@ impl SharedBuild {
     }
 
     /// This build as a snapshot that serves `signed`, the signed copy of `unsigned`, keeps it:
-    /// beside that copy. `None` when its data is not `unsigned` (another zone's, or kept beside
-    /// its copy already), or when the copy's names differ from its own.
+    /// beside that copy (as the previous snapshot kept it, when its signed copy is served as it
+    /// was). `None` when its data is not `unsigned` (another zone's, or kept beside its copy
+    /// already), or when the copy's names differ from its own.
     pub(crate) fn beside_signed(
         &self,
         unsigned: &Arc<ZoneData>,
         signed: &Arc<ZoneData>,
         origin: &[u8],
     ) -> Option<SharedBuild> {
-        let Unsigned::Built(data) = &self.data else {
-            return None;
+        let (data, from) = match &self.data {
+            Unsigned::Built(data) => (data, None),
+            Unsigned::Made { data, from } => (data, Some(from)),
+            Unsigned::BesideSigned(_) => return None,
         };
         if !Arc::ptr_eq(data, unsigned) {
             return None;
         }
-        let kept = KeptUnsigned::new(data, signed, origin)?;
+        let kept = match from.filter(|from| from.beside(signed)) {
+            Some(from) => from.clone(),
+            None => Arc::new(KeptUnsigned::new(data, signed, origin)?),
+        };
         Some(SharedBuild {
-            data: Unsigned::BesideSigned(Arc::new(kept)),
+            data: Unsigned::BesideSigned(kept),
             ..self.clone()
         })
     }
