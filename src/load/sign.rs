@@ -362,8 +362,9 @@ mod tests {
     /// The build a signed load keeps for the next one is kept beside the signed copy: read
     /// again, its data has the signed RRsets rather than unsigned ones beside them, no NSEC
     /// records, and at the apex the files' sets (the signer's key sets are not theirs). So after
-    /// a reload with the files unchanged, and after one with the shared file edited; beside
-    /// another signed zone, whose build is kept beside its own copy.
+    /// a reload with the files unchanged, and after one with the shared file edited (whose
+    /// records left in place are served as before); beside another signed zone, whose build is
+    /// kept beside its own copy.
     #[test]
     fn the_kept_build_shares_the_signed_sets() {
         let dir = Scratch::new("sign-kept-build");
@@ -437,6 +438,17 @@ mod tests {
         let edited = kept(&third, 3);
         let mail = Name::parse("mail.contoso.example.", None).unwrap();
         assert!(edited.data().get(mail.as_wire()).is_some());
+        // The records the edit left where they were are served as the previous copy had them.
+        let www = Name::parse("www.contoso.example.", None).unwrap();
+        let served = |loaded: &Loaded| {
+            let zone = loaded.snapshot.view_zone("outside", &origin).unwrap();
+            zone.node(www.as_wire())
+                .unwrap()
+                .get(rtype::A)
+                .unwrap()
+                .clone()
+        };
+        assert!(Arc::ptr_eq(&served(&second), &served(&third)));
         let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
         let other = (third.snapshot.shared_builds.iter())
             .find(|build| build.origin == fabrikam)

@@ -280,6 +280,10 @@ fn node_near<'d>(data: &'d ZoneData, key: &[u8], hint: Option<usize>) -> Option<
 enum Good {
     /// Its own.
     Own,
+    /// An earlier copy's set, the same records written at the same places (not health-checked):
+    /// served in its place, signatures and all, rather than a copy of it with its signatures
+    /// copied (a zone file read again after an edit elsewhere in it).
+    Same(Arc<RRset>),
     /// A copy of those over the same data elsewhere.
     Copied(Signatures),
 }
@@ -315,7 +319,19 @@ fn kept_sigs(
     earlier.iter().flatten().find_map(|data| {
         let other = node_near(data, key, hint)?.get(set.rtype)?;
         let sigs = other.sigs.as_ref()?;
-        (same_data(other, set) && good(sigs, other)).then(|| Good::Copied(sigs.clone()))
+        if !(same_data(other, set) && good(sigs, other)) {
+            return None;
+        }
+        // A health-checked set answers from its own load's cell: never an earlier one.
+        let same_places = same_bytes(other, set)
+            && other.health.is_none()
+            && set.health.is_none()
+            && (other.rdatas.iter().zip(set.rdatas.iter())).all(|(a, b)| a.loc == b.loc);
+        Some(if same_places {
+            Good::Same(other.clone())
+        } else {
+            Good::Copied(sigs.clone())
+        })
     })
 }
 
@@ -409,6 +425,7 @@ impl SetPlan {
     ) -> SetPlan {
         match kept_sigs(signer, set, key, hint, earlier) {
             Some(Good::Own) => return SetPlan::Keep(set.clone()),
+            Some(Good::Same(earlier)) => return SetPlan::Keep(earlier),
             Some(Good::Copied(sigs)) => return SetPlan::Kept(set.clone(), sigs),
             None => {}
         }
