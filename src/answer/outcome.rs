@@ -262,7 +262,7 @@ fn write_negative_soa(writer: &mut ResponseWriter, zone: &ViewZone) -> Result<()
     if writer.signed()
         && let Some(sigs) = &soa.sigs
     {
-        for sig in &sigs.full {
+        for sig in sigs.full() {
             writer.push(Section::Authority, origin, rtype::RRSIG, ttl, sig)?;
         }
     }

@@ -36,7 +36,7 @@ pub(super) fn write_records(
     let sigs = if writer.signed() {
         set.signatures(&records)
     } else {
-        &[]
+        Default::default()
     };
     if set.health.is_some() {
         // Which addresses it carries changes with the health checks, not with the data.

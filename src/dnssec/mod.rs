@@ -9,11 +9,13 @@ pub(crate) mod keyring;
 pub(crate) mod nsec3;
 pub(crate) mod rrsig;
 mod signer;
+mod sigs;
 
 use std::time::Duration;
 
 use key::Algorithm;
-pub(crate) use signer::{Signer, Sigs};
+pub(crate) use signer::Signer;
+pub(crate) use sigs::{SigIter, Sigs};
 
 /// How a zone is signed: BIND's `dnssec-policy` and Knot's `policy`, reduced to what an admin of
 /// a few zones decides. The defaults are theirs: one combined key (CSK) of algorithm 13, NSEC,

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use super::key::SigningKey;
 use super::rrsig::{self, Unsigned, Validity};
+use super::sigs::{SigIter, Sigs};
 use crate::dns::rtype;
-
-/// The signatures over one RRset: one RRSIG RDATA per signing key.
-pub(crate) type Sigs = Box<[Box<[u8]>]>;
 
 #[derive(Debug)]
 pub(crate) struct Signer {
@@ -53,24 +51,26 @@ impl Signer {
 
     /// New signatures over `set`, one per key that signs its type.
     pub(crate) fn sign(&self, set: Unsigned<'_>) -> Sigs {
-        self.keys_for(set.rtype)
+        let made: Vec<Box<[u8]>> = self
+            .keys_for(set.rtype)
             .iter()
             .map(|key| rrsig::sign(key, &self.origin, set, self.validity))
-            .collect()
+            .collect();
+        Sigs::new(&made)
     }
 
-    /// Whether signatures made before can stay on an RRset of `rtype` (whose data has not
-    /// changed): exactly one from each key that signs it now, none expiring before the margin.
     /// Whether a signature expiring at `expiration` is kept (not due to be made anew).
     pub(crate) fn keeps(&self, expiration: u32) -> bool {
         (expiration.wrapping_sub(self.keep_until) as i32) > 0
     }
 
-    pub(crate) fn still_good(&self, rtype: u16, sigs: &[Box<[u8]>]) -> bool {
+    /// Whether signatures made before can stay on an RRset of `rtype` (whose data has not
+    /// changed): exactly one from each key that signs it now, none expiring before the margin.
+    pub(crate) fn still_good(&self, rtype: u16, sigs: SigIter<'_>) -> bool {
         let keys = self.keys_for(rtype);
         sigs.len() == keys.len()
             && keys.iter().all(|key| {
-                sigs.iter().any(|sig| {
+                sigs.clone().any(|sig| {
                     rrsig::key_tag(sig) == key.tag()
                         && rrsig::algorithm(sig) == key.algorithm().number()
                         && rrsig::type_covered(sig) == rtype

@@ -80,7 +80,7 @@ pub(crate) fn snapshot(
             failed_overrides,
             loc: zone_loc,
         } = source;
-        let fingerprints = serial::view_fingerprints(shared.data.content, &overrides);
+        let fingerprints = serial::view_fingerprints(shared.data().content, &overrides);
         // What the files say, before `enforce` may raise a view's serial (for status reports).
         let file_serials: Vec<Option<u32>> = overrides
             .iter()
@@ -111,7 +111,7 @@ pub(crate) fn snapshot(
             continue;
         }
         builds.push(shared.clone());
-        let shared = shared.data.clone();
+        let shared = shared.data().clone();
         for (index, ((view, records), fingerprint)) in views
             .iter_mut()
             .zip(overrides)
@@ -483,17 +483,15 @@ fn unchanged_build(
             ..before.clone()
         });
     }
+    let build = build.for_load();
     if read
         .iter()
         .zip(&build.read)
         .all(|(now, before)| now.stamp == before.stamp)
     {
-        return Some(build.clone());
+        return Some(build);
     }
-    Some(Arc::new(SharedBuild {
-        read,
-        ..SharedBuild::clone(build)
-    }))
+    Some(Arc::new(build.with_read(read)))
 }
 
 /// A file's stamp if it can be trusted to tell a later change: the file last changed more than
@@ -544,13 +542,7 @@ fn build_shared(origin: &Name, records: Vec<ZoneRecord>, read: Vec<FileRead>) ->
     let mut data = zone::build_shared(origin, records);
     data.content = content;
     let errors = zone::check_shared(&data);
-    SharedBuild {
-        origin: origin.clone(),
-        read,
-        data: Arc::new(data),
-        apex,
-        errors,
-    }
+    SharedBuild::new(origin.clone(), read, data, apex, errors)
 }
 
 /// The entry of `unfinished` for `file`, if any (paths compared made absolute: the watcher's are).
@@ -648,7 +640,7 @@ fn add_generated(
                 })
                 .map(|r| (r.rtype, r.loc.clone()));
             let written = in_override.or_else(|| {
-                let node = source.shared.data.get(owner.as_wire())?;
+                let node = source.shared.data().get(owner.as_wire())?;
                 let set = node.get(rtype::CNAME).or_else(|| node.get(record.rtype))?;
                 Some((set.rtype, set.rdatas.first()?.loc.clone()))
             });

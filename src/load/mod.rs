@@ -650,7 +650,7 @@ mod tests {
                 .clone()
         };
         let same = |a: &Loaded, b: &Loaded, origin: &str| {
-            Arc::ptr_eq(&build(a, origin).data, &build(b, origin).data)
+            Arc::ptr_eq(build(a, origin).data(), build(b, origin).data())
         };
         let address = |loaded: &Loaded, name: &str| {
             let zone = loaded

@@ -255,6 +255,7 @@ pub(crate) fn sign(
                 view_zone.history = super::history::next(before, view_zone, config.ixfr_versions);
             }
         }
+        keep_beside_signed(snapshot, &made, origin);
         // Made anew a refresh margin before the first signature expires (never sooner than a
         // second from now: a signature that cannot be kept long enough was just made).
         let resign = earliest.map(|expires| {
@@ -279,6 +280,18 @@ pub(crate) fn sign(
         Ok(signed)
     } else {
         Err(errors)
+    }
+}
+
+/// Keeps the builds of the shared data signed in this load beside their signed copies (see
+/// `KeptUnsigned`), rather than as unsigned tables and RRsets beside the signed ones.
+fn keep_beside_signed(snapshot: &mut Snapshot, made: &SignedShared, origin: &[u8]) {
+    for (unsigned, signed) in made.copies() {
+        for build in snapshot.shared_builds.iter_mut() {
+            if let Some(kept) = build.beside_signed(unsigned, signed, origin) {
+                *build = Arc::new(kept);
+            }
+        }
     }
 }
 
@@ -334,4 +347,112 @@ fn apex_sets(keys: &ZoneKeys, nsec3: bool, dnskey_ttl: u32, config_path: &Path) 
         sets.push(set(rtype::NSEC3PARAM, vec![nsec3::PARAM_RDATA.to_vec()]));
     }
     sets
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::dns::name::Name;
+    use crate::dns::rtype;
+    use crate::load::{Loaded, reload};
+    use crate::scratch::Scratch;
+    use crate::view::zone::SharedBuild;
+
+    /// The build a signed load keeps for the next one is kept beside the signed copy: read
+    /// again, its data has the signed RRsets rather than unsigned ones beside them, no NSEC
+    /// records, and at the apex the files' sets (the signer's key sets are not theirs). So after
+    /// a reload with the files unchanged, and after one with the shared file edited (whose
+    /// records left in place are served as before); beside another signed zone, whose build is
+    /// kept beside its own copy.
+    #[test]
+    fn the_kept_build_shares_the_signed_sets() {
+        let dir = Scratch::new("sign-kept-build");
+        dir.write("state/.keep", "");
+        let zone = |serial: u32, extra: &str| {
+            format!(
+                "$ORIGIN contoso.example.\n$TTL 300\n@ SOA ns h {serial} 2 3 4 5\n NS ns\n\
+                 ns A 192.0.2.53\nwww A 192.0.2.80\nsub NS ns.sub\nns.sub A 192.0.2.54\n{extra}"
+            )
+        };
+        dir.write("z.zone", &zone(1, ""));
+        dir.write(
+            "inside.zone",
+            "$ORIGIN contoso.example.\nwww 300 A 10.0.0.80\n",
+        );
+        // A second signed zone: each zone's build is kept beside its own copy.
+        dir.write(
+            "f.zone",
+            "$ORIGIN fabrikam.example.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n NS ns\nns A 192.0.2.5\n",
+        );
+        let config = dir.write(
+            "splitdns.toml",
+            "state_dir = \"state\"\n\
+             [[view]]\nname = \"inside\"\nclients = [\"10.0.0.0/8\"]\n\
+             [[view]]\nname = \"outside\"\nclients = [\"0.0.0.0/0\"]\n\
+             [[zone]]\norigin = \"contoso.example\"\nfile = \"z.zone\"\ndnssec = true\n\
+             [zone.views]\ninside = \"inside.zone\"\n\
+             [[zone]]\norigin = \"fabrikam.example\"\nfile = \"f.zone\"\ndnssec = true\n",
+        );
+        let origin = Name::parse("contoso.example.", None).unwrap();
+        // `sets_signed`: how many sets outside the apex are (the cut's NS and its glue are not).
+        let kept = |loaded: &Loaded, sets_signed: usize| -> Arc<SharedBuild> {
+            let build = (loaded.snapshot.shared_builds.iter())
+                .find(|build| build.origin == origin)
+                .unwrap();
+            let read = build.for_load();
+            assert!(!Arc::ptr_eq(build, &read), "kept beside the signed copy");
+            let signed = loaded.snapshot.view_zone("outside", &origin).unwrap();
+            assert!(signed.is_signed());
+            let mut with_sigs = 0;
+            for (key, node) in signed.nodes() {
+                let ours = read.data().get(key).unwrap();
+                assert!(ours.nsec.is_none());
+                for set in node.rrsets.iter() {
+                    let own = ours.get(set.rtype);
+                    if key == origin.as_wire() {
+                        let signers =
+                            matches!(set.rtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY);
+                        assert_eq!(own.is_none(), signers, "apex type {}", set.rtype);
+                        continue;
+                    }
+                    assert!(
+                        Arc::ptr_eq(own.unwrap(), set),
+                        "type {} at {key:?}",
+                        set.rtype
+                    );
+                    with_sigs += usize::from(set.sigs.is_some());
+                }
+            }
+            assert_eq!(with_sigs, sets_signed);
+            read
+        };
+
+        let first = reload(&config, None).unwrap();
+        let at_start = kept(&first, 2);
+        let second = reload(&config, Some(&first.snapshot)).unwrap();
+        let unchanged = kept(&second, 2);
+        assert_eq!(at_start.data().content, unchanged.data().content);
+        dir.write("z.zone", &zone(2, "mail A 192.0.2.25\n"));
+        let third = reload(&config, Some(&second.snapshot)).unwrap();
+        let edited = kept(&third, 3);
+        let mail = Name::parse("mail.contoso.example.", None).unwrap();
+        assert!(edited.data().get(mail.as_wire()).is_some());
+        // The records the edit left where they were are served as the previous copy had them.
+        let www = Name::parse("www.contoso.example.", None).unwrap();
+        let served = |loaded: &Loaded| {
+            let zone = loaded.snapshot.view_zone("outside", &origin).unwrap();
+            zone.node(www.as_wire())
+                .unwrap()
+                .get(rtype::A)
+                .unwrap()
+                .clone()
+        };
+        assert!(Arc::ptr_eq(&served(&second), &served(&third)));
+        let fabrikam = Name::parse("fabrikam.example.", None).unwrap();
+        let other = (third.snapshot.shared_builds.iter())
+            .find(|build| build.origin == fabrikam)
+            .unwrap();
+        assert!(!Arc::ptr_eq(other, &other.for_load()));
+    }
 }

@@ -77,7 +77,7 @@ fn rrsets_of_run(run: &mut Vec<ZoneRecord>) -> Vec<Arc<RRset>> {
         rrsets.push(Arc::new(RRset {
             rtype,
             ttl,
-            rdatas: tight(rdatas),
+            rdatas: rdatas.into(),
             health: None,
             sigs: None,
         }));
@@ -112,7 +112,7 @@ fn merge_rrsets(node: &mut Node, later: Vec<Arc<RRset>>) {
                 for rdata in set.rdatas {
                     push_unless_duplicate(set.rtype, &mut rdatas, rdata);
                 }
-                existing.rdatas = tight(rdatas);
+                existing.rdatas = rdatas.into();
             }
             None => rrsets.push(set),
         }

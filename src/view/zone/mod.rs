@@ -169,8 +169,8 @@ impl ViewZone {
                     .sigs
                     .iter()
                     .filter(move |_| signed)
-                    .flat_map(|sigs| sigs.full.iter())
-                    .map(move |sig| (owner, rtype::RRSIG, set.ttl, &sig[..]));
+                    .flat_map(|sigs| sigs.full())
+                    .map(move |sig| (owner, rtype::RRSIG, set.ttl, sig));
                 records.chain(sigs)
             })
     }

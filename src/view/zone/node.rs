@@ -5,8 +5,8 @@
 //!
 //! Most names of a large zone hold one RRset of one short record (a host's A or AAAA), so the
 //! store keeps the first of each inline ([`Wire`], [`Rdatas`], [`RRsets`]): a record's RDATA of
-//! up to 16 bytes sits in its [`Rdata`], a set's first record in its [`RRset`], a node's first
-//! RRset pointer in its [`Node`], and a name of up to 32 bytes in the table's slot ([`Key`]).
+//! up to 16 bytes sits in its [`Rdata`], a one-record set's record in its [`RRset`], a node's
+//! first RRset pointer in its [`Node`], and a name of up to 32 bytes in the table's slot ([`Key`]).
 //! That saves four allocations per such record, about 95 bytes with malloc's overhead, and the
 //! parser's RDATA is inline too, so building leaves no 32-byte holes in the heap that nothing
 //! reuses: the 1,000,000-record zone in two views went from 305 to 198 MiB resident. Larger data
@@ -22,13 +22,85 @@ use crate::dns::name;
 use crate::dns::rdata::embedded_names;
 pub(crate) use crate::dns::rdata::{Wire, tight};
 use crate::dns::rtype;
-use crate::dnssec::Sigs;
+use crate::dnssec::{SigIter, Sigs};
 use crate::located::SourceLoc;
 use crate::view::health::{Checked, MAX_CHECKED_RECORDS};
 
-/// An RRset's records: the first inline (most RRsets of a large zone hold one), the rest on the
-/// heap.
-pub(super) type Rdatas = SmallVec<[Rdata; 1]>;
+/// An RRset's records: one inline (most RRsets of a large zone hold one), several on the heap.
+/// 40 bytes, a record's size: the boxed slice of `Many` sits beside the niche of `One`'s file
+/// pointer, where a `SmallVec`'s length word made 48, and an [`RRset`] with its signatures' box
+/// 80 bytes, one malloc size class up (112 bytes a set rather than 96).
+#[derive(Debug, Clone)]
+pub enum Rdatas {
+    One(Rdata),
+    Many(Box<[Rdata]>),
+}
+
+impl Rdatas {
+    pub(super) fn into_vec(self) -> Vec<Rdata> {
+        match self {
+            Rdatas::One(rdata) => vec![rdata],
+            Rdatas::Many(rdatas) => rdatas.into_vec(),
+        }
+    }
+}
+
+/// None (only while a set's records are taken out to be merged).
+impl Default for Rdatas {
+    fn default() -> Rdatas {
+        Rdatas::Many(Box::default())
+    }
+}
+
+/// One record inline; several in a boxed slice without spare capacity.
+impl From<Vec<Rdata>> for Rdatas {
+    fn from(mut rdatas: Vec<Rdata>) -> Rdatas {
+        match rdatas.pop() {
+            Some(rdata) if rdatas.is_empty() => Rdatas::One(rdata),
+            Some(rdata) => {
+                rdatas.push(rdata);
+                Rdatas::Many(rdatas.into_boxed_slice())
+            }
+            None => Rdatas::default(),
+        }
+    }
+}
+
+impl FromIterator<Rdata> for Rdatas {
+    fn from_iter<I: IntoIterator<Item = Rdata>>(rdatas: I) -> Rdatas {
+        Rdatas::from(rdatas.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl IntoIterator for Rdatas {
+    type Item = Rdata;
+    type IntoIter = std::vec::IntoIter<Rdata>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_vec().into_iter()
+    }
+}
+
+impl std::ops::Deref for Rdatas {
+    type Target = [Rdata];
+
+    #[inline]
+    fn deref(&self) -> &[Rdata] {
+        match self {
+            Rdatas::One(rdata) => std::slice::from_ref(rdata),
+            Rdatas::Many(rdatas) => rdatas,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Rdatas {
+    fn deref_mut(&mut self) -> &mut [Rdata] {
+        match self {
+            Rdatas::One(rdata) => std::slice::from_mut(rdata),
+            Rdatas::Many(rdatas) => rdatas,
+        }
+    }
+}
 
 /// A node's RRsets: the first pointer inline (most names of a large zone own one type).
 pub(super) type RRsets = SmallVec<[Arc<RRset>; 1]>;
@@ -61,19 +133,64 @@ pub struct RRset {
     /// Set for an address RRset whose records are health-checked: which are answered is read
     /// from its cell at answer time.
     pub health: Option<Checked>,
-    /// Its RRSIGs, in a signed zone (shared by every view that serves the set, and kept across
-    /// reloads while they stay good).
-    pub sigs: Option<Arc<Signatures>>,
+    /// Its RRSIGs, in a signed zone (kept across reloads while they stay good).
+    pub sigs: Option<Signatures>,
 }
 
 /// The RRSIG RDATAs over an RRset: one per signing key over all its records, and for a
 /// health-checked set one set over each subset its checks can leave, so that what is answered is
-/// exactly what is signed.
-#[derive(Debug, Default)]
-pub struct Signatures {
-    pub full: Sigs,
-    /// Indexed by the mask of records kept (bit i: record i); empty unless health-checked.
-    pub subsets: Box<[Sigs]>,
+/// exactly what is signed. Packed in one allocation (a signed zone has one per RRset and per
+/// NSEC record): the whole set's [`Sigs`], then for a health-checked set of n records those over
+/// each subset mask from 1 to 2^n - 2 in mask order (mask 0 answers no record, and the mask of
+/// all is the whole set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signatures(Box<[u8]>);
+
+impl Signatures {
+    /// Over the whole set only (a set that is not health-checked).
+    pub(crate) fn whole(sigs: Sigs) -> Signatures {
+        Signatures(sigs.into_bytes())
+    }
+
+    /// Over the whole set, then over each subset in mask order from 1.
+    pub(crate) fn with_subsets<'a>(
+        whole: &Sigs,
+        subsets: impl IntoIterator<Item = &'a Sigs>,
+    ) -> Signatures {
+        let mut packed = whole.as_bytes().to_vec();
+        for subset in subsets {
+            packed.extend_from_slice(subset.as_bytes());
+        }
+        Signatures(packed.into_boxed_slice())
+    }
+
+    /// The signatures over every record of the set.
+    pub fn full(&self) -> SigIter<'_> {
+        SigIter::over(&self.0)
+    }
+
+    /// Each packed set of signatures: the whole set's, then the subsets' in mask order from 1.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = SigIter<'_>> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let group = SigIter::over(rest);
+            rest = &rest[SigIter::packed_len(rest)..];
+            Some(group)
+        })
+    }
+
+    /// The signatures over the records `mask` keeps (none for none; a mask of every record is
+    /// read as [`Signatures::full`] by the caller). Health-checked sets only: a walk over at most
+    /// 2^8 short headers.
+    fn subset(&self, mask: u64) -> SigIter<'_> {
+        match usize::try_from(mask) {
+            Ok(0) | Err(_) => SigIter::default(),
+            Ok(index) => self.groups().nth(index).unwrap_or_default(),
+        }
+    }
 }
 
 impl RRset {
@@ -129,19 +246,16 @@ impl RRset {
     }
 
     /// The signatures over the records `answered` carries (none in an unsigned zone).
-    pub fn signatures(&self, answered: &Answered<'_>) -> &[Box<[u8]>] {
+    pub fn signatures(&self, answered: &Answered<'_>) -> SigIter<'_> {
         match &self.sigs {
-            None => &[],
-            Some(sigs) if answered.mask == u64::MAX => &sigs.full,
-            Some(sigs) => sigs
-                .subsets
-                .get(answered.mask as usize)
-                .map_or(&[][..], |subset| &subset[..]),
+            None => SigIter::default(),
+            Some(sigs) if answered.mask == u64::MAX => sigs.full(),
+            Some(sigs) => sigs.subset(answered.mask),
         }
     }
 
     /// A copy of this set with `sigs` in place of its signatures.
-    pub fn with_sigs(&self, sigs: Option<Arc<Signatures>>) -> RRset {
+    pub fn with_sigs(&self, sigs: Option<Signatures>) -> RRset {
         RRset {
             rtype: self.rtype,
             ttl: self.ttl,
@@ -299,6 +413,16 @@ impl Clone for Walked {
     }
 }
 
+impl Walked {
+    /// What was walked, for a table of the same names in the same order holding the same records.
+    pub(super) fn same_names(&self) -> Walked {
+        Walked {
+            picks: self.picks.clone(),
+            records: self.records.clone(),
+        }
+    }
+}
+
 impl ZoneData {
     // Every lookup of a query comes here: inlined into `ViewZone::node`, as when they shared a
     // file.
@@ -362,13 +486,15 @@ mod tests {
     use super::*;
 
     /// The sizes the inline storage is chosen for (64-bit): a record with short RDATA needs no
-    /// allocation of its own, a one-record RRset holds it in its own allocation, and a one-RRset
-    /// node adds 8 bytes to its table slot instead of an allocation.
+    /// allocation of its own, a one-record RRset holds it in its own allocation (with its
+    /// signatures' box, 72 bytes: 88 with the `Arc`'s counts, malloc's 96-byte class), and a
+    /// one-RRset node adds 8 bytes to its table slot instead of an allocation.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn inline_storage_stays_small() {
         assert_eq!(size_of::<Wire>(), 24);
         assert_eq!(size_of::<Rdata>(), 40);
+        assert_eq!(size_of::<Rdatas>(), 40);
         assert_eq!(size_of::<RRset>(), 72);
         assert_eq!(size_of::<Node>(), 32);
         assert_eq!(size_of::<Key>(), 40);
@@ -384,13 +510,16 @@ mod tests {
         let long: Wire = tight(long);
         assert!(long.spilled());
         assert_eq!((long.len(), long.capacity()), (20, 20));
-        let one: Rdatas = tight(vec![Rdata::new(
+        let record = Rdata::new(
             vec![1, 2, 3, 4],
             SourceLoc {
                 file: Arc::new("z".into()),
                 line: 1,
             },
-        )]);
-        assert!(!one.spilled());
+        );
+        let one = Rdatas::from(vec![record.clone()]);
+        assert!(matches!(one, Rdatas::One(_)));
+        let two = Rdatas::from(vec![record.clone(), record]);
+        assert!(matches!(&two, Rdatas::Many(records) if records.len() == 2));
     }
 }

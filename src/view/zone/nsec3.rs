@@ -140,7 +140,7 @@ impl ViewZone {
                     && set
                         .sigs
                         .as_ref()
-                        .is_some_and(|s| signing.signer.still_good(rtype::NSEC3, &s.full));
+                        .is_some_and(|s| signing.signer.still_good(rtype::NSEC3, s.full()));
                 good.then(|| set.clone())
             });
             hashes.push(*hash);
@@ -169,10 +169,7 @@ impl ViewZone {
                     Ok(kept) => kept,
                     Err(set) => {
                         let sigs = signed.next().flatten().expect("one signature set per job");
-                        Arc::new(set.with_sigs(Some(Arc::new(super::node::Signatures {
-                            full: sigs,
-                            subsets: Box::default(),
-                        }))))
+                        Arc::new(set.with_sigs(Some(super::node::Signatures::whole(sigs))))
                     }
                 };
                 (

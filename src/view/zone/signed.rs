@@ -20,7 +20,7 @@ use crate::dnssec::{Signer, Sigs, canonical};
 use crate::view::health::MAX_CHECKED_RECORDS;
 
 use super::ViewZone;
-use super::node::{Key, Node, Nodes, RRset, Signatures, ZoneData};
+use super::node::{Key, Node, Nodes, RRset, Signatures, Walked, ZoneData};
 
 /// Health-checked RRsets of at most this many records are signed in every subset (2^n - 1
 /// signatures); a larger one in a signed zone is refused by the checks.
@@ -31,8 +31,16 @@ const _: () = assert!(MAX_SIGNED_CHECKED_RECORDS <= MAX_CHECKED_RECORDS);
 /// share its signed copy.
 #[derive(Default)]
 pub(crate) struct SignedShared {
-    copies: Vec<(Arc<ZoneData>, Arc<ZoneData>, usize)>,
+    copies: Vec<SignedCopy>,
     /// Signatures made so far in this load (each once, however many views read it).
+    made: usize,
+}
+
+/// One shared data's signed copy in a load.
+struct SignedCopy {
+    unsigned: Arc<ZoneData>,
+    signed: Arc<ZoneData>,
+    /// The signatures its signing made.
     made: usize,
 }
 
@@ -45,8 +53,113 @@ impl SignedShared {
     fn find(&self, original: &Arc<ZoneData>) -> Option<(Arc<ZoneData>, usize)> {
         self.copies
             .iter()
-            .find(|(unsigned, _, _)| Arc::ptr_eq(unsigned, original))
-            .map(|(_, signed, count)| (signed.clone(), *count))
+            .find(|copy| Arc::ptr_eq(&copy.unsigned, original))
+            .map(|copy| (copy.signed.clone(), copy.made))
+    }
+
+    /// The shared data signed in this load, each with its signed copy.
+    pub(crate) fn copies(&self) -> impl Iterator<Item = (&Arc<ZoneData>, &Arc<ZoneData>)> {
+        self.copies
+            .iter()
+            .map(|copy| (&copy.unsigned, &copy.signed))
+    }
+}
+
+/// Unsigned shared data kept by a snapshot for a zone it serves signed, as its signed copy and
+/// the nodes where the two differ by more than NSEC records: the apex (the signed copy's has the
+/// signer's key sets) and names whose records from the files the signer leaves out. A reload
+/// whose files are unchanged starts from the unsigned data; kept so, it costs that handful of
+/// nodes rather than a second node table, and a second RRset per signed one, beside the signed
+/// copy. [`KeptUnsigned::unsigned`] makes the table again (a copy of the signed copy's, its hash
+/// index copied, not rebuilt) once per load that reads it. Its RRsets are the signed copy's,
+/// signatures and all: the next signing keeps them while they are good, and whatever reads the
+/// data unsigned writes none (a view that does not sign, a transfer from one).
+#[derive(Debug)]
+pub(crate) struct KeptUnsigned {
+    signed: Arc<ZoneData>,
+    /// Each differing node as the unsigned data has it (with the signed copy's sets where the
+    /// records are the same), by name.
+    differing: Box<[(Key, Node)]>,
+    /// What walks over the unsigned data found, when its names are in the signed copy's order.
+    walked: Walked,
+}
+
+impl KeptUnsigned {
+    /// `unsigned` (the shared data of the zone at `origin`) kept beside `signed`, its signed
+    /// copy; `None` when their names differ.
+    pub(crate) fn new(
+        unsigned: &ZoneData,
+        signed: &Arc<ZoneData>,
+        origin: &[u8],
+    ) -> Option<KeptUnsigned> {
+        if unsigned.nodes.len() != signed.nodes.len() {
+            return None;
+        }
+        let mut differing = Vec::new();
+        let mut same_order = true;
+        for (index, (key, node)) in unsigned.nodes.iter().enumerate() {
+            // Signed from this data, the copy has its names at the same indexes.
+            let (at, theirs) = match signed.nodes.get_index(index) {
+                Some((name, theirs)) if **name == **key => (index, theirs),
+                _ => {
+                    let (at, _, theirs) = signed.nodes.get_full(&key[..])?;
+                    (at, theirs)
+                }
+            };
+            same_order &= at == index;
+            let rrsets: super::node::RRsets = if **key == *origin {
+                node.rrsets.clone()
+            } else {
+                (node.rrsets.iter())
+                    .map(|set| {
+                        let same = theirs.get(set.rtype).filter(|s| same_bytes(s, set));
+                        same.unwrap_or(set).clone()
+                    })
+                    .collect()
+            };
+            let same = rrsets.len() == theirs.rrsets.len()
+                && (rrsets.iter().zip(theirs.rrsets.iter())).all(|(a, b)| Arc::ptr_eq(a, b));
+            if !same {
+                differing.push((key.clone(), Node { rrsets, nsec: None }));
+            }
+        }
+        Some(KeptUnsigned {
+            signed: signed.clone(),
+            differing: differing.into_boxed_slice(),
+            walked: if same_order {
+                unsigned.walked.same_names()
+            } else {
+                Walked::default()
+            },
+        })
+    }
+
+    /// Whether this is kept beside `signed`.
+    pub(crate) fn beside(&self, signed: &Arc<ZoneData>) -> bool {
+        Arc::ptr_eq(&self.signed, signed)
+    }
+
+    /// The unsigned data again, for a load that reads it: a copy of the signed copy's table
+    /// (its hash index copied; made anew with every name hashed again it took no less), each
+    /// node's NSEC record dropped. For the 200,000-name benchmark zone this takes 36-49 ms of
+    /// every reload that reads the build (new memory for the table, and a reference count
+    /// changed on each RRset and NSEC record).
+    pub(crate) fn unsigned(&self) -> ZoneData {
+        let mut nodes = self.signed.nodes.clone();
+        for node in nodes.values_mut() {
+            node.nsec = None;
+        }
+        for (key, node) in &self.differing {
+            if let Some(slot) = nodes.get_mut(&key[..]) {
+                *slot = node.clone();
+            }
+        }
+        ZoneData {
+            nodes,
+            content: self.signed.content,
+            walked: self.walked.same_names(),
+            ..ZoneData::default()
+        }
     }
 }
 
@@ -163,6 +276,18 @@ fn node_near<'d>(data: &'d ZoneData, key: &[u8], hint: Option<usize>) -> Option<
     }
 }
 
+/// Good signatures found for an RRset.
+enum Good {
+    /// Its own.
+    Own,
+    /// An earlier copy's set, the same records written at the same places (not health-checked):
+    /// served in its place, signatures and all, rather than a copy of it with its signatures
+    /// copied (a zone file read again after an edit elsewhere in it).
+    Same(Arc<RRset>),
+    /// A copy of those over the same data elsewhere.
+    Copied(Signatures),
+}
+
 /// Signatures to keep on `set` at `key`, if any are good: its own, else those of the same data
 /// in `earlier` (a previous snapshot's copy, or the signed shared data; `hint` as for
 /// [`node_near`]).
@@ -172,38 +297,60 @@ fn kept_sigs(
     key: &[u8],
     hint: Option<usize>,
     earlier: &[Option<&ZoneData>],
-) -> Option<Arc<Signatures>> {
-    let good = |sigs: &Arc<Signatures>, from: &RRset| {
-        signer.still_good(set.rtype, &sigs.full)
+) -> Option<Good> {
+    // A health-checked set has the whole set's signatures and those of each subset but none and
+    // all: 2^n - 1 in all.
+    let groups = 1usize
+        .checked_shl(set.rdatas.len() as u32)
+        .map_or(0, |all| all - 1);
+    let good = |sigs: &Signatures, from: &RRset| {
+        signer.still_good(set.rtype, sigs.full())
             && (set.health.is_none() || from.health.is_some())
             && (set.health.is_none()
-                || sigs.subsets.len() == 1 << set.rdatas.len()
-                    && sigs.subsets[1..]
-                        .iter()
+                || sigs.groups().count() == groups
+                    && sigs
+                        .groups()
+                        .skip(1)
                         .all(|subset| signer.still_good(set.rtype, subset)))
     };
-    if let Some(sigs) = set.sigs.as_ref().filter(|sigs| good(sigs, set)) {
-        return Some(sigs.clone());
+    if set.sigs.as_ref().is_some_and(|sigs| good(sigs, set)) {
+        return Some(Good::Own);
     }
     earlier.iter().flatten().find_map(|data| {
         let other = node_near(data, key, hint)?.get(set.rtype)?;
         let sigs = other.sigs.as_ref()?;
-        (same_data(other, set) && good(sigs, other)).then(|| sigs.clone())
+        if !(same_data(other, set) && good(sigs, other)) {
+            return None;
+        }
+        // A health-checked set answers from its own load's cell: never an earlier one.
+        let same_places = same_bytes(other, set)
+            && other.health.is_none()
+            && set.health.is_none()
+            && (other.rdatas.iter().zip(set.rdatas.iter())).all(|(a, b)| a.loc == b.loc);
+        Some(if same_places {
+            Good::Same(other.clone())
+        } else {
+            Good::Copied(sigs.clone())
+        })
     })
 }
 
-/// [`RRset::same_data`], first tried by the records' bytes in order: a zone file read again
-/// gives them alike, and that comparison allocates nothing (at every reload it is made for each
-/// RRset of the zone).
+/// [`RRset::same_data`], first tried by the records' bytes in order ([`same_bytes`]).
 fn same_data(a: &RRset, b: &RRset) -> bool {
-    let alike = a.rtype == b.rtype
+    same_bytes(a, b) || a.same_data(b)
+}
+
+/// The same type, TTL and records, byte for byte in the same order: a zone file read again gives
+/// them so, and the comparison allocates nothing (at every reload it is made for each RRset of
+/// the zone).
+fn same_bytes(a: &RRset, b: &RRset) -> bool {
+    a.rtype == b.rtype
         && a.ttl == b.ttl
         && a.rdatas.len() == b.rdatas.len()
         && a.rdatas
             .iter()
             .zip(&b.rdatas[..])
-            .all(|(x, y)| x.wire == y.wire);
-    alike || a.same_data(b)
+            .all(|(x, y)| x.wire == y.wire)
 }
 
 /// The NSEC to keep for `key` if an earlier copy has the same record with good signatures
@@ -221,7 +368,7 @@ fn kept_nsec(
             && nsec
                 .sigs
                 .as_ref()
-                .is_some_and(|s| signer.still_good(rtype::NSEC, &s.full));
+                .is_some_and(|s| signer.still_good(rtype::NSEC, s.full()));
         good.then(|| nsec.clone())
     })
 }
@@ -241,7 +388,7 @@ pub(super) fn unsigned_set(
     RRset {
         rtype,
         ttl,
-        rdatas: smallvec::smallvec![super::Rdata::new(rdata, loc.clone())],
+        rdatas: super::node::Rdatas::One(super::Rdata::new(rdata, loc.clone())),
         health: None,
         sigs: None,
     }
@@ -258,7 +405,7 @@ enum SetPlan {
     /// Served as it is (signed already, or not signed here).
     Keep(Arc<RRset>),
     /// The set with these signatures.
-    Kept(Arc<RRset>, Arc<Signatures>),
+    Kept(Arc<RRset>, Signatures),
     /// Signed by jobs: the whole set at `first`, and for a checked set its `subsets` after it.
     Sign {
         set: Arc<RRset>,
@@ -276,11 +423,11 @@ impl SetPlan {
         earlier: &[Option<&ZoneData>],
         jobs: &mut Vec<Job<'d>>,
     ) -> SetPlan {
-        if let Some(sigs) = kept_sigs(signer, set, key, hint, earlier) {
-            return match &set.sigs {
-                Some(own) if Arc::ptr_eq(own, &sigs) => SetPlan::Keep(set.clone()),
-                _ => SetPlan::Kept(set.clone(), sigs),
-            };
+        match kept_sigs(signer, set, key, hint, earlier) {
+            Some(Good::Own) => return SetPlan::Keep(set.clone()),
+            Some(Good::Same(earlier)) => return SetPlan::Keep(earlier),
+            Some(Good::Copied(sigs)) => return SetPlan::Kept(set.clone(), sigs),
+            None => {}
         }
         let first = jobs.len();
         jobs.push(Job {
@@ -317,19 +464,16 @@ impl SetPlan {
                 subsets,
             } => {
                 let full = signed[first].take().expect("each job is taken once");
-                let subsets: Box<[Sigs]> = if set.health.is_some() {
-                    let all = 1usize << set.rdatas.len();
-                    let mut masks: Vec<Sigs> = Vec::with_capacity(all);
-                    masks.push(Box::default());
-                    for sigs in &mut signed[first + 1..first + 1 + subsets] {
-                        masks.push(sigs.take().expect("each job is taken once"));
-                    }
-                    masks.push(full.clone());
-                    masks.into()
+                let sigs = if set.health.is_some() {
+                    let subsets: Vec<Sigs> = signed[first + 1..first + 1 + subsets]
+                        .iter_mut()
+                        .map(|sigs| sigs.take().expect("each job is taken once"))
+                        .collect();
+                    Signatures::with_subsets(&full, &subsets)
                 } else {
-                    Box::default()
+                    Signatures::whole(full)
                 };
-                Arc::new(set.with_sigs(Some(Arc::new(Signatures { full, subsets }))))
+                Arc::new(set.with_sigs(Some(sigs)))
             }
         }
     }
@@ -395,9 +539,9 @@ impl Node {
 pub(super) fn earliest_in<'n>(nodes: impl Iterator<Item = &'n Node>) -> Option<u32> {
     nodes
         .flat_map(|node| node.rrsets.iter().chain(node.nsec.as_ref()))
-        .filter_map(|set| set.sigs.as_deref())
-        .flat_map(|sigs| sigs.full.iter().chain(sigs.subsets.iter().flatten()))
-        .map(|sig| rrsig::expiration(sig))
+        .filter_map(|set| set.sigs.as_ref())
+        .flat_map(|sigs| sigs.groups().flatten())
+        .map(rrsig::expiration)
         .min()
 }
 
@@ -985,15 +1129,22 @@ impl ViewZone {
             }
             None if unchanged.is_some() => {
                 let signed = unchanged.expect("just checked").shared.clone();
-                made.copies.push((self.shared.clone(), signed.clone(), 0));
+                made.copies.push(SignedCopy {
+                    unsigned: self.shared.clone(),
+                    signed: signed.clone(),
+                    made: 0,
+                });
                 self.shared = signed;
                 0
             }
             None => {
                 let (signed, count) = self.shared.signed(signing, previous.map(|p| &*p.shared));
                 let signed = Arc::new(signed);
-                made.copies
-                    .push((self.shared.clone(), signed.clone(), count));
+                made.copies.push(SignedCopy {
+                    unsigned: self.shared.clone(),
+                    signed: signed.clone(),
+                    made: count,
+                });
                 made.made += count;
                 self.shared = signed;
                 count
