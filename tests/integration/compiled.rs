@@ -135,24 +135,17 @@ fn check_config(snapshot: &Snapshot, failures: &mut Vec<String>, label: &str) ->
                 questions.push((below.clone(), 1));
                 questions.push((below, 16));
                 for (qname, qtype) in questions {
-                    let mut variants = vec![None, Some((1232, false)), Some((1232, true))];
+                    let mut variants = vec![
+                        (qname.clone(), None),
+                        (qname.clone(), Some((1232, false))),
+                        (qname.clone(), Some((1232, true))),
+                    ];
                     if own.contains(&qtype) {
-                        variants.push(Some((512, true)));
+                        variants.push((qname.clone(), Some((512, true))));
+                        variants.push((qname.to_ascii_uppercase(), Some((1232, false))));
                     }
-                    for edns in variants {
+                    for (qname, edns) in variants {
                         let request = request(FIRST_ID, &qname, qtype, edns);
-                        check_request(
-                            snapshot,
-                            &mut compiled,
-                            client,
-                            &request,
-                            &mut tally,
-                            failures,
-                        );
-                    }
-                    if own.contains(&qtype) {
-                        let upper = qname.to_ascii_uppercase();
-                        let request = request(FIRST_ID, &upper, qtype, Some((1232, false)));
                         check_request(
                             snapshot,
                             &mut compiled,

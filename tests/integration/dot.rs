@@ -296,24 +296,24 @@ fn many_requests_on_one_http2_connection_are_all_answered() {
         return;
     };
     for (from, expected) in [(INTERNAL, &INSIDE[..]), (EXTERNAL, &OUTSIDE[..])] {
+        // Each transfer's options (curl's `--next` starts a transfer with none of them).
+        let transfer = [
+            "-s".to_string(),
+            "--http2".into(),
+            "--max-time".into(),
+            "10".into(),
+            "--interface".into(),
+            from.to_string(),
+            "--cacert".into(),
+            setup.ca(),
+            "--resolve".into(),
+            format!("{NAME}:{}:127.0.0.1", setup.doh.port()),
+        ];
         for method in ["GET", "POST"] {
-            let mut args: Vec<String> = [
-                "-s",
-                "--http2",
-                "--parallel",
-                "--parallel-max",
-                "60",
-                "--max-time",
-                "10",
-                "--interface",
-                &from.to_string(),
-                "--cacert",
-                &setup.ca(),
-                "--resolve",
-                &format!("{NAME}:{}:127.0.0.1", setup.doh.port()),
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args: Vec<String> = ["--parallel", "--parallel-max", "60"]
+                .map(String::from)
+                .to_vec();
+            args.extend(transfer.iter().cloned());
             let mut queries = Vec::new();
             for i in 0..60u16 {
                 let mut query = common::query("mail.contoso.example.", RecordType::A);
@@ -341,21 +341,7 @@ fn many_requests_on_one_http2_connection_are_all_answered() {
                 args.extend(["-o".into(), out.display().to_string()]);
                 if method == "POST" && i < 59 {
                     args.push("--next".into());
-                    args.extend(
-                        [
-                            "-s",
-                            "--http2",
-                            "--max-time",
-                            "10",
-                            "--interface",
-                            &from.to_string(),
-                            "--cacert",
-                            &setup.ca(),
-                            "--resolve",
-                            &format!("{NAME}:{}:127.0.0.1", setup.doh.port()),
-                        ]
-                        .map(String::from),
-                    );
+                    args.extend(transfer.iter().cloned());
                 }
                 queries.push((query, out));
             }
