@@ -34,7 +34,9 @@ const MAX_REQUEST: usize = 512;
 pub struct CompiledAnswers {
     /// The snapshot the entries were compiled from.
     generation: u64,
-    slots: Box<[Option<Box<Compiled>>]>,
+    /// Held in place (one memory access to an entry's fields, one more to its bytes); an empty
+    /// slot's generation, 0, is no snapshot's.
+    slots: Box<[Compiled]>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -43,14 +45,31 @@ struct Compiled {
     generation: u64,
     /// The view the client was in (`u16::MAX`: none).
     view: u16,
-    /// The request without its ID.
-    request: Vec<u8>,
-    response: Vec<u8>,
+    /// The request without its ID, then the response.
+    bytes: Vec<u8>,
+    request_len: usize,
     reuse: Reuse,
     qtype: u16,
     outcome: Outcome,
     rrl_identity: u64,
     question_end: usize,
+}
+
+impl Compiled {
+    /// An empty slot.
+    fn empty() -> Compiled {
+        Compiled {
+            generation: 0,
+            view: 0,
+            bytes: Vec::new(),
+            request_len: 0,
+            reuse: Reuse::NEVER,
+            qtype: 0,
+            outcome: Outcome::Answer,
+            rrl_identity: 0,
+            question_end: 0,
+        }
+    }
 }
 
 /// A request [`CompiledAnswers::answer`] had no answer for: where its answer would go, for
@@ -71,7 +90,7 @@ impl CompiledAnswers {
     pub fn new() -> CompiledAnswers {
         CompiledAnswers {
             generation: 0,
-            slots: (0..SLOTS).map(|_| None).collect(),
+            slots: (0..SLOTS).map(|_| Compiled::empty()).collect(),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -94,17 +113,16 @@ impl CompiledAnswers {
         let view = route.map_or(u16::MAX, |route| route.view as u16);
         let slot = self.hasher.hash_one((view, &packet[2..])) as usize & (SLOTS - 1);
         let miss = Err(Some(Miss { slot, view }));
-        let Some(compiled) = self.slots[slot].as_deref() else {
-            return miss;
-        };
+        let compiled = &self.slots[slot];
         if compiled.generation != snapshot.generation
             || compiled.view != view
-            || compiled.request != packet[2..]
+            || compiled.bytes[..compiled.request_len] != packet[2..]
         {
             return miss;
         }
+        let response = &compiled.bytes[compiled.request_len..];
         out.clear();
-        out.extend_from_slice(&compiled.response);
+        out.extend_from_slice(response);
         out[..2].copy_from_slice(&packet[..2]);
         let id = u16::from_be_bytes([packet[0], packet[1]]);
         for rotation in compiled.reuse.rotations() {
@@ -119,7 +137,7 @@ impl CompiledAnswers {
             for k in 0..count {
                 let from = rotation.offset((k + shift) % count);
                 let to = rotation.offset(k);
-                out[to..to + len].copy_from_slice(&compiled.response[from..from + len]);
+                out[to..to + len].copy_from_slice(&response[from..from + len]);
             }
         }
         Ok(Summary {
@@ -147,25 +165,13 @@ impl CompiledAnswers {
         {
             return;
         }
-        let compiled = self.slots[miss.slot].get_or_insert_with(|| {
-            Box::new(Compiled {
-                generation: 0,
-                view: 0,
-                request: Vec::new(),
-                response: Vec::new(),
-                reuse: Reuse::NEVER,
-                qtype: 0,
-                outcome,
-                rrl_identity: 0,
-                question_end: 0,
-            })
-        });
+        let compiled = &mut self.slots[miss.slot];
         compiled.generation = self.generation;
         compiled.view = miss.view;
-        compiled.request.clear();
-        compiled.request.extend_from_slice(&packet[2..]);
-        compiled.response.clear();
-        compiled.response.extend_from_slice(response);
+        compiled.bytes.clear();
+        compiled.bytes.extend_from_slice(&packet[2..]);
+        compiled.request_len = packet.len() - 2;
+        compiled.bytes.extend_from_slice(response);
         compiled.reuse = summary.reuse;
         compiled.qtype = summary.qtype;
         compiled.outcome = outcome;
