@@ -24,8 +24,9 @@ use crate::view::zone::rotation_start;
 use crate::wire::HEADER_LEN;
 use crate::wire::writer::Reuse;
 
-/// Entries per loop (a power of two: a request's hash picks its one slot). At a few hundred
-/// bytes each, at most about 2 MiB a loop however many names are asked.
+/// Entries per loop (a power of two: a request's hash picks its one slot). An entry is the request
+/// and its response, typically 100–300 bytes in all: about 1 MiB a loop, and never more than
+/// 7 MiB (512-byte requests with 1,232-byte responses), however many names are asked.
 const SLOTS: usize = 4096;
 /// Requests longer than this are answered afresh (a question with EDNS is well under 300).
 const MAX_REQUEST: usize = 512;
