@@ -33,8 +33,6 @@ const MAX_REQUEST: usize = 512;
 
 /// One loop's compiled answers. See the module documentation.
 pub struct CompiledAnswers {
-    /// The snapshot the entries were compiled from.
-    generation: u64,
     /// Held in place (one memory access to an entry's fields, one more to its bytes); an empty
     /// slot's generation, 0, is no snapshot's.
     slots: Box<[Compiled]>,
@@ -79,6 +77,8 @@ impl Compiled {
 pub struct Miss {
     slot: usize,
     view: u16,
+    /// The snapshot the request was answered from.
+    generation: u64,
 }
 
 impl Default for CompiledAnswers {
@@ -90,7 +90,6 @@ impl Default for CompiledAnswers {
 impl CompiledAnswers {
     pub fn new() -> CompiledAnswers {
         CompiledAnswers {
-            generation: 0,
             slots: (0..SLOTS).map(|_| Compiled::empty()).collect(),
             hasher: foldhash::fast::RandomState::default(),
         }
@@ -109,11 +108,14 @@ impl CompiledAnswers {
         if packet.len() <= HEADER_LEN || packet.len() > MAX_REQUEST {
             return Err(None);
         }
-        self.generation = snapshot.generation;
         let route = snapshot.view_for(client, None).map(|(_, route)| route);
         let view = route.map_or(u16::MAX, |route| route.view as u16);
         let slot = self.hasher.hash_one((view, &packet[2..])) as usize & (SLOTS - 1);
-        let miss = Err(Some(Miss { slot, view }));
+        let miss = Err(Some(Miss {
+            slot,
+            view,
+            generation: snapshot.generation,
+        }));
         let compiled = &self.slots[slot];
         if compiled.generation != snapshot.generation
             || compiled.view != view
@@ -161,13 +163,12 @@ impl CompiledAnswers {
             return;
         };
         if !summary.reuse.reusable()
-            || summary.truncated
             || summary.view.map_or(u16::MAX, |view| view as u16) != miss.view
         {
             return;
         }
         let compiled = &mut self.slots[miss.slot];
-        compiled.generation = self.generation;
+        compiled.generation = miss.generation;
         compiled.view = miss.view;
         compiled.bytes.clear();
         compiled.bytes.extend_from_slice(&packet[2..]);

@@ -81,8 +81,7 @@ pub struct Config {
 
 /// Reads and validates a config file, returning every problem found.
 pub(crate) fn load(path: &Path) -> Result<Config, Vec<Located>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
+    let bytes = read(path)?;
     parse(text_of(&bytes, path)?, path)
 }
 
@@ -91,14 +90,10 @@ pub(crate) fn load(path: &Path) -> Result<Config, Vec<Located>> {
 /// misspelt key — must not keep an admin from asking the server, which still serves what it
 /// loaded before. Only the TOML itself and the `[control]` section are checked.
 pub(crate) fn control_address(path: &Path) -> Result<Option<SocketAddr>, Vec<Located>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])?;
+    let bytes = read(path)?;
     let text = text_of(&bytes, path)?;
     let locate = Locator { text, path };
-    let toml_error = |e: toml::de::Error| {
-        let span = e.span().unwrap_or(0..0);
-        vec![locate.error(span, e.message().trim_end().to_string())]
-    };
+    let toml_error = |e| vec![toml_error(&locate, e)];
     let document = DeTable::parse(text).map_err(toml_error)?;
     let raw: file::ConfigFile =
         serde::Deserialize::deserialize(toml::de::Deserializer::from(document))
@@ -109,6 +104,16 @@ pub(crate) fn control_address(path: &Path) -> Result<Option<SocketAddr>, Vec<Loc
         .as_ref()
         .and_then(|section| control::control(section, &mut cx));
     cx.finish(address)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Vec<Located>> {
+    std::fs::read(path).map_err(|e| vec![whole_file(path, format!("cannot read config file: {e}"))])
+}
+
+/// A TOML syntax or type error, where it is.
+fn toml_error(locate: &Locator, e: toml::de::Error) -> Located {
+    let span = e.span().unwrap_or(0..0);
+    locate.error(span, e.message().trim_end().to_string())
 }
 
 /// An error about the file as a whole (line 0).
@@ -138,10 +143,7 @@ fn text_of<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str, Vec<Located>> {
 /// Validates config text as if it had been read from `path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Located>> {
     let locate = Locator { text, path };
-    let toml_error = |e: toml::de::Error| {
-        let span = e.span().unwrap_or(0..0);
-        locate.error(span, e.message().trim_end().to_string())
-    };
+    let toml_error = |e| toml_error(&locate, e);
     // Parsed once as a spanned document: deserialized from a copy, and kept to locate the keys
     // serde ignores (its path to a key has no position).
     let document = DeTable::parse(text).map_err(|e| vec![toml_error(e)])?;

@@ -44,7 +44,7 @@ pub(crate) struct OptReply {
 /// query with another ID, rotated as that ID rotates it: `count` RDATAs of `len` octets, the
 /// first at `first`, the others `stride` apart from `second` (the first record's owner may be
 /// written in full, the others' are then pointers to it). `start` is the record written first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rotation {
     pub first: u16,
     pub second: u16,
