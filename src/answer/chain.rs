@@ -150,9 +150,10 @@ fn walk<'z>(
                     Err(Full) => return Next::Send(truncated(writer, Outcome::Answer)),
                 }
             }
-            Found::NxDomain => {
+            Found::NxDomain { encloser_len } => {
                 if writer.signed() {
-                    proofs.nxdomain(zone, key.as_wire());
+                    let key = key.as_wire();
+                    proofs.nxdomain(zone, key, &key[key.len() - encloser_len..]);
                 }
                 return Next::Send(nxdomain(writer, zone, proofs));
             }

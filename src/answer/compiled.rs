@@ -171,6 +171,8 @@ impl CompiledAnswers {
         compiled.generation = miss.generation;
         compiled.view = miss.view;
         compiled.bytes.clear();
+        // One allocation when the slot is first used or outgrown, not one per part.
+        compiled.bytes.reserve(packet.len() - 2 + response.len());
         compiled.bytes.extend_from_slice(&packet[2..]);
         compiled.request_len = packet.len() - 2;
         compiled.bytes.extend_from_slice(response);

@@ -48,18 +48,11 @@ impl<'z> Proofs<'z> {
         }
     }
 
-    /// The NSEC3 records that show `key` does not exist: the closest encloser's and the one
-    /// covering the next closer name. Returns the closest encloser.
-    fn closest_encloser_proof<'k>(
-        &mut self,
-        zone: &'z ViewZone,
-        chain: &'z Nsec3Chain,
-        key: &'k [u8],
-    ) -> &'k [u8] {
-        let encloser = zone.closest_encloser(key);
+    /// The NSEC3 records that show `key` does not exist below its closest encloser
+    /// `encloser`: the encloser's and the one covering the next closer name.
+    fn closest_encloser_proof(&mut self, chain: &'z Nsec3Chain, key: &[u8], encloser: &[u8]) {
         self.add_nsec3(chain.matching(encloser));
         self.add_nsec3(chain.covering(next_closer(key, encloser)));
-        encloser
     }
 
     /// A wildcard answered `key`: the NSEC covering `key` shows it does not exist itself (RFC
@@ -89,7 +82,8 @@ impl<'z> Proofs<'z> {
             // RFC 5155 §7.2.3 and §7.2.4 (the name's own record, an empty non-terminal's too),
             // §7.2.5 (a wildcard's: the closest encloser proof and the wildcard's record).
             if wildcard {
-                let encloser = self.closest_encloser_proof(zone, chain, key);
+                let encloser = zone.closest_encloser(key);
+                self.closest_encloser_proof(chain, key, encloser);
                 if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
                     self.add_nsec3(chain.matching(star.as_wire()));
                 }
@@ -114,20 +108,21 @@ impl<'z> Proofs<'z> {
         }
     }
 
-    /// `key` does not exist: the NSEC covering it and the one covering the wildcard at its
-    /// closest encloser (RFC 4035 §3.1.3.2).
-    pub(super) fn nxdomain(&mut self, zone: &'z ViewZone, key: &[u8]) {
+    /// `key` does not exist below its closest encloser `encloser` (as the lookup found it):
+    /// the NSEC covering it and the one covering the wildcard at the encloser (RFC 4035
+    /// §3.1.3.2).
+    pub(super) fn nxdomain(&mut self, zone: &'z ViewZone, key: &[u8], encloser: &[u8]) {
         if let Some(chain) = zone.nsec3() {
             // RFC 5155 §7.2.2: the closest encloser proof and the record covering the wildcard
             // at the closest encloser.
-            let encloser = self.closest_encloser_proof(zone, chain, key);
+            self.closest_encloser_proof(chain, key, encloser);
             if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
                 self.add_nsec3(chain.covering(star.as_wire()));
             }
             return;
         }
         self.add_covering(zone, key);
-        if let Some(star) = NameBuf::concat(b"\x01*", zone.closest_encloser(key)) {
+        if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
             self.add_covering(zone, star.as_wire());
         }
     }

@@ -46,8 +46,17 @@ pub(super) fn write_records(
     let rotating = set.health.is_none() && set.rotates(records.len());
     let (start, count) = (records.first(), records.len());
     let mut offsets = [0usize; MAX_ROTATED_RECORDS];
+    // The owner is compressed once; the records and signatures after the first point at it.
+    let mut owner_written = false;
+    let mut push = |writer: &mut ResponseWriter, rtype: u16, rdata: &[u8]| {
+        if std::mem::replace(&mut owner_written, true) {
+            writer.push_same_owner(section, owner, rtype, set.ttl, rdata)
+        } else {
+            writer.push(section, owner, rtype, set.ttl, rdata)
+        }
+    };
     for (k, rdata) in records.enumerate() {
-        writer.push(section, owner, set.rtype, set.ttl, &rdata.wire)?;
+        push(writer, set.rtype, &rdata.wire)?;
         if rotating && k < MAX_ROTATED_RECORDS {
             offsets[k] = writer.len() - rdata.wire.len();
         }
@@ -65,7 +74,7 @@ pub(super) fn write_records(
         }
     }
     for sig in sigs {
-        writer.push(section, owner, rtype::RRSIG, set.ttl, sig)?;
+        push(writer, rtype::RRSIG, sig)?;
     }
     Ok(())
 }

@@ -69,22 +69,32 @@ pub(crate) fn push_sort_key(name: &[u8], out: &mut Vec<u8>) {
 /// search compares whole names only among equal prefixes.
 pub(crate) fn key_prefix(name: &[u8], skip: usize) -> u64 {
     let (starts, count) = label_starts(name);
-    let mut prefix = [0u8; 8];
-    let mut len = 0;
-    'labels: for &start in starts[..count].iter().rev().skip(skip) {
-        let octets = label(name, start).iter().flat_map(|&octet| match octet {
-            0 => [Some(0), Some(1)],
-            octet => [Some(octet.to_ascii_lowercase()), None],
-        });
-        for octet in octets.flatten().chain([0, 0]) {
-            if len == prefix.len() {
-                break 'labels;
+    let mut prefix = 0u64;
+    let mut room = 8u32;
+    // A plain loop that stops at the eighth octet: this runs once per NSEC lookup.
+    macro_rules! put {
+        ($done:lifetime, $octet:expr) => {{
+            if room == 0 {
+                break $done;
             }
-            prefix[len] = octet;
-            len += 1;
-        }
+            prefix = (prefix << 8) | u64::from($octet);
+            room -= 1;
+        }};
     }
-    u64::from_be_bytes(prefix)
+    'labels: for &start in starts[..count.saturating_sub(skip)].iter().rev() {
+        for &octet in label(name, start) {
+            if octet == 0 {
+                put!('labels, 0u8);
+                put!('labels, 1u8);
+            } else {
+                put!('labels, octet.to_ascii_lowercase());
+            }
+        }
+        put!('labels, 0u8);
+        put!('labels, 0u8);
+    }
+    // Zero-padded on the right; nothing put at all is zero (a shift by 64 would overflow).
+    prefix.checked_shl(8 * room).unwrap_or(0)
 }
 
 /// The number of labels of a wire name, the root not counted.
@@ -268,6 +278,22 @@ mod tests {
         ];
         let skip = labels(&wire("example."));
         let wires: Vec<Vec<u8>> = names.iter().map(|n| wire(n)).collect();
+        // Exactly the sort key's first eight octets below the origin, zero-padded.
+        let mut origin_key = Vec::new();
+        push_sort_key(&wire("example."), &mut origin_key);
+        for (name, text) in wires.iter().zip(names) {
+            let mut key = Vec::new();
+            push_sort_key(name, &mut key);
+            let mut expected = [0u8; 8];
+            let below = &key[origin_key.len()..];
+            let n = below.len().min(8);
+            expected[..n].copy_from_slice(&below[..n]);
+            assert_eq!(
+                key_prefix(name, skip),
+                u64::from_be_bytes(expected),
+                "{text}"
+            );
+        }
         for (a, a_text) in wires.iter().zip(names) {
             for (b, b_text) in wires.iter().zip(names) {
                 let (pa, pb) = (key_prefix(a, skip), key_prefix(b, skip));

@@ -19,8 +19,9 @@ pub enum Found<'z> {
     Delegation { node: &'z Node, cut_len: usize },
     /// The name is below a DNAME owned by the suffix of length `owner_len` (RFC 6672).
     Dname { node: &'z Node, owner_len: usize },
-    /// Neither the name nor a matching wildcard exists.
-    NxDomain,
+    /// Neither the name nor a matching wildcard exists; its closest encloser (RFC 5155 §1.3)
+    /// is the suffix of length `encloser_len`, which a signed answer's proof starts from.
+    NxDomain { encloser_len: usize },
 }
 
 impl ViewZone {
@@ -58,7 +59,9 @@ fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
     }
     let apex = key.len() - origin_len;
     let Some(mut node) = zone.node(&key[apex..]) else {
-        return Found::NxDomain;
+        return Found::NxDomain {
+            encloser_len: origin_len,
+        };
     };
     let mut encloser = apex;
     // offsets[..depth] run from the full name up; walk them from the apex down. At the top of
@@ -87,14 +90,17 @@ fn find<'z>(zone: &'z ViewZone, key: &[u8], qtype: u16) -> Found<'z> {
 
 fn wildcard_at<'z>(zone: &'z ViewZone, encloser: &[u8]) -> Found<'z> {
     let mut wildcard = [0u8; MAX_NAME_LEN];
+    let nxdomain = Found::NxDomain {
+        encloser_len: encloser.len(),
+    };
     if encloser.len() + 2 > MAX_NAME_LEN {
-        return Found::NxDomain;
+        return nxdomain;
     }
     wildcard[0] = 1;
     wildcard[1] = b'*';
     wildcard[2..2 + encloser.len()].copy_from_slice(encloser);
     match zone.node(&wildcard[..2 + encloser.len()]) {
         Some(node) => Found::Wildcard(node),
-        None => Found::NxDomain,
+        None => nxdomain,
     }
 }

@@ -30,6 +30,7 @@ pub(crate) struct Mark {
     len: usize,
     counts: [u16; 3],
     target_count: usize,
+    last_owner: Option<u16>,
 }
 
 /// The OPT record a response carries (RFC 6891 §6.1.3): the server's payload size, the
@@ -109,6 +110,9 @@ pub(crate) struct ResponseWriter<'b> {
     limit: usize,
     counts: [u16; 3],
     targets: [u16; MAX_COMPRESSION_TARGETS],
+    /// Each target's name's length written out in full: only a name of the same length can be
+    /// the same name, so most targets are passed over without reading the message.
+    target_lens: [u8; MAX_COMPRESSION_TARGETS],
     target_count: usize,
     /// Names remembered as targets at most (lowered by [`ResponseWriter::freeze_targets`]).
     max_targets: usize,
@@ -119,6 +123,9 @@ pub(crate) struct ResponseWriter<'b> {
     /// RRSIGs and denial proofs go in: the client set DO and the zone answering is signed.
     signed: bool,
     reuse: Reuse,
+    /// The last record's owner as a compression pointer, for [`ResponseWriter::push_same_owner`]:
+    /// a pointer to where it was written, or the pointer it was written as.
+    last_owner: Option<u16>,
 }
 
 impl<'b> ResponseWriter<'b> {
@@ -144,6 +151,7 @@ impl<'b> ResponseWriter<'b> {
             limit: max_len.saturating_sub(reserve),
             counts: [0; 3],
             targets: [0; MAX_COMPRESSION_TARGETS],
+            target_lens: [0; MAX_COMPRESSION_TARGETS],
             target_count: 0,
             max_targets: MAX_COMPRESSION_TARGETS,
             flags,
@@ -155,6 +163,7 @@ impl<'b> ResponseWriter<'b> {
                 reusable: true,
                 ..Reuse::NEVER
             },
+            last_owner: None,
         };
         if let Some((qname, qtype, qclass)) = question {
             writer.write_name(qname);
@@ -258,6 +267,7 @@ impl<'b> ResponseWriter<'b> {
         self.reuse.reusable = false;
         self.buf.truncate(self.question_end);
         self.counts = [0; 3];
+        self.last_owner = None;
         self.target_count = self.targets[..self.target_count]
             .iter()
             .take_while(|&&t| (t as usize) < self.question_end)
@@ -271,6 +281,7 @@ impl<'b> ResponseWriter<'b> {
             len: self.buf.len(),
             counts: self.counts,
             target_count: self.target_count,
+            last_owner: self.last_owner,
         }
     }
 
@@ -279,6 +290,7 @@ impl<'b> ResponseWriter<'b> {
         self.buf.truncate(mark.len);
         self.counts = mark.counts;
         self.target_count = mark.target_count;
+        self.last_owner = mark.last_owner;
     }
 
     /// Names written from now on may point at names already written (the question's, for a zone
@@ -322,9 +334,63 @@ impl<'b> ResponseWriter<'b> {
         ttl: u32,
         rdata: &[u8],
     ) -> Result<(), Full> {
-        let mark = self.buf.len();
-        let targets_mark = self.target_count;
+        let start = (self.buf.len(), self.target_count);
         self.write_name(owner);
+        let at = start.0;
+        let owner_pointer = if self.buf.len() - at == 2 && self.buf[at] & 0xc0 == 0xc0 {
+            Some(u16::from_be_bytes([self.buf[at], self.buf[at + 1]]))
+        } else {
+            (at < 0x4000).then_some(0xc000 | at as u16)
+        };
+        self.push_record(start, owner_pointer, section, rtype, class, ttl, rdata)
+    }
+
+    /// [`Self::push`] for a record whose owner is the previous record's (the next record of an
+    /// RRset, the RRSIGs after it): the owner becomes a pointer to that one's without comparing
+    /// it with every name written. `owner` must be the previous record's owner.
+    pub(crate) fn push_same_owner(
+        &mut self,
+        section: Section,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
+        let Some(pointer) = self.last_owner else {
+            return self.push(section, owner, rtype, ttl, rdata);
+        };
+        debug_assert!(written_name_equals(
+            self.buf,
+            usize::from(pointer & 0x3fff),
+            owner
+        ));
+        let start = (self.buf.len(), self.target_count);
+        self.buf.extend_from_slice(&pointer.to_be_bytes());
+        self.push_record(
+            start,
+            Some(pointer),
+            section,
+            rtype,
+            crate::dns::class::IN,
+            ttl,
+            rdata,
+        )
+    }
+
+    /// The rest of a record whose owner has been written since `start` (the length and the
+    /// compression targets before it), as a name `owner_pointer` points at.
+    #[allow(clippy::too_many_arguments)]
+    fn push_record(
+        &mut self,
+        start: (usize, usize),
+        owner_pointer: Option<u16>,
+        section: Section,
+        rtype: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
+        let (mark, targets_mark) = start;
         self.buf.extend_from_slice(&rtype.to_be_bytes());
         self.buf.extend_from_slice(&class.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
@@ -357,6 +423,7 @@ impl<'b> ResponseWriter<'b> {
         }
         self.buf[rdlength_at..rdlength_at + 2].copy_from_slice(&(rdlength as u16).to_be_bytes());
         self.counts[section as usize] += 1;
+        self.last_owner = owner_pointer;
         Ok(())
     }
 
@@ -406,6 +473,8 @@ impl<'b> ResponseWriter<'b> {
             let at = start + offset as usize;
             if at < 0x4000 && self.target_count < self.max_targets {
                 self.targets[self.target_count] = at as u16;
+                // A wire name is at most 255 octets.
+                self.target_lens[self.target_count] = (wire.len() - offset as usize) as u8;
                 self.target_count += 1;
             }
         }
@@ -421,10 +490,13 @@ impl<'b> ResponseWriter<'b> {
 
     /// A previously written name equal (ignoring case) to `suffix`.
     fn find_target(&self, suffix: &[u8]) -> Option<u16> {
-        self.targets[..self.target_count]
-            .iter()
-            .copied()
-            .find(|&target| written_name_equals(self.buf, target as usize, suffix))
+        let len = suffix.len() as u8;
+        (0..self.target_count)
+            .find(|&k| {
+                self.target_lens[k] == len
+                    && written_name_equals(self.buf, self.targets[k] as usize, suffix)
+            })
+            .map(|k| self.targets[k])
     }
 }
 
@@ -455,7 +527,8 @@ fn written_name_equals(buf: &[u8], mut at: usize, wire: &[u8]) -> bool {
         ) else {
             return false;
         };
-        if !ours.eq_ignore_ascii_case(theirs) {
+        // Equal octets are the common case (a zone's names share their suffix).
+        if ours != theirs && !ours.eq_ignore_ascii_case(theirs) {
             return false;
         }
         at += 1 + len;

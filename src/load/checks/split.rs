@@ -75,7 +75,7 @@ pub(super) fn names_missing_in_a_view(snapshot: &Snapshot, findings: &mut Vec<Fi
                     if other_zone.origin != zone.origin {
                         continue;
                     }
-                    if let Found::NxDomain = other_zone.find(key, rtype::A) {
+                    if let Found::NxDomain { .. } = other_zone.find(key, rtype::A) {
                         findings.push(
                             Finding::new(
                                 "name-missing-in-view",
