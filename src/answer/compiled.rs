@@ -42,6 +42,9 @@ pub struct CompiledAnswers {
 /// One compiled answer: the request it answers, the response, and the summary's fields.
 struct Compiled {
     generation: u64,
+    /// The request's hash: a slot holding another request is passed over without reading its
+    /// bytes (one memory access instead of two, for a server asked mostly new questions).
+    hash: u64,
     /// The view the client was in (`u16::MAX`: none).
     view: u16,
     /// The request without its ID, then the response.
@@ -59,6 +62,7 @@ impl Compiled {
     fn empty() -> Compiled {
         Compiled {
             generation: 0,
+            hash: 0,
             view: 0,
             bytes: Vec::new(),
             request_len: 0,
@@ -75,7 +79,7 @@ impl Compiled {
 /// [`CompiledAnswers::remember`].
 #[derive(Debug, Clone, Copy)]
 pub struct Miss {
-    slot: usize,
+    hash: u64,
     view: u16,
     /// The snapshot the request was answered from.
     generation: u64,
@@ -110,14 +114,15 @@ impl CompiledAnswers {
         }
         let route = snapshot.view_for(client, None).map(|(_, route)| route);
         let view = route.map_or(u16::MAX, |route| route.view as u16);
-        let slot = self.hasher.hash_one((view, &packet[2..])) as usize & (SLOTS - 1);
+        let hash = self.hasher.hash_one((view, &packet[2..]));
         let miss = Err(Some(Miss {
-            slot,
+            hash,
             view,
             generation: snapshot.generation,
         }));
-        let compiled = &self.slots[slot];
+        let compiled = &self.slots[hash as usize & (SLOTS - 1)];
         if compiled.generation != snapshot.generation
+            || compiled.hash != hash
             || compiled.view != view
             || compiled.bytes[..compiled.request_len] != packet[2..]
         {
@@ -167,8 +172,9 @@ impl CompiledAnswers {
         {
             return;
         }
-        let compiled = &mut self.slots[miss.slot];
+        let compiled = &mut self.slots[miss.hash as usize & (SLOTS - 1)];
         compiled.generation = miss.generation;
+        compiled.hash = miss.hash;
         compiled.view = miss.view;
         compiled.bytes.clear();
         // One allocation when the slot is first used or outgrown, not one per part.

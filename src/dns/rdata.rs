@@ -35,19 +35,17 @@ pub(crate) struct EmbeddedNames {
 /// The domain names embedded in `rdata` (for compression, additional-section processing and
 /// canonical lowercasing). Malformed RDATA has none (`count` 0).
 pub(crate) fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
-    let (first, two, compressible) = match rtype {
-        NS | MD | MF | CNAME | MB | MG | MR | PTR => (Some(0), false, true),
-        DNAME | NSEC => (Some(0), false, false),
-        SOA | MINFO => (Some(0), true, true),
-        RP => (Some(0), true, false),
-        MX => (Some(2), false, true),
-        AFSDB | RT | KX | LP | SVCB | HTTPS => (Some(2), false, false),
-        PX => (Some(2), true, false),
-        SRV => (Some(6), false, false),
-        RRSIG | SIG => (Some(18), false, false),
-        NAPTR => (naptr_replacement_offset(rdata), false, false),
+    let (first, two) = match rtype {
+        NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | NSEC => (Some(0), false),
+        SOA | MINFO | RP => (Some(0), true),
+        MX | AFSDB | RT | KX | LP | SVCB | HTTPS => (Some(2), false),
+        PX => (Some(2), true),
+        SRV => (Some(6), false),
+        RRSIG | SIG => (Some(18), false),
+        NAPTR => (naptr_replacement_offset(rdata), false),
         _ => return EmbeddedNames::default(),
     };
+    let compressible = compressible(rtype);
     let locate = || -> Option<EmbeddedNames> {
         let first = first?;
         let first_len = name::wire_name_len(rdata.get(first..)?)?;
@@ -65,6 +63,16 @@ pub(crate) fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
         Some(names)
     };
     locate().unwrap_or_default()
+}
+
+/// Whether the names in a type's RDATA may be compressed in messages (RFC 3597 §4: only RFC
+/// 1035's types). The writer asks this first: the other types' RDATA is copied without being
+/// read (an RRSIG's, say).
+pub(crate) fn compressible(rtype: u16) -> bool {
+    matches!(
+        rtype,
+        NS | MD | MF | CNAME | MB | MG | MR | PTR | SOA | MINFO | MX
+    )
 }
 
 /// NAPTR: ORDER and PREFERENCE, then three character-strings, then the replacement name.

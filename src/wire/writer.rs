@@ -5,7 +5,7 @@
 
 use super::HEADER_LEN;
 use crate::dns::name;
-use crate::dns::rdata::embedded_names;
+use crate::dns::rdata::{EmbeddedNames, compressible, embedded_names};
 
 const OPT_RECORD_LEN: usize = 11;
 /// Names remembered as compression targets; later names simply go uncompressed.
@@ -396,8 +396,12 @@ impl<'b> ResponseWriter<'b> {
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let rdlength_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
-        let names = embedded_names(rtype, rdata);
-        if names.compressible && names.count > 0 {
+        let names = if compressible(rtype) {
+            embedded_names(rtype, rdata)
+        } else {
+            EmbeddedNames::default()
+        };
+        if names.count > 0 {
             let mut copied = 0usize;
             for &offset in &names.offsets[..names.count as usize] {
                 let offset = offset as usize;
