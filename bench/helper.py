@@ -44,8 +44,8 @@ TYPES = {"A": 1, "NS": 2, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
 
 def server_env(huge_pages, **extra):
     """The environment a benchmarked server starts with: this one, plus glibc's allocator asking
-    for transparent huge pages when `huge_pages` (as systemd/splitdns.service runs splitdns; given
-    to every server of a run alike), plus `extra`."""
+    for transparent huge pages when `huge_pages` (--huge-pages; every server of a run alike), plus
+    `extra`."""
     env = dict(os.environ, **extra)
     if huge_pages:
         env["GLIBC_TUNABLES"] = "glibc.malloc.hugetlb=1"

@@ -811,8 +811,6 @@ fn systemd_unit_verifies() {
         "Type=notify",
         "ExecReload=/usr/local/bin/splitdns reload --config /etc/splitdns/splitdns.toml",
         "WatchdogSec=",
-        // Huge pages for the zone data (docs/performance.md, "Huge pages").
-        "Environment=GLIBC_TUNABLES=glibc.malloc.hugetlb=1",
     ] {
         assert!(text.contains(needed), "the unit lacks {needed}");
     }
