@@ -38,8 +38,8 @@ const MAX_REQUEST: usize = 512;
 
 /// One loop's compiled answers. See the module documentation.
 pub struct CompiledAnswers {
-    /// Each entry's request hash, a set's side by side: a lookup reads one cache line to find the
-    /// entry that may hold its answer, or that none does.
+    /// Each entry's request hash, a set's side by side: a lookup reads these 32 bytes to find the
+    /// entry that may hold its answer, or that none does, before it touches any entry.
     hashes: Box<[u64]>,
     /// Held in place (one memory access to an entry's fields, one more to its bytes); an empty
     /// entry's generation, 0, is no snapshot's.
