@@ -284,8 +284,10 @@ pub(crate) fn assemble(
         _ => return Err(errors),
     };
     let serial = soa::read_serial(&soa.rdatas[0].wire).unwrap_or(0);
-    let record_count = shared.record_count()
-        + overlay.as_ref().map_or(0, |o| {
+    // An overlay may hold fewer records than the shared names it replaces: a signed difference.
+    let record_count = shared
+        .record_count()
+        .saturating_add_signed(overlay.as_ref().map_or(0, |o| {
             o.nodes
                 .iter()
                 .map(|(key, node)| {
@@ -293,7 +295,7 @@ pub(crate) fn assemble(
                         - shared.get(key).map_or(0, |n| n.record_count() as isize)
                 })
                 .sum::<isize>()
-        }) as usize;
+        }));
     Ok(ViewZone {
         origin: origin.clone(),
         shared,
@@ -318,6 +320,38 @@ pub(crate) fn assemble(
 mod tests {
     use super::build::tests::{SHARED, origin, records};
     use super::*;
+
+    /// An override that holds fewer records than the shared name it replaces lowers the view's
+    /// record count (it once overflowed, and a debug build panicked loading such a zone).
+    #[test]
+    fn an_override_with_fewer_records_lowers_the_count() {
+        let shared = Arc::new(build_shared(&origin(), records(SHARED)));
+        let overlay = build::build_overlay(
+            &origin(),
+            &shared,
+            records("$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\nhost A 10.0.0.1\n"),
+        );
+        let zone = assemble(
+            &origin(),
+            shared.clone(),
+            Some(overlay),
+            &SourceLoc {
+                file: Arc::new("test.toml".into()),
+                line: 1,
+            },
+            "internal",
+            0,
+        )
+        .unwrap();
+        let host = Name::parse("host.example.", None).unwrap();
+        let shared_host = shared.get(host.as_wire()).unwrap().record_count();
+        let view_host = zone.node(host.as_wire()).unwrap().record_count();
+        assert!(view_host < shared_host, "{view_host} < {shared_host}");
+        assert_eq!(
+            zone.record_count,
+            shared.record_count() - shared_host + view_host
+        );
+    }
 
     /// A checked RRset answers the records its cell's mask keeps, rotated over those by the
     /// seed; with nothing kept it answers nothing; a cell that has not been published keeps all.

@@ -751,6 +751,38 @@ impl ZoneData {
         )
     }
 
+    /// How many chain names sort before `key` in canonical order (`or_equal`: before it or equal
+    /// to it): a binary search on the names' 8-octet prefixes, whole names compared only among
+    /// equal prefixes — a comparison that reads this array, not a name behind the node table.
+    fn chain_partition(&self, key: &[u8], or_equal: bool) -> usize {
+        let target = canonical::key_prefix(key, usize::from(self.chain_skip));
+        let (mut low, mut high) = (0, self.chain.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let before = match self.chain_prefixes[middle].cmp(&target) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => {
+                    let (name, _) = self
+                        .nodes
+                        .get_index(self.chain[middle] as usize)
+                        .expect("chain indexes are nodes");
+                    match canonical::cmp_names(name, key) {
+                        Ordering::Less => true,
+                        Ordering::Equal => or_equal,
+                        Ordering::Greater => false,
+                    }
+                }
+            };
+            if before {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
     /// The chain node that precedes `key` in canonical order (the one whose NSEC covers it, when
     /// `key` is not itself in the chain), for which `usable` holds; walks back over those it
     /// refuses.
@@ -769,23 +801,7 @@ impl ZoneData {
                 .expect("chain indexes are nodes");
             (&key[..], node)
         };
-        // The first chain name after `key`: by prefix, and by whole name among equal prefixes.
-        let target = canonical::key_prefix(key, usize::from(self.chain_skip));
-        let (mut low, mut high) = (0, self.chain.len());
-        while low < high {
-            let middle = low + (high - low) / 2;
-            let not_after = match self.chain_prefixes[middle].cmp(&target) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => canonical::cmp_names(at(middle).0, key) != Ordering::Greater,
-            };
-            if not_after {
-                low = middle + 1;
-            } else {
-                high = middle;
-            }
-        }
-        let after = low;
+        let after = self.chain_partition(key, true);
         // Before the first name (only names outside the zone): the last covers them.
         let mut position = if after == 0 { self.chain.len() } else { after };
         for _ in 0..self.chain.len() {
@@ -837,13 +853,7 @@ impl ViewZone {
             let stops_here = stops(node);
             let stopped_before = shared.get(key).is_some_and(stops);
             if stops_here && !stopped_before {
-                let start = shared.chain.partition_point(|&index| {
-                    let (name, _) = shared
-                        .nodes
-                        .get_index(index as usize)
-                        .expect("chain indexes are nodes");
-                    canonical::cmp_names(name, key) != Ordering::Greater
-                });
+                let start = shared.chain_partition(key, true);
                 for &index in &shared.chain[start..] {
                     let (name, _) = shared
                         .nodes
@@ -916,9 +926,7 @@ impl ViewZone {
         let mut decided: Vec<usize> = own
             .keys()
             .filter_map(|key| {
-                let position = shared.chain.partition_point(|&index| {
-                    canonical::cmp_names(name_at(index), key) == Ordering::Less
-                });
+                let position = shared.chain_partition(key, false);
                 (position < shared.chain.len() && *shared_name(position) == **key)
                     .then_some(position)
             })
@@ -955,11 +963,7 @@ impl ViewZone {
             }
         };
         // The first shared chain position whose name sorts after `key`.
-        let shared_after = |key: &[u8]| {
-            shared.chain.partition_point(|&index| {
-                canonical::cmp_names(name_at(index), key) != Ordering::Greater
-            })
-        };
+        let shared_after = |key: &[u8]| shared.chain_partition(key, true);
         let first_in_view = || {
             let shared_first = kept_from(0).map(shared_name);
             match (shared_first, own_names.first()) {
@@ -993,11 +997,7 @@ impl ViewZone {
             // before each overlay name, and the last of the chain (its successor wraps round).
             let mut around: Vec<usize> = own
                 .keys()
-                .filter_map(|key| {
-                    kept_before(shared.chain.partition_point(|&index| {
-                        canonical::cmp_names(name_at(index), key) == Ordering::Less
-                    }))
-                })
+                .filter_map(|key| kept_before(shared.chain_partition(key, false)))
                 .chain(kept_before(shared.chain.len()))
                 .collect();
             around.sort_unstable();
