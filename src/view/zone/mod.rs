@@ -321,6 +321,15 @@ mod tests {
     use super::build::tests::{SHARED, origin, records};
     use super::*;
 
+    /// The internal view's copy of `shared` with `overlay` over it.
+    fn internal_copy(shared: &Arc<ZoneData>, overlay: Option<ZoneData>) -> ViewZone {
+        let loc = SourceLoc {
+            file: Arc::new("test.toml".into()),
+            line: 1,
+        };
+        assemble(&origin(), shared.clone(), overlay, &loc, "internal", 0).unwrap()
+    }
+
     /// An override that holds fewer records than the shared name it replaces lowers the view's
     /// record count (it once overflowed, and a debug build panicked loading such a zone).
     #[test]
@@ -331,18 +340,7 @@ mod tests {
             &shared,
             records("$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\nhost A 10.0.0.1\n"),
         );
-        let zone = assemble(
-            &origin(),
-            shared.clone(),
-            Some(overlay),
-            &SourceLoc {
-                file: Arc::new("test.toml".into()),
-                line: 1,
-            },
-            "internal",
-            0,
-        )
-        .unwrap();
+        let zone = internal_copy(&shared, Some(overlay));
         let host = Name::parse("host.example.", None).unwrap();
         let shared_host = shared.get(host.as_wire()).unwrap().record_count();
         let view_host = zone.node(host.as_wire()).unwrap().record_count();
@@ -359,19 +357,8 @@ mod tests {
     fn checked_rrsets_answer_the_kept_records_in_rotation() {
         use crate::view::health::HealthBoard;
         let mut board = HealthBoard::default();
-        let shared = build_shared(&origin(), records(SHARED));
-        let mut zone = assemble(
-            &origin(),
-            Arc::new(shared),
-            None,
-            &SourceLoc {
-                file: Arc::new("test.toml".into()),
-                line: 1,
-            },
-            "internal",
-            0,
-        )
-        .unwrap();
+        let shared = Arc::new(build_shared(&origin(), records(SHARED)));
+        let mut zone = internal_copy(&shared, None);
         let key = Name::parse("host.example.", None).unwrap();
         let checked = Checked::new();
         board.push(&checked);
