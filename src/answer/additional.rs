@@ -134,7 +134,7 @@ fn add_addresses<'a, 'z>(
 #[inline]
 fn address_node<'z>(zone: &'z ViewZone, key: &[u8]) -> Option<&'z Node> {
     zone.node(key).or_else(|| match zone.find(key, rtype::A) {
-        Found::Wildcard(node) => Some(node),
+        Found::Wildcard { node, .. } => Some(node),
         _ => None,
     })
 }

@@ -70,17 +70,24 @@ fn walk<'z>(
             return Next::Send(Outcome::Answer);
         }
         let found = zone.find(key.as_wire(), qtype);
-        let wildcard = matches!(found, Found::Wildcard(_));
+        // The closest encloser, when a wildcard answers: where its proofs start.
+        let wildcard = match found {
+            Found::Wildcard { encloser_len, .. } => {
+                let key = key.as_wire();
+                Some(&key[key.len() - encloser_len..])
+            }
+            _ => None,
+        };
         let next = match found {
-            Found::Exact(node) | Found::Wildcard(node) => {
+            Found::Exact(node) | Found::Wildcard { node, .. } => {
                 let signed = writer.signed();
                 if signed
-                    && wildcard
+                    && let Some(encloser) = wildcard
                     && (node.get(qtype).is_some()
                         || qtype == rtype::ANY
                         || node.get(rtype::CNAME).is_some())
                 {
-                    proofs.wildcard_answer(zone, key.as_wire());
+                    proofs.wildcard_answer(zone, key.as_wire(), encloser);
                 }
                 if qtype == rtype::ANY && !node.rrsets.is_empty() {
                     // RFC 8482 §4.1: over UDP one RRset is enough, which keeps ANY useless as an

@@ -57,32 +57,29 @@ impl<'z> Proofs<'z> {
 
     /// A wildcard answered `key`: the NSEC covering `key` shows it does not exist itself (RFC
     /// 4035 §3.1.3.3); with NSEC3 the one covering the next closer name (RFC 5155 §7.2.6: the
-    /// wildcard's owner tells the closest encloser).
-    pub(super) fn wildcard_answer(&mut self, zone: &'z ViewZone, key: &[u8]) {
+    /// wildcard's owner tells the closest encloser, `encloser`).
+    pub(super) fn wildcard_answer(&mut self, zone: &'z ViewZone, key: &[u8], encloser: &[u8]) {
         match zone.nsec3() {
             None => self.add_covering(zone, key),
-            Some(chain) => {
-                let encloser = zone.closest_encloser(key);
-                self.add_nsec3(chain.covering(next_closer(key, encloser)));
-            }
+            Some(chain) => self.add_nsec3(chain.covering(next_closer(key, encloser))),
         }
     }
 
-    /// `key` (found as `node`, or through a wildcard) has no data of the type asked: the NSEC at
-    /// the name; for an empty non-terminal the one covering it (its successor is below it); for
-    /// a wildcard, the one covering `key` and the wildcard's own (RFC 4035 §3.1.3.1, §3.1.3.4).
+    /// `key` (found as `node`, or through the wildcard at its closest encloser `wildcard`) has
+    /// no data of the type asked: the NSEC at the name; for an empty non-terminal the one
+    /// covering it (its successor is below it); for a wildcard, the one covering `key` and the
+    /// wildcard's own (RFC 4035 §3.1.3.1, §3.1.3.4).
     pub(super) fn nodata(
         &mut self,
         zone: &'z ViewZone,
         key: &[u8],
         node: &'z Node,
-        wildcard: bool,
+        wildcard: Option<&[u8]>,
     ) {
         if let Some(chain) = zone.nsec3() {
             // RFC 5155 §7.2.3 and §7.2.4 (the name's own record, an empty non-terminal's too),
             // §7.2.5 (a wildcard's: the closest encloser proof and the wildcard's record).
-            if wildcard {
-                let encloser = zone.closest_encloser(key);
+            if let Some(encloser) = wildcard {
                 self.closest_encloser_proof(chain, key, encloser);
                 if let Some(star) = NameBuf::concat(b"\x01*", encloser) {
                     self.add_nsec3(chain.matching(star.as_wire()));
@@ -92,9 +89,8 @@ impl<'z> Proofs<'z> {
             }
             return;
         }
-        if wildcard {
+        if let Some(encloser) = wildcard {
             self.add_covering(zone, key);
-            let encloser = zone.closest_encloser(key);
             if let Some(star) = NameBuf::concat(b"\x01*", encloser)
                 && let Some(nsec) = &node.nsec
             {

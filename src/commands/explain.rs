@@ -456,7 +456,7 @@ fn source_of(config: &Config, view: &View, record: &Record) -> String {
         return source;
     }
     match zone.find(&key, record.rtype) {
-        lookup::Found::Wildcard(node) => match matching(node) {
+        lookup::Found::Wildcard { node, .. } => match matching(node) {
             Some(source) => format!("wildcard, {source}"),
             None => "not found in zone data".into(),
         },

@@ -28,8 +28,6 @@ pub(crate) struct EmbeddedNames {
     /// Offset of each name's first octet; only the first `count` are meaningful.
     pub offsets: [u16; 2],
     pub count: u8,
-    /// The names may be compressed in messages (RFC 3597 §4: only RFC 1035's types).
-    pub compressible: bool,
 }
 
 /// The domain names embedded in `rdata` (for compression, additional-section processing and
@@ -45,14 +43,12 @@ pub(crate) fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
         NAPTR => (naptr_replacement_offset(rdata), false),
         _ => return EmbeddedNames::default(),
     };
-    let compressible = compressible(rtype);
     let locate = || -> Option<EmbeddedNames> {
         let first = first?;
         let first_len = name::wire_name_len(rdata.get(first..)?)?;
         let mut names = EmbeddedNames {
             offsets: [u16::try_from(first).ok()?, 0],
             count: 1,
-            compressible,
         };
         if two {
             let second = first + first_len;
@@ -66,8 +62,7 @@ pub(crate) fn embedded_names(rtype: u16, rdata: &[u8]) -> EmbeddedNames {
 }
 
 /// Whether the names in a type's RDATA may be compressed in messages (RFC 3597 §4: only RFC
-/// 1035's types). The writer asks this first: the other types' RDATA is copied without being
-/// read (an RRSIG's, say).
+/// 1035's types).
 pub(crate) fn compressible(rtype: u16) -> bool {
     matches!(
         rtype,

@@ -12,8 +12,9 @@ use crate::view::zone::{Node, ViewZone};
 pub enum Found<'z> {
     /// The name exists (possibly as an empty non-terminal).
     Exact(&'z Node),
-    /// The name does not exist but a wildcard at its closest encloser does.
-    Wildcard(&'z Node),
+    /// The name does not exist but a wildcard at its closest encloser does; the encloser is
+    /// the suffix of length `encloser_len`.
+    Wildcard { node: &'z Node, encloser_len: usize },
     /// The name is at or below a zone cut: `cut_len` is the length of the cut's name, the suffix
     /// of the looked-up name.
     Delegation { node: &'z Node, cut_len: usize },
@@ -29,19 +30,6 @@ impl ViewZone {
     /// matters only at a cut: a DS query for the cut's own name is answered from the parent side.
     pub fn find(&self, key: &[u8], qtype: u16) -> Found<'_> {
         find(self, key, qtype)
-    }
-}
-
-impl ViewZone {
-    /// The closest encloser of `key` (RFC 5155 §1.3): its longest ancestor, or itself, that the
-    /// zone has a node for (an empty non-terminal counts).
-    pub fn closest_encloser<'k>(&self, key: &'k [u8]) -> &'k [u8] {
-        let origin_len = self.origin.as_wire().len();
-        name::suffix_offsets(key)
-            .map(|offset| &key[offset..])
-            .take_while(|suffix| suffix.len() >= origin_len)
-            .find(|suffix| self.node(suffix).is_some())
-            .unwrap_or(&key[key.len() - origin_len..])
     }
 }
 
@@ -100,7 +88,10 @@ fn wildcard_at<'z>(zone: &'z ViewZone, encloser: &[u8]) -> Found<'z> {
     wildcard[1] = b'*';
     wildcard[2..2 + encloser.len()].copy_from_slice(encloser);
     match zone.node(&wildcard[..2 + encloser.len()]) {
-        Some(node) => Found::Wildcard(node),
+        Some(node) => Found::Wildcard {
+            node,
+            encloser_len: encloser.len(),
+        },
         None => nxdomain,
     }
 }

@@ -5,7 +5,7 @@
 
 use super::HEADER_LEN;
 use crate::dns::name;
-use crate::dns::rdata::{EmbeddedNames, compressible, embedded_names};
+use crate::dns::rdata::{compressible, embedded_names};
 
 const OPT_RECORD_LEN: usize = 11;
 /// Names remembered as compression targets; later names simply go uncompressed.
@@ -396,12 +396,9 @@ impl<'b> ResponseWriter<'b> {
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let rdlength_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
-        let names = if compressible(rtype) {
-            embedded_names(rtype, rdata)
-        } else {
-            EmbeddedNames::default()
-        };
-        if names.count > 0 {
+        // Names are compressed in RFC 1035's types only: other RDATA is copied unread (an RRSIG's).
+        let names = compressible(rtype).then(|| embedded_names(rtype, rdata));
+        if let Some(names) = names.filter(|names| names.count > 0) {
             let mut copied = 0usize;
             for &offset in &names.offsets[..names.count as usize] {
                 let offset = offset as usize;

@@ -21,7 +21,7 @@ use crate::view::{Snapshot, View};
 fn answer_node<'v>(view: &'v View, key: &[u8]) -> Option<&'v Node> {
     let zone = view.zone_for(key, rtype::A)?;
     match zone.find(key, rtype::A) {
-        Found::Exact(node) | Found::Wildcard(node) => Some(node),
+        Found::Exact(node) | Found::Wildcard { node, .. } => Some(node),
         _ => None,
     }
 }
@@ -140,7 +140,7 @@ pub(super) fn wildcards_capturing_autodiscover(snapshot: &Snapshot, findings: &m
             let Ok(autodiscover) = zone.origin.prepend_label(b"autodiscover") else {
                 continue;
             };
-            let Found::Wildcard(node) = zone.find(autodiscover.as_wire(), rtype::A) else {
+            let Found::Wildcard { node, .. } = zone.find(autodiscover.as_wire(), rtype::A) else {
                 continue;
             };
             let captured = [rtype::A, rtype::AAAA, rtype::CNAME]
