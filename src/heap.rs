@@ -3,7 +3,8 @@
 //! different thread than the one before: without this a 200,000-name zone's process grew from
 //! 63 MiB to 177 MiB over its first reloads and stayed there.
 //!
-//! With `server::datagrams`, the crate's only `unsafe` code: one call without arguments.
+//! One of the crate's few `unsafe` blocks (`server::datagrams` lists them): one call without
+//! arguments.
 
 /// Returns free memory at the top and in the middle of every arena (`malloc_trim(3)`): 7–30 ms
 /// after a reload of the 200,000-name benchmark zone. It holds each arena's lock in turn, so a

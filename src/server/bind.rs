@@ -1,7 +1,8 @@
 //! Binding the DNS listeners: for each listen address, one UDP socket and one TCP listener per
 //! receive loop, all on one port. On Linux each is its own socket in an `SO_REUSEPORT` group, so
-//! the kernel spreads clients over the loops (by a hash of the client's address and port) and no
-//! loop waits on another's socket lock; elsewhere the loops share clones of one socket.
+//! the kernel spreads clients over the loops (by a hash of the client's address and port, while
+//! the UDP [`super::steering`] lets it) and no loop waits on another's socket lock; elsewhere the
+//! loops share clones of one socket.
 //!
 //! The first socket of each protocol is bound *without* `SO_REUSEPORT` and is only allowed to
 //! share afterwards, before its siblings bind. Bound alone, it fails with "Address already in

@@ -1,11 +1,11 @@
 //! Batched datagram I/O for the UDP loop: a [`Batch`] owns the buffers for up to [`BATCH`]
 //! queries and their responses. On Linux one `recvmmsg` takes every query already queued (it
 //! blocks only for the first) and one `sendmmsg` sends every response queued so far (the loop
-//! chooses between one send per response and one per batch). Elsewhere the same interface
+//! sends a batch's first response alone, the rest together). Elsewhere the same interface
 //! receives and sends one datagram per call.
 //!
-//! With [`crate::heap`]'s one call, the crate's only `unsafe` code: the two system calls and the
-//! `sockaddr` conversion.
+//! With [`crate::heap`]'s one call, [`super::steering`]'s one `setsockopt` and `main`'s SIGPIPE
+//! reset, the crate's only `unsafe` code: the two system calls and the `sockaddr` conversion.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -11,6 +11,7 @@ mod doh;
 mod forward;
 mod gather;
 mod rrl;
+mod steering;
 mod stream;
 mod tcp;
 mod tls;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -222,8 +224,9 @@ impl Sockets {
 }
 
 /// Serves until `shutdown` is cancelled, counting into `metrics`. Each UDP socket gets its
-/// receive loop (a thread); each TCP, DNS over TLS and DNS over HTTPS listener its accept task,
-/// all sharing one connection limit. On shutdown, TCP
+/// receive loop (a thread), and each group of them its [`steering::Steering`] review; each TCP,
+/// DNS over TLS and DNS over HTTPS listener its accept task, all sharing one connection limit.
+/// On shutdown, TCP
 /// connections stop reading new queries but finish the answer in hand; `run` returns once they
 /// have (at most [`SHUTDOWN_GRACE`] later).
 pub async fn run(
@@ -237,16 +240,35 @@ pub async fn run(
     // One table for all sockets and reloads: limits follow the client, not the listener.
     let limiter = Arc::new(rrl::RateLimiter::default());
     let runtime = tokio::runtime::Handle::current();
+    let stopping = Arc::new(AtomicBool::new(false));
+    tasks.spawn({
+        let (stopping, shutdown) = (stopping.clone(), shutdown.clone());
+        async move {
+            shutdown.cancelled().await;
+            stopping.store(true, Ordering::Relaxed);
+        }
+    });
     for loops in sockets.udp {
-        for (socket, reply) in loops {
-            let (snapshot, limiter, shutdown) =
-                (snapshot.clone(), limiter.clone(), shutdown.clone());
+        let steering = loops
+            .first()
+            .and_then(|(first, _)| steering::Steering::new(first, loops.len()))
+            .map(Arc::new);
+        if let Some(steering) = &steering {
+            let (steering, shutdown) = (steering.clone(), shutdown.clone());
+            tasks.spawn(async move { steering.review(shutdown).await });
+        }
+        for (index, (socket, reply)) in loops.into_iter().enumerate() {
+            let receive = udp::LoopSocket {
+                socket,
+                reply,
+                steering: steering.clone().map(|steering| (steering, index)),
+            };
+            let (snapshot, limiter, stopping) =
+                (snapshot.clone(), limiter.clone(), stopping.clone());
             let runtime = runtime.clone();
             let counters = metrics.queries.register(Transport::Udp);
             tasks.spawn_blocking(move || {
-                udp::serve(
-                    socket, reply, snapshot, limiter, runtime, &counters, shutdown,
-                )
+                udp::serve(receive, snapshot, limiter, runtime, &counters, &stopping)
             });
         }
     }

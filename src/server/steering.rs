@@ -1,0 +1,363 @@
+//! Which loop of a listen address's UDP socket group the kernel gives new datagrams to (Linux).
+//!
+//! Left alone, the kernel spreads datagrams over an `SO_REUSEPORT` group by a hash of the
+//! addresses and ports, so every loop gets its share of even a light load and sleeps and wakes
+//! for it. Below saturation a query's CPU is mostly those wake-ups, not DNS work: one loop at
+//! 25,000 queries/s finds about three queries per wake-up, two loops find half as many each, and
+//! two loops cost 5–15% more CPU per query than one (docs/performance.md, "Cores"). So while the
+//! load is light the group is *concentrated*: a one-instruction classic BPF program
+//! (`SO_ATTACH_REUSEPORT_CBPF`) gives every datagram to the group's first socket, and the other
+//! loops sleep. A loop that takes [`SPREAD_AFTER`] full batches in a row has queries queueing
+//! faster than it answers them: it *spreads* the group at once, from inside its loop, by a
+//! program that returns an index no socket has, on which the kernel falls back to its hash. (One
+//! full batch is not enough: a client's burst, or the loop descheduled for a millisecond, leaves
+//! a backlog that one loop drains in well under a millisecond.) A review every [`REVIEW_EVERY`]
+//! concentrates the group again, after [`STAY_SPREAD`], once the loops' batches in a window,
+//! added up, stayed small ([`CONCENTRATE_BELOW`]): about what one loop would take per wake-up
+//! alone.
+//!
+//! Nothing here holds a socket: a loop changes the program through its own socket (setting it on
+//! any socket of a group sets it for the group), so a loop that ends still closes its socket and
+//! the kernel gives its share to the others. Where the program cannot be set (not Linux, a
+//! kernel older than 4.5, one loop), the kernel's hash stays, as before.
+
+use std::net::UdpSocket;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::datagrams::BATCH;
+
+/// How often the review looks at the loops' batches.
+pub(super) const REVIEW_EVERY: Duration = Duration::from_millis(250);
+/// Full batches in a row that spread the group: 256 queries taken without the queue ever
+/// emptying, more than the default socket buffer holds (about 200 small datagrams), so a backlog
+/// left by a pause drains before it spreads the group, and a load one loop cannot keep up with
+/// spreads it within a few hundred queries.
+const SPREAD_AFTER: u64 = 8;
+/// The shortest time a group stays spread: a load that filled a batch is not judged light on one
+/// quiet window.
+const STAY_SPREAD: Duration = Duration::from_secs(2);
+/// A spread group is concentrated when its loops' mean batches, added up, stay below this: a
+/// quarter of a full batch, so that the loop taking everything is far from filling one.
+const CONCENTRATE_BELOW: f64 = BATCH as f64 / 4.0;
+
+/// The steering of one socket group, shared by its loops and the review.
+#[derive(Debug)]
+pub(super) struct Steering {
+    loops: Box<[LoopLoad]>,
+    /// Whether the group is spread (the kernel's hash), as last set.
+    spread: AtomicBool,
+    /// Set by the review, done by the next loop that wakes: concentrate the group.
+    concentrate: AtomicBool,
+    /// When the group was last spread; held while the program changes, never on the query path.
+    changed: Mutex<Instant>,
+}
+
+/// One loop's batches so far, written by that loop only; on a cache line of its own, so that
+/// loops never write a line another one writes.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct LoopLoad {
+    batches: AtomicU64,
+    datagrams: AtomicU64,
+    /// Full batches in a row, up to now.
+    full_in_a_row: AtomicU64,
+}
+
+/// Per loop at one review: batches and datagrams taken so far.
+type Totals = Vec<(u64, u64)>;
+
+impl Steering {
+    /// Steering for the group `first` belongs to, its `loops` loops concentrated on the first
+    /// socket; `None` (the kernel's hash) for one loop or where the program cannot be set.
+    pub(super) fn new(first: &UdpSocket, loops: usize) -> Option<Steering> {
+        if loops < 2 {
+            return None;
+        }
+        if let Err(e) = program::concentrate(first) {
+            tracing::debug!("UDP loops stay spread by the kernel's hash: {e}");
+            return None;
+        }
+        Some(Steering {
+            loops: (0..loops).map(|_| LoopLoad::default()).collect(),
+            spread: AtomicBool::new(false),
+            concentrate: AtomicBool::new(false),
+            changed: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Loop `index` took `received` datagrams from `socket`: counts them, spreads the group
+    /// after [`SPREAD_AFTER`] full batches in a row, and concentrates it when the review asked
+    /// for that.
+    pub(super) fn after_batch(&self, index: usize, received: usize, socket: &UdpSocket) {
+        let load = &self.loops[index];
+        add(&load.batches, 1);
+        add(&load.datagrams, received as u64);
+        if received < BATCH {
+            if get(&load.full_in_a_row) != 0 {
+                load.full_in_a_row.store(0, Ordering::Relaxed);
+            }
+        } else {
+            add(&load.full_in_a_row, 1);
+            if get(&load.full_in_a_row) >= SPREAD_AFTER && !self.spread.load(Ordering::Relaxed) {
+                self.set(true, socket);
+            }
+        }
+        self.after_wait(socket);
+    }
+
+    /// A loop woke without datagrams (its wait timed out): does what the review asked, if
+    /// anything, so that an idle group is concentrated too.
+    pub(super) fn after_wait(&self, socket: &UdpSocket) {
+        if self.concentrate.load(Ordering::Relaxed) {
+            self.set(false, socket);
+        }
+    }
+
+    /// Sets the group's program through `socket`: spread or concentrated.
+    fn set(&self, spread: bool, socket: &UdpSocket) {
+        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        self.concentrate.store(false, Ordering::Relaxed);
+        if self.spread.load(Ordering::Relaxed) == spread {
+            return;
+        }
+        let result = match spread {
+            true => program::spread(socket),
+            false => program::concentrate(socket),
+        };
+        match result {
+            Ok(()) => {
+                self.spread.store(spread, Ordering::Relaxed);
+                if spread {
+                    *changed = Instant::now();
+                }
+                tracing::debug!(
+                    "UDP loops {}",
+                    if spread {
+                        "spread by the kernel's hash: a loop is falling behind"
+                    } else {
+                        "concentrated on the first: the load is light"
+                    }
+                );
+            }
+            Err(e) => tracing::warn!("cannot steer the UDP loops: {e}"),
+        }
+    }
+
+    /// Every [`REVIEW_EVERY`] until `shutdown`: asks the loops to concentrate a spread group
+    /// whose load has become light ([`should_concentrate`]).
+    pub(super) async fn review(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut ticks = tokio::time::interval(REVIEW_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = self.totals();
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let now = self.totals();
+            let spread_for = self
+                .changed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed();
+            if self.spread.load(Ordering::Relaxed)
+                && spread_for >= STAY_SPREAD
+                && should_concentrate(&last, &now)
+            {
+                self.concentrate.store(true, Ordering::Relaxed);
+            }
+            last = now;
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        self.loops
+            .iter()
+            .map(|load| (get(&load.batches), get(&load.datagrams)))
+            .collect()
+    }
+}
+
+/// Whether the window from `before` to `after` was light enough for one loop: the loops' mean
+/// batches add up to less than [`CONCENTRATE_BELOW`] (an idle window is light).
+fn should_concentrate(before: &Totals, after: &Totals) -> bool {
+    let sum_of_means: f64 = before
+        .iter()
+        .zip(after)
+        .filter(|((b0, _), (b1, _))| b1 > b0)
+        .map(|((b0, d0), (b1, d1))| (d1 - d0) as f64 / (b1 - b0) as f64)
+        .sum();
+    sum_of_means < CONCENTRATE_BELOW
+}
+
+/// Written by one loop only: a plain load and store, no locked instruction.
+fn add(counter: &AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// The two classic BPF programs and the one `setsockopt` that sets them.
+#[cfg(all(
+    target_os = "linux",
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    ))
+))]
+#[allow(unsafe_code)]
+mod program {
+    use std::io;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    /// `SO_ATTACH_REUSEPORT_CBPF` from asm-generic/socket.h (Linux 4.5); the architectures
+    /// where it differs are left out above. The libc crate does not export it for Linux.
+    const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+
+    /// Every datagram to the group's first socket.
+    pub(super) fn concentrate(socket: &UdpSocket) -> io::Result<()> {
+        attach(socket, 0)
+    }
+
+    /// An index no group has: the kernel falls back to its hash (`reuseport_select_sock`).
+    pub(super) fn spread(socket: &UdpSocket) -> io::Result<()> {
+        attach(socket, u32::MAX)
+    }
+
+    /// Sets the group's program to "return `index`".
+    fn attach(socket: &UdpSocket, index: u32) -> io::Result<()> {
+        let mut code = [libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: index,
+        }];
+        let program = libc::sock_fprog {
+            len: code.len() as u16,
+            filter: code.as_mut_ptr(),
+        };
+        // SAFETY: `program` points at `code`, both alive for the call; the kernel copies the
+        // program and reads nothing else.
+        let result = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_ATTACH_REUSEPORT_CBPF,
+                std::ptr::from_ref(&program).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        match result {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    ))
+)))]
+mod program {
+    use std::io;
+    use std::net::UdpSocket;
+
+    pub(super) fn concentrate(_: &UdpSocket) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "socket steering is Linux-only",
+        ))
+    }
+
+    pub(super) fn spread(socket: &UdpSocket) -> io::Result<()> {
+        concentrate(socket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_light_or_idle_window_concentrates_a_busy_one_does_not() {
+        let start = vec![(100, 300), (100, 300)];
+        // Mean batches 2 + 2: light.
+        assert!(should_concentrate(&start, &vec![(200, 500), (150, 400)]));
+        // Nothing at all: light.
+        assert!(should_concentrate(&start, &start));
+        // Mean batches 5 + 4 = 9: one loop alone would take about a third of a batch.
+        assert!(!should_concentrate(&start, &vec![(200, 800), (200, 700)]));
+    }
+
+    /// Sends one datagram to `to` from each of `clients` fresh source ports and returns how many
+    /// each socket of the group received.
+    #[cfg(target_os = "linux")]
+    fn deliveries(group: &[UdpSocket], to: std::net::SocketAddr, clients: usize) -> Vec<usize> {
+        for _ in 0..clients {
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client.send_to(b"query", to).unwrap();
+        }
+        // Loopback delivers within the send; drain each socket (nonblocking) until it is empty.
+        std::thread::sleep(Duration::from_millis(20));
+        group
+            .iter()
+            .map(|socket| {
+                let mut buffer = [0u8; 16];
+                std::iter::from_fn(|| socket.recv_from(&mut buffer).ok()).count()
+            })
+            .collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_concentrated_group_gives_every_datagram_to_its_first_socket_a_spread_one_to_all() {
+        let loops = std::num::NonZeroUsize::new(3).unwrap();
+        let group = crate::server::bind::group("127.0.0.1:0".parse().unwrap(), loops).unwrap();
+        let sockets = &group.udp;
+        let to = sockets[0].local_addr().unwrap();
+        let steering = Steering::new(&sockets[0], 3).expect("steering on Linux");
+        assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
+
+        // Full batches in a row in any loop spread the group over every socket (60 source ports
+        // on 3 sockets by the hash: none on one of them has a chance of 3 in 1.5^60); fewer, or
+        // a streak broken by a smaller batch, do not.
+        for _ in 1..SPREAD_AFTER {
+            steering.after_batch(1, BATCH, &sockets[1]);
+        }
+        steering.after_batch(1, BATCH - 1, &sockets[1]);
+        steering.after_batch(1, BATCH, &sockets[1]);
+        assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
+        for _ in 1..SPREAD_AFTER {
+            steering.after_batch(1, BATCH, &sockets[1]);
+        }
+        let spread = deliveries(sockets, to, 60);
+        assert_eq!(spread.iter().sum::<usize>(), 60);
+        assert!(spread.iter().all(|&n| n > 0), "{spread:?}");
+
+        // Asked by the review, the next loop to wake concentrates it again.
+        steering.concentrate.store(true, Ordering::Relaxed);
+        steering.after_wait(&sockets[2]);
+        assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
+    }
+
+    #[test]
+    fn one_loop_is_not_steered() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(Steering::new(&socket, 1).is_none());
+    }
+}
