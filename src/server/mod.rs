@@ -261,7 +261,7 @@ pub async fn run(
             let receive = udp::LoopSocket {
                 socket,
                 reply,
-                steering: steering.clone().map(|steering| (steering, index)),
+                steering: steering.as_ref().map(|steering| steering.for_loop(index)),
             };
             let (snapshot, limiter, stopping) =
                 (snapshot.clone(), limiter.clone(), stopping.clone());

@@ -7,11 +7,12 @@
 //! two loops cost 5–15% more CPU per query than one (docs/performance.md, "Cores"). So while the
 //! load is light the group is *concentrated*: a one-instruction classic BPF program
 //! (`SO_ATTACH_REUSEPORT_CBPF`) gives every datagram to the group's first socket, and the other
-//! loops sleep. A loop that takes [`SPREAD_AFTER`] full batches in a row has queries queueing
-//! faster than it answers them: it *spreads* the group at once, from inside its loop, by a
-//! program that returns an index no socket has, on which the kernel falls back to its hash. (One
-//! full batch is not enough: a client's burst, or the loop descheduled for a millisecond, leaves
-//! a backlog that one loop drains in well under a millisecond.) A review every [`REVIEW_EVERY`]
+//! loops sleep. A loop whose batches have all been full for [`SPREAD_AFTER`] (its queue never
+//! emptied) has queries arriving faster than it answers them: it *spreads* the group at once,
+//! from inside its loop, by a program that returns an index no socket has, on which the kernel
+//! falls back to its hash. (A full batch alone says little: a client's burst, or the loop
+//! descheduled for a few milliseconds, leaves a backlog, at most what the socket buffer holds,
+//! that one loop drains in about a millisecond.) A review every [`REVIEW_EVERY`]
 //! concentrates the group again, after [`STAY_SPREAD`], once the loops' batches in a window,
 //! added up, stayed small ([`CONCENTRATE_BELOW`]): about what one loop would take per wake-up
 //! alone.
@@ -22,19 +23,18 @@
 //! kernel older than 4.5, one loop), the kernel's hash stays, as before.
 
 use std::net::UdpSocket;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::datagrams::BATCH;
 
 /// How often the review looks at the loops' batches.
 pub(super) const REVIEW_EVERY: Duration = Duration::from_millis(250);
-/// Full batches in a row that spread the group: 256 queries taken without the queue ever
-/// emptying, more than the default socket buffer holds (about 200 small datagrams), so a backlog
-/// left by a pause drains before it spreads the group, and a load one loop cannot keep up with
-/// spreads it within a few hundred queries.
-const SPREAD_AFTER: u64 = 8;
+/// How long a loop's batches must all have been full for it to spread the group: several times
+/// what draining a full default socket buffer (about 200 small datagrams) takes, and short
+/// enough that a load one loop cannot keep up with fills no buffer before the others help.
+const SPREAD_AFTER: Duration = Duration::from_millis(5);
 /// The shortest time a group stays spread: a load that filled a batch is not judged light on one
 /// quiet window.
 const STAY_SPREAD: Duration = Duration::from_secs(2);
@@ -61,8 +61,15 @@ pub(super) struct Steering {
 struct LoopLoad {
     batches: AtomicU64,
     datagrams: AtomicU64,
-    /// Full batches in a row, up to now.
-    full_in_a_row: AtomicU64,
+}
+
+/// One loop's side of its group's steering, owned by the loop.
+#[derive(Debug)]
+pub(super) struct LoopSteering {
+    group: Arc<Steering>,
+    index: usize,
+    /// Since when every batch has been full; `None` when the last one was not.
+    behind_since: Option<Instant>,
 }
 
 /// Per loop at one review: batches and datagrams taken so far.
@@ -87,31 +94,12 @@ impl Steering {
         })
     }
 
-    /// Loop `index` took `received` datagrams from `socket`: counts them, spreads the group
-    /// after [`SPREAD_AFTER`] full batches in a row, and concentrates it when the review asked
-    /// for that.
-    pub(super) fn after_batch(&self, index: usize, received: usize, socket: &UdpSocket) {
-        let load = &self.loops[index];
-        add(&load.batches, 1);
-        add(&load.datagrams, received as u64);
-        if received < BATCH {
-            if get(&load.full_in_a_row) != 0 {
-                load.full_in_a_row.store(0, Ordering::Relaxed);
-            }
-        } else {
-            add(&load.full_in_a_row, 1);
-            if get(&load.full_in_a_row) >= SPREAD_AFTER && !self.spread.load(Ordering::Relaxed) {
-                self.set(true, socket);
-            }
-        }
-        self.after_wait(socket);
-    }
-
-    /// A loop woke without datagrams (its wait timed out): does what the review asked, if
-    /// anything, so that an idle group is concentrated too.
-    pub(super) fn after_wait(&self, socket: &UdpSocket) {
-        if self.concentrate.load(Ordering::Relaxed) {
-            self.set(false, socket);
+    /// The steering for the group's loop `index`.
+    pub(super) fn for_loop(self: &Arc<Self>, index: usize) -> LoopSteering {
+        LoopSteering {
+            group: self.clone(),
+            index,
+            behind_since: None,
         }
     }
 
@@ -177,6 +165,35 @@ impl Steering {
             .iter()
             .map(|load| (get(&load.batches), get(&load.datagrams)))
             .collect()
+    }
+}
+
+impl LoopSteering {
+    /// The loop took `received` datagrams from `socket`: counts them, spreads the group when
+    /// its batches have all been full for [`SPREAD_AFTER`], and concentrates it when the review
+    /// asked for that.
+    pub(super) fn after_batch(&mut self, received: usize, socket: &UdpSocket) {
+        let load = &self.group.loops[self.index];
+        add(&load.batches, 1);
+        add(&load.datagrams, received as u64);
+        if received < BATCH {
+            self.behind_since = None;
+        } else {
+            // A clock read per full batch: only when queries are queueing.
+            let since = *self.behind_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= SPREAD_AFTER && !self.group.spread.load(Ordering::Relaxed) {
+                self.group.set(true, socket);
+            }
+        }
+        self.after_wait(socket);
+    }
+
+    /// The loop woke without datagrams (its wait timed out): does what the review asked, if
+    /// anything, so that an idle group is concentrated too.
+    pub(super) fn after_wait(&self, socket: &UdpSocket) {
+        if self.group.concentrate.load(Ordering::Relaxed) {
+            self.group.set(false, socket);
+        }
     }
 }
 
@@ -330,28 +347,28 @@ mod tests {
         let group = crate::server::bind::group("127.0.0.1:0".parse().unwrap(), loops).unwrap();
         let sockets = &group.udp;
         let to = sockets[0].local_addr().unwrap();
-        let steering = Steering::new(&sockets[0], 3).expect("steering on Linux");
+        let steering = Arc::new(Steering::new(&sockets[0], 3).expect("steering on Linux"));
+        let (mut second, third) = (steering.for_loop(1), steering.for_loop(2));
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
 
-        // Full batches in a row in any loop spread the group over every socket (60 source ports
-        // on 3 sockets by the hash: none on one of them has a chance of 3 in 1.5^60); fewer, or
-        // a streak broken by a smaller batch, do not.
-        for _ in 1..SPREAD_AFTER {
-            steering.after_batch(1, BATCH, &sockets[1]);
-        }
-        steering.after_batch(1, BATCH - 1, &sockets[1]);
-        steering.after_batch(1, BATCH, &sockets[1]);
+        // A loop whose batches were all full for SPREAD_AFTER spreads the group over every
+        // socket (60 source ports on 3 sockets by the hash: none on one of them has a chance of
+        // 3 in 1.5^60); full batches for a shorter time, or broken by a smaller one, do not.
+        second.after_batch(BATCH, &sockets[1]);
+        second.after_batch(BATCH, &sockets[1]);
+        std::thread::sleep(SPREAD_AFTER);
+        second.after_batch(BATCH - 1, &sockets[1]);
+        second.after_batch(BATCH, &sockets[1]);
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
-        for _ in 1..SPREAD_AFTER {
-            steering.after_batch(1, BATCH, &sockets[1]);
-        }
+        std::thread::sleep(SPREAD_AFTER);
+        second.after_batch(BATCH, &sockets[1]);
         let spread = deliveries(sockets, to, 60);
         assert_eq!(spread.iter().sum::<usize>(), 60);
         assert!(spread.iter().all(|&n| n > 0), "{spread:?}");
 
         // Asked by the review, the next loop to wake concentrates it again.
         steering.concentrate.store(true, Ordering::Relaxed);
-        steering.after_wait(&sockets[2]);
+        third.after_wait(&sockets[2]);
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
     }
 

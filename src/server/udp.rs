@@ -3,7 +3,7 @@
 //! already queued as one batch ([`super::datagrams`]): no task spawned, no event-loop round trip,
 //! no allocation, one receive call per burst and at most two send calls. A question asked before
 //! is answered from the loop's own [`CompiledAnswers`]. The loops of one socket group tell its
-//! [`Steering`] how full their batches are. Loops notice shutdown within [`SHUTDOWN_POLL`].
+//! [`LoopSteering`] how full their batches are. Loops notice shutdown within [`SHUTDOWN_POLL`].
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::RateLimiter;
-use super::steering::Steering;
+use super::steering::LoopSteering;
 use crate::answer::{CompiledAnswers, Next};
 use crate::observe::{self, Delivery, LoopCounters};
 use crate::wire::Transport;
@@ -26,8 +26,8 @@ pub(super) struct LoopSocket {
     pub socket: UdpSocket,
     /// Another descriptor of `socket`, for the resolver's tasks to send forwarded answers on.
     pub reply: Arc<UdpSocket>,
-    /// The group's steering (`None`: the kernel's hash alone) and this loop's index in it.
-    pub steering: Option<(Arc<Steering>, usize)>,
+    /// This loop's part in its group's steering (`None`: the kernel's hash alone).
+    pub steering: Option<LoopSteering>,
 }
 
 /// Answers the datagrams on `socket` until `stopping` is set.
@@ -42,7 +42,7 @@ pub(super) fn serve(
     LoopSocket {
         socket,
         reply,
-        steering,
+        mut steering,
     }: LoopSocket,
     state: SharedState,
     limiter: Arc<RateLimiter>,
@@ -77,7 +77,7 @@ pub(super) fn serve(
                         | std::io::ErrorKind::Interrupted
                 ) =>
             {
-                if let Some((steering, _)) = &steering {
+                if let Some(steering) = &steering {
                     steering.after_wait(&socket);
                 }
                 continue;
@@ -171,8 +171,8 @@ pub(super) fn serve(
             }
         }
         batch.send(&socket, report_send_error);
-        if let Some((steering, index)) = &steering {
-            steering.after_batch(*index, batch.received(), &socket);
+        if let Some(steering) = &mut steering {
+            steering.after_batch(batch.received(), &socket);
         }
     }
 }
