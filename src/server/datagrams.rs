@@ -1,7 +1,7 @@
 //! Batched datagram I/O for the UDP loop: a [`Batch`] owns the buffers for up to [`BATCH`]
 //! queries and their responses. On Linux one `recvmmsg` takes every query already queued (it
 //! blocks only for the first) and one `sendmmsg` sends every response queued so far (the loop
-//! sends a batch's first response alone, the rest together). Elsewhere the same interface
+//! sends a small batch's first response alone, the rest together). Elsewhere the same interface
 //! receives and sends one datagram per call.
 //!
 //! With [`crate::heap`]'s one call, [`super::steering`]'s one `setsockopt` and `main`'s SIGPIPE
