@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::datagrams::BATCH;
 
 /// How often the review looks at the loops' batches.
-pub(super) const REVIEW_EVERY: Duration = Duration::from_millis(250);
+const REVIEW_EVERY: Duration = Duration::from_millis(250);
 /// How long a loop's batches must all have been full for it to spread the group: several times
 /// what draining a full default socket buffer (about 200 small datagrams) takes, and short
 /// enough that a load one loop cannot keep up with fills no buffer before the others help.
