@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::datagrams::BATCH;
+use crate::observe::counters::{add, get};
 
 /// How often the review looks at the loops' batches.
 const REVIEW_EVERY: Duration = Duration::from_millis(250);
@@ -209,37 +210,20 @@ fn should_concentrate(before: &Totals, after: &Totals) -> bool {
     sum_of_means < CONCENTRATE_BELOW
 }
 
-/// Written by one loop only: a plain load and store, no locked instruction.
-fn add(counter: &AtomicU64, n: u64) {
-    counter.store(
-        counter.load(Ordering::Relaxed).wrapping_add(n),
-        Ordering::Relaxed,
-    );
-}
-
-fn get(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
-}
-
 /// The two classic BPF programs and the one `setsockopt` that sets them.
-#[cfg(all(
-    target_os = "linux",
-    not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))
-))]
+#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod program {
     use std::io;
     use std::net::UdpSocket;
     use std::os::fd::AsRawFd;
 
-    /// `SO_ATTACH_REUSEPORT_CBPF` from asm-generic/socket.h (Linux 4.5); the architectures
-    /// where it differs are left out above. The libc crate does not export it for Linux.
+    /// `SO_ATTACH_REUSEPORT_CBPF` (Linux 4.5), which the libc crate does not export for Linux:
+    /// 51 in asm-generic/socket.h and on every architecture Rust builds for but SPARC's.
+    #[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
     const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+    #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+    const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 0x35;
 
     /// Every datagram to the group's first socket.
     pub(super) fn concentrate(socket: &UdpSocket) -> io::Result<()> {
@@ -281,15 +265,7 @@ mod program {
     }
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))
-)))]
+#[cfg(not(target_os = "linux"))]
 mod program {
     use std::io;
     use std::net::UdpSocket;

@@ -2,8 +2,8 @@
 //! limiting). Each loop owns an OS thread and blocks until queries arrive, then takes every query
 //! already queued as one batch ([`super::datagrams`]): no task spawned, no event-loop round trip,
 //! no allocation, one receive call per burst and one or two send calls. A question asked before
-//! is answered from the loop's own [`CompiledAnswers`]. The loops of one socket group tell its
-//! [`LoopSteering`] how full their batches are. Loops notice shutdown within [`SHUTDOWN_POLL`].
+//! is answered from the loop's own [`CompiledAnswers`]. Each loop tells its group's steering
+//! ([`LoopSteering`]) how full its batches are. Loops notice shutdown within [`SHUTDOWN_POLL`].
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
