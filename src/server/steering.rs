@@ -7,12 +7,15 @@
 //! two loops cost 5–15% more CPU per query than one (docs/performance.md, "Cores"). So while the
 //! load is light the group is *concentrated*: a one-instruction classic BPF program
 //! (`SO_ATTACH_REUSEPORT_CBPF`) gives every datagram to the group's first socket, and the other
-//! loops sleep. A loop whose batches have all been full for [`SPREAD_AFTER`] (its queue never
-//! emptied) has queries arriving faster than it answers them: it *spreads* the group at once,
-//! from inside its loop, by a program that returns an index no socket has, on which the kernel
-//! falls back to its hash. (A full batch alone says little: a client's burst, or the loop
-//! descheduled for a few milliseconds, leaves a backlog, at most what the socket buffer holds,
-//! that one loop drains in about a millisecond.) A review every [`REVIEW_EVERY`]
+//! loops sleep. A loop whose batches have all been full for [`SPREAD_AFTER`] and at least
+//! [`SPREAD_AFTER_BATCHES`] of them (its queue never emptied) has queries arriving faster than it
+//! answers them: it *spreads* the group at once, from inside its loop, by a program that returns
+//! an index no socket has, on which the kernel falls back to its hash. (A full batch alone says
+//! little: a client's burst, or the loop descheduled for a few milliseconds, leaves a backlog, at
+//! most what the socket buffer holds, that one loop drains in about a millisecond. The time alone
+//! can be fooled by the core being taken away in the middle of such a drain, the count alone by a
+//! socket buffer raised far above the default; together they are a load that lasts.) A review
+//! every [`REVIEW_EVERY`]
 //! concentrates the group again, after [`STAY_SPREAD`], once the loops' batches in a window,
 //! added up, stayed small ([`CONCENTRATE_BELOW`]): about what one loop would take per wake-up
 //! alone.
@@ -36,6 +39,10 @@ const REVIEW_EVERY: Duration = Duration::from_millis(250);
 /// what draining a full default socket buffer (about 200 small datagrams) takes, and short
 /// enough that a load one loop cannot keep up with fills no buffer before the others help.
 const SPREAD_AFTER: Duration = Duration::from_millis(5);
+/// How many full batches in a row, at least, spread the group: 512 queries, more than the default
+/// socket buffer holds (about 200 small datagrams). A loop that cannot keep up takes that many in
+/// about 2 ms.
+const SPREAD_AFTER_BATCHES: u32 = 16;
 /// The shortest time a group stays spread: a load that filled a batch is not judged light on one
 /// quiet window.
 const STAY_SPREAD: Duration = Duration::from_secs(2);
@@ -69,8 +76,9 @@ struct LoopLoad {
 pub(super) struct LoopSteering {
     group: Arc<Steering>,
     index: usize,
-    /// Since when every batch has been full; `None` when the last one was not.
-    behind_since: Option<Instant>,
+    /// Since when every batch has been full, and how many there were; `None` when the last one
+    /// was not.
+    behind_since: Option<(Instant, u32)>,
 }
 
 /// Per loop at one review: batches and datagrams taken so far.
@@ -171,8 +179,8 @@ impl Steering {
 
 impl LoopSteering {
     /// The loop took `received` datagrams from `socket`: counts them, spreads the group when
-    /// its batches have all been full for [`SPREAD_AFTER`], and concentrates it when the review
-    /// asked for that.
+    /// its batches have all been full for [`SPREAD_AFTER`] and [`SPREAD_AFTER_BATCHES`], and
+    /// concentrates it when the review asked for that.
     pub(super) fn after_batch(&mut self, received: usize, socket: &UdpSocket) {
         let load = &self.group.loops[self.index];
         add(&load.batches, 1);
@@ -181,8 +189,12 @@ impl LoopSteering {
             self.behind_since = None;
         } else {
             // A clock read per full batch: only when queries are queueing.
-            let since = *self.behind_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= SPREAD_AFTER && !self.group.spread.load(Ordering::Relaxed) {
+            let (since, full) = self.behind_since.get_or_insert_with(|| (Instant::now(), 0));
+            *full += 1;
+            if *full >= SPREAD_AFTER_BATCHES
+                && since.elapsed() >= SPREAD_AFTER
+                && !self.group.spread.load(Ordering::Relaxed)
+            {
                 self.group.set(true, socket);
             }
         }
@@ -327,17 +339,26 @@ mod tests {
         let (mut second, third) = (steering.for_loop(1), steering.for_loop(2));
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
 
-        // A loop whose batches were all full for SPREAD_AFTER spreads the group over every
-        // socket (60 source ports on 3 sockets by the hash: none on one of them has a chance of
-        // 3 in 1.5^60); full batches for a shorter time, or broken by a smaller one, do not.
-        second.after_batch(BATCH, &sockets[1]);
-        second.after_batch(BATCH, &sockets[1]);
-        std::thread::sleep(SPREAD_AFTER);
-        second.after_batch(BATCH - 1, &sockets[1]);
-        second.after_batch(BATCH, &sockets[1]);
+        // A loop whose batches were all full for SPREAD_AFTER, SPREAD_AFTER_BATCHES of them or
+        // more, spreads the group over every socket (60 source ports on 3 sockets by the hash:
+        // none on one of them has a chance of 3 in 1.5^60); full batches for a shorter time, or
+        // fewer, or broken by a smaller one, do not.
+        let full_batches = |loop_steering: &mut LoopSteering, n| {
+            for _ in 0..n {
+                loop_steering.after_batch(BATCH, &sockets[1]);
+            }
+        };
+        // Enough full batches, too soon.
+        full_batches(&mut second, SPREAD_AFTER_BATCHES);
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
+        // A smaller batch ends the streak; then full batches long enough, but too few.
+        second.after_batch(BATCH - 1, &sockets[1]);
+        full_batches(&mut second, 1);
         std::thread::sleep(SPREAD_AFTER);
-        second.after_batch(BATCH, &sockets[1]);
+        full_batches(&mut second, SPREAD_AFTER_BATCHES - 2);
+        assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
+        // One more: both.
+        full_batches(&mut second, 1);
         let spread = deliveries(sockets, to, 60);
         assert_eq!(spread.iter().sum::<usize>(), 60);
         assert!(spread.iter().all(|&n| n > 0), "{spread:?}");
