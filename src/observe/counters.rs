@@ -79,16 +79,14 @@ fn bump(counter: &AtomicU64) {
     add(counter, 1);
 }
 
-/// Adds `n` to a counter that one thread writes and others only read: a load and a store, no
-/// locked instruction (the receive loops' counters, and their batch counts for the UDP steering).
-pub(crate) fn add(counter: &AtomicU64, n: u64) {
+fn add(counter: &AtomicU64, n: u64) {
     counter.store(
         counter.load(Ordering::Relaxed).wrapping_add(n),
         Ordering::Relaxed,
     );
 }
 
-pub(crate) fn get(counter: &AtomicU64) -> u64 {
+fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 

@@ -261,7 +261,7 @@ pub async fn run(
             let receive = udp::LoopSocket {
                 socket,
                 reply,
-                steering: steering.as_ref().map(|steering| steering.for_loop(index)),
+                steering: steering.clone().map(|steering| (steering, index)),
             };
             let (snapshot, limiter, stopping) =
                 (snapshot.clone(), limiter.clone(), stopping.clone());

@@ -7,115 +7,105 @@
 //! two loops cost 5–15% more CPU per query than one (docs/performance.md, "Cores"). So while the
 //! load is light the group is *concentrated*: a one-instruction classic BPF program
 //! (`SO_ATTACH_REUSEPORT_CBPF`) gives every datagram to the group's first socket, and the other
-//! loops sleep. A loop whose batches have all been full for [`SPREAD_AFTER`] and at least
-//! [`SPREAD_AFTER_BATCHES`] of them (its queue never emptied) has queries arriving faster than it
-//! answers them: it *spreads* the group at once, from inside its loop, by a program that returns
-//! an index no socket has, on which the kernel falls back to its hash. (A full batch alone says
-//! little: a client's burst, or the loop descheduled for a few milliseconds, leaves a backlog, at
-//! most what the socket buffer holds, that one loop drains in about a millisecond. The time alone
-//! can be fooled by the core being taken away in the middle of such a drain, the count alone by a
-//! socket buffer raised far above the default; together they are a load that lasts.) A review
-//! every [`REVIEW_EVERY`]
-//! concentrates the group again, after [`STAY_SPREAD`], once the loops' batches in a window,
-//! added up, stayed small ([`CONCENTRATE_BELOW`]): about what one loop would take per wake-up
-//! alone.
+//! loops sleep. A review every [`REVIEW_EVERY`] reads each loop thread's CPU time (`/proc`, off
+//! the query path). When the first loop used more than [`SPREAD_BUSY`] of a core, the group is
+//! *spread*: a program that returns an index no socket has, on which the kernel falls back to its
+//! hash. After [`STAY_SPREAD`], when all the loops together used less than [`CONCENTRATE_BUSY`]
+//! of a core, it is concentrated again: one loop then has room for all of it, and works more
+//! cheaply than several.
+//!
+//! CPU time, not the queue: clients that wait for their answers (a resolver, a load test) never
+//! pile up more queries than they keep outstanding, however busy the loop, and a queue that did
+//! not empty for a while is as often a loop that was descheduled as one that cannot keep up (a
+//! first version spread on full batches, and did so at 25,000 queries/s now and then). A flood
+//! beyond one loop waits at most one review, some of it dropped by the full socket buffer, before
+//! the group spreads.
 //!
 //! Nothing here holds a socket: a loop changes the program through its own socket (setting it on
 //! any socket of a group sets it for the group), so a loop that ends still closes its socket and
-//! the kernel gives its share to the others. Where the program cannot be set (not Linux, a
-//! kernel older than 4.5, one loop), the kernel's hash stays, as before.
+//! the kernel gives its share to the others; the review asks, and the next loop to wake does it
+//! (each one wakes at least every 200 ms). Where the program cannot be set (not Linux, a kernel older than 4.5, one loop, no `/proc`),
+//! the kernel's hash stays, as before.
 
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::datagrams::BATCH;
-use crate::observe::counters::{add, get};
-
-/// How often the review looks at the loops' batches.
-const REVIEW_EVERY: Duration = Duration::from_millis(250);
-/// How long a loop's batches must all have been full for it to spread the group: several times
-/// what draining a full default socket buffer (about 200 small datagrams) takes, and short
-/// enough that a load one loop cannot keep up with fills no buffer before the others help.
-const SPREAD_AFTER: Duration = Duration::from_millis(5);
-/// How many full batches in a row, at least, spread the group: 512 queries, more than the default
-/// socket buffer holds (about 200 small datagrams). A loop that cannot keep up takes that many in
-/// about 2 ms.
-const SPREAD_AFTER_BATCHES: u32 = 16;
-/// The shortest time a group stays spread: a load that filled a batch is not judged light on one
+/// How often the review reads the loops' CPU time.
+const REVIEW_EVERY: Duration = Duration::from_millis(100);
+/// The share of a core the first loop may use before the group is spread.
+const SPREAD_BUSY: f64 = 0.8;
+/// The share of a core all loops together must stay under for the group to be concentrated: well
+/// below [`SPREAD_BUSY`], so that a load does not flap between the two.
+const CONCENTRATE_BUSY: f64 = 0.4;
+/// The shortest time a group stays spread: a load that needed it is not judged light on one
 /// quiet window.
 const STAY_SPREAD: Duration = Duration::from_secs(2);
-/// A spread group is concentrated when its loops' mean batches, added up, stay below this: a
-/// quarter of a full batch, so that the loop taking everything is far from filling one.
-const CONCENTRATE_BELOW: f64 = BATCH as f64 / 4.0;
+
+/// What the review asks the next loop to wake to do.
+const NOTHING: u8 = 0;
+const SPREAD: u8 = 1;
+const CONCENTRATE: u8 = 2;
 
 /// The steering of one socket group, shared by its loops and the review.
 #[derive(Debug)]
 pub(super) struct Steering {
-    loops: Box<[LoopLoad]>,
+    /// Each loop's thread ID (0 until the loop has started), for its CPU time in `/proc`.
+    threads: Box<[AtomicU64]>,
     /// Whether the group is spread (the kernel's hash), as last set.
     spread: AtomicBool,
-    /// Set by the review, done by the next loop that wakes: concentrate the group.
-    concentrate: AtomicBool,
+    /// [`NOTHING`], [`SPREAD`] or [`CONCENTRATE`]: set by the review, done by a loop.
+    requested: AtomicU8,
     /// When the group was last spread; held while the program changes, never on the query path.
     changed: Mutex<Instant>,
 }
 
-/// One loop's batches so far, written by that loop only; on a cache line of its own, so that
-/// loops never write a line another one writes.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct LoopLoad {
-    batches: AtomicU64,
-    datagrams: AtomicU64,
-}
-
-/// One loop's side of its group's steering, owned by the loop.
-#[derive(Debug)]
-pub(super) struct LoopSteering {
-    group: Arc<Steering>,
-    index: usize,
-    /// Since when every batch has been full, and how many there were; `None` when the last one
-    /// was not.
-    behind_since: Option<(Instant, u32)>,
-}
-
-/// Per loop at one review: batches and datagrams taken so far.
-type Totals = Vec<(u64, u64)>;
-
 impl Steering {
     /// Steering for the group `first` belongs to, its `loops` loops concentrated on the first
-    /// socket; `None` (the kernel's hash) for one loop or where the program cannot be set.
+    /// socket; `None` (the kernel's hash) for one loop or where the program cannot be set or the
+    /// threads' CPU time cannot be read.
     pub(super) fn new(first: &UdpSocket, loops: usize) -> Option<Steering> {
         if loops < 2 {
             return None;
         }
-        if let Err(e) = program::concentrate(first) {
+        let steered = thread_id()
+            .and_then(thread_runtime)
+            .ok_or_else(|| std::io::Error::other("no per-thread CPU time in /proc"))
+            .and_then(|_| program::concentrate(first));
+        if let Err(e) = steered {
             tracing::debug!("UDP loops stay spread by the kernel's hash: {e}");
             return None;
         }
         Some(Steering {
-            loops: (0..loops).map(|_| LoopLoad::default()).collect(),
+            threads: (0..loops).map(|_| AtomicU64::new(0)).collect(),
             spread: AtomicBool::new(false),
-            concentrate: AtomicBool::new(false),
+            requested: AtomicU8::new(NOTHING),
             changed: Mutex::new(Instant::now()),
         })
     }
 
-    /// The steering for the group's loop `index`.
-    pub(super) fn for_loop(self: &Arc<Self>, index: usize) -> LoopSteering {
-        LoopSteering {
-            group: self.clone(),
-            index,
-            behind_since: None,
+    /// Called on the thread of the group's loop `index`: the review reads this thread's CPU time.
+    pub(super) fn register_thread(&self, index: usize) {
+        if let Some(id) = thread_id() {
+            self.threads[index].store(id, Ordering::Relaxed);
+        }
+    }
+
+    /// Does what the review asked, if anything, through `socket`: called by each loop after
+    /// every batch and every timed-out wait (one relaxed load when there is nothing to do).
+    pub(super) fn apply_request(&self, socket: &UdpSocket) {
+        match self.requested.load(Ordering::Relaxed) {
+            NOTHING => {}
+            SPREAD => self.set(true, socket, "the first loop is using most of a core"),
+            _ => self.set(false, socket, "the load is light"),
         }
     }
 
     /// Sets the group's program through `socket`: spread or concentrated.
-    fn set(&self, spread: bool, socket: &UdpSocket) {
+    fn set(&self, spread: bool, socket: &UdpSocket, why: &str) {
         let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
-        self.concentrate.store(false, Ordering::Relaxed);
+        self.requested.store(NOTHING, Ordering::Relaxed);
         if self.spread.load(Ordering::Relaxed) == spread {
             return;
         }
@@ -129,97 +119,79 @@ impl Steering {
                 if spread {
                     *changed = Instant::now();
                 }
-                tracing::debug!(
-                    "UDP loops {}",
-                    if spread {
-                        "spread by the kernel's hash: a loop is falling behind"
-                    } else {
-                        "concentrated on the first: the load is light"
-                    }
-                );
+                let how = match spread {
+                    true => "spread by the kernel's hash",
+                    false => "concentrated on the first",
+                };
+                tracing::debug!("UDP loops {how}: {why}");
             }
             Err(e) => tracing::warn!("cannot steer the UDP loops: {e}"),
         }
     }
 
-    /// Every [`REVIEW_EVERY`] until `shutdown`: asks the loops to concentrate a spread group
-    /// whose load has become light ([`should_concentrate`]).
+    /// Every [`REVIEW_EVERY`] until `shutdown`: reads the loops' CPU time and asks them to
+    /// spread or concentrate the group ([`decide`]).
     pub(super) async fn review(&self, shutdown: tokio_util::sync::CancellationToken) {
         let mut ticks = tokio::time::interval(REVIEW_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last = self.totals();
+        let mut last = (Instant::now(), self.runtimes());
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
                 () = shutdown.cancelled() => return,
             }
-            let now = self.totals();
+            let now = (Instant::now(), self.runtimes());
+            let wall = now.0.duration_since(last.0).as_nanos().max(1) as f64;
+            let busy: Vec<f64> = (last.1.iter().zip(&now.1))
+                .map(|(before, after)| after.saturating_sub(*before) as f64 / wall)
+                .collect();
+            last = now;
+            let spread = self.spread.load(Ordering::Relaxed);
             let spread_for = self
                 .changed
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .elapsed();
-            if self.spread.load(Ordering::Relaxed)
-                && spread_for >= STAY_SPREAD
-                && should_concentrate(&last, &now)
-            {
-                self.concentrate.store(true, Ordering::Relaxed);
+            match decide(spread, spread_for, &busy) {
+                Some(true) => self.requested.store(SPREAD, Ordering::Relaxed),
+                Some(false) => self.requested.store(CONCENTRATE, Ordering::Relaxed),
+                None => {}
             }
-            last = now;
         }
     }
 
-    fn totals(&self) -> Totals {
-        self.loops
+    /// Each loop thread's CPU time so far, in nanoseconds (0 where unknown).
+    fn runtimes(&self) -> Vec<u64> {
+        self.threads
             .iter()
-            .map(|load| (get(&load.batches), get(&load.datagrams)))
+            .map(|id| match id.load(Ordering::Relaxed) {
+                0 => 0,
+                id => thread_runtime(id).unwrap_or(0),
+            })
             .collect()
     }
 }
 
-impl LoopSteering {
-    /// The loop took `received` datagrams from `socket`: counts them, spreads the group when
-    /// its batches have all been full for [`SPREAD_AFTER`] and [`SPREAD_AFTER_BATCHES`], and
-    /// concentrates it when the review asked for that.
-    pub(super) fn after_batch(&mut self, received: usize, socket: &UdpSocket) {
-        let load = &self.group.loops[self.index];
-        add(&load.batches, 1);
-        add(&load.datagrams, received as u64);
-        if received < BATCH {
-            self.behind_since = None;
-        } else {
-            // A clock read per full batch: only when queries are queueing.
-            let (since, full) = self.behind_since.get_or_insert_with(|| (Instant::now(), 0));
-            *full += 1;
-            if *full >= SPREAD_AFTER_BATCHES
-                && since.elapsed() >= SPREAD_AFTER
-                && !self.group.spread.load(Ordering::Relaxed)
-            {
-                self.group.set(true, socket);
-            }
-        }
-        self.after_wait(socket);
-    }
-
-    /// The loop woke without datagrams (its wait timed out): does what the review asked, if
-    /// anything, so that an idle group is concentrated too.
-    pub(super) fn after_wait(&self, socket: &UdpSocket) {
-        if self.group.concentrate.load(Ordering::Relaxed) {
-            self.group.set(false, socket);
-        }
+/// What the review does with the loops' `busy` shares of a core in the last window: `Some(true)`
+/// spread, `Some(false)` concentrate, `None` leave it.
+fn decide(spread: bool, spread_for: Duration, busy: &[f64]) -> Option<bool> {
+    match spread {
+        false => (busy.first().copied().unwrap_or(0.0) > SPREAD_BUSY).then_some(true),
+        true => (spread_for >= STAY_SPREAD && busy.iter().sum::<f64>() < CONCENTRATE_BUSY)
+            .then_some(false),
     }
 }
 
-/// Whether the window from `before` to `after` was light enough for one loop: the loops' mean
-/// batches add up to less than [`CONCENTRATE_BELOW`] (an idle window is light).
-fn should_concentrate(before: &Totals, after: &Totals) -> bool {
-    let sum_of_means: f64 = before
-        .iter()
-        .zip(after)
-        .filter(|((b0, _), (b1, _))| b1 > b0)
-        .map(|((b0, d0), (b1, d1))| (d1 - d0) as f64 / (b1 - b0) as f64)
-        .sum();
-    sum_of_means < CONCENTRATE_BELOW
+/// The calling thread's ID, from `/proc/thread-self` (Linux 3.17).
+fn thread_id() -> Option<u64> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// Thread `id`'s CPU time so far, in nanoseconds: the first field of its `schedstat`.
+fn thread_runtime(id: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{id}/schedstat")).ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
 /// The two classic BPF programs and the one `setsockopt` that sets them.
@@ -299,14 +271,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_light_or_idle_window_concentrates_a_busy_one_does_not() {
-        let start = vec![(100, 300), (100, 300)];
-        // Mean batches 2 + 2: light.
-        assert!(should_concentrate(&start, &vec![(200, 500), (150, 400)]));
-        // Nothing at all: light.
-        assert!(should_concentrate(&start, &start));
-        // Mean batches 5 + 4 = 9: one loop alone would take about a third of a batch.
-        assert!(!should_concentrate(&start, &vec![(200, 800), (200, 700)]));
+    fn the_first_loop_near_a_full_core_spreads_a_light_load_concentrates() {
+        let long = STAY_SPREAD;
+        // Concentrated: only the first loop's share counts.
+        assert_eq!(decide(false, long, &[0.85, 0.0]), Some(true));
+        assert_eq!(decide(false, long, &[0.6, 0.0]), None);
+        // Spread: concentrated again when all of them together are light, not before STAY_SPREAD.
+        assert_eq!(decide(true, long, &[0.2, 0.15]), Some(false));
+        assert_eq!(decide(true, long / 2, &[0.2, 0.15]), None);
+        assert_eq!(decide(true, long, &[0.3, 0.3]), None);
+        // An idle server, or loops not started yet.
+        assert_eq!(decide(true, long, &[0.0, 0.0]), Some(false));
+        assert_eq!(decide(false, long, &[]), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_threads_cpu_time_is_read_and_grows_while_it_works() {
+        let id = thread_id().expect("/proc/thread-self");
+        let before = thread_runtime(id).expect("schedstat");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        let after = thread_runtime(id).unwrap();
+        assert!(after >= before + 10_000_000, "{before} -> {after}");
     }
 
     /// Sends one datagram to `to` from each of `clients` fresh source ports and returns how many
@@ -335,37 +324,24 @@ mod tests {
         let group = crate::server::bind::group("127.0.0.1:0".parse().unwrap(), loops).unwrap();
         let sockets = &group.udp;
         let to = sockets[0].local_addr().unwrap();
-        let steering = Arc::new(Steering::new(&sockets[0], 3).expect("steering on Linux"));
-        let (mut second, third) = (steering.for_loop(1), steering.for_loop(2));
+        let steering = Steering::new(&sockets[0], 3).expect("steering on Linux");
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
 
-        // A loop whose batches were all full for SPREAD_AFTER, SPREAD_AFTER_BATCHES of them or
-        // more, spreads the group over every socket (60 source ports on 3 sockets by the hash:
-        // none on one of them has a chance of 3 in 1.5^60); full batches for a shorter time, or
-        // fewer, or broken by a smaller one, do not.
-        let full_batches = |loop_steering: &mut LoopSteering, n| {
-            for _ in 0..n {
-                loop_steering.after_batch(BATCH, &sockets[1]);
-            }
-        };
-        // Enough full batches, too soon.
-        full_batches(&mut second, SPREAD_AFTER_BATCHES);
+        // Nothing asked: nothing changes.
+        steering.apply_request(&sockets[1]);
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
-        // A smaller batch ends the streak; then full batches long enough, but too few.
-        second.after_batch(BATCH - 1, &sockets[1]);
-        full_batches(&mut second, 1);
-        std::thread::sleep(SPREAD_AFTER);
-        full_batches(&mut second, SPREAD_AFTER_BATCHES - 2);
-        assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
-        // One more: both.
-        full_batches(&mut second, 1);
+
+        // Asked by the review, the next loop to wake spreads the group over every socket (60
+        // source ports on 3 sockets by the hash: none on one of them has a chance of 3 in 1.5^60).
+        steering.requested.store(SPREAD, Ordering::Relaxed);
+        steering.apply_request(&sockets[1]);
         let spread = deliveries(sockets, to, 60);
         assert_eq!(spread.iter().sum::<usize>(), 60);
         assert!(spread.iter().all(|&n| n > 0), "{spread:?}");
 
-        // Asked by the review, the next loop to wake concentrates it again.
-        steering.concentrate.store(true, Ordering::Relaxed);
-        third.after_wait(&sockets[2]);
+        // And concentrates it again, through any socket of the group.
+        steering.requested.store(CONCENTRATE, Ordering::Relaxed);
+        steering.apply_request(&sockets[2]);
         assert_eq!(deliveries(sockets, to, 60), [60, 0, 0]);
     }
 

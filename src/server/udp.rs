@@ -2,8 +2,8 @@
 //! limiting). Each loop owns an OS thread and blocks until queries arrive, then takes every query
 //! already queued as one batch ([`super::datagrams`]): no task spawned, no event-loop round trip,
 //! no allocation, one receive call per burst and one or two send calls. A question asked before
-//! is answered from the loop's own [`CompiledAnswers`]. Each loop tells its group's steering
-//! ([`LoopSteering`]) how full its batches are. Loops notice shutdown within [`SHUTDOWN_POLL`].
+//! is answered from the loop's own [`CompiledAnswers`]. Each loop carries out its group's
+//! [`Steering`] when asked. Loops notice shutdown within [`SHUTDOWN_POLL`].
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::SharedState;
 use super::datagrams::Batch;
 use super::rrl::RateLimiter;
-use super::steering::LoopSteering;
+use super::steering::Steering;
 use crate::answer::{CompiledAnswers, Next};
 use crate::observe::{self, Delivery, LoopCounters};
 use crate::wire::Transport;
@@ -26,8 +26,8 @@ pub(super) struct LoopSocket {
     pub socket: UdpSocket,
     /// Another descriptor of `socket`, for the resolver's tasks to send forwarded answers on.
     pub reply: Arc<UdpSocket>,
-    /// This loop's part in its group's steering (`None`: the kernel's hash alone).
-    pub steering: Option<LoopSteering>,
+    /// The group's steering (`None`: the kernel's hash alone) and this loop's index in it.
+    pub steering: Option<(Arc<Steering>, usize)>,
 }
 
 /// Batches up to this size send their first response as soon as it is written and the rest in
@@ -45,7 +45,7 @@ pub(super) fn serve(
     LoopSocket {
         socket,
         reply,
-        mut steering,
+        steering,
     }: LoopSocket,
     state: SharedState,
     limiter: Arc<RateLimiter>,
@@ -60,6 +60,11 @@ pub(super) fn serve(
         tracing::error!("UDP socket setup failed: {e}");
         return;
     }
+    // On this thread: the steering's review reads the thread's CPU time.
+    let steering = steering.map(|(group, index)| {
+        group.register_thread(index);
+        group
+    });
     let mut batch = Batch::new();
     let mut compiled = CompiledAnswers::new();
     let handoff = super::forward::Handoff {
@@ -81,7 +86,7 @@ pub(super) fn serve(
                 ) =>
             {
                 if let Some(steering) = &steering {
-                    steering.after_wait(&socket);
+                    steering.apply_request(&socket);
                 }
                 continue;
             }
@@ -174,8 +179,8 @@ pub(super) fn serve(
             }
         }
         batch.send(&socket, report_send_error);
-        if let Some(steering) = &mut steering {
-            steering.after_batch(batch.received(), &socket);
+        if let Some(steering) = &steering {
+            steering.apply_request(&socket);
         }
     }
 }
