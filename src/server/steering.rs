@@ -142,8 +142,13 @@ impl Steering {
             }
             let now = (Instant::now(), self.runtimes());
             let wall = now.0.duration_since(last.0).as_nanos().max(1) as f64;
+            // A loop not registered at the window's start counts as idle in it (its thread's
+            // whole CPU time so far is not the window's).
             let busy: Vec<f64> = (last.1.iter().zip(&now.1))
-                .map(|(before, after)| after.saturating_sub(*before) as f64 / wall)
+                .map(|(&before, &after)| match before {
+                    0 => 0.0,
+                    _ => after.saturating_sub(before) as f64 / wall,
+                })
                 .collect();
             last = now;
             let spread = self.spread.load(Ordering::Relaxed);
