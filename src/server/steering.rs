@@ -29,7 +29,7 @@
 
 use std::net::UdpSocket;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the review reads the loops' CPU time.
@@ -53,12 +53,18 @@ const CONCENTRATE: u8 = 2;
 pub(super) struct Steering {
     /// Each loop's thread ID (0 until the loop has started), for its CPU time in `/proc`.
     threads: Box<[AtomicU64]>,
-    /// Whether the group is spread (the kernel's hash), as last set.
-    spread: AtomicBool,
     /// [`NOTHING`], [`SPREAD`] or [`CONCENTRATE`]: set by the review, done by a loop.
     requested: AtomicU8,
-    /// When the group was last spread; held while the program changes, never on the query path.
-    changed: Mutex<Instant>,
+    /// The group's program as last set; held while it changes and while the review reads it,
+    /// never on the query path.
+    mode: Mutex<Mode>,
+}
+
+/// Whether a group is spread (the kernel's hash) or concentrated, and since when.
+#[derive(Debug)]
+struct Mode {
+    spread: bool,
+    since: Instant,
 }
 
 impl Steering {
@@ -79,9 +85,11 @@ impl Steering {
         }
         Some(Steering {
             threads: (0..loops).map(|_| AtomicU64::new(0)).collect(),
-            spread: AtomicBool::new(false),
             requested: AtomicU8::new(NOTHING),
-            changed: Mutex::new(Instant::now()),
+            mode: Mutex::new(Mode {
+                spread: false,
+                since: Instant::now(),
+            }),
         })
     }
 
@@ -104,9 +112,9 @@ impl Steering {
 
     /// Sets the group's program through `socket`: spread or concentrated.
     fn set(&self, spread: bool, socket: &UdpSocket, why: &str) {
-        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
         self.requested.store(NOTHING, Ordering::Relaxed);
-        if self.spread.load(Ordering::Relaxed) == spread {
+        if mode.spread == spread {
             return;
         }
         let result = match spread {
@@ -115,10 +123,10 @@ impl Steering {
         };
         match result {
             Ok(()) => {
-                self.spread.store(spread, Ordering::Relaxed);
-                if spread {
-                    *changed = Instant::now();
-                }
+                *mode = Mode {
+                    spread,
+                    since: Instant::now(),
+                };
                 let how = match spread {
                     true => "spread by the kernel's hash",
                     false => "concentrated on the first",
@@ -151,13 +159,11 @@ impl Steering {
                 })
                 .collect();
             last = now;
-            let spread = self.spread.load(Ordering::Relaxed);
-            let spread_for = self
-                .changed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .elapsed();
-            match decide(spread, spread_for, &busy) {
+            let (spread, since) = {
+                let mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
+                (mode.spread, mode.since)
+            };
+            match decide(spread, since.elapsed(), &busy) {
                 Some(true) => self.requested.store(SPREAD, Ordering::Relaxed),
                 Some(false) => self.requested.store(CONCENTRATE, Ordering::Relaxed),
                 None => {}
