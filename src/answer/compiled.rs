@@ -18,68 +18,55 @@
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use super::{Next, Outcome, Summary};
-use crate::view::Snapshot;
-use crate::view::zone::rotation_start;
-use crate::wire::HEADER_LEN;
-use crate::wire::writer::Reuse;
+use thin_vec::ThinVec;
 
-/// Entries per loop. An entry is the request and its response, typically 100–300 bytes in all:
-/// about 1 MiB a loop, and never more than 7 MiB (512-byte requests with 1,232-byte responses),
-/// however many names are asked.
-const SLOTS: usize = 4096;
-/// Entries a request may be kept in (its hash picks the set): with one place per request, two
-/// questions asked in turn that hash alike pushed each other out; the 1k benchmark zone's ~2,900
-/// questions a view then missed one time in five.
+use super::{Next, Outcome, Summary};
+use crate::view::zone::rotation_start;
+use crate::view::{Route, Snapshot};
+use crate::wire::HEADER_LEN;
+use crate::wire::writer::{Reuse, Rotation};
+
+/// Sets a request's hash picks from: 8,192 entries in all. An entry is the request and its
+/// response, typically 100–300 bytes: about 2 MiB a loop when full, and never more than 15 MiB
+/// (512-byte requests with 1,232-byte responses), however many names are asked. With 4,096
+/// entries the 1k benchmark zone's ~2,900 questions a view missed about one time in eleven (a
+/// set asked for more than its ways churns), and a miss costs ten hits; with 8,192, about one in
+/// seventy.
+const SETS: usize = 2048;
+/// Entries a request may be kept in: with one place per request, two questions asked in turn
+/// that hash alike pushed each other out. Four hashes and four entry pointers fill one cache
+/// line ([`Set`]).
 const WAYS: usize = 4;
-const SETS: usize = SLOTS / WAYS;
 /// Requests longer than this are answered afresh (a question with EDNS is well under 300).
 const MAX_REQUEST: usize = 512;
 
 /// One loop's compiled answers. See the module documentation.
 pub struct CompiledAnswers {
-    /// Each entry's request hash, a set's side by side: a lookup reads these 32 bytes to find the
-    /// entry that may hold its answer, or that none does, before it touches any entry.
-    hashes: Box<[u64]>,
-    /// Held in place (one memory access to an entry's fields, one more to its bytes); an empty
-    /// entry's generation, 0, is no snapshot's.
-    slots: Box<[Compiled]>,
-    /// Per set, the entry to replace next when none is free (first in, first out).
+    sets: Box<[Set]>,
+    /// Per set, the entry to replace next when none is free or stale (first in, first out);
+    /// apart from the sets because only a miss reads it.
     next_out: Box<[u8]>,
     hasher: foldhash::fast::RandomState,
+    /// The last client's route and the snapshot generation it was found in: most queries come
+    /// from the client that asked just before (a resolver, a load generator's sockets), and
+    /// then the prefix table is not read at all.
+    last_route: Option<(u64, IpAddr, Option<Route>)>,
 }
 
-/// One compiled answer: the request it answers, the response, and the summary's fields.
-struct Compiled {
-    generation: u64,
-    /// The view the client was in (`u16::MAX`: none).
-    view: u16,
-    /// The request without its ID, then the response.
-    bytes: Vec<u8>,
-    request_len: usize,
-    reuse: Reuse,
-    qtype: u16,
-    outcome: Outcome,
-    rrl_identity: u64,
-    question_end: usize,
+/// A set's entries' hashes side by side, then the entries, in one cache line: a lookup reads this
+/// line and then the one entry whose hash matched, which holds everything else. The queries of a
+/// lightly loaded server each find the caches cold (the core halts between them), so it is the
+/// lines a lookup touches one after the other that it pays for: this layout is two, the request
+/// hashes, then the entry's fields and bytes together.
+#[repr(align(64))]
+struct Set {
+    /// Over the snapshot's generation, the view and the request without its ID ([`Miss::hash`]).
+    hashes: [u64; WAYS],
+    /// Empty when unused; else an [`Entry`]'s encoding.
+    entries: [ThinVec<u8>; WAYS],
 }
 
-impl Compiled {
-    /// An empty slot.
-    fn empty() -> Compiled {
-        Compiled {
-            generation: 0,
-            view: 0,
-            bytes: Vec::new(),
-            request_len: 0,
-            reuse: Reuse::NEVER,
-            qtype: 0,
-            outcome: Outcome::Answer,
-            rrl_identity: 0,
-            question_end: 0,
-        }
-    }
-}
+const _: () = assert!(std::mem::size_of::<Set>() == 64);
 
 /// A request [`CompiledAnswers::answer`] had no answer for: where its answer would go, for
 /// [`CompiledAnswers::remember`].
@@ -91,11 +78,6 @@ pub struct Miss {
     generation: u64,
 }
 
-/// The first entry of the set a request's hash picks.
-fn set_of(hash: u64) -> usize {
-    (hash as usize % SETS) * WAYS
-}
-
 impl Default for CompiledAnswers {
     fn default() -> Self {
         CompiledAnswers::new()
@@ -105,10 +87,15 @@ impl Default for CompiledAnswers {
 impl CompiledAnswers {
     pub fn new() -> CompiledAnswers {
         CompiledAnswers {
-            hashes: vec![0; SLOTS].into_boxed_slice(),
-            slots: (0..SLOTS).map(|_| Compiled::empty()).collect(),
+            sets: (0..SETS)
+                .map(|_| Set {
+                    hashes: [0; WAYS],
+                    entries: Default::default(),
+                })
+                .collect(),
             next_out: vec![0; SETS].into_boxed_slice(),
             hasher: foldhash::fast::RandomState::default(),
+            last_route: None,
         }
     }
 
@@ -125,32 +112,45 @@ impl CompiledAnswers {
         if packet.len() <= HEADER_LEN || packet.len() > MAX_REQUEST {
             return Err(None);
         }
-        let route = snapshot.view_for(client, None).map(|(_, route)| route);
+        let route = match self.last_route {
+            Some((generation, address, route))
+                if generation == snapshot.generation && address == client =>
+            {
+                route
+            }
+            _ => {
+                let route = snapshot.view_for(client, None).map(|(_, route)| route);
+                self.last_route = Some((snapshot.generation, client, route));
+                route
+            }
+        };
         let view = route.map_or(u16::MAX, |route| route.view as u16);
-        let hash = self.hasher.hash_one((view, &packet[2..]));
-        let miss = Err(Some(Miss {
-            hash,
-            view,
-            generation: snapshot.generation,
-        }));
-        let set = set_of(hash);
-        let Some(compiled) = (set..set + WAYS)
-            .filter(|&at| self.hashes[at] == hash)
-            .map(|at| &self.slots[at])
-            .find(|compiled| {
-                compiled.generation == snapshot.generation
-                    && compiled.view == view
-                    && compiled.bytes[..compiled.request_len] == packet[2..]
+        let request = &packet[2..];
+        // The generation is hashed too, so that an entry made stale by a reload is passed over
+        // by its hash, without reading it.
+        let hash = self.hasher.hash_one((snapshot.generation, view, request));
+        let set = &self.sets[hash as usize % SETS];
+        let Some(entry) = (0..WAYS)
+            .filter(|&way| set.hashes[way] == hash)
+            .filter_map(|way| Entry::decode(&set.entries[way]))
+            .find(|entry| {
+                entry.fields.generation == snapshot.generation
+                    && entry.fields.view == view
+                    && entry.request == request
             })
         else {
-            return miss;
+            return Err(Some(Miss {
+                hash,
+                view,
+                generation: snapshot.generation,
+            }));
         };
-        let response = &compiled.bytes[compiled.request_len..];
+        let response = entry.response;
         out.clear();
         out.extend_from_slice(response);
         out[..2].copy_from_slice(&packet[..2]);
         let id = u16::from_be_bytes([packet[0], packet[1]]);
-        for rotation in compiled.reuse.rotations() {
+        for rotation in entry.rotations() {
             let count = rotation.count as usize;
             let len = rotation.len as usize;
             // Position k holds record (start + k) mod count; the new ID wants record
@@ -167,13 +167,13 @@ impl CompiledAnswers {
         }
         Ok(Summary {
             view: route.map(|route| route.view),
-            qtype: compiled.qtype,
+            qtype: entry.fields.qtype,
             route,
             tsig_error: 0,
-            next: Next::Send(compiled.outcome),
+            next: Next::Send(entry.fields.outcome),
             truncated: false,
-            rrl_identity: compiled.rrl_identity,
-            question_end: compiled.question_end,
+            rrl_identity: entry.fields.rrl_identity,
+            question_end: usize::from(entry.fields.question_end),
             reuse: Reuse::NEVER,
         })
     }
@@ -184,35 +184,195 @@ impl CompiledAnswers {
         let Next::Send(outcome) = summary.next else {
             return;
         };
+        let Ok(question_end) = u16::try_from(summary.question_end) else {
+            return;
+        };
         if !summary.reuse.reusable()
             || summary.view.map_or(u16::MAX, |view| view as u16) != miss.view
         {
             return;
         }
-        let set = set_of(miss.hash);
-        // A stale or empty entry if the set has one, else the one kept longest.
-        let at = (set..set + WAYS)
-            .find(|&at| self.slots[at].generation != miss.generation)
+        let index = miss.hash as usize % SETS;
+        let set = &mut self.sets[index];
+        // An empty or stale entry if the set has one, else the one kept longest.
+        let way = (0..WAYS)
+            .find(|&way| {
+                Entry::decode(&set.entries[way])
+                    .is_none_or(|entry| entry.fields.generation != miss.generation)
+            })
             .unwrap_or_else(|| {
-                let next = &mut self.next_out[set / WAYS];
+                let next = &mut self.next_out[index];
                 let out = usize::from(*next);
                 *next = ((out + 1) % WAYS) as u8;
-                set + out
+                out
             });
-        self.hashes[at] = miss.hash;
-        let compiled = &mut self.slots[at];
-        compiled.generation = miss.generation;
-        compiled.view = miss.view;
-        compiled.bytes.clear();
-        // One allocation when the slot is first used or outgrown, not one per part.
-        compiled.bytes.reserve(packet.len() - 2 + response.len());
-        compiled.bytes.extend_from_slice(&packet[2..]);
-        compiled.request_len = packet.len() - 2;
-        compiled.bytes.extend_from_slice(response);
-        compiled.reuse = summary.reuse;
-        compiled.qtype = summary.qtype;
-        compiled.outcome = outcome;
-        compiled.rrl_identity = summary.rrl_identity;
-        compiled.question_end = summary.question_end;
+        set.hashes[way] = miss.hash;
+        Entry::encode(
+            &mut set.entries[way],
+            &Fields {
+                generation: miss.generation,
+                rrl_identity: summary.rrl_identity,
+                view: miss.view,
+                question_end,
+                qtype: summary.qtype,
+                outcome,
+            },
+            &packet[2..],
+            response,
+            summary.reuse.rotations(),
+        );
+    }
+}
+
+/// A compiled answer, read in place from its encoding: the [`Fields`] ([`FIELDS_LEN`] bytes,
+/// little-endian), then the request without its ID, the response, and the round-robin sets to
+/// rotate ([`ROTATION_LEN`] bytes each).
+struct Entry<'a> {
+    fields: Fields,
+    request: &'a [u8],
+    response: &'a [u8],
+    /// Encoded; see [`Entry::rotations`].
+    rotations: &'a [u8],
+}
+
+/// What an entry keeps besides bytes: whose answer it is, and the summary's fields.
+struct Fields {
+    generation: u64,
+    rrl_identity: u64,
+    /// The view the client was in (`u16::MAX`: none).
+    view: u16,
+    question_end: u16,
+    qtype: u16,
+    outcome: Outcome,
+}
+
+/// generation, rrl_identity, view, request length, question_end, qtype, outcome, rotations.
+const FIELDS_LEN: usize = 8 + 8 + 2 + 2 + 2 + 2 + 1 + 1;
+/// first, second, stride, len, count, start.
+const ROTATION_LEN: usize = 2 + 2 + 2 + 1 + 1 + 1;
+
+impl<'a> Entry<'a> {
+    /// `None` for an empty entry.
+    fn decode(bytes: &'a [u8]) -> Option<Entry<'a>> {
+        let (fields, rest) = bytes.split_first_chunk::<FIELDS_LEN>()?;
+        let u16_at = |at: usize| u16::from_le_bytes([fields[at], fields[at + 1]]);
+        let request_len = usize::from(u16_at(18));
+        let rotations_len = usize::from(fields[25]) * ROTATION_LEN;
+        let response_end = rest.len().checked_sub(rotations_len)?;
+        if request_len > response_end {
+            return None;
+        }
+        let (request, rest) = rest.split_at(request_len);
+        let (response, rotations) = rest.split_at(response_end - request_len);
+        Some(Entry {
+            fields: Fields {
+                generation: u64::from_le_bytes(fields[0..8].try_into().ok()?),
+                rrl_identity: u64::from_le_bytes(fields[8..16].try_into().ok()?),
+                view: u16_at(16),
+                question_end: u16_at(20),
+                qtype: u16_at(22),
+                outcome: *Outcome::ALL.get(usize::from(fields[24]))?,
+            },
+            request,
+            response,
+            rotations,
+        })
+    }
+
+    /// Replaces `into`'s contents with an entry's encoding (in its allocation when that is
+    /// large enough: a full table stops allocating).
+    fn encode(
+        into: &mut ThinVec<u8>,
+        fields: &Fields,
+        request: &[u8],
+        response: &[u8],
+        rotations: &[Rotation],
+    ) {
+        into.clear();
+        into.reserve(FIELDS_LEN + request.len() + response.len() + rotations.len() * ROTATION_LEN);
+        into.extend_from_slice(&fields.generation.to_le_bytes());
+        into.extend_from_slice(&fields.rrl_identity.to_le_bytes());
+        into.extend_from_slice(&fields.view.to_le_bytes());
+        // At most MAX_REQUEST: fits.
+        into.extend_from_slice(&(request.len() as u16).to_le_bytes());
+        into.extend_from_slice(&fields.question_end.to_le_bytes());
+        into.extend_from_slice(&fields.qtype.to_le_bytes());
+        into.push(fields.outcome as u8);
+        // At most a few (the writer's MAX_ROTATIONS): fits.
+        into.push(rotations.len() as u8);
+        into.extend_from_slice(request);
+        into.extend_from_slice(response);
+        for rotation in rotations {
+            into.extend_from_slice(&rotation.first.to_le_bytes());
+            into.extend_from_slice(&rotation.second.to_le_bytes());
+            into.extend_from_slice(&rotation.stride.to_le_bytes());
+            into.extend_from_slice(&[rotation.len, rotation.count, rotation.start]);
+        }
+    }
+
+    fn rotations(&self) -> impl Iterator<Item = Rotation> + 'a {
+        self.rotations
+            .chunks_exact(ROTATION_LEN)
+            .map(|bytes| Rotation {
+                first: u16::from_le_bytes([bytes[0], bytes[1]]),
+                second: u16::from_le_bytes([bytes[2], bytes[3]]),
+                stride: u16::from_le_bytes([bytes[4], bytes[5]]),
+                len: bytes[6],
+                count: bytes[7],
+                start: bytes[8],
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_back_what_was_written_and_an_empty_one_reads_as_none() {
+        let rotations = [
+            Rotation {
+                first: 40,
+                second: 56,
+                stride: 16,
+                len: 4,
+                count: 3,
+                start: 2,
+            },
+            Rotation {
+                first: 300,
+                second: 330,
+                stride: 30,
+                len: 16,
+                count: 2,
+                start: 1,
+            },
+        ];
+        let mut bytes = ThinVec::new();
+        assert!(Entry::decode(&bytes).is_none());
+        let fields = Fields {
+            generation: 7,
+            rrl_identity: u64::MAX - 1,
+            view: u16::MAX,
+            question_end: 33,
+            qtype: 28,
+            outcome: Outcome::NxDomain,
+        };
+        // Written over a longer entry first: a replaced entry keeps nothing of the old one.
+        Entry::encode(&mut bytes, &fields, &[9; 80], &[8; 400], &rotations);
+        Entry::encode(&mut bytes, &fields, b"request", b"the response", &rotations);
+        let entry = Entry::decode(&bytes).expect("an entry");
+        assert_eq!(entry.fields.generation, 7);
+        assert_eq!(entry.fields.rrl_identity, u64::MAX - 1);
+        assert_eq!(entry.fields.view, u16::MAX);
+        assert_eq!(entry.fields.question_end, 33);
+        assert_eq!(entry.fields.qtype, 28);
+        assert_eq!(entry.fields.outcome, Outcome::NxDomain);
+        assert_eq!(entry.request, b"request");
+        assert_eq!(entry.response, b"the response");
+        assert_eq!(entry.rotations().collect::<Vec<_>>(), rotations);
+        // A cut encoding is no entry, not a misread one.
+        assert!(Entry::decode(&bytes[..FIELDS_LEN - 1]).is_none());
+        assert!(Entry::decode(&bytes[..FIELDS_LEN + 3]).is_none());
     }
 }
