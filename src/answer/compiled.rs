@@ -55,9 +55,9 @@ pub struct CompiledAnswers {
 
 /// A set's entries' hashes side by side, then the entries, in one cache line: a lookup reads this
 /// line and then the one entry whose hash matched, which holds everything else. The queries of a
-/// lightly loaded server each find the caches cold (the core halts between them), so it is the
-/// lines a lookup touches one after the other that it pays for: this layout is two, the request
-/// hashes, then the entry's fields and bytes together.
+/// lightly loaded server each find the caches cold (the core halts between them), so a lookup
+/// pays for each line it must read before it knows the next one to read: here two, the set's and
+/// the entry's (before, three: the hashes, the entry's fields, its bytes).
 #[repr(align(64))]
 struct Set {
     /// Over the snapshot's generation, the view and the request without its ID ([`Miss::hash`]).
