@@ -43,7 +43,7 @@ mod view;
 mod wire;
 mod zonefile;
 
-pub use answer::{CompiledAnswers, Miss, Next, Outcome, Summary, respond};
+pub use answer::{CompiledAnswers, Next, Outcome, Probe, Summary, respond};
 pub use config::parse as parse_config;
 pub use dns::name::Name;
 pub use health::Prober;

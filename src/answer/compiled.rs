@@ -60,7 +60,7 @@ pub struct CompiledAnswers {
 /// the entry's (before, three: the hashes, the entry's fields, its bytes).
 #[repr(align(64))]
 struct Set {
-    /// Over the snapshot's generation, the view and the request without its ID ([`Miss::hash`]).
+    /// Over the snapshot's generation, the view and the request without its ID ([`Probe`]).
     hashes: [u64; WAYS],
     /// Empty when unused; else an [`Entry`]'s encoding.
     entries: [ThinVec<u8>; WAYS],
@@ -68,14 +68,39 @@ struct Set {
 
 const _: () = assert!(std::mem::size_of::<Set>() == 64);
 
-/// A request [`CompiledAnswers::answer`] had no answer for: where its answer would go, for
-/// [`CompiledAnswers::remember`].
+/// A request's place in the table, worked out once ([`CompiledAnswers::probe`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Miss {
+pub struct Probe {
+    /// Over the snapshot's generation, the view and the request without its ID.
     hash: u64,
-    view: u16,
-    /// The snapshot the request was answered from.
+    /// The client's view, and why.
+    route: Option<Route>,
+    /// The snapshot the request is answered from.
     generation: u64,
+}
+
+impl Probe {
+    fn set(&self) -> usize {
+        self.hash as usize % SETS
+    }
+}
+
+/// How an entry names its view: the view's index, `u16::MAX` for none.
+fn view_code(route: Option<Route>) -> u16 {
+    route.map_or(u16::MAX, |route| route.view as u16)
+}
+
+/// Asks the CPU to start reading the cache line at `at` (x86-64; elsewhere nothing).
+#[allow(unsafe_code)]
+fn prefetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address, and changes nothing the program
+    // can observe; SSE, which has it, is part of every x86-64 CPU.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 impl Default for CompiledAnswers {
@@ -99,18 +124,13 @@ impl CompiledAnswers {
         }
     }
 
-    /// Writes into `out` the compiled answer to `packet` from `client`, if there is one, and
-    /// returns its summary; otherwise where [`CompiledAnswers::remember`] would keep it (`None`
-    /// when the request is not one to compile).
-    pub fn answer(
-        &mut self,
-        snapshot: &Snapshot,
-        client: IpAddr,
-        packet: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Summary, Option<Miss>> {
+    /// Where `packet` from `client` would be kept (`None` when the request is not one to
+    /// compile), and the start of reading that set: a loop probes every request of a batch, then
+    /// [`CompiledAnswers::fetch`]es them all, then answers them, so that the cold lines of a
+    /// batch's lookups are read together rather than each in turn.
+    pub fn probe(&mut self, snapshot: &Snapshot, client: IpAddr, packet: &[u8]) -> Option<Probe> {
         if packet.len() <= HEADER_LEN || packet.len() > MAX_REQUEST {
-            return Err(None);
+            return None;
         }
         let route = match self.last_route {
             Some((generation, address, route))
@@ -124,27 +144,45 @@ impl CompiledAnswers {
                 route
             }
         };
-        let view = route.map_or(u16::MAX, |route| route.view as u16);
+        let probe = Probe {
+            // The generation is hashed too, so that an entry made stale by a reload is passed
+            // over by its hash, without reading it.
+            hash: self
+                .hasher
+                .hash_one((snapshot.generation, view_code(route), &packet[2..])),
+            route,
+            generation: snapshot.generation,
+        };
+        prefetch(&self.sets[probe.set()]);
+        Some(probe)
+    }
+
+    /// Starts reading the entry `probe`'s hash matches, if its set has one.
+    pub fn fetch(&self, probe: &Probe) {
+        let set = &self.sets[probe.set()];
+        if let Some(way) = (0..WAYS).find(|&way| set.hashes[way] == probe.hash) {
+            // The fields and the request, then the response's first bytes.
+            let entry = set.entries[way].as_ptr();
+            prefetch(entry);
+            prefetch(entry.wrapping_add(64));
+        }
+    }
+
+    /// Writes into `out` the compiled answer to `packet` (which `probe` was made for), if there
+    /// is one, and returns its summary; if not, [`CompiledAnswers::remember`] may keep the
+    /// answer written afresh.
+    pub fn answer(&self, probe: &Probe, packet: &[u8], out: &mut Vec<u8>) -> Option<Summary> {
+        let view = view_code(probe.route);
         let request = &packet[2..];
-        // The generation is hashed too, so that an entry made stale by a reload is passed over
-        // by its hash, without reading it.
-        let hash = self.hasher.hash_one((snapshot.generation, view, request));
-        let set = &self.sets[hash as usize % SETS];
-        let Some(entry) = (0..WAYS)
-            .filter(|&way| set.hashes[way] == hash)
+        let set = &self.sets[probe.set()];
+        let entry = (0..WAYS)
+            .filter(|&way| set.hashes[way] == probe.hash)
             .filter_map(|way| Entry::decode(&set.entries[way]))
             .find(|entry| {
-                entry.fields.generation == snapshot.generation
+                entry.fields.generation == probe.generation
                     && entry.fields.view == view
                     && entry.request == request
-            })
-        else {
-            return Err(Some(Miss {
-                hash,
-                view,
-                generation: snapshot.generation,
-            }));
-        };
+            })?;
         let response = entry.response;
         out.clear();
         out.extend_from_slice(response);
@@ -165,10 +203,10 @@ impl CompiledAnswers {
                 out[to..to + len].copy_from_slice(&response[from..from + len]);
             }
         }
-        Ok(Summary {
-            view: route.map(|route| route.view),
+        Some(Summary {
+            view: probe.route.map(|route| route.view),
             qtype: entry.fields.qtype,
-            route,
+            route: probe.route,
             tsig_error: 0,
             next: Next::Send(entry.fields.outcome),
             truncated: false,
@@ -180,25 +218,23 @@ impl CompiledAnswers {
 
     /// Keeps `response`, just written by [`super::respond`] for `packet`, as the answer to the
     /// same request from the same view, if it may be reused ([`Reuse`]).
-    pub fn remember(&mut self, miss: Miss, packet: &[u8], response: &[u8], summary: &Summary) {
+    pub fn remember(&mut self, probe: &Probe, packet: &[u8], response: &[u8], summary: &Summary) {
         let Next::Send(outcome) = summary.next else {
             return;
         };
         let Ok(question_end) = u16::try_from(summary.question_end) else {
             return;
         };
-        if !summary.reuse.reusable()
-            || summary.view.map_or(u16::MAX, |view| view as u16) != miss.view
-        {
+        if !summary.reuse.reusable() || summary.view != probe.route.map(|route| route.view) {
             return;
         }
-        let index = miss.hash as usize % SETS;
+        let index = probe.set();
         let set = &mut self.sets[index];
         // An empty or stale entry if the set has one, else the one kept longest.
         let way = (0..WAYS)
             .find(|&way| {
                 Entry::decode(&set.entries[way])
-                    .is_none_or(|entry| entry.fields.generation != miss.generation)
+                    .is_none_or(|entry| entry.fields.generation != probe.generation)
             })
             .unwrap_or_else(|| {
                 let next = &mut self.next_out[index];
@@ -206,13 +242,13 @@ impl CompiledAnswers {
                 *next = ((out + 1) % WAYS) as u8;
                 out
             });
-        set.hashes[way] = miss.hash;
+        set.hashes[way] = probe.hash;
         Entry::encode(
             &mut set.entries[way],
             &Fields {
-                generation: miss.generation,
+                generation: probe.generation,
                 rrl_identity: summary.rrl_identity,
-                view: miss.view,
+                view: view_code(probe.route),
                 question_end,
                 qtype: summary.qtype,
                 outcome,

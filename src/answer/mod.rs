@@ -30,7 +30,7 @@ use crate::wire::query::{self, Query, Rejection};
 use crate::wire::tsig::{self, Failure, ResponseSigner};
 use crate::wire::writer::{OptReply, ResponseWriter, Reuse};
 use crate::wire::{self, Transport};
-pub use compiled::{CompiledAnswers, Miss};
+pub use compiled::{CompiledAnswers, Probe};
 use handoff::Requester;
 pub use outcome::{Next, Outcome};
 use route::route;

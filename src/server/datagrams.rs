@@ -4,8 +4,9 @@
 //! sends a small batch's first response alone, the rest together). Elsewhere the same interface
 //! receives and sends one datagram per call.
 //!
-//! With [`crate::heap`]'s one call, [`super::steering`]'s one `setsockopt` and `main`'s SIGPIPE
-//! reset, the crate's only `unsafe` code: the two system calls and the `sockaddr` conversion.
+//! With [`crate::heap`]'s one call, [`super::steering`]'s one `setsockopt`, the compiled
+//! answers' prefetch and `main`'s SIGPIPE reset, the crate's only `unsafe` code: the two system
+//! calls and the `sockaddr` conversion.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -56,6 +57,12 @@ impl Batch {
     /// Who sent query `i` (`None` for an address family we do not serve).
     pub(super) fn peer(&self, i: usize) -> Option<SocketAddr> {
         self.peers[i]
+    }
+
+    /// Query `i`.
+    pub(super) fn request(&self, i: usize) -> &[u8] {
+        let start = i * MAX_DATAGRAM;
+        &self.requests[start..start + self.lengths[i]]
     }
 
     /// The response buffer for query `i` (and the query itself, for writing from it).

@@ -179,16 +179,24 @@ fn check_request(
         return;
     };
     let mut out = Vec::new();
-    match compiled.answer(snapshot, client, request, &mut out) {
-        Ok(_) => panic!("an answer was found before it was compiled"),
-        Err(Some(miss)) => compiled.remember(miss, request, &fresh, &summary),
-        Err(None) => return,
-    }
+    let Some(probe) = compiled.probe(snapshot, client, request) else {
+        return;
+    };
+    compiled.fetch(&probe);
+    assert!(
+        compiled.answer(&probe, request, &mut out).is_none(),
+        "an answer was found before it was compiled"
+    );
+    compiled.remember(&probe, request, &fresh, &summary);
     let mut reused = false;
     for &id in AGAIN_IDS {
         let mut again = request.to_vec();
         again[..2].copy_from_slice(&id.to_be_bytes());
-        let Ok(from_table) = compiled.answer(snapshot, client, &again, &mut out) else {
+        // The same request but for its ID has the same place.
+        let probe = compiled
+            .probe(snapshot, client, &again)
+            .expect("probed the first time");
+        let Some(from_table) = compiled.answer(&probe, &again, &mut out) else {
             return;
         };
         reused = true;
