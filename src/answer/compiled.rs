@@ -57,7 +57,7 @@ pub struct CompiledAnswers {
 /// line and then the one entry whose hash matched, which holds everything else. The queries of a
 /// lightly loaded server each find the caches cold (the core halts between them), so a lookup
 /// pays for each line it must read before it knows the next one to read: here two, the set's and
-/// the entry's (before, three: the hashes, the entry's fields, its bytes).
+/// the entry's.
 #[repr(align(64))]
 struct Set {
     /// Over the snapshot's generation, the view and the request without its ID ([`Probe`]).

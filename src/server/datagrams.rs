@@ -61,17 +61,18 @@ impl Batch {
 
     /// Query `i`.
     pub(super) fn request(&self, i: usize) -> &[u8] {
-        let start = i * MAX_DATAGRAM;
-        &self.requests[start..start + self.lengths[i]]
+        &self.requests[self.request_at(i)]
     }
 
     /// The response buffer for query `i` (and the query itself, for writing from it).
     pub(super) fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
+        (&self.requests[self.request_at(i)], &mut self.responses[i])
+    }
+
+    /// Where query `i` lies in `requests`.
+    fn request_at(&self, i: usize) -> std::ops::Range<usize> {
         let start = i * MAX_DATAGRAM;
-        (
-            &self.requests[start..start + self.lengths[i]],
-            &mut self.responses[i],
-        )
+        start..start + self.lengths[i]
     }
 
     /// Marks response `i` to be sent back to the sender of query `i`.
