@@ -434,12 +434,30 @@ def report(path):
             return 1e6 / cpu if cpu == cpu and cpu > 0 else float("nan")
         print("against the floor (issue 23: CPU per query at 25k <= 1.05x, queries per core-second"
               " at saturation >= 0.95x):")
+        # The same ratio round by round: a server and the floor measured in the same round saw the
+        # same machine, so these move less than the medians do between runs.
+        def by_round(test, server, view, col):
+            out = {}
+            for r in rows:
+                if r[0] == test and r[1] == server and r[2] == view:
+                    try:
+                        out[r[3]] = float(r[4 + col])
+                    except (ValueError, IndexError):
+                        pass
+            return out
+        floor_rounds = by_round("fixed", "floor", "internal", 5)
         for s in [x for x in main_1k if x.startswith("splitdns")] + (["nsd"] if ref else []):
             cpu = median(vals("fixed", s, "internal", 5))
             print("  %-16s CPU/query at 25k %s the floor's; queries per core-second at saturation"
                   " %s (internal src), %s (external src) the floor's"
                   % (s, ratio(cpu, floor), ratio(per_core_second(s, "internal"), per_core_second("floor", "internal")),
                      ratio(per_core_second(s, "external"), per_core_second("floor", "external"))))
+            ours_rounds = by_round("fixed", s, "internal", 5)
+            paired = [ours_rounds[k] / floor_rounds[k] for k in sorted(ours_rounds, key=int)
+                      if k in floor_rounds and floor_rounds[k] > 0]
+            if paired:
+                print("  %-16s   at 25k round by round: %s (median %.2f×)"
+                      % ("", " ".join("%.2f" % x for x in paired), median(paired)))
 
     if baseline:
         print()
