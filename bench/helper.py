@@ -435,7 +435,7 @@ def report(path):
         print("against the floor (issue 23: CPU per query at 25k <= 1.05x, queries per core-second"
               " at saturation >= 0.95x):")
         # The same ratio round by round: a server and the floor measured in the same round saw the
-        # same machine, so these move less than the medians do between runs.
+        # same machine (medians of the whole run mix rounds that did not).
         def by_round(test, server, view, col):
             out = {}
             for r in rows:
