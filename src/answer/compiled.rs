@@ -291,9 +291,18 @@ impl<'a> Entry<'a> {
     /// `None` for an empty entry.
     fn decode(bytes: &'a [u8]) -> Option<Entry<'a>> {
         let (fields, rest) = bytes.split_first_chunk::<FIELDS_LEN>()?;
-        let u16_at = |at: usize| u16::from_le_bytes([fields[at], fields[at + 1]]);
-        let request_len = usize::from(u16_at(18));
-        let rotations_len = usize::from(fields[25]) * ROTATION_LEN;
+        // In the order `encode` writes them.
+        let (generation, fields) = fields.split_first_chunk::<8>()?;
+        let (rrl_identity, fields) = fields.split_first_chunk::<8>()?;
+        let (view, fields) = fields.split_first_chunk::<2>()?;
+        let (request_len, fields) = fields.split_first_chunk::<2>()?;
+        let (question_end, fields) = fields.split_first_chunk::<2>()?;
+        let (qtype, fields) = fields.split_first_chunk::<2>()?;
+        let &[outcome, rotation_count] = fields else {
+            return None;
+        };
+        let request_len = usize::from(u16::from_le_bytes(*request_len));
+        let rotations_len = usize::from(rotation_count) * ROTATION_LEN;
         let response_end = rest.len().checked_sub(rotations_len)?;
         if request_len > response_end {
             return None;
@@ -302,12 +311,12 @@ impl<'a> Entry<'a> {
         let (response, rotations) = rest.split_at(response_end - request_len);
         Some(Entry {
             fields: Fields {
-                generation: u64::from_le_bytes(fields[0..8].try_into().ok()?),
-                rrl_identity: u64::from_le_bytes(fields[8..16].try_into().ok()?),
-                view: u16_at(16),
-                question_end: u16_at(20),
-                qtype: u16_at(22),
-                outcome: *Outcome::ALL.get(usize::from(fields[24]))?,
+                generation: u64::from_le_bytes(*generation),
+                rrl_identity: u64::from_le_bytes(*rrl_identity),
+                view: u16::from_le_bytes(*view),
+                question_end: u16::from_le_bytes(*question_end),
+                qtype: u16::from_le_bytes(*qtype),
+                outcome: *Outcome::ALL.get(usize::from(outcome))?,
             },
             request,
             response,
